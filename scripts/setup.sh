@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for ignite: Debian packages, npm dependencies, and the build.
+# Idempotent: packages already installed are not fetched again, and npm ci/build are cheap to repeat.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+mapfile -t packages < <(grep -Ev '^\s*(#|$)' scripts/apt-packages.txt)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: installing Debian packages needs root: ${missing[*]}" >&2
+    exit 6
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages: all ${#packages[@]} present"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is needed (found $(node --version))" >&2
+  exit 7
+fi
+
+log "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+log "npm run build"
+npm run build --silent
+log "setup done"

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../errors.js';
+import { decode, decodeAll, parseKind, toPlain } from './scheme.js';
+
+const FIXTURES = join(import.meta.dirname, '../../test/fixtures/manifests');
+
+test('every Weave Ignite v0.4.0 manifest fixture loads unchanged', () => {
+  const dir = join(FIXTURES, 'ignite-v0.4');
+  const files = readdirSync(dir);
+  assert.ok(files.length >= 5);
+  for (const f of files) {
+    const obj = decode(readFileSync(join(dir, f), 'utf8'), { source: f });
+    assert.equal(obj.apiVersion, 'ignite.weave.works/v1alpha1', f);
+    // Re-encoding and decoding again gives the same object: the wire form is stable.
+    const again = decode(JSON.stringify(toPlain(obj)));
+    assert.deepEqual(toPlain(again), toPlain(obj), f);
+  }
+});
+
+test('the full v0.4 VM manifest keeps every field', () => {
+  const vm = decode(readFileSync(join(FIXTURES, 'ignite-v0.4/vm-full.yaml'), 'utf8'));
+  assert.equal(vm.kind, 'VM');
+  if (vm.kind !== 'VM') return;
+  const plain = toPlain(vm) as { spec: Record<string, unknown>; status: Record<string, unknown> };
+  assert.deepEqual(plain.spec, {
+    image: { ociClaim: { type: 'Docker', ref: 'docker.io/weaveworks/ignite-ubuntu:latest' } },
+    kernel: {
+      ociClaim: { type: 'Docker', ref: 'docker.io/weaveworks/ignite-kernel:4.19.47' },
+      cmdLine: 'console=ttyS0 reboot=k panic=1 pci=off ip=dhcp',
+    },
+    cpus: 2,
+    memory: '1GB',
+    diskSize: '4GB',
+    network: { mode: 'docker-bridge', ports: [{ hostPort: 443, vmPort: 6443 }] },
+    copyFiles: [{ hostPath: '/etc/kubernetes/admin.conf', vmPath: '/root/.kube/config' }],
+    ssh: true,
+  });
+  assert.equal(plain.status['state'], 'Running');
+  assert.equal(vm.metadata.uid, '05286f8fb73dc324');
+});
+
+test("JSON with trailing commas loads, as it did through Ignite's YAML decoder", () => {
+  const vm = decode(readFileSync(join(FIXTURES, 'ignite-v0.4/vm-ssh-key.json'), 'utf8'));
+  assert.equal(vm.kind === 'VM' && vm.spec.ssh, '/root/.ssh/id_rsa.pub');
+});
+
+test('a manifest with wrong fields reports every problem with its path', () => {
+  const text = readFileSync(join(FIXTURES, 'invalid/vm-wrong-fields.yaml'), 'utf8');
+  try {
+    decode(text, { source: 'vm-wrong-fields.yaml' });
+    assert.fail('expected an error');
+  } catch (err) {
+    assert.ok(err instanceof AppError);
+    assert.equal(err.code, 'InvalidArgument');
+    const paths = err.problems.map((p) => p.path).sort();
+    assert.deepEqual(paths, [
+      '.spec.cpus',
+      '.spec.diskSize',
+      '.spec.memory',
+      '.spec.network.mode',
+      '.spec.network.ports[0].hostPort',
+      '.spec.sshKey',
+    ]);
+    assert.match(err.message, /manifest vm-wrong-fields\.yaml: 6 problems/);
+    assert.match(err.message, /\.spec\.sshKey: unknown field "sshKey"/);
+    assert.match(err.message, /\.spec\.diskSize: expected a size/);
+  }
+});
+
+test('wrong apiVersion, kind and syntax errors are named', () => {
+  const cases: [string, RegExp][] = [
+    [
+      'apiVersion: v1\nkind: VM\nmetadata: {name: a}\nspec: {image: {ociClaim: {ref: x}}}',
+      /\.apiVersion: expected "ignite\.weave\.works\/v1alpha1"/,
+    ],
+    [
+      'apiVersion: ignite.weave.works/v1alpha1\nkind: Pod\n',
+      /\.kind: expected one of VM, Image, Kernel/,
+    ],
+    ['kind: VM\n  bad: [', /line \d+/],
+    ['- a\n- b\n', /expected an object/],
+    ['', /expected one object, found 0/],
+    [
+      'apiVersion: ignite.weave.works/v1alpha1\nkind: VM\nmetadata: {name: a, uid: NOTAUID}\nspec: {image: {ociClaim: {ref: x}}}',
+      /\.metadata\.uid/,
+    ],
+  ];
+  for (const [text, re] of cases)
+    assert.throws(
+      () => decode(text),
+      (e: unknown) => e instanceof AppError && re.test(e.message),
+      text,
+    );
+});
+
+test('decodeAll reads multi-document YAML', () => {
+  const one =
+    'apiVersion: ignite.weave.works/v1alpha1\nkind: VM\nmetadata: {name: a}\nspec: {image: {ociClaim: {ref: x}}}\n';
+  assert.equal(decodeAll(`${one}---\n${one.replace('name: a', 'name: b')}`).length, 2);
+});
+
+test('parseKind matches kinds case-insensitively, singular or plural', () => {
+  assert.equal(parseKind('vm'), 'VM');
+  assert.equal(parseKind('VMs'), 'VM');
+  assert.equal(parseKind('Image'), 'Image');
+  assert.equal(parseKind('kernels'), 'Kernel');
+  assert.equal(parseKind('pod'), undefined);
+});

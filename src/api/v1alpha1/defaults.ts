@@ -1,0 +1,96 @@
+import { Size } from '../meta/size.js';
+import { normalizeImageRef } from '../meta/oci-image-ref.js';
+import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
+
+/**
+ * Defaulting, as Weave Ignite v0.4.0 did it. The values can be overridden per host (for example
+ * the kernel image, since Docker Hub may be out of reach), but the base values are Ignite's.
+ */
+export interface VMDefaults {
+  cpus: number;
+  memory: Size;
+  diskSize: Size;
+  kernelImage: string;
+  kernelCmdLine: string;
+  networkMode: NetworkMode;
+}
+
+export const IGNITE_V04_DEFAULTS: Readonly<VMDefaults> = Object.freeze({
+  cpus: 1,
+  memory: Size.parse('512MB'),
+  diskSize: Size.parse('4GB'),
+  kernelImage: normalizeImageRef('weaveworks/ignite-kernel:4.19.47'),
+  kernelCmdLine: 'console=ttyS0 reboot=k panic=1 pci=off ip=dhcp',
+  networkMode: 'docker-bridge',
+});
+
+/** A VM after defaulting: every field a VMM needs is present. */
+export type DefaultedVMSpec = VMSpec &
+  Required<Pick<VMSpec, 'cpus' | 'memory' | 'diskSize' | 'network' | 'kernel'>> & {
+    kernel: Required<NonNullable<VMSpec['kernel']>>;
+    network: Required<Pick<NonNullable<VMSpec['network']>, 'mode'>> &
+      NonNullable<VMSpec['network']>;
+  };
+export type DefaultedVMStatus = VMStatus & Required<Pick<VMStatus, 'state'>>;
+export type DefaultedVM = Omit<VM, 'spec' | 'status'> & {
+  spec: DefaultedVMSpec;
+  status: DefaultedVMStatus;
+};
+
+export function setVMSpecDefaults(
+  spec: VMSpec,
+  defaults: Readonly<VMDefaults> = IGNITE_V04_DEFAULTS,
+): DefaultedVMSpec {
+  const kernel = spec.kernel ?? { ociClaim: { ref: defaults.kernelImage } };
+  const network = spec.network ?? {};
+  return {
+    ...spec,
+    image: {
+      ...spec.image,
+      ociClaim: { type: spec.image.ociClaim.type ?? 'Docker', ref: spec.image.ociClaim.ref },
+    },
+    kernel: {
+      ociClaim: { type: kernel.ociClaim.type ?? 'Docker', ref: kernel.ociClaim.ref },
+      cmdLine: kernel.cmdLine ?? defaults.kernelCmdLine,
+    },
+    cpus: spec.cpus ?? defaults.cpus,
+    memory: spec.memory ?? defaults.memory,
+    diskSize: spec.diskSize ?? defaults.diskSize,
+    network: { ...network, mode: network.mode ?? defaults.networkMode },
+  };
+}
+
+export function setVMStatusDefaults(status: VMStatus | undefined): DefaultedVMStatus {
+  return { ...status, state: status?.state ?? 'Created' };
+}
+
+export function setVMDefaults(
+  vm: VM,
+  defaults: Readonly<VMDefaults> = IGNITE_V04_DEFAULTS,
+): DefaultedVM {
+  return {
+    ...vm,
+    spec: setVMSpecDefaults(vm.spec, defaults),
+    status: setVMStatusDefaults(vm.status),
+  };
+}
+
+export function setImageDefaults(image: Image): Image {
+  return {
+    ...image,
+    spec: {
+      ociClaim: { type: image.spec.ociClaim.type ?? 'Docker', ref: image.spec.ociClaim.ref },
+    },
+    status: image.status ?? {},
+  };
+}
+
+export function setKernelDefaults(kernel: Kernel): Kernel {
+  return {
+    ...kernel,
+    spec: {
+      ociClaim: { type: kernel.spec.ociClaim.type ?? 'Docker', ref: kernel.spec.ociClaim.ref },
+    },
+    status: kernel.status ?? {},
+  };
+}

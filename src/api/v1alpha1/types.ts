@@ -1,0 +1,235 @@
+import { z } from 'zod';
+import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
+
+/**
+ * The ignite.weave.works/v1alpha1 API: kinds VM, Image and Kernel, field for field as in Weave
+ * Ignite v0.4.0, plus a few optional fields this implementation adds (marked "Extension").
+ * Every schema is strict: an unknown field is an error that names it.
+ */
+export const GROUP = 'ignite.weave.works';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
+
+export const KINDS = ['VM', 'Image', 'Kernel'] as const;
+export type Kind = (typeof KINDS)[number];
+
+export const ImageSourceTypeSchema = z
+  .enum(['Docker'])
+  .meta({ description: 'Where the image comes from. Only `Docker` (any OCI registry) exists.' });
+
+export const OCIImageClaimSchema = z
+  .strictObject({
+    type: ImageSourceTypeSchema.optional(),
+    ref: OCIImageRefSchema,
+  })
+  .meta({ id: 'OCIImageClaim', description: 'A request for an OCI image by reference.' });
+
+export const OCIImageSourceSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .optional()
+      .meta({ description: 'The image ID: the digest of its config blob (`sha256:…`).' }),
+    size: SizeSchema.optional().meta({ description: 'Unpacked size of the image.' }),
+    repoDigests: z.array(z.string()).optional().meta({
+      description: 'Digest references (`name@sha256:…`) of the manifest it was pulled by.',
+    }),
+  })
+  .meta({
+    id: 'OCIImageSource',
+    description: 'The OCI image an object was made from, as found when it was pulled.',
+  });
+
+export const PortMappingSchema = z
+  .strictObject({
+    hostPort: z.number().int().min(1).max(65535).meta({ description: 'The port on the host.' }),
+    vmPort: z.number().int().min(1).max(65535).meta({ description: 'The port in the VM.' }),
+    protocol: z
+      .enum(['tcp', 'udp'])
+      .optional()
+      .meta({ description: 'Extension: `tcp` (default) or `udp`.' }),
+  })
+  .meta({ id: 'PortMapping', description: 'Forwards a port of the host to a port of the VM.' });
+
+export const NetworkModeSchema = z.enum(['docker-bridge', 'cni', 'none']).meta({
+  description:
+    "How the VM is networked. `docker-bridge` (Ignite's default) needs no Docker here: it is served by ignite's default bridge network, a private address with NAT. `cni` uses the CNI configuration in /etc/cni/net.d. `none` (extension) gives the VM no network.",
+});
+
+export const VMNetworkSpecSchema = z
+  .strictObject({
+    mode: NetworkModeSchema.optional(),
+    ports: z
+      .array(PortMappingSchema)
+      .optional()
+      .meta({ description: 'Host ports forwarded to the VM.' }),
+  })
+  .meta({ id: 'VMNetworkSpec' });
+
+export const FileMappingSchema = z
+  .strictObject({
+    hostPath: z
+      .string()
+      .startsWith('/', 'expected an absolute path')
+      .meta({ description: 'Absolute path of the file on the host.' }),
+    vmPath: z
+      .string()
+      .startsWith('/', 'expected an absolute path')
+      .meta({ description: 'Absolute path to write it to in the VM.' }),
+  })
+  .meta({
+    id: 'FileMapping',
+    description: "A host file copied into the VM's root disk before it boots.",
+  });
+
+export const SSHSchema = z.union([z.boolean(), z.string().min(1)]).meta({
+  description:
+    '`true` generates a key pair for the VM (`<dataDir>/vm/<uid>/id_<uid>`); a string is the path of a public key to authorize.',
+});
+
+export const VMImageSpecSchema = z
+  .strictObject({ ociClaim: OCIImageClaimSchema })
+  .meta({ id: 'VMImageSpec' });
+
+export const VMKernelSpecSchema = z
+  .strictObject({
+    ociClaim: OCIImageClaimSchema,
+    cmdLine: z.string().optional().meta({ description: 'The kernel command line.' }),
+  })
+  .meta({ id: 'VMKernelSpec' });
+
+export const VMSpecSchema = z
+  .strictObject({
+    image: VMImageSpecSchema.meta({ description: 'The base image the root disk is made from.' }),
+    kernel: VMKernelSpecSchema.optional().meta({
+      description: 'The kernel to boot and its command line.',
+    }),
+    cpus: z
+      .number()
+      .int()
+      .min(1)
+      .max(240)
+      .optional()
+      .meta({ description: 'Number of virtual CPUs (default 1).' }),
+    memory: SizeSchema.optional().meta({ description: 'Guest memory (default 512MB).' }),
+    diskSize: SizeSchema.optional().meta({
+      description: 'Size of the root disk (default 4GB); it is grown to this size.',
+    }),
+    network: VMNetworkSpecSchema.optional().meta({
+      description: 'Network mode and port mappings.',
+    }),
+    copyFiles: z
+      .array(FileMappingSchema)
+      .optional()
+      .meta({ description: 'Host files written into the root disk before boot.' }),
+    ssh: SSHSchema.optional(),
+  })
+  .meta({ id: 'VMSpec', description: 'The desired VM.' });
+
+export const VMStateSchema = z.enum(['Created', 'Running', 'Stopped']).meta({
+  description: "The VM's state. Read from a manifest, it is the desired state (gitops).",
+});
+
+export const VMStatusSchema = z
+  .strictObject({
+    state: VMStateSchema.optional(),
+    ipAddresses: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'The addresses the VM was given.' }),
+    image: OCIImageSourceSchema.optional().meta({
+      description: 'The image the VM was created from.',
+    }),
+    kernel: OCIImageSourceSchema.optional().meta({
+      description: 'The kernel the VM was created with.',
+    }),
+    startTime: TimeSchema.optional().meta({ description: 'Extension: when the VM last started.' }),
+  })
+  .meta({ id: 'VMStatus' });
+
+const typeMeta = <K extends Kind>(kind: K) => ({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(kind),
+});
+
+export const VMSchema = z
+  .strictObject({
+    ...typeMeta('VM'),
+    metadata: ObjectMetaSchema,
+    spec: VMSpecSchema,
+    status: VMStatusSchema.optional(),
+  })
+  .meta({
+    id: 'VM',
+    description: 'A virtual machine: an image and a kernel, booted by a hypervisor.',
+  });
+
+export const ImageSpecSchema = z
+  .strictObject({ ociClaim: OCIImageClaimSchema })
+  .meta({ id: 'ImageSpec' });
+export const ImageStatusSchema = z
+  .strictObject({ ociSource: OCIImageSourceSchema.optional() })
+  .meta({ id: 'ImageStatus' });
+
+export const ImageSchema = z
+  .strictObject({
+    ...typeMeta('Image'),
+    metadata: ObjectMetaSchema,
+    spec: ImageSpecSchema,
+    status: ImageStatusSchema.optional(),
+  })
+  .meta({
+    id: 'Image',
+    description:
+      'A base image: an OCI image turned into an ext4 root filesystem (`<dataDir>/image/<uid>/image.ext4`).',
+  });
+
+export const KernelSpecSchema = z
+  .strictObject({ ociClaim: OCIImageClaimSchema })
+  .meta({ id: 'KernelSpec' });
+export const KernelStatusSchema = z
+  .strictObject({
+    version: z
+      .string()
+      .optional()
+      .meta({ description: 'The kernel release, read from the vmlinux.' }),
+    ociSource: OCIImageSourceSchema.optional(),
+  })
+  .meta({ id: 'KernelStatus' });
+
+export const KernelSchema = z
+  .strictObject({
+    ...typeMeta('Kernel'),
+    metadata: ObjectMetaSchema,
+    spec: KernelSpecSchema,
+    status: KernelStatusSchema.optional(),
+  })
+  .meta({
+    id: 'Kernel',
+    description:
+      'A kernel: an OCI image holding `/boot/vmlinux` (`<dataDir>/kernel/<uid>/vmlinux`).',
+  });
+
+export type VM = z.output<typeof VMSchema>;
+export type VMSpec = z.output<typeof VMSpecSchema>;
+export type VMStatus = z.output<typeof VMStatusSchema>;
+export type VMState = z.output<typeof VMStateSchema>;
+export type NetworkMode = z.output<typeof NetworkModeSchema>;
+export type PortMapping = z.output<typeof PortMappingSchema>;
+export type FileMapping = z.output<typeof FileMappingSchema>;
+export type OCIImageSource = z.output<typeof OCIImageSourceSchema>;
+export type Image = z.output<typeof ImageSchema>;
+export type Kernel = z.output<typeof KernelSchema>;
+export type APIObject = VM | Image | Kernel;
+
+export const KIND_SCHEMAS = {
+  VM: VMSchema,
+  Image: ImageSchema,
+  Kernel: KernelSchema,
+} as const;
+
+export interface KindMap {
+  VM: VM;
+  Image: Image;
+  Kernel: Kernel;
+}

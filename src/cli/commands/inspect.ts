@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { parseKind, toPlain } from '../../api/index.js';
+import { invalidArgument } from '../../errors.js';
+import { inspectObject } from '../../operations/inspect.js';
+import type { CliContext } from '../context.js';
+import { formatData, parseOutput, type OutputFormat } from '../output/format.js';
+
+export function registerInspect(program: Command, ctx: CliContext): void {
+  program
+    .command('inspect')
+    .description('Inspect a VM, image or kernel: prints the stored object (JSON by default)')
+    .argument('<kind>', 'vm, image or kernel')
+    .argument('<object>', 'name, UID, or a unique prefix of either')
+    .option(
+      '-o, --output <format>',
+      'json, yaml, or a Go-style template such as {{.Spec.CPUs}}',
+      'json',
+    )
+    .option('-t, --template <template>', 'a Go-style template, as in later Ignite versions')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  ignite inspect vm web\n  ignite inspect vm web -o yaml\n  ignite inspect vm web -o '{{.Spec.CPUs}}'\n  ignite inspect image busybox | jq .status",
+    )
+    .action(
+      async (
+        kindArg: string,
+        query: string,
+        opts: { output: string; template?: string },
+        cmd: Command,
+      ) => {
+        const kind = parseKind(kindArg);
+        if (!kind) throw invalidArgument(`kind "${kindArg}": unknown (use vm, image or kernel)`);
+        const format = parseOutput(
+          opts.template ?? opts.output,
+          ['json', 'yaml'],
+          'json',
+        ) as OutputFormat;
+        const obj = await inspectObject(ctx.runtime(cmd), kind, query);
+        ctx.out(formatData(toPlain(obj), format));
+      },
+    );
+}

@@ -1,0 +1,94 @@
+import { Command } from 'commander';
+import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
+import { listVMs } from '../../operations/list-vms.js';
+import type { CliContext } from '../context.js';
+import { ago, formatData, formatTable, parseOutput } from '../output/format.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** `ps` / `vm ps` / `vm ls`: the table of VMs, as Ignite printed it. */
+export function psCommand(ctx: CliContext, name = 'ps'): Command {
+  return new Command(name)
+    .description('List running VMs (all VMs with -a)')
+    .aliases(name === 'ps' ? [] : ['ls', 'list'])
+    .option('-a, --all', 'show all VMs, not only running ones', false)
+    .option(
+      '-f, --filter <key=value>',
+      'filter by name, id, state, image or label (label=k or label=k=v); repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '-o, --output <format>',
+      'table, json, yaml, or a {{template}} applied to each VM',
+      'table',
+    )
+    .action((opts: PsOptions, cmd: Command) => runPs(ctx, cmd, opts));
+}
+
+export interface PsOptions {
+  all: boolean;
+  filter: string[];
+  output: string;
+}
+
+export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Promise<void> {
+  const g = ctx.globals(cmd);
+  const deps = ctx.runtime(cmd);
+  const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
+  const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
+  if (g.quiet) return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
+  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock()));
+  if (typeof format === 'object')
+    return ctx.out(vms.map((v) => formatData(toPlain(v), format)).join(''));
+  ctx.out(
+    formatData(
+      vms.map((v) => toPlain(v)),
+      format,
+    ),
+  );
+}
+
+export function registerPs(program: Command, ctx: CliContext): void {
+  program.addCommand(psCommand(ctx));
+}
+
+function vmTable(vms: VM[], now: Date): string {
+  const header = [
+    'VM ID',
+    'IMAGE',
+    'KERNEL',
+    'CREATED',
+    'SIZE',
+    'CPUS',
+    'MEMORY',
+    'STATE',
+    'IPS',
+    'PORTS',
+    'NAME',
+  ];
+  const rows = vms.map((vm) => [
+    vm.metadata.uid ?? '',
+    shortRef(vm.spec.image.ociClaim.ref),
+    shortRef(vm.spec.kernel?.ociClaim.ref ?? ''),
+    vm.metadata.created ? ago(new Date(vm.metadata.created), now) : '',
+    (vm.spec.diskSize ?? Size.fromBytes(0)).toHuman(),
+    String(vm.spec.cpus ?? ''),
+    (vm.spec.memory ?? Size.fromBytes(0)).toHuman(),
+    vm.status?.state ?? 'Created',
+    (vm.status?.ipAddresses ?? []).join(', '),
+    (vm.spec.network?.ports ?? [])
+      .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)
+      .join(', '),
+    vm.metadata.name ?? '',
+  ]);
+  return formatTable(header, rows);
+}
+
+function shortRef(ref: string): string {
+  try {
+    return familiarImageRef(ref);
+  } catch {
+    return ref;
+  }
+}

@@ -1,0 +1,58 @@
+import { Command, Option } from 'commander';
+import { LOG_LEVELS } from '../system/logger.js';
+import type { CliContext } from './context.js';
+import { registerInspect } from './commands/inspect.js';
+import { psCommand, registerPs, runPs } from './commands/ps.js';
+import { registerVersion } from './commands/version.js';
+import { listCommand, runList } from './commands/image-kernel-list.js';
+
+/** Builds the whole command tree. Each command is a thin layer over one use case. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('ignite')
+    .description(
+      'ignite: run microVMs with a container UX (OCI images, real hypervisors, declarative and GitOps)',
+    )
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option(
+      '--data-dir <dir>',
+      'where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default /var/lib/firecracker)',
+    )
+    .option('-q, --quiet', 'print only IDs', false)
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+    });
+
+  registerVersion(program, ctx);
+  registerInspect(program, ctx);
+  registerPs(program, ctx);
+
+  const vm = new Command('vm').aliases(['vms']).description('Manage VMs (bare "vm" lists all VMs)');
+  vm.addCommand(psCommand(ctx, 'ps'));
+  vm.action((_o: unknown, cmd: Command) =>
+    runPs(ctx, cmd, { all: true, filter: [], output: 'table' }),
+  );
+  program.addCommand(vm);
+
+  for (const kind of ['Image', 'Kernel'] as const) {
+    const noun = kind.toLowerCase();
+    const group = new Command(noun)
+      .aliases([`${noun}s`])
+      .description(`Manage ${noun}s (bare "${noun}" lists them)`);
+    group.addCommand(listCommand(ctx, kind));
+    group.action((_o: unknown, cmd: Command) => runList(ctx, cmd, kind, { output: 'table' }));
+    program.addCommand(group);
+  }
+
+  program.commands.forEach(function exitOverrideAll(c: Command): void {
+    c.exitOverride();
+    c.configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+    });
+    c.commands.forEach(exitOverrideAll);
+  });
+  program.exitOverride();
+  return program;
+}

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newFsClient } from './storage/index.js';
+import { createLogger, type LogLevel } from './system/logger.js';
+import type { OperationDeps } from './operations/deps.js';
+import type { BuildInfo } from './operations/version.js';
+
+/**
+ * The composition root: the one place that picks implementations (filesystem storage, pino, the
+ * system clock). Front ends call this once per process and pass the result down.
+ */
+export const DEFAULT_DATA_DIR = '/var/lib/firecracker';
+
+export interface RuntimeOptions {
+  dataDir?: string | undefined;
+  logLevel: LogLevel;
+  logStream: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  component?: string;
+}
+
+export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return flag ?? (env['IGNITE_DATA_DIR'] || DEFAULT_DATA_DIR);
+}
+
+export function createRuntime(options: RuntimeOptions): OperationDeps {
+  const dataDir = resolveDataDir(options.dataDir, options.env);
+  return {
+    dataDir,
+    client: newFsClient(dataDir),
+    logger: createLogger({
+      level: options.logLevel,
+      stream: options.logStream,
+      component: options.component ?? 'cli',
+    }),
+    clock: () => new Date(),
+  };
+}
+
+/** Version facts written at build time (scripts/write-build-info.mjs), with a fallback for tsx runs. */
+export function readBuildInfo(): BuildInfo {
+  try {
+    const raw = readFileSync(join(import.meta.dirname, 'build-info.json'), 'utf8');
+    return JSON.parse(raw) as BuildInfo;
+  } catch {
+    return { version: '0.0.0-dev', gitCommit: 'unknown', buildDate: 'unknown' };
+  }
+}

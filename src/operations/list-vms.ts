@@ -1,0 +1,63 @@
+import type { VM } from '../api/index.js';
+import { invalidArgument } from '../errors.js';
+import type { OperationDeps } from './deps.js';
+
+export interface ListVMsOptions {
+  /** Include VMs that are not running (`ps -a`). */
+  all: boolean;
+  /** Docker-style filters: `name=web`, `state=Running`, `label=k` or `label=k=v`, `image=busybox`. */
+  filters: readonly string[];
+}
+
+type Predicate = (vm: VM) => boolean;
+
+/** Parses `--filter` expressions; an unknown key is an error naming it. */
+export function parseVMFilters(filters: readonly string[]): Predicate[] {
+  return filters.map((f) => {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw invalidArgument(`--filter "${f}": expected key=value`);
+    const key = f.slice(0, eq).toLowerCase();
+    const value = f.slice(eq + 1);
+    switch (key) {
+      case 'name':
+        return (vm) => (vm.metadata.name ?? '').includes(value);
+      case 'id':
+      case 'uid':
+        return (vm) => (vm.metadata.uid ?? '').startsWith(value);
+      case 'state':
+      case 'status':
+        return (vm) => (vm.status?.state ?? 'Created').toLowerCase() === value.toLowerCase();
+      case 'image':
+        return (vm) => vm.spec.image.ociClaim.ref.includes(value);
+      case 'label': {
+        const [k = '', v] = splitOnce(value, '=');
+        return (vm) => {
+          const labels = vm.metadata.labels ?? {};
+          return k in labels && (v === undefined || labels[k] === v);
+        };
+      }
+      default:
+        throw invalidArgument(
+          `--filter "${f}": unknown key "${key}" (use name, id, state, image, label)`,
+        );
+    }
+  });
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const i = s.indexOf(sep);
+  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+/** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
+export async function listVMs(
+  deps: Pick<OperationDeps, 'client'>,
+  options: ListVMsOptions,
+): Promise<VM[]> {
+  const predicates = parseVMFilters(options.filters);
+  const vms = await deps.client.vms.list();
+  return vms
+    .filter((vm) => options.all || vm.status?.state === 'Running')
+    .filter((vm) => predicates.every((p) => p(vm)))
+    .sort((a, b) => (a.metadata.created ?? '').localeCompare(b.metadata.created ?? ''));
+}

@@ -1,0 +1,183 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { isUID, kindDir, type Kind } from '../api/index.js';
+import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
+import type { ObjectKey, RawStorage } from './raw-storage.js';
+
+const METADATA = 'metadata.json';
+const TRASH_PREFIX = '.trash-';
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+/**
+ * RawStorage on a directory tree: `<dataDir>/<kind>/<uid>/metadata.json`.
+ * Writes go to a temp file that is fsynced and renamed over the old one, so a crash leaves either
+ * version whole. Deletes rename the object directory aside first, so a half-deleted object is never
+ * listed. The per-kind lock is a lock directory (`<dataDir>/<kind>/.lock`) that a live holder keeps
+ * fresh; one left by a killed process goes stale within seconds.
+ */
+export class FsRawStorage implements RawStorage {
+  constructor(readonly dataDir: string) {}
+
+  private kindPath(kind: Kind): string {
+    return join(this.dataDir, kindDir(kind));
+  }
+
+  objectDir(key: ObjectKey): string {
+    if (!isUID(key.uid)) throw internal(`${kindDir(key.kind)} "${key.uid}": not a valid uid`);
+    return join(this.kindPath(key.kind), key.uid);
+  }
+
+  private file(key: ObjectKey): string {
+    return join(this.objectDir(key), METADATA);
+  }
+
+  async read(key: ObjectKey): Promise<Buffer> {
+    try {
+      return await readFile(this.file(key));
+    } catch (err) {
+      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+    }
+  }
+
+  async exists(key: ObjectKey): Promise<boolean> {
+    return (await this.checksum(key)) !== undefined;
+  }
+
+  async write(key: ObjectKey, data: Buffer): Promise<void> {
+    const dir = this.objectDir(key);
+    const target = join(dir, METADATA);
+    const tmp = join(dir, `.${METADATA}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    try {
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      const fh = await open(tmp, 'wx', FILE_MODE);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, target);
+      await syncDir(dir);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+    }
+  }
+
+  async delete(key: ObjectKey): Promise<void> {
+    const dir = this.objectDir(key);
+    const trash = join(
+      this.kindPath(key.kind),
+      `${TRASH_PREFIX}${key.uid}-${randomBytes(4).toString('hex')}`,
+    );
+    try {
+      await rename(dir, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+    }
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  async list(kind: Kind): Promise<ObjectKey[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.kindPath(kind));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw mapFsError(err, `${kindDir(kind)} store`);
+    }
+    const keys: ObjectKey[] = [];
+    const checks = entries
+      .filter((e) => isUID(e))
+      .sort()
+      .map(async (uid) => {
+        const key = { kind, uid };
+        if (await this.exists(key)) keys.push(key);
+      });
+    await Promise.all(checks);
+    // Leftovers of deletes interrupted by a crash; removing them is safe and keeps the store tidy.
+    for (const e of entries.filter((e) => e.startsWith(TRASH_PREFIX))) {
+      await rm(join(this.kindPath(kind), e), { recursive: true, force: true }).catch(
+        () => undefined,
+      );
+    }
+    return keys.sort((a, b) => a.uid.localeCompare(b.uid));
+  }
+
+  async checksum(key: ObjectKey): Promise<string | undefined> {
+    try {
+      const s = await stat(this.file(key), { bigint: true });
+      return `${s.ino}:${s.mtimeNs}:${s.size}`;
+    } catch (err) {
+      if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+      ) {
+        return undefined;
+      }
+      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+    }
+  }
+
+  async withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
+    const dir = this.kindPath(kind);
+    let release: () => Promise<void>;
+    try {
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      release = await lockfile.lock(dir, {
+        realpath: false,
+        lockfilePath: join(dir, '.lock'),
+        stale: 5000,
+        update: 1000,
+        retries: { retries: 400, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+        throw unavailable(`${kindDir(kind)} store: locked by another ignite process`, {
+          cause: err,
+          hint: 'retry in a moment',
+        });
+      }
+      throw mapFsError(err, `${kindDir(kind)} store`);
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function mapFsError(err: unknown, what: string): AppError {
+  if (err instanceof AppError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return notFound(`${what}: not found`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+      return permissionDenied(`${what}: permission denied`, {
+        cause: err,
+        hint: 'run as root or choose a writable --data-dir',
+      });
+    case 'ENOSPC':
+      return unavailable(`${what}: no space left on device`, { cause: err });
+    case 'EROFS':
+      return unavailable(`${what}: read-only file system`, { cause: err });
+    default:
+      return internal(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+}

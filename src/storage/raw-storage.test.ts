@@ -1,0 +1,51 @@
+import { mkdtemp, rm, readdir, stat, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rawStorageSuite } from '../../test/suites/raw-storage.suite.js';
+import { FsRawStorage } from './fs-raw-storage.js';
+import { MemoryRawStorage } from './memory-raw-storage.js';
+
+rawStorageSuite('MemoryRawStorage', () =>
+  Promise.resolve({ raw: new MemoryRawStorage(), cleanup: () => Promise.resolve() }),
+);
+
+rawStorageSuite('FsRawStorage', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  return { raw: new FsRawStorage(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+test('FsRawStorage lays objects out as <dataDir>/<kind>/<uid>/metadata.json with tight modes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  try {
+    const raw = new FsRawStorage(dir);
+    await raw.write({ kind: 'Kernel', uid: '0123456789abcdef' }, Buffer.from('{}'));
+    const file = join(dir, 'kernel', '0123456789abcdef', 'metadata.json');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dir, 'kernel', '0123456789abcdef'))).mode & 0o777, 0o700);
+    // No temp files remain after a write.
+    assert.deepEqual(await readdir(join(dir, 'kernel', '0123456789abcdef')), ['metadata.json']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FsRawStorage does not list half-made objects and sweeps interrupted deletes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  try {
+    const raw = new FsRawStorage(dir);
+    await mkdir(join(dir, 'vm', '0123456789abcdef'), { recursive: true }); // no metadata.json yet
+    await mkdir(join(dir, 'vm', '.trash-fedcba9876543210-0000'), { recursive: true });
+    await writeFile(join(dir, 'vm', '.trash-fedcba9876543210-0000', 'metadata.json'), '{}');
+    assert.deepEqual(await raw.list('VM'), []);
+    assert.deepEqual((await readdir(join(dir, 'vm'))).sort(), ['0123456789abcdef']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FsRawStorage refuses keys that are not UIDs, so no key can name a path outside the store', () => {
+  const raw = new FsRawStorage('/nonexistent');
+  assert.throws(() => raw.objectDir({ kind: 'VM', uid: '../../etc' }), /not a valid uid/);
+});

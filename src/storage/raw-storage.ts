@@ -1,0 +1,31 @@
+import type { Kind } from '../api/index.js';
+
+/** Identifies one stored object. */
+export interface ObjectKey {
+  kind: Kind;
+  uid: string;
+}
+
+/**
+ * Key-indexed bytes: the bottom of the storage stack. The filesystem implementation keeps each
+ * object at `<dataDir>/<kind>/<uid>/metadata.json`; that directory also holds the object's files
+ * (image.ext4, vmlinux, a VM's disk and sockets), and `delete` removes it whole, as Ignite did.
+ *
+ * Invariants every implementation keeps (checked by test/suites/raw-storage.suite.ts):
+ * - `write` is atomic: a reader sees the old bytes or the new, never a mix, even across processes.
+ * - `checksum` changes whenever the bytes are replaced, so caches can tell another process wrote.
+ * - `list` returns only keys whose bytes exist; half-made or half-deleted objects are not listed.
+ * - `withLock` gives mutual exclusion per kind, across processes for the filesystem.
+ */
+export interface RawStorage {
+  read(key: ObjectKey): Promise<Buffer>;
+  exists(key: ObjectKey): Promise<boolean>;
+  write(key: ObjectKey, data: Buffer): Promise<void>;
+  delete(key: ObjectKey): Promise<void>;
+  list(kind: Kind): Promise<ObjectKey[]>;
+  /** An opaque value that changes when the object's bytes change; undefined when absent. */
+  checksum(key: ObjectKey): Promise<string | undefined>;
+  withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T>;
+  /** The directory that holds the object's files, for implementations backed by a filesystem. */
+  objectDir(key: ObjectKey): string | undefined;
+}

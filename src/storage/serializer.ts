@@ -1,0 +1,21 @@
+import { stringify } from 'yaml';
+import { decode, toPlain, type APIObject, type DecodeOptions } from '../api/index.js';
+
+export type Format = 'json' | 'yaml';
+
+/**
+ * Turns API objects into bytes and back. Output is stable: keys in schema order, two-space JSON
+ * with a final newline, so the same object always gives the same bytes.
+ */
+export class Serializer {
+  encode(obj: APIObject, format: Format = 'json'): string {
+    const plain = toPlain(obj);
+    return format === 'json'
+      ? `${JSON.stringify(plain, null, 2)}\n`
+      : stringify(plain, { lineWidth: 0 });
+  }
+
+  decode(data: Buffer | string, options: DecodeOptions = {}): APIObject {
+    return decode(typeof data === 'string' ? data : data.toString('utf8'), options);
+  }
+}

@@ -1,0 +1,91 @@
+import { execFile as execFileCb, spawn } from 'node:child_process';
+import { AppError, unavailable } from '../errors.js';
+
+/**
+ * Runs programs with an argv, never through a shell, so user input can never be interpreted as
+ * shell syntax. Every external tool the project uses goes through here.
+ */
+export interface ExecOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Largest stdout/stderr kept, in bytes. */
+  maxBuffer?: number;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs `file args…` and returns its output; throws AppError when it cannot start or exits non-zero. */
+export async function run(
+  file: string,
+  args: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
+  const result = await runUnchecked(file, args, options);
+  if (result.exitCode !== 0) {
+    const detail =
+      result.stderr.trim().split('\n').slice(-3).join(' | ') || `exit code ${result.exitCode}`;
+    throw new AppError('Internal', `${file}: failed (exit ${result.exitCode}): ${detail}`, {
+      cause: { file, args, ...result },
+    });
+  }
+  return result;
+}
+
+/** Runs `file args…` and returns its output and exit code, whatever the code. */
+export function runUnchecked(
+  file: string,
+  args: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFileCb(
+      file,
+      args,
+      {
+        cwd: options.cwd,
+        env: options.env,
+        timeout: options.timeoutMs,
+        maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code === 'string') {
+          if (err.code === 'ENOENT') {
+            reject(
+              unavailable(`${file}: not installed or not on PATH`, {
+                cause: err,
+                hint: 'run scripts/setup.sh',
+              }),
+            );
+          } else {
+            reject(new AppError('Internal', `${file}: ${err.message}`, { cause: err }));
+          }
+          return;
+        }
+        if (err && err.killed) {
+          reject(unavailable(`${file}: timed out after ${options.timeoutMs} ms`, { cause: err }));
+          return;
+        }
+        const exitCode = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ stdout, stderr, exitCode });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+  });
+}
+
+/** Whether `file` can be found on PATH (or is an executable path). */
+export async function hasProgram(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(file, ['--version'], { stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('exit', () => resolve(true));
+  });
+}

@@ -1,0 +1,32 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '../..');
+export const IGNITE_BIN = join(ROOT, 'bin/ignite.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `ignite` CLI as a user would, with its own data dir. Never throws on exit codes. */
+export function ignite(
+  args: readonly string[],
+  options: { dataDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const env = { ...process.env, ...options.env };
+  if (options.dataDir !== undefined) env['IGNITE_DATA_DIR'] = options.dataDir;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [IGNITE_BIN, ...args],
+      { env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number' && err.code !== undefined)
+          return reject(new Error(err.message, { cause: err }));
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
