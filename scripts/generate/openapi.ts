@@ -18,7 +18,8 @@ export function buildOpenAPI(): OpenAPIDoc {
   }) as { schemas: Record<string, Schema> };
   const schemas: Record<string, Schema> = {};
   for (const name of Object.keys(out.schemas).sort()) {
-    const { $id: _id, ...rest } = out.schemas[name] ?? {};
+    const rest = { ...out.schemas[name] };
+    delete rest['$id'];
     schemas[name] = rest;
   }
   return {
@@ -51,13 +52,11 @@ function typeOf(s: Schema): string {
   ) {
     return `map of ${typeOf(s['additionalProperties'] as Schema)}`;
   }
-  return String(s['type'] ?? 'any');
+  return typeof s['type'] === 'string' ? s['type'] : 'any';
 }
 
 function cell(text: unknown): string {
-  return String(text ?? '')
-    .replace(/\|/g, '\\|')
-    .replace(/\n/g, ' ');
+  return (typeof text === 'string' ? text : '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 /** The API reference as Markdown: one section per type, one row per field. */
@@ -78,7 +77,7 @@ export function renderAPIReference(doc: OpenAPIDoc): string {
     const s = doc.components.schemas[name];
     if (!s) continue;
     lines.push(`## ${name}`, '');
-    if (s['description']) lines.push(String(s['description']), '');
+    if (typeof s['description'] === 'string') lines.push(s['description'], '');
     const props = s['properties'] as Record<string, Schema> | undefined;
     if (props) {
       const required = new Set((s['required'] as string[] | undefined) ?? []);
