@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
-import type { OperationDeps } from './operations/deps.js';
+import type { OperationDeps, SpawnCommand } from './operations/deps.js';
 import type { BuildInfo } from './operations/version.js';
 
 /**
@@ -33,8 +33,21 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
       stream: options.logStream,
       component: options.component ?? 'cli',
     }),
+    logLevel: options.logLevel,
     clock: () => new Date(),
+    env: options.env,
+    spawnCommand: spawnCommand(),
+    // Replaced by the network layer's teardown once networking lands.
+    collectVMLeftovers: () => Promise.resolve(),
   };
+}
+
+/**
+ * ignite-spawn is this same program's spawn entry: the compiled `spawn/main.js` beside this file,
+ * run by the same Node binary.
+ */
+function spawnCommand(): SpawnCommand {
+  return { file: process.execPath, args: [join(import.meta.dirname, 'spawn', 'main.js')] };
 }
 
 /** Version facts written at build time (scripts/write-build-info.mjs), with a fallback for tsx runs. */

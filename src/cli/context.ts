@@ -4,11 +4,13 @@ import type { OperationDeps } from '../operations/deps.js';
 import type { BuildInfo } from '../operations/version.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { invalidArgument } from '../errors.js';
+import { attachConsole } from '../operations/console.js';
 
 /** The process's streams and environment, injected so commands never touch process.* directly. */
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   env: NodeJS.ProcessEnv;
 }
 
@@ -55,6 +57,13 @@ export class CliContext {
 
   build(): BuildInfo {
     return readBuildInfo();
+  }
+
+  /** Connects this terminal to a running VM's console (`attach`, `start -i`). */
+  async attach(cmd: Command, query: string): Promise<void> {
+    const deps = this.runtime(cmd);
+    this.io.stderr.write('Attached to the VM console; detach with Ctrl-P Ctrl-Q.\n');
+    await attachConsole(deps, query, { stdin: this.io.stdin, stdout: this.io.stdout });
   }
 
   out(text: string): void {

@@ -4,6 +4,8 @@ import type { CliContext } from './context.js';
 import { registerInspect } from './commands/inspect.js';
 import { psCommand, registerPs, runPs } from './commands/ps.js';
 import { registerVersion } from './commands/version.js';
+import { killCommand, rmCommand, startCommand, stopCommand } from './commands/vm-lifecycle.js';
+import { attachCommand, logsCommand } from './commands/vm-console.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
@@ -28,8 +30,19 @@ export function buildProgram(ctx: CliContext): Command {
   registerInspect(program, ctx);
   registerPs(program, ctx);
 
+  const vmCommands = [
+    startCommand,
+    stopCommand,
+    killCommand,
+    rmCommand,
+    logsCommand,
+    attachCommand,
+  ];
+  for (const make of vmCommands) program.addCommand(make(ctx));
+
   const vm = new Command('vm').aliases(['vms']).description('Manage VMs (bare "vm" lists all VMs)');
   vm.addCommand(psCommand(ctx, 'ps'));
+  for (const make of vmCommands) vm.addCommand(make(ctx));
   vm.action((_o: unknown, cmd: Command) =>
     runPs(ctx, cmd, { all: true, filter: [], output: 'table' }),
   );

@@ -1,10 +1,26 @@
 import type { Client } from '../storage/index.js';
-import type { Logger } from '../system/logger.js';
+import type { VM } from '../api/index.js';
+import type { Logger, LogLevel } from '../system/logger.js';
+
+/** How to start an ignite-spawn process: the program and the arguments before the VM's UID. */
+export interface SpawnCommand {
+  file: string;
+  args: string[];
+}
 
 /** What every use case receives; built once, in src/composition.ts. */
 export interface OperationDeps {
   client: Client;
   logger: Logger;
+  logLevel: LogLevel;
   clock: () => Date;
   dataDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Starts ignite-spawn: this same program's spawn entry. */
+  spawnCommand: SpawnCommand;
+  /**
+   * Collects what a VM's supervisor owns (network namespace, tap, CNI reservations) when the
+   * supervisor died without doing it. Idempotent.
+   */
+  collectVMLeftovers: (vm: VM) => Promise<void>;
 }

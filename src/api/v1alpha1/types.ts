@@ -130,6 +130,44 @@ export const VMStateSchema = z.enum(['Created', 'Running', 'Stopped']).meta({
   description: "The VM's state. Read from a manifest, it is the desired state (gitops).",
 });
 
+export const VMRuntimeStatusSchema = z
+  .strictObject({
+    vmm: z
+      .enum(['qemu', 'firecracker'])
+      .optional()
+      .meta({ description: 'The hypervisor running the VM.' }),
+    accel: z
+      .enum(['kvm', 'tcg'])
+      .optional()
+      .meta({ description: 'How QEMU runs the guest: KVM, or TCG emulation.' }),
+    spawnPid: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: "PID of the VM's ignite-spawn supervisor." }),
+    pid: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'PID of the hypervisor process.' }),
+  })
+  .meta({
+    id: 'VMRuntimeStatus',
+    description: 'Extension: the processes running the VM (while it runs).',
+  });
+
+export const VMNetworkStatusSchema = z
+  .strictObject({
+    mode: NetworkModeSchema,
+    netns: z
+      .string()
+      .optional()
+      .meta({ description: "The network namespace the VM's hypervisor runs in." }),
+  })
+  .meta({ id: 'VMNetworkStatus', description: 'Extension: how the VM is networked.' });
+
 export const VMStatusSchema = z
   .strictObject({
     state: VMStateSchema.optional(),
@@ -144,6 +182,8 @@ export const VMStatusSchema = z
       description: 'The kernel the VM was created with.',
     }),
     startTime: TimeSchema.optional().meta({ description: 'Extension: when the VM last started.' }),
+    runtime: VMRuntimeStatusSchema.optional(),
+    network: VMNetworkStatusSchema.optional(),
   })
   .meta({ id: 'VMStatus' });
 

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { streamLogs } from '../../operations/console.js';
+import type { CliContext } from '../context.js';
+
+export function logsCommand(ctx: CliContext): Command {
+  return new Command('logs')
+    .description(
+      "Print a VM's console output (everything the guest printed), or its supervisor's log with --spawn",
+    )
+    .argument('<vm>', 'name, ID, or a unique prefix of either')
+    .option('--spawn', "print the supervisor's (ignite-spawn) log instead: JSON lines", false)
+    .action(async (vm: string, opts: { spawn: boolean }, cmd: Command) => {
+      await streamLogs(ctx.runtime(cmd), vm, ctx.io.stdout, { spawn: opts.spawn });
+    });
+}
+
+export function attachCommand(ctx: CliContext): Command {
+  return new Command('attach')
+    .description("Attach to a running VM's console; detach with Ctrl-P Ctrl-Q")
+    .argument('<vm>', 'name, ID, or a unique prefix of either')
+    .action(async (vm: string, _opts: unknown, cmd: Command) => {
+      const found = await ctx.runtime(cmd).client.vms.find(vm);
+      ctx.out(`${found.metadata.uid ?? ''}\n`);
+      await ctx.attach(cmd, found.metadata.uid ?? '');
+    });
+}

@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import type { VM } from '../api/index.js';
+import { internal } from '../errors.js';
+import type { OperationDeps } from './deps.js';
+
+/**
+ * The files of one VM, all in `<dataDir>/vm/<uid>/`, so removing that directory removes the VM
+ * whole: metadata.json, the root disk, the SSH key pair, the console log and sockets, the
+ * supervisor's log, and the metrics socket.
+ */
+export interface VMPaths {
+  dir: string;
+  rootDiskQcow2: string;
+  rootDiskRaw: string;
+  sshKey: string;
+  sshPubKey: string;
+  consoleLog: string;
+  consoleSocket: string;
+  controlSocket: string;
+  spawnLog: string;
+  metricsSocket: string;
+}
+
+export function vmPaths(deps: Pick<OperationDeps, 'client'>, vm: VM): VMPaths {
+  const uid = vm.metadata.uid;
+  const dir = uid === undefined ? undefined : deps.client.vms.objectDir(uid);
+  if (uid === undefined || dir === undefined)
+    throw internal(`vm "${vm.metadata.name ?? ''}": has no directory`);
+  return {
+    dir,
+    rootDiskQcow2: join(dir, 'rootfs.qcow2'),
+    rootDiskRaw: join(dir, 'rootfs.ext4'),
+    sshKey: join(dir, `id_${uid}`),
+    sshPubKey: join(dir, `id_${uid}.pub`),
+    consoleLog: join(dir, 'console.log'),
+    consoleSocket: join(dir, 'console.sock'),
+    controlSocket: join(dir, 'control.sock'),
+    spawnLog: join(dir, 'spawn.log'),
+    metricsSocket: join(dir, 'prometheus.sock'),
+  };
+}
+
+export function vmLabel(vm: VM): string {
+  return `vm "${vm.metadata.name ?? vm.metadata.uid ?? ''}"`;
+}
