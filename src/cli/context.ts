@@ -23,6 +23,8 @@ export interface GlobalOptions {
 /** Shared by every command: output streams, global flags, and the use-case dependencies. */
 export class CliContext {
   private deps: OperationDeps | undefined;
+  /** Set by commands that pass another program's status through (exec, ssh). */
+  exitCode: number | undefined;
 
   constructor(readonly io: CliIO) {}
 

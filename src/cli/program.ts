@@ -6,6 +6,7 @@ import { psCommand, registerPs, runPs } from './commands/ps.js';
 import { registerVersion } from './commands/version.js';
 import { killCommand, rmCommand, startCommand, stopCommand } from './commands/vm-lifecycle.js';
 import { attachCommand, logsCommand } from './commands/vm-console.js';
+import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
@@ -37,6 +38,9 @@ export function buildProgram(ctx: CliContext): Command {
     rmCommand,
     logsCommand,
     attachCommand,
+    execCommand,
+    sshCommand,
+    cpCommand,
   ];
   for (const make of vmCommands) program.addCommand(make(ctx));
 

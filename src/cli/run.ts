@@ -14,7 +14,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   const program = buildProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return EXIT_CODES.Success;
+    return ctx.exitCode ?? EXIT_CODES.Success;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT_CODES.Success;

@@ -1,0 +1,168 @@
+import { spawn } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import type { VM } from '../api/index.js';
+import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
+import type { OperationDeps } from './deps.js';
+import { vmLabel, vmPaths } from './vm-paths.js';
+import { isVMRunning } from './vm-state.js';
+
+export interface GuestTarget {
+  vm: VM;
+  ip: string;
+  identity: string;
+}
+
+/** Finds a running VM's address and its SSH key; errors say what is missing. */
+export async function guestTarget(
+  deps: OperationDeps,
+  query: string,
+  identity?: string,
+): Promise<GuestTarget> {
+  const vm = await deps.client.vms.find(query);
+  if (!isVMRunning(vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
+  const ip = vm.status?.ipAddresses?.[0];
+  if (ip === undefined)
+    throw failedPrecondition(`${vmLabel(vm)}: has no IP address`, {
+      hint: 'the VM has no network (--net none) or has not got its address yet',
+    });
+  const key = identity ?? vmPaths(deps, vm).sshKey;
+  try {
+    await access(key);
+  } catch {
+    throw failedPrecondition(`${vmLabel(vm)}: no SSH key at ${key}`, {
+      hint: 'create the VM with --ssh, or pass -i <private key>',
+    });
+  }
+  return { vm, ip, identity: key };
+}
+
+/** Options every ssh/scp call gets: the VM's own key, no host-key prompts, no stored host keys. */
+export function sshOptions(identity: string, timeoutSeconds: number): string[] {
+  return [
+    '-i',
+    identity,
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `ConnectTimeout=${timeoutSeconds}`,
+  ];
+}
+
+export interface ExecOptions {
+  command: readonly string[];
+  tty?: boolean;
+  identity?: string;
+  timeoutSeconds?: number;
+  stdio: 'inherit' | 'pipe';
+}
+
+/**
+ * Runs a command in the guest over SSH (or a login shell with no command) and returns the
+ * guest's exit status, which the CLI passes through. ssh's own failures (exit 255) become errors.
+ */
+export async function execInGuest(
+  deps: OperationDeps,
+  query: string,
+  options: ExecOptions,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const t = await guestTarget(deps, query, options.identity);
+  for (const arg of options.command) {
+    if (arg.includes('\0')) throw invalidArgument('command: NUL bytes cannot be passed');
+  }
+  const args = [
+    ...sshOptions(t.identity, options.timeoutSeconds ?? 10),
+    ...(options.tty ? ['-t'] : ['-T']),
+    `root@${t.ip}`,
+  ];
+  // ssh joins its arguments into one string for the remote shell; quote each so the guest sees
+  // exactly the argv the user gave.
+  if (options.command.length > 0) args.push('--', ...options.command.map(shellQuote));
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', args, {
+      stdio: options.stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) =>
+      reject(unavailable(`ssh: ${err.message}`, { cause: err, hint: 'install openssh-client' })),
+    );
+    child.on('close', (code) => {
+      if (code === 255) {
+        reject(
+          unavailable(
+            `${vmLabel(t.vm)}: ssh to ${t.ip} failed${stderr ? `: ${stderr.trim().split('\n').pop() ?? ''}` : ''}`,
+          ),
+        );
+        return;
+      }
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+/** POSIX single-quoting: the remote shell sees the word as it is. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_./:=@%+-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface CopyOptions {
+  identity?: string;
+  recursive?: boolean;
+}
+
+/**
+ * Copies files between the host and a VM with scp: `src` or `dst` is `<vm>:<path>`, the other a
+ * host path. Returns the VM's UID.
+ */
+export async function copyFiles(
+  deps: OperationDeps,
+  src: string,
+  dst: string,
+  options: CopyOptions = {},
+): Promise<string> {
+  const s = splitVMPath(src);
+  const d = splitVMPath(dst);
+  if ((s === undefined) === (d === undefined)) {
+    throw invalidArgument(`cp ${src} ${dst}: exactly one side must be <vm>:<path>`);
+  }
+  const remote = (s ?? d) as { vm: string; path: string };
+  const t = await guestTarget(deps, remote.vm, options.identity);
+  const remoteArg = `root@${t.ip}:${remote.path}`;
+  const args = [
+    ...sshOptions(t.identity, 10),
+    ...(options.recursive ? ['-r'] : []),
+    s ? remoteArg : src,
+    d ? remoteArg : dst,
+  ];
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    const child = spawn('scp', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', (err) => reject(unavailable(`scp: ${err.message}`, { cause: err })));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            unavailable(`${vmLabel(t.vm)}: copy failed: ${stderr.trim() || `scp exit ${code}`}`),
+          ),
+    );
+  });
+  return t.vm.metadata.uid ?? '';
+}
+
+function splitVMPath(arg: string): { vm: string; path: string } | undefined {
+  const i = arg.indexOf(':');
+  if (i <= 0 || arg.startsWith('/') || arg.startsWith('.')) return undefined;
+  return { vm: arg.slice(0, i), path: arg.slice(i + 1) };
+}
