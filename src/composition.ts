@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
+import type { SuperviseDeps, VMNetworking } from './operations/supervise-vm.js';
+import type { VM } from './api/index.js';
+import { invalidArgument } from './errors.js';
+import { VMM_ANNOTATION } from './operations/create-vm.js';
+import { QemuDriver } from './vmm/qemu/qemu-driver.js';
+import type { VmmDriver } from './vmm/vmm-driver.js';
 import type { BuildInfo } from './operations/version.js';
 
 /**
@@ -59,3 +65,43 @@ export function readBuildInfo(): BuildInfo {
     return { version: '0.0.0-dev', gitCommit: 'unknown', buildDate: 'unknown' };
   }
 }
+
+export interface SupervisorRuntimeOptions extends RuntimeOptions {
+  signals: SuperviseDeps['signals'];
+}
+
+/** The supervisor's dependencies: the common ones plus a VMM driver, networking and metrics. */
+export function createSupervisorRuntime(options: SupervisorRuntimeOptions): SuperviseDeps {
+  const deps = createRuntime(options);
+  return {
+    ...deps,
+    signals: options.signals,
+    driverFor: (vm) => chooseDriver(deps, vm),
+    networking: noNetworking,
+  };
+}
+
+/**
+ * Picks the hypervisor for a VM: the VM's annotation, else the host setting (IGNITE_VMM), else
+ * Firecracker when installed and QEMU otherwise.
+ */
+export async function chooseDriver(deps: OperationDeps, vm: VM): Promise<VmmDriver> {
+  const wanted = vm.metadata.annotations?.[VMM_ANNOTATION] ?? deps.env['IGNITE_VMM'] ?? 'auto';
+  const accel = deps.env['IGNITE_ACCEL'];
+  const qemu = new QemuDriver({
+    accel: accel === 'kvm' || accel === 'tcg' ? accel : 'auto',
+    accelCacheFile: join(deps.dataDir, '.cache', 'accel.json'),
+    logger: deps.logger,
+  });
+  if (wanted === 'qemu') return qemu;
+  if (wanted !== 'auto' && wanted !== 'firecracker') {
+    throw invalidArgument(`vmm "${wanted}": unknown (use qemu or firecracker)`);
+  }
+  return qemu;
+}
+
+/** Until the network layer lands: VMs get no network. */
+const noNetworking: VMNetworking = {
+  setup: () => Promise.resolve({ ipAddresses: [] }),
+  teardown: () => Promise.resolve(),
+};

@@ -1,38 +1,42 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { toAppError } from '../errors.js';
-import { createRuntime } from '../composition.js';
-import { EXIT_CODES_SPAWN } from './exit-codes.js';
+import { createSupervisorRuntime } from '../composition.js';
+import { superviseVM } from '../operations/supervise-vm.js';
+import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 
 /**
- * ignite-spawn: the per-VM supervisor. The CLI starts one, detached, for each running VM; it owns
- * the hypervisor, the VM's network and its metrics socket, and records the VM's status.
+ * ignite-spawn: the per-VM supervisor. `ignite start` runs one, detached, for each VM it starts;
+ * it owns the hypervisor, the VM's network and its metrics socket, and records the VM's status.
+ * Its log (JSON lines) is `<dataDir>/vm/<uid>/spawn.log`: `ignite logs --spawn <vm>`.
  */
 const program = new Command('ignite-spawn')
   .description(
-    'Supervise one VM: run its hypervisor and network, serve metrics, record status (started by ignite, not by hand)',
+    'Supervise one VM: run its hypervisor and network, serve metrics, record its status. Started by `ignite start`, not by hand.',
   )
-  .argument('<vm>', 'the UID of the VM to supervise')
+  .argument('<uid>', 'the UID of the VM to supervise')
   .option('--data-dir <dir>', 'data directory (env IGNITE_DATA_DIR; default /var/lib/firecracker)')
-  .option('--log-level <level>', 'log level', 'info')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .option('--stop-timeout <seconds>', 'how long the guest gets to power off after SIGTERM', '30')
   .exitOverride()
-  .action(async (uid: string, opts: { dataDir?: string; logLevel: string }) => {
-    const deps = createRuntime({
-      dataDir: opts.dataDir,
-      logLevel: opts.logLevel as 'info',
-      logStream: process.stderr,
-      env: process.env,
-      component: 'spawn',
-    });
-    const vm = await deps.client.vms.get(uid);
-    throw toAppError(
-      Object.assign(
-        new Error(
-          `vm "${vm.metadata.name ?? uid}": this build has no VMM driver yet; booting arrives with the VM lifecycle work`,
-        ),
-        {},
-      ),
-    );
-  });
+  .action(
+    async (uid: string, opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string }) => {
+      const deps = createSupervisorRuntime({
+        dataDir: opts.dataDir,
+        logLevel: opts.logLevel,
+        logStream: process.stdout,
+        env: process.env,
+        component: 'spawn',
+        signals: process,
+      });
+      try {
+        await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
+      } catch (err) {
+        const e = toAppError(err);
+        deps.logger.error({ err, code: e.code, uid }, e.message);
+        throw e;
+      }
+    },
+  );
 
 try {
   await program.parseAsync(process.argv.slice(2), { from: 'user' });
@@ -40,8 +44,7 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode;
   } else {
-    const e = toAppError(err);
-    process.stderr.write(`Error: ${e.message}\n`);
-    process.exitCode = EXIT_CODES_SPAWN;
+    process.stderr.write(`Error: ${toAppError(err).message}\n`);
+    process.exitCode = 1;
   }
 }

@@ -1,1 +1,0 @@
-export const EXIT_CODES_SPAWN = 1;
