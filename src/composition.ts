@@ -7,8 +7,7 @@ import type { SuperviseDeps, VMNetworking } from './operations/supervise-vm.js';
 import type { VM } from './api/index.js';
 import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION } from './operations/create-vm.js';
-import { QemuDriver } from './vmm/qemu/qemu-driver.js';
-import type { VmmDriver } from './vmm/vmm-driver.js';
+import { FirecrackerDriver, QemuDriver, type VmmDriver, type VmmName } from './vmm/index.js';
 import type { BuildInfo } from './operations/version.js';
 
 /**
@@ -76,28 +75,36 @@ export function createSupervisorRuntime(options: SupervisorRuntimeOptions): Supe
   return {
     ...deps,
     signals: options.signals,
-    driverFor: (vm) => chooseDriver(deps, vm),
+    driverFor: (vm) => Promise.resolve(driverFor(deps, vm)),
     networking: noNetworking,
   };
 }
 
 /**
- * Picks the hypervisor for a VM: the VM's annotation, else the host setting (IGNITE_VMM), else
- * Firecracker when installed and QEMU otherwise.
+ * Picks the hypervisor for a new VM: the flag, else the host setting (IGNITE_VMM), else
+ * Firecracker where its binary is installed and QEMU otherwise. The choice is stored on the VM
+ * as an annotation, since its root disk's format depends on it.
  */
-export async function chooseDriver(deps: OperationDeps, vm: VM): Promise<VmmDriver> {
-  const wanted = vm.metadata.annotations?.[VMM_ANNOTATION] ?? deps.env['IGNITE_VMM'] ?? 'auto';
+export async function pickVmm(env: NodeJS.ProcessEnv, wanted?: string): Promise<VmmName> {
+  const choice = wanted ?? env['IGNITE_VMM'] ?? 'auto';
+  if (choice === 'qemu' || choice === 'firecracker') return choice;
+  if (choice !== 'auto')
+    throw invalidArgument(`vmm "${choice}": unknown (use qemu, firecracker or auto)`);
+  const fc = await new FirecrackerDriver({}).availability();
+  return fc.available ? 'firecracker' : 'qemu';
+}
+
+/** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
+export function driverFor(deps: OperationDeps, vm: VM): VmmDriver {
+  const vmm = vm.metadata.annotations?.[VMM_ANNOTATION] ?? 'qemu';
+  if (vmm === 'firecracker') return new FirecrackerDriver({ logger: deps.logger });
+  if (vmm !== 'qemu') throw invalidArgument(`vm "${vm.metadata.name ?? ''}": unknown vmm "${vmm}"`);
   const accel = deps.env['IGNITE_ACCEL'];
-  const qemu = new QemuDriver({
+  return new QemuDriver({
     accel: accel === 'kvm' || accel === 'tcg' ? accel : 'auto',
     accelCacheFile: join(deps.dataDir, '.cache', 'accel.json'),
     logger: deps.logger,
   });
-  if (wanted === 'qemu') return qemu;
-  if (wanted !== 'auto' && wanted !== 'firecracker') {
-    throw invalidArgument(`vmm "${wanted}": unknown (use qemu or firecracker)`);
-  }
-  return qemu;
 }
 
 /** Until the network layer lands: VMs get no network. */

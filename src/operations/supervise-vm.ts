@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NetworkMode, PortMapping, VM } from '../api/index.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { isProcessAlive } from '../system/process.js';
-import type { RunningVM, VmmDriver, VmmName } from '../vmm/vmm-driver.js';
+import type { RunningVM, VmmDriver } from '../vmm/vmm-driver.js';
 import type { OperationDeps } from './deps.js';
 import { vmLabel, vmPaths, type VMPaths } from './vm-paths.js';
 
@@ -126,7 +126,7 @@ export async function superviseVM(
         state: 'Running',
         startTime: deps.clock().toISOString(),
         ipAddresses: net.ipAddresses,
-        runtime: { vmm: driver.name as VmmName, spawnPid: process.pid, pid: hv.pid },
+        runtime: { vmm: driver.name, spawnPid: process.pid, pid: hv.pid },
         network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
       };
     });

@@ -22,8 +22,10 @@ export interface VMConfig {
   };
   /** The VM's own root disk (a qcow2 overlay for QEMU, a raw sparse/reflinked file for Firecracker). */
   rootDisk: { path: string; format: 'qcow2' | 'raw' };
-  /** Tap devices, already created by the network layer, in the namespace the driver runs in. */
+  /** Tap devices, already created by the network layer, in `netns`. */
   nics: { tapName: string; mac: string }[];
+  /** The named network namespace the hypervisor runs in (where the taps are); none: the host's. */
+  netns?: string;
   /** Files of the running VM, all inside the VM's directory. */
   paths: {
     /** Everything the guest writes to its console is appended here (`ignite logs`). */

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { VMConfig } from '../vmm-driver.js';
+import { qemuArgs, qemuCmdline } from './qemu-command.js';
+
+const config: VMConfig = {
+  uid: '0123456789abcdef',
+  name: 'web',
+  vcpus: 2,
+  memoryMiB: 512,
+  kernel: { vmlinuxPath: '/k/vmlinux', initrdPath: '/k/initrd.gz', cmdline: 'root=/dev/vda rw' },
+  rootDisk: { path: '/vm/a,b/rootfs.qcow2', format: 'qcow2' },
+  nics: [
+    { tapName: 'vm_eth0', mac: '02:00:00:00:00:01' },
+    { tapName: 'vm_eth1', mac: '02:00:00:00:00:02' },
+  ],
+  paths: {
+    consoleLog: '/vm/console.log',
+    consoleSocket: '/vm/console.sock',
+    controlSocket: '/vm/control.sock',
+    workDir: '/vm',
+  },
+};
+
+/** The value that follows each occurrence of `flag`. */
+const values = (args: string[], flag: string) =>
+  args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ''] : []));
+
+test('qemuCmdline: adds console= and, under TCG, tsc_early_khz= unless the spec has them', () => {
+  const table: [string, 'kvm' | 'tcg', string][] = [
+    ['root=/dev/vda', 'tcg', 'root=/dev/vda console=ttyS0 tsc_early_khz=2300000'],
+    ['root=/dev/vda', 'kvm', 'root=/dev/vda console=ttyS0'],
+    ['console=hvc0  quiet', 'kvm', 'console=hvc0 quiet'],
+    ['tsc_early_khz=1 console=ttyS0', 'tcg', 'tsc_early_khz=1 console=ttyS0'],
+    ['', 'tcg', 'console=ttyS0 tsc_early_khz=2300000'],
+    // A word that only starts like a key is not that key.
+    ['consoleblank=0', 'kvm', 'consoleblank=0 console=ttyS0'],
+  ];
+  for (const [input, accel, want] of table) {
+    assert.equal(qemuCmdline(input, { accel, tscKHz: 2_300_000 }), want, `${input} (${accel})`);
+  }
+  assert.throws(() => qemuCmdline('', { accel: 'tcg' }), /tscKHz/);
+});
+
+test('qemuArgs: a microvm with the disk, NICs, console socket+log and QMP', () => {
+  const args = qemuArgs(config, { accel: 'tcg', tscKHz: 2_300_000 });
+  assert.deepEqual(values(args, '-M'), ['microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=on']);
+  assert.deepEqual(values(args, '-accel'), ['tcg']);
+  assert.deepEqual(values(args, '-cpu'), []);
+  assert.deepEqual(values(args, '-smp'), ['2']);
+  assert.deepEqual(values(args, '-m'), ['512M']);
+  assert.deepEqual(values(args, '-kernel'), ['/k/vmlinux']);
+  assert.deepEqual(values(args, '-initrd'), ['/k/initrd.gz']);
+  assert.ok(args.includes('-no-reboot') && args.includes('-nodefaults'));
+  assert.deepEqual(values(args, '-drive'), [
+    'id=root,file=/vm/a,,b/rootfs.qcow2,format=qcow2,if=none,cache=writeback,discard=unmap',
+  ]);
+  assert.deepEqual(values(args, '-netdev'), [
+    'tap,id=net0,ifname=vm_eth0,script=no,downscript=no',
+    'tap,id=net1,ifname=vm_eth1,script=no,downscript=no',
+  ]);
+  assert.deepEqual(values(args, '-device'), [
+    'i8042',
+    'virtio-blk-device,drive=root',
+    'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
+    'virtio-net-device,netdev=net1,mac=02:00:00:00:00:02',
+  ]);
+  assert.deepEqual(values(args, '-chardev'), [
+    'socket,id=console,path=/vm/console.sock,server=on,wait=off,logfile=/vm/console.log,logappend=on',
+    'socket,id=qmp,path=/vm/control.sock,server=on,wait=off',
+  ]);
+  assert.deepEqual(values(args, '-serial'), ['chardev:console']);
+  assert.deepEqual(values(args, '-mon'), ['chardev=qmp,mode=control']);
+});
+
+test('qemuArgs: KVM passes the host CPU; no initrd means no -initrd', () => {
+  const kernel = { vmlinuxPath: config.kernel.vmlinuxPath, cmdline: config.kernel.cmdline };
+  const args = qemuArgs({ ...config, kernel, nics: [] }, { accel: 'kvm' });
+  assert.deepEqual(values(args, '-cpu'), ['host']);
+  assert.deepEqual(values(args, '-initrd'), []);
+  assert.deepEqual(values(args, '-netdev'), []);
+});

@@ -1,0 +1,177 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AppError, internal } from '../../errors.js';
+import type { Logger } from '../../system/logger.js';
+import {
+  connectWhenReady,
+  exitsWithin,
+  killNow,
+  spawnHypervisor,
+  type HypervisorProcess,
+} from '../hypervisor-process.js';
+import { checkVMConfig, vmLabel } from '../vm-config-check.js';
+import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
+import { chooseAccel, readQemuVersion } from './accel-probe.js';
+import { detectHostTsc } from './host-tsc.js';
+import { qemuArgs, type Accel } from './qemu-command.js';
+import { QmpClient } from './qmp-client.js';
+
+export interface QemuDriverOptions {
+  /** Default `qemu-system-x86_64` on PATH. */
+  binary?: string;
+  /**
+   * `kvm` or `tcg` to force one (the CLI maps IGNITE_ACCEL here), or `auto`: KVM only where a
+   * probe boot shows it works (accel-probe.ts), cached in `accelCacheFile`.
+   */
+  accel?: Accel | 'auto';
+  /** Where `auto` keeps its verdict, e.g. `<dataDir>/.cache/accel.json`. Required for `auto`. */
+  accelCacheFile?: string;
+  /** The host TSC rate for TCG guests; detected when absent (host-tsc.ts). */
+  tscKHz?: number;
+  /** How long QEMU may take to open its QMP socket. */
+  startTimeoutMs?: number;
+  /** How long kill() lets QMP `quit` work before SIGKILL. */
+  killGraceMs?: number;
+  logger?: Logger;
+}
+
+const DEFAULT_BINARY = 'qemu-system-x86_64';
+
+/**
+ * QEMU `microvm`, the driver that works everywhere: KVM where usable, TCG otherwise.
+ *
+ * Graceful shutdown, measured with Debian's 6.1 kernel under microvm + TCG:
+ * - `system_powerdown` raises the GED power button, but Debian builds the ACPI button driver as a
+ *   module and only ACPI-aware userspace (systemd-logind, acpid) acts on it: a busybox guest
+ *   ignores it. Not used.
+ * - Ctrl-Alt-Del works: with `-device i8042` the ACPI DSDT lists a PS/2 controller (PNP0303), the
+ *   guest's i8042 driver binds it, QMP `send-key ctrl-alt-delete` reaches the kernel, which
+ *   signals init (SIGINT); busybox init runs its `::ctrlaltdel:` action and systemd starts
+ *   ctrl-alt-del.target. The guest then reboots (or powers off: ACPI S5) and `-no-reboot` makes
+ *   QEMU exit. This is what Firecracker's SendCtrlAltDel does, so both drivers agree. Without the
+ *   i8042 the keys go nowhere; with `acpi=off` the i8042 would bind without PNP, but the Debian
+ *   kernel then cannot find its virtio-mmio disk.
+ */
+export class QemuDriver implements VmmDriver {
+  readonly name = 'qemu' as const;
+  private readonly binary: string;
+
+  constructor(private readonly options: QemuDriverOptions = {}) {
+    this.binary = options.binary ?? DEFAULT_BINARY;
+  }
+
+  async availability(): Promise<Availability> {
+    try {
+      const version = await readQemuVersion(this.binary);
+      const m = /version (\S+)/.exec(version);
+      return { available: true, version: m?.[1] ?? version };
+    } catch (err) {
+      const reason = err instanceof AppError ? err.message : String(err);
+      return { available: false, reason };
+    }
+  }
+
+  async start(config: VMConfig): Promise<RunningVM> {
+    const label = vmLabel(config);
+    await checkVMConfig(config);
+    const accel = await this.accel(config);
+    const tscKHz =
+      accel === 'tcg' ? (this.options.tscKHz ?? (await detectHostTsc()).kHz) : undefined;
+    const args = qemuArgs(config, tscKHz === undefined ? { accel } : { accel, tscKHz });
+
+    const p = config.paths;
+    await mkdir(dirname(p.consoleLog), { recursive: true });
+    await Promise.all([p.consoleSocket, p.controlSocket].map((s) => rm(s, { force: true })));
+    this.options.logger?.debug({ vm: config.name, accel, args }, 'starting qemu');
+    const proc = await spawnHypervisor(this.binary, args, {
+      label,
+      stdio: 'quiet',
+      ...(config.netns !== undefined ? { netns: config.netns } : {}),
+    });
+    try {
+      const socket = await connectWhenReady(proc, p.controlSocket, {
+        label,
+        what: 'qemu',
+        timeoutMs: this.options.startTimeoutMs ?? 10_000,
+      });
+      const { client } = await QmpClient.open(socket, label);
+      const status = await client.queryStatus();
+      if (!status.running) throw internal(`${label}: qemu is ${status.status}, not running`);
+      return new QemuVM(proc, client, config, this.options);
+    } catch (err) {
+      await killNow(proc);
+      const said = proc.outputTail();
+      if (!(err instanceof AppError) || said === '' || err.message.includes(said)) throw err;
+      // The process may have died mid-handshake: its own words beat "connection closed".
+      throw new AppError(err.code, `${err.message}: qemu said: ${said}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private async accel(config: VMConfig): Promise<Accel> {
+    const wanted = this.options.accel ?? 'auto';
+    if (wanted !== 'auto') return wanted;
+    if (this.options.accelCacheFile === undefined) {
+      throw internal('qemu driver: accel "auto" needs accelCacheFile');
+    }
+    const choice = await chooseAccel({
+      qemuBinary: this.binary,
+      cacheFile: this.options.accelCacheFile,
+      kernelPath: config.kernel.vmlinuxPath,
+    });
+    this.options.logger?.info({ accel: choice.accel, reason: choice.reason }, 'qemu accelerator');
+    return choice.accel;
+  }
+}
+
+class QemuVM implements RunningVM {
+  readonly pid: number;
+  readonly exited: RunningVM['exited'];
+  private readonly label: string;
+
+  constructor(
+    private readonly proc: HypervisorProcess,
+    private readonly qmp: QmpClient,
+    config: VMConfig,
+    private readonly options: QemuDriverOptions,
+  ) {
+    this.pid = proc.pid;
+    this.exited = proc.exited;
+    this.label = vmLabel(config);
+    qmp.onEvent((e) =>
+      options.logger?.info({ vm: config.name, event: e.event, data: e.data }, 'qemu event'),
+    );
+    void proc.exited.then(() => qmp.close());
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.proc.running()) return;
+    await this.qmp.sendCtrlAltDel();
+  }
+
+  async kill(): Promise<void> {
+    if (!this.proc.running()) return;
+    const grace = this.options.killGraceMs ?? 2000;
+    try {
+      await this.qmp.quit(grace);
+    } catch (err) {
+      this.options.logger?.warn({ err }, `${this.label}: qmp quit failed; killing qemu`);
+    }
+    if (!(await exitsWithin(this.proc, grace))) await killNow(this.proc);
+    await this.proc.exited;
+  }
+
+  async blockStats(): Promise<BlockStats> {
+    const all = await this.qmp.queryBlockstats();
+    const root = all.find((d) => d.device === 'root');
+    if (root === undefined)
+      throw internal(`${this.label}: qemu reports no stats for its root disk`);
+    return {
+      readBytes: root.stats.rd_bytes,
+      writeBytes: root.stats.wr_bytes,
+      readOps: root.stats.rd_operations,
+      writeOps: root.stats.wr_operations,
+    };
+  }
+}

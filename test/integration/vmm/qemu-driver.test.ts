@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../../src/system/exec.js';
+import { QemuDriver } from '../../../src/vmm/qemu/qemu-driver.js';
+import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js';
+import { vmmDriverSuite } from '../../suites/vmm-driver.suite.js';
+
+// A real boot of the host's Debian kernel under QEMU microvm. TCG unless IGNITE_ACCEL=kvm: KVM
+// is unusable on the project's machines (docs: host-facts.md), and the probe has its own test.
+vmmDriverSuite('qemu', async () => {
+  const driver = new QemuDriver({ accel: process.env.IGNITE_ACCEL === 'kvm' ? 'kvm' : 'tcg' });
+  const availability = await driver.availability();
+  if (!availability.available) return { skip: availability.reason ?? 'qemu is not available' };
+  const missing = await bootFixtureUnavailable();
+  if (missing !== undefined) return { skip: missing };
+  const fixture = await bootFixture();
+  return {
+    driver,
+    initMarker: fixture.initMarker,
+    bootTimeoutMs: 30_000,
+    shutdownTimeoutMs: 20_000,
+    makeConfig: async (name) => {
+      const dir = await mkdtemp(join(tmpdir(), 'ignite-qemu-'));
+      const disk = join(dir, 'rootfs.qcow2');
+      // As ignite does: the VM writes to its own overlay, never to the shared image.
+      await run('qemu-img', [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-F',
+        'raw',
+        '-b',
+        fixture.rootfsPath,
+        disk,
+      ]);
+      return {
+        config: {
+          uid: name,
+          name,
+          vcpus: 1,
+          memoryMiB: 256,
+          kernel: {
+            vmlinuxPath: fixture.vmlinuxPath,
+            initrdPath: fixture.initrdPath,
+            cmdline: fixture.cmdline,
+          },
+          rootDisk: { path: disk, format: 'qcow2' },
+          nics: [],
+          paths: {
+            consoleLog: join(dir, 'console.log'),
+            consoleSocket: join(dir, 'console.sock'),
+            controlSocket: join(dir, 'control.sock'),
+            workDir: dir,
+          },
+        },
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+  };
+});
