@@ -4,9 +4,9 @@ import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
 import type { SuperviseDeps, VMNetworking } from './operations/supervise-vm.js';
-import type { VM } from './api/index.js';
-import { invalidArgument } from './errors.js';
-import { VMM_ANNOTATION } from './operations/create-vm.js';
+import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
+import { invalidArgument, unavailable } from './errors.js';
+import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
 import { FirecrackerDriver, QemuDriver, type VmmDriver, type VmmName } from './vmm/index.js';
 import type { BuildInfo } from './operations/version.js';
 
@@ -112,3 +112,29 @@ const noNetworking: VMNetworking = {
   setup: () => Promise.resolve({ ipAddresses: [] }),
   teardown: () => Promise.resolve(),
 };
+
+/** Wires VM creation: image and kernel import, root disks, SSH keys, the hypervisor choice. */
+export function createVMDeps(deps: OperationDeps): CreateVMDeps {
+  const notYet = (what: string) => () =>
+    Promise.reject(unavailable(`${what}: not available in this build yet`));
+  return {
+    ...deps,
+    vmDefaults: hostVMDefaults(deps.env),
+    pickVmm: (wanted) => pickVmm(deps.env, wanted),
+    ensureImage: notYet('image import'),
+    ensureKernel: notYet('kernel import'),
+    createRootDisk: notYet('root disks'),
+    generateSSHKey: notYet('ssh keys'),
+  };
+}
+
+/**
+ * Host defaults for new VMs: Ignite v0.4.0's, except where the host says otherwise. The default
+ * kernel image can be set with IGNITE_KERNEL_IMAGE, since Ignite's is on Docker Hub.
+ */
+export function hostVMDefaults(env: NodeJS.ProcessEnv): VMDefaults {
+  const kernel = env['IGNITE_KERNEL_IMAGE'];
+  return kernel
+    ? { ...IGNITE_V04_DEFAULTS, kernelImage: normalizeImageRef(kernel) }
+    : { ...IGNITE_V04_DEFAULTS };
+}

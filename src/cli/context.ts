@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createRuntime, readBuildInfo } from '../composition.js';
+import { createRuntime, createVMDeps, readBuildInfo } from '../composition.js';
+import type { CreateVMDeps } from '../operations/create-vm.js';
 import type { OperationDeps } from '../operations/deps.js';
 import type { BuildInfo } from '../operations/version.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
@@ -55,6 +56,11 @@ export class CliContext {
       });
     }
     return this.deps;
+  }
+
+  /** The create-VM dependencies: storage plus image import, disks and hypervisor choice. */
+  createDeps(cmd: Command): CreateVMDeps {
+    return createVMDeps(this.runtime(cmd));
   }
 
   build(): BuildInfo {

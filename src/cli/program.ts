@@ -7,6 +7,7 @@ import { registerVersion } from './commands/version.js';
 import { killCommand, rmCommand, startCommand, stopCommand } from './commands/vm-lifecycle.js';
 import { attachCommand, logsCommand } from './commands/vm-console.js';
 import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
+import { createCommand, runCommand } from './commands/vm-create.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
@@ -32,6 +33,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerPs(program, ctx);
 
   const vmCommands = [
+    createCommand,
+    runCommand,
     startCommand,
     stopCommand,
     killCommand,

@@ -1,16 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import {
   API_VERSION,
   NAME_PATTERN,
   setVMDefaults,
   type FileMapping,
+  type Image,
+  type Kernel,
   type NetworkMode,
   type PortMapping,
   type Size,
   type VM,
   type VMDefaults,
 } from '../api/index.js';
-import { invalidArgument, toAppError } from '../errors.js';
+import { AppError, invalidArgument, toAppError } from '../errors.js';
 import type { OperationDeps } from './deps.js';
 import { uniqueRandomName } from './names.js';
 import { checkPortConflicts } from './vm-options.js';
@@ -158,3 +161,112 @@ export async function chooseName(deps: Pick<OperationDeps, 'client'>, vm: VM): P
 }
 
 export { vmLabel };
+
+/** What creating a VM needs beyond storage: its image and kernel (imported on demand) and its disk. */
+export interface CreateVMDeps extends OperationDeps {
+  /** Finds the image by reference, importing it when absent; returns it with its ext4 path. */
+  ensureImage(ref: string): Promise<{ image: Image; ext4Path: string }>;
+  /** Finds the kernel by reference, importing it when absent. */
+  ensureKernel(ref: string): Promise<Kernel>;
+  /** Builds the VM's root disk in its directory and writes the VM's files into it. */
+  createRootDisk(req: RootDiskRequest): Promise<void>;
+  /** Generates the VM's SSH key pair; returns the public key. */
+  generateSSHKey(vmDir: string, uid: string): Promise<string>;
+  /** The hypervisor for a new VM, from the flag, the host setting, or what is installed. */
+  pickVmm(wanted?: string): Promise<'qemu' | 'firecracker'>;
+  vmDefaults?: Readonly<VMDefaults>;
+}
+
+export interface RootDiskRequest {
+  vm: VM;
+  imagePath: string;
+  vmDir: string;
+  format: 'qcow2' | 'raw';
+  sizeBytes: number;
+  hostname: string;
+  authorizedKeys: string[];
+  copyFiles: FileMapping[];
+}
+
+/**
+ * Creates a VM: merges flags over the manifest, imports its image and kernel when needed, stores
+ * it, and builds its root disk. If anything fails after the VM was stored, the VM and its
+ * directory are removed again, so a failed create leaves nothing behind.
+ */
+export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Promise<VM> {
+  const vm = buildVM(options, deps.vmDefaults);
+  const vmm = await deps.pickVmm(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
+  vm.metadata.annotations = { ...vm.metadata.annotations, [VMM_ANNOTATION]: vmm };
+  const authorizedKeys: string[] = [];
+  if (typeof vm.spec.ssh === 'string') authorizedKeys.push(await readPublicKey(vm.spec.ssh));
+  for (const f of vm.spec.copyFiles ?? []) await assertReadable(f.hostPath);
+
+  const { image, ext4Path } = await deps.ensureImage(vm.spec.image.ociClaim.ref);
+  const kernel = await deps.ensureKernel(vm.spec.kernel?.ociClaim.ref ?? '');
+  vm.status = {
+    state: 'Created',
+    ...(image.status?.ociSource ? { image: image.status.ociSource } : {}),
+    ...(kernel.status?.ociSource ? { kernel: kernel.status.ociSource } : {}),
+  };
+
+  // Name choice and uniqueness happen under the store's lock, in create().
+  vm.metadata.name = await chooseName(deps, vm);
+  const created = await deps.client.vms.create(vm);
+  const uid = created.metadata.uid ?? '';
+  const label = vmLabel(created);
+  try {
+    const vmDir = deps.client.vms.objectDir(uid);
+    if (vmDir === undefined) throw invalidArgument(`${label}: storage has no directory for it`);
+    if (vm.spec.ssh === true) authorizedKeys.push(await deps.generateSSHKey(vmDir, uid));
+    const imageBytes = image.status?.ociSource?.size?.bytes ?? 0;
+    let size = vm.spec.diskSize?.bytes ?? 0;
+    if (size < imageBytes) {
+      deps.logger.warn(
+        { vm: created.metadata.name },
+        `${label}: disk size raised to the image's size`,
+      );
+      size = imageBytes;
+    }
+    await deps.createRootDisk({
+      vm: created,
+      imagePath: ext4Path,
+      vmDir,
+      format: vmm === 'firecracker' ? 'raw' : 'qcow2',
+      sizeBytes: size,
+      hostname: created.metadata.name ?? uid,
+      authorizedKeys,
+      copyFiles: vm.spec.copyFiles ?? [],
+    });
+  } catch (err) {
+    await deps.client.vms.delete(uid).catch(() => undefined);
+    throw err;
+  }
+  deps.logger.info(
+    { vm: created.metadata.name, uid },
+    `Created VM with ID "${uid}" and name "${created.metadata.name ?? ''}"`,
+  );
+  return created;
+}
+
+async function readPublicKey(path: string): Promise<string> {
+  const file = path.endsWith('.pub') ? path : `${path}.pub`;
+  try {
+    const key = (await readFile(file, 'utf8')).trim();
+    if (!/^(ssh-|ecdsa-|sk-)/.test(key))
+      throw invalidArgument(`--ssh ${file}: not an SSH public key`);
+    return key;
+  } catch (err) {
+    if (AppError.is(err)) throw err;
+    throw invalidArgument(`--ssh ${file}: cannot read the public key: ${toAppError(err).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function assertReadable(path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+  } catch {
+    throw invalidArgument(`--copy-files: ${path}: not found on the host or not readable`);
+  }
+}
