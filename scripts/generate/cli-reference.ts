@@ -14,7 +14,9 @@ function fullName(cmd: Command): string {
 
 /** One Markdown page per command, from the same definitions the CLI runs, plus the exit codes. */
 export function renderCLIReference(): Map<string, string> {
-  const program = buildProgram(new CliContext({ stdout: sink, stderr: sink, stdin: process.stdin, env: {} }));
+  const program = buildProgram(
+    new CliContext({ stdout: sink, stderr: sink, stdin: process.stdin, env: {} }),
+  );
   const pages = new Map<string, string>();
   const visit = (cmd: Command) => {
     const name = fullName(cmd);
