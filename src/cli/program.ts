@@ -8,6 +8,7 @@ import { killCommand, rmCommand, startCommand, stopCommand } from './commands/vm
 import { attachCommand, logsCommand } from './commands/vm-console.js';
 import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
 import { createCommand, runCommand } from './commands/vm-create.js';
+import { completionCommand } from './commands/completion.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
@@ -64,6 +65,8 @@ export function buildProgram(ctx: CliContext): Command {
     group.action((_o: unknown, cmd: Command) => runList(ctx, cmd, kind, { output: 'table' }));
     program.addCommand(group);
   }
+
+  program.addCommand(completionCommand(ctx, () => program));
 
   program.commands.forEach(function exitOverrideAll(c: Command): void {
     c.exitOverride();
