@@ -7,6 +7,8 @@ import type { SuperviseDeps, VMNetworking } from './operations/supervise-vm.js';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
 import { invalidArgument, unavailable } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
+import { importImage, importKernel, type ImportDeps } from './operations/import-image.js';
+import { RegistryClient } from './image/index.js';
 import { FirecrackerDriver, QemuDriver, type VmmDriver, type VmmName } from './vmm/index.js';
 import type { BuildInfo } from './operations/version.js';
 
@@ -121,8 +123,12 @@ export function createVMDeps(deps: OperationDeps): CreateVMDeps {
     ...deps,
     vmDefaults: hostVMDefaults(deps.env),
     pickVmm: (wanted) => pickVmm(deps.env, wanted),
-    ensureImage: notYet('image import'),
-    ensureKernel: notYet('kernel import'),
+    ensureImage: async (ref) => {
+      const image = await importImage(importDeps(deps), ref);
+      const dir = deps.client.images.objectDir(image.metadata.uid ?? '');
+      return { image, ext4Path: join(dir ?? '', 'image.ext4') };
+    },
+    ensureKernel: (ref) => importKernel(importDeps(deps), ref),
     createRootDisk: notYet('root disks'),
     generateSSHKey: notYet('ssh keys'),
   };
@@ -137,4 +143,20 @@ export function hostVMDefaults(env: NodeJS.ProcessEnv): VMDefaults {
   return kernel
     ? { ...IGNITE_V04_DEFAULTS, kernelImage: normalizeImageRef(kernel) }
     : { ...IGNITE_V04_DEFAULTS };
+}
+
+/** Image import wiring: a registry client that knows the host's insecure registries and auths. */
+export function importDeps(deps: OperationDeps): ImportDeps {
+  const insecure = (deps.env['IGNITE_INSECURE_REGISTRIES'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const dockerConfigDir = deps.env['DOCKER_CONFIG'];
+  return {
+    ...deps,
+    registry: new RegistryClient({
+      insecureRegistries: insecure,
+      ...(dockerConfigDir ? { dockerConfigDir } : {}),
+    }),
+  };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createRuntime, createVMDeps, readBuildInfo } from '../composition.js';
+import { createRuntime, createVMDeps, importDeps, readBuildInfo } from '../composition.js';
+import type { ImportDeps } from '../operations/import-image.js';
 import type { CreateVMDeps } from '../operations/create-vm.js';
 import type { OperationDeps } from '../operations/deps.js';
 import type { BuildInfo } from '../operations/version.js';
@@ -61,6 +62,11 @@ export class CliContext {
   /** The create-VM dependencies: storage plus image import, disks and hypervisor choice. */
   createDeps(cmd: Command): CreateVMDeps {
     return createVMDeps(this.runtime(cmd));
+  }
+
+  /** Use-case dependencies for pulling images and kernels. */
+  importDeps(cmd: Command): ImportDeps {
+    return importDeps(this.runtime(cmd));
   }
 
   build(): BuildInfo {

@@ -9,6 +9,7 @@ import { attachCommand, logsCommand } from './commands/vm-console.js';
 import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
 import { createCommand, runCommand } from './commands/vm-create.js';
 import { completionCommand } from './commands/completion.js';
+import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
@@ -61,11 +62,15 @@ export function buildProgram(ctx: CliContext): Command {
     const group = new Command(noun)
       .aliases([`${noun}s`])
       .description(`Manage ${noun}s (bare "${noun}" lists them)`);
+    group.addCommand(importCommand(ctx, kind));
     group.addCommand(listCommand(ctx, kind));
+    group.addCommand(removeCommand(ctx, kind));
     group.action((_o: unknown, cmd: Command) => runList(ctx, cmd, kind, { output: 'table' }));
     program.addCommand(group);
   }
 
+  program.addCommand(removeCommand(ctx, 'Image', 'rmi'));
+  program.addCommand(removeCommand(ctx, 'Kernel', 'rmk'));
   program.addCommand(completionCommand(ctx, () => program));
 
   program.commands.forEach(function exitOverrideAll(c: Command): void {

@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { importImage, importKernel, removeImageOrKernel } from '../../operations/import-image.js';
+import { removeVM } from '../../operations/remove-vm.js';
+import type { CliContext } from '../context.js';
+import { pullProgress } from '../output/progress.js';
+
+export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Command {
+  const noun = kind.toLowerCase();
+  return new Command('import')
+    .description(
+      `Import an OCI image as a ${noun}: pull it from its registry (no Docker needed)${kind === 'Image' ? ' and build its ext4 root filesystem' : ' and extract its vmlinux'}`,
+    )
+    .argument(
+      '<image>',
+      'an OCI image reference, such as 127.0.0.1:5000/ignite-' +
+        (kind === 'Image' ? 'busybox' : 'kernel:6.1'),
+    )
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const deps = ctx.importDeps(cmd);
+      const bars = pullProgress(ctx.io.stderr, `${noun} "${ref}"`);
+      try {
+        const obj =
+          kind === 'Image'
+            ? await importImage(deps, ref, bars.progress ? { progress: bars.progress } : {})
+            : await importKernel(deps, ref, bars.progress ? { progress: bars.progress } : {});
+        bars.stop();
+        ctx.out(`${obj.metadata.uid ?? ''}\n`);
+      } finally {
+        bars.stop();
+      }
+    });
+}
+
+export function removeCommand(ctx: CliContext, kind: 'Image' | 'Kernel', name = 'rm'): Command {
+  const noun = kind.toLowerCase();
+  return new Command(name)
+    .description(`Remove ${noun}s; refuses one a VM uses unless -f, which removes those VMs too`)
+    .argument(`<${noun}...>`, 'names, IDs, or unique prefixes')
+    .option('-f, --force', `also remove the VMs that use the ${noun}`, false)
+    .action(async (queries: string[], opts: { force: boolean }, cmd: Command) => {
+      const deps = ctx.runtime(cmd);
+      for (const q of queries) {
+        const uid = await removeImageOrKernel(deps, kind, q, {
+          force: opts.force,
+          removeVM: (vm) => removeVM(deps, vm, { force: true }),
+        });
+        ctx.out(`${uid}\n`);
+      }
+    });
+}

@@ -1,0 +1,249 @@
+import { copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  API_VERSION,
+  Size,
+  formatImageRef,
+  parseImageRef,
+  type Image,
+  type Kernel,
+  type ParsedImageRef,
+} from '../api/index.js';
+import { AppError, failedPrecondition, invalidArgument } from '../errors.js';
+import {
+  buildExt4,
+  extractVmlinux,
+  findKernelFiles,
+  kernelVersion,
+  pullToRootfs,
+  type PullProgress,
+  type RegistryClient,
+} from '../image/index.js';
+import { isProcessAlive } from '../system/process.js';
+import type { OperationDeps } from './deps.js';
+
+export interface ImportDeps extends OperationDeps {
+  registry: RegistryClient;
+}
+
+export interface ImportOptions {
+  progress?: PullProgress;
+}
+
+function parseRef(ref: string): ParsedImageRef {
+  try {
+    return parseImageRef(ref);
+  } catch (err) {
+    throw invalidArgument(`image "${ref}": ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A private working directory under `<dataDir>/.staging`, named after this process so a later
+ * run can tell an abandoned one (its process is gone) and remove it.
+ */
+async function staging<T>(deps: OperationDeps, fn: (dir: string) => Promise<T>): Promise<T> {
+  const base = join(deps.dataDir, '.staging');
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  for (const name of await readdir(base)) {
+    const pid = Number(name.split('-')[0]);
+    if (!isProcessAlive(pid)) await rm(join(base, name), { recursive: true, force: true });
+  }
+  const dir = join(base, `${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(dir, { mode: 0o700 });
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Moves a file into an object's directory, creating it. */
+async function place(src: string, dir: string, name: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await rename(src, join(dir, name));
+}
+
+/**
+ * Imports an OCI image as a base image: pull, verify, unpack, and build `image.ext4`. Importing a
+ * reference that is already imported does nothing; an image whose content (config digest) is
+ * already stored under another name shares that ext4 file instead of building it again.
+ */
+export async function importImage(
+  deps: ImportDeps,
+  refText: string,
+  options: ImportOptions = {},
+): Promise<Image> {
+  const ref = parseRef(refText);
+  const name = formatImageRef(ref);
+  const existing = await deps.client.images.findByName(name);
+  if (existing) {
+    deps.logger.info({ image: name }, `image "${name}": already imported`);
+    return existing;
+  }
+  return staging(deps, async (work) => {
+    const images = await deps.client.images.list();
+    const pulled = await pullToRootfs({
+      client: deps.registry,
+      ref,
+      workDir: work,
+      privileged: process.getuid?.() === 0,
+      ...(options.progress ? { progress: options.progress } : {}),
+      skipIf: (config) => images.some((i) => i.status?.ociSource?.id === config),
+    });
+    const same = images.find((i) => i.status?.ociSource?.id === pulled.configDigest);
+    const ext4 = join(work, 'image.ext4');
+    let size: number;
+    if ('skipped' in pulled) {
+      const dir =
+        same?.metadata.uid !== undefined
+          ? deps.client.images.objectDir(same.metadata.uid)
+          : undefined;
+      if (!same || dir === undefined)
+        throw failedPrecondition(`image "${name}": content vanished during import`);
+      await link(join(dir, 'image.ext4'), ext4).catch(() =>
+        copyFile(join(dir, 'image.ext4'), ext4),
+      );
+      size = same.status?.ociSource?.size?.bytes ?? 0;
+    } else {
+      options.progress?.phase?.('building filesystem');
+      await buildExt4(pulled.rootfs, ext4, ref.path.split('/').pop() ?? 'rootfs');
+      size = (await import('../image/ext4-builder.js').then((m) => m.measureTree(pulled.rootfs)))
+        .bytes;
+    }
+    const image: Image = {
+      apiVersion: API_VERSION,
+      kind: 'Image',
+      metadata: { name },
+      spec: { ociClaim: { type: 'Docker', ref: name } },
+      status: {
+        ociSource: {
+          id: pulled.configDigest,
+          size: Size.fromBytes(size),
+          repoDigests: [`${ref.domain}/${ref.path}@${pulled.manifestDigest}`],
+        },
+      },
+    };
+    return storeWithFiles(deps, 'Image', image, [[ext4, 'image.ext4']], options);
+  });
+}
+
+/**
+ * Creates the object, moves its files into its directory, and removes the object again if that
+ * fails. A concurrent import of the same name wins: its object is returned.
+ */
+async function storeWithFiles<T extends Image | Kernel>(
+  deps: OperationDeps,
+  kind: T['kind'],
+  obj: T,
+  files: [string, string][],
+  options: ImportOptions,
+): Promise<T> {
+  const kc = kind === 'Image' ? deps.client.images : deps.client.kernels;
+  let created: T;
+  try {
+    created = (await kc.create(obj as never)) as T;
+  } catch (err) {
+    if (AppError.is(err, 'AlreadyExists'))
+      return (await kc.findByName(obj.metadata.name ?? '')) as T;
+    throw err;
+  }
+  const uid = created.metadata.uid ?? '';
+  try {
+    const dir = kc.objectDir(uid);
+    if (dir === undefined)
+      throw failedPrecondition(
+        `${kind.toLowerCase()} "${obj.metadata.name ?? ''}": storage has no directory`,
+      );
+    for (const [src, name] of files) await place(src, dir, name);
+  } catch (err) {
+    await kc.delete(uid).catch(() => undefined);
+    throw err;
+  }
+  options.progress?.phase?.('done');
+  deps.logger.info(
+    { [kind.toLowerCase()]: obj.metadata.name, uid },
+    `Imported ${kind.toLowerCase()} "${obj.metadata.name ?? ''}" as ${uid}`,
+  );
+  return created;
+}
+
+/**
+ * Imports a kernel image: pulls it, finds `/boot/vmlinux` (or extracts it from a bzImage) and an
+ * initrd, and records the kernel's release. Files: `<dataDir>/kernel/<uid>/vmlinux`, `initrd`.
+ */
+export async function importKernel(
+  deps: ImportDeps,
+  refText: string,
+  options: ImportOptions = {},
+): Promise<Kernel> {
+  const ref = parseRef(refText);
+  const name = formatImageRef(ref);
+  const existing = await deps.client.kernels.findByName(name);
+  if (existing) {
+    deps.logger.info({ kernel: name }, `kernel "${name}": already imported`);
+    return existing;
+  }
+  const label = `kernel "${name}"`;
+  return staging(deps, async (work) => {
+    const pulled = await pullToRootfs({
+      client: deps.registry,
+      ref,
+      workDir: work,
+      privileged: false,
+      ...(options.progress ? { progress: options.progress } : {}),
+    });
+    if ('skipped' in pulled) throw failedPrecondition(`${label}: unexpected skip`);
+    const found = await findKernelFiles(pulled.rootfs, label);
+    const vmlinux = join(work, 'vmlinux');
+    if (found.kernel.kind === 'elf') await rename(found.kernel.path, vmlinux);
+    else await extractVmlinux(found.kernel.path, vmlinux, label);
+    const files: [string, string][] = [[vmlinux, 'vmlinux']];
+    if (found.initrd !== undefined) {
+      await rename(found.initrd, join(work, 'initrd'));
+      files.push([join(work, 'initrd'), 'initrd']);
+    }
+    const version = await kernelVersion(vmlinux);
+    const { size } = await import('node:fs/promises').then((m) => m.stat(vmlinux));
+    const kernel: Kernel = {
+      apiVersion: API_VERSION,
+      kind: 'Kernel',
+      metadata: { name },
+      spec: { ociClaim: { type: 'Docker', ref: name } },
+      status: {
+        version,
+        ociSource: {
+          id: pulled.configDigest,
+          size: Size.fromBytes(size),
+          repoDigests: [`${ref.domain}/${ref.path}@${pulled.manifestDigest}`],
+        },
+      },
+    };
+    return storeWithFiles(deps, 'Kernel', kernel, files, options);
+  });
+}
+
+/** Removes an image or kernel; refuses one that a VM uses, unless forced (then those VMs go too). */
+export async function removeImageOrKernel(
+  deps: OperationDeps,
+  kind: 'Image' | 'Kernel',
+  query: string,
+  options: { force: boolean; removeVM: (uid: string) => Promise<unknown> },
+): Promise<string> {
+  const kc = kind === 'Image' ? deps.client.images : deps.client.kernels;
+  const obj = await kc.find(query);
+  const name = obj.metadata.name ?? '';
+  const users = (await deps.client.vms.list()).filter((vm) =>
+    kind === 'Image' ? vm.spec.image.ociClaim.ref === name : vm.spec.kernel?.ociClaim.ref === name,
+  );
+  if (users.length > 0 && !options.force) {
+    throw failedPrecondition(
+      `${kind.toLowerCase()} "${name}": in use by VM ${users.map((v) => `"${v.metadata.name ?? ''}"`).join(', ')}`,
+      { hint: 'remove those VMs first, or use -f to remove them too' },
+    );
+  }
+  for (const vm of users) await options.removeVM(vm.metadata.uid ?? '');
+  await kc.delete(obj.metadata.uid ?? '');
+  return obj.metadata.uid ?? '';
+}
