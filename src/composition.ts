@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRootDisk, vmGuestFiles } from './vmm/disk/create-root-disk.js';
+import { generateSSHKeyPair } from './system/ssh-keys.js';
 import { join } from 'node:path';
 import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
 import type { SuperviseDeps, VMNetworking } from './operations/supervise-vm.js';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
-import { invalidArgument, unavailable } from './errors.js';
+import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
 import { importImage, importKernel, type ImportDeps } from './operations/import-image.js';
 import { RegistryClient } from './image/index.js';
@@ -117,8 +120,6 @@ const noNetworking: VMNetworking = {
 
 /** Wires VM creation: image and kernel import, root disks, SSH keys, the hypervisor choice. */
 export function createVMDeps(deps: OperationDeps): CreateVMDeps {
-  const notYet = (what: string) => () =>
-    Promise.reject(unavailable(`${what}: not available in this build yet`));
   return {
     ...deps,
     vmDefaults: hostVMDefaults(deps.env),
@@ -129,8 +130,22 @@ export function createVMDeps(deps: OperationDeps): CreateVMDeps {
       return { image, ext4Path: join(dir ?? '', 'image.ext4') };
     },
     ensureKernel: (ref) => importKernel(importDeps(deps), ref),
-    createRootDisk: notYet('root disks'),
-    generateSSHKey: notYet('ssh keys'),
+    createRootDisk: async (req) => {
+      await createRootDisk({
+        imagePath: req.imagePath,
+        vmDir: req.vmDir,
+        format: req.format,
+        sizeBytes: req.sizeBytes,
+        label: `vm "${req.hostname}"`,
+        files: vmGuestFiles({
+          hostname: req.hostname,
+          nameservers: await hostNameservers(),
+          authorizedKeys: req.authorizedKeys,
+          copyFiles: req.copyFiles,
+        }),
+      });
+    },
+    generateSSHKey: generateSSHKeyPair,
   };
 }
 
@@ -159,4 +174,12 @@ export function importDeps(deps: OperationDeps): ImportDeps {
       ...(dockerConfigDir ? { dockerConfigDir } : {}),
     }),
   };
+}
+
+/** The host's resolvers, minus loopback stubs (127.0.0.53 and the like), which a VM cannot reach. */
+async function hostNameservers(): Promise<string[]> {
+  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  return [...text.matchAll(/^nameserver\s+(\S+)/gm)]
+    .map((m) => m[1] ?? '')
+    .filter((ip) => ip !== '' && !ip.startsWith('127.') && ip !== '::1');
 }

@@ -1,0 +1,96 @@
+import { rm, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError, invalidArgument } from '../../errors.js';
+import { run, runUnchecked } from '../../system/exec.js';
+import { writeGuestFiles } from './debugfs-writer.js';
+import { withRawView } from './fuse-export.js';
+import type { GuestFile, RootDisk, RootDiskConfig } from './root-disk.js';
+
+const QCOW2 = 'rootfs.qcow2';
+const RAW = 'rootfs.ext4';
+
+/**
+ * Builds the VM's root disk (see root-disk.ts). On failure the disk file is removed: a failed
+ * create leaves nothing behind.
+ */
+export async function createRootDisk(c: RootDiskConfig): Promise<RootDisk> {
+  const imageSize = (
+    await stat(c.imagePath).catch(() => {
+      throw invalidArgument(`${c.label}: image file ${c.imagePath} is missing`);
+    })
+  ).size;
+  const size = Math.max(c.sizeBytes, imageSize);
+  const path = join(c.vmDir, c.format === 'qcow2' ? QCOW2 : RAW);
+  try {
+    if (c.format === 'qcow2') {
+      await run('qemu-img', [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-F',
+        'raw',
+        '-b',
+        c.imagePath,
+        path,
+        String(size),
+      ]);
+      await withRawView(path, size, c.label, (raw) => prepare(raw, c));
+    } else {
+      // A reflink shares blocks where the filesystem can (btrfs, XFS); elsewhere a sparse copy.
+      await run('cp', ['--reflink=auto', '--sparse=always', c.imagePath, path]);
+      await truncate(path, size);
+      await prepare(path, c);
+    }
+    return { path, format: c.format };
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+}
+
+/** Grows the filesystem to fill the disk, then writes the VM's files. */
+async function prepare(raw: string, c: RootDiskConfig): Promise<void> {
+  // resize2fs insists on a freshly checked filesystem; e2fsck exits 1 when it fixed something.
+  const fsck = await runUnchecked('e2fsck', ['-fy', raw]);
+  if (fsck.exitCode > 1)
+    throw new AppError(
+      'Internal',
+      `${c.label}: the image's filesystem has errors: ${fsck.stdout.trim().split('\n').pop() ?? ''}`,
+    );
+  await run('resize2fs', [raw]);
+  await writeGuestFiles(raw, c.files, c.label);
+}
+
+/** The files every VM gets: hostname, hosts, resolv.conf, authorized_keys, and --copy-files. */
+export function vmGuestFiles(v: {
+  hostname: string;
+  nameservers: string[];
+  authorizedKeys: string[];
+  copyFiles: { hostPath: string; vmPath: string }[];
+}): GuestFile[] {
+  const files: GuestFile[] = [
+    { guestPath: '/etc/hostname', content: `${v.hostname}\n`, mode: 0o644 },
+    {
+      guestPath: '/etc/hosts',
+      content: `127.0.0.1\tlocalhost\n127.0.1.1\t${v.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`,
+      mode: 0o644,
+    },
+  ];
+  if (v.nameservers.length > 0) {
+    files.push({
+      guestPath: '/etc/resolv.conf',
+      content: v.nameservers.map((n) => `nameserver ${n}\n`).join(''),
+      mode: 0o644,
+    });
+  }
+  if (v.authorizedKeys.length > 0) {
+    files.push({
+      guestPath: '/root/.ssh/authorized_keys',
+      content: `${v.authorizedKeys.join('\n')}\n`,
+      mode: 0o600,
+    });
+  }
+  for (const f of v.copyFiles) files.push({ guestPath: f.vmPath, hostPath: f.hostPath });
+  return files;
+}
