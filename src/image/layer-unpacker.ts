@@ -184,7 +184,8 @@ async function applyEntry(
       return;
     case 'link': {
       const target = safeName(h.linkname ?? '', { ...opts });
-      await checkNoSymlinkOnPath(root, target, h.linkname ?? '', opts);
+      const targetDir = posix.dirname(target);
+      await checkNoSymlinkOnPath(root, targetDir === '.' ? '' : targetDir, h.linkname ?? '', opts);
       const st = await lstat(join(root, target)).catch(() => undefined);
       if (!st || st.isDirectory() || st.isSymbolicLink()) {
         throw invalidArgument(

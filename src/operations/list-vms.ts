@@ -1,6 +1,7 @@
 import type { VM } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import type { OperationDeps } from './deps.js';
+import { refreshVMState } from './vm-state.js';
 
 export interface ListVMsOptions {
   /** Include VMs that are not running (`ps -a`). */
@@ -51,11 +52,14 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
 
 /** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
 export async function listVMs(
-  deps: Pick<OperationDeps, 'client'>,
+  deps: Pick<OperationDeps, 'client' | 'logger' | 'collectVMLeftovers'>,
   options: ListVMsOptions,
 ): Promise<VM[]> {
   const predicates = parseVMFilters(options.filters);
-  const vms = await deps.client.vms.list();
+  // A VM whose supervisor died says Running until someone looks: ps looks, and records the truth.
+  const vms = await Promise.all(
+    (await deps.client.vms.list()).map((vm) => refreshVMState(deps, vm)),
+  );
   return vms
     .filter((vm) => options.all || vm.status?.state === 'Running')
     .filter((vm) => predicates.every((p) => p(vm)))

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
-import { ago, formatData, formatTable, parseOutput } from '../output/format.js';
+import { ago, formatData, formatTable, humanDuration, parseOutput } from '../output/format.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -63,6 +63,7 @@ function vmTable(vms: VM[], now: Date): string {
     'CPUS',
     'MEMORY',
     'STATE',
+    'UPTIME',
     'IPS',
     'PORTS',
     'NAME',
@@ -76,6 +77,12 @@ function vmTable(vms: VM[], now: Date): string {
     String(vm.spec.cpus ?? ''),
     (vm.spec.memory ?? Size.fromBytes(0)).toHuman(),
     vm.status?.state ?? 'Created',
+    vm.status?.state === 'Running' && vm.status.startTime
+      ? humanDuration((now.getTime() - Date.parse(vm.status.startTime)) / 1000)
+      : '',
+    vm.status?.state === 'Running' && vm.status.startTime
+      ? humanDuration((now.getTime() - Date.parse(vm.status.startTime)) / 1000)
+      : '',
     (vm.status?.ipAddresses ?? []).join(', '),
     (vm.spec.network?.ports ?? [])
       .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)

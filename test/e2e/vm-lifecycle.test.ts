@@ -1,0 +1,128 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isProcessAlive } from '../../src/system/process.js';
+import { ignite } from '../helpers/cli.js';
+import { typeOnConsole, waitForText } from '../helpers/console.js';
+import { tempDataDir } from '../helpers/data-dir.js';
+import { pushProjectImages, startRegistry } from '../helpers/registry.js';
+
+interface VMJson {
+  metadata: { uid: string };
+  status: { state: string; runtime?: { spawnPid: number; pid: number } };
+}
+
+// Real QEMU microvm boots under TCG (KVM is probed and unusable on the project's machines).
+test(
+  'run, logs, ps, stop, kill -9, start again with the disk kept, rm leaves nothing',
+  { timeout: 600_000 },
+  async () => {
+    await using reg = await startRegistry();
+    await pushProjectImages(reg.host, ['busybox', 'kernel']);
+    await using dir = await tempDataDir();
+    const env = {
+      IGNITE_DATA_DIR: dir.path,
+      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+      IGNITE_ACCEL: 'tcg',
+    };
+    const name = `t1-${process.pid}`;
+    const inspect = async () =>
+      JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJson;
+
+    const run = await ignite(
+      ['run', `${reg.host}/ignite-busybox`, '--name', name, '--net', 'none'],
+      { env },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const uid = run.stdout.trim().split('\n').pop() ?? '';
+    const vmDir = join(dir.path, 'vm', uid);
+    const consoleLog = join(vmDir, 'console.log');
+    await waitForText(consoleLog, 'ignite-busybox: init started', 90_000);
+    const logs = await ignite(['logs', name], { env });
+    assert.match(logs.stdout, /ignite-busybox: init started/);
+
+    const ps = await ignite(['ps'], { env });
+    assert.match(
+      ps.stdout,
+      new RegExp(`^${uid}\\s.*\\sRunning\\s+(\\d+ seconds?|About a minute)\\s.*\\s${name}$`, 'm'),
+      ps.stdout,
+    );
+
+    const stop = await ignite(['stop', name, '--timeout', '30s'], { env });
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(
+      (await ignite(['ps', '-a'], { env })).stdout,
+      new RegExp(`^${uid}\\s.*\\sStopped\\s`, 'm'),
+    );
+    assert.equal(
+      (await ignite(['ps'], { env })).stdout.split('\n').filter((l) => l.startsWith(uid)).length,
+      0,
+    );
+
+    // A file written in the guest survives a kill -9 of the hypervisor and a new start.
+    assert.equal((await ignite(['start', name], { env })).code, 0);
+    await waitForText(consoleLog, /ignite-busybox: ready[\s\S]*ignite-busybox: ready/, 90_000);
+    await typeOnConsole(
+      join(vmDir, 'console.sock'),
+      'echo abc123 | rev > /root/marker; sync; echo wrote-$((40+2))',
+    );
+    await waitForText(consoleLog, 'wrote-42', 30_000);
+    const running = await inspect();
+    const hv = running.status.runtime?.pid ?? 0;
+    assert.ok(isProcessAlive(hv), 'hypervisor is running');
+    process.kill(hv, 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    while ((await inspect()).status.state !== 'Stopped' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    assert.match(
+      (await ignite(['ps', '-a'], { env })).stdout,
+      new RegExp(`^${uid}\\s.*\\sStopped\\s`, 'm'),
+    );
+
+    assert.equal((await ignite(['start', name], { env })).code, 0);
+    await waitForText(consoleLog, /(ignite-busybox: ready[\s\S]*){3}/, 90_000);
+    await typeOnConsole(join(vmDir, 'console.sock'), 'cat /root/marker');
+    await waitForText(consoleLog, '321cba', 30_000);
+
+    const spawnPid = (await inspect()).status.runtime?.spawnPid ?? 0;
+    const rm = await ignite(['rm', '-f', name], { env });
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(isProcessAlive(spawnPid), false, 'no supervisor left');
+    assert.equal(isProcessAlive(hv), false);
+    assert.deepEqual(await readdir(join(dir.path, 'vm')), [], 'no file of the VM is left');
+    const missing = await ignite(['inspect', 'vm', name], { env });
+    assert.equal(missing.code, 3);
+  },
+);
+
+test(
+  'rm refuses a running VM without -f; removing an image a VM uses needs -f',
+  { timeout: 300_000 },
+  async () => {
+    await using reg = await startRegistry();
+    await pushProjectImages(reg.host, ['busybox', 'kernel']);
+    await using dir = await tempDataDir();
+    const env = {
+      IGNITE_DATA_DIR: dir.path,
+      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+      IGNITE_ACCEL: 'tcg',
+    };
+    const made = await ignite(
+      ['create', `${reg.host}/ignite-busybox`, '--name', 'keep', '--net', 'none'],
+      { env },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const rmi = await ignite(['rmi', `${reg.host}/ignite-busybox`], { env });
+    assert.equal(rmi.code, 5, rmi.stderr);
+    assert.match(rmi.stderr, /in use by VM "keep"/);
+    assert.equal((await ignite(['start', 'keep'], { env })).code, 0);
+    const rm = await ignite(['rm', 'keep'], { env });
+    assert.equal(rm.code, 5);
+    assert.match(rm.stderr, /vm "keep": is running/);
+    const forced = await ignite(['rmi', '-f', `${reg.host}/ignite-busybox`], { env });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(await readdir(join(dir.path, 'vm')), []);
+    assert.deepEqual(await readdir(join(dir.path, 'image')), []);
+  },
+);
