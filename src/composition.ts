@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
-import type { SuperviseDeps, VMNetworking } from './operations/supervise-vm.js';
+import type { SuperviseDeps } from './operations/supervise-vm.js';
+import { CniNetwork } from './network/cni-network.js';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
 import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
@@ -47,8 +48,10 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
     clock: () => new Date(),
     env: options.env,
     spawnCommand: spawnCommand(),
-    // Replaced by the network layer's teardown once networking lands.
-    collectVMLeftovers: () => Promise.resolve(),
+    collectVMLeftovers: (vm) =>
+      new CniNetwork({ dataDir, nameservers: hostNameservers }).teardown({
+        uid: vm.metadata.uid ?? '',
+      }),
   };
 }
 
@@ -81,7 +84,7 @@ export function createSupervisorRuntime(options: SupervisorRuntimeOptions): Supe
     ...deps,
     signals: options.signals,
     driverFor: (vm) => Promise.resolve(driverFor(deps, vm)),
-    networking: noNetworking,
+    networking: vmNetworking(deps),
   };
 }
 
@@ -112,11 +115,14 @@ export function driverFor(deps: OperationDeps, vm: VM): VmmDriver {
   });
 }
 
-/** Until the network layer lands: VMs get no network. */
-const noNetworking: VMNetworking = {
-  setup: () => Promise.resolve({ ipAddresses: [] }),
-  teardown: () => Promise.resolve(),
-};
+/** The network layer: CNI (and ignite's default bridge for docker-bridge), per VM. */
+export function vmNetworking(deps: OperationDeps): CniNetwork {
+  return new CniNetwork({
+    dataDir: deps.dataDir,
+    logger: deps.logger,
+    nameservers: hostNameservers,
+  });
+}
 
 /** Wires VM creation: image and kernel import, root disks, SSH keys, the hypervisor choice. */
 export function createVMDeps(deps: OperationDeps): CreateVMDeps {

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { VM } from '../api/index.js';
-import { isProcessAlive } from '../system/process.js';
+import { isProcessAlive, signalProcess } from '../system/process.js';
 import type { OperationDeps } from './deps.js';
 import { vmPaths } from './vm-paths.js';
 
@@ -33,6 +33,9 @@ export async function refreshVMState(
     delete v.status.ipAddresses;
   });
   if (updated.status?.state === 'Stopped') {
+    // The supervisor died but its hypervisor may live on, orphaned: it goes too.
+    const hv = vm.status.runtime?.pid;
+    if (hv !== undefined && isProcessAlive(hv, uid)) signalProcess(hv, 'SIGKILL');
     deps.logger.warn(
       { vm: vm.metadata.name, uid },
       `vm "${vm.metadata.name ?? uid}": supervisor gone, marked Stopped`,

@@ -80,9 +80,6 @@ function vmTable(vms: VM[], now: Date): string {
     vm.status?.state === 'Running' && vm.status.startTime
       ? humanDuration((now.getTime() - Date.parse(vm.status.startTime)) / 1000)
       : '',
-    vm.status?.state === 'Running' && vm.status.startTime
-      ? humanDuration((now.getTime() - Date.parse(vm.status.startTime)) / 1000)
-      : '',
     (vm.status?.ipAddresses ?? []).join(', '),
     (vm.spec.network?.ports ?? [])
       .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)

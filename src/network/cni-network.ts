@@ -1,0 +1,377 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NetworkMode, PortMapping } from '../api/index.js';
+import { failedPrecondition, toAppError, type AppError } from '../errors.js';
+import { run, runUnchecked } from '../system/exec.js';
+import type { Logger } from '../system/logger.js';
+import { isProcessAlive, signalProcess, sleep, waitForExit } from '../system/process.js';
+import {
+  CniRunner,
+  DEFAULT_CNI_CONF_DIR,
+  loadNetworkConfig,
+  type CniResult,
+  type CniRuntime,
+  type NetworkConfigList,
+} from './cni/cni-runner.js';
+import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
+
+/**
+ * Per-VM networking, as ignite-spawn uses it. For `cni` and `docker-bridge` a VM gets:
+ * - a network namespace `ignite-<uid>`, joined to a CNI network (its `eth0`);
+ * - a tap `tap0` in it, joined to `eth0` both ways with tc mirred redirects, so the guest uses
+ *   eth0's MAC and takes over its address. tc-redirect rather than an in-namespace bridge: nothing
+ *   in the namespace has to learn addresses, and the CNI bridge, its ARP and portmap's DNAT reach
+ *   the guest as they would reach a container;
+ * - a DHCP server (busybox udhcpd) in the namespace that answers the guest's MAC with exactly
+ *   that address, the gateway, DNS and its hostname. DHCP from the guest is the one thing not
+ *   redirected (a u32 match on UDP port 67 ahead of the redirect); udhcpd needs an address of its
+ *   own, so tap0 gets a link-local one, which the guest never routes to.
+ * What DEL needs later is kept in `<dataDir>/network/<uid>.json`, outside the VM's directory, so
+ * leftovers can be collected even after the VM was removed. `none` gives no network at all.
+ */
+export interface NetworkSetupRequest {
+  uid: string;
+  name: string;
+  mode: NetworkMode;
+  ports: PortMapping[];
+  vmDir: string;
+}
+
+export interface NetworkAttachment {
+  netns?: string;
+  tapName?: string;
+  mac?: string;
+  ipAddresses: string[];
+  gateway?: string;
+  prefixLength?: number;
+}
+
+export interface CniNetworkOptions {
+  dataDir: string;
+  confDir?: string;
+  pluginPaths?: string[];
+  logger?: Logger;
+  /** Resolvers handed to guests (the host's, minus loopback stubs). */
+  nameservers?: () => Promise<string[]>;
+}
+
+interface NetworkState {
+  uid: string;
+  netns: string;
+  list: NetworkConfigList;
+  runtime: CniRuntime;
+  result?: CniResult;
+  dhcpPid?: number;
+}
+
+const TAP = 'tap0';
+const DHCP_SERVER_IP = '169.254.255.1';
+
+export class CniNetwork {
+  private readonly cni: CniRunner;
+
+  constructor(private readonly options: CniNetworkOptions) {
+    this.cni = new CniRunner(options.pluginPaths);
+  }
+
+  private stateFile(uid: string): string {
+    return join(this.options.dataDir, 'network', `${uid}.json`);
+  }
+
+  static netnsName(uid: string): string {
+    return `ignite-${uid}`;
+  }
+
+  async setup(req: NetworkSetupRequest): Promise<NetworkAttachment> {
+    if (req.mode === 'none') return { ipAddresses: [] };
+    const label = `vm "${req.name}"`;
+    const list = await this.networkFor(req.mode);
+    const netns = CniNetwork.netnsName(req.uid);
+    // A leftover of an earlier run of this VM (crash) goes first.
+    await this.teardown({ uid: req.uid });
+    const runtime: CniRuntime = {
+      containerId: `ignite-${req.uid}`,
+      netns: `/run/netns/${netns}`,
+      ifName: 'eth0',
+      portMappings: req.ports.map((p) => ({
+        hostPort: p.hostPort,
+        containerPort: p.vmPort,
+        protocol: p.protocol ?? 'tcp',
+      })),
+    };
+    const state: NetworkState = { uid: req.uid, netns, list, runtime };
+    await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
+    await this.save(state);
+    try {
+      await run('ip', ['netns', 'add', netns]);
+      const inNs = (...args: string[]) => run('ip', ['netns', 'exec', netns, ...args]);
+      await inNs('ip', 'link', 'set', 'lo', 'up');
+      state.result = await this.cni.add(list, runtime, label);
+      await this.save(state);
+
+      const ip4 = state.result.ips?.find((i) => !i.address.includes(':'));
+      if (ip4 === undefined)
+        throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
+      const [address = '', prefix = '32'] = ip4.address.split('/');
+      const gateway = ip4.gateway ?? state.result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
+      const mac = (await inNs('cat', '/sys/class/net/eth0/address')).stdout.trim();
+      const mtu = (await inNs('cat', '/sys/class/net/eth0/mtu')).stdout.trim();
+
+      await inNs('ip', 'addr', 'flush', 'dev', 'eth0');
+      await inNs('ip', 'tuntap', 'add', 'dev', TAP, 'mode', 'tap');
+      await inNs('ip', 'link', 'set', TAP, 'mtu', mtu, 'up');
+      await inNs('ip', 'addr', 'add', `${DHCP_SERVER_IP}/32`, 'dev', TAP);
+      await inNs('tc', 'qdisc', 'add', 'dev', 'eth0', 'ingress');
+      await inNs(
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        'eth0',
+        'parent',
+        'ffff:',
+        'prio',
+        '1',
+        'protocol',
+        'all',
+        'u32',
+        'match',
+        'u8',
+        '0',
+        '0',
+        'action',
+        'mirred',
+        'egress',
+        'redirect',
+        'dev',
+        TAP,
+      );
+      await inNs('tc', 'qdisc', 'add', 'dev', TAP, 'ingress');
+      // DHCP requests stay in the namespace for udhcpd: a match without an action ends classification.
+      await inNs(
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        TAP,
+        'parent',
+        'ffff:',
+        'prio',
+        '1',
+        'protocol',
+        'ip',
+        'u32',
+        'match',
+        'ip',
+        'protocol',
+        '17',
+        '0xff',
+        'match',
+        'ip',
+        'dport',
+        '67',
+        '0xffff',
+        'flowid',
+        'ffff:1',
+      );
+      await inNs(
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        TAP,
+        'parent',
+        'ffff:',
+        'prio',
+        '2',
+        'protocol',
+        'all',
+        'u32',
+        'match',
+        'u8',
+        '0',
+        '0',
+        'action',
+        'mirred',
+        'egress',
+        'redirect',
+        'dev',
+        'eth0',
+      );
+
+      state.dhcpPid = await this.startDhcp(req, netns, {
+        address,
+        prefix: Number(prefix),
+        gateway,
+        mac,
+      });
+      await this.save(state);
+      return {
+        netns,
+        tapName: TAP,
+        mac,
+        ipAddresses: [address],
+        ...(gateway ? { gateway } : {}),
+        prefixLength: Number(prefix),
+      };
+    } catch (err) {
+      await this.teardown({ uid: req.uid }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async networkFor(mode: NetworkMode): Promise<NetworkConfigList> {
+    if (mode === 'docker-bridge') return DEFAULT_NETWORK;
+    const dir = this.options.confDir ?? DEFAULT_CNI_CONF_DIR;
+    const found = await loadNetworkConfig(dir);
+    if (found) return found;
+    await installDefaultNetwork(dir);
+    this.options.logger?.info(
+      { dir },
+      'no CNI configuration found: installed the default ignite network',
+    );
+    return DEFAULT_NETWORK;
+  }
+
+  private async startDhcp(
+    req: NetworkSetupRequest,
+    netns: string,
+    lease: { address: string; prefix: number; gateway: string | undefined; mac: string },
+  ): Promise<number> {
+    const dir = join(this.options.dataDir, 'network');
+    const conf = join(dir, `${req.uid}.udhcpd.conf`);
+    const leases = join(dir, `${req.uid}.leases`);
+    const log = join(dir, `${req.uid}.dhcp.log`);
+    const dns = (await this.options.nameservers?.()) ?? [];
+    await writeFile(leases, '');
+    await writeFile(
+      conf,
+      [
+        `interface ${TAP}`,
+        `start ${lease.address}`,
+        `end ${lease.address}`,
+        'max_leases 1',
+        `lease_file ${leases}`,
+        `static_lease ${lease.mac} ${lease.address}`,
+        `opt subnet ${prefixToMask(lease.prefix)}`,
+        ...(lease.gateway ? [`opt router ${lease.gateway}`] : []),
+        ...(dns.length ? [`opt dns ${dns.join(' ')}`] : []),
+        `opt hostname ${req.name}`,
+        'opt lease 315360000',
+        '',
+      ].join('\n'),
+    );
+    const fd = openSync(log, 'a');
+    try {
+      const child = spawn('ip', ['netns', 'exec', netns, 'busybox', 'udhcpd', '-f', conf], {
+        stdio: ['ignore', fd, fd],
+        detached: true,
+      });
+      child.on('error', () => undefined);
+      child.unref();
+      if (child.pid === undefined)
+        throw failedPrecondition(`vm "${req.name}": cannot start the DHCP server`);
+      await sleep(50);
+      if (!isProcessAlive(child.pid))
+        throw failedPrecondition(
+          `vm "${req.name}": the DHCP server exited: ${(await readFile(log, 'utf8')).trim().split('\n').pop() ?? ''}`,
+        );
+      return child.pid;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** How many leases the VM's DHCP server has handed out (for metrics). */
+  async dhcpLeases(uid: string): Promise<number> {
+    const log = await readFile(
+      join(this.options.dataDir, 'network', `${uid}.dhcp.log`),
+      'utf8',
+    ).catch(() => '');
+    return (log.match(/sending ACK/g) ?? []).length;
+  }
+
+  /** Undoes setup: DHCP server, CNI DEL (releasing the address), the namespace. Idempotent. */
+  async teardown(req: { uid: string }): Promise<void> {
+    const file = this.stateFile(req.uid);
+    let state: NetworkState | undefined;
+    try {
+      state = JSON.parse(await readFile(file, 'utf8')) as NetworkState;
+    } catch {
+      state = undefined;
+    }
+    const netns = CniNetwork.netnsName(req.uid);
+    const errors: AppError[] = [];
+    if (state?.dhcpPid !== undefined && isProcessAlive(state.dhcpPid, `${req.uid}.udhcpd.conf`)) {
+      signalProcess(state.dhcpPid, 'SIGTERM');
+      if (!(await waitForExit(state.dhcpPid, 2000))) signalProcess(state.dhcpPid, 'SIGKILL');
+    }
+    if (state) {
+      // The bridge plugin finds what to un-masquerade from eth0's address, which the guest took
+      // over at setup: give it back first, or the NAT rules of this VM would stay behind.
+      const ip4 = state.result?.ips?.find((i) => !i.address.includes(':'));
+      if (ip4)
+        await runUnchecked('ip', [
+          'netns',
+          'exec',
+          netns,
+          'ip',
+          'addr',
+          'add',
+          ip4.address,
+          'dev',
+          'eth0',
+        ]);
+      try {
+        await this.cni.del(state.list, state.runtime, state.result, `vm ${req.uid}`);
+      } catch (err) {
+        errors.push(toAppError(err));
+      }
+    }
+    await runUnchecked('ip', ['netns', 'del', netns]);
+    if (errors.length === 0) {
+      const dir = join(this.options.dataDir, 'network');
+      for (const suffix of ['.json', '.udhcpd.conf', '.leases', '.dhcp.log'])
+        await rm(join(dir, `${req.uid}${suffix}`), { force: true });
+    } else {
+      this.options.logger?.warn(
+        { uid: req.uid, err: errors[0] },
+        `network teardown of ${req.uid}: ${errors[0]?.message ?? ''}`,
+      );
+      throw errors[0] as AppError;
+    }
+  }
+
+  /** Tears down the network of every VM that is not in `live`: leftovers of crashes. */
+  async collectGarbage(live: ReadonlySet<string>): Promise<string[]> {
+    const uids = new Set<string>();
+    for (const f of await readdir(join(this.options.dataDir, 'network')).catch(
+      () => [] as string[],
+    )) {
+      const m = /^([a-z0-9]{16})\.json$/.exec(f);
+      if (m?.[1]) uids.add(m[1]);
+    }
+    const netns = await runUnchecked('ip', ['netns', 'list']);
+    for (const m of netns.stdout.matchAll(/^ignite-([a-z0-9]{16})\b/gm)) if (m[1]) uids.add(m[1]);
+    const collected: string[] = [];
+    for (const uid of uids) {
+      if (live.has(uid)) continue;
+      await this.teardown({ uid }).catch(() => undefined);
+      collected.push(uid);
+    }
+    return collected;
+  }
+
+  private async save(state: NetworkState): Promise<void> {
+    const file = this.stateFile(state.uid);
+    await writeFile(`${file}.tmp`, JSON.stringify(state));
+    await import('node:fs/promises').then((m) => m.rename(`${file}.tmp`, file));
+  }
+}
+
+export function prefixToMask(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
