@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isProcessAlive } from '../../src/system/process.js';
+import { ignite } from '../helpers/cli.js';
+import { typeOnConsole, waitForText } from '../helpers/console.js';
+import { tempDataDir } from '../helpers/data-dir.js';
+import { freePort, pushProjectImages, startRegistry } from '../helpers/registry.js';
+
+const pexec = promisify(execFile);
+
+interface VMJson {
+  metadata: { uid: string };
+  status: { state: string; ipAddresses?: string[]; runtime?: { spawnPid: number; pid: number } };
+}
+
+async function leftovers(uid: string): Promise<string[]> {
+  const found: string[] = [];
+  if ((await pexec('ip', ['netns', 'list'])).stdout.includes(`ignite-${uid}`)) found.push('netns');
+  if ((await pexec('iptables-save', [])).stdout.includes(uid)) found.push('iptables rules');
+  const reservations = await readdir('/var/lib/cni/networks/ignite-cni-bridge').catch(
+    () => [] as string[],
+  );
+  for (const r of reservations) {
+    const content = await import('node:fs/promises')
+      .then((m) => m.readFile(join('/var/lib/cni/networks/ignite-cni-bridge', r), 'utf8'))
+      .catch(() => '');
+    if (content.includes(uid)) found.push(`host-local reservation ${r}`);
+  }
+  const links = (await pexec('ip', ['-o', 'link'])).stdout;
+  for (const l of links.split('\n'))
+    if (l.includes('veth') && l.includes(`ignite-${uid}`)) found.push('veth');
+  if ((await pexec('pgrep', ['-af', uid]).catch(() => ({ stdout: '' }))).stdout.trim() !== '')
+    found.push('processes');
+  return found;
+}
+
+// As root, under TCG: two busybox VMs on the default network, a port mapping, and clean teardown.
+test(
+  'two VMs get distinct addresses, reach each other and the host; ports map; nothing leaks',
+  { timeout: 600_000 },
+  async () => {
+    assert.equal(
+      process.getuid?.(),
+      0,
+      'networking needs root: network namespaces, bridges and iptables (CI runs as root)',
+    );
+    await using reg = await startRegistry();
+    await pushProjectImages(reg.host, ['busybox', 'kernel']);
+    await using dir = await tempDataDir();
+    const env = {
+      IGNITE_DATA_DIR: dir.path,
+      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+      IGNITE_ACCEL: 'tcg',
+    };
+    const port = await freePort();
+    const a = `neta-${process.pid}`;
+    const b = `netb-${process.pid}`;
+    const inspect = async (n: string) =>
+      JSON.parse((await ignite(['inspect', 'vm', n], { env })).stdout) as VMJson;
+    try {
+      for (const [n, extra] of [
+        [a, ['-p', `${port}:80`]],
+        [b, []],
+      ] as const) {
+        const r = await ignite(['run', `${reg.host}/ignite-busybox`, '--name', n, ...extra], {
+          env,
+        });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const va = await inspect(a);
+      const vb = await inspect(b);
+      const ipA = va.status.ipAddresses?.[0] ?? '';
+      const ipB = vb.status.ipAddresses?.[0] ?? '';
+      assert.match(ipA, /^10\.61\.\d+\.\d+$/);
+      assert.match(ipB, /^10\.61\.\d+\.\d+$/);
+      assert.notEqual(ipA, ipB);
+      const logA = join(dir.path, 'vm', va.metadata.uid, 'console.log');
+      const logB = join(dir.path, 'vm', vb.metadata.uid, 'console.log');
+      // The guests took their addresses over DHCP.
+      await waitForText(logA, `ignite-busybox: lease ${ipA}`, 90_000);
+      await waitForText(logB, `ignite-busybox: lease ${ipB}`, 90_000);
+      const ps = (await ignite(['ps'], { env })).stdout;
+      assert.match(
+        ps,
+        new RegExp(`${ipA.replaceAll('.', '\\.')}\\s+0\\.0\\.0\\.0:${port}->80\\s+${a}`),
+      );
+
+      // The host reaches both; each reaches the other.
+      for (const ip of [ipA, ipB]) await pexec('busybox', ['ping', '-c', '1', '-W', '5', ip]);
+      await typeOnConsole(
+        join(dir.path, 'vm', va.metadata.uid, 'console.sock'),
+        `ping -c 1 -W 5 ${ipB} && echo PING-$((1+1))-OK`,
+      );
+      await waitForText(logA, 'PING-2-OK', 30_000);
+      await typeOnConsole(
+        join(dir.path, 'vm', vb.metadata.uid, 'console.sock'),
+        `ping -c 1 -W 5 ${ipA} && echo PING-$((2+1))-OK`,
+      );
+      await waitForText(logB, 'PING-3-OK', 30_000);
+
+      // A port mapping from 127.0.0.1 to busybox httpd in the guest.
+      await typeOnConsole(
+        join(dir.path, 'vm', va.metadata.uid, 'console.sock'),
+        'echo known-$((6*7)) > /www/known.txt; httpd -p 80 -h /www',
+      );
+      let body = '';
+      for (let i = 0; i < 50 && !body.includes('known-42'); i++) {
+        body = await fetch(`http://127.0.0.1:${port}/known.txt`).then(
+          (r) => r.text(),
+          () => '',
+        );
+        if (!body.includes('known-42')) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(body.trim(), 'known-42');
+
+      // rm -f tears everything down.
+      assert.equal((await ignite(['rm', '-f', a], { env })).code, 0);
+      assert.deepEqual(await leftovers(va.metadata.uid), []);
+
+      // kill -9 of a supervisor, then one ps: the leftovers are collected.
+      const spawnPid = vb.status.runtime?.spawnPid ?? 0;
+      process.kill(spawnPid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.match(
+        (await ignite(['ps', '-a'], { env })).stdout,
+        new RegExp(`^${vb.metadata.uid}\\s.*\\sStopped\\s`, 'm'),
+      );
+      assert.equal(
+        isProcessAlive(vb.status.runtime?.pid, vb.metadata.uid),
+        false,
+        'the orphaned hypervisor was ended',
+      );
+      assert.deepEqual(await leftovers(vb.metadata.uid), []);
+    } finally {
+      await ignite(['rm', '-f', a], { env });
+      await ignite(['rm', '-f', b], { env });
+    }
+  },
+);
