@@ -1,4 +1,4 @@
-import { copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -12,11 +12,15 @@ import {
 } from '../api/index.js';
 import { AppError, failedPrecondition, invalidArgument } from '../errors.js';
 import {
+  applyLayer,
   buildExt4,
   extractVmlinux,
   findKernelFiles,
   kernelVersion,
+  measureTree,
   pullToRootfs,
+  readLocalImage,
+  untarArchive,
   type PullProgress,
   type RegistryClient,
 } from '../image/index.js';
@@ -246,4 +250,72 @@ export async function removeImageOrKernel(
   for (const vm of users) await options.removeVM(vm.metadata.uid ?? '');
   await kc.delete(obj.metadata.uid ?? '');
   return obj.metadata.uid ?? '';
+}
+
+/** Whether an import argument names a file or directory rather than a registry reference. */
+export async function isLocalSource(arg: string): Promise<boolean> {
+  if (!/^(\/|\.\/|\.\.\/)/.test(arg) && !arg.endsWith('.tar')) return false;
+  return lstat(arg).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Imports an image from a `docker save` tarball or an OCI image layout (a directory or a tar of
+ * one). The image is named by the archive (RepoTags, or the layout's ref.name annotation) unless
+ * `name` is given.
+ */
+export async function importImageFromFile(
+  deps: OperationDeps,
+  path: string,
+  options: ImportOptions & { name?: string } = {},
+): Promise<Image> {
+  const label = `image archive "${path}"`;
+  return staging(deps, async (work) => {
+    let dir = path;
+    if ((await lstat(path)).isFile()) {
+      dir = join(work, 'archive');
+      await untarArchive(path, dir, label);
+    }
+    const local = await readLocalImage(dir, label);
+    const nameText = options.name ?? local.name;
+    if (nameText === undefined)
+      throw invalidArgument(`${label}: it names no image; give one with --name`);
+    const name = formatImageRef(
+      parseRef(
+        nameText.includes('/') || nameText.includes(':') ? nameText : `localhost/${nameText}`,
+      ),
+    );
+    const existing = await deps.client.images.findByName(name);
+    if (existing) {
+      deps.logger.info({ image: name }, `image "${name}": already imported`);
+      return existing;
+    }
+    const rootfs = join(work, 'rootfs');
+    await mkdir(rootfs, { mode: 0o755 });
+    options.progress?.phase?.('unpacking');
+    for (const l of local.layers)
+      await applyLayer(rootfs, l.file, {
+        label,
+        digest: l.digest,
+        privileged: process.getuid?.() === 0,
+      });
+    options.progress?.phase?.('building filesystem');
+    const ext4 = join(work, 'image.ext4');
+    await buildExt4(rootfs, ext4, 'rootfs');
+    const image: Image = {
+      apiVersion: API_VERSION,
+      kind: 'Image',
+      metadata: { name },
+      spec: { ociClaim: { type: 'Docker', ref: name } },
+      status: {
+        ociSource: {
+          id: local.configDigest,
+          size: Size.fromBytes((await measureTree(rootfs)).bytes),
+        },
+      },
+    };
+    return storeWithFiles(deps, 'Image', image, [[ext4, 'image.ext4']], options);
+  });
 }

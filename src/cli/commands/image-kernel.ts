@@ -1,5 +1,11 @@
 import { Command } from 'commander';
-import { importImage, importKernel, removeImageOrKernel } from '../../operations/import-image.js';
+import {
+  importImage,
+  importImageFromFile,
+  importKernel,
+  isLocalSource,
+  removeImageOrKernel,
+} from '../../operations/import-image.js';
 import { removeVM } from '../../operations/remove-vm.js';
 import type { CliContext } from '../context.js';
 import { pullProgress } from '../output/progress.js';
@@ -12,12 +18,29 @@ export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Comman
     )
     .argument(
       '<image>',
-      'an OCI image reference, such as 127.0.0.1:5000/ignite-' +
-        (kind === 'Image' ? 'busybox' : 'kernel:6.1'),
+      kind === 'Image'
+        ? 'an OCI image reference (127.0.0.1:5000/ignite-busybox), or a docker save tarball or OCI layout (directory or tar)'
+        : 'an OCI image reference, such as 127.0.0.1:5000/ignite-kernel:6.1',
     )
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
+    .option(
+      '--name <ref>',
+      'name for an image imported from a file (default: the name the archive gives)',
+    )
+    .action(async (ref: string, opts: { name?: string }, cmd: Command) => {
       const deps = ctx.importDeps(cmd);
       const bars = pullProgress(ctx.io.stderr, `${noun} "${ref}"`);
+      if (kind === 'Image' && (await isLocalSource(ref))) {
+        try {
+          const img = await importImageFromFile(deps, ref, {
+            ...(bars.progress ? { progress: bars.progress } : {}),
+            ...(opts.name !== undefined ? { name: opts.name } : {}),
+          });
+          ctx.out(`${img.metadata.uid ?? ''}\n`);
+        } finally {
+          bars.stop();
+        }
+        return;
+      }
       try {
         const obj =
           kind === 'Image'
