@@ -55,7 +55,8 @@ export async function withRawView<T>(
     return await fn(mountpoint);
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
+    // An unref'd timer: a pending wait must not keep the CLI process alive after its work.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     if (child.exitCode === null) child.kill('SIGKILL');
     if ((await readFile('/proc/self/mounts', 'utf8')).includes(` ${mountpoint} `)) {
       await runUnchecked('umount', ['-l', mountpoint]);

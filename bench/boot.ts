@@ -1,0 +1,134 @@
+// Boot overhead: `ignite run` to the guest's first init line, against a bare qemu-system-x86_64
+// boot of the same kernel, initrd and disk (a qcow2 overlay over the same image), in this run.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { detectHostTsc } from '../src/vmm/qemu/host-tsc.js';
+import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
+import { fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+const MARKER = 'ignite-busybox: init started';
+const IGNITE = join(import.meta.dirname, '../bin/ignite.js');
+
+export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> {
+  await using reg = await startRegistry();
+  await pushProjectImages(reg.host, ['busybox', 'kernel']);
+  const dataDir = await mkdtemp(join(tmpdir(), 'ignite-bench-boot-'));
+  const env = {
+    ...process.env,
+    IGNITE_DATA_DIR: dataDir,
+    IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+    IGNITE_ACCEL: 'tcg',
+  };
+  const ig = (args: string[]) =>
+    pexec(process.execPath, [IGNITE, '--log-level', 'warn', ...args], { env });
+  try {
+    await ig(['image', 'import', `${reg.host}/ignite-busybox`]);
+    await ig(['kernel', 'import', `${reg.host}/ignite-kernel:6.1`]);
+    const kdir = join(dataDir, 'kernel', (await readdir(join(dataDir, 'kernel')))[0] ?? '');
+    const image = join(
+      dataDir,
+      'image',
+      (await readdir(join(dataDir, 'image')))[0] ?? '',
+      'image.ext4',
+    );
+    const tsc = (await detectHostTsc()).kHz;
+
+    const bare: number[] = [];
+    const ignite: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const disk = join(dataDir, `bare-${i}.qcow2`);
+      await pexec('qemu-img', [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-F',
+        'raw',
+        '-b',
+        image,
+        disk,
+        '4G',
+      ]);
+      bare.push(
+        await timeToOutput(
+          'qemu-system-x86_64',
+          [
+            '-M',
+            'microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=on',
+            '-accel',
+            'tcg',
+            '-m',
+            '512',
+            '-smp',
+            '1',
+            '-nodefaults',
+            '-no-user-config',
+            '-nographic',
+            '-serial',
+            'stdio',
+            '-no-reboot',
+            '-kernel',
+            join(kdir, 'vmlinux'),
+            '-initrd',
+            join(kdir, 'initrd'),
+            '-append',
+            `console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=${tsc}`,
+            '-drive',
+            `id=root,file=${disk},format=qcow2,if=none`,
+            '-device',
+            'virtio-blk-device,drive=root',
+          ],
+          MARKER,
+        ),
+      );
+      await rm(disk, { force: true });
+
+      const name = `bench-${i}`;
+      const t0 = performance.now();
+      const run = pexec(
+        process.execPath,
+        [
+          IGNITE,
+          '--log-level',
+          'warn',
+          'run',
+          `${reg.host}/ignite-busybox`,
+          '--name',
+          name,
+          '--net',
+          'none',
+        ],
+        { env },
+      );
+      const uid = (await run).stdout.trim().split('\n').pop() ?? '';
+      ignite.push(await waitInFile(join(dataDir, 'vm', uid, 'console.log'), MARKER, t0));
+      await ig(['rm', '-f', name]);
+    }
+    const b = median(bare);
+    const g = median(ignite);
+    return {
+      ratio: g / b,
+      rows: [
+        [
+          'boot: bare qemu-system-x86_64 (microvm, TCG) to first init line',
+          fmt(b),
+          `median of ${RUNS}`,
+        ],
+        [
+          'boot: ignite run (create + start, --net none) to first init line',
+          fmt(g),
+          `ratio ${(g / b).toFixed(2)} (target ≤ 1.15)`,
+        ],
+      ],
+    };
+  } finally {
+    await pexec(
+      process.execPath,
+      [IGNITE, 'rm', '-f', ...(await readdir(join(dataDir, 'vm')).catch(() => []))],
+      { env },
+    ).catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
