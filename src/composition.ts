@@ -125,17 +125,20 @@ export function vmNetworking(deps: OperationDeps): CniNetwork {
 }
 
 /** Wires VM creation: image and kernel import, root disks, SSH keys, the hypervisor choice. */
-export function createVMDeps(deps: OperationDeps): CreateVMDeps {
+export function createVMDeps(
+  deps: OperationDeps,
+  insecureRegistries: readonly string[] = [],
+): CreateVMDeps {
   return {
     ...deps,
     vmDefaults: hostVMDefaults(deps.env),
     pickVmm: (wanted) => pickVmm(deps.env, wanted),
     ensureImage: async (ref) => {
-      const image = await importImage(importDeps(deps), ref);
+      const image = await importImage(importDeps(deps, insecureRegistries), ref);
       const dir = deps.client.images.objectDir(image.metadata.uid ?? '');
       return { image, ext4Path: join(dir ?? '', 'image.ext4') };
     },
-    ensureKernel: (ref) => importKernel(importDeps(deps), ref),
+    ensureKernel: (ref) => importKernel(importDeps(deps, insecureRegistries), ref),
     createRootDisk: async (req) => {
       await createRootDisk({
         imagePath: req.imagePath,
@@ -167,8 +170,11 @@ export function hostVMDefaults(env: NodeJS.ProcessEnv): VMDefaults {
 }
 
 /** Image import wiring: a registry client that knows the host's insecure registries and auths. */
-export function importDeps(deps: OperationDeps): ImportDeps {
-  const insecure = (deps.env['IGNITE_INSECURE_REGISTRIES'] ?? '')
+export function importDeps(
+  deps: OperationDeps,
+  insecureRegistries: readonly string[] = [],
+): ImportDeps {
+  const fromEnv = (deps.env['IGNITE_INSECURE_REGISTRIES'] ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
@@ -176,7 +182,7 @@ export function importDeps(deps: OperationDeps): ImportDeps {
   return {
     ...deps,
     registry: new RegistryClient({
-      insecureRegistries: insecure,
+      insecureRegistries: [...fromEnv, ...insecureRegistries],
       ...(dockerConfigDir ? { dockerConfigDir } : {}),
     }),
   };

@@ -61,12 +61,16 @@ export class CliContext {
 
   /** The create-VM dependencies: storage plus image import, disks and hypervisor choice. */
   createDeps(cmd: Command): CreateVMDeps {
-    return createVMDeps(this.runtime(cmd));
+    return createVMDeps(this.runtime(cmd), this.insecureRegistries(cmd));
   }
 
   /** Use-case dependencies for pulling images and kernels. */
   importDeps(cmd: Command): ImportDeps {
-    return importDeps(this.runtime(cmd));
+    return importDeps(this.runtime(cmd), this.insecureRegistries(cmd));
+  }
+
+  private insecureRegistries(cmd: Command): string[] {
+    return cmd.optsWithGlobals<{ insecureRegistry?: string[] }>().insecureRegistry ?? [];
   }
 
   build(): BuildInfo {

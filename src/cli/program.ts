@@ -24,6 +24,12 @@ export function buildProgram(ctx: CliContext): Command {
       'where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default /var/lib/firecracker)',
     )
     .option('-q, --quiet', 'print only IDs', false)
+    .option(
+      '--insecure-registry <host>',
+      'reach this registry over plain HTTP (loopback registries always are); repeatable',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { pack, type Header } from 'tar-stream';
 import { AppError } from '../errors.js';
@@ -52,10 +54,20 @@ async function sandbox(): Promise<{ parent: string; root: string } & AsyncDispos
 
 const opts = { label: 'image "test"', digest: 'sha256:abc', privileged: false };
 
-async function apply(root: string, entries: Entry[], gzip = false): Promise<void> {
+async function apply(
+  root: string,
+  entries: Entry[],
+  compression: 'none' | 'gzip' | 'zstd' = 'none',
+): Promise<void> {
   const file = join(root, '..', `layer-${Math.random()}.tar`);
   const tar = await tarOf(entries);
-  await writeFile(file, gzip ? gzipSync(tar) : tar);
+  if (compression === 'zstd') {
+    await writeFile(`${file}.raw`, tar);
+    await promisify(execFile)('zstd', ['-q', '-f', `${file}.raw`, '-o', file]);
+    await rm(`${file}.raw`);
+  } else {
+    await writeFile(file, compression === 'gzip' ? gzipSync(tar) : tar);
+  }
   try {
     await applyLayer(root, file, opts);
   } finally {
@@ -133,7 +145,7 @@ test('files, dirs, symlinks, hardlinks and modes are applied', async () => {
       { name: 'ro/', type: 'directory', mode: 0o555 },
       { name: 'ro/inside', body: 'x' },
     ],
-    true,
+    'gzip',
   );
   assert.equal(await readFile(join(sb.root, 'etc/hostname'), 'utf8'), 'box\n');
   assert.equal((await stat(join(sb.root, 'bin/tool'))).mode & 0o7777, 0o4755);
@@ -169,4 +181,19 @@ test('whiteouts delete lower-layer entries; an opaque dir hides them but keeps i
     'the symlink was replaced, not followed',
   );
   assert.notEqual(await readFile('/etc/passwd', 'utf8'), 'a file now');
+});
+
+test('zstd and uncompressed layers apply in order', async () => {
+  await using sb = await sandbox();
+  await apply(
+    sb.root,
+    [
+      { name: 'etc/', type: 'directory', mode: 0o755 },
+      { name: 'etc/a', body: 'zstd layer' },
+    ],
+    'zstd',
+  );
+  await apply(sb.root, [{ name: 'etc/b', body: 'plain layer' }], 'none');
+  assert.equal(await readFile(join(sb.root, 'etc/a'), 'utf8'), 'zstd layer');
+  assert.equal(await readFile(join(sb.root, 'etc/b'), 'utf8'), 'plain layer');
 });
