@@ -124,30 +124,7 @@ export class CniNetwork {
       await inNs('ip', 'link', 'set', TAP, 'mtu', mtu, 'up');
       await inNs('ip', 'addr', 'add', `${DHCP_SERVER_IP}/32`, 'dev', TAP);
       await inNs('tc', 'qdisc', 'add', 'dev', 'eth0', 'ingress');
-      await inNs(
-        'tc',
-        'filter',
-        'add',
-        'dev',
-        'eth0',
-        'parent',
-        'ffff:',
-        'prio',
-        '1',
-        'protocol',
-        'all',
-        'u32',
-        'match',
-        'u8',
-        '0',
-        '0',
-        'action',
-        'mirred',
-        'egress',
-        'redirect',
-        'dev',
-        TAP,
-      );
+      await inNs(...redirectAll('eth0', TAP, 1));
       await inNs('tc', 'qdisc', 'add', 'dev', TAP, 'ingress');
       // DHCP requests stay in the namespace for udhcpd: a match without an action ends classification.
       await inNs(
@@ -176,30 +153,7 @@ export class CniNetwork {
         'flowid',
         'ffff:1',
       );
-      await inNs(
-        'tc',
-        'filter',
-        'add',
-        'dev',
-        TAP,
-        'parent',
-        'ffff:',
-        'prio',
-        '2',
-        'protocol',
-        'all',
-        'u32',
-        'match',
-        'u8',
-        '0',
-        '0',
-        'action',
-        'mirred',
-        'egress',
-        'redirect',
-        'dev',
-        'eth0',
-      );
+      await inNs(...redirectAll(TAP, 'eth0', 2));
 
       state.dhcpPid = await this.startDhcp(req, netns, {
         address,
@@ -369,6 +323,34 @@ export class CniNetwork {
     await writeFile(`${file}.tmp`, JSON.stringify(state));
     await import('node:fs/promises').then((m) => m.rename(`${file}.tmp`, file));
   }
+}
+
+/** tc: every frame arriving on `from` leaves by `to`, unless an earlier-priority filter matched. */
+function redirectAll(from: string, to: string, prio: number): string[] {
+  return [
+    'tc',
+    'filter',
+    'add',
+    'dev',
+    from,
+    'parent',
+    'ffff:',
+    'prio',
+    String(prio),
+    'protocol',
+    'all',
+    'u32',
+    'match',
+    'u8',
+    '0',
+    '0',
+    'action',
+    'mirred',
+    'egress',
+    'redirect',
+    'dev',
+    to,
+  ];
 }
 
 export function prefixToMask(prefix: number): string {

@@ -8,6 +8,7 @@ import {
   parseImageRef,
   type Image,
   type Kernel,
+  type KindMap,
   type ParsedImageRef,
 } from '../api/index.js';
 import { AppError, failedPrecondition, invalidArgument } from '../errors.js';
@@ -81,11 +82,8 @@ export async function importImage(
 ): Promise<Image> {
   const ref = parseRef(refText);
   const name = formatImageRef(ref);
-  const existing = await deps.client.images.findByName(name);
-  if (existing) {
-    deps.logger.info({ image: name }, `image "${name}": already imported`);
-    return existing;
-  }
+  const existing = await alreadyImported(deps, 'Image', name);
+  if (existing) return existing;
   return staging(deps, async (work) => {
     const images = await deps.client.images.list();
     const pulled = await pullToRootfs({
@@ -131,6 +129,21 @@ export async function importImage(
     };
     return storeWithFiles(deps, 'Image', image, [[ext4, 'image.ext4']], options);
   });
+}
+
+/** The image or kernel already stored under `name`, if any: importing it again does nothing. */
+async function alreadyImported<K extends 'Image' | 'Kernel'>(
+  deps: OperationDeps,
+  kind: K,
+  name: string,
+): Promise<KindMap[K] | undefined> {
+  const existing = await deps.client.of(kind).findByName(name);
+  if (existing)
+    deps.logger.info(
+      { [kind.toLowerCase()]: name },
+      `${kind.toLowerCase()} "${name}": already imported`,
+    );
+  return existing;
 }
 
 /**
@@ -184,11 +197,8 @@ export async function importKernel(
 ): Promise<Kernel> {
   const ref = parseRef(refText);
   const name = formatImageRef(ref);
-  const existing = await deps.client.kernels.findByName(name);
-  if (existing) {
-    deps.logger.info({ kernel: name }, `kernel "${name}": already imported`);
-    return existing;
-  }
+  const existing = await alreadyImported(deps, 'Kernel', name);
+  if (existing) return existing;
   const label = `kernel "${name}"`;
   return staging(deps, async (work) => {
     const pulled = await pullToRootfs({
@@ -287,11 +297,8 @@ export async function importImageFromFile(
         nameText.includes('/') || nameText.includes(':') ? nameText : `localhost/${nameText}`,
       ),
     );
-    const existing = await deps.client.images.findByName(name);
-    if (existing) {
-      deps.logger.info({ image: name }, `image "${name}": already imported`);
-      return existing;
-    }
+    const existing = await alreadyImported(deps, 'Image', name);
+    if (existing) return existing;
     const rootfs = join(work, 'rootfs');
     await mkdir(rootfs, { mode: 0o755 });
     options.progress?.phase?.('unpacking');

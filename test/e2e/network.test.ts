@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isProcessAlive } from '../../src/system/process.js';
 import { ignite } from '../helpers/cli.js';
+import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForText } from '../helpers/console.js';
-import { tempDataDir } from '../helpers/data-dir.js';
-import { freePort, pushProjectImages, startRegistry } from '../helpers/registry.js';
+import { freePort } from '../helpers/registry.js';
 
 const pexec = promisify(execFile);
 
@@ -48,14 +48,10 @@ test(
       0,
       'networking needs root: network namespaces, bridges and iptables (CI runs as root)',
     );
-    await using reg = await startRegistry();
-    await pushProjectImages(reg.host, ['busybox', 'kernel']);
-    await using dir = await tempDataDir();
-    const env = {
-      IGNITE_DATA_DIR: dir.path,
-      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
-      IGNITE_ACCEL: 'tcg',
-    };
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const reg = { host: t.registry };
+    const dir = { path: t.dataDir };
     const port = await freePort();
     const a = `neta-${process.pid}`;
     const b = `netb-${process.pid}`;

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
-import { tempDataDir } from '../helpers/data-dir.js';
-import { pushProjectImages, startRegistry } from '../helpers/registry.js';
+import { vmTestEnv } from '../helpers/vm-env.js';
 
 // The ignite-debian image (systemd, openssh-server, DHCP) under TCG, reached over SSH with the
 // key pair generated at create.
@@ -13,15 +12,11 @@ test(
   'exec and cp over SSH into a Debian VM; the guest exit status passes through',
   { timeout: 900_000 },
   async () => {
-    await using reg = await startRegistry();
-    await pushProjectImages(reg.host, ['kernel', 'debian']);
-    await using dir = await tempDataDir();
+    await using t = await vmTestEnv(['kernel', 'debian']);
+    const { env } = t;
+    const reg = { host: t.registry };
+    const dir = { path: t.dataDir };
     const work = await mkdtemp(join(tmpdir(), 'ignite-ssh-'));
-    const env = {
-      IGNITE_DATA_DIR: dir.path,
-      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
-      IGNITE_ACCEL: 'tcg',
-    };
     const name = `deb-${process.pid}`;
     try {
       const run = await ignite(

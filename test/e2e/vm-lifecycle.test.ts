@@ -4,9 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isProcessAlive } from '../../src/system/process.js';
 import { ignite } from '../helpers/cli.js';
+import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForText } from '../helpers/console.js';
-import { tempDataDir } from '../helpers/data-dir.js';
-import { pushProjectImages, startRegistry } from '../helpers/registry.js';
 
 interface VMJson {
   metadata: { uid: string };
@@ -18,14 +17,10 @@ test(
   'run, logs, ps, stop, kill -9, start again with the disk kept, rm leaves nothing',
   { timeout: 600_000 },
   async () => {
-    await using reg = await startRegistry();
-    await pushProjectImages(reg.host, ['busybox', 'kernel']);
-    await using dir = await tempDataDir();
-    const env = {
-      IGNITE_DATA_DIR: dir.path,
-      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
-      IGNITE_ACCEL: 'tcg',
-    };
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const reg = { host: t.registry };
+    const dir = { path: t.dataDir };
     const name = `t1-${process.pid}`;
     const inspect = async () =>
       JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJson;
@@ -100,14 +95,10 @@ test(
   'rm refuses a running VM without -f; removing an image a VM uses needs -f',
   { timeout: 300_000 },
   async () => {
-    await using reg = await startRegistry();
-    await pushProjectImages(reg.host, ['busybox', 'kernel']);
-    await using dir = await tempDataDir();
-    const env = {
-      IGNITE_DATA_DIR: dir.path,
-      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
-      IGNITE_ACCEL: 'tcg',
-    };
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const reg = { host: t.registry };
+    const dir = { path: t.dataDir };
     const made = await ignite(
       ['create', `${reg.host}/ignite-busybox`, '--name', 'keep', '--net', 'none'],
       { env },

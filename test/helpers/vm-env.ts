@@ -1,0 +1,34 @@
+import { tempDataDir } from './data-dir.js';
+import { pushProjectImages, startRegistry } from './registry.js';
+
+export interface VMTestEnv extends AsyncDisposable {
+  /** The test registry, `127.0.0.1:<port>`, holding the project's images. */
+  registry: string;
+  dataDir: string;
+  /** The environment for `ignite`: its own data dir, the registry's kernel, TCG. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * What every VM test starts from: a real registry with the project's images pushed to it, and a
+ * fresh data dir. TCG is chosen up front: KVM is unusable on the project's machines, and the
+ * probe that finds that out has its own test.
+ */
+export async function vmTestEnv(images: ('busybox' | 'kernel' | 'debian')[]): Promise<VMTestEnv> {
+  const reg = await startRegistry();
+  await pushProjectImages(reg.host, images);
+  const dir = await tempDataDir();
+  return {
+    registry: reg.host,
+    dataDir: dir.path,
+    env: {
+      IGNITE_DATA_DIR: dir.path,
+      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+      IGNITE_ACCEL: 'tcg',
+    },
+    [Symbol.asyncDispose]: async () => {
+      await dir[Symbol.asyncDispose]();
+      await reg[Symbol.asyncDispose]();
+    },
+  };
+}
