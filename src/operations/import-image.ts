@@ -174,6 +174,14 @@ async function storeWithFiles<T extends Image | Kernel>(
         `${kind.toLowerCase()} "${obj.metadata.name ?? ''}": storage has no directory`,
       );
     for (const [src, name] of files) await place(src, dir, name);
+    if (created.kind === 'Image') {
+      const ext4Path = join(dir, 'image.ext4');
+      await deps.client.images.update(
+        uid,
+        (img) => void (img.status = { ...img.status, ext4Path }),
+      );
+      created.status = { ...created.status, ext4Path };
+    }
   } catch (err) {
     await kc.delete(uid).catch(() => undefined);
     throw err;

@@ -29,6 +29,14 @@ test(
     assert.match(src?.id ?? '', /^sha256:[a-f0-9]{64}$/);
     const repoDigest = src?.repoDigests[0] ?? '';
     assert.match(repoDigest, new RegExp(`^${reg.host}/ignite-busybox@sha256:[a-f0-9]{64}$`));
+    const info = JSON.parse((await ignite(['inspect', 'image', uid], { env })).stdout) as {
+      status: { ext4Path: string };
+    };
+    assert.equal(
+      info.status.ext4Path,
+      join(dir.path, 'image', uid, 'image.ext4'),
+      'the object records its ext4 path',
+    );
     const ext4 = await readFile(join(dir.path, 'image', uid, 'image.ext4'));
     assert.equal(ext4.readUInt16LE(1024 + 56), 0xef53, 'image.ext4 is an ext4 filesystem');
 

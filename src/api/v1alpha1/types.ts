@@ -208,7 +208,13 @@ export const ImageSpecSchema = z
   .strictObject({ ociClaim: OCIImageClaimSchema })
   .meta({ id: 'ImageSpec' });
 export const ImageStatusSchema = z
-  .strictObject({ ociSource: OCIImageSourceSchema.optional() })
+  .strictObject({
+    ociSource: OCIImageSourceSchema.optional(),
+    ext4Path: z
+      .string()
+      .optional()
+      .meta({ description: "Extension: the image's ext4 root filesystem on the host." }),
+  })
   .meta({ id: 'ImageStatus' });
 
 export const ImageSchema = z
