@@ -74,6 +74,90 @@ async function pushIndex(host: string, repo: string, tag: string, auth?: string)
   return sha(body);
 }
 
+/** A pass-through proxy (credentials included) that flips the last byte of one blob. */
+async function corruptingProxy(
+  upstream: string,
+  blob: string,
+): Promise<{ host: string; server: Server }> {
+  const port = await freePort();
+  const server = createServer((req, res) => {
+    void (async () => {
+      const headers: Record<string, string> = {};
+      for (const h of ['authorization', 'accept']) {
+        const v = req.headers[h];
+        if (typeof v === 'string') headers[h] = v;
+      }
+      const up = await fetch(`http://${upstream}${req.url ?? '/'}`, { headers });
+      let body = Buffer.from(await up.arrayBuffer());
+      if ((req.url ?? '').endsWith(`/blobs/${blob}`) && body.length > 0) {
+        body = Buffer.from(body);
+        body[body.length - 1] = (body[body.length - 1] ?? 0) ^ 0xff;
+      }
+      const out: Record<string, string> = {};
+      for (const h of ['content-type', 'docker-content-digest', 'www-authenticate']) {
+        const v = up.headers.get(h);
+        if (v) out[h] = v;
+      }
+      res.writeHead(up.status, out).end(body);
+    })().catch((err: unknown) => res.writeHead(500).end(String(err)));
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return { host: `127.0.0.1:${port}`, server };
+}
+
+/** A layer blob whose bytes do not match its digest fails the import and leaves nothing. */
+async function rejectsCorruptBlob(
+  host: string,
+  env: NodeJS.ProcessEnv,
+  auth?: string,
+): Promise<void> {
+  const res = await fetch(`http://${host}/v2/ignite-busybox/manifests/latest`, {
+    headers: {
+      Accept:
+        'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+      ...(auth ? { Authorization: auth } : {}),
+    },
+  });
+  const layer = ((await res.json()) as { layers: { digest: string }[] }).layers[0]?.digest ?? '';
+  const proxy = await corruptingProxy(host, layer);
+  const cfg =
+    env['DOCKER_CONFIG'] && auth
+      ? await dockerConfigFrom(env['DOCKER_CONFIG'], host, proxy.host)
+      : env['DOCKER_CONFIG'];
+  try {
+    await using dir = await tempDataDir();
+    const r = await ignite(['image', 'import', `${proxy.host}/ignite-busybox:latest`], {
+      env: { ...env, IGNITE_DATA_DIR: dir.path, ...(cfg ? { DOCKER_CONFIG: cfg } : {}) },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`digest mismatch for blob ${layer}`));
+    assert.deepEqual(
+      await readdir(join(dir.path, 'image')).catch(() => []),
+      [],
+      'no image object or file',
+    );
+    assert.deepEqual(
+      await readdir(join(dir.path, '.staging')).catch(() => []),
+      [],
+      'no staging leftovers',
+    );
+  } finally {
+    proxy.server.close();
+  }
+}
+
+/** A copy of a Docker config whose credentials for `from` also apply to `to`. */
+async function dockerConfigFrom(dir: string, from: string, to: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const cfg = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
+    auths: Record<string, unknown>;
+  };
+  cfg.auths[to] = cfg.auths[from];
+  const out = await mkdtemp(join(tmpdir(), 'ignite-dockercfg-'));
+  await writeFile(join(out, 'config.json'), JSON.stringify(cfg));
+  return out;
+}
+
 /** Pulls by tag, by digest, through an index, and twice, against `host`. */
 async function exercise(host: string, env: NodeJS.ProcessEnv): Promise<void> {
   const tag = await ignite(['image', 'import', `${host}/ignite-busybox:latest`], { env });
@@ -108,16 +192,21 @@ async function exercise(host: string, env: NodeJS.ProcessEnv): Promise<void> {
   );
 }
 
-test('anonymous registry: tag, digest, manifest index, twice', { timeout: 180_000 }, async () => {
-  await using reg = await startRegistry();
-  await pushProjectImages(reg.host, ['busybox']);
-  await pushIndex(reg.host, 'ignite-busybox', 'multi');
-  await using dir = await tempDataDir();
-  await exercise(reg.host, { IGNITE_DATA_DIR: dir.path });
-});
+test(
+  'anonymous registry: tag, digest, manifest index, twice, corrupt blob rejected',
+  { timeout: 180_000 },
+  async () => {
+    await using reg = await startRegistry();
+    await pushProjectImages(reg.host, ['busybox']);
+    await pushIndex(reg.host, 'ignite-busybox', 'multi');
+    await using dir = await tempDataDir();
+    await exercise(reg.host, { IGNITE_DATA_DIR: dir.path });
+    await rejectsCorruptBlob(reg.host, {});
+  },
+);
 
 test(
-  'Basic-auth registry (htpasswd): credentials from the Docker config; none is a clear error',
+  'Basic-auth registry (htpasswd): credentials from the Docker config; tag, digest, index, twice, corrupt blob rejected',
   { timeout: 180_000 },
   async () => {
     const user = { user: 'alice', password: 'wonder land' };
@@ -148,6 +237,11 @@ test(
       assert.equal(denied.code, 6, denied.stderr);
       assert.match(denied.stderr, /needs credentials/);
       await exercise(reg.host, { IGNITE_DATA_DIR: dir.path, DOCKER_CONFIG: cfg });
+      await rejectsCorruptBlob(
+        reg.host,
+        { DOCKER_CONFIG: cfg },
+        `Basic ${Buffer.from(`${user.user}:${user.password}`).toString('base64')}`,
+      );
     } finally {
       await rm(cfg, { recursive: true, force: true });
     }
@@ -230,7 +324,7 @@ test(
 );
 
 test(
-  'a blob whose bytes do not match its digest is rejected and nothing is half-imported',
+  'Bearer token flow: a blob whose bytes do not match its digest is rejected and nothing is half-imported',
   { timeout: 180_000 },
   async () => {
     await using reg = await startRegistry();
