@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRootDisk, vmGuestFiles } from './vmm/disk/create-root-disk.js';
 import { generateSSHKeyPair } from './system/ssh-keys.js';
@@ -56,11 +56,13 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
 }
 
 /**
- * ignite-spawn is this same program's spawn entry: the compiled `spawn/main.js` beside this file,
- * run by the same Node binary.
+ * ignite-spawn is this same program's spawn entry, run by the same Node binary: the bundle
+ * beside this file when the CLI runs from one (dist/ignite.mjs), else the compiled module.
  */
 function spawnCommand(): SpawnCommand {
-  return { file: process.execPath, args: [join(import.meta.dirname, 'spawn', 'main.js')] };
+  const bundled = join(import.meta.dirname, 'ignite-spawn.mjs');
+  const entry = existsSync(bundled) ? bundled : join(import.meta.dirname, 'spawn', 'main.js');
+  return { file: process.execPath, args: [entry] };
 }
 
 /** Version facts written at build time (scripts/write-build-info.mjs), with a fallback for tsx runs. */

@@ -25,6 +25,8 @@ import { vmLabel } from './vm-paths.js';
  */
 export interface CreateVMOptions {
   manifest?: VM;
+  /** The UID to give the VM (default: the manifest's, else a new one). */
+  uid?: string;
   image?: string;
   name?: string;
   cpus?: number;
@@ -108,6 +110,7 @@ export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults
   }
 
   const metadata = { ...base.metadata };
+  if (options.uid !== undefined) metadata.uid = options.uid;
   if (options.name !== undefined) metadata.name = options.name;
   if (options.labels && Object.keys(options.labels).length > 0)
     metadata.labels = { ...metadata.labels, ...options.labels };

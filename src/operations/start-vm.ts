@@ -1,13 +1,17 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { access } from 'node:fs/promises';
 import type { VM } from '../api/index.js';
 import { failedPrecondition, unavailable } from '../errors.js';
-import { isProcessAlive, sleep, spawnDetached } from '../system/process.js';
+import { isProcessAlive, signalProcess, sleep, spawnDetached } from '../system/process.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { OperationDeps } from './deps.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning, refreshVMState } from './vm-state.js';
 
 export interface StartVMOptions {
+  /** A supervisor already started with prestartSupervisor for this VM. */
+  prestarted?: { pid: number };
   /** How long to wait for the supervisor to report the VM running. */
   timeoutMs?: number;
 }
@@ -37,18 +41,20 @@ export async function startVM(
       hint: 'remove the VM and create it again',
     });
   }
-  const args = [
-    ...deps.spawnCommand.args,
-    uid,
-    '--data-dir',
-    deps.dataDir,
-    '--log-level',
-    deps.logLevel === 'silent' ? 'info' : deps.logLevel,
-  ];
-  const pid = spawnDetached(deps.spawnCommand.file, args, {
-    logFile: paths.spawnLog,
-    env: deps.env,
-  });
+  let pid: number;
+  if (options.prestarted !== undefined && isProcessAlive(options.prestarted.pid, uid)) {
+    // A supervisor started ahead (by `run`, while the VM was being created) waits for this.
+    pid = options.prestarted.pid;
+    // Before its handler is installed SIGUSR2 would kill it: wait until it catches the signal.
+    const deadline = Date.now() + 10_000;
+    while (!(await catchesSignal(pid, 12)) && Date.now() < deadline) await sleep(5);
+    signalProcess(pid, 'SIGUSR2');
+  } else {
+    pid = spawnDetached(deps.spawnCommand.file, spawnArgs(deps, uid, false), {
+      logFile: paths.spawnLog,
+      env: deps.env,
+    });
+  }
   deps.logger.debug({ vm: vm.metadata.name, uid, spawnPid: pid }, 'started ignite-spawn');
 
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
@@ -85,4 +91,49 @@ export async function lastError(logFile: string): Promise<string> {
     }
   }
   return lines[0] ?? 'the supervisor exited';
+}
+
+function spawnArgs(deps: OperationDeps, uid: string, wait: boolean): string[] {
+  const level = deps.logLevel === 'silent' ? 'info' : deps.logLevel;
+  return [
+    ...deps.spawnCommand.args,
+    uid,
+    '--data-dir',
+    deps.dataDir,
+    '--log-level',
+    level,
+    ...(wait ? ['--wait-signal'] : []),
+  ];
+}
+
+/**
+ * Starts a VM's supervisor before the VM exists, to wait (for SIGUSR2) until `startVM` hands it
+ * the finished VM: its start-up then overlaps the VM's creation, which shortens `run`. If the
+ * creation fails, `abandon()` ends it and removes what it wrote.
+ */
+export async function prestartSupervisor(
+  deps: OperationDeps,
+  uid: string,
+): Promise<{ pid: number; abandon(): Promise<void> }> {
+  const dir = join(deps.dataDir, 'vm', uid);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pid = spawnDetached(deps.spawnCommand.file, spawnArgs(deps, uid, true), {
+    logFile: join(dir, 'spawn.log'),
+    env: deps.env,
+  });
+  return {
+    pid,
+    abandon: async () => {
+      signalProcess(pid, 'SIGTERM');
+      // Only the supervisor's log is there when the VM was never stored.
+      if (!(await deps.client.vms.tryFind(uid))) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether process `pid` has a handler for signal number `sig` (its SigCgt mask in /proc). */
+async function catchesSignal(pid: number, sig: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
+  return m?.[1] !== undefined && (BigInt(`0x${m[1]}`) & (1n << BigInt(sig - 1))) !== 0n;
 }

@@ -17,9 +17,18 @@ const program = new Command('ignite-spawn')
   .option('--data-dir <dir>', 'data directory (env IGNITE_DATA_DIR; default /var/lib/firecracker)')
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .option('--stop-timeout <seconds>', 'how long the guest gets to power off after SIGTERM', '30')
+  .option(
+    '--wait-signal',
+    'start up, then wait for SIGUSR2 before starting the VM (ignite run starts the supervisor while it creates the VM)',
+    false,
+  )
   .exitOverride()
   .action(
-    async (uid: string, opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string }) => {
+    async (
+      uid: string,
+      opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string; waitSignal: boolean },
+    ) => {
+      if (opts.waitSignal && !(await goSignal())) return;
       const deps = createSupervisorRuntime({
         dataDir: opts.dataDir,
         logLevel: opts.logLevel,
@@ -37,6 +46,21 @@ const program = new Command('ignite-spawn')
       }
     },
   );
+
+/** Waits for SIGUSR2 (go) or SIGTERM (give up); false when told to give up or never told. */
+function goSignal(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 300_000);
+    process.once('SIGUSR2', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    process.once('SIGTERM', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
 
 try {
   await program.parseAsync(process.argv.slice(2), { from: 'user' });

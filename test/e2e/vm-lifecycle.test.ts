@@ -1,6 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const pexec = promisify(execFile);
 import assert from 'node:assert/strict';
 import { isProcessAlive } from '../../src/system/process.js';
 import { ignite } from '../helpers/cli.js';
@@ -99,6 +103,18 @@ test(
     const { env } = t;
     const reg = { host: t.registry };
     const dir = { path: t.dataDir };
+    // A run whose image does not exist fails cleanly: no VM, no directory, no waiting supervisor.
+    const bad = await ignite(['run', `${reg.host}/no-such-image`, '--name', 'bad'], { env });
+    assert.equal(bad.code, 3, bad.stderr);
+    assert.deepEqual(await readdir(join(dir.path, 'vm')).catch(() => []), []);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(
+      (
+        await pexec('pgrep', ['-f', `--data-dir ${dir.path}`]).catch(() => ({ stdout: '' }))
+      ).stdout.trim(),
+      '',
+      'no supervisor left waiting',
+    );
     const made = await ignite(
       ['create', `${reg.host}/ignite-busybox`, '--name', 'keep', '--net', 'none'],
       { env },

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { Size, fromPlainAs, parseDocuments, type NetworkMode } from '../../api/index.js';
+import { Size, fromPlainAs, newUID, parseDocuments, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
-import { startVM } from '../../operations/start-vm.js';
+import { prestartSupervisor, startVM } from '../../operations/start-vm.js';
 import { parseCopyFile, parseLabel, parsePortMapping } from '../../operations/vm-options.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from './vm-lifecycle.js';
@@ -148,10 +148,21 @@ export function runCommand(ctx: CliContext): Command {
     )
     .action(async (image: string | undefined, flags: RunFlags, cmd: Command) => {
       const deps = ctx.createDeps(cmd);
-      const vm = await createVM(deps, await toOptions(ctx, image, flags));
-      const uid = vm.metadata.uid ?? '';
-      await startVM(flags.debug ? { ...deps, logLevel: 'debug' } : deps, uid, {
+      const options = await toOptions(ctx, image, flags);
+      // The VM's UID is chosen here so its supervisor can start while the VM is being created.
+      const uid = options.manifest?.metadata.uid ?? newUID();
+      options.uid = uid;
+      const runDeps = flags.debug ? { ...deps, logLevel: 'debug' as const } : deps;
+      const supervisor = await prestartSupervisor(runDeps, uid);
+      try {
+        await createVM(deps, options);
+      } catch (err) {
+        await supervisor.abandon();
+        throw err;
+      }
+      await startVM(runDeps, uid, {
         timeoutMs: parseDuration(flags.startTimeout),
+        prestarted: supervisor,
       });
       ctx.out(`${uid}\n`);
       if (flags.interactive) await ctx.attach(cmd, uid);
