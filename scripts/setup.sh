@@ -36,4 +36,14 @@ log "npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 log "npm run build"
 npm run build --silent
+
+
+# CNI: when /etc/cni/net.d holds no network, install ignite's default one (bridge ignite0).
+if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    node --input-type=module -e "const m = await import('./dist/network/default-network.js'); console.error('==> installed ' + await m.installDefaultNetwork('/etc/cni/net.d'));"
+  else
+    echo "==> /etc/cni/net.d has no network; run setup as root to install ignite's default" >&2
+  fi
+fi
 log "setup done"
