@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectHostTsc } from '../src/vmm/qemu/host-tsc.js';
+import { createOverlay } from '../src/vmm/disk/create-root-disk.js';
 import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
 import { fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
 
@@ -39,18 +40,7 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
     const ignite: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const disk = join(dataDir, `bare-${i}.qcow2`);
-      await pexec('qemu-img', [
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-F',
-        'raw',
-        '-b',
-        image,
-        disk,
-        '4G',
-      ]);
+      await createOverlay(image, disk, 4 << 30);
       bare.push(
         await timeToOutput(
           'qemu-system-x86_64',

@@ -23,18 +23,7 @@ export async function createRootDisk(c: RootDiskConfig): Promise<RootDisk> {
   const path = join(c.vmDir, c.format === 'qcow2' ? QCOW2 : RAW);
   try {
     if (c.format === 'qcow2') {
-      await run('qemu-img', [
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-F',
-        'raw',
-        '-b',
-        c.imagePath,
-        path,
-        String(size),
-      ]);
+      await createOverlay(c.imagePath, path, size);
       await withRawView(path, size, c.label, (raw) => prepare(raw, c));
     } else {
       // A reflink shares blocks where the filesystem can (btrfs, XFS); elsewhere a sparse copy.
@@ -47,6 +36,29 @@ export async function createRootDisk(c: RootDiskConfig): Promise<RootDisk> {
     await rm(path, { force: true });
     throw err;
   }
+}
+
+/**
+ * A qcow2 file over a raw image: reads fall through to the image, writes stay in the overlay,
+ * so any number of VMs share one image file. `sizeBytes` defaults to the image's size.
+ */
+export async function createOverlay(
+  imagePath: string,
+  overlayPath: string,
+  sizeBytes?: number,
+): Promise<void> {
+  await run('qemu-img', [
+    'create',
+    '-q',
+    '-f',
+    'qcow2',
+    '-F',
+    'raw',
+    '-b',
+    imagePath,
+    overlayPath,
+    ...(sizeBytes !== undefined ? [String(sizeBytes)] : []),
+  ]);
 }
 
 /** Grows the filesystem to fill the disk, then writes the VM's files. */

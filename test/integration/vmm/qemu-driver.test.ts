@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../../src/system/exec.js';
+import { createOverlay } from '../../../src/vmm/disk/create-root-disk.js';
 import { QemuDriver } from '../../../src/vmm/qemu/qemu-driver.js';
 import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js';
 import { vmmDriverSuite } from '../../suites/vmm-driver.suite.js';
@@ -24,17 +24,7 @@ vmmDriverSuite('qemu', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'ignite-qemu-'));
       const disk = join(dir, 'rootfs.qcow2');
       // As ignite does: the VM writes to its own overlay, never to the shared image.
-      await run('qemu-img', [
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-F',
-        'raw',
-        '-b',
-        fixture.rootfsPath,
-        disk,
-      ]);
+      await createOverlay(fixture.rootfsPath, disk);
       return {
         config: {
           uid: name,
