@@ -15,7 +15,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { spawn } from 'node:child_process';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 import { invalidArgument } from '../errors.js';
 import { run } from '../system/exec.js';
@@ -244,5 +244,3 @@ async function checkNoSymlinkOnPath(
     }
   }
 }
-
-export { Readable };

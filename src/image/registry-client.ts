@@ -160,7 +160,7 @@ export class RegistryClient {
     const what = `image "${formatImageRef(ref)}"`;
     if (!desc.digest.startsWith('sha256:'))
       throw invalidArgument(`${what}: unsupported digest algorithm in ${desc.digest}`);
-    await this.retry(what, async () => {
+    await this.retry(async () => {
       const res = await this.request(ref, `/blobs/${desc.digest}`, {});
       if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
       const hash = createHash('sha256');
@@ -206,7 +206,7 @@ export class RegistryClient {
     reference: string,
     what: string,
   ): Promise<{ bytes: Buffer; digest: string; mediaType: string }> {
-    return this.retry(`image "${what}"`, async () => {
+    return this.retry(async () => {
       const res = await this.request(ref, `/manifests/${reference}`, { Accept: ACCEPT });
       const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `image "${what}": manifest`);
       return {
@@ -331,7 +331,8 @@ export class RegistryClient {
     return undefined;
   }
 
-  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` again on transient failures, with backoff; the error names the image. */
+  private async retry<T>(fn: () => Promise<T>): Promise<T> {
     const attempts = this.options.attempts ?? 3;
     for (let i = 1; ; i++) {
       try {
@@ -348,7 +349,6 @@ export class RegistryClient {
         await new Promise((r) => setTimeout(r, 200 * 2 ** (i - 1)));
       }
     }
-    void what;
   }
 }
 
