@@ -52,6 +52,16 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
       new CniNetwork({ dataDir, nameservers: hostNameservers }).teardown({
         uid: vm.metadata.uid ?? '',
       }),
+    reserveVMNetwork: (vm) =>
+      new CniNetwork({ dataDir, nameservers: hostNameservers }).reserve({
+        uid: vm.metadata.uid ?? '',
+        name: vm.metadata.name ?? '',
+        mode: vm.spec.network?.mode ?? 'docker-bridge',
+      }),
+    releaseVMNetwork: (vm) =>
+      new CniNetwork({ dataDir, nameservers: hostNameservers }).release({
+        uid: vm.metadata.uid ?? '',
+      }),
   };
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import lockfile from 'proper-lockfile';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,7 +67,14 @@ interface NetworkState {
   dhcpPid?: number;
 }
 
+interface Reservation {
+  ip: string;
+  list: NetworkConfigList;
+}
+
 const TAP = 'tap0';
+/** The interface name a reserved address is held under while the VM has no namespace. */
+const RESERVE_IF = 'reserve0';
 const DHCP_SERVER_IP = '169.254.255.1';
 
 export class CniNetwork {
@@ -82,6 +90,78 @@ export class CniNetwork {
 
   static netnsName(uid: string): string {
     return `ignite-${uid}`;
+  }
+
+  private reservationFile(uid: string): string {
+    return join(this.options.dataDir, 'network', `${uid}.reservation.json`);
+  }
+
+  private async readReservation(uid: string): Promise<Reservation | undefined> {
+    try {
+      return JSON.parse(await readFile(this.reservationFile(uid), 'utf8')) as Reservation;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** IPAM moves (reserve, hand over to the VM's interface, take back) happen one at a time. */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const dir = join(this.options.dataDir, 'network');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const release = await lockfile.lock(dir, {
+      realpath: false,
+      lockfilePath: join(dir, '.lock'),
+      stale: 10_000,
+      update: 2000,
+      retries: { retries: 200, factor: 1.2, minTimeout: 10, maxTimeout: 200 },
+    });
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  private reservationRuntime(uid: string, ip?: string): CniRuntime {
+    return {
+      containerId: `ignite-${uid}`,
+      netns: '/proc/self/ns/net',
+      ifName: RESERVE_IF,
+      ...(ip !== undefined ? { args: `IgnoreUnknown=1;IP=${ip}` } : {}),
+    };
+  }
+
+  /**
+   * Reserves the VM's address when it is created, so it is known (and kept) while the VM is not
+   * running: the network's IPAM allocates it under the VM's container ID and a placeholder
+   * interface; at start the reservation is handed to the real interface. Returns the address.
+   */
+  async reserve(req: {
+    uid: string;
+    name: string;
+    mode: NetworkMode;
+  }): Promise<string | undefined> {
+    if (req.mode === 'none') return undefined;
+    const label = `vm "${req.name}"`;
+    const list = await this.networkFor(req.mode);
+    return this.locked(async () => {
+      const existing = await this.readReservation(req.uid);
+      if (existing) return existing.ip;
+      const result = await this.cni.ipam('ADD', list, this.reservationRuntime(req.uid), label);
+      const ip = result?.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0];
+      if (ip === undefined)
+        throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
+      await writeFile(
+        this.reservationFile(req.uid),
+        JSON.stringify({ ip, list } satisfies Reservation),
+      );
+      return ip;
+    });
+  }
+
+  /** Gives the reserved address back to the network (on rm). Idempotent. */
+  async release(req: { uid: string }): Promise<void> {
+    await this.teardown(req, { keepReservation: false });
   }
 
   async setup(req: NetworkSetupRequest): Promise<NetworkAttachment> {
@@ -101,14 +181,21 @@ export class CniNetwork {
         protocol: p.protocol ?? 'tcp',
       })),
     };
-    const state: NetworkState = { uid: req.uid, netns, list, runtime };
+    const reservation = await this.readReservation(req.uid);
+    const state: NetworkState = { uid: req.uid, netns, list: reservation?.list ?? list, runtime };
     await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
     await this.save(state);
     try {
       await run('ip', ['netns', 'add', netns]);
       const inNs = (...args: string[]) => run('ip', ['netns', 'exec', netns, ...args]);
       await inNs('ip', 'link', 'set', 'lo', 'up');
-      state.result = await this.cni.add(list, runtime, label);
+      state.result = await this.locked(async () => {
+        if (reservation === undefined) return this.cni.add(state.list, runtime, label);
+        // Hand the reserved address from the placeholder to eth0.
+        await this.cni.ipam('DEL', state.list, this.reservationRuntime(req.uid), label);
+        runtime.args = `IgnoreUnknown=1;IP=${reservation.ip}`;
+        return this.cni.add(state.list, runtime, label);
+      });
       await this.save(state);
 
       const ip4 = state.result.ips?.find((i) => !i.address.includes(':'));
@@ -248,7 +335,7 @@ export class CniNetwork {
   }
 
   /** Undoes setup: DHCP server, CNI DEL (releasing the address), the namespace. Idempotent. */
-  async teardown(req: { uid: string }): Promise<void> {
+  async teardown(req: { uid: string }, options: { keepReservation?: boolean } = {}): Promise<void> {
     const file = this.stateFile(req.uid);
     let state: NetworkState | undefined;
     try {
@@ -285,6 +372,30 @@ export class CniNetwork {
       }
     }
     await runUnchecked('ip', ['netns', 'del', netns]);
+    const reservation = await this.readReservation(req.uid);
+    if (reservation) {
+      await this.locked(async () => {
+        // Take the address back under the placeholder (the VM keeps it while stopped), or, on
+        // rm, release it; both are idempotent for host-local.
+        await this.cni
+          .ipam('DEL', reservation.list, this.reservationRuntime(req.uid), `vm ${req.uid}`)
+          .catch(() => undefined);
+        if (options.keepReservation !== false) {
+          await this.cni
+            .ipam(
+              'ADD',
+              reservation.list,
+              this.reservationRuntime(req.uid, reservation.ip),
+              `vm ${req.uid}`,
+            )
+            .catch((err: unknown) => {
+              errors.push(toAppError(err));
+            });
+        } else {
+          await rm(this.reservationFile(req.uid), { force: true });
+        }
+      });
+    }
     if (errors.length === 0) {
       const dir = join(this.options.dataDir, 'network');
       for (const suffix of ['.json', '.udhcpd.conf', '.leases', '.dhcp.log'])

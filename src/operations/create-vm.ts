@@ -212,12 +212,24 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
     ...(kernel.status?.ociSource ? { kernel: kernel.status.ociSource } : {}),
   };
 
-  // Name choice and uniqueness happen under the store's lock, in create().
-  vm.metadata.name = await chooseName(deps, vm);
-  const created = await deps.client.vms.create(vm);
+  // Uniqueness is checked under the store's lock, in create(); a generated name that another
+  // create took meanwhile is simply generated again.
+  const generated = !vm.metadata.name;
+  let created: VM | undefined;
+  for (let attempt = 0; created === undefined; attempt++) {
+    vm.metadata.name = generated
+      ? await chooseName(deps, { ...vm, metadata: { ...vm.metadata, name: '' } })
+      : await chooseName(deps, vm);
+    try {
+      created = await deps.client.vms.create(vm);
+    } catch (err) {
+      if (!(generated && AppError.is(err, 'AlreadyExists') && attempt < 10)) throw err;
+    }
+  }
   const uid = created.metadata.uid ?? '';
   const label = vmLabel(created);
   try {
+    await deps.reserveVMNetwork(created);
     const vmDir = deps.client.vms.objectDir(uid);
     if (vmDir === undefined) throw invalidArgument(`${label}: storage has no directory for it`);
     if (vm.spec.ssh === true) authorizedKeys.push(await deps.generateSSHKey(vmDir, uid));
@@ -241,6 +253,7 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
       copyFiles: vm.spec.copyFiles ?? [],
     });
   } catch (err) {
+    await deps.releaseVMNetwork(created).catch(() => undefined);
     await deps.client.vms.delete(uid).catch(() => undefined);
     throw err;
   }

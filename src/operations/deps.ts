@@ -23,4 +23,8 @@ export interface OperationDeps {
    * supervisor died without doing it. Idempotent.
    */
   collectVMLeftovers: (vm: VM) => Promise<void>;
+  /** Reserves the VM's address on its network at create; returns it (none for `--net none`). */
+  reserveVMNetwork: (vm: VM) => Promise<string | undefined>;
+  /** Releases everything the VM holds on its network, its address included (rm). Idempotent. */
+  releaseVMNetwork: (vm: VM) => Promise<void>;
 }

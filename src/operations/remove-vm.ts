@@ -28,7 +28,7 @@ export async function removeVM(
     }
     vm = await stopVM(deps, vm.metadata.uid ?? '', { kill: true });
   }
-  await deps.collectVMLeftovers(vm);
+  await deps.releaseVMNetwork(vm);
   const uid = vm.metadata.uid ?? '';
   await deps.client.vms.delete(uid);
   deps.logger.info(

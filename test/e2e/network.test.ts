@@ -17,7 +17,11 @@ interface VMJson {
   status: { state: string; ipAddresses?: string[]; runtime?: { spawnPid: number; pid: number } };
 }
 
-async function leftovers(uid: string): Promise<string[]> {
+/**
+ * What of a VM's network is still on the host. With `keepsAddress`, the address the VM holds
+ * while it exists (the host-local reservation under the `reserve0` placeholder) is expected.
+ */
+async function leftovers(uid: string, keepsAddress = false): Promise<string[]> {
   const found: string[] = [];
   if ((await pexec('ip', ['netns', 'list'])).stdout.includes(`ignite-${uid}`)) found.push('netns');
   if ((await pexec('iptables-save', [])).stdout.includes(uid)) found.push('iptables rules');
@@ -28,7 +32,9 @@ async function leftovers(uid: string): Promise<string[]> {
     const content = await import('node:fs/promises')
       .then((m) => m.readFile(join('/var/lib/cni/networks/ignite-cni-bridge', r), 'utf8'))
       .catch(() => '');
-    if (content.includes(uid)) found.push(`host-local reservation ${r}`);
+    if (content.includes(uid) && !(keepsAddress && content.includes('reserve0'))) {
+      found.push(`host-local reservation ${r}`);
+    }
   }
   const links = (await pexec('ip', ['-o', 'link'])).stdout;
   for (const l of links.split('\n'))
@@ -130,10 +136,78 @@ test(
         false,
         'the orphaned hypervisor was ended',
       );
+      // The stopped VM keeps its address reservation, and nothing else; rm releases that too.
+      assert.deepEqual(await leftovers(vb.metadata.uid, true), []);
+      assert.equal((await ignite(['rm', '-f', b], { env })).code, 0);
       assert.deepEqual(await leftovers(vb.metadata.uid), []);
     } finally {
       await ignite(['rm', '-f', a], { env });
       await ignite(['rm', '-f', b], { env });
     }
+  },
+);
+
+/** The host-local reservations of the default network that belong to `uid`: address → interface. */
+async function reservationsOf(uid: string): Promise<Map<string, string>> {
+  const dir = '/var/lib/cni/networks/ignite-cni-bridge';
+  const found = new Map<string, string>();
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const content = await import('node:fs/promises')
+      .then((m) => m.readFile(join(dir, f), 'utf8'))
+      .catch(() => '');
+    if (content.includes(`ignite-${uid}`)) found.set(f, content.split(/\s+/)[1] ?? '');
+  }
+  return found;
+}
+
+test(
+  'ten parallel creates get ten names and ten address reservations; a VM keeps its address across stop; rm releases it',
+  { timeout: 600_000 },
+  async () => {
+    assert.equal(
+      process.getuid?.(),
+      0,
+      'networking needs root: network namespaces, bridges and iptables (CI runs as root)',
+    );
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    // Import once, so the ten creates race on names and addresses rather than on the pull.
+    assert.equal(
+      (await ignite(['image', 'import', `${t.registry}/ignite-busybox`], { env })).code,
+      0,
+    );
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => ignite(['create', `${t.registry}/ignite-busybox`], { env })),
+    );
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const uids = results.map((r) => r.stdout.trim().split('\n').pop() ?? '');
+    const vms = JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as {
+      metadata: { uid: string; name: string };
+    }[];
+    assert.equal(vms.length, 10, 'no create was lost');
+    assert.equal(new Set(vms.map((v) => v.metadata.name)).size, 10, 'ten distinct names');
+    const addresses = new Set<string>();
+    for (const uid of uids) {
+      const r = await reservationsOf(uid);
+      assert.equal(r.size, 1, `one reservation for ${uid}`);
+      for (const ip of r.keys()) addresses.add(ip);
+    }
+    assert.equal(addresses.size, 10, 'ten distinct addresses');
+
+    // The reserved address is the one the VM gets, and keeps while stopped.
+    const first = uids[0] ?? '';
+    const reserved = [...(await reservationsOf(first)).keys()][0];
+    assert.equal((await ignite(['start', first], { env })).code, 0);
+    const running = JSON.parse((await ignite(['inspect', 'vm', first], { env })).stdout) as {
+      status: { ipAddresses: string[] };
+    };
+    assert.deepEqual(running.status.ipAddresses, [reserved]);
+    assert.deepEqual([...(await reservationsOf(first)).entries()], [[reserved, 'eth0']]);
+    assert.equal((await ignite(['stop', first], { env })).code, 0);
+    assert.deepEqual([...(await reservationsOf(first)).entries()], [[reserved, 'reserve0']]);
+
+    const rm = await ignite(['rm', '-f', ...uids], { env });
+    assert.equal(rm.code, 0, rm.stderr);
+    for (const uid of uids) assert.deepEqual(await leftovers(uid), [], uid);
   },
 );

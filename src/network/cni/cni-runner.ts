@@ -20,6 +20,8 @@ export interface CniRuntime {
   /** Path of the network namespace, e.g. /run/netns/ignite-<uid>. */
   netns: string;
   ifName: string;
+  /** CNI_ARGS, e.g. `IgnoreUnknown=1;IP=10.61.0.7` to ask host-local for one address. */
+  args?: string;
   portMappings?: { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
 }
 
@@ -84,6 +86,7 @@ export class CniRunner {
         CNI_NETNS: rt.netns,
         CNI_IFNAME: rt.ifName,
         CNI_PATH: this.paths.join(':'),
+        ...(rt.args !== undefined ? { CNI_ARGS: rt.args } : {}),
       },
     });
     if (r.exitCode !== 0) {
@@ -105,6 +108,33 @@ export class CniRunner {
     } catch {
       throw new AppError('Internal', `${label}: CNI plugin "${type}" printed no result`);
     }
+  }
+
+  /**
+   * Runs only the network's IPAM plugin (the first plugin's `ipam` section), as plugins call it:
+   * used to hold an address for a VM while it has no namespace.
+   */
+  async ipam(
+    command: 'ADD' | 'DEL',
+    list: NetworkConfigList,
+    rt: CniRuntime,
+    label: string,
+  ): Promise<CniResult | undefined> {
+    const ipam = list.plugins
+      .map((p) => p['ipam'])
+      .find((i): i is Record<string, unknown> => typeof i === 'object' && i !== null);
+    if (ipam === undefined)
+      throw failedPrecondition(
+        `${label}: network "${list.name}" has no IPAM to reserve an address with`,
+      );
+    return this.exec(
+      command,
+      { ...list, plugins: [ipam] },
+      rt,
+      { ...ipam, ipam },
+      undefined,
+      label,
+    );
   }
 
   async add(list: NetworkConfigList, rt: CniRuntime, label: string): Promise<CniResult> {
