@@ -132,9 +132,9 @@ export class CniNetwork {
   }
 
   /**
-   * Reserves the VM's address when it is created, so it is known (and kept) while the VM is not
-   * running: the network's IPAM allocates it under the VM's container ID and a placeholder
-   * interface; at start the reservation is handed to the real interface. Returns the address.
+   * Reserves the VM's address when it is created: the network's IPAM allocates it under the VM's
+   * container ID and a placeholder interface, so concurrent creates get distinct addresses. The
+   * first start hands it to eth0; from then on it is released at stop, as a container's is.
    */
   async reserve(req: {
     uid: string;
@@ -194,7 +194,10 @@ export class CniNetwork {
         // Hand the reserved address from the placeholder to eth0.
         await this.cni.ipam('DEL', state.list, this.reservationRuntime(req.uid), label);
         runtime.args = `IgnoreUnknown=1;IP=${reservation.ip}`;
-        return this.cni.add(state.list, runtime, label);
+        const result = await this.cni.add(state.list, runtime, label);
+        // The address now belongs to eth0 and is released with it at stop, like a container's.
+        await rm(this.reservationFile(req.uid), { force: true });
+        return result;
       });
       await this.save(state);
 
@@ -373,27 +376,16 @@ export class CniNetwork {
     }
     await runUnchecked('ip', ['netns', 'del', netns]);
     const reservation = await this.readReservation(req.uid);
-    if (reservation) {
+    if (reservation && options.keepReservation === false) {
+      // A VM removed before it ever started still holds its address under the placeholder.
       await this.locked(async () => {
-        // Take the address back under the placeholder (the VM keeps it while stopped), or, on
-        // rm, release it; both are idempotent for host-local.
-        await this.cni
-          .ipam('DEL', reservation.list, this.reservationRuntime(req.uid), `vm ${req.uid}`)
-          .catch(() => undefined);
-        if (options.keepReservation !== false) {
-          await this.cni
-            .ipam(
-              'ADD',
-              reservation.list,
-              this.reservationRuntime(req.uid, reservation.ip),
-              `vm ${req.uid}`,
-            )
-            .catch((err: unknown) => {
-              errors.push(toAppError(err));
-            });
-        } else {
-          await rm(this.reservationFile(req.uid), { force: true });
-        }
+        await this.cni.ipam(
+          'DEL',
+          reservation.list,
+          this.reservationRuntime(req.uid),
+          `vm ${req.uid}`,
+        );
+        await rm(this.reservationFile(req.uid), { force: true });
       });
     }
     if (errors.length === 0) {
