@@ -8,6 +8,7 @@ import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
 import type { SuperviseDeps } from './operations/supervise-vm.js';
 import { CniNetwork } from './network/cni-network.js';
+import { createVMMetrics, serveMetrics } from './metrics/index.js';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
 import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
@@ -97,6 +98,29 @@ export function createSupervisorRuntime(options: SupervisorRuntimeOptions): Supe
     signals: options.signals,
     driverFor: (vm) => Promise.resolve(driverFor(deps, vm)),
     networking: vmNetworking(deps),
+    serveMetrics: async (vm, hv, paths, net) => {
+      const registry = await createVMMetrics(
+        {
+          state: () => 'Running',
+          bootTimeSeconds: () => net.startTime.getTime() / 1000,
+          hypervisorPid: () => hv.pid,
+          blockStats: () => hv.blockStats(),
+          // The tap lives in the VM's namespace; the hypervisor's /proc/<pid>/net shows it.
+          netDevice: () =>
+            net.tapName !== undefined ? { pid: hv.pid, ifname: net.tapName } : undefined,
+          dhcpLeases: net.dhcpLeases,
+        },
+        {
+          uid: vm.metadata.uid ?? '',
+          name: vm.metadata.name ?? '',
+          vmm: net.vmm,
+          image: vm.spec.image.ociClaim.ref,
+          kernel: vm.spec.kernel?.ociClaim.ref ?? '',
+        },
+        { logger: deps.logger },
+      );
+      return serveMetrics(registry, paths.metricsSocket, { logger: deps.logger });
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { attachCommand, logsCommand } from './commands/vm-console.js';
 import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
 import { createCommand, runCommand } from './commands/vm-create.js';
 import { completionCommand } from './commands/completion.js';
+import { metricsCommand } from './commands/metrics.js';
 import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
@@ -75,6 +76,7 @@ export function buildProgram(ctx: CliContext): Command {
     program.addCommand(group);
   }
 
+  program.addCommand(metricsCommand(ctx));
   program.addCommand(removeCommand(ctx, 'Image', 'rmi'));
   program.addCommand(removeCommand(ctx, 'Kernel', 'rmk'));
   program.addCommand(completionCommand(ctx, () => program));

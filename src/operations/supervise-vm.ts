@@ -17,6 +17,8 @@ export interface VMNetworkAttachment {
 }
 
 export interface VMNetworking {
+  /** DHCP leases handed to the guest so far (for metrics). */
+  dhcpLeases?(uid: string): Promise<number>;
   setup(req: {
     uid: string;
     name: string;
@@ -33,6 +35,7 @@ export type MetricsServer = (
   vm: VM,
   running: RunningVM,
   paths: VMPaths,
+  net: VMNetworkAttachment & { vmm: string; startTime: Date; dhcpLeases: () => number },
 ) => Promise<{ close(): Promise<void> }>;
 
 export interface SuperviseDeps extends OperationDeps {
@@ -132,7 +135,20 @@ export async function superviseVM(
     });
     if (deps.serveMetrics) {
       try {
-        metrics = await deps.serveMetrics(vm, hv, paths);
+        let leases = 0;
+        const poll = setInterval(() => {
+          void deps.networking.dhcpLeases?.(uid).then(
+            (n) => (leases = n),
+            () => undefined,
+          );
+        }, 2000).unref();
+        const served = await deps.serveMetrics(vm, hv, paths, {
+          ...net,
+          vmm: driver.name,
+          startTime: deps.clock(),
+          dhcpLeases: () => leases,
+        });
+        metrics = { close: () => (clearInterval(poll), served.close()) };
       } catch (err) {
         log.warn({ err }, `${label}: metrics not served: ${toAppError(err).message}`);
       }

@@ -76,6 +76,8 @@ export function runUnchecked(
         resolve({ stdout, stderr, exitCode });
       },
     );
+    // A program may exit without reading all its input; that is its answer, not our crash.
+    child.stdin?.on('error', () => undefined);
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
   });

@@ -215,6 +215,8 @@ async function extractVmlinux(bzImage: string, out: string): Promise<void> {
       xz.on('exit', (code) =>
         code === 0 ? resolve() : reject(new Error(`vm-fixture: xz failed (${code}): ${err}`)),
       );
+      // xz stops reading at the end of its stream; the rest of the bzImage is not for it.
+      xz.stdin?.on('error', () => undefined);
       xz.stdin?.end(data.subarray(at));
     });
   } finally {
