@@ -17,20 +17,25 @@ interface VMJson {
   status: { state: string; ipAddresses?: string[]; runtime?: { spawnPid: number; pid: number } };
 }
 
+/** The host-local reservations of the default network that belong to `uid`: address → interface. */
+async function reservationsOf(uid: string): Promise<Map<string, string>> {
+  const dir = '/var/lib/cni/networks/ignite-cni-bridge';
+  const found = new Map<string, string>();
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const content = await import('node:fs/promises')
+      .then((m) => m.readFile(join(dir, f), 'utf8'))
+      .catch(() => '');
+    if (content.includes(`ignite-${uid}`)) found.set(f, content.split(/\s+/)[1] ?? '');
+  }
+  return found;
+}
+
 /** What of a VM's network is still on the host. */
 async function leftovers(uid: string): Promise<string[]> {
   const found: string[] = [];
   if ((await pexec('ip', ['netns', 'list'])).stdout.includes(`ignite-${uid}`)) found.push('netns');
   if ((await pexec('iptables-save', [])).stdout.includes(uid)) found.push('iptables rules');
-  const reservations = await readdir('/var/lib/cni/networks/ignite-cni-bridge').catch(
-    () => [] as string[],
-  );
-  for (const r of reservations) {
-    const content = await import('node:fs/promises')
-      .then((m) => m.readFile(join('/var/lib/cni/networks/ignite-cni-bridge', r), 'utf8'))
-      .catch(() => '');
-    if (content.includes(uid)) found.push(`host-local reservation ${r}`);
-  }
+  for (const ip of (await reservationsOf(uid)).keys()) found.push(`host-local reservation ${ip}`);
   const links = (await pexec('ip', ['-o', 'link'])).stdout;
   for (const l of links.split('\n'))
     if (l.includes('veth') && l.includes(`ignite-${uid}`)) found.push('veth');
@@ -138,19 +143,6 @@ test(
     }
   },
 );
-
-/** The host-local reservations of the default network that belong to `uid`: address → interface. */
-async function reservationsOf(uid: string): Promise<Map<string, string>> {
-  const dir = '/var/lib/cni/networks/ignite-cni-bridge';
-  const found = new Map<string, string>();
-  for (const f of await readdir(dir).catch(() => [] as string[])) {
-    const content = await import('node:fs/promises')
-      .then((m) => m.readFile(join(dir, f), 'utf8'))
-      .catch(() => '');
-    if (content.includes(`ignite-${uid}`)) found.set(f, content.split(/\s+/)[1] ?? '');
-  }
-  return found;
-}
 
 test(
   'ten parallel creates get ten names and ten address reservations; start uses it, stop and rm release it',
