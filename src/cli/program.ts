@@ -10,6 +10,7 @@ import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
 import { createCommand, runCommand } from './commands/vm-create.js';
 import { completionCommand } from './commands/completion.js';
 import { metricsCommand } from './commands/metrics.js';
+import { gitopsCommand } from './commands/gitops.js';
 import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
@@ -77,6 +78,7 @@ export function buildProgram(ctx: CliContext): Command {
   }
 
   program.addCommand(metricsCommand(ctx));
+  program.addCommand(gitopsCommand(ctx));
   program.addCommand(removeCommand(ctx, 'Image', 'rmi'));
   program.addCommand(removeCommand(ctx, 'Kernel', 'rmk'));
   program.addCommand(completionCommand(ctx, () => program));

@@ -5,6 +5,7 @@ import {
   createManagerMetrics,
   serveHostMetrics,
   type HostMetricsServer,
+  type ManagerMetrics,
 } from '../metrics/index.js';
 import { fetchFromSocket } from '../metrics/fetch-socket.js';
 import type { OperationDeps } from './deps.js';
@@ -34,8 +35,26 @@ async function fileBytes(path: string): Promise<number> {
 export async function serveAllMetrics(
   deps: OperationDeps,
   listen: string,
+  manager: ManagerMetrics = managerMetrics(deps),
 ): Promise<HostMetricsServer> {
-  const { registry } = createManagerMetrics(
+  return serveHostMetrics({
+    listen,
+    manager: manager.registry,
+    logger: deps.logger,
+    vmSockets: async () =>
+      (await deps.client.vms.list())
+        .filter((v) => isVMRunning(v))
+        .map((v) => ({
+          uid: v.metadata.uid ?? '',
+          name: v.metadata.name ?? '',
+          socketPath: vmPaths(deps, v).metricsSocket,
+        })),
+  });
+}
+
+/** The manager's own metrics: VMs by state, images and kernels, and the gitops counters. */
+export function managerMetrics(deps: OperationDeps): ManagerMetrics {
+  return createManagerMetrics(
     {
       vmStates: async () =>
         (await deps.client.vms.list()).map((v) =>
@@ -66,17 +85,4 @@ export async function serveAllMetrics(
     },
     { logger: deps.logger },
   );
-  return serveHostMetrics({
-    listen,
-    manager: registry,
-    logger: deps.logger,
-    vmSockets: async () =>
-      (await deps.client.vms.list())
-        .filter((v) => isVMRunning(v))
-        .map((v) => ({
-          uid: v.metadata.uid ?? '',
-          name: v.metadata.name ?? '',
-          socketPath: vmPaths(deps, v).metricsSocket,
-        })),
-  });
 }

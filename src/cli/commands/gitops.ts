@@ -1,0 +1,95 @@
+import { Command, Option } from 'commander';
+import { managerMetrics, serveAllMetrics } from '../../operations/metrics.js';
+import { passFailure, runGitops } from '../../gitops/reconciler.js';
+import { formatData, formatTable, parseOutput } from '../output/format.js';
+import type { CliContext } from '../context.js';
+import { parseDuration } from './vm-lifecycle.js';
+
+interface GitopsFlags {
+  branch: string;
+  interval: string;
+  path: string;
+  once: boolean;
+  startTimeout: string;
+  metricsListen?: string;
+  output: string;
+}
+
+export function gitopsCommand(ctx: CliContext): Command {
+  return new Command('gitops')
+    .description(
+      'Reconcile VMs from the manifests in a git repository: create, update and delete VMs to match each new commit (until interrupted)',
+    )
+    .argument(
+      '<repo-url>',
+      'the repository: any URL or path git can fetch (https://, ssh, file://, git://)',
+    )
+    .option('-b, --branch <branch>', 'the branch to follow', 'main')
+    .option('--interval <duration>', 'how often to fetch the branch', '30s')
+    .option('--path <dir>', 'read manifests only under this directory of the repository', '')
+    .option(
+      '--once',
+      'reconcile the branch head once and exit (non-zero if anything failed)',
+      false,
+    )
+    .addOption(
+      new Option('--start-timeout <duration>', 'how long to wait for each VM to start').default(
+        '120s',
+      ),
+    )
+    .option(
+      '--metrics-listen <host:port>',
+      'also serve Prometheus metrics, gitops counters included',
+    )
+    .option(
+      '-o, --output <format>',
+      'with --once: what was done, as table, json, yaml or a {{template}}',
+      'table',
+    )
+    .action(async (url: string, f: GitopsFlags, cmd: Command) => {
+      const format = parseOutput(f.output, ['table', 'json', 'yaml'], 'table');
+      const deps = ctx.createDeps(cmd);
+      const importDeps = ctx.importDeps(cmd);
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      const manager = managerMetrics(deps);
+      const server =
+        f.metricsListen !== undefined
+          ? await serveAllMetrics(deps, f.metricsListen, manager)
+          : undefined;
+      if (server) ctx.io.stderr.write(`serving metrics on ${server.url}\n`);
+      try {
+        const result = await runGitops(
+          { ...deps, registry: importDeps.registry },
+          {
+            url,
+            branch: f.branch,
+            path: f.path,
+            intervalMs: parseDuration(f.interval),
+            once: f.once,
+            signal: controller.signal,
+            metrics: manager.gitops,
+            startTimeoutMs: parseDuration(f.startTimeout),
+          },
+        );
+        if (f.once && result) {
+          ctx.out(
+            format === 'table' || format === 'short'
+              ? formatTable(
+                  ['KIND', 'NAME', 'ACTION', 'DETAIL'],
+                  result.decisions.map((d) => [d.kind ?? 'vm', d.vm, d.action, d.detail ?? '']),
+                )
+              : formatData(result, format),
+          );
+          const failure = passFailure(result);
+          if (failure) throw failure;
+        }
+      } finally {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        await server?.close();
+      }
+    });
+}
