@@ -47,7 +47,7 @@ export async function runGitops(
     cacheDir: `${deps.dataDir}/gitops`,
     env: deps.env,
   });
-  const log = deps.logger.child({ component: 'gitops', repo: o.url, branch: o.branch });
+  const log = deps.logger.child({ repo: o.url, branch: o.branch });
   log.info(`gitops: watching ${o.url} (branch ${o.branch}${o.path ? `, path ${o.path}` : ''})`);
   let reconciled: string | undefined;
   let retry = false;

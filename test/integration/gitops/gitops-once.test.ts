@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../../helpers/cli.js';
+import { backgroundIgnite } from '../../helpers/background-cli.js';
+import { freePort } from '../../helpers/registry.js';
 import { testRepo, vmManifest } from '../../helpers/git-repo.js';
 import { vmTestEnv } from '../../helpers/vm-env.js';
 
@@ -33,7 +37,7 @@ test(
     await using repo = await testRepo();
     const { env } = t;
     const image = `${t.registry}/ignite-busybox`;
-    const once = async (extra: string[] = []) => {
+    const reconcileOnce = async (extra: string[] = []) => {
       const r = await ignite(['gitops', repo.url, '--once', '-o', 'json', ...extra], { env });
       return { ...r, pass: r.stdout ? (JSON.parse(r.stdout) as PassJson) : undefined };
     };
@@ -53,7 +57,7 @@ test(
       'README.md': '# not a manifest\n',
       '.ci/config.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n',
     });
-    const first = await once();
+    const first = await reconcileOnce();
     assert.equal(first.code, 4, 'a conflict with a hand-made VM fails the pass (AlreadyExists)');
     assert.equal(first.pass?.commit, c1);
     assert.deepEqual(actions(first.pass), { web: 'created', db: 'created', handmade: 'failed' });
@@ -69,7 +73,7 @@ test(
 
     // The same commit again changes nothing (a restarted reconciler).
     await repo.commit({ 'vms/handmade.yaml': undefined });
-    const again = await once();
+    const again = await reconcileOnce();
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(again.pass?.decisions, [], 'nothing to do');
 
@@ -80,7 +84,7 @@ test(
       'vms/web.yaml': vmManifest('web', image, { labels: { tier: 'back', team: 'x' } }),
       'vms/db.yaml': vmManifest('db', image, { uid: '0123456789abcdef', memory: '256MB' }),
     });
-    const third = await once();
+    const third = await reconcileOnce();
     assert.equal(third.code, 0, third.stderr);
     assert.deepEqual(actions(third.pass), { web: 'updated', db: 'recreated' });
     assert.match(
@@ -98,7 +102,7 @@ test(
       'vms/web.yaml': vmManifest('web', image, { memory: 'lots' }),
       'vms/cache.yaml': vmManifest('cache', image),
     });
-    const broken = await once();
+    const broken = await reconcileOnce();
     assert.equal(broken.code, 2, 'an invalid manifest fails --once (InvalidArgument)');
     assert.match(broken.stderr, /manifest vms\/web\.yaml: invalid: \.spec\.memory: /);
     assert.deepEqual(broken.pass?.invalidFiles, ['vms/web.yaml']);
@@ -112,7 +116,7 @@ test(
       'vms/db.yaml': undefined,
       'vms/cache.yaml': undefined,
     });
-    const removed = await once();
+    const removed = await reconcileOnce();
     assert.equal(removed.code, 0, removed.stderr);
     assert.deepEqual(actions(removed.pass), { web: 'deleted', db: 'deleted', cache: 'deleted' });
     assert.deepEqual(
@@ -133,3 +137,59 @@ test('gitops: an unreachable remote is an Unavailable error naming it, and nothi
   const branch = await ignite(['gitops', 'file:///x', '--branch', '-x', '--once'], { env: t.env });
   assert.equal(branch.code, 2);
 });
+
+test(
+  'gitops over git daemon: an unreachable remote keeps the state and is retried with backoff',
+  { timeout: 300_000 },
+  async () => {
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    await using repo = await testRepo();
+    const { env } = t;
+    const image = `${t.registry}/ignite-busybox`;
+    const port = await freePort();
+    const serve = () =>
+      spawn(
+        'git',
+        [
+          'daemon',
+          '--export-all',
+          '--reuseaddr',
+          '--listen=127.0.0.1',
+          `--port=${port}`,
+          `--base-path=${dirname(repo.bare)}`,
+        ],
+        { stdio: 'ignore' },
+      );
+    let gitd = serve();
+    const url = `git://127.0.0.1:${port}/${basename(repo.bare)}`;
+    try {
+      await repo.commit({ 'one.yaml': vmManifest('one', image) });
+      await using daemon = backgroundIgnite(['gitops', url, '--interval', '1s'], env);
+      let at = await daemon.waitFor(/"msg":"vm \\"one\\": created/, 120_000);
+
+      gitd.kill('SIGTERM');
+      await once(gitd, 'exit');
+      await repo.commit({ 'one.yaml': undefined });
+      at = await daemon.waitFor(/fetch failed.*retrying in 1 s/, 30_000, at);
+      at = await daemon.waitFor(/fetch failed.*retrying in 2 s/, 30_000, at);
+      at = await daemon.waitFor(/fetch failed.*retrying in 4 s/, 30_000, at);
+      const kept = JSON.parse(
+        (await ignite(['ps', '-a', '-o', 'json'], { env })).stdout,
+      ) as VMJson[];
+      assert.deepEqual(
+        kept.map((v) => v.metadata.name),
+        ['one'],
+        'the current state is kept',
+      );
+
+      gitd = serve();
+      await daemon.waitFor(/"msg":"vm \\"one\\": deleted/, 60_000, at);
+      const after = JSON.parse(
+        (await ignite(['ps', '-a', '-o', 'json'], { env })).stdout,
+      ) as VMJson[];
+      assert.deepEqual(after, []);
+    } finally {
+      gitd.kill('SIGTERM');
+    }
+  },
+);
