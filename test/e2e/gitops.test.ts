@@ -99,7 +99,7 @@ test(
         memory: 'lots',
       }),
     });
-    at = await daemon.waitFor(new RegExp(`commit ${c4.slice(0, 12)} reconciled`), 60_000, at);
+    await daemon.waitFor(new RegExp(`commit ${c4.slice(0, 12)} reconciled`), 60_000, at);
     assert.match(daemon.log(), /manifest vms\/web\.yaml: invalid: \.spec\.memory: /);
     assert.match(
       daemon.log(),
