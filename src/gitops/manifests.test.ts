@@ -31,7 +31,7 @@ test('VMs, Images and Kernels are read; other API groups are passed over', () =>
   );
   assert.deepEqual(
     desired.images.map((i) => i.obj.spec.ociClaim.ref),
-    ['busybox'],
+    ['docker.io/library/busybox:latest'],
   );
 });
 
@@ -52,7 +52,10 @@ test('an invalid document invalidates its whole file, named with the field path'
   const web = invalid.find((i) => i.file === 'vms/web.yaml');
   assert.equal(web?.problems[0]?.path, '.spec.memory');
   assert.match(web?.message ?? '', /^manifest vms\/web\.yaml: invalid: \.spec\.memory: /);
-  assert.match(invalid.find((i) => i.file === 'vms/syntax.yaml')?.message ?? '', /line \d+, column \d+/);
+  assert.match(
+    invalid.find((i) => i.file === 'vms/syntax.yaml')?.message ?? '',
+    /line \d+, column \d+/,
+  );
   assert.match(
     invalid.find((i) => i.file === 'vms/badname.yaml')?.message ?? '',
     /\.metadata\.name/,
