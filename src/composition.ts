@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { getAsset, isSea } from 'node:sea';
 import { readFile } from 'node:fs/promises';
 import { createRootDisk, vmGuestFiles } from './vmm/disk/create-root-disk.js';
 import { generateSSHKeyPair } from './system/ssh-keys.js';
@@ -66,11 +67,16 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
   };
 }
 
+/** The argument by which the single executable runs itself as ignite-spawn. */
+export const SEA_SPAWN_ARG = '--as-ignite-spawn';
+
 /**
- * ignite-spawn is this same program's spawn entry, run by the same Node binary: the bundle
- * beside this file when the CLI runs from one (dist/ignite.mjs), else the compiled module.
+ * ignite-spawn is this same program's spawn entry, run by the same Node binary: the single
+ * executable itself, the bundle beside this file when the CLI runs from one (dist/ignite.mjs), or
+ * the compiled module.
  */
 function spawnCommand(): SpawnCommand {
+  if (isSea()) return { file: process.execPath, args: [SEA_SPAWN_ARG] };
   const bundled = join(import.meta.dirname, 'ignite-spawn.mjs');
   const entry = existsSync(bundled) ? bundled : join(import.meta.dirname, 'spawn', 'main.js');
   return { file: process.execPath, args: [entry] };
@@ -79,6 +85,7 @@ function spawnCommand(): SpawnCommand {
 /** Version facts written at build time (scripts/write-build-info.mjs), with a fallback for tsx runs. */
 export function readBuildInfo(): BuildInfo {
   try {
+    if (isSea()) return JSON.parse(getAsset('build-info.json', 'utf8')) as BuildInfo;
     const raw = readFileSync(join(import.meta.dirname, 'build-info.json'), 'utf8');
     return JSON.parse(raw) as BuildInfo;
   } catch {

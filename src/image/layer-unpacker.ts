@@ -10,6 +10,7 @@ import {
   rm,
   symlink,
   utimes,
+  open,
 } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -38,7 +39,7 @@ const OPAQUE = '.wh..wh..opq';
 
 /** Detects the compression of a layer from its first bytes. */
 export async function detectCompression(file: string): Promise<'gzip' | 'zstd' | 'none'> {
-  const fh = await import('node:fs/promises').then((m) => m.open(file, 'r'));
+  const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(4);
     await fh.read(buf, 0, 4, 0);

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { formatImageRef, type ParsedImageRef } from '../api/index.js';
@@ -165,7 +165,7 @@ export class RegistryClient {
       if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
       const hash = createHash('sha256');
       let size = 0;
-      const counter = new (await import('node:stream')).Transform({
+      const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           size += chunk.length;
           if (size > desc.size) {

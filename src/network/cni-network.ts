@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import lockfile from 'proper-lockfile';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NetworkMode, PortMapping } from '../api/index.js';
 import { failedPrecondition, toAppError, type AppError } from '../errors.js';
@@ -424,7 +424,7 @@ export class CniNetwork {
   private async save(state: NetworkState): Promise<void> {
     const file = this.stateFile(state.uid);
     await writeFile(`${file}.tmp`, JSON.stringify(state));
-    await import('node:fs/promises').then((m) => m.rename(`${file}.tmp`, file));
+    await rename(`${file}.tmp`, file);
   }
 }
 

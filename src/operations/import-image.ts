@@ -1,4 +1,4 @@
-import { copyFile, link, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -111,8 +111,7 @@ export async function importImage(
     } else {
       options.progress?.phase?.('building filesystem');
       await buildExt4(pulled.rootfs, ext4, ref.path.split('/').pop() ?? 'rootfs');
-      size = (await import('../image/ext4-builder.js').then((m) => m.measureTree(pulled.rootfs)))
-        .bytes;
+      size = (await measureTree(pulled.rootfs)).bytes;
     }
     const image: Image = {
       apiVersion: API_VERSION,
@@ -227,7 +226,7 @@ export async function importKernel(
       files.push([join(work, 'initrd'), 'initrd']);
     }
     const version = await kernelVersion(vmlinux);
-    const { size } = await import('node:fs/promises').then((m) => m.stat(vmlinux));
+    const { size } = await stat(vmlinux);
     const kernel: Kernel = {
       apiVersion: API_VERSION,
       kind: 'Kernel',

@@ -1,0 +1,23 @@
+import { SEA_SPAWN_ARG } from '../composition.js';
+import { runSpawn } from '../spawn/program.js';
+import { runCli } from './run.js';
+
+/**
+ * The entry of the single executable (`npm run build:sea` → dist/ignite): the CLI, and
+ * ignite-spawn when the binary runs itself as a VM's supervisor. It is bundled as CommonJS, which
+ * has no top-level await.
+ */
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args[0] === SEA_SPAWN_ARG) return runSpawn(args.slice(1));
+  return runCli(args, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+  });
+}
+
+void main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,77 @@
+import { Command, CommanderError, Option } from 'commander';
+import { toAppError } from '../errors.js';
+import { createSupervisorRuntime } from '../composition.js';
+import { superviseVM } from '../operations/supervise-vm.js';
+import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
+
+/**
+ * ignite-spawn: the per-VM supervisor. `ignite start` runs one, detached, for each VM it starts;
+ * it owns the hypervisor, the VM's network and its metrics socket, and records the VM's status.
+ * Its log (JSON lines) is `<dataDir>/vm/<uid>/spawn.log`: `ignite logs --spawn <vm>`.
+ */
+function spawnProgram(): Command {
+  return new Command('ignite-spawn')
+  .description(
+    'Supervise one VM: run its hypervisor and network, serve metrics, record its status. Started by `ignite start`, not by hand.',
+  )
+  .argument('<uid>', 'the UID of the VM to supervise')
+  .option('--data-dir <dir>', 'data directory (env IGNITE_DATA_DIR; default /var/lib/firecracker)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .option('--stop-timeout <seconds>', 'how long the guest gets to power off after SIGTERM', '30')
+  .option(
+    '--wait-signal',
+    'start up, then wait for SIGUSR2 before starting the VM (ignite run starts the supervisor while it creates the VM)',
+    false,
+  )
+  .exitOverride()
+  .action(
+    async (
+      uid: string,
+      opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string; waitSignal: boolean },
+    ) => {
+      if (opts.waitSignal && !(await goSignal())) return;
+      const deps = createSupervisorRuntime({
+        dataDir: opts.dataDir,
+        logLevel: opts.logLevel,
+        logStream: process.stdout,
+        env: process.env,
+        component: 'spawn',
+        signals: process,
+      });
+      try {
+        await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
+      } catch (err) {
+        const e = toAppError(err);
+        deps.logger.error({ err, code: e.code, uid }, e.message);
+        throw e;
+      }
+    },
+  );
+}
+
+/** Waits for SIGUSR2 (go) or SIGTERM (give up); false when told to give up or never told. */
+function goSignal(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 300_000);
+    process.once('SIGUSR2', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    process.once('SIGTERM', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+/** Runs ignite-spawn with its arguments; returns the exit code. */
+export async function runSpawn(argv: readonly string[]): Promise<number> {
+  try {
+    await spawnProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`Error: ${toAppError(err).message}\n`);
+    return 1;
+  }
+}
