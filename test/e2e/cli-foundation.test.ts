@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { ignite } from '../helpers/cli.js';
 import { storeManifestAsIs, tempDataDir } from '../helpers/data-dir.js';
 
+const pexec = promisify(execFile);
 const FIX = join(import.meta.dirname, '../fixtures/manifests');
 
 test('inspect prints a VM stored as an Ignite v0.4.0 YAML manifest, with defaults filled in', async () => {
@@ -133,8 +136,21 @@ test('version, help and empty listings work', async () => {
   await using dir = await tempDataDir();
   const v = await ignite(['version', '-o', 'json'], { dataDir: dir.path });
   assert.equal(v.code, 0);
-  const info = JSON.parse(v.stdout) as { version: string; gitCommit: string };
+  const info = JSON.parse(v.stdout) as {
+    version: string;
+    gitCommit: string;
+    hypervisor: { name: string; found: boolean; version?: string };
+    tools: Record<string, { found: boolean; version?: string }>;
+  };
   assert.match(info.version, /^\d+\.\d+\.\d+/);
+  assert.match(info.gitCommit, /^[0-9a-f]{40}/);
+  // The versions reported are those the programs themselves print.
+  const qemu = (await pexec('qemu-system-x86_64', ['--version'])).stdout;
+  assert.ok(qemu.includes(`version ${info.tools['qemu-system-x86_64']?.version ?? '?'}`), qemu);
+  const git = (await pexec('git', ['--version'])).stdout.trim();
+  assert.equal(git, `git version ${info.tools['git']?.version ?? '?'}`);
+  assert.ok(['qemu', 'firecracker'].includes(info.hypervisor.name));
+  assert.equal(info.hypervisor.found, true, 'the hypervisor new VMs would use is installed');
   const help = await ignite(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /inspect/);

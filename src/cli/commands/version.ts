@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { getVersion } from '../../operations/version.js';
+import { getVersion, getVersionDetails } from '../../operations/version.js';
 import type { CliContext } from '../context.js';
 import { formatData, parseOutput } from '../output/format.js';
 
@@ -8,7 +8,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
     .command('version')
     .description('Print the version of ignite')
     .option('-o, --output <format>', 'output format: short, json, yaml, or a {{template}}')
-    .action((opts: { output?: string }) => {
+    .action(async (opts: { output?: string }, cmd: Command) => {
       const info = getVersion(ctx.build());
       const format = parseOutput(opts.output, ['short', 'json', 'yaml', 'table'], 'table');
       if (format === 'short') return ctx.out(`${info.version}\n`);
@@ -17,6 +17,10 @@ export function registerVersion(program: Command, ctx: CliContext): void {
           `Ignite version: ${info.version}\nGit commit: ${info.gitCommit}\nBuild date: ${info.buildDate}\nNode version: ${info.nodeVersion}\nPlatform: ${info.platform}\n`,
         );
       }
-      ctx.out(formatData(info, format));
+      // The tool probes run only here: the plain `version` stays a bare start-up.
+      const deps = ctx.createDeps(cmd);
+      ctx.out(
+        formatData(await getVersionDetails(ctx.build(), ctx.io.env, () => deps.pickVmm()), format),
+      );
     });
 }
