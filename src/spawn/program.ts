@@ -11,42 +11,45 @@ import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
  */
 function spawnProgram(): Command {
   return new Command('ignite-spawn')
-  .description(
-    'Supervise one VM: run its hypervisor and network, serve metrics, record its status. Started by `ignite start`, not by hand.',
-  )
-  .argument('<uid>', 'the UID of the VM to supervise')
-  .option('--data-dir <dir>', 'data directory (env IGNITE_DATA_DIR; default /var/lib/firecracker)')
-  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-  .option('--stop-timeout <seconds>', 'how long the guest gets to power off after SIGTERM', '30')
-  .option(
-    '--wait-signal',
-    'start up, then wait for SIGUSR2 before starting the VM (ignite run starts the supervisor while it creates the VM)',
-    false,
-  )
-  .exitOverride()
-  .action(
-    async (
-      uid: string,
-      opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string; waitSignal: boolean },
-    ) => {
-      if (opts.waitSignal && !(await goSignal())) return;
-      const deps = createSupervisorRuntime({
-        dataDir: opts.dataDir,
-        logLevel: opts.logLevel,
-        logStream: process.stdout,
-        env: process.env,
-        component: 'spawn',
-        signals: process,
-      });
-      try {
-        await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
-      } catch (err) {
-        const e = toAppError(err);
-        deps.logger.error({ err, code: e.code, uid }, e.message);
-        throw e;
-      }
-    },
-  );
+    .description(
+      'Supervise one VM: run its hypervisor and network, serve metrics, record its status. Started by `ignite start`, not by hand.',
+    )
+    .argument('<uid>', 'the UID of the VM to supervise')
+    .option(
+      '--data-dir <dir>',
+      'data directory (env IGNITE_DATA_DIR; default /var/lib/firecracker)',
+    )
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option('--stop-timeout <seconds>', 'how long the guest gets to power off after SIGTERM', '30')
+    .option(
+      '--wait-signal',
+      'start up, then wait for SIGUSR2 before starting the VM (ignite run starts the supervisor while it creates the VM)',
+      false,
+    )
+    .exitOverride()
+    .action(
+      async (
+        uid: string,
+        opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string; waitSignal: boolean },
+      ) => {
+        if (opts.waitSignal && !(await goSignal())) return;
+        const deps = createSupervisorRuntime({
+          dataDir: opts.dataDir,
+          logLevel: opts.logLevel,
+          logStream: process.stdout,
+          env: process.env,
+          component: 'spawn',
+          signals: process,
+        });
+        try {
+          await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
+        } catch (err) {
+          const e = toAppError(err);
+          deps.logger.error({ err, code: e.code, uid }, e.message);
+          throw e;
+        }
+      },
+    );
 }
 
 /** Waits for SIGUSR2 (go) or SIGTERM (give up); false when told to give up or never told. */
