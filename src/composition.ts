@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { getAsset, isSea } from 'node:sea';
 import { readFile } from 'node:fs/promises';
 import { createRootDisk, vmGuestFiles } from './vmm/disk/create-root-disk.js';
+import { releaseRawViews } from './vmm/disk/fuse-export.js';
 import { generateSSHKeyPair } from './system/ssh-keys.js';
 import { join } from 'node:path';
 import { newFsClient } from './storage/index.js';
@@ -38,9 +39,10 @@ export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv)
 
 export function createRuntime(options: RuntimeOptions): OperationDeps {
   const dataDir = resolveDataDir(options.dataDir, options.env);
+  const client = newFsClient(dataDir);
   return {
     dataDir,
-    client: newFsClient(dataDir),
+    client,
     logger: createLogger({
       level: options.logLevel,
       stream: options.logStream,
@@ -60,6 +62,10 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
         name: vm.metadata.name ?? '',
         mode: vm.spec.network?.mode ?? 'docker-bridge',
       }),
+    releaseVMDisk: async (vm) => {
+      const dir = client.vms.objectDir(vm.metadata.uid ?? '');
+      if (dir !== undefined) await releaseRawViews(dir);
+    },
     releaseVMNetwork: (vm) =>
       new CniNetwork({ dataDir, nameservers: hostNameservers }).release({
         uid: vm.metadata.uid ?? '',

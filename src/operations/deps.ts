@@ -27,4 +27,9 @@ export interface OperationDeps {
   reserveVMNetwork: (vm: VM) => Promise<string | undefined>;
   /** Releases everything the VM holds on its network, its address included (rm). Idempotent. */
   releaseVMNetwork: (vm: VM) => Promise<void>;
+  /**
+   * Takes down what a killed create left attached to the VM's root disk (a FUSE raw view), so its
+   * directory can be removed. Idempotent.
+   */
+  releaseVMDisk: (vm: VM) => Promise<void>;
 }

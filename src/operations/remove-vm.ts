@@ -29,6 +29,7 @@ export async function removeVM(
     vm = await stopVM(deps, vm.metadata.uid ?? '', { kill: true });
   }
   await deps.releaseVMNetwork(vm);
+  await deps.releaseVMDisk(vm);
   const uid = vm.metadata.uid ?? '';
   await deps.client.vms.delete(uid);
   deps.logger.info(

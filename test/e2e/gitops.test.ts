@@ -1,4 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +21,7 @@ interface VMJson {
 }
 
 const INTERVAL_S = 5;
+const pexec = promisify(execFile);
 
 // The acceptance scenario with real TCG boots: a gitops daemon follows a real bare repository.
 test(
@@ -144,11 +147,25 @@ test(
       'b.yaml': vmManifest('b', image),
       'c.yaml': vmManifest('c', image),
     });
-    // Killed once while creating the first VMs (image import, disks), then once while booting.
-    for (const killAt of [/gitops: reconciling commit/, /"msg":"vm \\"a\\": created/]) {
+    // Killed while it pulls the image, then while it builds a root disk (qemu-storage-daemon and
+    // its FUSE view are up): each time some VM is half made.
+    const staging = join(t.dataDir, '.staging');
+    const vmDir = join(t.dataDir, 'vm');
+    const halfImported = async () => (await readdir(staging).catch(() => [])).length > 0;
+    const halfDisk = async () => {
+      for (const uid of await readdir(vmDir).catch(() => [])) {
+        const files = await readdir(join(vmDir, uid)).catch(() => []);
+        if (files.some((f) => f.endsWith('.partial'))) return true;
+      }
+      return false;
+    };
+    for (const midWork of [halfImported, halfDisk]) {
       await using daemon = backgroundIgnite(['gitops', repo.url, '--interval', '1s'], env);
-      await daemon.waitFor(killAt, 300_000);
-      await new Promise((r) => setTimeout(r, 300));
+      const deadline = Date.now() + 120_000;
+      while (!(await midWork())) {
+        assert.ok(Date.now() < deadline, `never caught mid-work:\n${daemon.log().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
       daemon.child.kill('SIGKILL');
       await daemon.exited();
     }
@@ -173,6 +190,13 @@ test(
       );
     const dirs = (await readdir(join(t.dataDir, 'vm'))).sort();
     assert.deepEqual(dirs, all.map((v) => v.metadata.uid).sort(), 'no VM directory left over');
+    assert.deepEqual(await readdir(staging).catch(() => []), [], 'no half-imported image left');
+    const mounts = await readFile('/proc/self/mounts', 'utf8');
+    assert.ok(!mounts.includes(t.dataDir), `no mount left under the data dir:\n${mounts}`);
+    const daemons = await pexec('pgrep', ['-f', `qemu-storage-daemon.*${t.dataDir}`]).catch(() => ({
+      stdout: '',
+    }));
+    assert.equal(daemons.stdout, '', 'no qemu-storage-daemon left');
 
     for (const name of ['a', 'b', 'c'])
       assert.equal((await ignite(['rm', '-f', name], { env })).code, 0);

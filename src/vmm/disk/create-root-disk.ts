@@ -1,4 +1,4 @@
-import { rm, stat, truncate } from 'node:fs/promises';
+import { rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, invalidArgument } from '../../errors.js';
 import { run, runUnchecked } from '../../system/exec.js';
@@ -21,19 +21,23 @@ export async function createRootDisk(c: RootDiskConfig): Promise<RootDisk> {
   ).size;
   const size = Math.max(c.sizeBytes, imageSize);
   const path = join(c.vmDir, c.format === 'qcow2' ? QCOW2 : RAW);
+  // Built under another name and renamed when complete: a create killed half-way leaves no disk
+  // that a start would boot from.
+  const partial = `${path}.partial`;
   try {
     if (c.format === 'qcow2') {
-      await createOverlay(c.imagePath, path, size);
-      await withRawView(path, size, c.label, (raw) => prepare(raw, c));
+      await createOverlay(c.imagePath, partial, size);
+      await withRawView(partial, size, c.label, (raw) => prepare(raw, c));
     } else {
       // A reflink shares blocks where the filesystem can (btrfs, XFS); elsewhere a sparse copy.
-      await run('cp', ['--reflink=auto', '--sparse=always', c.imagePath, path]);
-      await truncate(path, size);
-      await prepare(path, c);
+      await run('cp', ['--reflink=auto', '--sparse=always', c.imagePath, partial]);
+      await truncate(partial, size);
+      await prepare(partial, c);
     }
+    await rename(partial, path);
     return { path, format: c.format };
   } catch (err) {
-    await rm(path, { force: true });
+    await rm(partial, { force: true });
     throw err;
   }
 }

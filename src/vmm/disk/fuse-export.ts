@@ -18,9 +18,15 @@ export async function withRawView<T>(
 ): Promise<T> {
   const mountpoint = `${qcow2}.raw-view`;
   await writeFile(mountpoint, '');
+  // If this process dies (even by SIGKILL), the kernel sends the daemon SIGTERM, and it takes its
+  // export down itself: no daemon and no mount outlive a killed `ignite create`.
   const child = spawn(
-    'qemu-storage-daemon',
+    'setpriv',
     [
+      '--pdeathsig',
+      'TERM',
+      '--',
+      'qemu-storage-daemon',
       '--blockdev',
       `driver=file,node-name=file,filename=${qcow2.replaceAll(',', ',,')}`,
       '--blockdev',
@@ -58,9 +64,30 @@ export async function withRawView<T>(
     // An unref'd timer: a pending wait must not keep the CLI process alive after its work.
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     if (child.exitCode === null) child.kill('SIGKILL');
-    if ((await readFile('/proc/self/mounts', 'utf8')).includes(` ${mountpoint} `)) {
-      await runUnchecked('umount', ['-l', mountpoint]);
-    }
+    await releaseMount(mountpoint);
     await rm(mountpoint, { force: true });
+  }
+}
+
+async function releaseMount(mountpoint: string): Promise<void> {
+  if ((await readFile('/proc/self/mounts', 'utf8')).includes(` ${mountpoint} `)) {
+    await runUnchecked('umount', ['-l', mountpoint]);
+  }
+}
+
+/**
+ * Takes down raw views left in a VM's directory by a process killed before it could (a stale
+ * FUSE mount would make the directory impossible to remove). Idempotent; cheap when none is left.
+ */
+export async function releaseRawViews(vmDir: string): Promise<void> {
+  const prefix = `${vmDir.replace(/\/+$/, '')}/`;
+  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .map((m) => m.replace(/\\040/g, ' '))
+    .filter((m) => m.startsWith(prefix) && m.endsWith('.raw-view'));
+  for (const m of mounts) {
+    await releaseMount(m);
+    await rm(m, { force: true });
   }
 }
