@@ -1,6 +1,7 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
 import type { ObjectKey } from './raw-storage.js';
 import type { Storage } from './storage.js';
+import { readAll } from './read-all.js';
 
 /**
  * A read cache over Storage. Each entry remembers the checksum it was read at; a read whose
@@ -46,16 +47,10 @@ export class CachedStorage implements Storage {
     const live = new Set(keys.map((k) => CachedStorage.id(k.kind, k.uid)));
     for (const id of this.entries.keys())
       if (id.startsWith(`${kind}/`) && !live.has(id)) this.entries.delete(id);
-    const out: KindMap[K][] = [];
-    for (const key of keys) {
-      try {
-        out.push(await this.get(kind, key.uid));
-      } catch (err) {
-        if ((err as { code?: string }).code === 'NotFound') continue;
-        throw err;
-      }
-    }
-    return out;
+    return readAll(
+      keys.map((k) => k.uid),
+      (uid) => this.get(kind, uid),
+    );
   }
 
   exists(kind: Kind, uid: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { decode, toPlain, type APIObject, type DecodeOptions } from '../api/index.js';
+import { decode, fromPlain, toPlain, type APIObject, type DecodeOptions } from '../api/index.js';
 
 export type Format = 'json' | 'yaml';
 
@@ -16,6 +16,18 @@ export class Serializer {
   }
 
   decode(data: Buffer | string, options: DecodeOptions = {}): APIObject {
-    return decode(typeof data === 'string' ? data : data.toString('utf8'), options);
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    // What ignite writes is plain JSON, read far faster by JSON.parse than as YAML; anything else
+    // (trailing commas, YAML written by hand) takes the full decoder, with its error messages.
+    if (text.trimStart().startsWith('{')) {
+      let plain: unknown;
+      try {
+        plain = JSON.parse(text);
+      } catch {
+        return decode(text, options);
+      }
+      return fromPlain(plain, options);
+    }
+    return decode(text, options);
   }
 }

@@ -2,6 +2,7 @@ import type { APIObject, Kind, KindMap } from '../api/index.js';
 import { internal } from '../errors.js';
 import type { ObjectKey, RawStorage } from './raw-storage.js';
 import type { Serializer } from './serializer.js';
+import { readAll } from './read-all.js';
 
 /**
  * Typed objects over RawStorage. `set` stamps `metadata.created` on first write. Objects are
@@ -53,17 +54,10 @@ export class GenericStorage implements Storage {
 
   async list<K extends Kind>(kind: K): Promise<KindMap[K][]> {
     const keys = await this.raw.list(kind);
-    const out: KindMap[K][] = [];
-    for (const key of keys) {
-      try {
-        out.push(await this.get(kind, key.uid));
-      } catch (err) {
-        // Deleted between list and read: not an error for a listing.
-        if ((err as { code?: string }).code === 'NotFound') continue;
-        throw err;
-      }
-    }
-    return out;
+    return readAll(
+      keys.map((k) => k.uid),
+      (uid) => this.get(kind, uid),
+    );
   }
 
   exists(kind: Kind, uid: string): Promise<boolean> {
