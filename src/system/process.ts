@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 
 /**
  * Whether `pid` is a live process whose command line contains `marker` (when given). The marker
@@ -88,4 +89,22 @@ export function spawnDetached(
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The processes whose command line has `match(argv)` true, read from /proc. Processes that exit
+ * while being read are passed over.
+ */
+export async function findProcesses(match: (argv: string[]) => boolean): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+      (c) => c.split('\0').filter((a) => a !== ''),
+      () => [],
+    );
+    if (argv.length > 0 && match(argv)) pids.push(pid);
+  }
+  return pids;
 }

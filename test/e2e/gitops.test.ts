@@ -147,8 +147,8 @@ test(
       'b.yaml': vmManifest('b', image),
       'c.yaml': vmManifest('c', image),
     });
-    // Killed while it pulls the image, then while it builds a root disk (qemu-storage-daemon and
-    // its FUSE view are up): each time some VM is half made.
+    // Killed while it pulls the image, while it builds a root disk (qemu-storage-daemon and its
+    // FUSE view are up), and while a VM's supervisor starts: each time some VM is half made.
     const staging = join(t.dataDir, '.staging');
     const vmDir = join(t.dataDir, 'vm');
     const halfImported = async () => (await readdir(staging).catch(() => [])).length > 0;
@@ -159,7 +159,14 @@ test(
       }
       return false;
     };
-    for (const midWork of [halfImported, halfDisk]) {
+    const halfStarted = async () => {
+      for (const uid of await readdir(vmDir).catch(() => [])) {
+        const files = await readdir(join(vmDir, uid)).catch(() => []);
+        if (files.includes('spawn.log')) return true;
+      }
+      return false;
+    };
+    for (const midWork of [halfImported, halfDisk, halfStarted]) {
       await using daemon = backgroundIgnite(['gitops', repo.url, '--interval', '1s'], env);
       const deadline = Date.now() + 120_000;
       while (!(await midWork())) {
@@ -197,6 +204,13 @@ test(
       stdout: '',
     }));
     assert.equal(daemons.stdout, '', 'no qemu-storage-daemon left');
+    const running = all.filter((v) => v.status.state === 'Running').length;
+    const vmProcs = await pexec('pgrep', ['-f', `${t.dataDir}/vm/`]).catch(() => ({ stdout: '' }));
+    assert.equal(
+      vmProcs.stdout.trim().split('\n').filter(Boolean).length,
+      running,
+      `one hypervisor per running VM, no process of a removed VM:\n${vmProcs.stdout}`,
+    );
 
     for (const name of ['a', 'b', 'c'])
       assert.equal((await ignite(['rm', '-f', name], { env })).code, 0);
