@@ -154,14 +154,14 @@ test(
     const halfImported = async () => (await readdir(staging).catch(() => [])).length > 0;
     const halfDisk = async () => {
       for (const uid of await readdir(vmDir).catch(() => [])) {
-        const files = await readdir(join(vmDir, uid)).catch(() => []);
+        const files = await readdir(join(vmDir, uid)).catch((): string[] => []);
         if (files.some((f) => f.endsWith('.partial'))) return true;
       }
       return false;
     };
     const halfStarted = async () => {
       for (const uid of await readdir(vmDir).catch(() => [])) {
-        const files = await readdir(join(vmDir, uid)).catch(() => []);
+        const files = await readdir(join(vmDir, uid)).catch((): string[] => []);
         if (files.includes('spawn.log')) return true;
       }
       return false;
