@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../errors.js';
-import { decode, decodeAll, parseKind, toPlain } from './scheme.js';
+import { decode, decodeAll, parseDocuments, parseKind, toPlain } from './scheme.js';
 
 const FIXTURES = join(import.meta.dirname, '../../test/fixtures/manifests');
 
@@ -108,4 +108,13 @@ test('parseKind matches kinds case-insensitively, singular or plural', () => {
   assert.equal(parseKind('Image'), 'Image');
   assert.equal(parseKind('kernels'), 'Kernel');
   assert.equal(parseKind('pod'), undefined);
+});
+
+test('YAML aliases without their anchor, or too many, are invalid manifests, not crashes', () => {
+  for (const text of ['kind: *nope\n', `a: &a [x]\nb: [${Array(200).fill('*a').join(', ')}]\n`]) {
+    assert.throws(
+      () => parseDocuments(text, 'bad.yaml'),
+      (e: unknown) => AppError.is(e, 'InvalidArgument') && /^manifest bad\.yaml/.test(e.message),
+    );
+  }
 });

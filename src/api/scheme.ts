@@ -162,7 +162,15 @@ export function parseDocuments(text: string, source?: string): unknown[] {
         },
       ]);
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // An alias without its anchor, or too many aliases (a "billion laughs" document).
+      throw problemError(what, [
+        { path: '.', message: (err as Error).message.split('\n')[0] ?? 'invalid' },
+      ]);
+    }
     if (value !== null && value !== undefined) out.push(value);
   }
   return out;
