@@ -1,6 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
 
 export const pexec = promisify(execFile);
 
@@ -56,4 +59,63 @@ export function timeToOutput(
 
 export function fmt(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
+}
+
+export const IGNITE_BIN = new URL('../bin/ignite.js', import.meta.url).pathname;
+
+/** A bench's world: a real registry with the project's images, a data dir, and `ignite`. */
+export interface BenchEnv extends AsyncDisposable {
+  registry: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Runs `ignite` (warn-level logs) and returns its stdout. */
+  ig(args: string[]): Promise<string>;
+}
+
+export async function benchEnv(images: ('busybox' | 'kernel' | 'debian')[]): Promise<BenchEnv> {
+  const reg = await startRegistry();
+  await pushProjectImages(reg.host, images);
+  const dataDir = await mkdtemp(join(tmpdir(), 'ignite-bench-'));
+  const env = {
+    ...process.env,
+    IGNITE_DATA_DIR: dataDir,
+    IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+    IGNITE_ACCEL: 'tcg',
+  };
+  const ig = async (args: string[]) =>
+    (
+      await pexec(process.execPath, [IGNITE_BIN, '--log-level', 'warn', ...args], {
+        env,
+        maxBuffer: 256 << 20,
+      })
+    ).stdout;
+  return {
+    registry: reg.host,
+    dataDir,
+    env,
+    ig,
+    [Symbol.asyncDispose]: async () => {
+      const vms = await readdir(join(dataDir, 'vm')).catch(() => []);
+      const uids = vms.filter((v) => !v.startsWith('.'));
+      if (uids.length > 0) await ig(['rm', '-f', ...uids]).catch(() => undefined);
+      await rm(dataDir, { recursive: true, force: true });
+      await reg[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Times `fn` `runs` times (after one warm-up run when `warmup`); returns every sample in ms. */
+export async function sample(
+  runs: number,
+  fn: () => Promise<unknown>,
+  warmup = true,
+): Promise<number[]> {
+  if (warmup) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
 }

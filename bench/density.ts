@@ -1,0 +1,66 @@
+// Density: how many small busybox VMs run at once on this machine before a boot takes more than
+// 3× the single-VM boot time. Each VM is started while all earlier ones keep running; a boot is
+// timed from `ignite run` to the guest's first init line.
+import { join } from 'node:path';
+import { benchEnv, fmt, waitInFile } from './lib.js';
+
+const MARKER = 'ignite-busybox: init started';
+const CAP = Number(process.env['BENCH_DENSITY_CAP'] ?? 40);
+const BUDGET_MS = Number(process.env['BENCH_DENSITY_BUDGET_MS'] ?? 240_000);
+
+export async function densityBench(): Promise<{ rows: string[][] }> {
+  await using b = await benchEnv(['busybox', 'kernel']);
+  await b.ig(['image', 'import', `${b.registry}/ignite-busybox`]);
+  await b.ig(['kernel', 'import', `${b.registry}/ignite-kernel:6.1`]);
+  const boot = async (i: number, memory: string, timeoutMs: number): Promise<number> => {
+    const t0 = performance.now();
+    const out = await b.ig([
+      'run',
+      `${b.registry}/ignite-busybox`,
+      '--name',
+      `d-${i}`,
+      '--net',
+      'none',
+      '--memory',
+      memory,
+    ]);
+    const uid = out.trim().split('\n').pop() ?? '';
+    return waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), MARKER, t0, timeoutMs);
+  };
+  // The issue asks for 64 MiB VMs; Debian's generic kernel needs more, so the smallest size that
+  // boots is used, and the table says which.
+  let memory = '64MB';
+  let single: number;
+  try {
+    single = await boot(0, memory, 30_000);
+  } catch {
+    await b.ig(['rm', '-f', 'd-0']);
+    memory = '96MB';
+    single = await boot(0, memory, 120_000);
+  }
+  const started = performance.now();
+  let running = 1;
+  let last = single;
+  let stop = 'cap';
+  for (let i = 1; i < CAP; i++) {
+    if (performance.now() - started > BUDGET_MS) {
+      stop = `time budget of ${BUDGET_MS / 1000} s`;
+      break;
+    }
+    last = await boot(i, memory, Math.max(3 * single * 2, 60_000)).catch(() => Infinity);
+    if (last > 3 * single) {
+      stop = `boot ${running + 1} took ${Number.isFinite(last) ? fmt(last) : 'too long'}`;
+      break;
+    }
+    running++;
+  }
+  return {
+    rows: [
+      [
+        `density: ${memory} busybox VMs running at once, each boot ≤ 3× the first`,
+        `${running} VMs`,
+        `first boot ${fmt(single)}; stopped at: ${stop}${memory === '64MB' ? '' : " (64 MiB does not boot Debian's generic kernel)"}`,
+      ],
+    ],
+  };
+}
