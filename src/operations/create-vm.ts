@@ -112,6 +112,8 @@ export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults
   const metadata = { ...base.metadata };
   if (options.uid !== undefined) metadata.uid = options.uid;
   if (options.name !== undefined) metadata.name = options.name;
+  // Checked before anything is pulled or started: the name becomes part of paths and host names.
+  if (metadata.name !== undefined && metadata.name !== '') validateVMName(metadata.name);
   if (options.labels && Object.keys(options.labels).length > 0)
     metadata.labels = { ...metadata.labels, ...options.labels };
   if (options.vmm !== undefined)
