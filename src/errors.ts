@@ -65,5 +65,15 @@ export const internal = (message: string, options?: AppErrorOptions): AppError =
 export function toAppError(err: unknown, context?: string): AppError {
   if (err instanceof AppError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return internal(context === undefined ? message : `${context}: ${message}`, { cause: err });
+  const text = context === undefined ? message : `${context}: ${message}`;
+  // The system errors a user can act on get their own codes: a full disk is not a bug.
+  const errno = (err as { code?: unknown } | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT')
+    return unavailable(text, { cause: err, hint: 'free some space, or choose another --data-dir' });
+  if (errno === 'EACCES' || errno === 'EPERM')
+    return permissionDenied(text, {
+      cause: err,
+      hint: 'run as root or choose a writable --data-dir',
+    });
+  return internal(text, { cause: err });
 }

@@ -30,7 +30,11 @@ export async function run(
   if (result.exitCode !== 0) {
     const detail =
       result.stderr.trim().split('\n').slice(-3).join(' | ') || `exit code ${result.exitCode}`;
-    throw new AppError('Internal', `${file}: failed (exit ${result.exitCode}): ${detail}`, {
+    // A tool that ran out of disk space failed for a reason the user can fix, not a bug.
+    const code = /No space left on device|Disk quota exceeded/i.test(result.stderr)
+      ? 'Unavailable'
+      : 'Internal';
+    throw new AppError(code, `${file}: failed (exit ${result.exitCode}): ${detail}`, {
       cause: { file, args, ...result },
     });
   }
