@@ -17,7 +17,7 @@ import { AppError, invalidArgument, toAppError } from '../errors.js';
 import type { OperationDeps } from './deps.js';
 import { uniqueRandomName } from './names.js';
 import { checkPortConflicts } from './vm-options.js';
-import { vmLabel } from './vm-paths.js';
+import { requireRootForNetwork, vmLabel } from './vm-paths.js';
 
 /**
  * What `create` and `run` take. `manifest` is the VM from `--config`; every other field is a
@@ -200,6 +200,7 @@ export interface RootDiskRequest {
  */
 export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Promise<VM> {
   const vm = buildVM(options, deps.vmDefaults);
+  requireRootForNetwork(vm, process.getuid?.() === 0);
   const vmm = await deps.pickVmm(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
   vm.metadata.annotations = { ...vm.metadata.annotations, [VMM_ANNOTATION]: vmm };
   const authorizedKeys: string[] = [];

@@ -6,7 +6,7 @@ import { isProcessAlive, signalProcess, sleep, spawnDetached } from '../system/p
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OperationDeps } from './deps.js';
-import { vmLabel, vmPaths } from './vm-paths.js';
+import { requireRootForNetwork, vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning, refreshVMState } from './vm-state.js';
 
 export interface StartVMOptions {
@@ -41,6 +41,7 @@ export async function startVM(
       hint: 'remove the VM and create it again',
     });
   }
+  requireRootForNetwork(vm, process.getuid?.() === 0);
   let pid: number;
   if (options.prestarted !== undefined && isProcessAlive(options.prestarted.pid, uid)) {
     // A supervisor started ahead (by `run`, while the VM was being created) waits for this.

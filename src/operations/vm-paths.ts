@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { VM } from '../api/index.js';
-import { internal } from '../errors.js';
+import { internal, permissionDenied } from '../errors.js';
 import type { OperationDeps } from './deps.js';
 
 /**
@@ -42,4 +42,17 @@ export function vmPaths(deps: Pick<OperationDeps, 'client'>, vm: VM): VMPaths {
 
 export function vmLabel(vm: VM): string {
   return `vm "${vm.metadata.name ?? vm.metadata.uid ?? ''}"`;
+}
+
+/**
+ * A VM on a network (docker-bridge or cni) needs root: network namespaces, a bridge, a tap and
+ * iptables rules. Said up front, with the way out, rather than as a failing `ip` command.
+ */
+export function requireRootForNetwork(vm: VM, isRoot: boolean): void {
+  const mode = vm.spec.network?.mode ?? 'docker-bridge';
+  if (mode === 'none' || isRoot) return;
+  throw permissionDenied(
+    `${vmLabel(vm)}: its network (${mode}) needs root: network namespaces, bridges, taps and iptables rules`,
+    { hint: 'run ignite as root, or give the VM no network with --net none' },
+  );
 }

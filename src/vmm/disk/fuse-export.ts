@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { unavailable } from '../../errors.js';
+import { permissionDenied, unavailable } from '../../errors.js';
 import { runUnchecked } from '../../system/exec.js';
 import { sleep } from '../../system/process.js';
 
@@ -49,6 +49,11 @@ export async function withRawView<T>(
       );
       if (size === virtualSize) break;
       if (child.exitCode !== null || Date.now() > deadline) {
+        if (/Permission denied|Operation not permitted/i.test(stderr))
+          throw permissionDenied(
+            `${label}: writing its root disk needs root (a FUSE view of the disk): ${stderr.trim()}`,
+            { hint: 'run ignite as root' },
+          );
         throw unavailable(
           `${label}: cannot open the root disk for writing: qemu-storage-daemon: ${stderr.trim() || 'no FUSE export'}`,
           {
