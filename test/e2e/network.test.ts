@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
@@ -9,39 +8,13 @@ import { ignite } from '../helpers/cli.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForText } from '../helpers/console.js';
 import { freePort } from '../helpers/registry.js';
+import { leftovers, reservationsOf } from '../helpers/host-leftovers.js';
 
 const pexec = promisify(execFile);
 
 interface VMJson {
   metadata: { uid: string };
   status: { state: string; ipAddresses?: string[]; runtime?: { spawnPid: number; pid: number } };
-}
-
-/** The host-local reservations of the default network that belong to `uid`: address → interface. */
-async function reservationsOf(uid: string): Promise<Map<string, string>> {
-  const dir = '/var/lib/cni/networks/ignite-cni-bridge';
-  const found = new Map<string, string>();
-  for (const f of await readdir(dir).catch(() => [] as string[])) {
-    const content = await import('node:fs/promises')
-      .then((m) => m.readFile(join(dir, f), 'utf8'))
-      .catch(() => '');
-    if (content.includes(`ignite-${uid}`)) found.set(f, content.split(/\s+/)[1] ?? '');
-  }
-  return found;
-}
-
-/** What of a VM's network is still on the host. */
-async function leftovers(uid: string): Promise<string[]> {
-  const found: string[] = [];
-  if ((await pexec('ip', ['netns', 'list'])).stdout.includes(`ignite-${uid}`)) found.push('netns');
-  if ((await pexec('iptables-save', [])).stdout.includes(uid)) found.push('iptables rules');
-  for (const ip of (await reservationsOf(uid)).keys()) found.push(`host-local reservation ${ip}`);
-  const links = (await pexec('ip', ['-o', 'link'])).stdout;
-  for (const l of links.split('\n'))
-    if (l.includes('veth') && l.includes(`ignite-${uid}`)) found.push('veth');
-  if ((await pexec('pgrep', ['-af', uid]).catch(() => ({ stdout: '' }))).stdout.trim() !== '')
-    found.push('processes');
-  return found;
 }
 
 // As root, under TCG: two busybox VMs on the default network, a port mapping, and clean teardown.
