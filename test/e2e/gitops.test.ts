@@ -6,19 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
 import { backgroundIgnite } from '../helpers/background-cli.js';
-import { testRepo, vmManifest } from '../helpers/git-repo.js';
+import { gitopsTestEnv, vmManifest, type VMJson } from '../helpers/git-repo.js';
 import { freePort } from '../helpers/registry.js';
-import { vmTestEnv } from '../helpers/vm-env.js';
-
-interface VMJson {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  status: { state: string; startTime?: string; runtime?: { spawnPid: number; pid: number } };
-}
 
 const INTERVAL_S = 5;
 const pexec = promisify(execFile);
@@ -28,12 +17,9 @@ test(
   'gitops daemon: two manifests boot two VMs within one interval; delete and relabel; a broken manifest keeps VMs running; SIGTERM leaves them; a restart changes nothing',
   { timeout: 900_000 },
   async () => {
-    await using t = await vmTestEnv(['busybox', 'kernel']);
-    await using repo = await testRepo();
-    const { env } = t;
-    const image = `${t.registry}/ignite-busybox`;
-    const vms = async () =>
-      JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJson[];
+    await using g = await gitopsTestEnv();
+    const { repo, env, image } = g;
+    const vms = g.vms;
     const byName = async (name: string) => (await vms()).find((v) => v.metadata.name === name);
     const metricsPort = await freePort();
 
@@ -138,10 +124,8 @@ test(
   'gitops: a reconciler killed mid-reconcile and restarted converges with no duplicate VMs',
   { timeout: 600_000 },
   async () => {
-    await using t = await vmTestEnv(['busybox', 'kernel']);
-    await using repo = await testRepo();
-    const { env } = t;
-    const image = `${t.registry}/ignite-busybox`;
+    await using g = await gitopsTestEnv();
+    const { t, repo, env, image } = g;
     await repo.commit({
       'a.yaml': vmManifest('a', image, { state: 'Running' }),
       'b.yaml': vmManifest('b', image),

@@ -5,23 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runProgram } from '../helpers/cli.js';
 import { waitForText } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
 const pexec = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
 
-function runBinary(bin: string, args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    // A clean environment: no NODE_PATH, no node_modules to fall back on.
-    execFile(
-      bin,
-      args,
-      { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, timeout: 300_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** A clean environment: no NODE_PATH, no node_modules to fall back on. */
+const runBinary = (bin: string, args: string[], env: NodeJS.ProcessEnv) =>
+  runProgram(bin, args, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env });
 
 // The single executable, copied alone into an empty directory, runs the CLI and ignite-spawn.
 test(

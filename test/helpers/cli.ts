@@ -30,3 +30,20 @@ export function ignite(
     );
   });
 }
+
+/** Runs any program with an argv and a clean environment plus `env`; never throws on exit codes. */
+export function runProgram(
+  file: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 300_000,
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { env: { PATH: process.env['PATH'], ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}

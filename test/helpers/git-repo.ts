@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { ignite } from './cli.js';
+import { vmTestEnv, type VMTestEnv } from './vm-env.js';
 
 const pexec = promisify(execFile);
 
@@ -79,4 +81,43 @@ export function vmManifest(
     (o.extra ?? '') +
     `status:\n  state: ${o.state ?? 'Stopped'}\n`
   );
+}
+
+/** A VM as `ignite ps -a -o json` prints it, with the fields the gitops tests read. */
+export interface VMJson {
+  metadata: {
+    name: string;
+    uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  status: { state: string; startTime?: string; runtime?: { spawnPid: number; pid: number } };
+}
+
+/** What a gitops test starts from: a registry with the images, a data dir, and a bare repository. */
+export interface GitopsTestEnv extends AsyncDisposable {
+  t: VMTestEnv;
+  repo: TestRepo;
+  env: NodeJS.ProcessEnv;
+  /** The busybox image in the test registry. */
+  image: string;
+  /** Every VM, as `ignite ps -a -o json` lists it. */
+  vms: () => Promise<VMJson[]>;
+}
+
+export async function gitopsTestEnv(): Promise<GitopsTestEnv> {
+  const t = await vmTestEnv(['busybox', 'kernel']);
+  const repo = await testRepo();
+  return {
+    t,
+    repo,
+    env: t.env,
+    image: `${t.registry}/ignite-busybox`,
+    vms: async () =>
+      JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env: t.env })).stdout) as VMJson[],
+    [Symbol.asyncDispose]: async () => {
+      await repo[Symbol.asyncDispose]();
+      await t[Symbol.asyncDispose]();
+    },
+  };
 }

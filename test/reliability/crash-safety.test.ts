@@ -6,19 +6,10 @@ import assert from 'node:assert/strict';
 import { IGNITE_BIN, ignite } from '../helpers/cli.js';
 import { leftovers } from '../helpers/host-leftovers.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
+import { prng } from '../helpers/prng.js';
 
 const TRIALS = Number(process.env['IGNITE_CRASH_TRIALS'] ?? 20);
 const SEED = Number(process.env['IGNITE_CRASH_SEED'] ?? 424242);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Starts `ignite args` and SIGKILLs it after `delayMs` (or lets it finish first). */
 function killAfter(args: string[], env: NodeJS.ProcessEnv, delayMs: number): Promise<string> {

@@ -6,22 +6,11 @@ import { stringify } from 'yaml';
 import { decodeAll } from '../../src/api/index.js';
 import { AppError } from '../../src/errors.js';
 import { Serializer } from '../../src/storage/serializer.js';
+import { prng } from '../helpers/prng.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/manifests/ignite-v0.4');
 const CASES = Number(process.env['IGNITE_FUZZ_CASES'] ?? 10_000);
 const SEED = Number(process.env['IGNITE_FUZZ_SEED'] ?? 20261124);
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed and index. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES: unknown[] = [
   null,

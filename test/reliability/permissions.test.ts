@@ -1,34 +1,30 @@
-import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IGNITE_BIN, ignite } from '../helpers/cli.js';
+import { IGNITE_BIN, ignite, runProgram } from '../helpers/cli.js';
 import { waitForText } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
 const NOBODY = 65534;
 
 /** Runs the CLI as `nobody`, as an ordinary user would. */
-function asNobody(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      'setpriv',
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        '--clear-groups',
-        process.execPath,
-        IGNITE_BIN,
-        ...args,
-      ],
-      { env: { PATH: process.env['PATH'], HOME: '/nonexistent', ...env }, timeout: 120_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const asNobody = (args: string[], env: NodeJS.ProcessEnv) =>
+  runProgram(
+    'setpriv',
+    [
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      process.execPath,
+      IGNITE_BIN,
+      ...args,
+    ],
+    { HOME: '/nonexistent', ...env },
+    120_000,
+  );
 
 async function walk(dir: string, out: string[] = []): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true })) {

@@ -7,19 +7,8 @@ import assert from 'node:assert/strict';
 import { ignite } from '../../helpers/cli.js';
 import { backgroundIgnite } from '../../helpers/background-cli.js';
 import { freePort } from '../../helpers/registry.js';
-import { testRepo, vmManifest } from '../../helpers/git-repo.js';
+import { gitopsTestEnv, vmManifest, type VMJson } from '../../helpers/git-repo.js';
 import { vmTestEnv } from '../../helpers/vm-env.js';
-
-interface VMJson {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec: { memory: string };
-  status: { state: string };
-}
 
 interface PassJson {
   commit: string;
@@ -33,16 +22,13 @@ test(
   'gitops --once: create, identity by uid, labels in place, recreate on spec change, hand-made VMs untouched, invalid files keep their VMs',
   { timeout: 300_000 },
   async () => {
-    await using t = await vmTestEnv(['busybox', 'kernel']);
-    await using repo = await testRepo();
-    const { env } = t;
-    const image = `${t.registry}/ignite-busybox`;
+    await using g = await gitopsTestEnv();
+    const { t, repo, env, image } = g;
     const reconcileOnce = async (extra: string[] = []) => {
       const r = await ignite(['gitops', repo.url, '--once', '-o', 'json', ...extra], { env });
       return { ...r, pass: r.stdout ? (JSON.parse(r.stdout) as PassJson) : undefined };
     };
-    const vms = async () =>
-      JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJson[];
+    const vms = g.vms;
     const actions = (p: PassJson | undefined) =>
       Object.fromEntries((p?.decisions ?? []).map((d) => [d.vm, d.action]));
 
@@ -142,10 +128,8 @@ test(
   'gitops over git daemon: an unreachable remote keeps the state and is retried with backoff',
   { timeout: 300_000 },
   async () => {
-    await using t = await vmTestEnv(['busybox', 'kernel']);
-    await using repo = await testRepo();
-    const { env } = t;
-    const image = `${t.registry}/ignite-busybox`;
+    await using g = await gitopsTestEnv();
+    const { repo, env, image } = g;
     const port = await freePort();
     const serve = () =>
       spawn(
