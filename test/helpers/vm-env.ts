@@ -1,3 +1,4 @@
+import { ignite } from './cli.js';
 import { tempDataDir } from './data-dir.js';
 import { pushProjectImages, startRegistry } from './registry.js';
 
@@ -27,6 +28,11 @@ export async function vmTestEnv(images: ('busybox' | 'kernel' | 'debian')[]): Pr
       IGNITE_ACCEL: 'tcg',
     },
     [Symbol.asyncDispose]: async () => {
+      // A test that failed half-way may have left VMs running: end them with their data dir.
+      const left = await ignite(['ps', '-a', '-q'], { dataDir: dir.path }).catch(() => undefined);
+      const ids = left?.stdout.split('\n').filter(Boolean) ?? [];
+      if (ids.length > 0)
+        await ignite(['rm', '-f', ...ids], { dataDir: dir.path }).catch(() => undefined);
       await dir[Symbol.asyncDispose]();
       await reg[Symbol.asyncDispose]();
     },
