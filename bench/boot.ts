@@ -40,7 +40,7 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
     const ignite: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const disk = join(dataDir, `bare-${i}.qcow2`);
-      await createOverlay(image, disk, 4 << 30);
+      await createOverlay(image, disk, 4 * 2 ** 30);
       bare.push(
         await timeToOutput(
           'qemu-system-x86_64',

@@ -160,6 +160,7 @@ export function driverFor(deps: OperationDeps, vm: VM): VmmDriver {
   return new QemuDriver({
     accel: accel === 'kvm' || accel === 'tcg' ? accel : 'auto',
     accelCacheFile: join(deps.dataDir, '.cache', 'accel.json'),
+    tscCacheFile: join(deps.dataDir, '.cache', 'host-tsc.json'),
     logger: deps.logger,
   });
 }

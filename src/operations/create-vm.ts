@@ -207,8 +207,10 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
   if (typeof vm.spec.ssh === 'string') authorizedKeys.push(await readPublicKey(vm.spec.ssh));
   for (const f of vm.spec.copyFiles ?? []) await assertReadable(f.hostPath);
 
-  const { image, ext4Path } = await deps.ensureImage(vm.spec.image.ociClaim.ref);
-  const kernel = await deps.ensureKernel(vm.spec.kernel?.ociClaim.ref ?? '');
+  const [{ image, ext4Path }, kernel] = await Promise.all([
+    deps.ensureImage(vm.spec.image.ociClaim.ref),
+    deps.ensureKernel(vm.spec.kernel?.ociClaim.ref ?? ''),
+  ]);
   vm.status = {
     state: 'Created',
     ...(image.status?.ociSource ? { image: image.status.ociSource } : {}),

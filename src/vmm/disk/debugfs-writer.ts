@@ -65,9 +65,20 @@ export async function writeGuestFiles(
     // debugfs reports "already exists" for mkdir and "not found" for rm of a new file on
     // stderr and goes on; the read-back below is what decides success.
     await runUnchecked('debugfs', ['-w', '-f', join(work, 'cmds'), image]);
+    // One read-back for all files: debugfs echoes each command ("debugfs: stat /x") before its
+    // output, which splits the output per file.
+    await writeFile(
+      join(work, 'verify'),
+      `${files.map((f) => `stat ${f.guestPath}`).join('\n')}\n`,
+    );
+    const r = await run('debugfs', ['-f', join(work, 'verify'), image]);
+    const sections = new Map<string, string>();
+    for (const part of r.stdout.split(/^debugfs: stat /m).slice(1)) {
+      const nl = part.indexOf('\n');
+      sections.set(part.slice(0, nl).trim(), part.slice(nl + 1));
+    }
     for (const f of files) {
-      const r = await run('debugfs', ['-R', `stat ${f.guestPath}`, image]);
-      if (!/Type: regular/.test(r.stdout))
+      if (!/Type: regular/.test(sections.get(f.guestPath) ?? ''))
         throw internal(`${label}: writing ${f.guestPath} into the root disk failed`);
     }
   } finally {

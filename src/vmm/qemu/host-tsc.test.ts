@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../errors.js';
-import { detectHostTsc, tscKHzFromCpuinfo, tscKHzFromDmesg, type TscSources } from './host-tsc.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  detectHostTsc,
+  detectHostTscCached,
+  tscKHzFromCpuinfo,
+  tscKHzFromDmesg,
+  type TscSources,
+} from './host-tsc.js';
 
 const none = () => Promise.resolve(undefined);
 const text = (s: string) => () => Promise.resolve(s);
@@ -47,4 +56,29 @@ test('detectHostTsc: sysfs, then dmesg, then cpuinfo', async () => {
 test('detectHostTsc: this host has a rate', async () => {
   const tsc = await detectHostTsc();
   assert.ok(tsc.kHz > 100_000, `implausible TSC rate ${tsc.kHz} kHz from ${tsc.source}`);
+});
+
+test('the TSC rate is detected once per host boot and then read from the cache', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-tsc-'));
+  try {
+    let reads = 0;
+    const sources = {
+      sysfs: () => Promise.resolve(undefined),
+      dmesg: () => {
+        reads++;
+        return Promise.resolve('tsc: Refined TSC clocksource calibration: 2294.612 MHz');
+      },
+      cpuinfo: () => Promise.resolve(undefined),
+    };
+    const file = join(dir, 'host-tsc.json');
+    assert.deepEqual(await detectHostTscCached(file, sources), { kHz: 2294612, source: 'dmesg' });
+    assert.deepEqual(await detectHostTscCached(file, sources), { kHz: 2294612, source: 'dmesg' });
+    assert.equal(reads, 1, 'the kernel log is read once');
+    // Another boot (a different boot_id) detects again.
+    await writeFile(file, JSON.stringify({ kHz: 1, source: 'dmesg', bootId: 'an-old-boot' }));
+    assert.equal((await detectHostTscCached(file, sources)).kHz, 2294612);
+    assert.equal(reads, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { failedPrecondition } from '../../errors.js';
 import { runUnchecked } from '../../system/exec.js';
 
@@ -64,4 +65,37 @@ export async function detectHostTsc(sources: TscSources = hostTscSources): Promi
   throw failedPrecondition('host: cannot tell the TSC rate (no tsc_freq_khz, dmesg or cpu MHz)', {
     hint: 'TCG guests need it; set the rate by hand in the QEMU driver options (tscKHz)',
   });
+}
+
+/**
+ * detectHostTsc, remembered in `cacheFile` for the rest of this host's boot (the TSC rate does not
+ * change while it runs): reading the kernel log on every VM start cost a tenth of a second.
+ */
+export async function detectHostTscCached(
+  cacheFile: string,
+  sources: TscSources = hostTscSources,
+): Promise<HostTsc> {
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+  const cached = await readFile(cacheFile, 'utf8').then(
+    (t) => JSON.parse(t) as Partial<HostTsc> & { bootId?: string },
+    () => undefined,
+  );
+  if (
+    bootId !== '' &&
+    cached?.bootId === bootId &&
+    typeof cached.kHz === 'number' &&
+    cached.kHz > 0 &&
+    cached.source !== undefined
+  )
+    return { kHz: cached.kHz, source: cached.source };
+  const found = await detectHostTsc(sources);
+  if (bootId !== '') {
+    // Written whole or not at all: a reader never sees half a file.
+    await mkdir(dirname(cacheFile), { recursive: true, mode: 0o700 }).catch(() => undefined);
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ ...found, bootId }))
+      .then(() => rename(tmp, cacheFile))
+      .catch(() => rm(tmp, { force: true }));
+  }
+  return found;
 }

@@ -12,7 +12,7 @@ import {
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
-import { detectHostTsc } from './host-tsc.js';
+import { detectHostTsc, detectHostTscCached } from './host-tsc.js';
 import { qemuArgs, type Accel } from './qemu-command.js';
 import { QmpClient } from './qmp-client.js';
 
@@ -28,6 +28,8 @@ export interface QemuDriverOptions {
   accelCacheFile?: string;
   /** The host TSC rate for TCG guests; detected when absent (host-tsc.ts). */
   tscKHz?: number;
+  /** Where the host's TSC rate is remembered between VM starts (see detectHostTscCached). */
+  tscCacheFile?: string;
   /** How long QEMU may take to open its QMP socket. */
   startTimeoutMs?: number;
   /** How long kill() lets QMP `quit` work before SIGKILL. */
@@ -76,7 +78,13 @@ export class QemuDriver implements VmmDriver {
     await checkVMConfig(config);
     const accel = await this.accel(config);
     const tscKHz =
-      accel === 'tcg' ? (this.options.tscKHz ?? (await detectHostTsc()).kHz) : undefined;
+      accel === 'tcg'
+        ? (this.options.tscKHz ??
+          (this.options.tscCacheFile !== undefined
+            ? await detectHostTscCached(this.options.tscCacheFile)
+            : await detectHostTsc()
+          ).kHz)
+        : undefined;
     const args = qemuArgs(config, tscKHz === undefined ? { accel } : { accel, tscKHz });
 
     const p = config.paths;
