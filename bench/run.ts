@@ -65,6 +65,7 @@ process.stdout.write(`${table}\n\nMachine: ${machine}\nTotal time: ${total.toFix
 const date = new Date().toISOString().slice(0, 10);
 await mkdir(join(import.meta.dirname, 'results'), { recursive: true });
 await writeFile(
-  join(import.meta.dirname, 'results', `${date}.md`),
+  // A run of some figures only gets its own file, so it never replaces a full run's.
+  join(import.meta.dirname, 'results', `${date}${only.length > 0 ? `-${only.join('-')}` : ''}.md`),
   `# Benchmarks, ${date}\n\nMachine: ${machine}\n\nTotal time: ${total.toFixed(0)} s (\`npm run bench\`)\n\n${table}\n`,
 );
