@@ -25,6 +25,10 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -eq 0 ] && targets=(busybox kernel debian)
 mkdir -p "$cache"
+# One build at a time per cache: tests running in parallel on a fresh clone would otherwise build
+# the same layout at once, and umoci's blob writes collide.
+exec 9>"$cache/.build.lock"
+flock 9
 
 log() { printf '==> %s\n' "$*" >&2; }
 pkgver() { dpkg-query -W -f='${Package}=${Version} ' "$@"; }
