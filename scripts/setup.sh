@@ -37,9 +37,9 @@ npm ci --no-audit --no-fund --loglevel=error
 log "npm run build"
 npm run build --silent
 
-
 # CNI: when /etc/cni/net.d holds no network, install ignite's default one (bridge ignite0).
-if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1; then
+# (find, not ls: ls fails when any one of several globs matches nothing.)
+if [ -z "$(find /etc/cni/net.d -maxdepth 1 \( -name '*.conf' -o -name '*.conflist' -o -name '*.json' \) 2>/dev/null)" ]; then
   if [ "$(id -u)" -eq 0 ]; then
     node --input-type=module -e "const m = await import('./dist/network/default-network.js'); console.error('==> installed ' + await m.installDefaultNetwork('/etc/cni/net.d'));"
   else
