@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { detectHostTsc } from '../src/vmm/qemu/host-tsc.js';
 import { createOverlay } from '../src/vmm/disk/create-root-disk.js';
 import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
-import { fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
+import { MARKER, fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
-const MARKER = 'ignite-busybox: init started';
 const IGNITE = join(import.meta.dirname, '../bin/ignite.js');
 
 export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> {

@@ -3,9 +3,8 @@
 // timed from `ignite run` to the guest's first init line.
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { benchEnv, fmt, waitInFile } from './lib.js';
+import { benchEnv, MARKER, fmt, waitInFile } from './lib.js';
 
-const MARKER = 'ignite-busybox: init started';
 const CAP = Number(process.env['BENCH_DENSITY_CAP'] ?? 64);
 /** Stop before the host runs short of memory: the figure is then a lower bound. */
 const MIN_FREE_BYTES = 3 * 2 ** 30;

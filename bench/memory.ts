@@ -3,12 +3,11 @@
 // guest used; the raw figures are reported beside the overhead.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { benchEnv, waitInFile } from './lib.js';
+import { benchEnv, MARKER, waitInFile } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 // Debian's generic kernel (ignite-kernel) does not boot in 64 MiB; 96 MiB is the smallest size tried that does.
 const GUEST_MIB = 96;
-const MARKER = 'ignite-busybox: init started';
 
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

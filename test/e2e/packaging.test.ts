@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runProgram } from '../helpers/cli.js';
-import { waitForText } from '../helpers/console.js';
+import { waitForBusyboxInit } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
 const pexec = promisify(execFile);
@@ -44,12 +44,7 @@ test(
         env,
       );
       assert.equal(run.code, 0, run.stderr);
-      const uid = run.stdout.trim().split('\n').pop() ?? '';
-      await waitForText(
-        join(t.dataDir, 'vm', uid, 'console.log'),
-        'ignite-busybox: init started',
-        120_000,
-      );
+      await waitForBusyboxInit(t.dataDir, run.stdout);
 
       const images = await runBinary(bin, ['image', 'ls'], env);
       assert.match(images.stdout, /ignite-busybox/);

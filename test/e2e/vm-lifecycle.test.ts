@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { isProcessAlive } from '../../src/system/process.js';
 import { ignite } from '../helpers/cli.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
-import { typeOnConsole, waitForText } from '../helpers/console.js';
+import { typeOnConsole, waitForBusyboxInit, waitForText } from '../helpers/console.js';
 
 interface VMJson {
   metadata: { uid: string };
@@ -34,10 +34,9 @@ test(
       { env },
     );
     assert.equal(run.code, 0, run.stderr);
-    const uid = run.stdout.trim().split('\n').pop() ?? '';
+    const uid = await waitForBusyboxInit(dir.path, run.stdout, 90_000);
     const vmDir = join(dir.path, 'vm', uid);
     const consoleLog = join(vmDir, 'console.log');
-    await waitForText(consoleLog, 'ignite-busybox: init started', 90_000);
     const logs = await ignite(['logs', name], { env });
     assert.match(logs.stdout, /ignite-busybox: init started/);
 

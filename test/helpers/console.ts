@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 
 /** Types a line on a running VM's console (its attach socket), as a user at the console would. */
 export async function typeOnConsole(socketPath: string, line: string): Promise<void> {
@@ -33,4 +34,18 @@ export async function waitForText(
       );
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** What the project's busybox image prints on its console once its init runs. */
+export const BUSYBOX_INIT = 'ignite-busybox: init started';
+
+/** Takes the UID `ignite run` printed last and waits for that VM's busybox init; returns the UID. */
+export async function waitForBusyboxInit(
+  dataDir: string,
+  runStdout: string,
+  timeoutMs = 120_000,
+): Promise<string> {
+  const uid = runStdout.trim().split('\n').pop() ?? '';
+  await waitForText(join(dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, timeoutMs);
+  return uid;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IGNITE_BIN, ignite, runProgram } from '../helpers/cli.js';
-import { waitForText } from '../helpers/console.js';
+import { waitForBusyboxInit } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
 const NOBODY = 65534;
@@ -48,12 +48,7 @@ test(
     const image = `${t.registry}/ignite-busybox`;
     const run = await ignite(['run', image, '--name', 'owned', '--net', 'none', '--ssh'], { env });
     assert.equal(run.code, 0, run.stderr);
-    const uid = run.stdout.trim().split('\n').pop() ?? '';
-    await waitForText(
-      join(t.dataDir, 'vm', uid, 'console.log'),
-      'ignite-busybox: init started',
-      120_000,
-    );
+    const uid = await waitForBusyboxInit(t.dataDir, run.stdout);
 
     // 1. The root-owned store: every command that touches it needs root.
     const needRoot: string[][] = [
