@@ -41,7 +41,7 @@ export async function importBench(): Promise<{ rows: string[][]; ratio: number }
         join(work, 'bundle'),
       ]);
       const rootfs = join(work, 'bundle', 'rootfs');
-      const { bytes, inodes } = await measureTree(rootfs);
+      const { bytes, inodes } = measureTree(rootfs);
       unpacked = bytes;
       const img = join(work, 'chain.ext4');
       await writeFile(img, '');

@@ -111,7 +111,7 @@ export async function importImage(
     } else {
       options.progress?.phase?.('building filesystem');
       await buildExt4(pulled.rootfs, ext4, ref.path.split('/').pop() ?? 'rootfs');
-      size = (await measureTree(pulled.rootfs)).bytes;
+      size = measureTree(pulled.rootfs).bytes;
     }
     const image: Image = {
       apiVersion: API_VERSION,
@@ -326,7 +326,7 @@ export async function importImageFromFile(
       status: {
         ociSource: {
           id: local.configDigest,
-          size: Size.fromBytes((await measureTree(rootfs)).bytes),
+          size: Size.fromBytes(measureTree(rootfs).bytes),
         },
       },
     };
