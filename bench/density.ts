@@ -65,7 +65,7 @@ export async function densityBench(): Promise<{ rows: string[][] }> {
       [
         `density: ${memory} busybox VMs running at once, each boot ≤ 3× the first`,
         `${stop.startsWith('boot') ? '' : '≥ '}${running} VMs`,
-        `first boot ${fmt(single)}; stopped at: ${stop}${memory === '64MB' ? '' : " (64 MiB does not boot Debian's generic kernel)"}`,
+        `first boot ${fmt(single)}; stopped at: ${stop}${memory === '64MB' ? '' : " (64 MiB does not boot Debian's generic kernel, which reserves about 58 MiB at boot)"}`,
       ],
     ],
   };
