@@ -51,16 +51,26 @@ function parseRef(ref: string): ParsedImageRef {
 async function staging<T>(deps: OperationDeps, fn: (dir: string) => Promise<T>): Promise<T> {
   const base = join(deps.dataDir, '.staging');
   await mkdir(base, { recursive: true, mode: 0o700 });
-  for (const name of await readdir(base)) {
-    const pid = Number(name.split('-')[0]);
-    if (!isProcessAlive(pid)) await rm(join(base, name), { recursive: true, force: true });
-  }
+  await sweepStaging(deps);
   const dir = join(base, `${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { mode: 0o700 });
   try {
     return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes the working directories of imports whose process is gone. Every import runs it, also
+ * one that finds its image already there: an import killed after storing its image, while it
+ * cleaned up, left its directory, and its retry takes that path.
+ */
+async function sweepStaging(deps: OperationDeps): Promise<void> {
+  const base = join(deps.dataDir, '.staging');
+  for (const name of await readdir(base).catch((): string[] => [])) {
+    const pid = Number(name.split('-')[0]);
+    if (!isProcessAlive(pid)) await rm(join(base, name), { recursive: true, force: true });
   }
 }
 
@@ -82,6 +92,7 @@ export async function importImage(
 ): Promise<Image> {
   const ref = parseRef(refText);
   const name = formatImageRef(ref);
+  await sweepStaging(deps);
   const existing = await alreadyImported(deps, 'Image', name);
   if (existing) return existing;
   return staging(deps, async (work) => {
@@ -204,6 +215,7 @@ export async function importKernel(
 ): Promise<Kernel> {
   const ref = parseRef(refText);
   const name = formatImageRef(ref);
+  await sweepStaging(deps);
   const existing = await alreadyImported(deps, 'Kernel', name);
   if (existing) return existing;
   const label = `kernel "${name}"`;
