@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { detectHostTsc } from '../src/vmm/qemu/host-tsc.js';
 import { createOverlay } from '../src/vmm/disk/create-root-disk.js';
 import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
-import { MARKER, fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
+import { fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
+import { BUSYBOX_INIT } from '../test/helpers/console.js';
 
 // TCG boots on a shared machine vary by ±20 % from one to the next (seen here: 3.7 to 5.6 s for
 // the same command), more than the overhead measured; nine interleaved pairs keep the medians
@@ -72,7 +73,7 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
             '-device',
             'virtio-blk-device,drive=root',
           ],
-          MARKER,
+          BUSYBOX_INIT,
         ),
       );
       await rm(disk, { force: true });
@@ -95,7 +96,7 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
         { env },
       );
       const uid = (await run).stdout.trim().split('\n').pop() ?? '';
-      ignite.push(await waitInFile(join(dataDir, 'vm', uid, 'console.log'), MARKER, t0));
+      ignite.push(await waitInFile(join(dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0));
       await ig(['rm', '-f', name]);
     }
     const b = median(bare);

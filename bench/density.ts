@@ -3,7 +3,8 @@
 // timed from `ignite run` to the guest's first init line.
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { benchEnv, MARKER, fmt, waitInFile } from './lib.js';
+import { benchEnv, fmt, waitInFile } from './lib.js';
+import { BUSYBOX_INIT } from '../test/helpers/console.js';
 
 const CAP = Number(process.env['BENCH_DENSITY_CAP'] ?? 64);
 /** Stop before the host runs short of memory: the figure is then a lower bound. */
@@ -27,7 +28,7 @@ export async function densityBench(): Promise<{ rows: string[][] }> {
       memory,
     ]);
     const uid = out.trim().split('\n').pop() ?? '';
-    return waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), MARKER, t0, timeoutMs);
+    return waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0, timeoutMs);
   };
   // The issue asks for 64 MiB VMs; Debian's generic kernel needs more, so the smallest size that
   // boots is used, and the table says which.

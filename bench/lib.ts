@@ -7,9 +7,6 @@ import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
 
 export const pexec = promisify(execFile);
 
-/** The first init line of the project's busybox image: where a boot is timed to. */
-export const MARKER = 'ignite-busybox: init started';
-
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);

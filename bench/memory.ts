@@ -3,7 +3,8 @@
 // guest used; the raw figures are reported beside the overhead.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { benchEnv, MARKER, waitInFile } from './lib.js';
+import { benchEnv, waitInFile } from './lib.js';
+import { BUSYBOX_INIT } from '../test/helpers/console.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 // Debian's generic kernel (ignite-kernel) does not boot in 64 MiB; 96 MiB is the smallest size tried that does.
@@ -37,7 +38,7 @@ export async function memoryBench(): Promise<{ rows: string[][] }> {
         .trim()
         .split('\n')
         .pop() ?? '';
-    await waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), MARKER, t0);
+    await waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0);
     // Let the guest settle after its init line.
     await new Promise((r) => setTimeout(r, 3000));
     const vm = JSON.parse(await b.ig(['inspect', 'vm', name])) as {

@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync } from 'node:fs';
-import { rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, unavailable } from '../errors.js';
 import { run } from '../system/exec.js';
@@ -31,10 +31,15 @@ export function measureTree(dir: string): { bytes: number; inodes: number } {
  * Makes an ext4 image of `dir` at `dest` with `mkfs.ext4 -d`: no loop device, no mount. The file
  * is the content plus headroom (inode tables, journal, and room for the VM's own files); if mkfs
  * still runs out of room it is retried larger. Written beside `dest` and renamed into place.
- * Returns the image's size in bytes.
+ * Returns the tree's measure, which callers record as the image's size, so it is walked once.
  */
-export async function buildExt4(dir: string, dest: string, label = 'rootfs'): Promise<number> {
-  const { bytes, inodes } = measureTree(dir);
+export async function buildExt4(
+  dir: string,
+  dest: string,
+  label = 'rootfs',
+): Promise<{ bytes: number; inodes: number }> {
+  const measured = measureTree(dir);
+  const { bytes, inodes } = measured;
   let size = Math.ceil((bytes * 1.25 + inodes * 512 + 64 * MiB) / MiB) * MiB;
   const tmp = `${dest}.tmp-${process.pid}`;
   try {
@@ -75,7 +80,7 @@ export async function buildExt4(dir: string, dest: string, label = 'rootfs'): Pr
       }
     }
     await rename(tmp, dest);
-    return (await stat(dest)).size;
+    return measured;
   } catch (err) {
     await rm(tmp, { force: true });
     if (AppError.is(err)) throw err;

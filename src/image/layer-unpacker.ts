@@ -220,14 +220,7 @@ async function applyEntry(
       return;
     case 'link': {
       const target = safeName(h.linkname ?? '', { ...opts });
-      const targetDir = posix.dirname(target);
-      checkNoSymlinkOnPath(
-        root,
-        targetDir === '.' ? '' : targetDir,
-        h.linkname ?? '',
-        opts,
-        state.realDirs,
-      );
+      checkNoSymlinkOnPath(root, posix.dirname(target), h.linkname ?? '', opts, state.realDirs);
       const st = lstatSync(join(root, target), { throwIfNoEntry: false });
       if (!st || st.isDirectory() || st.isSymbolicLink()) {
         throw invalidArgument(

@@ -18,7 +18,6 @@ import {
   extractVmlinux,
   findKernelFiles,
   kernelVersion,
-  measureTree,
   pullToRootfs,
   readLocalImage,
   untarArchive,
@@ -44,14 +43,15 @@ function parseRef(ref: string): ParsedImageRef {
   }
 }
 
+const stagingBase = (deps: OperationDeps) => join(deps.dataDir, '.staging');
+
 /**
  * A private working directory under `<dataDir>/.staging`, named after this process so a later
  * run can tell an abandoned one (its process is gone) and remove it.
  */
 async function staging<T>(deps: OperationDeps, fn: (dir: string) => Promise<T>): Promise<T> {
-  const base = join(deps.dataDir, '.staging');
+  const base = stagingBase(deps);
   await mkdir(base, { recursive: true, mode: 0o700 });
-  await sweepStaging(deps);
   const dir = join(base, `${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { mode: 0o700 });
   try {
@@ -67,7 +67,7 @@ async function staging<T>(deps: OperationDeps, fn: (dir: string) => Promise<T>):
  * cleaned up, left its directory, and its retry takes that path.
  */
 async function sweepStaging(deps: OperationDeps): Promise<void> {
-  const base = join(deps.dataDir, '.staging');
+  const base = stagingBase(deps);
   for (const name of await readdir(base).catch((): string[] => [])) {
     const pid = Number(name.split('-')[0]);
     if (!isProcessAlive(pid)) await rm(join(base, name), { recursive: true, force: true });
@@ -121,8 +121,7 @@ export async function importImage(
       size = same.status?.ociSource?.size?.bytes ?? 0;
     } else {
       options.progress?.phase?.('building filesystem');
-      await buildExt4(pulled.rootfs, ext4, ref.path.split('/').pop() ?? 'rootfs');
-      size = measureTree(pulled.rootfs).bytes;
+      size = (await buildExt4(pulled.rootfs, ext4, ref.path.split('/').pop() ?? 'rootfs')).bytes;
     }
     const image: Image = {
       apiVersion: API_VERSION,
@@ -301,6 +300,7 @@ export async function importImageFromFile(
   options: ImportOptions & { name?: string } = {},
 ): Promise<Image> {
   const label = `image archive "${path}"`;
+  await sweepStaging(deps);
   return staging(deps, async (work) => {
     let dir = path;
     if ((await lstat(path)).isFile()) {
@@ -329,7 +329,7 @@ export async function importImageFromFile(
       });
     options.progress?.phase?.('building filesystem');
     const ext4 = join(work, 'image.ext4');
-    await buildExt4(rootfs, ext4, 'rootfs');
+    const { bytes } = await buildExt4(rootfs, ext4, 'rootfs');
     const image: Image = {
       apiVersion: API_VERSION,
       kind: 'Image',
@@ -338,7 +338,7 @@ export async function importImageFromFile(
       status: {
         ociSource: {
           id: local.configDigest,
-          size: Size.fromBytes(measureTree(rootfs).bytes),
+          size: Size.fromBytes(bytes),
         },
       },
     };
