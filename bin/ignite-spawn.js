@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
-await import(
-  existsSync(new URL('../dist/ignite-spawn.mjs', import.meta.url))
-    ? '../dist/ignite-spawn.mjs'
-    : '../dist/spawn/main.js'
-);
+'use strict';
+// ignite-spawn, the per-VM supervisor: bundled and started like the CLI (see ignite.js).
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const bundle = join(__dirname, '..', 'dist', 'ignite-spawn.cjs');
+if (existsSync(bundle)) require('./load-bundle.cjs').loadBundle(bundle);
+else void import('../dist/spawn/main.js');

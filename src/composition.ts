@@ -10,7 +10,6 @@ import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
 import type { SuperviseDeps } from './operations/supervise-vm.js';
 import { CniNetwork } from './network/cni-network.js';
-import { createVMMetrics, serveMetrics } from './metrics/index.js';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
 import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
@@ -78,13 +77,15 @@ export const SEA_SPAWN_ARG = '--as-ignite-spawn';
 
 /**
  * ignite-spawn is this same program's spawn entry, run by the same Node binary: the single
- * executable itself, the bundle beside this file when the CLI runs from one (dist/ignite.mjs), or
- * the compiled module.
+ * executable itself, the bundle beside this file (dist/ignite-spawn.cjs) through its launcher when
+ * the CLI runs from one, or the compiled module.
  */
 function spawnCommand(): SpawnCommand {
   if (isSea()) return { file: process.execPath, args: [SEA_SPAWN_ARG] };
-  const bundled = join(import.meta.dirname, 'ignite-spawn.mjs');
-  const entry = existsSync(bundled) ? bundled : join(import.meta.dirname, 'spawn', 'main.js');
+  const bundled = existsSync(join(import.meta.dirname, 'ignite-spawn.cjs'));
+  const entry = bundled
+    ? join(import.meta.dirname, '..', 'bin', 'ignite-spawn.js')
+    : join(import.meta.dirname, 'spawn', 'main.js');
   return { file: process.execPath, args: [entry] };
 }
 
@@ -112,6 +113,9 @@ export function createSupervisorRuntime(options: SupervisorRuntimeOptions): Supe
     driverFor: (vm) => Promise.resolve(driverFor(deps, vm)),
     networking: vmNetworking(deps),
     serveMetrics: async (vm, hv, paths, net) => {
+      // Loaded once the hypervisor runs, not before: prom-client (and node:http with it) would
+      // otherwise sit between `ignite run` and the boot.
+      const { createVMMetrics, serveMetrics } = await import('./metrics/index.js');
       const registry = await createVMMetrics(
         {
           state: () => 'Running',

@@ -1,10 +1,12 @@
 import { runCli } from './run.js';
 
-// The process's one entry: everything below returns exit codes or throws AppErrors.
-const code = await runCli(process.argv.slice(2), {
+// The process's one entry: everything below returns exit codes or throws AppErrors. No top-level
+// await: the bundle is CommonJS (scripts/bundle.mjs).
+void runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
+}).then((code) => {
+  process.exitCode = code;
 });
-process.exitCode = code;

@@ -1,4 +1,7 @@
 import { runSpawn } from './program.js';
 
-// The ignite-spawn entry (dist/ignite-spawn.mjs, bin/ignite-spawn.js).
-process.exitCode = await runSpawn(process.argv.slice(2));
+// The ignite-spawn entry (dist/ignite-spawn.cjs via bin/ignite-spawn.js). No top-level await: the
+// bundle is CommonJS (scripts/bundle.mjs).
+void runSpawn(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { managerMetrics, serveAllMetrics } from '../../operations/metrics.js';
 import { passFailure, runGitops } from '../../gitops/reconciler.js';
 import { formatData, formatTable, parseOutput } from '../output/format.js';
 import type { CliContext } from '../context.js';
@@ -54,6 +53,9 @@ export function gitopsCommand(ctx: CliContext): Command {
       const stop = (): void => controller.abort();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
+      // prom-client (and node:http with it) loads only for the commands that serve metrics:
+      // every other command, `ignite run` above all, starts faster without it.
+      const { managerMetrics, serveAllMetrics } = await import('../../operations/metrics.js');
       const manager = managerMetrics(deps);
       const server =
         f.metricsListen !== undefined

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { serveAllMetrics, vmMetrics } from '../../operations/metrics.js';
 import type { CliContext } from '../context.js';
 
 export function metricsCommand(ctx: CliContext): Command {
@@ -9,6 +8,8 @@ export function metricsCommand(ctx: CliContext): Command {
     )
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .action(async (vm: string, _o: unknown, cmd: Command) => {
+      // Loaded on use, as in gitops.ts: most commands never need prom-client.
+      const { vmMetrics } = await import('../../operations/metrics.js');
       ctx.out(await vmMetrics(ctx.runtime(cmd), vm));
     });
   metrics
@@ -19,6 +20,7 @@ export function metricsCommand(ctx: CliContext): Command {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:9090')
     .action(async (opts: { listen: string }, cmd: Command) => {
       const deps = ctx.runtime(cmd);
+      const { serveAllMetrics } = await import('../../operations/metrics.js');
       const server = await serveAllMetrics(deps, opts.listen);
       ctx.io.stderr.write(`serving metrics on ${server.url}\n`);
       await new Promise<void>((resolve) => {
