@@ -32,7 +32,9 @@ function spawnProgram(): Command {
         uid: string,
         opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string; waitSignal: boolean },
       ) => {
-        if (opts.waitSignal && !(await goSignal())) return;
+        // Set up before waiting: `ignite run` signals once the root disk is ready, and
+        // whatever is left to do after that delays the boot.
+        const go = opts.waitSignal ? goSignal() : Promise.resolve(true);
         const deps = createSupervisorRuntime({
           dataDir: opts.dataDir,
           logLevel: opts.logLevel,
@@ -41,6 +43,7 @@ function spawnProgram(): Command {
           component: 'spawn',
           signals: process,
         });
+        if (!(await go)) return;
         try {
           await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
         } catch (err) {

@@ -1,4 +1,6 @@
 import { execFile as execFileCb, spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { AppError, unavailable } from '../errors.js';
 
 /**
@@ -87,11 +89,32 @@ export function runUnchecked(
   });
 }
 
+/**
+ * The executable `file` resolves to, as execvp would find it: a path as given, a bare name on
+ * PATH; undefined when there is none. A file-system lookup, not a trial run: asking whether an
+ * optional program is installed should not cost a process start.
+ */
+export function findProgram(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const executable = (p: string): boolean => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (file.includes('/')) return executable(file) ? file : undefined;
+  for (const dir of (env['PATH'] ?? '').split(':')) {
+    const p = join(dir || '.', file);
+    if (executable(p)) return p;
+  }
+  return undefined;
+}
+
 /** Whether `file` can be found on PATH (or is an executable path). */
-export async function hasProgram(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(file, ['--version'], { stdio: 'ignore' });
-    child.on('error', () => resolve(false));
-    child.on('exit', () => resolve(true));
-  });
+export function hasProgram(file: string): boolean {
+  return findProgram(file) !== undefined;
 }

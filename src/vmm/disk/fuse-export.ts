@@ -61,7 +61,8 @@ export async function withRawView<T>(
           },
         );
       }
-      await sleep(20);
+      // The export is up within a few tens of ms; every VM start waits for it, so look often.
+      await sleep(2);
     }
     return await fn(mountpoint);
   } finally {

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, internal, invalidArgument } from '../../errors.js';
-import { runUnchecked } from '../../system/exec.js';
+import { findProgram, runUnchecked } from '../../system/exec.js';
 import type { Logger } from '../../system/logger.js';
 import { sleep } from '../../system/process.js';
 import {
@@ -54,6 +54,10 @@ export class FirecrackerDriver implements VmmDriver {
   }
 
   async availability(): Promise<Availability> {
+    // Every `ignite create` asks; where Firecracker is not installed (most hosts) the answer
+    // must not cost a process start.
+    if (findProgram(this.binary) === undefined)
+      return { available: false, reason: `${this.binary}: not installed (not on PATH)` };
     try {
       const r = await runUnchecked(this.binary, ['--version'], { timeoutMs: 10_000 });
       if (r.exitCode !== 0) {

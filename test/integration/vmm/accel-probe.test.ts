@@ -10,7 +10,7 @@ import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js
 const QEMU = 'qemu-system-x86_64';
 
 async function skipReason(): Promise<string | undefined> {
-  if (!(await hasProgram(QEMU))) return `${QEMU} is not installed`;
+  if (!hasProgram(QEMU)) return `${QEMU} is not installed`;
   return bootFixtureUnavailable();
 }
 
