@@ -42,7 +42,6 @@ function loadBundle(file, { writeCache = false } = {}) {
   }
   const mod = new Module(file);
   mod.filename = file;
-  mod.paths = Module._nodeModulePaths(dirname(file));
   script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, dirname(file));
   return { cacheUsed: cachedData !== undefined && !script.cachedDataRejected };
 }
