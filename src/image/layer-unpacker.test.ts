@@ -58,6 +58,7 @@ async function apply(
   root: string,
   entries: Entry[],
   compression: 'none' | 'gzip' | 'zstd' = 'none',
+  privileged = false,
 ): Promise<void> {
   const file = join(root, '..', `layer-${Math.random()}.tar`);
   const tar = await tarOf(entries);
@@ -69,7 +70,7 @@ async function apply(
     await writeFile(file, compression === 'gzip' ? gzipSync(tar) : tar);
   }
   try {
-    await applyLayer(root, file, opts);
+    await applyLayer(root, file, { ...opts, privileged });
   } finally {
     await rm(file, { force: true });
   }
@@ -196,4 +197,120 @@ test('zstd and uncompressed layers apply in order', async () => {
   await apply(sb.root, [{ name: 'etc/b', body: 'plain layer' }], 'none');
   assert.equal(await readFile(join(sb.root, 'etc/a'), 'utf8'), 'zstd layer');
   assert.equal(await readFile(join(sb.root, 'etc/b'), 'utf8'), 'plain layer');
+});
+
+/**
+ * A host file and directory outside the root, for layers that try to change their metadata
+ * through a symlink that replaces a directory whose mode, owner or times were queued.
+ */
+async function hostVictims(parent: string) {
+  const file = join(parent, 'bash');
+  const dir = join(parent, 'etc');
+  await writeFile(file, '#!/bin/sh\n', { mode: 0o755 });
+  await mkdir(join(dir, 'shadow'), { recursive: true, mode: 0o755 });
+  const snapshot = async () =>
+    Promise.all(
+      [file, dir, join(dir, 'shadow')].map(async (p) => {
+        const st = await lstat(p);
+        return { p, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtimeMs };
+      }),
+    );
+  return { file, dir, before: await snapshot(), snapshot };
+}
+
+const old = new Date('2001-01-01T00:00:00Z');
+
+test('a directory replaced by a symlink in the same layer is rejected, and its mode, owner and times reach nothing outside', async () => {
+  // Owners are applied only by a privileged (root) import, which is the case that could chown host files.
+  assert.equal(
+    process.getuid?.(),
+    0,
+    'this test needs root: it checks that chown never reaches the host',
+  );
+  for (const privileged of [false, true]) {
+    await using sb = await sandbox();
+    const v = await hostVictims(sb.parent);
+    for (const entries of [
+      [
+        { name: 'x/', type: 'directory' as const, mode: 0o4777, mtime: old },
+        { name: 'x', type: 'symlink' as const, linkname: v.file },
+      ],
+      [
+        { name: 'd/', type: 'directory' as const, mode: 0o777, mtime: old },
+        {
+          name: 'd/shadow/',
+          type: 'directory' as const,
+          mode: 0o777,
+          uid: 1234,
+          gid: 1234,
+          mtime: old,
+        },
+        { name: 'd', type: 'symlink' as const, linkname: v.dir },
+      ],
+    ]) {
+      await assert.rejects(
+        apply(sb.root, entries, 'none', privileged),
+        (e: unknown) => AppError.is(e, 'InvalidArgument') && /rejected/.test(e.message),
+      );
+      assert.deepEqual(await v.snapshot(), v.before);
+    }
+    // A whiteout in the same layer forgets the directory's queued metadata with the directory.
+    await apply(
+      sb.root,
+      [
+        { name: 'w/', type: 'directory', mode: 0o755 },
+        { name: 'w/shadow/', type: 'directory', mode: 0o777, uid: 1234, mtime: old },
+        { name: 'w/.wh.shadow' },
+        { name: 'w/shadow', type: 'symlink', linkname: join(v.dir, 'shadow') },
+      ],
+      'none',
+      privileged,
+    );
+    assert.equal(await readlink(join(sb.root, 'w/shadow')), join(v.dir, 'shadow'));
+    assert.deepEqual(await v.snapshot(), v.before);
+  }
+});
+
+test('across layers, a symlink and a directory replace each other without touching what the symlink names', async () => {
+  assert.equal(
+    process.getuid?.(),
+    0,
+    'this test needs root: it checks that chown never reaches the host',
+  );
+  await using sb = await sandbox();
+  const v = await hostVictims(sb.parent);
+  // Layer 1 sets the directory's metadata; layer 2 turns it into a symlink to the host (allowed
+  // across layers, as in a usrmerge); layer 3 puts a directory back with new metadata.
+  await apply(
+    sb.root,
+    [{ name: 'x/', type: 'directory', mode: 0o4777, uid: 1234, mtime: old }],
+    'none',
+    true,
+  );
+  await apply(sb.root, [{ name: 'x', type: 'symlink', linkname: v.file }], 'none', true);
+  assert.equal(await readlink(join(sb.root, 'x')), v.file);
+  await apply(
+    sb.root,
+    [
+      { name: 'x/', type: 'directory', mode: 0o4777, uid: 1234, mtime: old },
+      { name: 'y', type: 'symlink', linkname: v.dir },
+      { name: 'y/', type: 'directory', mode: 0o777, uid: 1234, mtime: old },
+    ],
+    'none',
+    true,
+  );
+  assert.ok((await lstat(join(sb.root, 'x'))).isDirectory());
+  assert.equal((await lstat(join(sb.root, 'x'))).uid, 1234);
+  assert.ok((await lstat(join(sb.root, 'y'))).isDirectory());
+  assert.deepEqual(await v.snapshot(), v.before);
+});
+
+test('FIFOs and devices are skipped by an unprivileged import', async () => {
+  await using sb = await sandbox();
+  await apply(sb.root, [
+    { name: 'p', type: 'fifo', mode: 0o644 },
+    { name: 'null', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
+    { name: 'f', body: 'x' },
+  ]);
+  assert.deepEqual((await readdir(sb.root)).sort(), ['f']);
 });

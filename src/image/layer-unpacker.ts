@@ -1,8 +1,6 @@
 import {
-  chmodSync,
   closeSync,
   constants,
-  createReadStream,
   fchmodSync,
   fchownSync,
   futimesSync,
@@ -15,76 +13,33 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
-  utimesSync,
   writeSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
 import { invalidArgument } from '../errors.js';
 import { run } from '../system/exec.js';
+import { OPAQUE, WHITEOUT, safeName, tarStream, type LayerLabel } from './layer-stream.js';
 
 /**
  * Applies OCI/Docker image layers (tar, gzip or zstd) to a root directory, in order, with OCI
  * whiteouts. No entry may reach outside the root: names with `..` or a leading `/`, paths through
  * a symlink, and hardlinks to outside are refused, and the whole layer is rejected.
  */
-export interface ApplyLayerOptions {
-  /** For messages: `image "…"` and the layer digest. */
-  label: string;
-  digest: string;
+export interface ApplyLayerOptions extends LayerLabel {
   /** Apply ownership and create device nodes (needs root). */
   privileged: boolean;
 }
 
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
-
-/** Detects the compression of a layer from its first bytes. */
-export async function detectCompression(file: string): Promise<'gzip' | 'zstd' | 'none'> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    await fh.read(buf, 0, 4, 0);
-    if (buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
-    if (buf.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await fh.close();
-  }
-}
-
-/** A stream of the layer's tar bytes, decompressed. zstd goes through the zstd CLI (Node 20 has none). */
-async function tarStream(file: string): Promise<Readable> {
-  const kind = await detectCompression(file);
-  // Large chunks: each one is a thread-pool job in zlib, and a read and a write per entry here.
-  const read = () => createReadStream(file, { highWaterMark: 1 << 20 });
-  if (kind === 'gzip') return read().pipe(createGunzip({ chunkSize: 1 << 18 }));
-  if (kind === 'none') return read();
-  const child = spawn('zstd', ['-dcq', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.on('error', (err) => child.stdout.destroy(err));
-  return child.stdout;
-}
-
-/** Checks an entry name and returns it relative to the root (no leading `./`), or throws. */
-export function safeName(raw: string, opts: ApplyLayerOptions): string {
-  const bad = (why: string) =>
-    invalidArgument(
-      `${opts.label}: layer ${opts.digest}: entry "${raw}": ${why}; the layer is rejected`,
-    );
-  if (raw.includes('\0')) throw bad('contains a NUL byte');
-  if (raw.startsWith('/')) throw bad('is an absolute path');
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.some((p) => p === '..')) throw bad('leaves the root through ".."');
-  return parts.join('/');
-}
-
+/**
+ * A directory's mode, owner and times, applied after the layer. It holds the directory open: a
+ * later entry may replace the path with a symlink, and applying by name would then change
+ * whatever the symlink points at on the host.
+ */
 interface DirMode {
-  path: string;
+  fd: number;
   mode: number;
   uid: number;
   gid: number;
@@ -95,8 +50,8 @@ interface DirMode {
 interface LayerState {
   /** Paths this layer wrote: an opaque whiteout later in the layer keeps them. */
   written: Set<string>;
-  /** Directory modes, applied at the end. */
-  dirModes: DirMode[];
+  /** Directory modes by relative path ('' is the root), applied at the end. */
+  dirModes: Map<string, DirMode>;
   /**
    * Relative directories known to be real directories under the root. Only this import changes
    * the tree, so an entry stays true until something is removed, which clears the set.
@@ -115,7 +70,7 @@ export async function applyLayer(
   layerFile: string,
   opts: ApplyLayerOptions,
 ): Promise<void> {
-  const state: LayerState = { written: new Set(), dirModes: [], realDirs: new Set() };
+  const state: LayerState = { written: new Set(), dirModes: new Map(), realDirs: new Set() };
   const ex = extract();
   const source = await tarStream(layerFile);
 
@@ -128,24 +83,55 @@ export async function applyLayer(
       }
     }
   };
-  await Promise.all([
-    pipeline(source, ex).catch((err: unknown) => {
-      ex.destroy(err as Error);
-      throw err;
-    }),
-    consume(),
-  ]);
-  // Modes of directories last, so a read-only directory does not stop writes into it.
-  for (const d of state.dirModes.reverse()) {
-    if (opts.privileged) lchownSync(d.path, d.uid, d.gid);
-    chmodSync(d.path, d.mode);
-    if (d.mtime) utimesSync(d.path, d.mtime, d.mtime);
+  try {
+    await Promise.all([
+      pipeline(source, ex).catch((err: unknown) => {
+        ex.destroy(err as Error);
+        throw err;
+      }),
+      consume(),
+    ]);
+    // Modes of directories last, so a read-only directory does not stop writes into it; children
+    // before parents. Owner before mode: chown clears set-user-ID and set-group-ID bits.
+    for (const d of [...state.dirModes.values()].reverse()) {
+      if (opts.privileged) fchownSync(d.fd, d.uid, d.gid);
+      fchmodSync(d.fd, d.mode);
+      if (d.mtime) futimesSync(d.fd, d.mtime, d.mtime);
+    }
+  } finally {
+    for (const d of state.dirModes.values()) closeSync(d.fd);
   }
 }
 
-function remove(path: string, state: LayerState): void {
-  rmSync(path, { recursive: true, force: true });
+/** Opens a directory that the layer just made or found, refusing a symlink in its place. */
+function openDir(path: string): number {
+  return openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+}
+
+/** Queues a directory's metadata; a second entry for the same directory replaces the first. */
+function queueDir(state: LayerState, rel: string, path: string, h: Header): void {
+  const fd = openDir(path);
+  const old = state.dirModes.get(rel);
+  if (old) closeSync(old.fd);
+  state.dirModes.set(rel, {
+    fd,
+    mode: (h.mode ?? 0o755) & 0o7777,
+    uid: h.uid ?? 0,
+    gid: h.gid ?? 0,
+    mtime: h.mtime,
+  });
+}
+
+/** Removes a path, and forgets the queued metadata of the directories that went with it. */
+function remove(root: string, rel: string, state: LayerState): void {
+  rmSync(join(root, rel), { recursive: true, force: true });
   state.realDirs.clear();
+  for (const [p, d] of state.dirModes) {
+    if (p === rel || p.startsWith(`${rel}/`)) {
+      closeSync(d.fd);
+      state.dirModes.delete(p);
+    }
+  }
 }
 
 async function applyEntry(
@@ -157,14 +143,7 @@ async function applyEntry(
 ): Promise<void> {
   const name = safeName(h.name, opts);
   if (name === '') {
-    if (h.type === 'directory')
-      state.dirModes.push({
-        path: root,
-        mode: (h.mode ?? 0o755) & 0o7777,
-        uid: h.uid ?? 0,
-        gid: h.gid ?? 0,
-        mtime: h.mtime,
-      });
+    if (h.type === 'directory') queueDir(state, '', root, h);
     return;
   }
   const parent = posix.dirname(name);
@@ -178,7 +157,7 @@ async function applyEntry(
     mkdirSync(target, { recursive: true });
     for (const child of readdirSync(target)) {
       const rel = dir === '' ? child : `${dir}/${child}`;
-      if (!state.written.has(rel)) remove(join(target, child), state);
+      if (!state.written.has(rel)) remove(root, rel, state);
     }
     return;
   }
@@ -189,14 +168,21 @@ async function applyEntry(
         `${opts.label}: layer ${opts.digest}: whiteout "${h.name}" names no entry; the layer is rejected`,
       );
     }
-    remove(join(root, dir, victim), state);
+    remove(root, dir === '' ? victim : `${dir}/${victim}`, state);
     return;
   }
 
   const path = join(root, name);
   const mode = (h.mode ?? 0o644) & 0o7777;
   const existing = lstatSync(path, { throwIfNoEntry: false });
-  if (existing && !(existing.isDirectory() && h.type === 'directory')) remove(path, state);
+  if (existing?.isDirectory() && h.type !== 'directory' && state.dirModes.has(name)) {
+    // A layer that makes a directory and then puts something else in its place has no honest
+    // use; it is the shape of an attack on whatever the directory's metadata is later applied to.
+    throw invalidArgument(
+      `${opts.label}: layer ${opts.digest}: entry "${h.name}" replaces a directory the same layer made; the layer is rejected`,
+    );
+  }
+  if (existing && !(existing.isDirectory() && h.type === 'directory')) remove(root, name, state);
   if (dir !== '' && !state.realDirs.has(dir)) {
     // Every existing part of `dir` was just checked to be a real directory; mkdir makes the rest.
     mkdirSync(join(root, dir), { recursive: true });
@@ -207,7 +193,7 @@ async function applyEntry(
   switch (h.type) {
     case 'directory':
       if (!existing?.isDirectory()) mkdirSync(path, { mode: 0o700 });
-      state.dirModes.push({ path, mode, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime });
+      queueDir(state, name, path, h);
       return;
     case 'file':
     case 'contiguous-file':
@@ -233,7 +219,8 @@ async function applyEntry(
     case 'character-device':
     case 'block-device':
     case 'fifo':
-      if (!opts.privileged && h.type !== 'fifo') return; // Device nodes need root; a rootless import skips them.
+      // Device nodes and FIFOs need root to be made as the image has them; a rootless import skips them.
+      if (!opts.privileged) return;
       await run('mknod', [
         '-m',
         mode.toString(8),
@@ -241,9 +228,9 @@ async function applyEntry(
         h.type === 'fifo' ? 'p' : h.type === 'block-device' ? 'b' : 'c',
         ...(h.type === 'fifo' ? [] : [String(h.devmajor ?? 0), String(h.devminor ?? 0)]),
       ]);
-      if (opts.privileged) lchownSync(path, h.uid ?? 0, h.gid ?? 0);
-      chmodSync(path, mode);
-      if (h.mtime) utimesSync(path, h.mtime, h.mtime);
+      // By name, without following: mknod just made this node, with its mode.
+      lchownSync(path, h.uid ?? 0, h.gid ?? 0);
+      if (h.mtime) lutimesSync(path, h.mtime, h.mtime);
       return;
     default:
       // pax headers are folded in by tar-stream; other types (sockets…) have no place in an image.
