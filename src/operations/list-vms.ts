@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import { compareText, type VM } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import type { OperationDeps } from './deps.js';
 import { refreshVMState } from './vm-state.js';
@@ -63,5 +63,5 @@ export async function listVMs(
   return vms
     .filter((vm) => options.all || vm.status?.state === 'Running')
     .filter((vm) => predicates.every((p) => p(vm)))
-    .sort((a, b) => (a.metadata.created ?? '').localeCompare(b.metadata.created ?? ''));
+    .sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
 }

@@ -1,14 +1,13 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
 import type { ObjectKey } from './raw-storage.js';
-import type { Storage } from './storage.js';
-import { readAll } from './read-all.js';
+import type { Storage, StoredEntry } from './storage.js';
 
 /**
  * A read cache over Storage. Each entry remembers the checksum it was read at; a read whose
  * checksum differs (another process wrote) reloads. Writes go through.
  */
 export class CachedStorage implements Storage {
-  private readonly entries = new Map<string, { checksum: string; obj: APIObject }>();
+  private readonly cached = new Map<string, { checksum: string; obj: APIObject }>();
 
   constructor(private readonly inner: Storage) {}
 
@@ -19,14 +18,14 @@ export class CachedStorage implements Storage {
   async get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
     const id = CachedStorage.id(kind, uid);
     const sum = await this.inner.checksum(kind, uid);
-    const hit = this.entries.get(id);
+    const hit = this.cached.get(id);
     if (sum !== undefined && hit && hit.checksum === sum)
       return structuredCloneObject(hit.obj) as KindMap[K];
     const obj = await this.inner.get(kind, uid);
     const after = await this.inner.checksum(kind, uid);
     if (after !== undefined && after === sum)
-      this.entries.set(id, { checksum: after, obj: structuredCloneObject(obj) });
-    else this.entries.delete(id);
+      this.cached.set(id, { checksum: after, obj: structuredCloneObject(obj) });
+    else this.cached.delete(id);
     return obj;
   }
 
@@ -34,23 +33,37 @@ export class CachedStorage implements Storage {
     await this.inner.set(obj);
     // The next read fetches the stored bytes again, which also proves they decode.
     if (obj.metadata.uid !== undefined)
-      this.entries.delete(CachedStorage.id(obj.kind, obj.metadata.uid));
+      this.cached.delete(CachedStorage.id(obj.kind, obj.metadata.uid));
   }
 
   async delete(kind: Kind, uid: string): Promise<void> {
     await this.inner.delete(kind, uid);
-    this.entries.delete(CachedStorage.id(kind, uid));
+    this.cached.delete(CachedStorage.id(kind, uid));
   }
 
   async list<K extends Kind>(kind: K): Promise<KindMap[K][]> {
-    const keys = await this.inner.keys(kind);
-    const live = new Set(keys.map((k) => CachedStorage.id(k.kind, k.uid)));
-    for (const id of this.entries.keys())
-      if (id.startsWith(`${kind}/`) && !live.has(id)) this.entries.delete(id);
-    return readAll(
-      keys.map((k) => k.uid),
-      (uid) => this.get(kind, uid),
-    );
+    return (await this.entries(kind)).map((e) => e.obj);
+  }
+
+  /** Listed objects whose checksum the cache already holds are not decoded again. */
+  async entries<K extends Kind>(
+    kind: K,
+    known?: (uid: string, checksum: string) => KindMap[K] | undefined,
+  ): Promise<StoredEntry<K>[]> {
+    const listed = await this.inner.entries(kind, (uid, checksum) => {
+      const hit = this.cached.get(CachedStorage.id(kind, uid));
+      if (hit?.checksum === checksum) return structuredCloneObject(hit.obj) as KindMap[K];
+      return known?.(uid, checksum);
+    });
+    const live = new Set(listed.map((e) => CachedStorage.id(kind, e.uid)));
+    for (const id of this.cached.keys())
+      if (id.startsWith(`${kind}/`) && !live.has(id)) this.cached.delete(id);
+    for (const e of listed)
+      this.cached.set(CachedStorage.id(kind, e.uid), {
+        checksum: e.checksum,
+        obj: structuredCloneObject(e.obj),
+      });
+    return listed;
   }
 
   exists(kind: Kind, uid: string): Promise<boolean> {
@@ -75,7 +88,7 @@ export class CachedStorage implements Storage {
 
   /** Drops every cached entry. */
   flush(): void {
-    this.entries.clear();
+    this.cached.clear();
   }
 }
 

@@ -1,10 +1,11 @@
+import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { isUID, kindDir, type Kind } from '../api/index.js';
+import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
-import type { ObjectKey, RawStorage } from './raw-storage.js';
+import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
 
 const METADATA = 'metadata.json';
 const TRASH_PREFIX = '.trash-';
@@ -82,36 +83,79 @@ export class FsRawStorage implements RawStorage {
     await rm(trash, { recursive: true, force: true });
   }
 
-  async list(kind: Kind): Promise<ObjectKey[]> {
-    let entries: string[];
+  private async entries(kind: Kind): Promise<string[]> {
     try {
-      entries = await readdir(this.kindPath(kind));
+      return await readdir(this.kindPath(kind));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw mapFsError(err, `${kindDir(kind)} store`);
     }
-    const keys: ObjectKey[] = [];
-    const checks = entries
-      .filter((e) => isUID(e))
-      .sort()
-      .map(async (uid) => {
-        const key = { kind, uid };
-        if (await this.exists(key)) keys.push(key);
-      });
-    await Promise.all(checks);
-    // Leftovers of deletes interrupted by a crash; removing them is safe and keeps the store tidy.
+  }
+
+  /** Leftovers of deletes interrupted by a crash; removing them is safe and keeps the store tidy. */
+  private async sweepTrash(kind: Kind, entries: string[]): Promise<void> {
     for (const e of entries.filter((e) => e.startsWith(TRASH_PREFIX))) {
       await rm(join(this.kindPath(kind), e), { recursive: true, force: true }).catch(
         () => undefined,
       );
     }
-    return keys.sort((a, b) => a.uid.localeCompare(b.uid));
+  }
+
+  async list(kind: Kind): Promise<ObjectKey[]> {
+    const entries = await this.entries(kind);
+    const keys: ObjectKey[] = [];
+    const checks = entries
+      .filter((e) => isUID(e))
+      .map(async (uid) => {
+        const key = { kind, uid };
+        if (await this.exists(key)) keys.push(key);
+      });
+    await Promise.all(checks);
+    await this.sweepTrash(kind, entries);
+    return keys.sort((a, b) => compareText(a.uid, b.uid));
+  }
+
+  /**
+   * One open, fstat and read per object, synchronously: a thread-pool round trip for each of
+   * several calls per object made listing a thousand VMs cost more than reading them. Writes
+   * rename a new file into place, so the bytes read from an open file always match its fstat.
+   */
+  async readAll(kind: Kind): Promise<RawEntry[]> {
+    const entries = await this.entries(kind);
+    const out: RawEntry[] = [];
+    for (const uid of entries.filter((e) => isUID(e)).sort()) {
+      const key = { kind, uid };
+      let fd: number;
+      try {
+        fd = openSync(this.file(key), 'r');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+        throw mapFsError(err, `${kindDir(kind)} "${uid}"`);
+      }
+      try {
+        const st = fstatSync(fd, { bigint: true });
+        const data = Buffer.allocUnsafe(Number(st.size));
+        let off = 0;
+        while (off < data.length) {
+          const n = readSync(fd, data, off, data.length - off, off);
+          if (n === 0) break;
+          off += n;
+        }
+        out.push({ key, data: data.subarray(0, off), checksum: checksumOf(st) });
+      } catch (err) {
+        throw mapFsError(err, `${kindDir(kind)} "${uid}"`);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    await this.sweepTrash(kind, entries);
+    return out;
   }
 
   async checksum(key: ObjectKey): Promise<string | undefined> {
     try {
-      const s = await stat(this.file(key), { bigint: true });
-      return `${s.ino}:${s.mtimeNs}:${s.size}`;
+      return checksumOf(await stat(this.file(key), { bigint: true }));
     } catch (err) {
       if (
         (err as NodeJS.ErrnoException).code === 'ENOENT' ||
@@ -150,6 +194,10 @@ export class FsRawStorage implements RawStorage {
       await release().catch(() => undefined);
     }
   }
+}
+
+function checksumOf(s: BigIntStats): string {
+  return `${s.ino}:${s.mtimeNs}:${s.size}`;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,6 +1,6 @@
-import type { Kind } from '../api/index.js';
+import { compareText, type Kind } from '../api/index.js';
 import { notFound } from '../errors.js';
-import type { ObjectKey, RawStorage } from './raw-storage.js';
+import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
 import { Mutex } from './mutex.js';
 
 /** RawStorage in memory, for tests and dry runs. One process only. */
@@ -40,7 +40,16 @@ export class MemoryRawStorage implements RawStorage {
       const [k, uid] = id.split('/');
       if (k === kind && uid !== undefined) keys.push({ kind, uid });
     }
-    return Promise.resolve(keys.sort((a, b) => a.uid.localeCompare(b.uid)));
+    return Promise.resolve(keys.sort((a, b) => compareText(a.uid, b.uid)));
+  }
+
+  async readAll(kind: Kind): Promise<RawEntry[]> {
+    return (await this.list(kind)).flatMap((key) => {
+      const entry = this.data.get(MemoryRawStorage.id(key));
+      return entry
+        ? [{ key, data: Buffer.from(entry.bytes), checksum: String(entry.version) }]
+        : [];
+    });
   }
 
   checksum(key: ObjectKey): Promise<string | undefined> {

@@ -38,6 +38,9 @@ test('FsRawStorage does not list half-made objects and sweeps interrupted delete
     await mkdir(join(dir, 'vm', '0123456789abcdef'), { recursive: true }); // no metadata.json yet
     await mkdir(join(dir, 'vm', '.trash-fedcba9876543210-0000'), { recursive: true });
     await writeFile(join(dir, 'vm', '.trash-fedcba9876543210-0000', 'metadata.json'), '{}');
+    assert.deepEqual(await raw.readAll('VM'), []);
+    assert.deepEqual((await readdir(join(dir, 'vm'))).sort(), ['0123456789abcdef']);
+    await mkdir(join(dir, 'vm', '.trash-fedcba9876543210-0001'), { recursive: true });
     assert.deepEqual(await raw.list('VM'), []);
     assert.deepEqual((await readdir(join(dir, 'vm'))).sort(), ['0123456789abcdef']);
   } finally {

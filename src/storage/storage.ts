@@ -2,7 +2,13 @@ import type { APIObject, Kind, KindMap } from '../api/index.js';
 import { internal } from '../errors.js';
 import type { ObjectKey, RawStorage } from './raw-storage.js';
 import type { Serializer } from './serializer.js';
-import { readAll } from './read-all.js';
+
+/** A listed object with the checksum its bytes were read at. */
+export interface StoredEntry<K extends Kind> {
+  uid: string;
+  checksum: string;
+  obj: KindMap[K];
+}
 
 /**
  * Typed objects over RawStorage. `set` stamps `metadata.created` on first write. Objects are
@@ -13,6 +19,14 @@ export interface Storage {
   set(obj: APIObject): Promise<void>;
   delete(kind: Kind, uid: string): Promise<void>;
   list<K extends Kind>(kind: K): Promise<KindMap[K][]>;
+  /**
+   * Every object of a kind with its checksum, sorted by uid. `known` may return the object
+   * already decoded at that checksum, which is then used instead of decoding the bytes again.
+   */
+  entries<K extends Kind>(
+    kind: K,
+    known?: (uid: string, checksum: string) => KindMap[K] | undefined,
+  ): Promise<StoredEntry<K>[]>;
   exists(kind: Kind, uid: string): Promise<boolean>;
   checksum(kind: Kind, uid: string): Promise<string | undefined>;
   keys(kind: Kind): Promise<ObjectKey[]>;
@@ -29,7 +43,10 @@ export class GenericStorage implements Storage {
   ) {}
 
   async get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
-    const bytes = await this.raw.read({ kind, uid });
+    return this.decodeAs(kind, uid, await this.raw.read({ kind, uid }));
+  }
+
+  private decodeAs<K extends Kind>(kind: K, uid: string, bytes: Buffer): KindMap[K] {
     const obj = this.serializer.decode(bytes, {
       source: `${kind.toLowerCase()}/${uid}/metadata.json`,
     });
@@ -53,11 +70,18 @@ export class GenericStorage implements Storage {
   }
 
   async list<K extends Kind>(kind: K): Promise<KindMap[K][]> {
-    const keys = await this.raw.list(kind);
-    return readAll(
-      keys.map((k) => k.uid),
-      (uid) => this.get(kind, uid),
-    );
+    return (await this.entries(kind)).map((e) => e.obj);
+  }
+
+  async entries<K extends Kind>(
+    kind: K,
+    known?: (uid: string, checksum: string) => KindMap[K] | undefined,
+  ): Promise<StoredEntry<K>[]> {
+    return (await this.raw.readAll(kind)).map(({ key, data, checksum }) => ({
+      uid: key.uid,
+      checksum,
+      obj: known?.(key.uid, checksum) ?? this.decodeAs(kind, key.uid, data),
+    }));
   }
 
   exists(kind: Kind, uid: string): Promise<boolean> {

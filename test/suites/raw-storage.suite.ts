@@ -52,6 +52,32 @@ export function rawStorageSuite(
   );
 
   test(
+    `${name}: readAll gives what list, read and checksum give, per kind and sorted`,
+    withRaw(async (raw) => {
+      await raw.write(B, Buffer.from('b'));
+      await raw.write(A, Buffer.from('a1'));
+      await raw.write(A, Buffer.from('a2'));
+      await raw.write(I, Buffer.from('i'));
+      const all = await raw.readAll('VM');
+      assert.deepEqual(
+        all.map((e) => e.key),
+        await raw.list('VM'),
+      );
+      for (const e of all) {
+        assert.deepEqual(e.data, await raw.read(e.key));
+        assert.equal(e.checksum, await raw.checksum(e.key));
+      }
+      assert.equal(all[0]?.data.toString(), 'a2');
+      await raw.delete(B);
+      assert.deepEqual(
+        (await raw.readAll('VM')).map((e) => e.key),
+        [A],
+      );
+      assert.deepEqual(await raw.readAll('Kernel'), []);
+    }),
+  );
+
+  test(
     `${name}: delete removes the key and is idempotent`,
     withRaw(async (raw) => {
       await raw.write(A, Buffer.from('a'));

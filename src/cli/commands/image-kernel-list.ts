@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { Size, toPlain, type Image, type Kernel } from '../../api/index.js';
+import { Size, compareText, toPlain, type Image, type Kernel } from '../../api/index.js';
 import type { CliContext } from '../context.js';
 import { ago, formatData, formatTable, parseOutput } from '../output/format.js';
 
@@ -28,7 +28,7 @@ export async function runList(
   const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const objs: (Image | Kernel)[] =
     kind === 'Image' ? await deps.client.images.list() : await deps.client.kernels.list();
-  objs.sort((a, b) => (a.metadata.created ?? '').localeCompare(b.metadata.created ?? ''));
+  objs.sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
   if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid ?? ''}\n`).join(''));
   if (typeof format === 'object')
     return ctx.out(objs.map((o) => formatData(toPlain(o), format)).join(''));
