@@ -57,8 +57,9 @@ export function timeToOutput(
   });
 }
 
-export function fmt(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
+/** Seconds with two decimals; `signed` prints a difference's sign (`+0.31 s`, `-0.02 s`). */
+export function fmt(ms: number, signed = false): string {
+  return `${signed && ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(2)} s`;
 }
 
 export const IGNITE_BIN = new URL('../bin/ignite.js', import.meta.url).pathname;

@@ -37,7 +37,7 @@ export async function psLatencyBench(): Promise<{ rows: string[][]; ratio: numbe
         [
           `ignite ps -a with ${COUNT} stored VMs`,
           fmt(ps),
-          `ratio ${(ps / version).toFixed(2)} to version`,
+          `ratio ${(ps / version).toFixed(2)} to version (target ≤ 1.5)`,
         ],
       ],
     };
