@@ -139,15 +139,15 @@ async function pass(
     signal: o.signal,
     ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
   });
-  for (const d of decisions)
-    if (d.action === 'refused' && d.file) o.metrics?.invalidManifest(d.file);
   const counts = new Map<string, number>();
   for (const d of decisions) counts.set(d.action, (counts.get(d.action) ?? 0) + 1);
   log.info(
     { commit, ...Object.fromEntries(counts), invalid: invalid.length },
     `gitops: commit ${commit.slice(0, 12)} reconciled: ${desired.vms.length} VMs desired, ${decisions.length} changes, ${invalid.length} invalid manifests`,
   );
-  return { commit, decisions, invalidFiles: desired.invalidFiles };
+  const refused = decisions.flatMap((d) => (d.action === 'refused' && d.file ? [d.file] : []));
+  for (const file of refused) o.metrics?.invalidManifest(file);
+  return { commit, decisions, invalidFiles: [...new Set([...desired.invalidFiles, ...refused])] };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
