@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createRootDisk, vmGuestFiles } from './vmm/disk/create-root-disk.js';
 import { releaseRawViews } from './vmm/disk/fuse-export.js';
 import { generateSSHKeyPair } from './system/ssh-keys.js';
+import { hostPortsInUse } from './system/host-ports.js';
 import { join } from 'node:path';
 import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
@@ -209,6 +210,7 @@ export function createVMDeps(
       });
     },
     generateSSHKey: generateSSHKeyPair,
+    hostPortsInUse: () => hostPortsInUse(),
   };
 }
 

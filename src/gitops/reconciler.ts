@@ -5,6 +5,7 @@ import {
   type ReconcileDecision,
   type ReconcileDeps,
 } from '../operations/reconcile-vms.js';
+import type { ManifestTrust } from '../operations/manifest-trust.js';
 import { GitSource } from './git-source.js';
 import { readDesiredState } from './manifests.js';
 
@@ -18,6 +19,8 @@ export interface GitopsOptions {
   signal: AbortSignal;
   metrics?: GitopsMetrics;
   startTimeoutMs?: number;
+  /** What the repository's manifests may ask of the host (host files, host ports). */
+  trust: ManifestTrust;
 }
 
 /** Longest wait between attempts to reach an unreachable remote. */
@@ -92,6 +95,12 @@ export async function runGitops(
  */
 export function passFailure(result: PassResult): AppError | undefined {
   const failed = result.decisions.filter((d) => d.action === 'failed');
+  const refused = result.decisions.filter((d) => d.action === 'refused');
+  if (failed.length === 0 && refused.length > 0)
+    return new AppError(
+      'PermissionDenied',
+      `gitops: ${refused.length} manifest(s) refused: ${refused.map((d) => d.detail ?? '').join('; ')}`,
+    );
   if (failed.length > 0) {
     const list = failed.map((d) => `${d.kind ?? 'vm'} "${d.vm}": ${d.detail ?? ''}`).join('; ');
     return new AppError(
@@ -126,6 +135,7 @@ async function pass(
     log.error({ file: bad.file, problems: bad.problems, commit }, bad.message);
   }
   const decisions = await reconcileVMs(deps, o.url, desired, {
+    trust: o.trust,
     signal: o.signal,
     ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
   });
@@ -135,7 +145,9 @@ async function pass(
     { commit, ...Object.fromEntries(counts), invalid: invalid.length },
     `gitops: commit ${commit.slice(0, 12)} reconciled: ${desired.vms.length} VMs desired, ${decisions.length} changes, ${invalid.length} invalid manifests`,
   );
-  return { commit, decisions, invalidFiles: desired.invalidFiles };
+  const refused = decisions.flatMap((d) => (d.action === 'refused' && d.file ? [d.file] : []));
+  for (const file of refused) o.metrics?.invalidManifest(file);
+  return { commit, decisions, invalidFiles: [...new Set([...desired.invalidFiles, ...refused])] };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import lockfile from 'proper-lockfile';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NetworkMode, PortMapping } from '../api/index.js';
 import { failedPrecondition, toAppError, type AppError } from '../errors.js';
@@ -16,6 +16,8 @@ import {
   type CniRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
+import { repairZeroMacBridges } from './cni/bridge-repair.js';
+import { existingNamespaces, findCniLeftovers, type CniLeftover } from './cni/leftovers.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
 
 /**
@@ -144,6 +146,7 @@ export class CniNetwork {
     if (req.mode === 'none') return undefined;
     const label = `vm "${req.name}"`;
     const list = await this.networkFor(req.mode);
+    await this.sweepQuietly();
     return this.locked(async () => {
       const existing = await this.readReservation(req.uid);
       if (existing) return existing.ip;
@@ -161,6 +164,7 @@ export class CniNetwork {
 
   /** Gives the reserved address back to the network (on rm). Idempotent. */
   async release(req: { uid: string }): Promise<void> {
+    await this.sweepQuietly();
     await this.teardown(req, { keepReservation: false });
   }
 
@@ -169,8 +173,9 @@ export class CniNetwork {
     const label = `vm "${req.name}"`;
     const list = await this.networkFor(req.mode);
     const netns = CniNetwork.netnsName(req.uid);
-    // A leftover of an earlier run of this VM (crash) goes first.
+    // A leftover of an earlier run of this VM (crash) goes first, and any other VM's.
     await this.teardown({ uid: req.uid });
+    await this.sweepQuietly();
     const runtime: CniRuntime = {
       containerId: `ignite-${req.uid}`,
       netns: `/run/netns/${netns}`,
@@ -190,6 +195,7 @@ export class CniNetwork {
       const inNs = (...args: string[]) => run('ip', ['netns', 'exec', netns, ...args]);
       await inNs('ip', 'link', 'set', 'lo', 'up');
       state.result = await this.locked(async () => {
+        await repairZeroMacBridges(state.list, this.options.logger);
         if (reservation === undefined) return this.cni.add(state.list, runtime, label);
         // Hand the reserved address from the placeholder to eth0.
         await this.cni.ipam('DEL', state.list, this.reservationRuntime(req.uid), label);
@@ -401,24 +407,92 @@ export class CniNetwork {
     }
   }
 
-  /** Tears down the network of every VM that is not in `live`: leftovers of crashes. */
-  async collectGarbage(live: ReadonlySet<string>): Promise<string[]> {
-    const uids = new Set<string>();
-    for (const f of await readdir(join(this.options.dataDir, 'network')).catch(
-      () => [] as string[],
-    )) {
-      const m = /^([a-z0-9]{16})\.json$/.exec(f);
-      if (m?.[1]) uids.add(m[1]);
+  /**
+   * Sweeps what the CNI plugins still hold for VMs whose network namespace is gone while the VM
+   * was attached (a host reboot, the data dir deleted, the namespace deleted under a running VM):
+   * host-local reservations, masquerade and port-mapping rules, found by the VM's container ID.
+   * The bridge plugin un-masquerades only what it finds on the namespace's eth0, so each such VM
+   * gets a namespace again with an eth0 holding its address, and a CNI DEL with its stored
+   * configuration (else the network's) releases everything as for a VM stopped normally.
+   * A VM whose namespace exists is left alone (it is set up, running, or being torn down), and
+   * so is an address held for a created VM under the placeholder interface: another data dir's
+   * VM may own it. Returns the UIDs swept; failures are logged, never thrown.
+   */
+  async sweepLeftovers(): Promise<string[]> {
+    const networks = new Map([[DEFAULT_NETWORK.name, DEFAULT_NETWORK]]);
+    const conf = await loadNetworkConfig(this.options.confDir ?? DEFAULT_CNI_CONF_DIR);
+    if (conf) networks.set(conf.name, conf);
+    // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
+    const leftovers = (await findCniLeftovers([...networks.keys()], RESERVE_IF)).filter(
+      (l) => !l.placeholderOnly,
+    );
+    if (leftovers.length === 0) return [];
+    const live = await existingNamespaces();
+    const swept: string[] = [];
+    for (const l of leftovers) {
+      const list = networks.get(l.network);
+      if (live.has(l.uid) || list === undefined) continue;
+      try {
+        await this.sweepOne(l.uid, list, l);
+        swept.push(l.uid);
+        this.options.logger?.info(
+          { uid: l.uid, network: l.network },
+          `network: released what vm ${l.uid} still held on ${l.network} (its namespace was gone)`,
+        );
+      } catch (err) {
+        this.options.logger?.warn(
+          { uid: l.uid, err },
+          `network: cannot release what vm ${l.uid} still holds: ${toAppError(err).message}`,
+        );
+      }
     }
-    const netns = await runUnchecked('ip', ['netns', 'list']);
-    for (const m of netns.stdout.matchAll(/^ignite-([a-z0-9]{16})\b/gm)) if (m[1]) uids.add(m[1]);
-    const collected: string[] = [];
-    for (const uid of uids) {
-      if (live.has(uid)) continue;
-      await this.teardown({ uid }).catch(() => undefined);
-      collected.push(uid);
+    return swept;
+  }
+
+  private async sweepQuietly(): Promise<void> {
+    await this.sweepLeftovers().catch((err: unknown) =>
+      this.options.logger?.warn({ err }, `network: sweep failed: ${toAppError(err).message}`),
+    );
+  }
+
+  private async sweepOne(
+    uid: string,
+    list: NetworkConfigList,
+    held: Pick<CniLeftover, 'ips' | 'ports'>,
+  ): Promise<void> {
+    const netns = CniNetwork.netnsName(uid);
+    const stored = await readFile(this.stateFile(uid), 'utf8').then(
+      (t) => JSON.parse(t) as NetworkState,
+      () => undefined,
+    );
+    const state: NetworkState = stored ?? {
+      uid,
+      netns,
+      list,
+      runtime: {
+        containerId: `ignite-${uid}`,
+        netns: `/run/netns/${netns}`,
+        ifName: 'eth0',
+        // portmap removes its chains by container ID, but only when it is given mappings.
+        portMappings: held.ports.map((p) => ({ ...p, containerPort: p.hostPort })),
+      },
+    };
+    const ip = held.ips.find((a) => !a.includes(':'));
+    if (state.result?.ips === undefined && ip !== undefined)
+      state.result = { cniVersion: state.list.cniVersion, ips: [{ address: `${ip}/32` }] };
+    delete state.dhcpPid;
+    await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
+    await this.save(state);
+    await run('ip', ['netns', 'add', netns]);
+    try {
+      // A veth pair, both ends in the namespace: the dummy driver is not on every kernel.
+      const link = ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'];
+      await run('ip', ['netns', 'exec', netns, 'ip', ...link]);
+    } catch (err) {
+      await runUnchecked('ip', ['netns', 'del', netns]);
+      throw err;
     }
-    return collected;
+    await this.teardown({ uid });
   }
 
   private async save(state: NetworkState): Promise<void> {

@@ -15,6 +15,7 @@ import {
 } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
 import type { OperationDeps } from './deps.js';
+import { checkHostPortsFree, type HostPortCheckDeps } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
 import { checkPortConflicts } from './vm-options.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
@@ -168,7 +169,7 @@ export async function chooseName(deps: Pick<OperationDeps, 'client'>, vm: VM): P
 export { vmLabel };
 
 /** What creating a VM needs beyond storage: its image and kernel (imported on demand) and its disk. */
-export interface CreateVMDeps extends OperationDeps {
+export interface CreateVMDeps extends OperationDeps, HostPortCheckDeps {
   /** Finds the image by reference, importing it when absent; returns it with its ext4 path. */
   ensureImage(ref: string): Promise<{ image: Image; ext4Path: string }>;
   /** Finds the kernel by reference, importing it when absent. */
@@ -206,6 +207,7 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
   const authorizedKeys: string[] = [];
   if (typeof vm.spec.ssh === 'string') authorizedKeys.push(await readPublicKey(vm.spec.ssh));
   for (const f of vm.spec.copyFiles ?? []) await assertReadable(f.hostPath);
+  await checkHostPortsFree(deps, vm);
 
   const [{ image, ext4Path }, kernel] = await Promise.all([
     deps.ensureImage(vm.spec.image.ociClaim.ref),
@@ -234,6 +236,7 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
   const uid = created.metadata.uid ?? '';
   const label = vmLabel(created);
   try {
+    await checkHostPortsFree(deps, created, { afterStore: true });
     await deps.reserveVMNetwork(created);
     const vmDir = deps.client.vms.objectDir(uid);
     if (vmDir === undefined) throw invalidArgument(`${label}: storage has no directory for it`);

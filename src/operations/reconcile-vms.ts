@@ -3,6 +3,7 @@ import type { Image, Kernel, VM } from '../api/index.js';
 import { AppError, toAppError, type ErrorCode } from '../errors.js';
 import { createVM, VMM_ANNOTATION, type CreateVMDeps } from './create-vm.js';
 import { importImage, importKernel, type ImportDeps } from './import-image.js';
+import { sortByTrust, type ManifestTrust } from './manifest-trust.js';
 import { removeVM } from './remove-vm.js';
 import { startVM } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
@@ -43,7 +44,15 @@ export interface DesiredState {
 }
 
 export type ReconcileAction =
-  'created' | 'recreated' | 'updated' | 'started' | 'stopped' | 'deleted' | 'kept' | 'failed';
+  | 'created'
+  | 'recreated'
+  | 'updated'
+  | 'started'
+  | 'stopped'
+  | 'deleted'
+  | 'kept'
+  | 'refused'
+  | 'failed';
 
 /** One decision of a reconcile pass, for the log and the caller. */
 export interface ReconcileDecision {
@@ -53,9 +62,13 @@ export interface ReconcileDecision {
   action: ReconcileAction;
   detail?: string;
   error?: ErrorCode;
+  /** The manifest the decision is about, where one is (refusals). */
+  file?: string;
 }
 
 export interface ReconcileOptions {
+  /** What the source's manifests may ask of the host: refused VMs are not created or changed. */
+  trust: ManifestTrust;
   /** Stops the pass between VMs: what is underway finishes, nothing new starts. */
   signal?: AbortSignal;
   startTimeoutMs?: number;
@@ -65,30 +78,53 @@ export interface ReconcileOptions {
 export type ReconcileDeps = CreateVMDeps & ImportDeps;
 
 /**
- * Makes the host's VMs from `source` match `desired`: creates what is new, updates labels and
+ * Makes the host's VMs from `source` match `asked`: creates what is new, updates labels and
  * the running state in place, recreates what changed otherwise, and deletes what is gone. Each VM
  * is handled on its own, so one failure touches no other VM; failures are returned as decisions
- * with their error code, and the pass goes on.
+ * with their error code, and the pass goes on. A VM whose manifest asks for more than the source
+ * is trusted with (`options.trust`) is refused: not created, and not changed if it exists.
  *
  * A VM is identified by `metadata.uid` when the manifest gives one, else by its name.
  */
 export async function reconcileVMs(
   deps: ReconcileDeps,
   source: string,
-  desired: DesiredState,
-  options: ReconcileOptions = {},
+  asked: DesiredState,
+  options: ReconcileOptions,
 ): Promise<ReconcileDecision[]> {
   const decisions: ReconcileDecision[] = [];
   const decide = (d: ReconcileDecision): void => {
     decisions.push(d);
     const line = `${d.kind ?? 'vm'} "${d.vm}": ${d.action}${d.detail ? ` (${d.detail})` : ''}`;
-    const fields = { [d.kind ?? 'vm']: d.vm, action: d.action, source };
-    if (d.action === 'failed') deps.logger.error({ ...fields, code: d.error }, line);
+    const fields = {
+      [d.kind ?? 'vm']: d.vm,
+      action: d.action,
+      source,
+      ...(d.file !== undefined ? { file: d.file } : {}),
+    };
+    if (d.action === 'failed' || d.action === 'refused')
+      deps.logger.error({ ...fields, code: d.error }, line);
     else if (d.action === 'kept') deps.logger.warn(fields, line);
     else deps.logger.info(fields, line);
   };
   const aborted = (): boolean => options.signal?.aborted === true;
 
+  const { trusted, refused } = await sortByTrust(asked.vms, options.trust);
+  for (const r of refused)
+    decide({
+      vm: r.name,
+      action: 'refused',
+      detail: r.message,
+      error: 'PermissionDenied',
+      file: r.file,
+    });
+  // A refused manifest's file counts as invalid: a VM made from an earlier, allowed version of it
+  // is kept as it is.
+  const desired: DesiredState = {
+    ...asked,
+    vms: trusted,
+    invalidFiles: [...new Set([...asked.invalidFiles, ...refused.map((r) => r.file)])],
+  };
   await prefetch(deps, desired, decide);
 
   const all = await deps.client.vms.list();

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { passFailure, runGitops } from '../../gitops/reconciler.js';
 import { formatData, formatTable, parseOutput } from '../output/format.js';
+import { DEFAULT_HOST_PORT_RANGE, resolveManifestTrust } from '../../operations/manifest-trust.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from './vm-lifecycle.js';
 
@@ -12,6 +13,8 @@ interface GitopsFlags {
   startTimeout: string;
   metricsListen?: string;
   output: string;
+  allowHostPath: string[];
+  hostPortRange: string;
 }
 
 export function gitopsCommand(ctx: CliContext): Command {
@@ -41,12 +44,27 @@ export function gitopsCommand(ctx: CliContext): Command {
       'also serve Prometheus metrics, gitops counters included',
     )
     .option(
+      '--allow-host-path <dir>',
+      'let manifests name host files (copyFiles, an ssh public key) under this directory, symlinks resolved (repeatable; default: none)',
+      (dir: string, all: string[]) => [...all, dir],
+      [] as string[],
+    )
+    .option(
+      '--host-port-range <low-high>',
+      'the host ports manifests may map',
+      DEFAULT_HOST_PORT_RANGE,
+    )
+    .option(
       '-o, --output <format>',
       'with --once: what was done, as table, json, yaml or a {{template}}',
       'table',
     )
     .action(async (url: string, f: GitopsFlags, cmd: Command) => {
       const format = parseOutput(f.output, ['table', 'json', 'yaml'], 'table');
+      const trust = await resolveManifestTrust({
+        allowHostPaths: f.allowHostPath,
+        hostPortRange: f.hostPortRange,
+      });
       const deps = ctx.createDeps(cmd);
       const importDeps = ctx.importDeps(cmd);
       const controller = new AbortController();
@@ -74,6 +92,7 @@ export function gitopsCommand(ctx: CliContext): Command {
             signal: controller.signal,
             metrics: manager.gitops,
             startTimeoutMs: parseDuration(f.startTimeout),
+            trust,
           },
         );
         if (f.once && result) {
