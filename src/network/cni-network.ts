@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import lockfile from 'proper-lockfile';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NetworkMode, PortMapping } from '../api/index.js';
@@ -12,13 +12,14 @@ import {
   CniRunner,
   DEFAULT_CNI_CONF_DIR,
   loadNetworkConfig,
-  type CniResult,
   type CniRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
 import { repairZeroMacBridges } from './cni/bridge-repair.js';
-import { existingNamespaces, findCniLeftovers, type CniLeftover } from './cni/leftovers.js';
+import { sweepLeftovers } from './leftover-sweep.js';
+import type { NetworkState, Reservation } from './network-state.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
+import { linkInfo, plumbTap } from './netns-plumbing.js';
 
 /**
  * Per-VM networking, as ignite-spawn uses it. For `cni` and `docker-bridge` a VM gets:
@@ -58,20 +59,6 @@ export interface CniNetworkOptions {
   logger?: Logger;
   /** Resolvers handed to guests (the host's, minus loopback stubs). */
   nameservers?: () => Promise<string[]>;
-}
-
-interface NetworkState {
-  uid: string;
-  netns: string;
-  list: NetworkConfigList;
-  runtime: CniRuntime;
-  result?: CniResult;
-  dhcpPid?: number;
-}
-
-interface Reservation {
-  ip: string;
-  list: NetworkConfigList;
 }
 
 const TAP = 'tap0';
@@ -175,7 +162,9 @@ export class CniNetwork {
     const netns = CniNetwork.netnsName(req.uid);
     // A leftover of an earlier run of this VM (crash) goes first, and any other VM's.
     await this.teardown({ uid: req.uid });
-    await this.sweepQuietly();
+    // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
+    // exists, and this one's is made before anything of it is added.
+    const sweeping = this.sweepQuietly();
     const runtime: CniRuntime = {
       containerId: `ignite-${req.uid}`,
       netns: `/run/netns/${netns}`,
@@ -192,8 +181,6 @@ export class CniNetwork {
     await this.save(state);
     try {
       await run('ip', ['netns', 'add', netns]);
-      const inNs = (...args: string[]) => run('ip', ['netns', 'exec', netns, ...args]);
-      await inNs('ip', 'link', 'set', 'lo', 'up');
       state.result = await this.locked(async () => {
         await repairZeroMacBridges(state.list, this.options.logger);
         if (reservation === undefined) return this.cni.add(state.list, runtime, label);
@@ -212,44 +199,8 @@ export class CniNetwork {
         throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
       const [address = '', prefix = '32'] = ip4.address.split('/');
       const gateway = ip4.gateway ?? state.result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
-      const mac = (await inNs('cat', '/sys/class/net/eth0/address')).stdout.trim();
-      const mtu = (await inNs('cat', '/sys/class/net/eth0/mtu')).stdout.trim();
-
-      await inNs('ip', 'addr', 'flush', 'dev', 'eth0');
-      await inNs('ip', 'tuntap', 'add', 'dev', TAP, 'mode', 'tap');
-      await inNs('ip', 'link', 'set', TAP, 'mtu', mtu, 'up');
-      await inNs('ip', 'addr', 'add', `${DHCP_SERVER_IP}/32`, 'dev', TAP);
-      await inNs('tc', 'qdisc', 'add', 'dev', 'eth0', 'ingress');
-      await inNs(...redirectAll('eth0', TAP, 1));
-      await inNs('tc', 'qdisc', 'add', 'dev', TAP, 'ingress');
-      // DHCP requests stay in the namespace for udhcpd: a match without an action ends classification.
-      await inNs(
-        'tc',
-        'filter',
-        'add',
-        'dev',
-        TAP,
-        'parent',
-        'ffff:',
-        'prio',
-        '1',
-        'protocol',
-        'ip',
-        'u32',
-        'match',
-        'ip',
-        'protocol',
-        '17',
-        '0xff',
-        'match',
-        'ip',
-        'dport',
-        '67',
-        '0xffff',
-        'flowid',
-        'ffff:1',
-      );
-      await inNs(...redirectAll(TAP, 'eth0', 2));
+      const { mac, mtu } = await linkInfo(netns, 'eth0');
+      await plumbTap(netns, { uplink: 'eth0', tap: TAP, mtu, serverIp: DHCP_SERVER_IP });
 
       state.dhcpPid = await this.startDhcp(req, netns, {
         address,
@@ -258,6 +209,7 @@ export class CniNetwork {
         mac,
       });
       await this.save(state);
+      await sweeping;
       return {
         netns,
         tapName: TAP,
@@ -267,6 +219,7 @@ export class CniNetwork {
         prefixLength: Number(prefix),
       };
     } catch (err) {
+      await sweeping;
       await this.teardown({ uid: req.uid }).catch(() => undefined);
       throw err;
     }
@@ -362,25 +315,15 @@ export class CniNetwork {
       // The bridge plugin finds what to un-masquerade from eth0's address, which the guest took
       // over at setup: give it back first, or the NAT rules of this VM would stay behind.
       const ip4 = state.result?.ips?.find((i) => !i.address.includes(':'));
-      if (ip4)
-        await runUnchecked('ip', [
-          'netns',
-          'exec',
-          netns,
-          'ip',
-          'addr',
-          'add',
-          ip4.address,
-          'dev',
-          'eth0',
-        ]);
+      if (ip4) await runUnchecked('ip', ['-n', netns, 'addr', 'add', ip4.address, 'dev', 'eth0']);
       try {
         await this.cni.del(state.list, state.runtime, state.result, `vm ${req.uid}`);
       } catch (err) {
         errors.push(toAppError(err));
       }
     }
-    await runUnchecked('ip', ['netns', 'del', netns]);
+    // Most teardowns (every setup starts with one) find no namespace: no process for that.
+    if (existsSync(`/run/netns/${netns}`)) await runUnchecked('ip', ['netns', 'del', netns]);
     const reservation = await this.readReservation(req.uid);
     if (reservation && options.keepReservation === false) {
       // A VM removed before it ever started still holds its address under the placeholder.
@@ -407,46 +350,24 @@ export class CniNetwork {
     }
   }
 
-  /**
-   * Sweeps what the CNI plugins still hold for VMs whose network namespace is gone while the VM
-   * was attached (a host reboot, the data dir deleted, the namespace deleted under a running VM):
-   * host-local reservations, masquerade and port-mapping rules, found by the VM's container ID.
-   * The bridge plugin un-masquerades only what it finds on the namespace's eth0, so each such VM
-   * gets a namespace again with an eth0 holding its address, and a CNI DEL with its stored
-   * configuration (else the network's) releases everything as for a VM stopped normally.
-   * A VM whose namespace exists is left alone (it is set up, running, or being torn down), and
-   * so is an address held for a created VM under the placeholder interface: another data dir's
-   * VM may own it. Returns the UIDs swept; failures are logged, never thrown.
-   */
-  async sweepLeftovers(): Promise<string[]> {
-    const networks = new Map([[DEFAULT_NETWORK.name, DEFAULT_NETWORK]]);
-    const conf = await loadNetworkConfig(this.options.confDir ?? DEFAULT_CNI_CONF_DIR);
-    if (conf) networks.set(conf.name, conf);
-    // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
-    const leftovers = (await findCniLeftovers([...networks.keys()], RESERVE_IF)).filter(
-      (l) => !l.placeholderOnly,
-    );
-    if (leftovers.length === 0) return [];
-    const live = await existingNamespaces();
-    const swept: string[] = [];
-    for (const l of leftovers) {
-      const list = networks.get(l.network);
-      if (live.has(l.uid) || list === undefined) continue;
-      try {
-        await this.sweepOne(l.uid, list, l);
-        swept.push(l.uid);
-        this.options.logger?.info(
-          { uid: l.uid, network: l.network },
-          `network: released what vm ${l.uid} still held on ${l.network} (its namespace was gone)`,
-        );
-      } catch (err) {
-        this.options.logger?.warn(
-          { uid: l.uid, err },
-          `network: cannot release what vm ${l.uid} still holds: ${toAppError(err).message}`,
-        );
-      }
-    }
-    return swept;
+  /** See sweepLeftovers in leftover-sweep.ts. Returns the UIDs swept; never throws. */
+  sweepLeftovers(): Promise<string[]> {
+    return sweepLeftovers({
+      confDir: this.options.confDir,
+      logger: this.options.logger,
+      placeholderIf: RESERVE_IF,
+      netnsName: (uid) => CniNetwork.netnsName(uid),
+      readState: (uid) =>
+        readFile(this.stateFile(uid), 'utf8').then(
+          (t) => JSON.parse(t) as NetworkState,
+          () => undefined,
+        ),
+      saveState: async (state) => {
+        await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
+        await this.save(state);
+      },
+      teardown: (uid) => this.teardown({ uid }),
+    });
   }
 
   private async sweepQuietly(): Promise<void> {
@@ -455,79 +376,11 @@ export class CniNetwork {
     );
   }
 
-  private async sweepOne(
-    uid: string,
-    list: NetworkConfigList,
-    held: Pick<CniLeftover, 'ips' | 'ports'>,
-  ): Promise<void> {
-    const netns = CniNetwork.netnsName(uid);
-    const stored = await readFile(this.stateFile(uid), 'utf8').then(
-      (t) => JSON.parse(t) as NetworkState,
-      () => undefined,
-    );
-    const state: NetworkState = stored ?? {
-      uid,
-      netns,
-      list,
-      runtime: {
-        containerId: `ignite-${uid}`,
-        netns: `/run/netns/${netns}`,
-        ifName: 'eth0',
-        // portmap removes its chains by container ID, but only when it is given mappings.
-        portMappings: held.ports.map((p) => ({ ...p, containerPort: p.hostPort })),
-      },
-    };
-    const ip = held.ips.find((a) => !a.includes(':'));
-    if (state.result?.ips === undefined && ip !== undefined)
-      state.result = { cniVersion: state.list.cniVersion, ips: [{ address: `${ip}/32` }] };
-    delete state.dhcpPid;
-    await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
-    await this.save(state);
-    await run('ip', ['netns', 'add', netns]);
-    try {
-      // A veth pair, both ends in the namespace: the dummy driver is not on every kernel.
-      const link = ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'];
-      await run('ip', ['netns', 'exec', netns, 'ip', ...link]);
-    } catch (err) {
-      await runUnchecked('ip', ['netns', 'del', netns]);
-      throw err;
-    }
-    await this.teardown({ uid });
-  }
-
   private async save(state: NetworkState): Promise<void> {
     const file = this.stateFile(state.uid);
     await writeFile(`${file}.tmp`, JSON.stringify(state));
     await rename(`${file}.tmp`, file);
   }
-}
-
-/** tc: every frame arriving on `from` leaves by `to`, unless an earlier-priority filter matched. */
-function redirectAll(from: string, to: string, prio: number): string[] {
-  return [
-    'tc',
-    'filter',
-    'add',
-    'dev',
-    from,
-    'parent',
-    'ffff:',
-    'prio',
-    String(prio),
-    'protocol',
-    'all',
-    'u32',
-    'match',
-    'u8',
-    '0',
-    '0',
-    'action',
-    'mirred',
-    'egress',
-    'redirect',
-    'dev',
-    to,
-  ];
 }
 
 export function prefixToMask(prefix: number): string {

@@ -1,0 +1,101 @@
+import { run, runUnchecked } from '../system/exec.js';
+import type { Logger } from '../system/logger.js';
+import { toAppError } from '../errors.js';
+import {
+  DEFAULT_CNI_CONF_DIR,
+  loadNetworkConfig,
+  type NetworkConfigList,
+} from './cni/cni-runner.js';
+import { existingNamespaces, findCniLeftovers, type CniLeftover } from './cni/leftovers.js';
+import { DEFAULT_NETWORK } from './default-network.js';
+import type { NetworkState } from './network-state.js';
+
+/** What the sweep needs of the network it cleans up after. */
+export interface SweepTarget {
+  confDir: string | undefined;
+  logger: Logger | undefined;
+  /** The interface name addresses of created, never-started VMs are held under. */
+  placeholderIf: string;
+  netnsName(uid: string): string;
+  readState(uid: string): Promise<NetworkState | undefined>;
+  saveState(state: NetworkState): Promise<void>;
+  /** A normal, idempotent teardown from the saved state: CNI DEL, namespace, files. */
+  teardown(uid: string): Promise<void>;
+}
+
+/**
+ * Sweeps what the CNI plugins still hold for VMs whose network namespace is gone while the VM
+ * was attached (a host reboot, the data dir deleted, the namespace deleted under a running VM):
+ * host-local reservations, masquerade and port-mapping rules, found by the VM's container ID.
+ * The bridge plugin un-masquerades only what it finds on the namespace's eth0, so each such VM
+ * gets a namespace again with an eth0 holding its address, and a CNI DEL with its stored
+ * configuration (else the network's) releases everything as for a VM stopped normally.
+ * A VM whose namespace exists is left alone (it is set up, running, or being torn down), and
+ * so is an address held for a created VM under the placeholder interface: another data dir's
+ * VM may own it. Returns the UIDs swept; failures are logged, never thrown.
+ */
+export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
+  const networks = new Map([[DEFAULT_NETWORK.name, DEFAULT_NETWORK]]);
+  const conf = await loadNetworkConfig(target.confDir ?? DEFAULT_CNI_CONF_DIR);
+  if (conf) networks.set(conf.name, conf);
+  // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
+  const leftovers = (await findCniLeftovers([...networks.keys()], target.placeholderIf)).filter(
+    (l) => !l.placeholderOnly,
+  );
+  if (leftovers.length === 0) return [];
+  const live = await existingNamespaces();
+  const swept: string[] = [];
+  for (const l of leftovers) {
+    const list = networks.get(l.network);
+    if (live.has(l.uid) || list === undefined) continue;
+    try {
+      await sweepOne(target, l.uid, list, l);
+      swept.push(l.uid);
+      target.logger?.info(
+        { uid: l.uid, network: l.network },
+        `network: released what vm ${l.uid} still held on ${l.network} (its namespace was gone)`,
+      );
+    } catch (err) {
+      target.logger?.warn(
+        { uid: l.uid, err },
+        `network: cannot release what vm ${l.uid} still holds: ${toAppError(err).message}`,
+      );
+    }
+  }
+  return swept;
+}
+
+async function sweepOne(
+  target: SweepTarget,
+  uid: string,
+  list: NetworkConfigList,
+  held: Pick<CniLeftover, 'ips' | 'ports'>,
+): Promise<void> {
+  const netns = target.netnsName(uid);
+  const state: NetworkState = (await target.readState(uid)) ?? {
+    uid,
+    netns,
+    list,
+    runtime: {
+      containerId: `ignite-${uid}`,
+      netns: `/run/netns/${netns}`,
+      ifName: 'eth0',
+      // portmap removes its chains by container ID, but only when it is given mappings.
+      portMappings: held.ports.map((p) => ({ ...p, containerPort: p.hostPort })),
+    },
+  };
+  const ip = held.ips.find((a) => !a.includes(':'));
+  if (state.result?.ips === undefined && ip !== undefined)
+    state.result = { cniVersion: state.list.cniVersion, ips: [{ address: `${ip}/32` }] };
+  delete state.dhcpPid;
+  await target.saveState(state);
+  await run('ip', ['netns', 'add', netns]);
+  try {
+    // A veth pair, both ends in the namespace: the dummy driver is not on every kernel.
+    await run('ip', ['-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
+  } catch (err) {
+    await runUnchecked('ip', ['netns', 'del', netns]);
+    throw err;
+  }
+  await target.teardown(uid);
+}
