@@ -57,9 +57,23 @@ class Bytes {
     return true;
   }
 
-  /** Exactly `n` bytes, or undefined at the end of the stream. */
+  /** Exactly `n` bytes, or undefined at the end of the stream. Copies only what straddles chunks. */
   async read(n: number): Promise<Buffer | undefined> {
-    while (this.buf.length < n) if (!(await this.more())) return undefined;
+    if (this.buf.length < n) {
+      const parts: Buffer[] = [this.buf];
+      let have = this.buf.length;
+      while (have < n) {
+        const r = await this.it.next();
+        if (r.done === true) return undefined;
+        parts.push(r.value);
+        have += r.value.length;
+      }
+      const last = parts.pop() ?? Buffer.alloc(0);
+      const need = last.length - (have - n);
+      parts.push(last.subarray(0, need));
+      this.buf = last.subarray(need);
+      return Buffer.concat(parts);
+    }
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
     return out;
