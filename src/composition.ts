@@ -15,7 +15,7 @@ import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from
 import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
 import { importImage, importKernel, type ImportDeps } from './operations/import-image.js';
-import { RegistryClient } from './image/index.js';
+import { RegistryClient, importLimits, type ImportLimits } from './image/index.js';
 import { FirecrackerDriver, QemuDriver, type VmmDriver, type VmmName } from './vmm/index.js';
 import type { BuildInfo } from './operations/version.js';
 
@@ -183,17 +183,18 @@ export function vmNetworking(deps: OperationDeps): CniNetwork {
 export function createVMDeps(
   deps: OperationDeps,
   insecureRegistries: readonly string[] = [],
+  limits: ImportLimits = importLimits({}, deps.env),
 ): CreateVMDeps {
   return {
     ...deps,
     vmDefaults: hostVMDefaults(deps.env),
     pickVmm: (wanted) => pickVmm(deps.env, wanted),
     ensureImage: async (ref) => {
-      const image = await importImage(importDeps(deps, insecureRegistries), ref);
+      const image = await importImage(importDeps(deps, insecureRegistries, limits), ref);
       const dir = deps.client.images.objectDir(image.metadata.uid ?? '');
       return { image, ext4Path: join(dir ?? '', 'image.ext4') };
     },
-    ensureKernel: (ref) => importKernel(importDeps(deps, insecureRegistries), ref),
+    ensureKernel: (ref) => importKernel(importDeps(deps, insecureRegistries, limits), ref),
     createRootDisk: async (req) => {
       await createRootDisk({
         imagePath: req.imagePath,
@@ -225,10 +226,14 @@ export function hostVMDefaults(env: NodeJS.ProcessEnv): VMDefaults {
     : { ...IGNITE_V04_DEFAULTS };
 }
 
-/** Image import wiring: a registry client that knows the host's insecure registries and auths. */
+/**
+ * Image import wiring: a registry client that knows the host's insecure registries and auths, and
+ * the unpack limits (flags, else IGNITE_IMPORT_MAX_SIZE and IGNITE_IMPORT_MAX_ENTRIES).
+ */
 export function importDeps(
   deps: OperationDeps,
   insecureRegistries: readonly string[] = [],
+  limits: ImportLimits = importLimits({}, deps.env),
 ): ImportDeps {
   const fromEnv = (deps.env['IGNITE_INSECURE_REGISTRIES'] ?? '')
     .split(',')
@@ -237,6 +242,7 @@ export function importDeps(
   const dockerConfigDir = deps.env['DOCKER_CONFIG'];
   return {
     ...deps,
+    limits,
     registry: new RegistryClient({
       insecureRegistries: [...fromEnv, ...insecureRegistries],
       ...(dockerConfigDir ? { dockerConfigDir } : {}),

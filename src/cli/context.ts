@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createRuntime, createVMDeps, importDeps, readBuildInfo } from '../composition.js';
 import type { ImportDeps } from '../operations/import-image.js';
+import { importLimits, type ImportLimits } from '../image/import-limits.js';
 import type { CreateVMDeps } from '../operations/create-vm.js';
 import type { OperationDeps } from '../operations/deps.js';
 import type { BuildInfo } from '../operations/version.js';
@@ -61,12 +62,17 @@ export class CliContext {
 
   /** The create-VM dependencies: storage plus image import, disks and hypervisor choice. */
   createDeps(cmd: Command): CreateVMDeps {
-    return createVMDeps(this.runtime(cmd), this.insecureRegistries(cmd));
+    return createVMDeps(this.runtime(cmd), this.insecureRegistries(cmd), this.importLimits(cmd));
   }
 
   /** Use-case dependencies for pulling images and kernels. */
   importDeps(cmd: Command): ImportDeps {
-    return importDeps(this.runtime(cmd), this.insecureRegistries(cmd));
+    return importDeps(this.runtime(cmd), this.insecureRegistries(cmd), this.importLimits(cmd));
+  }
+
+  private importLimits(cmd: Command): ImportLimits {
+    const g = cmd.optsWithGlobals<{ importMaxSize?: string; importMaxEntries?: string }>();
+    return importLimits({ maxSize: g.importMaxSize, maxEntries: g.importMaxEntries }, this.io.env);
   }
 
   private insecureRegistries(cmd: Command): string[] {

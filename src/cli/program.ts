@@ -32,6 +32,14 @@ export function buildProgram(ctx: CliContext): Command {
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
+    .option(
+      '--import-max-size <size>',
+      'refuse an image whose layers unpack to more than this (env IGNITE_IMPORT_MAX_SIZE; default 32GiB)',
+    )
+    .option(
+      '--import-max-entries <n>',
+      'refuse an image whose layers hold more entries than this (env IGNITE_IMPORT_MAX_ENTRIES; default 1000000)',
+    )
     .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),

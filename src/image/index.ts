@@ -5,3 +5,5 @@ export * from './ext4-builder.js';
 export * from './kernel-extract.js';
 export * from './pull.js';
 export * from './local-source.js';
+export * from './import-limits.js';
+export * from './ext4/index.js';

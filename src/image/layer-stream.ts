@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { invalidArgument } from '../errors.js';
 
@@ -53,3 +54,40 @@ export function safeName(raw: string, opts: LayerLabel): string {
 /** OCI whiteout prefix, and the marker of an opaque directory. */
 export const WHITEOUT = '.wh.';
 export const OPAQUE = '.wh..wh..opq';
+
+/**
+ * A layer's tar bytes from its (compressed) bytes as they stream in: gzip, zstd (through the zstd
+ * CLI) or plain, told by the first bytes. An error in `source`, such as a digest mismatch found at
+ * its end, fails the iteration.
+ */
+export async function* decompressed(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done === true) return;
+  const head: Buffer = first.value;
+  const rest = async function* () {
+    yield head;
+    for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+  };
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    yield* through(rest(), createGunzip({ chunkSize: 1 << 18 }));
+  } else if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+    const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.on('error', (err) => child.stdout.destroy(err));
+    const feeding = pipeline(Readable.from(rest()), child.stdin);
+    feeding.catch(() => child.kill());
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    await feeding;
+    if ((await exited) !== 0) throw new Error('zstd could not decompress the layer');
+  } else {
+    yield* rest();
+  }
+}
+
+async function* through(source: AsyncIterable<Buffer>, stage: Duplex): AsyncGenerator<Buffer> {
+  const done = pipeline(Readable.from(source), stage);
+  done.catch(() => undefined);
+  for await (const chunk of stage) yield chunk as Buffer;
+  await done;
+}

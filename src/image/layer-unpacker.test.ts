@@ -16,29 +16,16 @@ import { test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { pack, type Header } from 'tar-stream';
+import {
+  HOSTILE_LAYERS,
+  symlinkAfterDirectory,
+  tarOf,
+  type LayerEntry,
+} from '../../test/helpers/layer-tar.js';
 import { AppError } from '../errors.js';
 import { applyLayer } from './layer-unpacker.js';
 
-type Entry = Partial<Header> & { name: string; body?: string };
-
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c) => void chunks.push(c as Buffer));
-  const done = new Promise<void>((r) => p.on('end', () => r()));
-  for (const e of entries) {
-    const { body, ...header } = e;
-    await new Promise<void>((resolve, reject) =>
-      p.entry({ type: 'file', mode: 0o644, ...header }, body ?? '', (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
+type Entry = LayerEntry;
 
 /** A sandbox: `root` is the image root inside `parent`, so escapes would land in `parent`. */
 async function sandbox(): Promise<{ parent: string; root: string } & AsyncDisposable> {
@@ -61,7 +48,7 @@ async function apply(
   privileged = false,
 ): Promise<void> {
   const file = join(root, '..', `layer-${Math.random()}.tar`);
-  const tar = await tarOf(entries);
+  const tar = tarOf(entries);
   if (compression === 'zstd') {
     await writeFile(`${file}.raw`, tar);
     await promisify(execFile)('zstd', ['-q', '-f', `${file}.raw`, '-o', file]);
@@ -76,45 +63,8 @@ async function apply(
   }
 }
 
-const HOSTILE: [string, Entry[]][] = [
-  ['../x', [{ name: '../x', body: 'escaped' }]],
-  ['/etc/x', [{ name: '/etc/x', body: 'escaped' }]],
-  [
-    'a symlink to / then a write through it',
-    [
-      { name: 'evil', type: 'symlink', linkname: '/' },
-      { name: 'evil/escaped', body: 'escaped' },
-    ],
-  ],
-  [
-    'a symlink to .. then a write through it',
-    [
-      { name: 'up', type: 'symlink', linkname: '..' },
-      { name: 'up/escaped', body: 'escaped' },
-    ],
-  ],
-  [
-    'a chain of symlinks to outside',
-    [
-      { name: 'd', type: 'directory', mode: 0o755 },
-      { name: 'd/l', type: 'symlink', linkname: '../..' },
-      { name: 'd/l/escaped', body: 'x' },
-    ],
-  ],
-  ['a hardlink to /etc/passwd', [{ name: 'pw', type: 'link', linkname: '/etc/passwd' }]],
-  ['a hardlink to ../../etc/passwd', [{ name: 'pw', type: 'link', linkname: '../../etc/passwd' }]],
-  [
-    'a hardlink through a symlink',
-    [
-      { name: 'etc', type: 'symlink', linkname: '/etc' },
-      { name: 'pw', type: 'link', linkname: 'etc/passwd' },
-    ],
-  ],
-  ['a whiteout of ../', [{ name: '../.wh.rootfs' }]],
-  ['a whiteout named ..', [{ name: 'a/.wh...' }]],
-];
-
-for (const [what, entries] of HOSTILE) {
+// The same table runs against the ext4 writer (ext4/writer.test.ts).
+for (const [what, entries] of HOSTILE_LAYERS) {
   test(`a hostile layer is rejected and writes nothing outside the root: ${what}`, async () => {
     await using sb = await sandbox();
     await writeFile(join(sb.parent, 'sentinel'), 'keep');
@@ -230,24 +180,7 @@ test('a directory replaced by a symlink in the same layer is rejected, and its m
   for (const privileged of [false, true]) {
     await using sb = await sandbox();
     const v = await hostVictims(sb.parent);
-    for (const entries of [
-      [
-        { name: 'x/', type: 'directory' as const, mode: 0o4777, mtime: old },
-        { name: 'x', type: 'symlink' as const, linkname: v.file },
-      ],
-      [
-        { name: 'd/', type: 'directory' as const, mode: 0o777, mtime: old },
-        {
-          name: 'd/shadow/',
-          type: 'directory' as const,
-          mode: 0o777,
-          uid: 1234,
-          gid: 1234,
-          mtime: old,
-        },
-        { name: 'd', type: 'symlink' as const, linkname: v.dir },
-      ],
-    ]) {
+    for (const [, entries] of symlinkAfterDirectory(v)) {
       await assert.rejects(
         apply(sb.root, entries, 'none', privileged),
         (e: unknown) => AppError.is(e, 'InvalidArgument') && /rejected/.test(e.message),

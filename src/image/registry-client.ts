@@ -201,6 +201,45 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * A blob's bytes as they arrive, checked against the descriptor's size and sha256: the stream
+   * fails at its end (or as soon as it grows past the size) if they do not match, so a consumer must
+   * read it to the end before trusting what it made of it. Opening is retried on transient failures.
+   */
+  async openBlob(
+    ref: ParsedImageRef,
+    desc: Descriptor,
+    onBytes?: (n: number) => void,
+  ): Promise<AsyncIterable<Buffer>> {
+    const what = `image "${formatImageRef(ref)}"`;
+    if (!desc.digest.startsWith('sha256:'))
+      throw invalidArgument(`${what}: unsupported digest algorithm in ${desc.digest}`);
+    const res = await this.retry(() => this.request(ref, `/blobs/${desc.digest}`, {}));
+    if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
+    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    return (async function* () {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > desc.size)
+          throw invalidArgument(
+            `${what}: blob ${desc.digest} is larger than its manifest says (${desc.size} bytes)`,
+          );
+        hash.update(chunk);
+        onBytes?.(chunk.length);
+        yield chunk;
+      }
+      if (size !== desc.size)
+        throw invalidArgument(
+          `${what}: blob ${desc.digest} is truncated (${size} of ${desc.size} bytes)`,
+        );
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== desc.digest)
+        throw invalidArgument(`${what}: digest mismatch for blob ${desc.digest} (got ${got})`);
+    })();
+  }
+
   private async getManifest(
     ref: ParsedImageRef,
     reference: string,

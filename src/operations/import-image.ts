@@ -13,14 +13,15 @@ import {
 } from '../api/index.js';
 import { AppError, failedPrecondition, invalidArgument } from '../errors.js';
 import {
-  applyLayer,
-  buildExt4,
   extractVmlinux,
   findKernelFiles,
   kernelVersion,
+  layerFilesToExt4,
+  pullToExt4,
   pullToRootfs,
   readLocalImage,
   untarArchive,
+  type ImportLimits,
   type PullProgress,
   type RegistryClient,
 } from '../image/index.js';
@@ -29,6 +30,8 @@ import type { OperationDeps } from './deps.js';
 
 export interface ImportDeps extends OperationDeps {
   registry: RegistryClient;
+  /** Bounds on what one image may unpack to. */
+  limits: ImportLimits;
 }
 
 export interface ImportOptions {
@@ -81,7 +84,8 @@ async function place(src: string, dir: string, name: string): Promise<void> {
 }
 
 /**
- * Imports an OCI image as a base image: pull, verify, unpack, and build `image.ext4`. Importing a
+ * Imports an OCI image as a base image: its layers stream from the registry, each verified, into
+ * `image.ext4`, which is stored only once every digest has checked out. Importing a
  * reference that is already imported does nothing; an image whose content (config digest) is
  * already stored under another name shares that ext4 file instead of building it again.
  */
@@ -97,16 +101,16 @@ export async function importImage(
   if (existing) return existing;
   return staging(deps, async (work) => {
     const images = await deps.client.images.list();
-    const pulled = await pullToRootfs({
+    const ext4 = join(work, 'image.ext4');
+    const pulled = await pullToExt4({
       client: deps.registry,
       ref,
-      workDir: work,
-      privileged: process.getuid?.() === 0,
+      dest: ext4,
+      limits: deps.limits,
       ...(options.progress ? { progress: options.progress } : {}),
       skipIf: (config) => images.some((i) => i.status?.ociSource?.id === config),
     });
     const same = images.find((i) => i.status?.ociSource?.id === pulled.configDigest);
-    const ext4 = join(work, 'image.ext4');
     let size: number;
     if ('skipped' in pulled) {
       const dir =
@@ -120,8 +124,7 @@ export async function importImage(
       );
       size = same.status?.ociSource?.size?.bytes ?? 0;
     } else {
-      options.progress?.phase?.('building filesystem');
-      size = (await buildExt4(pulled.rootfs, ext4, ref.path.split('/').pop() ?? 'rootfs')).bytes;
+      size = pulled.filesystem.contentBytes;
     }
     const image: Image = {
       apiVersion: API_VERSION,
@@ -295,7 +298,7 @@ export async function isLocalSource(arg: string): Promise<boolean> {
  * `name` is given.
  */
 export async function importImageFromFile(
-  deps: OperationDeps,
+  deps: OperationDeps & { limits: ImportLimits },
   path: string,
   options: ImportOptions & { name?: string } = {},
 ): Promise<Image> {
@@ -318,18 +321,15 @@ export async function importImageFromFile(
     );
     const existing = await alreadyImported(deps, 'Image', name);
     if (existing) return existing;
-    const rootfs = join(work, 'rootfs');
-    await mkdir(rootfs, { mode: 0o755 });
     options.progress?.phase?.('unpacking');
-    for (const l of local.layers)
-      await applyLayer(rootfs, l.file, {
-        label,
-        digest: l.digest,
-        privileged: process.getuid?.() === 0,
-      });
-    options.progress?.phase?.('building filesystem');
     const ext4 = join(work, 'image.ext4');
-    const { bytes } = await buildExt4(rootfs, ext4, 'rootfs');
+    const { contentBytes: bytes } = await layerFilesToExt4({
+      layers: local.layers,
+      dest: ext4,
+      label,
+      volumeLabel: 'rootfs',
+      limits: deps.limits,
+    });
     const image: Image = {
       apiVersion: API_VERSION,
       kind: 'Image',

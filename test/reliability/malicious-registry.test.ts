@@ -10,14 +10,14 @@ import { tempDataDir } from '../helpers/data-dir.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** A one-file layer, gzipped, and the image config naming it. */
-function image() {
+/** A tar header for a regular file of `size` bytes. */
+function fileHeader(name: string, size: number): Buffer {
   const header = Buffer.alloc(512);
-  header.write('hello.txt', 0);
+  header.write(name, 0);
   header.write('0000644\0', 100);
   header.write('0000000\0', 108);
   header.write('0000000\0', 116);
-  header.write('00000000006\0', 124);
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
   header.write('00000000000\0', 136);
   header.write('        ', 148);
   header.write('0', 156);
@@ -26,6 +26,31 @@ function image() {
   let sum = 0;
   for (const b of header) sum += b;
   header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return header;
+}
+
+/**
+ * A decompression bomb: about 7 MB of gzip (concatenated members, which gunzip reads as one
+ * stream) holding one 7 GiB file of zeros.
+ */
+function bomb(): Buffer {
+  const size = 7 * 1024 ** 3;
+  const zeros = gzipSync(Buffer.alloc(64 << 20), { level: 9 });
+  return Buffer.concat([
+    gzipSync(fileHeader('bomb', size)),
+    ...Array<Buffer>(size / (64 << 20)).fill(zeros),
+  ]);
+}
+
+/** A layer of 2000 empty files. */
+function manyEntries(): Buffer {
+  const parts = Array.from({ length: 2000 }, (_, i) => fileHeader(`f${i}`, 0));
+  return gzipSync(Buffer.concat([...parts, Buffer.alloc(1024)]));
+}
+
+/** A one-file layer, gzipped, and the image config naming it. */
+function image() {
+  const header = fileHeader('hello.txt', 6);
   const body = Buffer.alloc(512);
   body.write('hello\n');
   const tar = Buffer.concat([header, body, Buffer.alloc(1024)]);
@@ -41,11 +66,20 @@ function image() {
   return { layer, config };
 }
 
-type Case = 'wrong-digest' | 'truncated-blob' | 'huge-manifest' | 'redirect-loop' | 'ok';
+type Case =
+  | 'wrong-digest'
+  | 'truncated-blob'
+  | 'huge-manifest'
+  | 'redirect-loop'
+  | 'bomb'
+  | 'many-entries'
+  | 'ok';
 
 /** A registry that misbehaves in the way its repository name says. */
 async function evilRegistry(): Promise<{ host: string; server: Server }> {
-  const { layer, config } = image();
+  const { layer: plain, config } = image();
+  const special: Partial<Record<Case, Buffer>> = { bomb: bomb(), 'many-entries': manyEntries() };
+  const layerOf = (c: Case) => special[c] ?? plain;
   const manifest = (c: Case) =>
     Buffer.from(
       JSON.stringify({
@@ -59,9 +93,9 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
         layers: [
           {
             mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-            size: layer.length,
+            size: layerOf(c).length,
             // The wrong-digest case names a digest the blob does not have.
-            digest: c === 'wrong-digest' ? sha(Buffer.from('something else')) : sha(layer),
+            digest: c === 'wrong-digest' ? sha(Buffer.from('something else')) : sha(layerOf(c)),
           },
         ],
       }),
@@ -98,6 +132,7 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
     if (m?.[2] === 'blobs') {
       if (c === 'redirect-loop') return res.writeHead(302, { location: url }).end();
       const digest = m[3] ?? '';
+      const layer = layerOf(c);
       const blob = digest === sha(config) ? config : layer;
       if (c === 'truncated-blob' && blob === layer) {
         res.writeHead(200, { 'content-length': blob.length });
@@ -116,7 +151,7 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
 
 // Each way a registry can lie gets a clear error, and nothing half-imported is left in the store.
 test(
-  'a malicious registry: wrong digest, truncated blob, huge manifest, redirect loop',
+  'a malicious registry: wrong digest, truncated blob, huge manifest, redirect loop, a bomb, too many entries',
   { timeout: 180_000 },
   async () => {
     const { host, server } = await evilRegistry();
@@ -128,9 +163,13 @@ test(
         'truncated-blob': /truncat|short|size|closed|terminated|socket|premature/i,
         'huge-manifest': /manifest.*(large|exceeds|bytes|limit)/i,
         'redirect-loop': /redirect/i,
+        bomb: /layer sha256:[a-f0-9]{64}: entry "bomb": the image unpacks to more than 104857600 bytes/,
+        'many-entries': /more than 1000 entries \(the import entry limit\)/,
       };
+      const limits = ['--import-max-size', '100MiB', '--import-max-entries', '1000'];
       for (const [c, message] of Object.entries(expected)) {
-        const r = await ignite(['image', 'import', `${host}/${c}:latest`], {
+        const t0 = Date.now();
+        const r = await ignite([...limits, 'image', 'import', `${host}/${c}:latest`], {
           env,
           timeoutMs: 60_000,
         });
@@ -138,6 +177,8 @@ test(
         assert.match(r.stderr, message, `${c}: ${r.stderr}`);
         assert.match(r.stderr, /^Error: /m, `${c}: a clean error, not a crash: ${r.stderr}`);
         assert.doesNotMatch(r.stderr, /\n\s+at /, `${c}: no stack trace`);
+        // Stopped while the layer streams, not after unpacking gigabytes.
+        assert.ok(Date.now() - t0 < 20_000, `${c}: took ${Date.now() - t0} ms`);
         const list = await ignite(['image', 'ls', '-o', 'json'], { env });
         assert.equal(list.code, 0, list.stderr);
         assert.deepEqual(JSON.parse(list.stdout), [], `${c}: nothing imported`);

@@ -82,7 +82,7 @@ export function gitopsCommand(ctx: CliContext): Command {
       if (server) ctx.io.stderr.write(`serving metrics on ${server.url}\n`);
       try {
         const result = await runGitops(
-          { ...deps, registry: importDeps.registry },
+          { ...deps, registry: importDeps.registry, limits: importDeps.limits },
           {
             url,
             branch: f.branch,
