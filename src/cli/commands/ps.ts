@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
-import { ago, formatData, formatTable, humanDuration, parseOutput } from '../output/format.js';
+import { ago, formatData, formatObject, formatTable, humanDuration, parseOutput } from '../output/format.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -40,7 +40,7 @@ export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Pro
   if (g.quiet) return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
   if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock()));
   if (typeof format === 'object')
-    return ctx.out(vms.map((v) => formatData(toPlain(v), format)).join(''));
+    return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
     formatData(
       vms.map((v) => toPlain(v)),
