@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { Size, newUID, type NetworkMode } from '../../api/index.js';
+import { Size, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
-import { prestartSupervisor, startVM } from '../../operations/start-vm.js';
+import { runVM } from '../../operations/run-vm.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
 import { parseCopyFile, parseLabel, parsePortMapping } from '../../operations/vm-options.js';
 import type { CliContext } from '../context.js';
@@ -29,6 +29,7 @@ interface RunFlags extends CreateFlags {
   interactive: boolean;
   debug: boolean;
   startTimeout: string;
+  timeout: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -157,24 +158,19 @@ export function runCommand(ctx: CliContext): Command {
         '120s',
       ),
     )
+    .option(
+      '--timeout <duration>',
+      'with --ssh: how long to wait for SSH in the VM to answer before failing',
+      '120s',
+    )
     .action(async (image: string | undefined, flags: RunFlags, cmd: Command) => {
       const deps = ctx.createDeps(cmd);
-      const options = await toOptions(ctx, image, flags);
-      // The VM's UID is chosen here so its supervisor can start while the VM is being created.
-      const uid = options.manifest?.metadata.uid ?? newUID();
-      options.uid = uid;
-      const runDeps = flags.debug ? { ...deps, logLevel: 'debug' as const } : deps;
-      const supervisor = await prestartSupervisor(runDeps, uid);
-      try {
-        await createVM(deps, options);
-      } catch (err) {
-        await supervisor.abandon();
-        throw err;
-      }
-      await startVM(runDeps, uid, {
-        timeoutMs: parseDuration(flags.startTimeout),
-        prestarted: supervisor,
+      const vm = await runVM(deps, await toOptions(ctx, image, flags), {
+        startTimeoutMs: parseDuration(flags.startTimeout),
+        sshTimeoutMs: parseDuration(flags.timeout),
+        ...(flags.debug ? { spawnDeps: { ...deps, logLevel: 'debug' as const } } : {}),
       });
+      const uid = vm.metadata.uid ?? '';
       ctx.out(`${uid}\n`);
       if (flags.interactive) await ctx.attach(cmd, uid);
     });
