@@ -25,7 +25,9 @@ export function decodeVMConfig(text: string, source: string, flags: CreateVMOpti
   if (flags.name !== undefined) metadata['name'] = flags.name;
   const spec = objectAt(doc, 'spec');
   if (flags.image !== undefined && !hasImageRef(spec)) {
-    spec['image'] = { ociClaim: { ...objectAt(objectAt(spec, 'image'), 'ociClaim'), ref: flags.image } };
+    spec['image'] = {
+      ociClaim: { ...objectAt(objectAt(spec, 'image'), 'ociClaim'), ref: flags.image },
+    };
   }
   if (flags.cpus !== undefined) spec['cpus'] = flags.cpus;
   if (flags.memory !== undefined) spec['memory'] = flags.memory.toString();
@@ -51,7 +53,11 @@ export function decodeVMConfig(text: string, source: string, flags: CreateVMOpti
     // The other problems of the manifest are reported with it, in one go.
     delete spec['image'];
     try {
-      fromPlainAs('VM', { ...doc, spec: { ...spec, image: { ociClaim: { ref: 'x' } } } }, { source });
+      fromPlainAs(
+        'VM',
+        { ...doc, spec: { ...spec, image: { ociClaim: { ref: 'x' } } } },
+        { source },
+      );
     } catch (err) {
       const more = (err as { problems?: FieldProblem[] }).problems ?? [];
       problems.push(...more);

@@ -57,6 +57,7 @@ async function consoleTail(deps: Pick<OperationDeps, 'client'>, uid: string): Pr
     return '';
   }
   // Terminal control sequences and carriage returns would garble the message.
+  /* eslint-disable no-control-regex */
   const lines = text
     .slice(-8192)
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
@@ -64,6 +65,7 @@ async function consoleTail(deps: Pick<OperationDeps, 'client'>, uid: string): Pr
     .map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd())
     .filter((l) => l !== '')
     .slice(-10);
+  /* eslint-enable no-control-regex */
   if (lines.length === 0) return '';
   return `; the console's last lines:\n${lines.map((l) => `    ${l}`).join('\n')}`;
 }

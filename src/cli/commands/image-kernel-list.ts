@@ -30,8 +30,7 @@ export async function runList(
     kind === 'Image' ? await deps.client.images.list() : await deps.client.kernels.list();
   objs.sort((a, b) => (a.metadata.created ?? '').localeCompare(b.metadata.created ?? ''));
   if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid ?? ''}\n`).join(''));
-  if (typeof format === 'object')
-    return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
+  if (typeof format === 'object') return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
   if (format === 'json' || format === 'yaml')
     return ctx.out(
       formatData(

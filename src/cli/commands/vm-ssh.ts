@@ -73,7 +73,12 @@ export function cpCommand(ctx: CliContext): Command {
     .option('--timeout <duration>', 'how long to wait for SSH in the VM to answer', '10s')
     .option('-r, --recursive', 'accepted and ignored: a directory is always copied whole')
     .action(
-      async (src: string, dst: string, opts: { identity?: string; timeout: string }, cmd: Command) => {
+      async (
+        src: string,
+        dst: string,
+        opts: { identity?: string; timeout: string },
+        cmd: Command,
+      ) => {
         await copyFiles(ctx.runtime(cmd), src, dst, {
           timeoutSeconds: seconds(opts.timeout),
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
