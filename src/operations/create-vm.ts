@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import {
   API_VERSION,
   NAME_PATTERN,
+  normalizeImageRef,
   setVMDefaults,
   type FileMapping,
   type Image,
@@ -58,7 +59,7 @@ export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults
   if (
     options.image !== undefined &&
     manifestImage !== undefined &&
-    options.image !== manifestImage
+    !sameImage(options.image, manifestImage)
   ) {
     throw invalidArgument(
       `image "${options.image}": the manifest asks for "${manifestImage}"; give one or the other`,
@@ -128,6 +129,15 @@ export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults
     status: { state: 'Created' },
   };
   return setVMDefaults(vm, defaults);
+}
+
+/** Whether two references name the same image once normalized (`busybox` is `busybox:latest`). */
+function sameImage(a: string, b: string): boolean {
+  try {
+    return normalizeImageRef(a) === normalizeImageRef(b);
+  } catch {
+    return a === b;
+  }
 }
 
 /** Checks a VM name: it becomes part of paths and host names, so it is kept simple. */

@@ -5,6 +5,7 @@ import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
 import type { OperationDeps } from './deps.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning } from './vm-state.js';
+import { waitForSSH } from './wait-for-ssh.js';
 
 export interface GuestTarget {
   vm: VM;
@@ -57,11 +58,33 @@ export function sshOptions(identity: string, timeoutSeconds: number): string[] {
 }
 
 export interface ExecOptions {
+  /**
+   * One word is a command line for the guest's shell (`"find /tmp -name x"`), as `ssh host "cmd"`
+   * takes it; several are an argv, each word reaching the guest as given.
+   */
   command: readonly string[];
   tty?: boolean;
   identity?: string;
+  /** How long to wait for the guest's SSH server, which a booting VM has not started yet. */
   timeoutSeconds?: number;
   stdio: 'inherit' | 'pipe';
+}
+
+/**
+ * Finds the VM and waits up to `timeoutSeconds` for its SSH server; returns the target and the
+ * seconds left, which become ssh's own connect timeout.
+ */
+async function reachGuest(
+  deps: OperationDeps,
+  query: string,
+  identity: string | undefined,
+  timeoutSeconds: number,
+): Promise<GuestTarget & { secondsLeft: number }> {
+  const started = Date.now();
+  const t = await guestTarget(deps, query, identity);
+  await waitForSSH(deps, t.vm.metadata.uid ?? '', t.ip, { timeoutMs: timeoutSeconds * 1000 });
+  const left = timeoutSeconds - Math.floor((Date.now() - started) / 1000);
+  return { ...t, secondsLeft: Math.max(1, left) };
 }
 
 /**
@@ -73,18 +96,16 @@ export async function execInGuest(
   query: string,
   options: ExecOptions,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const t = await guestTarget(deps, query, options.identity);
   for (const arg of options.command) {
     if (arg.includes('\0')) throw invalidArgument('command: NUL bytes cannot be passed');
   }
+  const t = await reachGuest(deps, query, options.identity, options.timeoutSeconds ?? 10);
   const args = [
-    ...sshOptions(t.identity, options.timeoutSeconds ?? 10),
+    ...sshOptions(t.identity, t.secondsLeft),
     ...(options.tty ? ['-t'] : ['-T']),
     `root@${t.ip}`,
   ];
-  // ssh joins its arguments into one string for the remote shell; quote each so the guest sees
-  // exactly the argv the user gave.
-  if (options.command.length > 0) args.push('--', ...options.command.map(shellQuote));
+  if (options.command.length > 0) args.push('--', ...remoteCommand(options.command));
   return new Promise((resolve, reject) => {
     const child = spawn('ssh', args, {
       stdio: options.stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
@@ -110,6 +131,16 @@ export async function execInGuest(
   });
 }
 
+/**
+ * What ssh gets after the host: ssh joins its arguments into one string for the remote shell, so
+ * one word passes as the command line it is, and several are quoted word by word so the guest
+ * sees exactly the argv given. No words: a login shell.
+ */
+export function remoteCommand(command: readonly string[]): string[] {
+  if (command.length === 1) return [command[0] ?? ''];
+  return command.map(shellQuote);
+}
+
 /** POSIX single-quoting: the remote shell sees the word as it is. */
 export function shellQuote(word: string): string {
   if (/^[A-Za-z0-9_./:=@%+-]+$/.test(word)) return word;
@@ -118,12 +149,14 @@ export function shellQuote(word: string): string {
 
 export interface CopyOptions {
   identity?: string;
-  recursive?: boolean;
+  /** How long to wait for the guest's SSH server. */
+  timeoutSeconds?: number;
 }
 
 /**
- * Copies files between the host and a VM with scp: `src` or `dst` is `<vm>:<path>`, the other a
- * host path. Returns the VM's UID.
+ * Copies files or directories between the host and a VM with scp: `src` or `dst` is
+ * `<vm>:<path>`, the other a host path. A directory is copied whole, with what is in it, as
+ * Ignite's `cp` did without a flag. Returns the VM's UID.
  */
 export async function copyFiles(
   deps: OperationDeps,
@@ -137,11 +170,12 @@ export async function copyFiles(
     throw invalidArgument(`cp ${src} ${dst}: exactly one side must be <vm>:<path>`);
   }
   const remote = (s ?? d) as { vm: string; path: string };
-  const t = await guestTarget(deps, remote.vm, options.identity);
+  const t = await reachGuest(deps, remote.vm, options.identity, options.timeoutSeconds ?? 10);
   const remoteArg = `root@${t.ip}:${remote.path}`;
   const args = [
-    ...sshOptions(t.identity, 10),
-    ...(options.recursive ? ['-r'] : []),
+    ...sshOptions(t.identity, t.secondsLeft),
+    // -r copies a file as it is, and a directory with its contents.
+    '-r',
     s ? remoteArg : src,
     d ? remoteArg : dst,
   ];

@@ -1,11 +1,12 @@
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NetworkMode, PortMapping, VM } from '../api/index.js';
+import type { NetworkMode, PortMapping, VM, VMStatus } from '../api/index.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { isProcessAlive } from '../system/process.js';
 import type { RunningVM, VmmDriver } from '../vmm/vmm-driver.js';
 import type { OperationDeps } from './deps.js';
 import { vmLabel, vmPaths, type VMPaths } from './vm-paths.js';
+import { removeRunRecord, writeRunRecord } from './vm-run-record.js';
 
 /** What the supervisor needs of the network layer: one attachment per VM, torn down on exit. */
 export interface VMNetworkAttachment {
@@ -123,16 +124,19 @@ export async function superviseVM(
     });
     const hv = running;
     log.info({ pid: hv.pid, vmm: driver.name }, `${label}: started`);
+    const run: VMStatus = {
+      state: 'Running',
+      startTime: deps.clock().toISOString(),
+      ipAddresses: net.ipAddresses,
+      runtime: { vmm: driver.name, spawnPid: process.pid, pid: hv.pid },
+      network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
+    };
     await deps.client.vms.update(uid, (v) => {
-      v.status = {
-        ...v.status,
-        state: 'Running',
-        startTime: deps.clock().toISOString(),
-        ipAddresses: net.ipAddresses,
-        runtime: { vmm: driver.name, spawnPid: process.pid, pid: hv.pid },
-        network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
-      };
+      v.status = { ...v.status, ...run };
     });
+    await writeRunRecord(paths.runRecord, run).catch((err: unknown) =>
+      log.warn({ err }, `${label}: could not write ${paths.runRecord}`),
+    );
     if (deps.serveMetrics) {
       try {
         let leases = 0;
@@ -182,6 +186,8 @@ export async function superviseVM(
     const exit = await hv.exited;
     log.info({ code: exit.code, signal: exit.signal }, `${label}: hypervisor exited`);
   } finally {
+    // First: once the record says Stopped, no run file may say otherwise.
+    await removeRunRecord(paths.runRecord).catch(() => undefined);
     if (metrics) await metrics.close().catch(() => undefined);
     await cleanupNetwork();
     await Promise.all(

@@ -6,7 +6,7 @@ import type { OperationDeps } from './deps.js';
 /**
  * The files of one VM, all in `<dataDir>/vm/<uid>/`, so removing that directory removes the VM
  * whole: metadata.json, the root disk, the SSH key pair, the console log and sockets, the
- * supervisor's log, and the metrics socket.
+ * supervisor's log, the metrics socket, and the record of the current run.
  */
 export interface VMPaths {
   dir: string;
@@ -19,6 +19,8 @@ export interface VMPaths {
   controlSocket: string;
   spawnLog: string;
   metricsSocket: string;
+  /** The supervisor's record of the current run (see vm-run-record.ts). */
+  runRecord: string;
 }
 
 export function vmPaths(deps: Pick<OperationDeps, 'client'>, vm: VM): VMPaths {
@@ -37,6 +39,7 @@ export function vmPaths(deps: Pick<OperationDeps, 'client'>, vm: VM): VMPaths {
     controlSocket: join(dir, 'control.sock'),
     spawnLog: join(dir, 'spawn.log'),
     metricsSocket: join(dir, 'prometheus.sock'),
+    runRecord: join(dir, 'run.json'),
   };
 }
 

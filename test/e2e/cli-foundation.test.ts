@@ -73,7 +73,7 @@ test('the full v0.4.0 manifest keeps its fields through inspect and ps', async (
   );
   assert.match(
     lines[1] ?? '',
-    /^05286f8fb73dc324\s+weaveworks\/ignite-ubuntu:latest\s+weaveworks\/ignite-kernel:4\.19\.47\s+.*4\.0 GB\s+2\s+1\.0 GB\s+Stopped\s+0\.0\.0\.0:443->6443\s+ubuntu-vm$/,
+    /^05286f8fb73dc324\s+weaveworks\/ignite-ubuntu:latest\s+weaveworks\/ignite-kernel:4\.19\.47\s+.*4\.0 GB\s+2\s+1024\.0 MB\s+Stopped\s+0\.0\.0\.0:443->6443\s+ubuntu-vm$/,
   );
   const q = await ignite(['-q', 'ps', '-a'], { dataDir: dir.path });
   assert.equal(q.stdout, '05286f8fb73dc324\n');

@@ -26,14 +26,21 @@ test('Size.parse refuses bits, unknown units and junk', () => {
   assert.throws(() => Size.parse(1.5), RangeError);
 });
 
+// The human form is datasize's HumanReadable, which Ignite's tables and templates printed: the
+// largest unit the value is strictly greater than.
 test('Size prints like Ignite: the largest exact unit, and a human form', () => {
   const cases: [number, string, string][] = [
     [4 * 1024 ** 3, '4GB', '4.0 GB'],
+    [1024 ** 3, '1GB', '1024.0 MB'],
+    [1024 ** 3 + 1, '1073741825B', '1.0 GB'],
     [512 * 1024 ** 2, '512MB', '512.0 MB'],
     [250213604, '250213604B', '238.6 MB'],
     [1536 * 1024 ** 2, '1536MB', '1.5 GB'],
-    [0, '0B', '0.0 B'],
-    [1024, '1KB', '1.0 KB'],
+    [0, '0B', '0 B'],
+    [1024, '1KB', '1024 B'],
+    [1025, '1025B', '1.0 KB'],
+    [1024 ** 5, '1PB', '1024.0 TB'],
+    [2 * 1024 ** 5, '2PB', '2.0 PB'],
   ];
   for (const [bytes, wire, human] of cases) {
     const s = Size.fromBytes(bytes);

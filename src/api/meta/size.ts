@@ -54,10 +54,15 @@ export class Size {
     return this.toString();
   }
 
-  /** Human-readable with one decimal, as Ignite's tables showed it: `4.0 GB`. */
+  /**
+   * Human-readable as Ignite printed sizes (datasize's `HR()`): one decimal in the largest unit
+   * the value is strictly greater than, so exact powers print in the unit below (`1GB` is
+   * `1024.0 MB`, `512MB` is `512.0 MB`), and up to 1 KB in whole bytes (`1024 B`).
+   */
   toHuman(): string {
-    let exp = 0;
-    while (exp < UNITS.length - 1 && this.bytes >= 1024 ** (exp + 1)) exp++;
+    let exp = UNITS.length - 1;
+    while (exp > 0 && this.bytes <= 1024 ** exp) exp--;
+    if (exp === 0) return `${this.bytes} B`;
     return `${(this.bytes / 1024 ** exp).toFixed(1)} ${UNITS[exp]}`;
   }
 

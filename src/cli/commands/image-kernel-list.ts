@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { Size, compareText, toPlain, type Image, type Kernel } from '../../api/index.js';
 import type { CliContext } from '../context.js';
-import { ago, formatData, formatTable, parseOutput } from '../output/format.js';
+import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
 
 /** `image ls` and `kernel ls`: the stored images or kernels, as Ignite's tables showed them. */
 export function listCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Command {
@@ -30,8 +30,7 @@ export async function runList(
     kind === 'Image' ? await deps.client.images.list() : await deps.client.kernels.list();
   objs.sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
   if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid ?? ''}\n`).join(''));
-  if (typeof format === 'object')
-    return ctx.out(objs.map((o) => formatData(toPlain(o), format)).join(''));
+  if (typeof format === 'object') return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
   if (format === 'json' || format === 'yaml')
     return ctx.out(
       formatData(

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { parseKind, toPlain } from '../../api/index.js';
+import { parseKind } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { inspectObject } from '../../operations/inspect.js';
 import type { CliContext } from '../context.js';
-import { formatData, parseOutput, type OutputFormat } from '../output/format.js';
+import { formatObject, parseOutput, type OutputFormat } from '../output/format.js';
 
 export function registerInspect(program: Command, ctx: CliContext): void {
   program
@@ -36,7 +36,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
           'json',
         ) as OutputFormat;
         const obj = await inspectObject(ctx.runtime(cmd), kind, query);
-        ctx.out(formatData(toPlain(obj), format));
+        ctx.out(formatObject(obj, format));
       },
     );
 }

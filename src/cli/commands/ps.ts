@@ -2,7 +2,14 @@ import { Command } from 'commander';
 import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
-import { ago, formatData, formatTable, humanDuration, parseOutput } from '../output/format.js';
+import {
+  ago,
+  formatData,
+  formatObject,
+  formatTable,
+  humanDuration,
+  parseOutput,
+} from '../output/format.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -23,6 +30,10 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
       'table, json, yaml, or a {{template}} applied to each VM',
       'table',
     )
+    .option(
+      '-t, --template <template>',
+      'a Go-style template applied to each VM, as in later Ignite versions',
+    )
     .action((opts: PsOptions, cmd: Command) => runPs(ctx, cmd, opts));
 }
 
@@ -30,17 +41,20 @@ export interface PsOptions {
   all: boolean;
   filter: string[];
   output: string;
+  template?: string;
 }
 
 export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Promise<void> {
   const g = ctx.globals(cmd);
   const deps = ctx.runtime(cmd);
-  const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
+  const format =
+    opts.template !== undefined
+      ? { template: opts.template }
+      : parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
   if (g.quiet) return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
   if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock()));
-  if (typeof format === 'object')
-    return ctx.out(vms.map((v) => formatData(toPlain(v), format)).join(''));
+  if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
     formatData(
       vms.map((v) => toPlain(v)),

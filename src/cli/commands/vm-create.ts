@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
-import { Size, fromPlainAs, newUID, parseDocuments, type NetworkMode } from '../../api/index.js';
+import { Size, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
-import { prestartSupervisor, startVM } from '../../operations/start-vm.js';
+import { runVM } from '../../operations/run-vm.js';
+import { decodeVMConfig } from '../../operations/vm-config.js';
 import { parseCopyFile, parseLabel, parsePortMapping } from '../../operations/vm-options.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from './vm-lifecycle.js';
@@ -28,6 +29,7 @@ interface RunFlags extends CreateFlags {
   interactive: boolean;
   debug: boolean;
   startTimeout: string;
+  timeout: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -72,8 +74,8 @@ function addCreateFlags(cmd: Command): Command {
         .hideHelp(),
     )
     .option(
-      '--ssh [pubkey]',
-      'enable SSH: bare generates a key pair; a path authorizes that public key',
+      '--ssh [=pubkey]',
+      'enable SSH: --ssh generates a key pair; --ssh=<file> authorizes that public key',
     )
     .option('-l, --label <key=value>', 'a label; repeatable', collect, [])
     .addOption(
@@ -90,13 +92,6 @@ async function toOptions(
   f: CreateFlags,
 ): Promise<CreateVMOptions> {
   const o: CreateVMOptions = {};
-  if (f.config !== undefined) {
-    const text = await readManifestFile(f.config, ctx.io.stdin);
-    const docs = parseDocuments(text, f.config);
-    if (docs.length !== 1)
-      throw invalidArgument(`--config ${f.config}: expected one VM, found ${docs.length} objects`);
-    o.manifest = fromPlainAs('VM', docs[0], { source: f.config, defaults: false });
-  }
   if (image !== undefined) o.image = image;
   if (f.name !== undefined) o.name = f.name;
   if (f.cpus !== undefined) {
@@ -111,11 +106,15 @@ async function toOptions(
   if (f.kernelImage !== undefined) o.kernelImage = f.kernelImage;
   const net = f.net ?? f.networkPlugin;
   if (net !== undefined) o.networkMode = net as NetworkMode;
-  if (f.ssh !== undefined) o.ssh = f.ssh;
+  if (f.ssh !== undefined) o.ssh = f.ssh === '' || f.ssh === true ? true : f.ssh;
   if (f.ports.length > 0) o.ports = f.ports.map(parsePortMapping);
   if (f.copyFiles.length > 0) o.copyFiles = f.copyFiles.map(parseCopyFile);
   if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
+  // The flags are written over the manifest before it is validated: Ignite's configs often leave
+  // the name and image to --name and the argument.
+  if (f.config !== undefined)
+    o.manifest = decodeVMConfig(await readManifestFile(f.config, ctx.io.stdin), f.config, o);
   return o;
 }
 
@@ -127,8 +126,21 @@ function parseSizeFlag(flag: string, value: string): Size {
   }
 }
 
+/**
+ * A command whose `--ssh` takes a value only as `--ssh=PATH`, as Ignite's did: a bare `--ssh`
+ * never takes the next word, which is usually the image (`create --ssh busybox`).
+ */
+class VMCommand extends Command {
+  override parseOptions(argv: string[]): ReturnType<Command['parseOptions']> {
+    const end = argv.indexOf('--');
+    return super.parseOptions(
+      argv.map((a, i) => (a === '--ssh' && (end < 0 || i < end) ? '--ssh=' : a)),
+    );
+  }
+}
+
 export function createCommand(ctx: CliContext): Command {
-  return addCreateFlags(new Command('create'))
+  return addCreateFlags(new VMCommand('create'))
     .description('Create a VM from an OCI image (pulled on demand), without starting it')
     .action(async (image: string | undefined, flags: CreateFlags, cmd: Command) => {
       const vm = await createVM(ctx.createDeps(cmd), await toOptions(ctx, image, flags));
@@ -137,7 +149,7 @@ export function createCommand(ctx: CliContext): Command {
 }
 
 export function runCommand(ctx: CliContext): Command {
-  return addCreateFlags(new Command('run'))
+  return addCreateFlags(new VMCommand('run'))
     .description('Create a VM and start it')
     .option('-i, --interactive', 'attach to the VM console after starting', false)
     .option('-d, --debug', "keep the supervisor's log verbose (debug level)", false)
@@ -146,24 +158,19 @@ export function runCommand(ctx: CliContext): Command {
         '120s',
       ),
     )
+    .option(
+      '--timeout <duration>',
+      'with --ssh: how long to wait for SSH in the VM to answer before failing',
+      '120s',
+    )
     .action(async (image: string | undefined, flags: RunFlags, cmd: Command) => {
       const deps = ctx.createDeps(cmd);
-      const options = await toOptions(ctx, image, flags);
-      // The VM's UID is chosen here so its supervisor can start while the VM is being created.
-      const uid = options.manifest?.metadata.uid ?? newUID();
-      options.uid = uid;
-      const runDeps = flags.debug ? { ...deps, logLevel: 'debug' as const } : deps;
-      const supervisor = await prestartSupervisor(runDeps, uid);
-      try {
-        await createVM(deps, options);
-      } catch (err) {
-        await supervisor.abandon();
-        throw err;
-      }
-      await startVM(runDeps, uid, {
-        timeoutMs: parseDuration(flags.startTimeout),
-        prestarted: supervisor,
+      const vm = await runVM(deps, await toOptions(ctx, image, flags), {
+        startTimeoutMs: parseDuration(flags.startTimeout),
+        sshTimeoutMs: parseDuration(flags.timeout),
+        ...(flags.debug ? { spawnDeps: { ...deps, logLevel: 'debug' as const } } : {}),
       });
+      const uid = vm.metadata.uid ?? '';
       ctx.out(`${uid}\n`);
       if (flags.interactive) await ctx.attach(cmd, uid);
     });

@@ -7,10 +7,13 @@ export function execCommand(ctx: CliContext): Command {
   return new Command('exec')
     .description("Run a command in a running VM over SSH; exits with the command's status")
     .argument('<vm>', 'name, ID, or a unique prefix of either')
-    .argument('<command...>', 'the command and its arguments (put -- before them)')
+    .argument(
+      '<command...>',
+      'one argument: a shell command line ("ls /tmp | wc -l"); several (after --): the command and its arguments, passed as given',
+    )
     .option('-i, --identity <file>', "private key to use instead of the VM's own")
     .option('-t, --tty', 'allocate a terminal', false)
-    .option('--timeout <duration>', 'how long to wait for the SSH connection', '10s')
+    .option('--timeout <duration>', 'how long to wait for SSH in the VM to answer', '10s')
     .action(
       async (
         vm: string,
@@ -21,7 +24,7 @@ export function execCommand(ctx: CliContext): Command {
         const r = await execInGuest(ctx.runtime(cmd), vm, {
           command,
           tty: opts.tty,
-          timeoutSeconds: Math.max(1, Math.round(parseDuration(opts.timeout) / 1000)),
+          timeoutSeconds: seconds(opts.timeout),
           stdio: 'inherit',
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });
@@ -34,9 +37,12 @@ export function sshCommand(ctx: CliContext): Command {
   return new Command('ssh')
     .description('Open an SSH session to a running VM, or run a command after --')
     .argument('<vm>', 'name, ID, or a unique prefix of either')
-    .argument('[command...]', 'a command to run instead of a login shell')
+    .argument(
+      '[command...]',
+      'a command instead of a login shell: one argument is a shell command line, several are an argv',
+    )
     .option('-i, --identity <file>', "private key to use instead of the VM's own")
-    .option('--timeout <duration>', 'how long to wait for the SSH connection', '10s')
+    .option('--timeout <duration>', 'how long to wait for SSH in the VM to answer', '10s')
     .action(
       async (
         vm: string,
@@ -47,7 +53,7 @@ export function sshCommand(ctx: CliContext): Command {
         const r = await execInGuest(ctx.runtime(cmd), vm, {
           command,
           tty: command.length === 0 && ctx.io.stdout.isTTY === true,
-          timeoutSeconds: Math.max(1, Math.round(parseDuration(opts.timeout) / 1000)),
+          timeoutSeconds: seconds(opts.timeout),
           stdio: 'inherit',
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });
@@ -59,23 +65,28 @@ export function sshCommand(ctx: CliContext): Command {
 export function cpCommand(ctx: CliContext): Command {
   return new Command('cp')
     .description(
-      'Copy files between the host and a running VM: ignite cp ./f web:/root/f, or ignite cp web:/etc/hosts .',
+      'Copy files or directories between the host and a running VM: ignite cp ./f web:/root/f, or ignite cp web:/etc .',
     )
     .argument('<source>', 'a host path, or <vm>:<path>')
     .argument('<destination>', 'a host path, or <vm>:<path>')
     .option('-i, --identity <file>', "private key to use instead of the VM's own")
-    .option('-r, --recursive', 'copy directories', false)
+    .option('--timeout <duration>', 'how long to wait for SSH in the VM to answer', '10s')
+    .option('-r, --recursive', 'accepted and ignored: a directory is always copied whole')
     .action(
       async (
         src: string,
         dst: string,
-        opts: { identity?: string; recursive: boolean },
+        opts: { identity?: string; timeout: string },
         cmd: Command,
       ) => {
         await copyFiles(ctx.runtime(cmd), src, dst, {
-          recursive: opts.recursive,
+          timeoutSeconds: seconds(opts.timeout),
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });
       },
     );
+}
+
+function seconds(duration: string): number {
+  return Math.max(1, Math.round(parseDuration(duration) / 1000));
 }

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { toPlain, type APIObject } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { renderTemplate } from './template.js';
 
@@ -25,6 +26,16 @@ export function formatData(data: unknown, format: OutputFormat): string {
   if (format === 'json') return `${JSON.stringify(data, null, 2)}\n`;
   if (format === 'yaml') return stringify(data, { lineWidth: 0 });
   const out = renderTemplate(format.template, data);
+  return out.endsWith('\n') ? out : `${out}\n`;
+}
+
+/**
+ * Prints a stored object: JSON and YAML in its stored form, a template over the object itself, so
+ * that sizes print in Ignite's human form (`1024.0 MB`) there.
+ */
+export function formatObject(obj: APIObject, format: OutputFormat): string {
+  if (typeof format !== 'object') return formatData(toPlain(obj), format);
+  const out = renderTemplate(format.template, obj);
   return out.endsWith('\n') ? out : `${out}\n`;
 }
 

@@ -1,9 +1,12 @@
+import { Size } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 
 /**
  * A small subset of Go's text/template, enough for Ignite's `-o '{{.Spec.CPUs}}'` style:
  * field paths (matched case-insensitively against the JSON keys, with `.Name`, `.UID`, `.Labels`…
  * also found under metadata, as Go's embedded ObjectMeta allowed) and `{{json .X}}`.
+ * A size prints as Ignite's templates printed its Size type, `1024.0 MB`, and as its wire form
+ * (`1GB`) under `json`.
  */
 export function renderTemplate(template: string, data: unknown): string {
   return template.replace(
@@ -57,11 +60,12 @@ function findKey(rec: Record<string, unknown>, part: string): string | undefined
 /** Prints values as Go's fmt does for templates: `[a b]` for lists, `map[k:v]` for maps. */
 function goString(v: unknown): string {
   if (v === undefined || v === null) return '<no value>';
+  if (v instanceof Size) return v.toHuman();
   if (Array.isArray(v)) return `[${v.map(goString).join(' ')}]`;
   if (typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
-      a.localeCompare(b),
-    );
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, val]) => val !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
     return `map[${entries.map(([k, val]) => `${k}:${goString(val)}`).join(' ')}]`;
   }
   if (typeof v === 'string') return v;
