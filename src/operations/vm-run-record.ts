@@ -1,4 +1,5 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { VMStatusSchema, type VMStatus } from '../api/index.js';
 
 /**
@@ -14,10 +15,18 @@ export async function writeRunRecord(path: string, status: VMStatus): Promise<vo
 }
 
 /** The run's status, or undefined when there is no run file (the usual case) or it is unreadable. */
-export async function readRunRecord(path: string): Promise<VMStatus | undefined> {
+export function readRunRecord(path: string): Promise<VMStatus | undefined> {
+  return Promise.resolve(readRunRecordSync(path));
+}
+
+/**
+ * Synchronous: `ps` asks this of every VM that is not running, and almost always finds no file;
+ * one failed open costs far less than a thread-pool round trip.
+ */
+function readRunRecordSync(path: string): VMStatus | undefined {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
