@@ -5,3 +5,5 @@ export * from './ext4-builder.js';
 export * from './kernel-extract.js';
 export * from './pull.js';
 export * from './local-source.js';
+export * from './layer-tree.js';
+export * from './kernel-pull.js';

@@ -16,8 +16,8 @@ import {
   applyLayer,
   buildExt4,
   extractVmlinux,
-  findKernelFiles,
   kernelVersion,
+  pullKernelFiles,
   pullToRootfs,
   readLocalImage,
   untarArchive,
@@ -219,23 +219,20 @@ export async function importKernel(
   if (existing) return existing;
   const label = `kernel "${name}"`;
   return staging(deps, async (work) => {
-    const pulled = await pullToRootfs({
+    const pulled = await pullKernelFiles({
       client: deps.registry,
       ref,
       workDir: work,
-      privileged: false,
+      label,
       ...(options.progress ? { progress: options.progress } : {}),
     });
-    if ('skipped' in pulled) throw failedPrecondition(`${label}: unexpected skip`);
-    const found = await findKernelFiles(pulled.rootfs, label);
     const vmlinux = join(work, 'vmlinux');
-    if (found.kernel.kind === 'elf') await rename(found.kernel.path, vmlinux);
-    else await extractVmlinux(found.kernel.path, vmlinux, label);
-    const files: [string, string][] = [[vmlinux, 'vmlinux']];
-    if (found.initrd !== undefined) {
-      await rename(found.initrd, join(work, 'initrd'));
-      files.push([join(work, 'initrd'), 'initrd']);
+    if (pulled.kernel.kind === 'bzImage') {
+      await extractVmlinux(pulled.kernel.path, vmlinux, label);
+      await rm(pulled.kernel.path, { force: true });
     }
+    const files: [string, string][] = [[vmlinux, 'vmlinux']];
+    if (pulled.initrd !== undefined) files.push([pulled.initrd, 'initrd']);
     const version = await kernelVersion(vmlinux);
     const { size } = await stat(vmlinux);
     const kernel: Kernel = {
