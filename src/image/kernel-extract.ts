@@ -56,8 +56,13 @@ export async function extractVmlinux(
   bzImage: string,
   dest: string,
   label: string,
-  maxBytes = MAX_VMLINUX_BYTES,
+  options: {
+    maxBytes?: number;
+    /** How messages name the file: its path in the image. */ shownAs?: string;
+  } = {},
 ): Promise<void> {
+  const maxBytes = options.maxBytes ?? MAX_VMLINUX_BYTES;
+  const shown = options.shownAs ?? posix.basename(bzImage);
   const data = await readFile(bzImage);
   const hits = PAYLOADS.map((p) => ({ p, at: data.indexOf(p.magic) }))
     .filter((h) => h.at >= 0)
@@ -84,16 +89,14 @@ export async function extractVmlinux(
       if (err instanceof TooLarge) {
         await rm(dest, { force: true });
         throw invalidArgument(
-          `${label}: ${posix.basename(bzImage)}: its ${p.name} payload inflates past ${maxBytes} bytes; the kernel is rejected`,
+          `${label}: ${shown}: its ${p.name} payload inflates past ${maxBytes} bytes; the kernel is rejected`,
         );
       }
       // Otherwise try the next candidate: a magic can appear by chance.
     }
   }
   await rm(dest, { force: true });
-  throw invalidArgument(
-    `${label}: ${posix.basename(bzImage)}: no gzip, xz or zstd payload that holds an ELF kernel`,
-  );
+  throw invalidArgument(`${label}: ${shown}: no gzip, xz or zstd payload that holds an ELF kernel`);
 }
 
 function decompressWith(

@@ -1,4 +1,4 @@
-import { constants, createWriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { copyFile, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -32,8 +32,11 @@ export const KERNEL_IMAGE_LIMITS: KernelImageLimits = {
 export interface PulledKernel {
   manifestDigest: string;
   configDigest: string;
-  /** The kernel file, in `workDir`: an ELF vmlinux, or a bzImage to extract one from. */
-  kernel: { path: string; kind: 'elf' | 'bzImage' };
+  /**
+   * The kernel file, in `workDir`: an ELF vmlinux, or a bzImage to extract one from; `name` is
+   * its path in the image, for messages.
+   */
+  kernel: { path: string; kind: 'elf' | 'bzImage'; name: string };
   /** The initrd, in `workDir`, when the image has one. */
   initrd?: string;
 }
@@ -179,7 +182,7 @@ async function writeNew(dest: string, body: Readable): Promise<void> {
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     0o600,
   );
-  await pipeline(body, createWriteStream('', { fd: fh.fd, autoClose: true }));
+  await pipeline(body, fh.createWriteStream());
 }
 
 /**
@@ -247,7 +250,11 @@ export async function pullKernelFiles(options: {
   return {
     manifestDigest: digest,
     configDigest: manifest.config.digest,
-    kernel: { path: wanted[0]?.dest ?? '', kind: choice.kernel.kind },
+    kernel: {
+      path: wanted[0]?.dest ?? '',
+      kind: choice.kernel.kind,
+      name: `/${choice.kernel.name}`,
+    },
     ...(choice.initrd ? { initrd: join(workDir, 'initrd') } : {}),
   };
 }

@@ -228,7 +228,7 @@ export async function importKernel(
     });
     const vmlinux = join(work, 'vmlinux');
     if (pulled.kernel.kind === 'bzImage') {
-      await extractVmlinux(pulled.kernel.path, vmlinux, label);
+      await extractVmlinux(pulled.kernel.path, vmlinux, label, { shownAs: pulled.kernel.name });
       await rm(pulled.kernel.path, { force: true });
     }
     const files: [string, string][] = [[vmlinux, 'vmlinux']];
