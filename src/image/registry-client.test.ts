@@ -61,7 +61,9 @@ test('checkDescriptor takes only sha256 digests and non-negative safe-integer si
       () => checkDescriptor({ mediaType: 'm', digest: D, size }, 'image "x"', 'layer 0'),
       (err: unknown) =>
         AppError.is(err, 'InvalidArgument') &&
-        /^image "x": layer 0 sha256:a+: size .* is not a non-negative integer$/.test(err.message),
+        /^image "x": layer 0 sha256:a+: size .* is not a whole number of bytes from 0 to 2\^53-1$/.test(
+          err.message,
+        ),
       String(size),
     );
   }

@@ -44,7 +44,7 @@ export function checkDescriptor(desc: unknown, what: string, role: string): Desc
     );
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
     throw invalidArgument(
-      `${what}: ${role} ${d.digest}: size ${JSON.stringify(d.size)} is not a non-negative integer`,
+      `${what}: ${role} ${d.digest}: size ${JSON.stringify(d.size)} is not a whole number of bytes from 0 to 2^53-1`,
     );
   return d as Descriptor;
 }

@@ -41,7 +41,26 @@ function image() {
   return { layer, config };
 }
 
-type Case = 'wrong-digest' | 'truncated-blob' | 'huge-manifest' | 'redirect-loop' | 'ok';
+type Case =
+  | 'wrong-digest'
+  | 'truncated-blob'
+  | 'huge-manifest'
+  | 'redirect-loop'
+  | 'size-lie'
+  | 'size-negative'
+  | 'size-fraction'
+  | 'size-huge'
+  | 'config-huge'
+  | 'ok';
+
+/** The size each size-lie case puts in a descriptor. */
+const LAYER_SIZES: Partial<Record<Case, number>> = {
+  'size-lie': 100,
+  'size-negative': -1,
+  'size-fraction': 1.5,
+  'size-huge': 2 ** 60,
+};
+const BIG = Buffer.alloc(10 << 20, 7);
 
 /** A registry that misbehaves in the way its repository name says. */
 async function evilRegistry(): Promise<{ host: string; server: Server }> {
@@ -53,13 +72,13 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
         mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
         config: {
           mediaType: 'application/vnd.docker.container.image.v1+json',
-          size: config.length,
+          size: c === 'config-huge' ? 100 << 20 : config.length,
           digest: sha(config),
         },
         layers: [
           {
             mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-            size: layer.length,
+            size: LAYER_SIZES[c] ?? layer.length,
             // The wrong-digest case names a digest the blob does not have.
             digest: c === 'wrong-digest' ? sha(Buffer.from('something else')) : sha(layer),
           },
@@ -98,7 +117,7 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
     if (m?.[2] === 'blobs') {
       if (c === 'redirect-loop') return res.writeHead(302, { location: url }).end();
       const digest = m[3] ?? '';
-      const blob = digest === sha(config) ? config : layer;
+      const blob = digest === sha(config) ? config : c === 'size-lie' ? BIG : layer;
       if (c === 'truncated-blob' && blob === layer) {
         res.writeHead(200, { 'content-length': blob.length });
         res.write(blob.subarray(0, Math.floor(blob.length / 2)));
@@ -116,7 +135,7 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
 
 // Each way a registry can lie gets a clear error, and nothing half-imported is left in the store.
 test(
-  'a malicious registry: wrong digest, truncated blob, huge manifest, redirect loop',
+  'a malicious registry: wrong digest, truncated blob, huge manifest, redirect loop, size lies',
   { timeout: 180_000 },
   async () => {
     const { host, server } = await evilRegistry();
@@ -128,6 +147,13 @@ test(
         'truncated-blob': /truncat|short|size|closed|terminated|socket|premature/i,
         'huge-manifest': /manifest.*(large|exceeds|bytes|limit)/i,
         'redirect-loop': /redirect/i,
+        'size-lie': /blob sha256:[a-f0-9]{64} is larger than its manifest says \(100 bytes\)/,
+        'size-negative': /layer 0 sha256:[a-f0-9]{64}: size -1 is not a whole number of bytes/,
+        'size-fraction': /layer 0 sha256:[a-f0-9]{64}: size 1.5 is not a whole number of bytes/,
+        'size-huge':
+          /layer 0 sha256:[a-f0-9]{64}: size 1152921504606847000 is not a whole number of bytes/,
+        'config-huge':
+          /config sha256:[a-f0-9]{64} is 104857600 bytes; at most 4194304 are accepted/,
       };
       for (const [c, message] of Object.entries(expected)) {
         const r = await ignite(['image', 'import', `${host}/${c}:latest`], {
@@ -138,6 +164,15 @@ test(
         assert.match(r.stderr, message, `${c}: ${r.stderr}`);
         assert.match(r.stderr, /^Error: /m, `${c}: a clean error, not a crash: ${r.stderr}`);
         assert.doesNotMatch(r.stderr, /\n\s+at /, `${c}: no stack trace`);
+        // Kernel imports read the same registry through the same checks.
+        const k = await ignite(['kernel', 'import', `${host}/${c}:latest`], {
+          env,
+          timeoutMs: 60_000,
+        });
+        assert.notEqual(k.code, 0, `${c}: the kernel import must fail`);
+        assert.match(k.stderr, message, `${c} (kernel): ${k.stderr}`);
+        const kernels = await ignite(['kernel', 'ls', '-o', 'json'], { env });
+        assert.deepEqual(JSON.parse(kernels.stdout), [], `${c}: no kernel imported`);
         const list = await ignite(['image', 'ls', '-o', 'json'], { env });
         assert.equal(list.code, 0, list.stderr);
         assert.deepEqual(JSON.parse(list.stdout), [], `${c}: nothing imported`);
