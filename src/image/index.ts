@@ -7,3 +7,5 @@ export * from './pull.js';
 export * from './local-source.js';
 export * from './import-limits.js';
 export * from './ext4/index.js';
+export * from './layer-tree.js';
+export * from './kernel-pull.js';

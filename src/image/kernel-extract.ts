@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { lstat, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { open, readFile, rm } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
-import { invalidArgument, notFound } from '../errors.js';
+import { Readable, Transform } from 'node:stream';
+import { invalidArgument } from '../errors.js';
 
 const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const PAYLOADS: { name: string; magic: Buffer; tool?: string[] }[] = [
@@ -17,73 +17,6 @@ const PAYLOADS: { name: string; magic: Buffer; tool?: string[] }[] = [
   },
   { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), tool: ['zstd', '-dcq'] },
 ];
-
-/** What a kernel image holds, found in its unpacked root. */
-export interface KernelFiles {
-  /** `/boot/vmlinux` (an ELF), or a bzImage to extract one from. */
-  kernel: { path: string; kind: 'elf' | 'bzImage' };
-  initrd?: string;
-  modulesDir?: string;
-}
-
-/** Resolves a path inside `root`, following symlinks only while they stay inside it. */
-async function resolveInside(root: string, rel: string, depth = 0): Promise<string | undefined> {
-  if (depth > 8) return undefined;
-  const parts = rel.split('/').filter(Boolean);
-  let cur = '';
-  for (let i = 0; i < parts.length; i++) {
-    const next = cur ? `${cur}/${parts[i] ?? ''}` : (parts[i] ?? '');
-    const st = await lstat(join(root, next)).catch(() => undefined);
-    if (!st) return undefined;
-    if (st.isSymbolicLink()) {
-      const target = await readlink(join(root, next));
-      const joined = posix.normalize(
-        target.startsWith('/') ? target : posix.join(posix.dirname(`/${next}`), target),
-      );
-      if (joined.startsWith('/..')) return undefined;
-      const rest = parts.slice(i + 1).join('/');
-      return resolveInside(root, `${joined}/${rest}`, depth + 1);
-    }
-    cur = next;
-  }
-  return join(root, cur);
-}
-
-export async function findKernelFiles(root: string, label: string): Promise<KernelFiles> {
-  const boot = (await readdir(join(root, 'boot')).catch(() => [] as string[])).sort();
-  let kernel: KernelFiles['kernel'] | undefined;
-  for (const candidate of [
-    'boot/vmlinux',
-    ...boot.filter((n) => n.startsWith('vmlinux')).map((n) => `boot/${n}`),
-  ]) {
-    const p = await resolveInside(root, candidate);
-    if (p && (await isELF(p))) {
-      kernel = { path: p, kind: 'elf' };
-      break;
-    }
-  }
-  if (!kernel) {
-    for (const n of boot.filter((n) => n.startsWith('vmlinuz') || n.startsWith('bzImage'))) {
-      const p = await resolveInside(root, `boot/${n}`);
-      if (p) {
-        kernel = { path: p, kind: 'bzImage' };
-        break;
-      }
-    }
-  }
-  if (!kernel) throw notFound(`${label}: no /boot/vmlinux or /boot/vmlinuz in the image`);
-  const files: KernelFiles = { kernel };
-  for (const n of boot.filter((n) => n.startsWith('initrd') || n.startsWith('initramfs'))) {
-    const p = await resolveInside(root, `boot/${n}`);
-    if (p && (await lstat(p)).isFile()) {
-      files.initrd = p;
-      break;
-    }
-  }
-  const mods = await resolveInside(root, 'lib/modules');
-  if (mods) files.modulesDir = mods;
-  return files;
-}
 
 async function isELF(path: string): Promise<boolean> {
   const fh = await open(path, 'r').catch(() => undefined);
@@ -97,11 +30,39 @@ async function isELF(path: string): Promise<boolean> {
   }
 }
 
+/** A vmlinux is tens of MiB; a payload that inflates past this is a bomb, not a kernel. */
+export const MAX_VMLINUX_BYTES = 512 * 1024 * 1024;
+
+class TooLarge extends Error {}
+
+/** Passes bytes through until `limit`, then fails the pipeline with TooLarge. */
+function capped(limit: number): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      if (total > limit) cb(new TooLarge());
+      else cb(null, chunk);
+    },
+  });
+}
+
 /**
  * Extracts the ELF vmlinux from a bzImage by decompressing its payload (gzip, xz or zstd) and
- * checking the result is an ELF. Each compression's magic is tried in file order.
+ * checking the result is an ELF. Each compression's magic is tried in file order. The output is
+ * capped at `maxBytes` (512 MiB): a payload that inflates past it fails the import.
  */
-export async function extractVmlinux(bzImage: string, dest: string, label: string): Promise<void> {
+export async function extractVmlinux(
+  bzImage: string,
+  dest: string,
+  label: string,
+  options: {
+    maxBytes?: number;
+    /** How messages name the file: its path in the image. */ shownAs?: string;
+  } = {},
+): Promise<void> {
+  const maxBytes = options.maxBytes ?? MAX_VMLINUX_BYTES;
+  const shown = options.shownAs ?? posix.basename(bzImage);
   const data = await readFile(bzImage);
   const hits = PAYLOADS.map((p) => ({ p, at: data.indexOf(p.magic) }))
     .filter((h) => h.at >= 0)
@@ -114,32 +75,47 @@ export async function extractVmlinux(bzImage: string, dest: string, label: strin
         await pipeline(
           Readable.from([payload]),
           createGunzip({ finishFlush: 2 }),
-          createWriteStream(dest),
-        ).catch(() => undefined);
+          capped(maxBytes),
+          createWriteStream(dest, { mode: 0o600 }),
+        ).catch((err: unknown) => {
+          // A gzip stream with trailing bytes still yields its kernel; only the cap is fatal.
+          if (err instanceof TooLarge) throw err;
+        });
       } else {
-        await decompressWith(p.tool, payload, dest);
+        await decompressWith(p.tool, payload, dest, maxBytes);
       }
       if (await isELF(dest)) return;
-    } catch {
-      // Try the next candidate: a magic can appear by chance.
+    } catch (err) {
+      if (err instanceof TooLarge) {
+        await rm(dest, { force: true });
+        throw invalidArgument(
+          `${label}: ${shown}: its ${p.name} payload inflates past ${maxBytes} bytes; the kernel is rejected`,
+        );
+      }
+      // Otherwise try the next candidate: a magic can appear by chance.
     }
   }
   await rm(dest, { force: true });
-  throw invalidArgument(
-    `${label}: ${posix.basename(bzImage)}: no gzip, xz or zstd payload that holds an ELF kernel`,
-  );
+  throw invalidArgument(`${label}: ${shown}: no gzip, xz or zstd payload that holds an ELF kernel`);
 }
 
-function decompressWith(argv: string[], input: Buffer, dest: string): Promise<void> {
+function decompressWith(
+  argv: string[],
+  input: Buffer,
+  dest: string,
+  maxBytes: number,
+): Promise<void> {
   const [bin = '', ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const out = createWriteStream(dest);
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  child.stdin.on('error', () => undefined); // the tool stops reading at the end of its stream
+  child.stdin.end(input);
+  const done = pipeline(child.stdout, capped(maxBytes), createWriteStream(dest, { mode: 0o600 }));
+  return new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.stdout.pipe(out);
-    child.stdin.on('error', () => undefined); // the tool stops reading at the end of its stream
-    child.stdin.end(input);
-    child.on('close', () => out.end(() => resolve()));
+    done.then(resolve, (err: Error) => {
+      child.kill('SIGKILL');
+      reject(err);
+    });
   });
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { invalidArgument, notFound } from '../errors.js';
+import { AppError, invalidArgument, notFound } from '../errors.js';
 import { applyLayer } from './layer-unpacker.js';
 import { pickPlatform, sha256, type Descriptor } from './registry-client.js';
 
@@ -20,34 +20,93 @@ export interface LocalImage {
   layers: { digest: string; file: string }[];
 }
 
-async function fileDigest(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return `sha256:${h.digest('hex')}`;
-}
+/** The JSON documents of a layout or docker save are small; a larger one is not read. */
+const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
-/** A path inside `dir` named by an archive: no escapes. */
-function inside(dir: string, rel: string, label: string): string {
+/** A relative path inside an archive: no escapes. */
+function insideRel(rel: string, label: string): string {
   const norm = posix.normalize(rel);
   if (norm.startsWith('../') || norm === '..' || posix.isAbsolute(norm))
     throw invalidArgument(`${label}: path "${rel}" leaves the archive`);
-  return join(dir, norm);
+  return norm;
 }
 
-function blobPath(dir: string, digest: string, label: string): string {
+/**
+ * Opens a regular file inside `dir` for reading. Every directory on the way must be a real
+ * directory and the file a regular file, opened with O_NOFOLLOW: a symlink in an archive never
+ * leads a read out of it, and a FIFO or device is never opened.
+ */
+async function openInside(dir: string, rel: string, label: string): Promise<FileHandle> {
+  const parts = insideRel(rel, label)
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
+  let cur = dir;
+  for (const [i, part] of parts.entries()) {
+    cur = join(cur, part);
+    const st = await lstat(cur).catch(() => undefined);
+    const shown = parts.slice(0, i + 1).join('/');
+    if (st === undefined) throw notFound(`${label}: ${shown} is missing`);
+    const last = i === parts.length - 1;
+    if (last ? !st.isFile() : !st.isDirectory())
+      throw invalidArgument(
+        `${label}: ${shown} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular ' + (last ? 'file' : 'directory')}; archives are read only through regular files and directories`,
+      );
+  }
+  const fh = await open(cur, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw invalidArgument(`${label}: ${rel} is not a regular file`);
+  }
+  return fh;
+}
+
+/** Reads a JSON document of the archive; a parse error never shows its content. */
+async function readJSON(
+  dir: string,
+  rel: string,
+  label: string,
+): Promise<{ bytes: Buffer; doc: unknown }> {
+  const fh = await openInside(dir, rel, label);
+  let bytes: Buffer;
+  try {
+    const { size } = await fh.stat();
+    if (size > MAX_JSON_BYTES)
+      throw invalidArgument(
+        `${label}: ${rel} is too large (${size} bytes, at most ${MAX_JSON_BYTES})`,
+      );
+    bytes = await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+  try {
+    return { bytes, doc: JSON.parse(bytes.toString('utf8')) };
+  } catch {
+    throw invalidArgument(`${label}: ${rel} is not valid JSON`);
+  }
+}
+
+async function fileDigest(dir: string, rel: string, label: string): Promise<string> {
+  const fh = await openInside(dir, rel, label);
+  const h = createHash('sha256');
+  await pipeline(fh.createReadStream(), h);
+  return `sha256:${h.digest('hex')}`;
+}
+
+function blobRel(digest: string, label: string): string {
   const m = /^(sha256):([a-f0-9]{64})$/.exec(digest);
   if (!m) throw invalidArgument(`${label}: unsupported digest ${digest}`);
-  return join(dir, 'blobs', m[1] ?? '', m[2] ?? '');
+  return `blobs/${m[1] ?? ''}/${m[2] ?? ''}`;
 }
 
 async function verifiedBlob(dir: string, digest: string, label: string): Promise<string> {
-  const p = blobPath(dir, digest, label);
-  const got = await fileDigest(p).catch(() => {
+  const rel = blobRel(digest, label);
+  const got = await fileDigest(dir, rel, label).catch((err: unknown) => {
+    if (AppError.is(err, 'InvalidArgument')) throw err;
     throw notFound(`${label}: blob ${digest} is missing`);
   });
   if (got !== digest)
     throw invalidArgument(`${label}: digest mismatch for blob ${digest} (got ${got})`);
-  return p;
+  return join(dir, rel);
 }
 
 /** Unpacks a tar (an OCI layout or a docker save) into `dest`, safely, for reading. */
@@ -82,10 +141,10 @@ export async function readLocalImage(
 }
 
 async function readOCILayout(dir: string, label: string, wantedTag?: string): Promise<LocalImage> {
-  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+  const index = (await readJSON(dir, 'index.json', label)).doc as {
     manifests?: (Descriptor & { annotations?: Record<string, string> })[];
-  };
-  const entries = index.manifests ?? [];
+  } | null;
+  const entries = Array.isArray(index?.manifests) ? index.manifests : [];
   const REF = 'org.opencontainers.image.ref.name';
   const desc: (Descriptor & { annotations?: Record<string, string> }) | undefined =
     wantedTag !== undefined
@@ -96,21 +155,20 @@ async function readOCILayout(dir: string, label: string, wantedTag?: string): Pr
   if (desc === undefined)
     throw notFound(`${label}: no image${wantedTag ? ` tagged "${wantedTag}"` : ''} in the layout`);
   const name = desc.annotations?.[REF];
-  let manifestBytes = await readFile(await verifiedBlob(dir, desc.digest, label));
-  let manifestDigest = desc.digest;
-  let doc = JSON.parse(manifestBytes.toString()) as {
-    manifests?: Descriptor[];
-    config?: Descriptor;
-    layers?: Descriptor[];
+  type Doc = { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] } | null;
+  const manifestAt = async (digest: string): Promise<Doc> => {
+    await verifiedBlob(dir, digest, label);
+    return (await readJSON(dir, blobRel(digest, label), label)).doc as Doc;
   };
-  if (Array.isArray(doc.manifests)) {
+  let manifestDigest = desc.digest;
+  let doc = await manifestAt(desc.digest);
+  if (Array.isArray(doc?.manifests)) {
     const sub = pickPlatform(doc.manifests);
     if (!sub) throw notFound(`${label}: no linux/amd64 image in the layout's index`);
-    manifestBytes = await readFile(await verifiedBlob(dir, sub.digest, label));
     manifestDigest = sub.digest;
-    doc = JSON.parse(manifestBytes.toString()) as typeof doc;
+    doc = await manifestAt(sub.digest);
   }
-  if (!doc.config || !doc.layers)
+  if (!doc?.config || !Array.isArray(doc.layers))
     throw invalidArgument(`${label}: the manifest has no config or layers`);
   await verifiedBlob(dir, doc.config.digest, label);
   const layers: LocalImage['layers'] = [];
@@ -125,36 +183,32 @@ async function readOCILayout(dir: string, label: string, wantedTag?: string): Pr
 }
 
 async function readDockerSave(dir: string, label: string): Promise<LocalImage> {
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
-    Config: string;
-    RepoTags?: string[] | null;
-    Layers: string[];
-  }[];
-  const entry = manifest[0];
-  if (!entry) throw invalidArgument(`${label}: manifest.json lists no image`);
-  const configFile = inside(dir, entry.Config, label);
-  const configBytes = await readFile(configFile);
+  const manifest = (await readJSON(dir, 'manifest.json', label)).doc as
+    { Config: string; RepoTags?: string[] | null; Layers: string[] }[] | null;
+  const entry = Array.isArray(manifest) ? manifest[0] : undefined;
+  if (!entry || typeof entry.Config !== 'string' || !Array.isArray(entry.Layers))
+    throw invalidArgument(`${label}: manifest.json lists no image`);
+  const { bytes: configBytes, doc: configDoc } = await readJSON(dir, entry.Config, label);
   const configDigest = `sha256:${sha256(configBytes)}`;
   // Newer docker save names the config by its digest: check it where it does.
   const named = /([a-f0-9]{64})(\.json)?$/.exec(entry.Config)?.[1];
   if (named !== undefined && `sha256:${named}` !== configDigest)
     throw invalidArgument(`${label}: digest mismatch for config ${entry.Config}`);
-  const config = JSON.parse(configBytes.toString()) as { rootfs?: { diff_ids?: string[] } };
-  const diffIds = config.rootfs?.diff_ids ?? [];
+  const config = configDoc as { rootfs?: { diff_ids?: string[] } } | null;
+  const diffIds = config?.rootfs?.diff_ids ?? [];
   if (diffIds.length !== entry.Layers.length)
     throw invalidArgument(
       `${label}: config lists ${diffIds.length} layers, manifest.json ${entry.Layers.length}`,
     );
   const layers: LocalImage['layers'] = [];
   for (const [i, rel] of entry.Layers.entries()) {
-    const file = inside(dir, rel, label);
-    const got = await fileDigest(file);
+    const got = await fileDigest(dir, rel, label);
     // Layers in docker save are uncompressed, so their digests are the config's diff IDs.
     if (got !== diffIds[i])
       throw invalidArgument(
         `${label}: digest mismatch for layer ${rel} (config says ${diffIds[i] ?? '?'}, got ${got})`,
       );
-    layers.push({ digest: got, file });
+    layers.push({ digest: got, file: join(dir, insideRel(rel, label)) });
   }
   return {
     ...(entry.RepoTags?.[0] ? { name: entry.RepoTags[0] } : {}),

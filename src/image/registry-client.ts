@@ -27,6 +27,27 @@ const ACCEPT = [
   MEDIA_TYPES.dockerManifest,
 ].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** An image config is a small JSON document: a descriptor that says more is not believed. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Checks a descriptor a manifest names: a sha256 digest and a size that is a non-negative safe
+ * integer. Sizes are compared with what is read, so a fractional, negative or huge one is a lie.
+ */
+export function checkDescriptor(desc: unknown, what: string, role: string): Descriptor {
+  const d = desc as Partial<Descriptor> | null;
+  if (typeof d !== 'object' || d === null)
+    throw invalidArgument(`${what}: ${role}: not a descriptor`);
+  if (typeof d.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d.digest))
+    throw invalidArgument(
+      `${what}: ${role}: unsupported or malformed digest ${JSON.stringify(d.digest)}`,
+    );
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+    throw invalidArgument(
+      `${what}: ${role} ${d.digest}: size ${JSON.stringify(d.size)} is not a whole number of bytes from 0 to 2^53-1`,
+    );
+  return d as Descriptor;
+}
 
 export interface Descriptor {
   mediaType: string;
@@ -107,6 +128,7 @@ export class RegistryClient {
       const pick = pickPlatform(doc.manifests ?? []);
       if (pick === undefined)
         throw notFound(`image "${what}": no linux/amd64 image in its manifest list`);
+      checkDescriptor(pick, `image "${what}"`, 'manifest');
       const sub = await this.getManifest(ref, pick.digest, what);
       if (sub.digest !== pick.digest)
         throw invalidArgument(`image "${what}": manifest digest mismatch for ${pick.digest}`);
@@ -119,25 +141,45 @@ export class RegistryClient {
         `image "${what}": unsupported manifest (${mediaType || 'no media type'}); schema 1 manifests are not supported`,
       );
     }
+    const config = checkDescriptor(doc.config, `image "${what}"`, 'config');
+    if (config.size > MAX_CONFIG_BYTES)
+      throw invalidArgument(
+        `image "${what}": config ${config.digest} is ${config.size} bytes; at most ${MAX_CONFIG_BYTES} are accepted`,
+      );
+    const layers = doc.layers.map((l, i) => checkDescriptor(l, `image "${what}"`, `layer ${i}`));
     return {
       manifest: {
         ...(doc.mediaType ? { mediaType: doc.mediaType } : {}),
-        config: doc.config,
-        layers: doc.layers,
+        config,
+        layers,
       },
       digest,
       bytes,
     };
   }
 
-  /** Fetches a small blob (an image config) into memory, verified. */
+  /**
+   * Fetches a small blob (an image config) into memory, verified. It must be exactly the size
+   * its descriptor says, and at most 4 MiB whatever that says; reading stops at the first byte
+   * past that.
+   */
   async blobBytes(ref: ParsedImageRef, desc: Descriptor): Promise<Buffer> {
+    const what = `image "${formatImageRef(ref)}"`;
+    checkDescriptor(desc, what, 'blob');
+    if (desc.size > MAX_CONFIG_BYTES)
+      throw invalidArgument(
+        `${what}: blob ${desc.digest} is ${desc.size} bytes; at most ${MAX_CONFIG_BYTES} are read into memory`,
+      );
     const res = await this.request(ref, `/blobs/${desc.digest}`, {});
     const bytes = await readLimited(
       res,
-      Math.max(desc.size, 0) || MAX_MANIFEST_BYTES,
-      `blob ${desc.digest}`,
+      desc.size,
+      `${what}: blob ${desc.digest} (its descriptor says ${desc.size} bytes)`,
     );
+    if (bytes.length !== desc.size)
+      throw invalidArgument(
+        `${what}: blob ${desc.digest} is shorter than its descriptor says (${bytes.length} of ${desc.size} bytes)`,
+      );
     const got = sha256(bytes);
     if (`sha256:${got}` !== desc.digest) {
       throw invalidArgument(
@@ -158,8 +200,7 @@ export class RegistryClient {
     onBytes?: (n: number) => void,
   ): Promise<void> {
     const what = `image "${formatImageRef(ref)}"`;
-    if (!desc.digest.startsWith('sha256:'))
-      throw invalidArgument(`${what}: unsupported digest algorithm in ${desc.digest}`);
+    checkDescriptor(desc, what, 'blob');
     await this.retry(async () => {
       const res = await this.request(ref, `/blobs/${desc.digest}`, {});
       if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
@@ -320,11 +361,17 @@ export class RegistryClient {
     }
     if (scheme !== 'bearer' || params['realm'] === undefined)
       throw permissionDenied(`${what}: unsupported auth challenge "${challenge}"`);
-    const url = new URL(params['realm']);
+    let url: URL;
+    try {
+      url = new URL(params['realm']);
+    } catch {
+      throw permissionDenied(`${what}: the registry names an invalid token realm`);
+    }
     if (params['service'] !== undefined) url.searchParams.set('service', params['service']);
     url.searchParams.set('scope', params['scope'] ?? scope);
+    const sendCreds = creds !== undefined && this.realmMayHaveCredentials(ref.domain, url);
     const res = await this.fetchImpl(url, {
-      headers: creds ? { Authorization: basicHeader(creds) } : {},
+      headers: sendCreds ? { Authorization: basicHeader(creds) } : {},
     }).catch((err: unknown) => {
       throw unavailable(`${what}: cannot reach the token service ${url.origin}`, { cause: err });
     });
@@ -339,6 +386,18 @@ export class RegistryClient {
     const token = body.token ?? body.access_token;
     if (!token) throw permissionDenied(`${what}: the token service sent no token`);
     return `Bearer ${token}`;
+  }
+
+  /**
+   * Whether a token realm may see the registry's credentials: only over https, or at the
+   * registry's own host when that registry is itself reached over plain HTTP (loopback or
+   * `--insecure-registry`). A realm on another host over HTTP would get them in the clear.
+   */
+  realmMayHaveCredentials(domain: string, realm: URL): boolean {
+    if (realm.protocol === 'https:') return true;
+    if (realm.protocol !== 'http:') return false;
+    const base = new URL(this.baseURL(domain));
+    return base.protocol === 'http:' && realm.host === base.host;
   }
 
   private async basicAuth(domain: string): Promise<string | undefined> {
@@ -417,6 +476,7 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** Reads a response body into memory, stopping (and cancelling it) past `limit` bytes. */
 async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
   const len = Number(res.headers.get('content-length') ?? '0');
   if (len > limit) {
@@ -426,6 +486,7 @@ async function readLimited(res: Response, limit: number, what: string): Promise<
   const chunks: Buffer[] = [];
   let total = 0;
   if (res.body === null) return Buffer.alloc(0);
+  // Leaving the loop early cancels the body: nothing past the limit is buffered.
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     total += chunk.length;
     if (total > limit) throw invalidArgument(`${what} is too large (more than ${limit} bytes)`);

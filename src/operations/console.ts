@@ -13,8 +13,9 @@ export interface LogsOptions {
 }
 
 /**
- * Copies a VM's console log (everything the guest printed since it was created), or its
- * supervisor's log, to `out`. Works for stopped VMs too: the log outlives the run.
+ * Copies a VM's console log (what the guest printed since it was created, up to twice its
+ * `logMaxSize`: `console.log.1`, then `console.log`), or its supervisor's log, to `out`. Works
+ * for stopped VMs too: the log outlives the run.
  */
 export async function streamLogs(
   deps: OperationDeps,
@@ -32,6 +33,11 @@ export async function streamLogs(
       hint: 'the VM has not been started',
     });
   }
+  // The console log rotates: the older generation first, so the output reads in order.
+  if (!options.spawn)
+    await pipeline(createReadStream(`${file}.1`), out, { end: false }).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
   await pipeline(createReadStream(file), out, { end: false });
 }
 

@@ -34,6 +34,8 @@ export interface CreateVMOptions {
   cpus?: number;
   memory?: Size;
   diskSize?: Size;
+  /** Cap of the console log before it is rotated. */
+  logMaxSize?: Size;
   kernelImage?: string;
   kernelArgs?: string;
   /** `true` generates a key pair; a string is a public key file to authorize. */
@@ -79,6 +81,7 @@ export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults
   if (options.cpus !== undefined) spec.cpus = options.cpus;
   if (options.memory !== undefined) spec.memory = options.memory;
   if (options.diskSize !== undefined) spec.diskSize = options.diskSize;
+  if (options.logMaxSize !== undefined) spec.logMaxSize = options.logMaxSize;
   if (options.kernelImage !== undefined || options.kernelArgs !== undefined) {
     const k = spec.kernel;
     const ref = options.kernelImage ?? k?.ociClaim.ref ?? defaults?.kernelImage;

@@ -14,11 +14,10 @@ import {
 import { AppError, failedPrecondition, invalidArgument } from '../errors.js';
 import {
   extractVmlinux,
-  findKernelFiles,
   kernelVersion,
   layerFilesToExt4,
+  pullKernelFiles,
   pullToExt4,
-  pullToRootfs,
   readLocalImage,
   untarArchive,
   type ImportLimits,
@@ -222,23 +221,21 @@ export async function importKernel(
   if (existing) return existing;
   const label = `kernel "${name}"`;
   return staging(deps, async (work) => {
-    const pulled = await pullToRootfs({
+    const pulled = await pullKernelFiles({
       client: deps.registry,
       ref,
       workDir: work,
-      privileged: false,
+      label,
+      limits: deps.limits,
       ...(options.progress ? { progress: options.progress } : {}),
     });
-    if ('skipped' in pulled) throw failedPrecondition(`${label}: unexpected skip`);
-    const found = await findKernelFiles(pulled.rootfs, label);
     const vmlinux = join(work, 'vmlinux');
-    if (found.kernel.kind === 'elf') await rename(found.kernel.path, vmlinux);
-    else await extractVmlinux(found.kernel.path, vmlinux, label);
-    const files: [string, string][] = [[vmlinux, 'vmlinux']];
-    if (found.initrd !== undefined) {
-      await rename(found.initrd, join(work, 'initrd'));
-      files.push([join(work, 'initrd'), 'initrd']);
+    if (pulled.kernel.kind === 'bzImage') {
+      await extractVmlinux(pulled.kernel.path, vmlinux, label, { shownAs: pulled.kernel.name });
+      await rm(pulled.kernel.path, { force: true });
     }
+    const files: [string, string][] = [[vmlinux, 'vmlinux']];
+    if (pulled.initrd !== undefined) files.push([pulled.initrd, 'initrd']);
     const version = await kernelVersion(vmlinux);
     const { size } = await stat(vmlinux);
     const kernel: Kernel = {

@@ -1,5 +1,5 @@
 import type { VM } from '../api/index.js';
-import { signalProcess, waitForExit } from '../system/process.js';
+import { signalIfSame, waitForExit } from '../system/process.js';
 import type { OperationDeps } from './deps.js';
 import { vmLabel } from './vm-paths.js';
 import { isVMRunning, refreshVMState } from './vm-state.js';
@@ -32,19 +32,19 @@ export async function stopVM(
   const spawnPid = vm.status?.runtime?.spawnPid ?? 0;
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (!options.kill) {
-    signalProcess(spawnPid, 'SIGTERM');
+    signalIfSame(spawnPid, uid, 'SIGTERM');
     if (await waitForExit(spawnPid, timeoutMs, uid)) return finish(deps, uid);
     deps.logger.warn(
       { vm: vm.metadata.name },
       `${vmLabel(vm)}: did not power off within ${timeoutMs / 1000} s, killing it`,
     );
   }
-  signalProcess(spawnPid, 'SIGQUIT');
+  signalIfSame(spawnPid, uid, 'SIGQUIT');
   if (await waitForExit(spawnPid, 10_000, uid)) return finish(deps, uid);
-  // The supervisor is stuck: end it and its hypervisor, and clean up in its place.
-  const hvPid = vm.status?.runtime?.pid;
-  signalProcess(spawnPid, 'SIGKILL');
-  if (hvPid !== undefined) signalProcess(hvPid, 'SIGKILL');
+  // The supervisor is stuck: end it and its hypervisor, and clean up in its place. Each PID is
+  // checked again first: either may have exited meanwhile and its PID gone to another process.
+  signalIfSame(spawnPid, uid, 'SIGKILL');
+  signalIfSame(vm.status?.runtime?.pid, uid, 'SIGKILL');
   await waitForExit(spawnPid, 5_000, uid);
   return finish(deps, uid);
 }

@@ -104,6 +104,7 @@ export async function superviseVM(
       name: vm.metadata.name ?? uid,
       vcpus: vm.spec.cpus ?? 1,
       memoryMiB: vm.spec.memory?.toMiB() ?? 512,
+      ...(vm.spec.logMaxSize !== undefined ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes } : {}),
       kernel: {
         vmlinuxPath: kernel.vmlinux,
         ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { VM } from '../api/index.js';
-import { isProcessAlive, signalProcess } from '../system/process.js';
+import { isProcessAlive, signalIfSame } from '../system/process.js';
 import type { OperationDeps } from './deps.js';
 import { vmPaths } from './vm-paths.js';
 import { readRunRecord } from './vm-run-record.js';
@@ -37,8 +37,7 @@ export async function refreshVMState(
   });
   if (updated.status?.state === 'Stopped') {
     // The supervisor died but its hypervisor may live on, orphaned: it goes too.
-    const hv = vm.status.runtime?.pid;
-    if (hv !== undefined && isProcessAlive(hv, uid)) signalProcess(hv, 'SIGKILL');
+    signalIfSame(vm.status.runtime?.pid, uid, 'SIGKILL');
     deps.logger.warn(
       { vm: vm.metadata.name, uid },
       `vm "${vm.metadata.name ?? uid}": supervisor gone, marked Stopped`,
@@ -80,8 +79,7 @@ async function adoptLiveRun(
     return updated;
   }
   const hv = run.runtime?.pid;
-  if (hv !== undefined && isProcessAlive(hv, uid)) {
-    signalProcess(hv, 'SIGKILL');
+  if (hv !== undefined && signalIfSame(hv, uid, 'SIGKILL')) {
     deps.logger.warn({ vm: vm.metadata.name, uid }, `${label}: supervisor gone; hypervisor ended`);
     await deps.collectVMLeftovers(vm);
     await rm(runFile, { force: true });

@@ -39,6 +39,20 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/**
+ * Signals `pid` only while it is still the process meant: alive, and with `marker` (a VM's UID)
+ * in its command line, as `isProcessAlive` decides for `ps`. A stored PID that was reused by an
+ * unrelated process is left alone. Returns whether the signal was sent.
+ */
+export function signalIfSame(
+  pid: number | undefined,
+  marker: string,
+  signal: NodeJS.Signals,
+): boolean {
+  if (pid === undefined || marker === '' || !isProcessAlive(pid, marker)) return false;
+  return signalProcess(pid, signal);
+}
+
 /** Polls until the process is gone or the timeout passes; true when it is gone. */
 export async function waitForExit(
   pid: number,

@@ -26,9 +26,14 @@ export interface VMConfig {
   nics: { tapName: string; mac: string }[];
   /** The named network namespace the hypervisor runs in (where the taps are); none: the host's. */
   netns?: string;
+  /** Cap of the console log before it is rotated (default 10 MiB). */
+  consoleLogMaxBytes?: number;
   /** Files of the running VM, all inside the VM's directory. */
   paths: {
-    /** Everything the guest writes to its console is appended here (`ignite logs`). */
+    /**
+     * Everything the guest writes to its console is appended here (`ignite logs`); past
+     * `consoleLogMaxBytes` it is rotated to `<consoleLog>.1`.
+     */
     consoleLog: string;
     /** A unix socket that `ignite attach` connects to: console in and out. */
     consoleSocket: string;

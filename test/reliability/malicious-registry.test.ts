@@ -73,7 +73,27 @@ type Case =
   | 'redirect-loop'
   | 'bomb'
   | 'many-entries'
+  | 'size-lie'
+  | 'size-negative'
+  | 'size-fraction'
+  | 'size-huge'
+  | 'config-huge'
   | 'ok';
+
+/** The size each size-lie case puts in a descriptor. */
+const LAYER_SIZES: Partial<Record<Case, number>> = {
+  'size-lie': 100,
+  'size-negative': -1,
+  'size-fraction': 1.5,
+  'size-huge': 2 ** 60,
+};
+const BIG = Buffer.alloc(10 << 20, 7);
+
+/** Kernel imports name the image, not the layer entry, when a limit stops them. */
+const KERNEL_EXPECTED: Partial<Record<Case, RegExp>> = {
+  bomb: /the image unpacks to more than 104857600 bytes/,
+  'many-entries': /the image has more than 1000 entries/,
+};
 
 /** A registry that misbehaves in the way its repository name says. */
 async function evilRegistry(): Promise<{ host: string; server: Server }> {
@@ -87,13 +107,13 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
         mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
         config: {
           mediaType: 'application/vnd.docker.container.image.v1+json',
-          size: config.length,
+          size: c === 'config-huge' ? 100 << 20 : config.length,
           digest: sha(config),
         },
         layers: [
           {
             mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-            size: layerOf(c).length,
+            size: LAYER_SIZES[c] ?? layerOf(c).length,
             // The wrong-digest case names a digest the blob does not have.
             digest: c === 'wrong-digest' ? sha(Buffer.from('something else')) : sha(layerOf(c)),
           },
@@ -133,7 +153,7 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
       if (c === 'redirect-loop') return res.writeHead(302, { location: url }).end();
       const digest = m[3] ?? '';
       const layer = layerOf(c);
-      const blob = digest === sha(config) ? config : layer;
+      const blob = digest === sha(config) ? config : c === 'size-lie' ? BIG : layer;
       if (c === 'truncated-blob' && blob === layer) {
         res.writeHead(200, { 'content-length': blob.length });
         res.write(blob.subarray(0, Math.floor(blob.length / 2)));
@@ -151,7 +171,7 @@ async function evilRegistry(): Promise<{ host: string; server: Server }> {
 
 // Each way a registry can lie gets a clear error, and nothing half-imported is left in the store.
 test(
-  'a malicious registry: wrong digest, truncated blob, huge manifest, redirect loop, a bomb, too many entries',
+  'a malicious registry: wrong digest, truncated blob, huge manifest, redirect loop, a bomb, too many entries, size lies',
   { timeout: 180_000 },
   async () => {
     const { host, server } = await evilRegistry();
@@ -165,6 +185,13 @@ test(
         'redirect-loop': /redirect/i,
         bomb: /layer sha256:[a-f0-9]{64}: entry "bomb": the image unpacks to more than 104857600 bytes/,
         'many-entries': /more than 1000 entries \(the import entry limit\)/,
+        'size-lie': /blob sha256:[a-f0-9]{64} is larger than its manifest says \(100 bytes\)/,
+        'size-negative': /layer 0 sha256:[a-f0-9]{64}: size -1 is not a whole number of bytes/,
+        'size-fraction': /layer 0 sha256:[a-f0-9]{64}: size 1.5 is not a whole number of bytes/,
+        'size-huge':
+          /layer 0 sha256:[a-f0-9]{64}: size 1152921504606847000 is not a whole number of bytes/,
+        'config-huge':
+          /config sha256:[a-f0-9]{64} is 104857600 bytes; at most 4194304 are accepted/,
       };
       const limits = ['--import-max-size', '100MiB', '--import-max-entries', '1000'];
       for (const [c, message] of Object.entries(expected)) {
@@ -179,6 +206,15 @@ test(
         assert.doesNotMatch(r.stderr, /\n\s+at /, `${c}: no stack trace`);
         // Stopped while the layer streams, not after unpacking gigabytes.
         assert.ok(Date.now() - t0 < 20_000, `${c}: took ${Date.now() - t0} ms`);
+        // Kernel imports read the same registry through the same checks.
+        const k = await ignite(['kernel', 'import', `${host}/${c}:latest`], {
+          env,
+          timeoutMs: 60_000,
+        });
+        assert.notEqual(k.code, 0, `${c}: the kernel import must fail`);
+        assert.match(k.stderr, KERNEL_EXPECTED[c as Case] ?? message, `${c} (kernel): ${k.stderr}`);
+        const kernels = await ignite(['kernel', 'ls', '-o', 'json'], { env });
+        assert.deepEqual(JSON.parse(kernels.stdout), [], `${c}: no kernel imported`);
         const list = await ignite(['image', 'ls', '-o', 'json'], { env });
         assert.equal(list.code, 0, list.stderr);
         assert.deepEqual(JSON.parse(list.stdout), [], `${c}: nothing imported`);

@@ -118,6 +118,10 @@ export const VMSpecSchema = z
     network: VMNetworkSpecSchema.optional().meta({
       description: 'Network mode and port mappings.',
     }),
+    logMaxSize: SizeSchema.optional().meta({
+      description:
+        'Extension: cap of the console log (`<dataDir>/vm/<uid>/console.log`, default 10MB); past it the log is rotated to `console.log.1`.',
+    }),
     copyFiles: z
       .array(FileMappingSchema)
       .optional()

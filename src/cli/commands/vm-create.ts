@@ -16,6 +16,7 @@ interface CreateFlags {
   cpus?: string;
   memory?: string;
   size?: string;
+  logMaxSize?: string;
   kernelArgs?: string;
   kernelImage?: string;
   net?: string;
@@ -57,6 +58,10 @@ function addCreateFlags(cmd: Command): Command {
     .option('--cpus <n>', 'number of vCPUs (default 1)')
     .option('--memory <size>', 'guest memory, such as 512MB or 1GB (default 512MB)')
     .option('-s, --size <size>', 'root disk size, such as 4GB (default 4GB)')
+    .option(
+      '--log-max-size <size>',
+      'cap of the console log; past it the log is rotated to console.log.1 (default 10MB)',
+    )
     .option('--kernel-args <args>', 'kernel command line')
     .option(
       '-k, --kernel-image <image>',
@@ -102,6 +107,11 @@ async function toOptions(
   }
   if (f.memory !== undefined) o.memory = parseSizeFlag('--memory', f.memory);
   if (f.size !== undefined) o.diskSize = parseSizeFlag('--size', f.size);
+  if (f.logMaxSize !== undefined) {
+    o.logMaxSize = parseSizeFlag('--log-max-size', f.logMaxSize);
+    if (o.logMaxSize.bytes < 4096)
+      throw invalidArgument(`--log-max-size ${f.logMaxSize}: expected at least 4KB`);
+  }
   if (f.kernelArgs !== undefined) o.kernelArgs = f.kernelArgs;
   if (f.kernelImage !== undefined) o.kernelImage = f.kernelImage;
   const net = f.net ?? f.networkPlugin;

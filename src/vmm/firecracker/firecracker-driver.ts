@@ -13,7 +13,7 @@ import {
 } from '../hypervisor-process.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
-import { startConsoleRelay, type ConsoleRelay } from './console-relay.js';
+import { startConsoleRelay, type ConsoleRelay } from '../console-relay.js';
 import {
   apiForVersion,
   FirecrackerClient,
@@ -102,6 +102,9 @@ export class FirecrackerDriver implements VmmDriver {
         input: stdin,
         logPath: p.consoleLog,
         socketPath: p.consoleSocket,
+        ...(config.consoleLogMaxBytes !== undefined
+          ? { logMaxBytes: config.consoleLogMaxBytes }
+          : {}),
       });
       const client = new FirecrackerClient(unixSocketTransport(p.controlSocket), api, label);
       await this.waitForApi(proc, client, label);

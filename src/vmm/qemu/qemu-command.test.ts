@@ -66,7 +66,7 @@ test('qemuArgs: a microvm with the disk, NICs, console socket+log and QMP', () =
     'virtio-net-device,netdev=net1,mac=02:00:00:00:00:02',
   ]);
   assert.deepEqual(values(args, '-chardev'), [
-    'socket,id=console,path=/vm/console.sock,server=on,wait=off,logfile=/vm/console.log,logappend=on',
+    'stdio,id=console,signal=off',
     'socket,id=qmp,path=/vm/control.sock,server=on,wait=off',
   ]);
   assert.deepEqual(values(args, '-serial'), ['chardev:console']);

@@ -61,10 +61,10 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     ...(config.kernel.initrdPath === undefined ? [] : ['-initrd', config.kernel.initrdPath]),
     '-append',
     qemuCmdline(config.kernel.cmdline, options),
-    // The console: a socket for `ignite attach` that also appends everything to the log, so
-    // logs are kept whether or not anyone is attached.
+    // The console is QEMU's stdin and stdout: the supervisor relays it to the log (rotated at
+    // its cap) and to `ignite attach` clients, and drops a client that stops reading.
     '-chardev',
-    `socket,id=console,path=${opt(p.consoleSocket)},server=on,wait=off,logfile=${opt(p.consoleLog)},logappend=on`,
+    'stdio,id=console,signal=off',
     '-serial',
     'chardev:console',
     '-chardev',

@@ -9,6 +9,7 @@ import {
   spawnHypervisor,
   type HypervisorProcess,
 } from '../hypervisor-process.js';
+import { startConsoleRelay, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
@@ -93,10 +94,27 @@ export class QemuDriver implements VmmDriver {
     this.options.logger?.debug({ vm: config.name, accel, args }, 'starting qemu');
     const proc = await spawnHypervisor(this.binary, args, {
       label,
-      stdio: 'quiet',
+      stdio: 'console',
       ...(config.netns !== undefined ? { netns: config.netns } : {}),
     });
+    let relay: ConsoleRelay | undefined;
     try {
+      const { stdout, stdin } = proc.child;
+      if (stdout === null || stdin === null) throw internal(`${label}: qemu has no stdio`);
+      relay = await startConsoleRelay({
+        output: stdout,
+        input: stdin,
+        logPath: p.consoleLog,
+        socketPath: p.consoleSocket,
+        ...(config.consoleLogMaxBytes !== undefined
+          ? { logMaxBytes: config.consoleLogMaxBytes }
+          : {}),
+        onSlowClient: () =>
+          this.options.logger?.warn(
+            { vm: config.name },
+            `${label}: dropped a console client that stopped reading`,
+          ),
+      });
       const socket = await connectWhenReady(proc, p.controlSocket, {
         label,
         what: 'qemu',
@@ -108,6 +126,7 @@ export class QemuDriver implements VmmDriver {
       return new QemuVM(proc, client, config, this.options);
     } catch (err) {
       await killNow(proc);
+      await relay?.close();
       const said = proc.outputTail();
       if (!(err instanceof AppError) || said === '' || err.message.includes(said)) throw err;
       // The process may have died mid-handshake: its own words beat "connection closed".
