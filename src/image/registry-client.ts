@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { formatImageRef, type ParsedImageRef } from '../api/index.js';
@@ -203,38 +203,11 @@ export class RegistryClient {
     checkDescriptor(desc, what, 'blob');
     await this.retry(async () => {
       const res = await this.request(ref, `/blobs/${desc.digest}`, {});
-      if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
-      const hash = createHash('sha256');
-      let size = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          size += chunk.length;
-          if (size > desc.size) {
-            cb(
-              invalidArgument(
-                `${what}: blob ${desc.digest} is larger than its manifest says (${desc.size} bytes)`,
-              ),
-            );
-            return;
-          }
-          hash.update(chunk);
-          onBytes?.(chunk.length);
-          cb(null, chunk);
-        },
-      });
       try {
         await pipeline(
-          Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
-          counter,
+          Readable.from(verifiedBody(res, desc, what, onBytes)),
           createWriteStream(dest, { mode: 0o600 }),
         );
-        if (size !== desc.size)
-          throw invalidArgument(
-            `${what}: blob ${desc.digest} is truncated (${size} of ${desc.size} bytes)`,
-          );
-        const got = `sha256:${hash.digest('hex')}`;
-        if (got !== desc.digest)
-          throw invalidArgument(`${what}: digest mismatch for blob ${desc.digest} (got ${got})`);
       } catch (err) {
         await rm(dest, { force: true });
         throw err;
@@ -253,32 +226,9 @@ export class RegistryClient {
     onBytes?: (n: number) => void,
   ): Promise<AsyncIterable<Buffer>> {
     const what = `image "${formatImageRef(ref)}"`;
-    if (!desc.digest.startsWith('sha256:'))
-      throw invalidArgument(`${what}: unsupported digest algorithm in ${desc.digest}`);
+    checkDescriptor(desc, what, 'blob');
     const res = await this.retry(() => this.request(ref, `/blobs/${desc.digest}`, {}));
-    if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
-    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-    return (async function* () {
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > desc.size)
-          throw invalidArgument(
-            `${what}: blob ${desc.digest} is larger than its manifest says (${desc.size} bytes)`,
-          );
-        hash.update(chunk);
-        onBytes?.(chunk.length);
-        yield chunk;
-      }
-      if (size !== desc.size)
-        throw invalidArgument(
-          `${what}: blob ${desc.digest} is truncated (${size} of ${desc.size} bytes)`,
-        );
-      const got = `sha256:${hash.digest('hex')}`;
-      if (got !== desc.digest)
-        throw invalidArgument(`${what}: digest mismatch for blob ${desc.digest} (got ${got})`);
-    })();
+    return verifiedBody(res, desc, what, onBytes);
   }
 
   private async getManifest(
@@ -501,4 +451,38 @@ function parseJSON(bytes: Buffer, what: string): unknown {
   } catch {
     throw invalidArgument(`${what}: not valid JSON`);
   }
+}
+
+/**
+ * A blob response's body, checked as it passes: it fails as soon as it grows past the
+ * descriptor's size, and at its end if it is shorter or its sha256 differs. Whatever a consumer
+ * made of it counts only once the body was read to the end.
+ */
+async function* verifiedBody(
+  res: Response,
+  desc: Descriptor,
+  what: string,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<Buffer> {
+  if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > desc.size)
+      throw invalidArgument(
+        `${what}: blob ${desc.digest} is larger than its manifest says (${desc.size} bytes)`,
+      );
+    hash.update(buf);
+    onBytes?.(buf.length);
+    yield buf;
+  }
+  if (size !== desc.size)
+    throw invalidArgument(
+      `${what}: blob ${desc.digest} is truncated (${size} of ${desc.size} bytes)`,
+    );
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== desc.digest)
+    throw invalidArgument(`${what}: digest mismatch for blob ${desc.digest} (got ${got})`);
 }

@@ -1,7 +1,10 @@
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { internal } from '../errors.js';
+import type { Logger } from '../system/logger.js';
 import { DEFAULT_CONSOLE_LOG_MAX_BYTES, RotatingLog } from './rotating-log.js';
+import type { VMConfig } from './vmm-driver.js';
 
 /**
  * The serial console of a VM, as the supervisor serves it: the hypervisor's console is its own
@@ -94,4 +97,27 @@ export async function startConsoleRelay(options: {
     })());
   options.output.once('end', () => void close());
   return { close };
+}
+
+/**
+ * Serves a hypervisor started with its console on stdio as the VM's console: the log and socket
+ * of `config.paths`, capped as the VM asks, and a dropped client noted in the supervisor's log.
+ */
+export function relayHypervisorConsole(
+  child: { stdout: Readable | null; stdin: Writable | null },
+  config: Pick<VMConfig, 'name' | 'paths' | 'consoleLogMaxBytes'>,
+  label: string,
+  logger: Logger | undefined,
+): Promise<ConsoleRelay> {
+  const { stdout, stdin } = child;
+  if (stdout === null || stdin === null) throw internal(`${label}: the hypervisor has no stdio`);
+  return startConsoleRelay({
+    output: stdout,
+    input: stdin,
+    logPath: config.paths.consoleLog,
+    socketPath: config.paths.consoleSocket,
+    ...(config.consoleLogMaxBytes !== undefined ? { logMaxBytes: config.consoleLogMaxBytes } : {}),
+    onSlowClient: () =>
+      logger?.warn({ vm: config.name }, `${label}: dropped a console client that stopped reading`),
+  });
 }

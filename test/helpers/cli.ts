@@ -47,3 +47,27 @@ export function runProgram(
     );
   });
 }
+
+/** The uid and gid of `nobody`, the ordinary user tests run the CLI as. */
+export const NOBODY = 65534;
+
+/** Runs the CLI as `nobody` (setpriv drops root's ids and groups), as an ordinary user would. */
+export function igniteAsNobody(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs?: number,
+): Promise<CliResult> {
+  return runProgram(
+    'setpriv',
+    [
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      process.execPath,
+      IGNITE_BIN,
+      ...args,
+    ],
+    { HOME: '/nonexistent', ...env },
+    timeoutMs,
+  );
+}

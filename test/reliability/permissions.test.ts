@@ -4,27 +4,11 @@ import { join } from 'node:path';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IGNITE_BIN, ignite, runProgram } from '../helpers/cli.js';
+import { NOBODY, ignite, igniteAsNobody } from '../helpers/cli.js';
 import { waitForBusyboxInit } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
-const NOBODY = 65534;
-
-/** Runs the CLI as `nobody`, as an ordinary user would. */
-const asNobody = (args: string[], env: NodeJS.ProcessEnv) =>
-  runProgram(
-    'setpriv',
-    [
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      '--clear-groups',
-      process.execPath,
-      IGNITE_BIN,
-      ...args,
-    ],
-    { HOME: '/nonexistent', ...env },
-    120_000,
-  );
+const asNobody = (args: string[], env: NodeJS.ProcessEnv) => igniteAsNobody(args, env, 120_000);
 
 async function walk(dir: string, out: string[] = []): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true })) {

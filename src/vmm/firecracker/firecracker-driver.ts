@@ -13,7 +13,7 @@ import {
 } from '../hypervisor-process.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
-import { startConsoleRelay, type ConsoleRelay } from '../console-relay.js';
+import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import {
   apiForVersion,
   FirecrackerClient,
@@ -95,17 +95,7 @@ export class FirecrackerDriver implements VmmDriver {
     });
     let relay: ConsoleRelay | undefined;
     try {
-      const { stdout, stdin } = proc.child;
-      if (stdout === null || stdin === null) throw internal(`${label}: firecracker has no stdio`);
-      relay = await startConsoleRelay({
-        output: stdout,
-        input: stdin,
-        logPath: p.consoleLog,
-        socketPath: p.consoleSocket,
-        ...(config.consoleLogMaxBytes !== undefined
-          ? { logMaxBytes: config.consoleLogMaxBytes }
-          : {}),
-      });
+      relay = await relayHypervisorConsole(proc.child, config, label, this.options.logger);
       const client = new FirecrackerClient(unixSocketTransport(p.controlSocket), api, label);
       await this.waitForApi(proc, client, label);
       await client.putLogger({ logPath, metricsPath });

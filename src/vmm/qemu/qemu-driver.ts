@@ -9,7 +9,7 @@ import {
   spawnHypervisor,
   type HypervisorProcess,
 } from '../hypervisor-process.js';
-import { startConsoleRelay, type ConsoleRelay } from '../console-relay.js';
+import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
@@ -99,22 +99,7 @@ export class QemuDriver implements VmmDriver {
     });
     let relay: ConsoleRelay | undefined;
     try {
-      const { stdout, stdin } = proc.child;
-      if (stdout === null || stdin === null) throw internal(`${label}: qemu has no stdio`);
-      relay = await startConsoleRelay({
-        output: stdout,
-        input: stdin,
-        logPath: p.consoleLog,
-        socketPath: p.consoleSocket,
-        ...(config.consoleLogMaxBytes !== undefined
-          ? { logMaxBytes: config.consoleLogMaxBytes }
-          : {}),
-        onSlowClient: () =>
-          this.options.logger?.warn(
-            { vm: config.name },
-            `${label}: dropped a console client that stopped reading`,
-          ),
-      });
+      relay = await relayHypervisorConsole(proc.child, config, label, this.options.logger);
       const socket = await connectWhenReady(proc, p.controlSocket, {
         label,
         what: 'qemu',

@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { IGNITE_BIN, ignite, runProgram } from '../../helpers/cli.js';
+import { NOBODY, ignite, igniteAsNobody } from '../../helpers/cli.js';
 import { pushProjectImages, skopeoCopy, startRegistry } from '../../helpers/registry.js';
 import { diffTrees, snapshotTree, type TreeSnapshot } from '../../helpers/tree-snapshot.js';
 
 const pexec = promisify(execFile);
-const NOBODY = 65534;
 
 /** The image file an import left in `dataDir` (exactly one). */
 async function imageFile(dataDir: string): Promise<string> {
@@ -76,22 +75,9 @@ for (const [name, tag] of [
         await mkdir(userData);
         await chown(userData, NOBODY, NOBODY);
         await pexec('chmod', ['755', work]);
-        const u = await runProgram(
-          'setpriv',
-          [
-            `--reuid=${NOBODY}`,
-            `--regid=${NOBODY}`,
-            '--clear-groups',
-            process.execPath,
-            IGNITE_BIN,
-            '--log-level',
-            'warn',
-            'image',
-            'import',
-            ref,
-          ],
-          { HOME: '/nonexistent', IGNITE_DATA_DIR: userData },
-        );
+        const u = await igniteAsNobody(['--log-level', 'warn', 'image', 'import', ref], {
+          IGNITE_DATA_DIR: userData,
+        });
         assert.equal(u.code, 0, u.stderr);
         const asUser = await snapshotImage(await imageFile(userData), work);
         assert.deepEqual(
