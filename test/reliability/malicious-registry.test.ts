@@ -207,7 +207,7 @@ test(
         // Stopped while the layer streams, not after unpacking gigabytes.
         assert.ok(Date.now() - t0 < 20_000, `${c}: took ${Date.now() - t0} ms`);
         // Kernel imports read the same registry through the same checks.
-        const k = await ignite(['kernel', 'import', `${host}/${c}:latest`], {
+        const k = await ignite([...limits, 'kernel', 'import', `${host}/${c}:latest`], {
           env,
           timeoutMs: 60_000,
         });
