@@ -28,7 +28,15 @@ export async function runVM(
   const supervisor = await prestartSupervisor(spawnDeps, uid);
   let created: VM;
   try {
-    created = await createVM(deps, { ...create, uid });
+    created = await createVM(deps, {
+      ...create,
+      uid,
+      hooks: {
+        reserved: () => supervisor.prepare(),
+        // Its network set-up must be undone before the reservation is given back.
+        beforeRollback: () => supervisor.abandon(),
+      },
+    });
   } catch (err) {
     await supervisor.abandon();
     throw err;

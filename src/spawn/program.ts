@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { toAppError } from '../errors.js';
 import { createSupervisorRuntime } from '../composition.js';
 import { superviseVM } from '../operations/supervise-vm.js';
+import type { StartSignals } from '../operations/supervise-start.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 
 /**
@@ -34,7 +35,7 @@ function spawnProgram(): Command {
       ) => {
         // Set up before waiting: `ignite run` signals once the root disk is ready, and
         // whatever is left to do after that delays the boot.
-        const go = opts.waitSignal ? goSignal() : Promise.resolve(true);
+        const start = opts.waitSignal ? startSignals() : undefined;
         const deps = createSupervisorRuntime({
           dataDir: opts.dataDir,
           logLevel: opts.logLevel,
@@ -43,9 +44,11 @@ function spawnProgram(): Command {
           component: 'spawn',
           signals: process,
         });
-        if (!(await go)) return;
         try {
-          await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
+          await superviseVM(deps, uid, {
+            stopTimeoutMs: Number(opts.stopTimeout) * 1000,
+            ...(start ? { start } : {}),
+          });
         } catch (err) {
           const e = toAppError(err);
           deps.logger.error({ err, code: e.code, uid }, e.message);
@@ -55,9 +58,13 @@ function spawnProgram(): Command {
     );
 }
 
-/** Waits for SIGUSR2 (go) or SIGTERM (give up); false when told to give up or never told. */
-function goSignal(): Promise<boolean> {
-  return new Promise((resolve) => {
+/**
+ * SIGWINCH: the VM is stored with its network reserved (prepare); SIGUSR2: its disk is ready
+ * (go); SIGTERM, or no go within five minutes: give up.
+ */
+function startSignals(): StartSignals {
+  const prepare = new Promise<void>((resolve) => process.once('SIGWINCH', () => resolve()));
+  const go = new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 300_000);
     process.once('SIGUSR2', () => {
       clearTimeout(timer);
@@ -68,6 +75,7 @@ function goSignal(): Promise<boolean> {
       resolve(false);
     });
   });
+  return { prepare, go };
 }
 
 /** Runs ignite-spawn with its arguments; returns the exit code. */
