@@ -5,10 +5,14 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
+import { isProcessAlive } from '../system/process.js';
 import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
 
 const METADATA = 'metadata.json';
 const TRASH_PREFIX = '.trash-';
+/** `write`'s temp file, named after its writer's pid. */
+const EMPTY_DIR_GRACE_MS = 30_000;
+const TMP_FILE = /^\.metadata\.json\.(\d+)\.[0-9a-f]+$/;
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
@@ -101,6 +105,25 @@ export class FsRawStorage implements RawStorage {
     }
   }
 
+  /**
+   * Removes the directory of an object whose first write was killed before its rename: it holds
+   * nothing but temp files of writers that are gone, or nothing at all for a while. A directory with anything else in it (a
+   * supervisor's log, written before the VM is stored) is someone's, and stays.
+   */
+  private async sweepHalfWritten(key: ObjectKey): Promise<void> {
+    const dir = this.objectDir(key);
+    const names = await readdir(dir).catch(() => undefined);
+    if (names === undefined) return;
+    if (names.length === 0) {
+      // Killed between mkdir and its temp file; an empty directory this old is no one's.
+      const age = Date.now() - ((await stat(dir).catch(() => undefined))?.mtimeMs ?? Date.now());
+      if (age < EMPTY_DIR_GRACE_MS) return;
+    }
+    const writers = names.map((n) => TMP_FILE.exec(n)?.[1]);
+    if (writers.some((pid) => pid === undefined || isProcessAlive(Number(pid)))) return;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
   async list(kind: Kind): Promise<ObjectKey[]> {
     const entries = await this.entries(kind);
     const keys: ObjectKey[] = [];
@@ -109,6 +132,7 @@ export class FsRawStorage implements RawStorage {
       .map(async (uid) => {
         const key = { kind, uid };
         if (await this.exists(key)) keys.push(key);
+        else await this.sweepHalfWritten(key);
       });
     await Promise.all(checks);
     await this.sweepTrash(kind, entries);
@@ -130,7 +154,10 @@ export class FsRawStorage implements RawStorage {
         fd = openSync(this.file(key), 'r');
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+          await this.sweepHalfWritten(key);
+          continue;
+        }
         throw mapFsError(err, `${kindDir(kind)} "${uid}"`);
       }
       try {

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, readdir, stat, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, readdir, stat, mkdir, utimes, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -43,6 +44,36 @@ test('FsRawStorage does not list half-made objects and sweeps interrupted delete
     await mkdir(join(dir, 'vm', '.trash-fedcba9876543210-0001'), { recursive: true });
     assert.deepEqual(await raw.list('VM'), []);
     assert.deepEqual((await readdir(join(dir, 'vm'))).sort(), ['0123456789abcdef']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FsRawStorage sweeps objects whose first write was killed, and nothing that someone holds', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  try {
+    const raw = new FsRawStorage(dir);
+    const dead = spawnSync('true').pid ?? 0;
+    const mk = async (uid: string, files: string[]) => {
+      await mkdir(join(dir, 'vm', uid), { recursive: true });
+      for (const f of files) await writeFile(join(dir, 'vm', uid, f), 'x');
+    };
+    await mk('000000000000000a', [`.metadata.json.${dead}.0a0b0c0d`]);
+    await mk('000000000000000b', [`.metadata.json.${process.pid}.0a0b0c0d`]);
+    await mk('000000000000000c', ['spawn.log']);
+    await mk('000000000000000d', []);
+    assert.deepEqual(await raw.readAll('VM'), []);
+    assert.deepEqual((await readdir(join(dir, 'vm'))).sort(), [
+      '000000000000000b',
+      '000000000000000c',
+      '000000000000000d',
+    ]);
+    await utimes(join(dir, 'vm', '000000000000000d'), 0, 0);
+    assert.deepEqual(await raw.list('VM'), []);
+    assert.deepEqual((await readdir(join(dir, 'vm'))).sort(), [
+      '000000000000000b',
+      '000000000000000c',
+    ]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

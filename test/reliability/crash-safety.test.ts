@@ -106,10 +106,14 @@ test(
     }
 
     // Nothing leaked, of any VM any trial made: files, processes, namespaces, taps, reservations.
+    const vmDirs = (await readdir(join(t.dataDir, 'vm'))).filter((e) => !e.startsWith('.trash-'));
+    const contents = await Promise.all(
+      vmDirs.map(async (d) => `${d}: ${(await readdir(join(t.dataDir, 'vm', d))).join(' ')}`),
+    );
     assert.deepEqual(
-      (await readdir(join(t.dataDir, 'vm'))).filter((e) => !e.startsWith('.trash-')),
+      vmDirs,
       [],
-      'no VM directory',
+      `no VM directory (${contents.join('; ')}; ${outcomes.join('; ')})`,
     );
     assert.deepEqual(
       await readdir(join(t.dataDir, '.staging')).catch(() => []),
