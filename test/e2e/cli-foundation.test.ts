@@ -77,6 +77,9 @@ test('the full v0.4.0 manifest keeps its fields through inspect and ps', async (
   );
   const q = await ignite(['-q', 'ps', '-a'], { dataDir: dir.path });
   assert.equal(q.stdout, '05286f8fb73dc324\n');
+  // Docker's spelling, which scripts use: the short flags combined after the command.
+  const aq = await ignite(['ps', '-aq'], { dataDir: dir.path });
+  assert.equal(aq.stdout, '05286f8fb73dc324\n', aq.stderr);
   const js = await ignite(['vm', 'ps', '-a', '-o', 'json', '--filter', 'label=foo=bar'], {
     dataDir: dir.path,
   });

@@ -19,6 +19,8 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
     .description('List running VMs (all VMs with -a)')
     .aliases(name === 'ps' ? [] : ['ls', 'list'])
     .option('-a, --all', 'show all VMs, not only running ones', false)
+    // Also here, not only global, so that Docker's `ps -aq` parses.
+    .option('-q, --quiet', 'print only IDs')
     .option(
       '-f, --filter <key=value>',
       'filter by name, id, state, image or label (label=k or label=k=v); repeatable',
@@ -39,6 +41,7 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
 
 export interface PsOptions {
   all: boolean;
+  quiet?: boolean;
   filter: string[];
   output: string;
   template?: string;
@@ -52,7 +55,8 @@ export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Pro
       ? { template: opts.template }
       : parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
-  if (g.quiet) return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
+  if (g.quiet || opts.quiet === true)
+    return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
   if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock()));
   if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
