@@ -15,28 +15,30 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** `ps` / `vm ps` / `vm ls`: the table of VMs, as Ignite printed it. */
 export function psCommand(ctx: CliContext, name = 'ps'): Command {
-  return new Command(name)
-    .description('List running VMs (all VMs with -a)')
-    .aliases(name === 'ps' ? [] : ['ls', 'list'])
-    .option('-a, --all', 'show all VMs, not only running ones', false)
-    // Also here, not only global, so that Docker's `ps -aq` parses.
-    .option('-q, --quiet', 'print only IDs')
-    .option(
-      '-f, --filter <key=value>',
-      'filter by name, id, state, image or label (label=k or label=k=v); repeatable',
-      collect,
-      [],
-    )
-    .option(
-      '-o, --output <format>',
-      'table, json, yaml, or a {{template}} applied to each VM',
-      'table',
-    )
-    .option(
-      '-t, --template <template>',
-      'a Go-style template applied to each VM, as in later Ignite versions',
-    )
-    .action((opts: PsOptions, cmd: Command) => runPs(ctx, cmd, opts));
+  return (
+    new Command(name)
+      .description('List running VMs (all VMs with -a)')
+      .aliases(name === 'ps' ? [] : ['ls', 'list'])
+      .option('-a, --all', 'show all VMs, not only running ones', false)
+      // Also here, not only global, so that Docker's `ps -aq` parses.
+      .option('-q, --quiet', 'print only IDs')
+      .option(
+        '-f, --filter <key=value>',
+        'filter by name, id, state, image or label (label=k or label=k=v); repeatable',
+        collect,
+        [],
+      )
+      .option(
+        '-o, --output <format>',
+        'table, json, yaml, or a {{template}} applied to each VM',
+        'table',
+      )
+      .option(
+        '-t, --template <template>',
+        'a Go-style template applied to each VM, as in later Ignite versions',
+      )
+      .action((opts: PsOptions, cmd: Command) => runPs(ctx, cmd, opts))
+  );
 }
 
 export interface PsOptions {
