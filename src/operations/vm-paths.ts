@@ -39,7 +39,7 @@ export function vmPaths(deps: Pick<OperationDeps, 'client'>, vm: VM): VMPaths {
     controlSocket: join(dir, 'control.sock'),
     spawnLog: join(dir, 'spawn.log'),
     metricsSocket: join(dir, 'prometheus.sock'),
-    runRecord: join(dir, 'run.json'),
+    runRecord: runRecordPath(dir),
   };
 }
 
@@ -58,4 +58,9 @@ export function requireRootForNetwork(vm: VM, isRoot: boolean): void {
     `${vmLabel(vm)}: its network (${mode}) needs root: network namespaces, bridges, taps and iptables rules`,
     { hint: 'run ignite as root, or give the VM no network with --net none' },
   );
+}
+
+/** The supervisor's run record in a VM's directory; alone, for `ps`, which asks it of every VM. */
+export function runRecordPath(vmDir: string): string {
+  return join(vmDir, 'run.json');
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { VMStatusSchema, type VMStatus } from '../api/index.js';
 
@@ -24,6 +24,9 @@ export function readRunRecord(path: string): Promise<VMStatus | undefined> {
  * one failed open costs far less than a thread-pool round trip.
  */
 function readRunRecordSync(path: string): VMStatus | undefined {
+  // A stat that finds nothing returns; a read that finds nothing throws, and the exception's
+  // stack costs more than the lookup.
+  if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

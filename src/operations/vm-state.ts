@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { VM } from '../api/index.js';
 import { isProcessAlive, signalIfSame } from '../system/process.js';
 import type { OperationDeps } from './deps.js';
-import { vmPaths } from './vm-paths.js';
+import { runRecordPath, vmPaths } from './vm-paths.js';
 import { readRunRecord } from './vm-run-record.js';
 
 /**
@@ -63,7 +63,9 @@ async function adoptLiveRun(
   vm: VM,
 ): Promise<VM> {
   const uid = vm.metadata.uid ?? '';
-  const runFile = vmPaths(deps, vm).runRecord;
+  const dir = uid === '' ? undefined : deps.client.vms.objectDir(uid);
+  if (dir === undefined) return vm;
+  const runFile = runRecordPath(dir);
   const run = await readRunRecord(runFile);
   if (run?.state !== 'Running') return vm;
   const label = `vm "${vm.metadata.name ?? uid}"`;

@@ -7,7 +7,8 @@ import type { Storage, StoredEntry } from './storage.js';
  * checksum differs (another process wrote) reloads. Writes go through.
  */
 export class CachedStorage implements Storage {
-  private readonly cached = new Map<string, { checksum: string; obj: APIObject }>();
+  /** By kind and uid: the checksum last seen, and a private copy once it is worth keeping. */
+  private readonly cached = new Map<string, { checksum: string; obj?: APIObject }>();
 
   constructor(private readonly inner: Storage) {}
 
@@ -19,7 +20,7 @@ export class CachedStorage implements Storage {
     const id = CachedStorage.id(kind, uid);
     const sum = await this.inner.checksum(kind, uid);
     const hit = this.cached.get(id);
-    if (sum !== undefined && hit && hit.checksum === sum)
+    if (sum !== undefined && hit?.obj !== undefined && hit.checksum === sum)
       return structuredCloneObject(hit.obj) as KindMap[K];
     const obj = await this.inner.get(kind, uid);
     const after = await this.inner.checksum(kind, uid);
@@ -45,24 +46,31 @@ export class CachedStorage implements Storage {
     return (await this.entries(kind)).map((e) => e.obj);
   }
 
-  /** Listed objects whose checksum the cache already holds are not decoded again. */
+  /**
+   * Listed objects the cache holds a copy of at their checksum are not decoded again. A listing
+   * remembers each object's checksum, and keeps a copy of one it lists again unchanged: a
+   * one-shot listing (a CLI's) copies nothing, a repeated one (a reconciler's) decodes once more.
+   */
   async entries<K extends Kind>(
     kind: K,
     known?: (uid: string, checksum: string) => KindMap[K] | undefined,
   ): Promise<StoredEntry<K>[]> {
     const listed = await this.inner.entries(kind, (uid, checksum) => {
       const hit = this.cached.get(CachedStorage.id(kind, uid));
-      if (hit?.checksum === checksum) return structuredCloneObject(hit.obj) as KindMap[K];
+      if (hit?.obj !== undefined && hit.checksum === checksum)
+        return structuredCloneObject(hit.obj) as KindMap[K];
       return known?.(uid, checksum);
     });
     const live = new Set(listed.map((e) => CachedStorage.id(kind, e.uid)));
     for (const id of this.cached.keys())
       if (id.startsWith(`${kind}/`) && !live.has(id)) this.cached.delete(id);
-    for (const e of listed)
-      this.cached.set(CachedStorage.id(kind, e.uid), {
-        checksum: e.checksum,
-        obj: structuredCloneObject(e.obj),
-      });
+    for (const e of listed) {
+      const id = CachedStorage.id(kind, e.uid);
+      const prev = this.cached.get(id);
+      if (prev?.checksum !== e.checksum) this.cached.set(id, { checksum: e.checksum });
+      else if (prev.obj === undefined)
+        this.cached.set(id, { checksum: e.checksum, obj: structuredCloneObject(e.obj) });
+    }
     return listed;
   }
 
