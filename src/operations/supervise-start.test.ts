@@ -58,21 +58,6 @@ function manual<T>() {
   return { promise, fire };
 }
 
-/** A start told to prepare at once, its go left to the test, given time to begin its set-up. */
-async function preparedStart(
-  deps: { dataDir: string; client: ReturnType<typeof newFsClient> },
-  uid: string,
-) {
-  const net = recordingNetwork();
-  const go = manual<boolean>();
-  const pending = awaitStart({ ...deps, ...net }, uid, {
-    prepare: Promise.resolve(),
-    go: go.promise,
-  });
-  await new Promise((r) => setTimeout(r, 20));
-  return { net, go, pending };
-}
-
 test('a go before any prepare sets nothing up early', async () => {
   await withVM(async (deps, uid) => {
     const net = recordingNetwork();
@@ -88,7 +73,13 @@ test('a go before any prepare sets nothing up early', async () => {
 
 test('prepared, the network is set up as the record asks while waiting for the go', async () => {
   await withVM(async (deps, uid) => {
-    const { net, go, pending } = await preparedStart(deps, uid);
+    const net = recordingNetwork();
+    const go = manual<boolean>();
+    const pending = awaitStart({ ...deps, ...net }, uid, {
+      prepare: Promise.resolve(),
+      go: go.promise,
+    });
+    await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(net.calls, ['setup web docker-bridge 30080'], 'set up before the go');
     go.fire(true);
     const started = await pending;
@@ -101,7 +92,13 @@ test('prepared, the network is set up as the record asks while waiting for the g
 
 test('given up after preparing, the set-up is finished and then undone', async () => {
   await withVM(async (deps, uid) => {
-    const { net, go, pending } = await preparedStart(deps, uid);
+    const net = recordingNetwork();
+    const go = manual<boolean>();
+    const pending = awaitStart({ ...deps, ...net }, uid, {
+      prepare: Promise.resolve(),
+      go: go.promise,
+    });
+    await new Promise((r) => setTimeout(r, 20));
     go.fire(false);
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(net.calls, ['setup web docker-bridge 30080'], 'no teardown under a set-up');
