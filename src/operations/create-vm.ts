@@ -46,15 +46,6 @@ export interface CreateVMOptions {
   networkMode?: NetworkMode;
   /** Pin the VM to a hypervisor (stored as an annotation). */
   vmm?: 'qemu' | 'firecracker';
-  hooks?: CreateVMHooks;
-}
-
-/** For a caller that overlaps work with the create (`run` and its early supervisor). */
-export interface CreateVMHooks {
-  /** The VM is stored with its network reserved; its root disk is being built next. */
-  reserved?(): void;
-  /** The create failed after `reserved`: runs before the VM and its reservation are released. */
-  beforeRollback?(): Promise<void>;
 }
 
 export const VMM_ANNOTATION = 'ignite.weave.works/vmm';
@@ -260,7 +251,6 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
   try {
     await checkHostPortsFree(deps, created, { afterStore: true });
     await deps.reserveVMNetwork(created);
-    options.hooks?.reserved?.();
     const vmDir = deps.client.vms.objectDir(uid);
     if (vmDir === undefined) throw invalidArgument(`${label}: storage has no directory for it`);
     if (vm.spec.ssh === true) authorizedKeys.push(await deps.generateSSHKey(vmDir, uid));
@@ -284,7 +274,6 @@ export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Pr
       copyFiles: vm.spec.copyFiles ?? [],
     });
   } catch (err) {
-    await options.hooks?.beforeRollback?.().catch(() => undefined);
     await deps.releaseVMNetwork(created).catch(() => undefined);
     await deps.client.vms.delete(uid).catch(() => undefined);
     throw err;

@@ -28,15 +28,7 @@ export async function runVM(
   const supervisor = await prestartSupervisor(spawnDeps, uid);
   let created: VM;
   try {
-    created = await createVM(deps, {
-      ...create,
-      uid,
-      hooks: {
-        reserved: () => supervisor.prepare(),
-        // Its network set-up must be undone before the reservation is given back.
-        beforeRollback: () => supervisor.abandon(),
-      },
-    });
+    created = await createVM(deps, { ...create, uid });
   } catch (err) {
     await supervisor.abandon();
     throw err;

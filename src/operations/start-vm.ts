@@ -2,14 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { access } from 'node:fs/promises';
 import type { VM } from '../api/index.js';
 import { failedPrecondition, unavailable } from '../errors.js';
-import {
-  isProcessAlive,
-  signalIfSame,
-  signalProcess,
-  sleep,
-  spawnDetached,
-  waitForExit,
-} from '../system/process.js';
+import { isProcessAlive, signalProcess, sleep, spawnDetached } from '../system/process.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OperationDeps } from './deps.js';
@@ -55,7 +48,7 @@ export async function startVM(
     pid = options.prestarted.pid;
     // Before its handler is installed SIGUSR2 would kill it: wait until it catches the signal.
     const deadline = Date.now() + 10_000;
-    while (!(await catchesSignal(pid, SIGUSR2)) && Date.now() < deadline) await sleep(5);
+    while (!(await catchesSignal(pid, 12)) && Date.now() < deadline) await sleep(5);
     signalProcess(pid, 'SIGUSR2');
   } else {
     pid = spawnDetached(deps.spawnCommand.file, spawnArgs(deps, uid, false), {
@@ -114,54 +107,28 @@ function spawnArgs(deps: OperationDeps, uid: string, wait: boolean): string[] {
   ];
 }
 
-/** A supervisor started ahead of its VM, waiting to be told what to do. */
-export interface PrestartedSupervisor {
-  pid: number;
-  /**
-   * Tells it the VM is stored with its network reserved, so it sets up the network while the
-   * root disk is built. SIGWINCH, whose default is to be ignored: sent before the supervisor
-   * listens, it is retried briefly, and if it never lands the network is set up after `go`.
-   */
-  prepare(): void;
-  /** Ends it, waits until it has undone what it set up, and removes what it wrote. Idempotent. */
-  abandon(): Promise<void>;
-}
-
-const SIGWINCH = 28;
-const SIGUSR2 = 12;
-
 /**
  * Starts a VM's supervisor before the VM exists, to wait (for SIGUSR2) until `startVM` hands it
- * the finished VM: its start-up, and with `prepare` its network set-up, then overlap the VM's
- * creation, which shortens `run`. If the creation fails, `abandon()` ends it.
+ * the finished VM: its start-up then overlaps the VM's creation, which shortens `run`. If the
+ * creation fails, `abandon()` ends it and removes what it wrote.
  */
 export async function prestartSupervisor(
   deps: OperationDeps,
   uid: string,
-): Promise<PrestartedSupervisor> {
+): Promise<{ pid: number; abandon(): Promise<void> }> {
   const dir = join(deps.dataDir, 'vm', uid);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pid = spawnDetached(deps.spawnCommand.file, spawnArgs(deps, uid, true), {
     logFile: join(dir, 'spawn.log'),
     env: deps.env,
   });
-  let abandoned: Promise<void> | undefined;
   return {
     pid,
-    prepare: () => {
-      void (async () => {
-        const deadline = Date.now() + 2000;
-        while (!(await catchesSignal(pid, SIGWINCH)) && Date.now() < deadline) await sleep(5);
-        if (abandoned === undefined) signalIfSame(pid, uid, 'SIGWINCH');
-      })();
+    abandon: async () => {
+      signalProcess(pid, 'SIGTERM');
+      // Only the supervisor's log is there when the VM was never stored.
+      if (!(await deps.client.vms.tryFind(uid))) await rm(dir, { recursive: true, force: true });
     },
-    abandon: () =>
-      (abandoned ??= (async () => {
-        signalIfSame(pid, uid, 'SIGTERM');
-        await waitForExit(pid, 30_000, uid);
-        // Only the supervisor's log is there when the VM was never stored.
-        if (!(await deps.client.vms.tryFind(uid))) await rm(dir, { recursive: true, force: true });
-      })()),
   };
 }
 

@@ -1,16 +1,35 @@
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VM, VMStatus } from '../api/index.js';
+import type { NetworkMode, PortMapping, VM, VMStatus } from '../api/index.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { isProcessAlive } from '../system/process.js';
 import type { RunningVM, VmmDriver } from '../vmm/vmm-driver.js';
 import type { OperationDeps } from './deps.js';
-import type { VMNetworkAttachment, VMNetworking } from './vm-networking.js';
-import { awaitStart, setupVMNetwork, type StartSignals } from './supervise-start.js';
 import { vmLabel, vmPaths, type VMPaths } from './vm-paths.js';
 import { removeRunRecord, writeRunRecord } from './vm-run-record.js';
 
-export type { VMNetworkAttachment, VMNetworking } from './vm-networking.js';
+/** What the supervisor needs of the network layer: one attachment per VM, torn down on exit. */
+export interface VMNetworkAttachment {
+  /** The namespace the hypervisor must run in; absent when the VM has no network. */
+  netns?: string;
+  tapName?: string;
+  mac?: string;
+  ipAddresses: string[];
+}
+
+export interface VMNetworking {
+  /** DHCP leases handed to the guest so far (for metrics). */
+  dhcpLeases?(uid: string): Promise<number>;
+  setup(req: {
+    uid: string;
+    name: string;
+    mode: NetworkMode;
+    ports: PortMapping[];
+    vmDir: string;
+  }): Promise<VMNetworkAttachment>;
+  /** Idempotent: safe after a crash and when nothing was set up. */
+  teardown(req: { uid: string; vmDir: string }): Promise<void>;
+}
 
 /** A VM's metrics endpoint, served for as long as the supervisor runs. */
 export type MetricsServer = (
@@ -31,8 +50,6 @@ export interface SuperviseDeps extends OperationDeps {
 export interface SuperviseOptions {
   /** How long the guest gets to power off after SIGTERM before it is killed. */
   stopTimeoutMs?: number;
-  /** For a supervisor started before its VM was made: wait for these first. */
-  start?: StartSignals;
 }
 
 /**
@@ -46,8 +63,6 @@ export async function superviseVM(
   uid: string,
   options: SuperviseOptions = {},
 ): Promise<void> {
-  const started = options.start ? await awaitStart(deps, uid, options.start) : {};
-  if (started === false) return;
   const vm = await deps.client.vms.get(uid);
   const label = vmLabel(vm);
   const log = deps.logger.child({ vm: vm.metadata.name, uid });
@@ -61,6 +76,9 @@ export async function superviseVM(
     throw failedPrecondition(`${label}: already supervised by process ${other}`);
   }
   const paths = vmPaths(deps, vm);
+  const kernel = await kernelFiles(deps, vm);
+  const rootDisk = await rootDiskOf(paths);
+  const driver = await deps.driverFor(vm);
   const mode = vm.spec.network?.mode ?? 'docker-bridge';
 
   let running: RunningVM | undefined;
@@ -73,10 +91,13 @@ export async function superviseVM(
     }
   };
   try {
-    const kernel = await kernelFiles(deps, vm);
-    const rootDisk = await rootDiskOf(paths);
-    const driver = await deps.driverFor(vm);
-    const net = await (started.network ?? setupVMNetwork(deps, vm));
+    const net = await deps.networking.setup({
+      uid,
+      name: vm.metadata.name ?? uid,
+      mode,
+      ports: vm.spec.network?.ports ?? [],
+      vmDir: paths.dir,
+    });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     running = await driver.start({
       uid,

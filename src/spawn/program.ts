@@ -2,7 +2,6 @@ import { Command, CommanderError, Option } from 'commander';
 import { toAppError } from '../errors.js';
 import { createSupervisorRuntime } from '../composition.js';
 import { superviseVM } from '../operations/supervise-vm.js';
-import type { StartSignals } from '../operations/supervise-start.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 
 /**
@@ -35,7 +34,7 @@ function spawnProgram(): Command {
       ) => {
         // Set up before waiting: `ignite run` signals once the root disk is ready, and
         // whatever is left to do after that delays the boot.
-        const start = opts.waitSignal ? startSignals() : undefined;
+        const go = opts.waitSignal ? goSignal() : Promise.resolve(true);
         const deps = createSupervisorRuntime({
           dataDir: opts.dataDir,
           logLevel: opts.logLevel,
@@ -44,11 +43,9 @@ function spawnProgram(): Command {
           component: 'spawn',
           signals: process,
         });
+        if (!(await go)) return;
         try {
-          await superviseVM(deps, uid, {
-            stopTimeoutMs: Number(opts.stopTimeout) * 1000,
-            ...(start ? { start } : {}),
-          });
+          await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
         } catch (err) {
           const e = toAppError(err);
           deps.logger.error({ err, code: e.code, uid }, e.message);
@@ -58,13 +55,9 @@ function spawnProgram(): Command {
     );
 }
 
-/**
- * SIGWINCH: the VM is stored with its network reserved (prepare); SIGUSR2: its disk is ready
- * (go); SIGTERM, or no go within five minutes: give up.
- */
-function startSignals(): StartSignals {
-  const prepare = new Promise<void>((resolve) => process.once('SIGWINCH', () => resolve()));
-  const go = new Promise<boolean>((resolve) => {
+/** Waits for SIGUSR2 (go) or SIGTERM (give up); false when told to give up or never told. */
+function goSignal(): Promise<boolean> {
+  return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), 300_000);
     process.once('SIGUSR2', () => {
       clearTimeout(timer);
@@ -75,7 +68,6 @@ function startSignals(): StartSignals {
       resolve(false);
     });
   });
-  return { prepare, go };
 }
 
 /** Runs ignite-spawn with its arguments; returns the exit code. */
