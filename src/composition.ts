@@ -10,13 +10,13 @@ import { newFsClient } from './storage/index.js';
 import { createLogger, type LogLevel } from './system/logger.js';
 import type { OperationDeps, SpawnCommand } from './operations/deps.js';
 import type { SuperviseDeps } from './operations/supervise-vm.js';
-import { CniNetwork } from './network/cni-network.js';
+import { CNINetwork } from './network/cni-network.js';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VM, type VMDefaults } from './api/index.js';
 import { invalidArgument } from './errors.js';
 import { VMM_ANNOTATION, type CreateVMDeps } from './operations/create-vm.js';
 import { importImage, importKernel, type ImportDeps } from './operations/import-image.js';
 import { RegistryClient, importLimits, type ImportLimits } from './image/index.js';
-import { FirecrackerDriver, QemuDriver, type VmmDriver, type VmmName } from './vmm/index.js';
+import { FirecrackerDriver, QemuDriver, type VMMDriver, type VMMName } from './vmm/index.js';
 import type { BuildInfo } from './operations/version.js';
 
 /**
@@ -53,11 +53,11 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
     env: options.env,
     spawnCommand: spawnCommand(),
     collectVMLeftovers: (vm) =>
-      new CniNetwork({ dataDir, nameservers: hostNameservers }).teardown({
+      new CNINetwork({ dataDir, nameservers: hostNameservers }).teardown({
         uid: vm.metadata.uid ?? '',
       }),
     reserveVMNetwork: (vm) =>
-      new CniNetwork({ dataDir, nameservers: hostNameservers }).reserve({
+      new CNINetwork({ dataDir, nameservers: hostNameservers }).reserve({
         uid: vm.metadata.uid ?? '',
         name: vm.metadata.name ?? '',
         mode: vm.spec.network?.mode ?? 'docker-bridge',
@@ -67,7 +67,7 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
       if (dir !== undefined) await releaseRawViews(dir);
     },
     releaseVMNetwork: (vm) =>
-      new CniNetwork({ dataDir, nameservers: hostNameservers }).release({
+      new CNINetwork({ dataDir, nameservers: hostNameservers }).release({
         uid: vm.metadata.uid ?? '',
       }),
   };
@@ -147,7 +147,7 @@ export function createSupervisorRuntime(options: SupervisorRuntimeOptions): Supe
  * Firecracker where its binary is installed and QEMU otherwise. The choice is stored on the VM
  * as an annotation, since its root disk's format depends on it.
  */
-export async function pickVmm(env: NodeJS.ProcessEnv, wanted?: string): Promise<VmmName> {
+export async function pickVMM(env: NodeJS.ProcessEnv, wanted?: string): Promise<VMMName> {
   const choice = wanted ?? env['IGNITE_VMM'] ?? 'auto';
   if (choice === 'qemu' || choice === 'firecracker') return choice;
   if (choice !== 'auto')
@@ -157,7 +157,7 @@ export async function pickVmm(env: NodeJS.ProcessEnv, wanted?: string): Promise<
 }
 
 /** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
-export function driverFor(deps: OperationDeps, vm: VM): VmmDriver {
+export function driverFor(deps: OperationDeps, vm: VM): VMMDriver {
   const vmm = vm.metadata.annotations?.[VMM_ANNOTATION] ?? 'qemu';
   if (vmm === 'firecracker') return new FirecrackerDriver({ logger: deps.logger });
   if (vmm !== 'qemu') throw invalidArgument(`vm "${vm.metadata.name ?? ''}": unknown vmm "${vmm}"`);
@@ -171,8 +171,8 @@ export function driverFor(deps: OperationDeps, vm: VM): VmmDriver {
 }
 
 /** The network layer: CNI (and ignite's default bridge for docker-bridge), per VM. */
-export function vmNetworking(deps: OperationDeps): CniNetwork {
-  return new CniNetwork({
+export function vmNetworking(deps: OperationDeps): CNINetwork {
+  return new CNINetwork({
     dataDir: deps.dataDir,
     logger: deps.logger,
     nameservers: hostNameservers,
@@ -188,7 +188,7 @@ export function createVMDeps(
   return {
     ...deps,
     vmDefaults: hostVMDefaults(deps.env),
-    pickVmm: (wanted) => pickVmm(deps.env, wanted),
+    pickVMM: (wanted) => pickVMM(deps.env, wanted),
     ensureImage: async (ref) => {
       const image = await importImage(importDeps(deps, insecureRegistries, limits), ref);
       const dir = deps.client.images.objectDir(image.metadata.uid ?? '');

@@ -9,10 +9,10 @@ import { run, runUnchecked } from '../system/exec.js';
 import type { Logger } from '../system/logger.js';
 import { isProcessAlive, signalProcess, sleep, waitForExit } from '../system/process.js';
 import {
-  CniRunner,
+  CNIRunner,
   DEFAULT_CNI_CONF_DIR,
   loadNetworkConfig,
-  type CniRuntime,
+  type CNIRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
 import { repairZeroMacBridges } from './cni/bridge-repair.js';
@@ -52,7 +52,7 @@ export interface NetworkAttachment {
   prefixLength?: number;
 }
 
-export interface CniNetworkOptions {
+export interface CNINetworkOptions {
   dataDir: string;
   confDir?: string;
   pluginPaths?: string[];
@@ -66,11 +66,11 @@ const TAP = 'tap0';
 const RESERVE_IF = 'reserve0';
 const DHCP_SERVER_IP = '169.254.255.1';
 
-export class CniNetwork {
-  private readonly cni: CniRunner;
+export class CNINetwork {
+  private readonly cni: CNIRunner;
 
-  constructor(private readonly options: CniNetworkOptions) {
-    this.cni = new CniRunner(options.pluginPaths);
+  constructor(private readonly options: CNINetworkOptions) {
+    this.cni = new CNIRunner(options.pluginPaths);
   }
 
   private stateFile(uid: string): string {
@@ -111,7 +111,7 @@ export class CniNetwork {
     }
   }
 
-  private reservationRuntime(uid: string, ip?: string): CniRuntime {
+  private reservationRuntime(uid: string, ip?: string): CNIRuntime {
     return {
       containerId: `ignite-${uid}`,
       netns: '/proc/self/ns/net',
@@ -159,13 +159,13 @@ export class CniNetwork {
     if (req.mode === 'none') return { ipAddresses: [] };
     const label = `vm "${req.name}"`;
     const list = await this.networkFor(req.mode);
-    const netns = CniNetwork.netnsName(req.uid);
+    const netns = CNINetwork.netnsName(req.uid);
     // A leftover of an earlier run of this VM (crash) goes first, and any other VM's.
     await this.teardown({ uid: req.uid });
     // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
     // exists, and this one's is made before anything of it is added.
     const sweeping = this.sweepQuietly();
-    const runtime: CniRuntime = {
+    const runtime: CNIRuntime = {
       containerId: `ignite-${req.uid}`,
       netns: `/run/netns/${netns}`,
       ifName: 'eth0',
@@ -200,9 +200,9 @@ export class CniNetwork {
       const [address = '', prefix = '32'] = ip4.address.split('/');
       const gateway = ip4.gateway ?? state.result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
       const { mac, mtu } = await linkInfo(netns, 'eth0');
-      await plumbTap(netns, { uplink: 'eth0', tap: TAP, mtu, serverIp: DHCP_SERVER_IP });
+      await plumbTap(netns, { uplink: 'eth0', tap: TAP, mtu, serverIP: DHCP_SERVER_IP });
 
-      state.dhcpPid = await this.startDhcp(req, netns, {
+      state.dhcpPid = await this.startDHCP(req, netns, {
         address,
         prefix: Number(prefix),
         gateway,
@@ -238,7 +238,7 @@ export class CniNetwork {
     return DEFAULT_NETWORK;
   }
 
-  private async startDhcp(
+  private async startDHCP(
     req: NetworkSetupRequest,
     netns: string,
     lease: { address: string; prefix: number; gateway: string | undefined; mac: string },
@@ -305,7 +305,7 @@ export class CniNetwork {
     } catch {
       state = undefined;
     }
-    const netns = CniNetwork.netnsName(req.uid);
+    const netns = CNINetwork.netnsName(req.uid);
     const errors: AppError[] = [];
     if (state?.dhcpPid !== undefined && isProcessAlive(state.dhcpPid, `${req.uid}.udhcpd.conf`)) {
       signalProcess(state.dhcpPid, 'SIGTERM');
@@ -356,7 +356,7 @@ export class CniNetwork {
       confDir: this.options.confDir,
       logger: this.options.logger,
       placeholderIf: RESERVE_IF,
-      netnsName: (uid) => CniNetwork.netnsName(uid),
+      netnsName: (uid) => CNINetwork.netnsName(uid),
       readState: (uid) =>
         readFile(this.stateFile(uid), 'utf8').then(
           (t) => JSON.parse(t) as NetworkState,

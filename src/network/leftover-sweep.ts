@@ -6,7 +6,7 @@ import {
   loadNetworkConfig,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
-import { existingNamespaces, findCniLeftovers, type CniLeftover } from './cni/leftovers.js';
+import { existingNamespaces, findCNILeftovers, type CNILeftover } from './cni/leftovers.js';
 import { DEFAULT_NETWORK } from './default-network.js';
 import type { NetworkState } from './network-state.js';
 
@@ -39,7 +39,7 @@ export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
   const conf = await loadNetworkConfig(target.confDir ?? DEFAULT_CNI_CONF_DIR);
   if (conf) networks.set(conf.name, conf);
   // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
-  const leftovers = (await findCniLeftovers([...networks.keys()], target.placeholderIf)).filter(
+  const leftovers = (await findCNILeftovers([...networks.keys()], target.placeholderIf)).filter(
     (l) => !l.placeholderOnly,
   );
   if (leftovers.length === 0) return [];
@@ -69,7 +69,7 @@ async function sweepOne(
   target: SweepTarget,
   uid: string,
   list: NetworkConfigList,
-  held: Pick<CniLeftover, 'ips' | 'ports'>,
+  held: Pick<CNILeftover, 'ips' | 'ports'>,
 ): Promise<void> {
   const netns = target.netnsName(uid);
   const state: NetworkState = (await target.readState(uid)) ?? {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipBatch, tcBatch } from './netns-plumbing.js';
 
-const plumbing = { uplink: 'eth0', tap: 'tap0', mtu: 1500, serverIp: '169.254.255.1' };
+const plumbing = { uplink: 'eth0', tap: 'tap0', mtu: 1500, serverIP: '169.254.255.1' };
 
 test('the ip batch brings lo up, frees the uplink address and makes the addressed tap', () => {
   assert.equal(
@@ -23,7 +23,7 @@ test('values that are not one plain word never reach a batch', () => {
   for (const bad of [
     { ...plumbing, tap: 'tap0\nlink del eth0' },
     { ...plumbing, uplink: 'eth0 up' },
-    { ...plumbing, serverIp: '1.2.3.4/0' },
+    { ...plumbing, serverIP: '1.2.3.4/0' },
     { ...plumbing, mtu: 1500.5 },
     { ...plumbing, mtu: 10 },
   ]) {

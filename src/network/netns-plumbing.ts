@@ -12,7 +12,7 @@ export interface TapPlumbing {
   tap: string;
   mtu: number;
   /** A link-local address on the tap for the DHCP server, which the guest never routes to. */
-  serverIp: string;
+  serverIP: string;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -20,7 +20,7 @@ const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
 
 /** Batch lines carry no quoting: every value in them is checked to be one plain word. */
 function checked(p: TapPlumbing): TapPlumbing {
-  if (!NAME.test(p.uplink) || !NAME.test(p.tap) || !IPV4.test(p.serverIp))
+  if (!NAME.test(p.uplink) || !NAME.test(p.tap) || !IPV4.test(p.serverIP))
     throw failedPrecondition(`network: bad interface plumbing ${JSON.stringify(p)}`);
   if (!Number.isInteger(p.mtu) || p.mtu < 68 || p.mtu > 65535)
     throw failedPrecondition(`network: bad MTU ${p.mtu}`);
@@ -35,7 +35,7 @@ export function ipBatch(plumbing: TapPlumbing): string {
     `addr flush dev ${p.uplink}`,
     `tuntap add dev ${p.tap} mode tap`,
     `link set ${p.tap} mtu ${p.mtu} up`,
-    `addr add ${p.serverIp}/32 dev ${p.tap}`,
+    `addr add ${p.serverIP}/32 dev ${p.tap}`,
     '',
   ].join('\n');
 }

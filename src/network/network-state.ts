@@ -1,4 +1,4 @@
-import type { CniResult, CniRuntime, NetworkConfigList } from './cni/cni-runner.js';
+import type { CNIResult, CNIRuntime, NetworkConfigList } from './cni/cni-runner.js';
 
 /**
  * What a VM's CNI attachment needs to be undone, kept in `<dataDir>/network/<uid>.json` outside
@@ -8,8 +8,8 @@ export interface NetworkState {
   uid: string;
   netns: string;
   list: NetworkConfigList;
-  runtime: CniRuntime;
-  result?: CniResult;
+  runtime: CNIRuntime;
+  result?: CNIResult;
   dhcpPid?: number;
 }
 

@@ -192,7 +192,7 @@ export interface CreateVMDeps extends OperationDeps, HostPortCheckDeps {
   /** Generates the VM's SSH key pair; returns the public key. */
   generateSSHKey(vmDir: string, uid: string): Promise<string>;
   /** The hypervisor for a new VM, from the flag, the host setting, or what is installed. */
-  pickVmm(wanted?: string): Promise<'qemu' | 'firecracker'>;
+  pickVMM(wanted?: string): Promise<'qemu' | 'firecracker'>;
   vmDefaults?: Readonly<VMDefaults>;
 }
 
@@ -215,7 +215,7 @@ export interface RootDiskRequest {
 export async function createVM(deps: CreateVMDeps, options: CreateVMOptions): Promise<VM> {
   const vm = buildVM(options, deps.vmDefaults);
   requireRootForNetwork(vm, process.getuid?.() === 0);
-  const vmm = await deps.pickVmm(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
+  const vmm = await deps.pickVMM(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
   vm.metadata.annotations = { ...vm.metadata.annotations, [VMM_ANNOTATION]: vmm };
   const authorizedKeys: string[] = [];
   if (typeof vm.spec.ssh === 'string') authorizedKeys.push(await readPublicKey(vm.spec.ssh));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NetworkMode, PortMapping, VM, VMStatus } from '../api/index.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { isProcessAlive } from '../system/process.js';
-import type { RunningVM, VmmDriver } from '../vmm/vmm-driver.js';
+import type { RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
 import type { OperationDeps } from './deps.js';
 import { vmLabel, vmPaths, type VMPaths } from './vm-paths.js';
 import { removeRunRecord, writeRunRecord } from './vm-run-record.js';
@@ -40,7 +40,7 @@ export type MetricsServer = (
 ) => Promise<{ close(): Promise<void> }>;
 
 export interface SuperviseDeps extends OperationDeps {
-  driverFor(vm: VM): Promise<VmmDriver>;
+  driverFor(vm: VM): Promise<VMMDriver>;
   networking: VMNetworking;
   serveMetrics?: MetricsServer;
   /** Signals the supervisor reacts to; the spawn entry wires process signals here. */

@@ -4,8 +4,8 @@ export type {
   ExitInfo,
   RunningVM,
   VMConfig,
-  VmmDriver,
-  VmmName,
+  VMMDriver,
+  VMMName,
 } from './vmm-driver.js';
 export { QemuDriver, type QemuDriverOptions } from './qemu/qemu-driver.js';
 export { chooseAccel, type AccelChoice } from './qemu/accel-probe.js';

@@ -6,7 +6,7 @@
  * Drivers: QEMU `microvm` (src/vmm/qemu/), and Firecracker (src/vmm/firecracker/) where its binary
  * is installed. Both pass test/suites/vmm-driver.suite.ts.
  */
-export type VmmName = 'qemu' | 'firecracker';
+export type VMMName = 'qemu' | 'firecracker';
 
 export interface VMConfig {
   uid: string;
@@ -76,8 +76,8 @@ export interface Availability {
   version?: string;
 }
 
-export interface VmmDriver {
-  readonly name: VmmName;
+export interface VMMDriver {
+  readonly name: VMMName;
   /** Whether this machine can run this driver (binary present, /dev/kvm usable, …). */
   availability(): Promise<Availability>;
   /** Starts the hypervisor and boots the VM; resolves once the guest is booting. */

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
 import { gitopsTestEnv, vmManifest } from '../helpers/git-repo.js';
 
-interface PassJson {
+interface PassJSON {
   decisions: { vm: string; action: string; detail?: string; file?: string }[];
   invalidFiles: string[];
 }
 
-const actions = (p: PassJson | undefined) =>
+const actions = (p: PassJSON | undefined) =>
   Object.fromEntries((p?.decisions ?? []).map((d) => [d.vm, d.action]));
 
 // A real repository, a real registry, a real reconcile and one TCG boot: what a repository may
@@ -27,7 +27,7 @@ test(
         env,
         timeoutMs: 300_000,
       });
-      return { ...r, pass: r.stdout ? (JSON.parse(r.stdout) as PassJson) : undefined };
+      return { ...r, pass: r.stdout ? (JSON.parse(r.stdout) as PassJSON) : undefined };
     };
     await repo.commit({
       'vms/shadow.yaml': vmManifest('shadow', image, {
@@ -67,7 +67,7 @@ test(
         extra: '  copyFiles:\n    - hostPath: /root/.ssh/id_rsa\n      vmPath: /x\n',
       }),
     });
-    const sshdUid = (await g.vms()).find((v) => v.metadata.name === 'sshd')?.metadata.uid;
+    const sshdUID = (await g.vms()).find((v) => v.metadata.name === 'sshd')?.metadata.uid;
     const third = await once(['--host-port-range', '1-65535']);
     assert.deepEqual(third.pass?.decisions.map((d) => `${d.vm}: ${d.action}`).sort(), [
       'shadow: refused',
@@ -76,7 +76,7 @@ test(
     ]);
     assert.ok(third.pass?.invalidFiles.includes('vms/sshd.yaml'));
     all = await g.vms();
-    assert.equal(all.find((v) => v.metadata.name === 'sshd')?.metadata.uid, sshdUid, 'sshd kept');
+    assert.equal(all.find((v) => v.metadata.name === 'sshd')?.metadata.uid, sshdUID, 'sshd kept');
     assert.equal(all.find((v) => v.metadata.name === 'web')?.status.state, 'Running');
     for (const name of ['web', 'sshd'])
       assert.equal((await ignite(['rm', '-f', name], { env })).code, 0);
@@ -111,7 +111,7 @@ test('gitops --allow-host-path DIR: a file inside DIR is allowed; a symlink insi
         timeoutMs: 300_000,
       },
     );
-    const pass = JSON.parse(r.stdout) as PassJson;
+    const pass = JSON.parse(r.stdout) as PassJSON;
     assert.deepEqual(actions(pass), { dotdot: 'refused', escape: 'refused', ok: 'created' });
     assert.match(
       r.stderr,

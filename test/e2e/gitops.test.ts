@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
 import { backgroundIgnite } from '../helpers/background-cli.js';
-import { gitopsTestEnv, vmManifest, type VMJson } from '../helpers/git-repo.js';
+import { gitopsTestEnv, vmManifest, type VMJSON } from '../helpers/git-repo.js';
 import { freePort } from '../helpers/registry.js';
 
 const INTERVAL_S = 5;
@@ -170,7 +170,7 @@ test(
     const again = await ignite(['gitops', repo.url, '--once', '-o', 'json'], { env });
     assert.deepEqual((JSON.parse(again.stdout) as { decisions: unknown[] }).decisions, []);
 
-    const all = JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJson[];
+    const all = JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJSON[];
     assert.deepEqual(all.map((v) => v.metadata.name).sort(), ['a', 'b', 'c'], 'no duplicates');
     const state = Object.fromEntries(all.map((v) => [v.metadata.name, v.status.state]));
     assert.deepEqual(state, { a: 'Running', b: 'Created', c: 'Created' });

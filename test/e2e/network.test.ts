@@ -12,7 +12,7 @@ import { leftovers, reservationsOf } from '../helpers/host-leftovers.js';
 
 const pexec = promisify(execFile);
 
-interface VMJson {
+interface VMJSON {
   metadata: { uid: string };
   status: { state: string; ipAddresses?: string[]; runtime?: { spawnPid: number; pid: number } };
 }
@@ -35,7 +35,7 @@ test(
     const a = `neta-${process.pid}`;
     const b = `netb-${process.pid}`;
     const inspect = async (n: string) =>
-      JSON.parse((await ignite(['inspect', 'vm', n], { env })).stdout) as VMJson;
+      JSON.parse((await ignite(['inspect', 'vm', n], { env })).stdout) as VMJSON;
     try {
       for (const [n, extra] of [
         [a, ['-p', `${port}:80`]],

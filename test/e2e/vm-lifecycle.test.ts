@@ -11,7 +11,7 @@ import { ignite } from '../helpers/cli.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForBusyboxInit, waitForText } from '../helpers/console.js';
 
-interface VMJson {
+interface VMJSON {
   metadata: { uid: string };
   status: { state: string; runtime?: { spawnPid: number; pid: number } };
 }
@@ -27,7 +27,7 @@ test(
     const dir = { path: t.dataDir };
     const name = `t1-${process.pid}`;
     const inspect = async () =>
-      JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJson;
+      JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJSON;
 
     const run = await ignite(
       ['run', `${reg.host}/ignite-busybox`, '--name', name, '--net', 'none'],

@@ -84,7 +84,7 @@ export function vmManifest(
 }
 
 /** A VM as `ignite ps -a -o json` prints it, with the fields the gitops tests read. */
-export interface VMJson {
+export interface VMJSON {
   metadata: {
     name: string;
     uid: string;
@@ -102,7 +102,7 @@ export interface GitopsTestEnv extends AsyncDisposable {
   /** The busybox image in the test registry. */
   image: string;
   /** Every VM, as `ignite ps -a -o json` lists it. */
-  vms: () => Promise<VMJson[]>;
+  vms: () => Promise<VMJSON[]>;
 }
 
 export async function gitopsTestEnv(): Promise<GitopsTestEnv> {
@@ -114,7 +114,7 @@ export async function gitopsTestEnv(): Promise<GitopsTestEnv> {
     env: t.env,
     image: `${t.registry}/ignite-busybox`,
     vms: async () =>
-      JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env: t.env })).stdout) as VMJson[],
+      JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env: t.env })).stdout) as VMJSON[],
     [Symbol.asyncDispose]: async () => {
       await repo[Symbol.asyncDispose]();
       await t[Symbol.asyncDispose]();

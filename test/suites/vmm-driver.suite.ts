@@ -4,15 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { AppError } from '../../src/errors.js';
-import type { RunningVM, VMConfig, VmmDriver } from '../../src/vmm/vmm-driver.js';
+import type { RunningVM, VMConfig, VMMDriver } from '../../src/vmm/vmm-driver.js';
 
 /**
  * What the suite needs from each driver's test file: the driver, and fresh VM configs whose
  * guest prints `initMarker` on its console, runs a shell there, mounts its root disk, and reboots
  * (ending the hypervisor) on Ctrl-Alt-Del.
  */
-export interface VmmDriverHarness {
-  driver: VmmDriver;
+export interface VMMDriverHarness {
+  driver: VMMDriver;
   /** A config in a fresh directory; `cleanup` removes it. */
   makeConfig(name: string): Promise<{ config: VMConfig; cleanup: () => Promise<void> }>;
   initMarker: string;
@@ -22,16 +22,16 @@ export interface VmmDriverHarness {
   shutdownTimeoutMs: number;
 }
 
-/** The contract of VmmDriver (src/vmm/vmm-driver.ts), run against every driver. */
+/** The contract of VMMDriver (src/vmm/vmm-driver.ts), run against every driver. */
 export function vmmDriverSuite(
   name: string,
-  setup: () => Promise<VmmDriverHarness | { skip: string }>,
+  setup: () => Promise<VMMDriverHarness | { skip: string }>,
 ): void {
-  let harness: Promise<VmmDriverHarness | { skip: string }> | undefined;
+  let harness: Promise<VMMDriverHarness | { skip: string }> | undefined;
   const withVM =
     (
       fn: (
-        h: VmmDriverHarness,
+        h: VMMDriverHarness,
         config: VMConfig,
         t: TestContext,
         track: (vm: RunningVM) => RunningVM,

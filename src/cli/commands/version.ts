@@ -20,7 +20,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
       // The tool probes run only here: the plain `version` stays a bare start-up.
       const deps = ctx.createDeps(cmd);
       ctx.out(
-        formatData(await getVersionDetails(ctx.build(), ctx.io.env, () => deps.pickVmm()), format),
+        formatData(await getVersionDetails(ctx.build(), ctx.io.env, () => deps.pickVMM()), format),
       );
     });
 }

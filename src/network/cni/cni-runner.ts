@@ -15,7 +15,7 @@ export interface NetworkConfigList {
   plugins: Record<string, unknown>[];
 }
 
-export interface CniRuntime {
+export interface CNIRuntime {
   containerId: string;
   /** Path of the network namespace, e.g. /run/netns/ignite-<uid>. */
   netns: string;
@@ -25,7 +25,7 @@ export interface CniRuntime {
   portMappings?: { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
 }
 
-export interface CniResult {
+export interface CNIResult {
   cniVersion?: string;
   interfaces?: { name: string; mac?: string; sandbox?: string }[];
   ips?: { address: string; gateway?: string; interface?: number }[];
@@ -36,7 +36,7 @@ export interface CniResult {
 export const DEFAULT_CNI_PATHS = ['/usr/lib/cni', '/opt/cni/bin'];
 export const DEFAULT_CNI_CONF_DIR = '/etc/cni/net.d';
 
-export class CniRunner {
+export class CNIRunner {
   constructor(private readonly paths: readonly string[] = DEFAULT_CNI_PATHS) {}
 
   private async plugin(type: string, label: string): Promise<string> {
@@ -60,11 +60,11 @@ export class CniRunner {
   private async exec(
     command: 'ADD' | 'DEL' | 'CHECK',
     list: NetworkConfigList,
-    rt: CniRuntime,
+    rt: CNIRuntime,
     plugin: Record<string, unknown>,
-    prev: CniResult | undefined,
+    prev: CNIResult | undefined,
     label: string,
-  ): Promise<CniResult | undefined> {
+  ): Promise<CNIResult | undefined> {
     const type = typeof plugin['type'] === 'string' ? plugin['type'] : '';
     const bin = await this.plugin(type, label);
     const conf: Record<string, unknown> = {
@@ -104,7 +104,7 @@ export class CniRunner {
     }
     if (command !== 'ADD') return prev;
     try {
-      return JSON.parse(r.stdout) as CniResult;
+      return JSON.parse(r.stdout) as CNIResult;
     } catch {
       throw new AppError('Internal', `${label}: CNI plugin "${type}" printed no result`);
     }
@@ -117,9 +117,9 @@ export class CniRunner {
   async ipam(
     command: 'ADD' | 'DEL',
     list: NetworkConfigList,
-    rt: CniRuntime,
+    rt: CNIRuntime,
     label: string,
-  ): Promise<CniResult | undefined> {
+  ): Promise<CNIResult | undefined> {
     const ipam = list.plugins
       .map((p) => p['ipam'])
       .find((i): i is Record<string, unknown> => typeof i === 'object' && i !== null);
@@ -137,16 +137,16 @@ export class CniRunner {
     );
   }
 
-  async add(list: NetworkConfigList, rt: CniRuntime, label: string): Promise<CniResult> {
-    let prev: CniResult | undefined;
+  async add(list: NetworkConfigList, rt: CNIRuntime, label: string): Promise<CNIResult> {
+    let prev: CNIResult | undefined;
     for (const p of list.plugins) prev = await this.exec('ADD', list, rt, p, prev, label);
     return prev ?? {};
   }
 
   async check(
     list: NetworkConfigList,
-    rt: CniRuntime,
-    result: CniResult,
+    rt: CNIRuntime,
+    result: CNIResult,
     label: string,
   ): Promise<void> {
     for (const p of list.plugins) await this.exec('CHECK', list, rt, p, result, label);
@@ -155,8 +155,8 @@ export class CniRunner {
   /** DEL in reverse order; keeps going past failures so as much as possible is released. */
   async del(
     list: NetworkConfigList,
-    rt: CniRuntime,
-    result: CniResult | undefined,
+    rt: CNIRuntime,
+    result: CNIResult | undefined,
     label: string,
   ): Promise<void> {
     let first: AppError | undefined;

@@ -6,7 +6,7 @@ import { runUnchecked } from '../../system/exec.js';
 export const HOST_LOCAL_DIR = '/var/lib/cni/networks';
 
 /** What the CNI plugins keep on the host for one ignite VM (container ID `ignite-<uid>`). */
-export interface CniLeftover {
+export interface CNILeftover {
   uid: string;
   network: string;
   /** Addresses host-local holds for it on an attached interface, or its masquerade rule names. */
@@ -24,13 +24,13 @@ const ID = /^ignite-([a-z0-9]{16})$/;
  * host-local files of `networks` (an address as the name; the container ID and interface inside)
  * and the nat table's rules, whose comments carry `name: "<network>" id: "<container ID>"`.
  */
-export async function findCniLeftovers(
+export async function findCNILeftovers(
   networks: readonly string[],
   placeholderIf: string,
   hostLocalDir = HOST_LOCAL_DIR,
-): Promise<CniLeftover[]> {
-  const found = new Map<string, CniLeftover>();
-  const entry = (uid: string, network: string): CniLeftover => {
+): Promise<CNILeftover[]> {
+  const found = new Map<string, CNILeftover>();
+  const entry = (uid: string, network: string): CNILeftover => {
     const key = `${network}/${uid}`;
     let e = found.get(key);
     if (!e) found.set(key, (e = { uid, network, ips: [], ports: [], placeholderOnly: true }));

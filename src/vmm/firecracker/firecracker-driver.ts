@@ -12,7 +12,7 @@ import {
   type HypervisorProcess,
 } from '../hypervisor-process.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
-import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
+import type { Availability, BlockStats, RunningVM, VMConfig, VMMDriver } from '../vmm-driver.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import {
   apiForVersion,
@@ -45,7 +45,7 @@ export const FIRECRACKER_FILES = {
  * guest reboots and Firecracker exits, as in Ignite. Block stats come from the metrics file,
  * flushed on demand.
  */
-export class FirecrackerDriver implements VmmDriver {
+export class FirecrackerDriver implements VMMDriver {
   readonly name = 'firecracker' as const;
   private readonly binary: string;
 

@@ -11,11 +11,11 @@ import {
 } from '../hypervisor-process.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
-import type { Availability, BlockStats, RunningVM, VMConfig, VmmDriver } from '../vmm-driver.js';
+import type { Availability, BlockStats, RunningVM, VMConfig, VMMDriver } from '../vmm-driver.js';
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
 import { detectHostTsc, detectHostTscCached } from './host-tsc.js';
 import { qemuArgs, type Accel } from './qemu-command.js';
-import { QmpClient } from './qmp-client.js';
+import { QMPClient } from './qmp-client.js';
 
 export interface QemuDriverOptions {
   /** Default `qemu-system-x86_64` on PATH. */
@@ -55,7 +55,7 @@ const DEFAULT_BINARY = 'qemu-system-x86_64';
  *   i8042 the keys go nowhere; with `acpi=off` the i8042 would bind without PNP, but the Debian
  *   kernel then cannot find its virtio-mmio disk.
  */
-export class QemuDriver implements VmmDriver {
+export class QemuDriver implements VMMDriver {
   readonly name = 'qemu' as const;
   private readonly binary: string;
 
@@ -105,7 +105,7 @@ export class QemuDriver implements VmmDriver {
         what: 'qemu',
         timeoutMs: this.options.startTimeoutMs ?? 10_000,
       });
-      const { client } = await QmpClient.open(socket, label);
+      const { client } = await QMPClient.open(socket, label);
       const status = await client.queryStatus();
       if (!status.running) throw internal(`${label}: qemu is ${status.status}, not running`);
       return new QemuVM(proc, client, config, this.options);
@@ -144,7 +144,7 @@ class QemuVM implements RunningVM {
 
   constructor(
     private readonly proc: HypervisorProcess,
-    private readonly qmp: QmpClient,
+    private readonly qmp: QMPClient,
     config: VMConfig,
     private readonly options: QemuDriverOptions,
   ) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { AppError } from '../../errors.js';
-import { QmpClient, type QmpEvent } from './qmp-client.js';
+import { QMPClient, type QMPEvent } from './qmp-client.js';
 
 /** Two connected in-memory streams, like the two ends of a socket. */
 class End extends Duplex {
@@ -56,21 +56,21 @@ function fakeQemu(server: Duplex, handle: Handler): string[] {
   return seen;
 }
 
-test('QmpClient: negotiates capabilities, then runs commands', async () => {
+test('QMPClient: negotiates capabilities, then runs commands', async () => {
   const [c, s] = duplexPair();
   const seen = fakeQemu(s, (cmd) =>
     cmd.execute === 'query-status'
       ? { return: { status: 'running', running: true } }
       : { return: {} },
   );
-  const { client, greeting } = await QmpClient.open(c, 'vm "t"');
+  const { client, greeting } = await QMPClient.open(c, 'vm "t"');
   assert.equal(greeting.QMP.version.qemu.major, 7);
   assert.deepEqual(await client.queryStatus(), { status: 'running', running: true });
   assert.deepEqual(seen, ['qmp_capabilities', 'query-status']);
   client.close();
 });
 
-test('QmpClient: matches replies by id when they arrive out of order, between events', async () => {
+test('QMPClient: matches replies by id when they arrive out of order, between events', async () => {
   const [c, s] = duplexPair();
   const held: { id?: unknown }[] = [];
   fakeQemu(s, (cmd) => {
@@ -83,8 +83,8 @@ test('QmpClient: matches replies by id when they arrive out of order, between ev
     }
     return undefined;
   });
-  const { client } = await QmpClient.open(c, 'vm "t"');
-  const events: QmpEvent[] = [];
+  const { client } = await QMPClient.open(c, 'vm "t"');
+  const events: QMPEvent[] = [];
   client.onEvent((e) => events.push(e));
   const [a, b] = await Promise.all([client.execute('a'), client.execute('b')]);
   assert.equal(a, 'first');
@@ -96,14 +96,14 @@ test('QmpClient: matches replies by id when they arrive out of order, between ev
   client.close();
 });
 
-test('QmpClient: a QMP error becomes an AppError that leads with the VM', async () => {
+test('QMPClient: a QMP error becomes an AppError that leads with the VM', async () => {
   const [c, s] = duplexPair();
   fakeQemu(s, (cmd) =>
     cmd.execute === 'qmp_capabilities'
       ? { return: {} }
       : { error: { class: 'DeviceNotFound', desc: "Device 'nope' not found" } },
   );
-  const { client } = await QmpClient.open(c, 'vm "web"');
+  const { client } = await QMPClient.open(c, 'vm "web"');
   await assert.rejects(client.execute('device_del', { id: 'nope' }), (e: unknown) => {
     assert.ok(e instanceof AppError);
     assert.equal(e.code, 'NotFound');
@@ -113,14 +113,14 @@ test('QmpClient: a QMP error becomes an AppError that leads with the VM', async 
   client.close();
 });
 
-test('QmpClient: send-key carries ctrl-alt-delete as qcodes', async () => {
+test('QMPClient: send-key carries ctrl-alt-delete as qcodes', async () => {
   const [c, s] = duplexPair();
   let args: unknown;
   fakeQemu(s, (cmd) => {
     if (cmd.execute === 'send-key') args = cmd.arguments;
     return { return: {} };
   });
-  const { client } = await QmpClient.open(c, 'vm "t"');
+  const { client } = await QMPClient.open(c, 'vm "t"');
   await client.sendCtrlAltDel();
   assert.deepEqual(args, {
     keys: [
@@ -132,23 +132,23 @@ test('QmpClient: send-key carries ctrl-alt-delete as qcodes', async () => {
   client.close();
 });
 
-test('QmpClient: pending commands fail when the connection closes; quit treats that as done', async () => {
+test('QMPClient: pending commands fail when the connection closes; quit treats that as done', async () => {
   const [c, s] = duplexPair();
   fakeQemu(s, (cmd) => {
     if (cmd.execute === 'qmp_capabilities') return { return: {} };
     setImmediate(() => s.destroy());
     return undefined;
   });
-  const { client } = await QmpClient.open(c, 'vm "t"');
+  const { client } = await QMPClient.open(c, 'vm "t"');
   await client.quit();
   await client.closed;
   await assert.rejects(client.queryStatus(), (e: unknown) => AppError.is(e, 'Unavailable'));
 });
 
-test('QmpClient: a command without a reply times out', async () => {
+test('QMPClient: a command without a reply times out', async () => {
   const [c, s] = duplexPair();
   fakeQemu(s, (cmd) => (cmd.execute === 'qmp_capabilities' ? { return: {} } : undefined));
-  const { client } = await QmpClient.open(c, 'vm "t"');
+  const { client } = await QMPClient.open(c, 'vm "t"');
   await assert.rejects(client.execute('query-status', undefined, 50), /no reply within 50 ms/);
   client.close();
 });

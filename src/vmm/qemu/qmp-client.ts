@@ -2,14 +2,14 @@ import type { Duplex } from 'node:stream';
 import { internal, notFound, unavailable, type AppError } from '../../errors.js';
 
 /** An asynchronous event QEMU sends unasked (SHUTDOWN, RESET, STOP, …). */
-export interface QmpEvent {
+export interface QMPEvent {
   event: string;
   data?: Record<string, unknown>;
   timestamp?: { seconds: number; microseconds: number };
 }
 
 /** The greeting QEMU sends when a client connects. */
-export interface QmpGreeting {
+export interface QMPGreeting {
   QMP: {
     version: { qemu: { major: number; minor: number; micro: number }; package: string };
     capabilities: string[];
@@ -17,7 +17,7 @@ export interface QmpGreeting {
 }
 
 /** One entry of `query-blockstats`: a drive's counters since QEMU started. */
-export interface QmpBlockStats {
+export interface QMPBlockStats {
   device?: string;
   'node-name'?: string;
   qdev?: string;
@@ -36,7 +36,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-interface QmpMessage {
+interface QMPMessage {
   QMP?: unknown;
   event?: string;
   id?: unknown;
@@ -53,15 +53,15 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * the VM's life.
  *
  * @example
- * const qmp = await QmpClient.open(socket, 'vm "web"');
+ * const qmp = await QMPClient.open(socket, 'vm "web"');
  * await qmp.execute('query-status');
  */
-export class QmpClient {
+export class QMPClient {
   private buffer = '';
   private nextId = 1;
   private readonly pending = new Map<string, Pending>();
-  private readonly listeners = new Set<(e: QmpEvent) => void>();
-  private greetingResolve: ((g: QmpGreeting) => void) | undefined;
+  private readonly listeners = new Set<(e: QMPEvent) => void>();
+  private greetingResolve: ((g: QMPGreeting) => void) | undefined;
   private isClosed = false;
   /** Settles when the connection has closed, from either side. */
   readonly closed: Promise<void>;
@@ -94,11 +94,11 @@ export class QmpClient {
     stream: Duplex,
     label: string,
     timeoutMs = DEFAULT_TIMEOUT_MS,
-  ): Promise<{ client: QmpClient; greeting: QmpGreeting }> {
-    const client = new QmpClient(stream, label);
+  ): Promise<{ client: QMPClient; greeting: QMPGreeting }> {
+    const client = new QMPClient(stream, label);
     let timer: NodeJS.Timeout | undefined;
     const greeting = await Promise.race([
-      new Promise<QmpGreeting>((resolve) => (client.greetingResolve = resolve)),
+      new Promise<QMPGreeting>((resolve) => (client.greetingResolve = resolve)),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(unavailable(`${label}: qmp: no greeting within ${timeoutMs} ms`)),
@@ -140,7 +140,7 @@ export class QmpClient {
   }
 
   /** Calls `listener` for every event; returns a function that stops it. */
-  onEvent(listener: (e: QmpEvent) => void): () => void {
+  onEvent(listener: (e: QMPEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -170,7 +170,7 @@ export class QmpClient {
     }
   }
 
-  queryBlockstats(): Promise<QmpBlockStats[]> {
+  queryBlockstats(): Promise<QMPBlockStats[]> {
     return this.execute('query-blockstats');
   }
 
@@ -189,19 +189,19 @@ export class QmpClient {
   }
 
   private onMessage(line: string): void {
-    let msg: QmpMessage;
+    let msg: QMPMessage;
     try {
-      msg = JSON.parse(line) as QmpMessage;
+      msg = JSON.parse(line) as QMPMessage;
     } catch {
       return; // QMP only sends JSON; a garbled line cannot be matched to anything.
     }
     if (msg.QMP !== undefined) {
-      this.greetingResolve?.(msg as QmpGreeting);
+      this.greetingResolve?.(msg as QMPGreeting);
       this.greetingResolve = undefined;
       return;
     }
     if (typeof msg.event === 'string') {
-      for (const l of this.listeners) l(msg as QmpEvent);
+      for (const l of this.listeners) l(msg as QMPEvent);
       return;
     }
     const id = typeof msg.id === 'string' ? msg.id : undefined;

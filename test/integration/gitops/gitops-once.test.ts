@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { ignite } from '../../helpers/cli.js';
 import { backgroundIgnite } from '../../helpers/background-cli.js';
 import { freePort } from '../../helpers/registry.js';
-import { gitopsTestEnv, vmManifest, type VMJson } from '../../helpers/git-repo.js';
+import { gitopsTestEnv, vmManifest, type VMJSON } from '../../helpers/git-repo.js';
 import { vmTestEnv } from '../../helpers/vm-env.js';
 
-interface PassJson {
+interface PassJSON {
   commit: string;
   decisions: { vm: string; action: string; detail?: string }[];
   invalidFiles: string[];
@@ -26,10 +26,10 @@ test(
     const { t, repo, env, image } = g;
     const reconcileOnce = async (extra: string[] = []) => {
       const r = await ignite(['gitops', repo.url, '--once', '-o', 'json', ...extra], { env });
-      return { ...r, pass: r.stdout ? (JSON.parse(r.stdout) as PassJson) : undefined };
+      return { ...r, pass: r.stdout ? (JSON.parse(r.stdout) as PassJSON) : undefined };
     };
     const vms = g.vms;
-    const actions = (p: PassJson | undefined) =>
+    const actions = (p: PassJSON | undefined) =>
       Object.fromEntries((p?.decisions ?? []).map((d) => [d.vm, d.action]));
 
     // A VM made by hand with the name a manifest will ask for is left alone.
@@ -65,7 +65,7 @@ test(
 
     // Labels change in place (same UID); a uid-identified VM may be renamed (recreated);
     // a spec change recreates.
-    const webUid = all.find((v) => v.metadata.name === 'web')?.metadata.uid;
+    const webUID = all.find((v) => v.metadata.name === 'web')?.metadata.uid;
     await repo.commit({
       'vms/web.yaml': vmManifest('web', image, { labels: { tier: 'back', team: 'x' } }),
       'vms/db.yaml': vmManifest('db', image, { uid: '0123456789abcdef', memory: '256MB' }),
@@ -79,7 +79,7 @@ test(
     );
     all = await vms();
     const web = all.find((v) => v.metadata.name === 'web');
-    assert.equal(web?.metadata.uid, webUid, 'labels change in place');
+    assert.equal(web?.metadata.uid, webUID, 'labels change in place');
     assert.deepEqual(web?.metadata.labels, { tier: 'back', team: 'x' });
     assert.equal(all.find((v) => v.metadata.name === 'db')?.metadata.uid, '0123456789abcdef');
 
@@ -94,7 +94,7 @@ test(
     assert.deepEqual(broken.pass?.invalidFiles, ['vms/web.yaml']);
     assert.deepEqual(actions(broken.pass), { web: 'kept', cache: 'created' });
     all = await vms();
-    assert.equal(all.find((v) => v.metadata.name === 'web')?.metadata.uid, webUid);
+    assert.equal(all.find((v) => v.metadata.name === 'web')?.metadata.uid, webUID);
 
     // Removing manifests deletes exactly the VMs made from them.
     await repo.commit({
@@ -159,7 +159,7 @@ test(
       at = await daemon.waitFor(/fetch failed.*retrying in 4 s/, 30_000, at);
       const kept = JSON.parse(
         (await ignite(['ps', '-a', '-o', 'json'], { env })).stdout,
-      ) as VMJson[];
+      ) as VMJSON[];
       assert.deepEqual(
         kept.map((v) => v.metadata.name),
         ['one'],
@@ -170,7 +170,7 @@ test(
       await daemon.waitFor(/"msg":"vm \\"one\\": deleted/, 60_000, at);
       const after = JSON.parse(
         (await ignite(['ps', '-a', '-o', 'json'], { env })).stdout,
-      ) as VMJson[];
+      ) as VMJSON[];
       assert.deepEqual(after, []);
     } finally {
       gitd.kill('SIGTERM');

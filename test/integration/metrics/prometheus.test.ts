@@ -8,7 +8,7 @@ import { waitForExit } from '../../../src/system/process.js';
 import { fakeManager, freePort, startFakeVM, tempDir } from './fixture.js';
 
 interface TargetsResponse {
-  data: { activeTargets: { health: string; lastError: string; scrapeUrl: string }[] };
+  data: { activeTargets: { health: string; lastError: string; scrapeURL: string }[] };
 }
 interface QueryResponse {
   status: string;
@@ -83,7 +83,7 @@ test('a real Prometheus scrapes the host endpoint and can query a VM', async () 
       if (t?.health === 'down') throw new Error(`scrape failed: ${t.lastError}`);
       return t?.health === 'up' ? t : undefined;
     });
-    assert.equal(target.scrapeUrl, `${host.url}/metrics`);
+    assert.equal(target.scrapeURL, `${host.url}/metrics`);
     assert.equal(target.lastError, '');
 
     const info = await getJSON<QueryResponse>(`${api}/query?query=ignite_vm_info`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CniNetwork } from '../../../src/network/cni-network.js';
+import { CNINetwork } from '../../../src/network/cni-network.js';
 import { stableBridgeMac } from '../../../src/network/cni/bridge-repair.js';
 import { signalProcess } from '../../../src/system/process.js';
 import { freePort } from '../../helpers/registry.js';
@@ -45,7 +45,7 @@ async function testNetwork(t: { after: (fn: () => Promise<void>) => void }) {
       ],
     }),
   );
-  const net = (dataDir = join(root, 'data')) => new CniNetwork({ dataDir, confDir });
+  const net = (dataDir = join(root, 'data')) => new CNINetwork({ dataDir, confDir });
   const uid = (i: number) =>
     `${String(n).padStart(4, '0')}000000000${i}`.slice(0, 16).padEnd(16, '0');
   t.after(async () => {

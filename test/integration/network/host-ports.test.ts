@@ -9,7 +9,7 @@ import { vmTestEnv } from '../../helpers/vm-env.js';
 import { freePort } from '../../helpers/registry.js';
 import { reservationsOf } from '../../helpers/host-leftovers.js';
 
-interface VMJson {
+interface VMJSON {
   metadata: { name: string; uid: string };
 }
 
@@ -21,7 +21,7 @@ test('a host port that a host process or another VM uses is refused at create, l
   const image = `${t.registry}/ignite-busybox`;
   const port = await freePort();
   const vms = async () =>
-    JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJson[];
+    JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJSON[];
 
   // 1. A host process listens on the port (on every address, as a server would).
   const server = createServer();
@@ -56,8 +56,8 @@ test('a host port that a host process or another VM uses is refused at create, l
     all.map((v) => v.metadata.name),
     ['first'],
   );
-  const firstUid = all[0]?.metadata.uid ?? '';
-  assert.deepEqual(await readdir(join(t.dataDir, 'vm')), [firstUid]);
+  const firstUID = all[0]?.metadata.uid ?? '';
+  assert.deepEqual(await readdir(join(t.dataDir, 'vm')), [firstUID]);
 
   // The same port number over UDP is another port.
   const c = await ignite(['create', image, '--name', 'third', '-p', `${port}:53/udp`], { env });

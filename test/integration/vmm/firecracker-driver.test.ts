@@ -9,7 +9,7 @@ import { run } from '../../../src/system/exec.js';
 import { FirecrackerDriver } from '../../../src/vmm/firecracker/firecracker-driver.js';
 import type { VMConfig } from '../../../src/vmm/vmm-driver.js';
 import { INIT_MARKER } from '../../helpers/vm-fixture.js';
-import { vmmDriverSuite, type VmmDriverHarness } from '../../suites/vmm-driver.suite.js';
+import { vmmDriverSuite, type VMMDriverHarness } from '../../suites/vmm-driver.suite.js';
 
 // No firecracker binary can run on the project's machines, so this runs the driver against a
 // fake that checks every request against Firecracker's spec (test/fixtures/vmm/fake-firecracker.ts).
@@ -51,7 +51,7 @@ async function makeConfig(name: string, withInitrd: boolean) {
   return { config, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-const harness = (driver: FirecrackerDriver, withInitrd: boolean): VmmDriverHarness => ({
+const harness = (driver: FirecrackerDriver, withInitrd: boolean): VMMDriverHarness => ({
   driver,
   initMarker: INIT_MARKER,
   bootTimeoutMs: 10_000,
