@@ -20,6 +20,9 @@ import { sweepLeftovers } from './leftover-sweep.js';
 import type { NetworkState, Reservation } from './network-state.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
 import { linkInfo, plumbTap } from './netns-plumbing.js';
+import type { NetworkAttachRequest, NetworkAttachment, VMNetwork } from './vm-network.js';
+
+export type { NetworkAttachment } from './vm-network.js';
 
 /**
  * Per-VM networking, as ignite-spawn uses it. For `cni` and `docker-bridge` a VM gets:
@@ -43,15 +46,6 @@ export interface NetworkSetupRequest {
   vmDir: string;
 }
 
-export interface NetworkAttachment {
-  netns?: string;
-  tapName?: string;
-  mac?: string;
-  ipAddresses: string[];
-  gateway?: string;
-  prefixLength?: number;
-}
-
 export interface CNINetworkOptions {
   dataDir: string;
   confDir?: string;
@@ -66,7 +60,7 @@ const TAP = 'tap0';
 const RESERVE_IF = 'reserve0';
 const DHCP_SERVER_IP = '169.254.255.1';
 
-export class CNINetwork {
+export class CNINetwork implements VMNetwork {
   private readonly cni: CNIRunner;
 
   constructor(private readonly options: CNINetworkOptions) {
@@ -348,6 +342,22 @@ export class CNINetwork {
       );
       throw errors[0] as AppError;
     }
+  }
+
+  attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
+    return this.setup({ ...req, ports: [...req.ports], vmDir: '' });
+  }
+
+  detach(req: { uid: string }): Promise<void> {
+    return this.teardown(req);
+  }
+
+  leases(uid: string): Promise<number> {
+    return this.dhcpLeases(uid);
+  }
+
+  sweep(): Promise<string[]> {
+    return this.sweepLeftovers();
   }
 
   /** See sweepLeftovers in leftover-sweep.ts. Returns the UIDs swept; never throws. */
