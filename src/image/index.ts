@@ -1,4 +1,14 @@
+export {
+  MAX_CONFIG_BYTES,
+  MEDIA_TYPES,
+  checkDescriptor,
+  pickPlatform,
+  sha256,
+  type Descriptor,
+  type ImageManifest,
+} from './oci-manifest.js';
 export * from './registry-client.js';
+export { parseChallenge, type Credentials } from './registry-auth.js';
 export * from './layer-unpacker.js';
 export * from './layer-stream.js';
 export * from './kernel-extract.js';

@@ -5,7 +5,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError, invalidArgument, notFound } from '../errors.js';
 import { applyLayer } from './layer-unpacker.js';
-import { pickPlatform, sha256, type Descriptor } from './registry-client.js';
+import { pickPlatform, sha256, type Descriptor } from './oci-manifest.js';
 
 /**
  * Images from files instead of a registry: an OCI image layout (a directory, or a tar of one) or
