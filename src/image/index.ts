@@ -17,4 +17,5 @@ export * from './local-source.js';
 export * from './import-limits.js';
 export * from './ext4/index.js';
 export * from './layer-tree.js';
+export * from './kernel-tree.js';
 export * from './kernel-pull.js';

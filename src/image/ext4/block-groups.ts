@@ -11,7 +11,7 @@ import {
   type Geometry,
 } from './layout.js';
 import { JOURNAL_INO, writeInodeTable, type Numbered } from './inode-table.js';
-import type { Inode } from './tree.js';
+import type { Inode } from './inode.js';
 
 export interface GroupsInput {
   file: BlockFile;

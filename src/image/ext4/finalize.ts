@@ -3,7 +3,7 @@ import { dirBlocks, extentTree, journalSuperblock, leafCount } from './format.js
 import { BLOCK, type BlockAllocator, type Geometry } from './layout.js';
 import { writeBlockGroups } from './block-groups.js';
 import { FIRST_INO, JOURNAL_INO, numberInodes } from './inode-table.js';
-import { newInode, type LayerTree } from './tree.js';
+import { newInode, type Ext4Tree } from './inode.js';
 import { encodeXattrs } from './xattr.js';
 
 export interface WrittenFilesystem {
@@ -14,7 +14,7 @@ export interface WrittenFilesystem {
 }
 
 export interface FinalizeInput {
-  tree: LayerTree;
+  tree: Ext4Tree;
   file: BlockFile;
   alloc: BlockAllocator;
   geo: Geometry;

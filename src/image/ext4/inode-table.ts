@@ -11,7 +11,7 @@ import {
   type DirEntry,
 } from './format.js';
 import { BLOCK, INODES_PER_GROUP, INODE_SIZE, type Geometry } from './layout.js';
-import type { Inode, InodeKind, Node } from './tree.js';
+import type { Inode, InodeKind, Node } from './inode.js';
 
 /** An inode with its number's worth of on-disk state: links, entries, where its metadata went. */
 export interface Numbered {
