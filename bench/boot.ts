@@ -11,9 +11,9 @@ import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
 import { fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
 import { BUSYBOX_INIT } from '../test/helpers/console.js';
 
-// TCG boots on a shared machine vary by ±20 % from one to the next (seen here: 3.7 to 5.6 s for
-// the same command), several times the overhead measured: with nine interleaved pairs the ratio
-// of the medians still ranged from 1.06 to 1.22 between runs of the same build; fifteen narrow it.
+// TCG boots on a shared host vary by about ±20 % from one to the next for the same command,
+// several times the overhead measured: nine interleaved pairs leave the ratio of the medians
+// anywhere from 1.06 to 1.22 between runs of the same build; fifteen narrow it.
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 15);
 const IGNITE = join(import.meta.dirname, '../bin/ignite.js');
 

@@ -1,4 +1,4 @@
-// Density: how many small busybox VMs run at once on this machine before a boot takes more than
+// Density: how many small busybox VMs run at once on the host before a boot takes more than
 // 3× the single-VM boot time. Each VM is started while all earlier ones keep running; a boot is
 // timed from `ignite run` to the guest's first init line.
 import { freemem } from 'node:os';
@@ -30,8 +30,8 @@ export async function densityBench(): Promise<{ rows: string[][] }> {
     const uid = out.trim().split('\n').pop() ?? '';
     return waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0, timeoutMs);
   };
-  // The issue asks for 64 MiB VMs; Debian's generic kernel needs more, so the smallest size that
-  // boots is used, and the table says which.
+  // Density is counted in 64 MiB VMs; Debian's generic kernel may need more, so the smallest
+  // size that boots is used, and the table says which.
   let memory = '64MB';
   let single: number;
   try {

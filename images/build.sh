@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the images the quickstart and the tests use, without Docker, from this machine's Debian
+# Builds the images the quickstart and the tests use, without Docker, from the host's Debian
 # packages, as OCI image layouts, and pushes them to a registry:
 #   ignite-busybox:latest   busybox-static with an init that takes an address over DHCP
 #   ignite-debian:bookworm  Debian bookworm (mmdebstrap) with systemd, openssh-server and DHCP

@@ -1,4 +1,14 @@
+export {
+  MAX_CONFIG_BYTES,
+  MEDIA_TYPES,
+  checkDescriptor,
+  pickPlatform,
+  sha256,
+  type Descriptor,
+  type ImageManifest,
+} from './oci-manifest.js';
 export * from './registry-client.js';
+export { parseChallenge, type Credentials } from './registry-auth.js';
 export * from './layer-unpacker.js';
 export * from './layer-stream.js';
 export * from './kernel-extract.js';
@@ -7,4 +17,5 @@ export * from './local-source.js';
 export * from './import-limits.js';
 export * from './ext4/index.js';
 export * from './layer-tree.js';
+export * from './kernel-tree.js';
 export * from './kernel-pull.js';

@@ -6,9 +6,9 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
 import type { ParsedImageRef } from '../api/index.js';
-import { invalidArgument, notFound } from '../errors.js';
-import { LayerTree, type TreeNode } from './layer-tree.js';
-import { safeName, tarStream, type LayerLabel } from './layer-stream.js';
+import { invalidArgument } from '../errors.js';
+import { addKernelEntry, chooseKernelFiles, newKernelTree } from './kernel-tree.js';
+import { tarStream } from './layer-stream.js';
 import type { PullProgress } from './pull.js';
 import type { RegistryClient } from './registry-client.js';
 
@@ -37,69 +37,6 @@ export interface PulledKernel {
   kernel: { path: string; kind: 'elf' | 'bzImage'; name: string };
   /** The initrd, in `workDir`, when the image has one. */
   initrd?: string;
-}
-
-/** What the image's tree offers as kernel and initrd, by the rules below. */
-export interface KernelChoice {
-  kernel: { name: string; node: Extract<TreeNode, { kind: 'file' }>; kind: 'elf' | 'bzImage' };
-  initrd?: { name: string; node: Extract<TreeNode, { kind: 'file' }> };
-}
-
-const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
-
-function describe(node: TreeNode): string {
-  return node.kind === 'dir' ? 'a directory' : node.kind === 'other' ? node.what : 'not a file';
-}
-
-/**
- * Picks the kernel: `/boot/vmlinux`, else the first `/boot/vmlinux*`, that is an ELF; else the
- * first `/boot/vmlinuz*` or `/boot/bzImage*`. The initrd is the first `/boot/initrd*` or
- * `/boot/initramfs*` that is a regular file. Symlinks are followed inside the image only.
- */
-export function chooseKernelFiles(tree: LayerTree, label: string): KernelChoice {
-  const boot = tree.resolve('boot');
-  const names = boot.ok && boot.node.kind === 'dir' ? tree.list(boot.path) : [];
-  const dangling: string[] = [];
-  const lookup = (n: string) => {
-    const r = tree.resolve(`boot/${n}`);
-    if (!r.ok) {
-      const link = boot.ok ? tree.get(boot.path === '' ? n : `${boot.path}/${n}`) : undefined;
-      if (link?.kind === 'symlink')
-        dangling.push(`/boot/${n} is a symlink to "${link.target}", which the image lacks`);
-      return undefined;
-    }
-    if (r.node.kind !== 'file')
-      throw invalidArgument(
-        `${label}: /boot/${n} is ${describe(r.node)}, not a regular file; the kernel is rejected`,
-      );
-    return { name: r.path, node: r.node };
-  };
-  let kernel: KernelChoice['kernel'] | undefined;
-  for (const n of ['vmlinux', ...names.filter((n) => n.startsWith('vmlinux'))]) {
-    const f = lookup(n);
-    if (f && f.node.magic.equals(ELF)) {
-      kernel = { ...f, kind: 'elf' };
-      break;
-    }
-  }
-  if (!kernel) {
-    for (const n of names.filter((n) => n.startsWith('vmlinuz') || n.startsWith('bzImage'))) {
-      const f = lookup(n);
-      if (f) {
-        kernel = { ...f, kind: 'bzImage' };
-        break;
-      }
-    }
-  }
-  if (!kernel)
-    throw notFound(
-      `${label}: no /boot/vmlinux or /boot/vmlinuz in the image${dangling.length > 0 ? ` (${[...new Set(dangling)].join('; ')})` : ''}`,
-    );
-  for (const n of names.filter((n) => n.startsWith('initrd') || n.startsWith('initramfs'))) {
-    const r = tree.resolve(`boot/${n}`);
-    if (r.ok && r.node.kind === 'file') return { kernel, initrd: { name: r.path, node: r.node } };
-  }
-  return { kernel };
 }
 
 /** Counts the bytes of every tar stream read, failing past the limit. */
@@ -217,18 +154,21 @@ export async function pullKernelFiles(options: {
     },
     label,
   );
-  const tree = new LayerTree();
+  const tree = newKernelTree();
   for (const [layer, file] of files.entries()) {
-    const where: LayerLabel = { label, digest: manifest.layers[layer]?.digest ?? '' };
-    tree.nextLayer();
+    tree.beginLayer({ label, digest: manifest.layers[layer]?.digest ?? '' });
     await eachEntry(file, budget, async (h, body, entry) => {
-      const name = safeName(h.name, where);
-      const linkname = h.type === 'link' ? safeName(h.linkname ?? '', where) : h.linkname;
       const magic =
         h.type === 'file' || h.type === 'contiguous-file'
           ? await firstBytes(body, 4)
           : Buffer.alloc(0);
-      tree.add(name, { type: h.type, linkname, size: h.size }, { layer, entry, magic, label });
+      const header = {
+        name: h.name,
+        type: h.type ?? 'file',
+        linkname: h.linkname ?? '',
+        size: h.size,
+      };
+      addKernelEntry(tree, header, { layer, entry, magic });
     });
   }
   const choice = chooseKernelFiles(tree, label);

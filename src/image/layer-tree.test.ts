@@ -2,136 +2,126 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors.js';
 import { LayerTree } from './layer-tree.js';
-import { chooseKernelFiles } from './kernel-pull.js';
 
-const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+/** Inodes that say which entry made them, so a test can tell a merge from a replacement. */
+interface Made {
+  kind: string;
+  by: string;
+  target?: Buffer;
+}
 
-/** A tree from layers of `[name, type, linkname?]` entries; files starting "elf" are ELFs. */
-function tree(...layers: [string, string, string?][][]): LayerTree {
-  const t = new LayerTree();
+type Entry = [name: string, type: string, linkname?: string];
+
+function tree(...layers: Entry[][]): LayerTree<Made> {
+  const t = new LayerTree<Made>((by) => ({
+    kind: 'directory',
+    by: `implied by ${by?.name ?? '-'}`,
+  }));
   layers.forEach((entries, layer) => {
-    t.nextLayer();
-    entries.forEach(([name, type, linkname], entry) =>
-      t.add(
-        name,
-        { type: type as 'file', size: 4, linkname: linkname as string },
-        {
-          layer,
-          entry,
-          magic: name.includes('elf') || linkname?.includes('elf') ? ELF : Buffer.from('MZ..'),
-          label: 'kernel "k"',
-        },
-      ),
-    );
+    t.beginLayer({ label: 'image "t"', digest: `sha256:l${layer}` });
+    for (const [name, type, linkname = ''] of entries) {
+      const h = { name, type, linkname };
+      if (t.applyWhiteout(h)) continue;
+      const inode: Made =
+        type === 'link'
+          ? t.linkTarget(h)
+          : { kind: type, by: `${layer}:${name}`, target: Buffer.from(linkname) };
+      t.put(h, () => inode);
+    }
   });
   return t;
 }
 
-test('resolve follows symlinks inside the image only; .. stops at its root', () => {
-  const t = tree([
-    ['boot', 'directory'],
-    ['boot/vmlinuz-6.1', 'file'],
-    ['vmlinuz', 'symlink', 'boot/vmlinuz-6.1'],
-    ['up', 'symlink', '../../../../boot/vmlinuz-6.1'],
-    ['abs', 'symlink', '/boot/vmlinuz-6.1'],
-    ['shadow', 'symlink', '/etc/shadow'],
-    ['loop', 'symlink', 'loop'],
-  ]);
-  for (const p of ['vmlinuz', 'up', 'abs', 'boot/../vmlinuz'])
-    assert.deepEqual(
-      t.resolve(p),
-      { ok: true, path: 'boot/vmlinuz-6.1', node: t.get('boot/vmlinuz-6.1') },
-      p,
-    );
-  assert.deepEqual(t.resolve('shadow'), { ok: false, why: 'missing' });
-  assert.deepEqual(t.resolve('loop'), { ok: false, why: 'loop' });
-  assert.deepEqual(t.resolve('boot/vmlinuz-6.1/x'), { ok: false, why: 'not a directory' });
+const rejects = (layers: Entry[][], message: RegExp) =>
+  assert.throws(
+    () => tree(...layers),
+    (err: unknown) => AppError.is(err, 'InvalidArgument') && message.test(err.message),
+    message.source,
+  );
+
+test('an entry names its parents: missing ones are implied, a declared one keeps its children', () => {
+  const t = tree(
+    [['usr/bin/sh', 'file']],
+    [
+      ['usr', 'directory'],
+      ['usr/lib/x', 'file'],
+    ],
+  );
+  assert.equal(t.get('usr/bin')?.inode.by, 'implied by usr/bin/sh');
+  assert.equal(t.get('usr')?.inode.by, '1:usr');
+  assert.deepEqual(t.list('usr'), ['bin', 'lib']);
+  assert.deepEqual(t.list(''), ['usr']);
 });
 
-test('whiteouts and opaque directories in later layers remove what earlier layers made', () => {
+test('a whiteout deletes one name and what is below it; an opaque marker keeps what its layer wrote', () => {
   const t = tree(
     [
-      ['boot/vmlinux-elf', 'file'],
-      ['boot/initrd.img', 'file'],
-      ['lib/a', 'file'],
+      ['etc/a', 'file'],
+      ['etc/b/c', 'file'],
+      ['lib/old', 'file'],
+      ['lib/keep/old', 'file'],
     ],
     [
-      ['boot/.wh.vmlinux-elf', 'file'],
-      ['lib/b', 'file'],
+      ['etc/.wh.b', 'file'],
+      ['lib/keep/new', 'file'],
       ['lib/.wh..wh..opq', 'file'],
     ],
   );
-  assert.equal(t.get('boot/vmlinux-elf'), undefined);
-  assert.ok(t.get('boot/initrd.img'));
-  assert.deepEqual(t.list('lib'), ['b']);
+  assert.deepEqual(t.list('etc'), ['a']);
+  assert.deepEqual(t.list('lib'), ['keep']);
+  assert.deepEqual(t.list('lib/keep'), ['new']);
 });
 
-test('chooseKernelFiles: vmlinux ELF first, then bzImage; initrd; symlinks resolved in the tree', () => {
-  const a = chooseKernelFiles(
-    tree([
-      ['boot/vmlinuz-6.1', 'file'],
-      ['boot/vmlinux', 'symlink', 'vmlinux-elf'],
-      ['boot/vmlinux-elf', 'file'],
-      ['boot/initrd.img-6.1', 'file'],
-    ]),
-    'kernel "k"',
+test('a hardlink shares its target inode; a later layer replacing the name does not touch it', () => {
+  const t = tree(
+    [
+      ['bin/busybox', 'file'],
+      ['bin/sh', 'link', 'bin/busybox'],
+    ],
+    [['bin/busybox', 'file']],
   );
-  assert.equal(a.kernel.name, 'boot/vmlinux-elf');
-  assert.equal(a.kernel.kind, 'elf');
-  assert.equal(a.initrd?.name, 'boot/initrd.img-6.1');
-  const b = chooseKernelFiles(
-    tree([
-      ['real/vmlinuz-6.1', 'file'],
-      ['boot', 'symlink', 'real'],
-      ['real/vmlinux', 'file'],
-    ]),
-    'kernel "k"',
-  );
-  assert.deepEqual(
-    [b.kernel.name, b.kernel.kind, b.initrd],
-    ['real/vmlinuz-6.1', 'bzImage', undefined],
-  );
-  const c = chooseKernelFiles(
-    tree([
-      ['boot/data-elf', 'file'],
-      ['boot/vmlinux', 'link', 'boot/data-elf'],
-    ]),
-    'kernel "k"',
-  );
-  assert.equal(c.kernel.kind, 'elf');
+  assert.equal(t.get('bin/sh')?.inode.by, '0:bin/busybox');
+  assert.equal(t.get('bin/busybox')?.inode.by, '1:bin/busybox');
 });
 
-test('chooseKernelFiles refuses a FIFO, device or directory as the kernel, and names a dangling link', () => {
-  for (const [type, what] of [
-    ['fifo', 'a FIFO'],
-    ['character-device', 'a character device'],
-    ['block-device', 'a block device'],
-    ['directory', 'a directory'],
-  ] as const) {
-    assert.throws(
-      () => chooseKernelFiles(tree([['boot/vmlinux', type]]), 'kernel "k"'),
-      (err: unknown) =>
-        AppError.is(err, 'InvalidArgument') &&
-        err.message ===
-          `kernel "k": /boot/vmlinux is ${what}, not a regular file; the kernel is rejected`,
-      type,
-    );
-  }
-  assert.throws(
-    () => chooseKernelFiles(tree([['boot/vmlinux', 'symlink', '/etc/shadow']]), 'kernel "k"'),
-    (err: unknown) =>
-      AppError.is(err, 'NotFound') &&
-      /\/boot\/vmlinux is a symlink to "\/etc\/shadow", which the image lacks/.test(err.message),
+test('the entries the host unpacker refuses are refused, naming the layer and the entry', () => {
+  rejects(
+    [[['lib', 'symlink', '/usr/lib']], [['lib/x', 'file']]],
+    /^image "t": layer sha256:l1: entry "lib\/x" goes through the symlink "lib"; the layer is rejected$/,
   );
-  assert.throws(
-    () =>
-      chooseKernelFiles(
-        tree([
-          ['boot/x', 'fifo'],
-          ['boot/vmlinux', 'link', 'boot/x'],
-        ]),
-        'kernel "k"',
-      ),
-    /hardlink to "boot\/x", which is not a regular file/,
+  rejects(
+    [[['a', 'file']], [['a/b', 'file']]],
+    /entry "a\/b" goes through "a", which is not a directory/,
   );
+  rejects(
+    [
+      [
+        ['d', 'directory'],
+        ['d', 'symlink', '/etc'],
+      ],
+    ],
+    /entry "d" replaces a directory the same layer made/,
+  );
+  rejects([[['x/.wh.', 'file']]], /whiteout "x\/.wh." names no entry/);
+  rejects([[['sh', 'link', 'busybox']]], /hardlink "sh" -> "busybox": the target is not a file/);
+  rejects([[['../etc/passwd', 'file']]], /leaves the root/);
+});
+
+test('resolve follows symlinks inside the tree only, .. stopping at its root', () => {
+  const t = tree([
+    ['real/vmlinuz', 'file'],
+    ['boot', 'symlink', 'real'],
+    ['abs', 'symlink', '/boot/vmlinuz'],
+    ['up', 'symlink', '../../boot/../real/vmlinuz'],
+    ['host', 'symlink', '/etc/shadow'],
+    ['loop', 'symlink', 'loop'],
+  ]);
+  const file = t.get('real/vmlinuz');
+  for (const p of ['boot/vmlinuz', 'abs', 'up', 'real/../abs'])
+    assert.deepEqual(t.resolve(p), { ok: true, path: 'real/vmlinuz', node: file }, p);
+  assert.deepEqual(t.resolve('host'), { ok: false, why: 'missing' });
+  assert.deepEqual(t.resolve('loop'), { ok: false, why: 'loop' });
+  assert.deepEqual(t.resolve('abs/x'), { ok: false, why: 'not a directory' });
+  assert.equal(t.get('boot')?.inode.kind, 'symlink', 'get does not follow symlinks');
+  assert.deepEqual(t.list('boot'), []);
 });

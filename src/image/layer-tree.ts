@@ -1,170 +1,232 @@
-import { posix } from 'node:path';
-import type { Header } from 'tar-stream';
 import { invalidArgument } from '../errors.js';
-import { OPAQUE, WHITEOUT } from './layer-stream.js';
+import { OPAQUE, WHITEOUT, safeName, type LayerLabel } from './layer-stream.js';
 
-/**
- * The tree an image's layers make, kept in memory from their tar headers alone: what each path
- * is, where a regular file's bytes are (layer and entry number), and its first bytes. Reading an
- * image this way writes nothing to the host, so no entry of it can reach the host's tree.
- */
-export type TreeNode =
-  | { kind: 'file'; layer: number; entry: number; size: number; magic: Buffer }
-  | { kind: 'dir' }
-  | { kind: 'symlink'; target: string }
-  | { kind: 'other'; what: string };
+/** What the tree reads of a tar entry's header. */
+export interface EntryHeader {
+  name: string;
+  type: string;
+  linkname: string;
+}
+
+/** What the tree needs to know of what a name points at: its kind, and a symlink's target. */
+export interface TreeInode {
+  readonly kind: string;
+  readonly target?: Buffer | undefined;
+}
+
+/** A name in the tree. Hardlinked names share one inode. */
+export interface TreeNode<T> {
+  inode: T;
+  /** A directory's entries. */
+  children?: Map<string, TreeNode<T>>;
+  /** The last layer that wrote this entry or something below it: an opaque marker keeps those. */
+  touched: number;
+  /** The last layer that had an entry for this directory itself. */
+  declared: number;
+}
 
 /** Where a path led: the node and its path with every symlink resolved, or why it did not. */
-export type Resolved =
-  | { ok: true; path: string; node: TreeNode }
+export type Resolved<T> =
+  | { ok: true; path: string; node: TreeNode<T> }
   | { ok: false; why: 'missing' | 'loop' | 'not a directory' };
 
 const MAX_LINKS = 40;
 
-const OTHER_KINDS: Record<string, string> = {
-  fifo: 'a FIFO',
-  'character-device': 'a character device',
-  'block-device': 'a block device',
-};
+const split = (path: string) => path.split('/').filter((p) => p !== '' && p !== '.');
 
-export class LayerTree {
-  private readonly nodes = new Map<string, TreeNode>([['', { kind: 'dir' }]]);
-  /** Paths the current layer wrote: an opaque directory keeps them. */
-  private current = new Set<string>();
+/**
+ * The merged tree of an image's layers, kept in memory from their tar headers, with OCI semantics:
+ * later layers replace earlier entries, `.wh.<name>` deletes one, `.wh..wh..opq` hides what lower
+ * layers had in a directory. It only ever holds names, so no entry can reach outside it; still, the
+ * entries the host-tree unpacker refuses are refused here, so a layer means the same thing to the
+ * ext4 writer, the kernel import and the unpacker.
+ *
+ * What a name points at (`T`) is the reader's: the ext4 writer keeps inodes with their data's
+ * place in the image, the kernel import where a file's bytes are in the layers.
+ */
+export class LayerTree<T extends TreeInode, H extends EntryHeader = EntryHeader> {
+  readonly root: TreeNode<T>;
+  private layer = -1;
+  private label: LayerLabel = { label: '', digest: '' };
 
-  /** Starts the next layer. */
-  nextLayer(): void {
-    this.current = new Set();
+  /**
+   * @param impliedDirectory the inode of a directory no entry declared: the root (no header), or
+   *   a parent that an entry's path implies (that entry's header)
+   */
+  constructor(private readonly impliedDirectory: (by: H | undefined) => T) {
+    this.root = {
+      inode: impliedDirectory(undefined),
+      children: new Map(),
+      touched: -1,
+      declared: -1,
+    };
   }
 
-  get size(): number {
-    return this.nodes.size;
+  beginLayer(label: LayerLabel): void {
+    this.layer++;
+    this.label = label;
   }
 
-  get(path: string): TreeNode | undefined {
-    return this.nodes.get(path);
+  private reject(raw: string, why: string): never {
+    throw invalidArgument(
+      `${this.label.label}: layer ${this.label.digest}: entry "${raw}" ${why}; the layer is rejected`,
+    );
   }
 
   /**
-   * Applies one entry, named by `name` (already checked by safeName, as is a hardlink's
-   * `linkname`). Returns the node it made, if any: whiteouts make none.
+   * The directory that holds `parts[0..-1]`, made where missing when `by` (the entry being put)
+   * is given; refuses a path through a symlink or a non-directory.
    */
-  add(
-    name: string,
-    h: Pick<Header, 'type' | 'linkname' | 'size'>,
-    where: { layer: number; entry: number; magic: Buffer; label: string },
-  ): TreeNode | undefined {
-    const base = posix.basename(name);
-    const dir = posix.dirname(name) === '.' ? '' : posix.dirname(name);
-    if (base === OPAQUE) {
-      for (const p of this.descendants(dir)) if (!this.current.has(p)) this.nodes.delete(p);
-      return undefined;
-    }
-    if (base.startsWith(WHITEOUT)) {
-      this.remove(
-        dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`,
-      );
-      return undefined;
-    }
-    if (name === '') return undefined;
-    let node: TreeNode;
-    switch (h.type) {
-      case 'file':
-      case 'contiguous-file':
-        node = {
-          kind: 'file',
-          layer: where.layer,
-          entry: where.entry,
-          size: h.size ?? 0,
-          magic: where.magic,
+  private parentOf(parts: string[], raw: string, by?: H): TreeNode<T> | undefined {
+    let dir = this.root;
+    if (by) dir.touched = this.layer;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const part = parts[i] ?? '';
+      let next = dir.children?.get(part);
+      if (next === undefined) {
+        if (!by) return undefined;
+        next = {
+          inode: this.impliedDirectory(by),
+          children: new Map(),
+          touched: this.layer,
+          declared: -1,
         };
-        break;
-      case 'directory':
-        node = { kind: 'dir' };
-        break;
-      case 'symlink':
-        node = { kind: 'symlink', target: h.linkname ?? '' };
-        break;
-      case 'link': {
-        const target = this.nodes.get(h.linkname ?? '');
-        if (target?.kind !== 'file')
-          throw invalidArgument(
-            `${where.label}: entry "${name}": hardlink to "${h.linkname ?? ''}", which is not a regular file of the image`,
-          );
-        node = target;
-        break;
+        dir.children?.set(part, next);
       }
-      default:
-        node = {
-          kind: 'other',
-          what: OTHER_KINDS[h.type ?? ''] ?? `a ${h.type ?? 'strange'} entry`,
-        };
+      if (next.children === undefined) {
+        const where = parts.slice(0, i + 1).join('/');
+        if (next.inode.kind === 'symlink') this.reject(raw, `goes through the symlink "${where}"`);
+        this.reject(raw, `goes through "${where}", which is not a directory`);
+      }
+      if (by) next.touched = this.layer;
+      dir = next;
     }
-    // A layer may name a file without its directories: they are implied.
-    for (
-      let d = dir;
-      d !== '' && !this.nodes.has(d);
-      d = posix.dirname(d) === '.' ? '' : posix.dirname(d)
-    )
-      this.nodes.set(d, { kind: 'dir' });
-    const old = this.nodes.get(name);
-    if (old?.kind === 'dir' && node.kind === 'dir') return old;
-    if (old?.kind === 'dir') this.remove(name);
-    this.nodes.set(name, node);
-    this.current.add(name);
+    return dir;
+  }
+
+  /** Applies a whiteout or opaque marker; returns false for an ordinary entry. */
+  applyWhiteout(h: H): boolean {
+    const name = safeName(h.name, this.label);
+    const parts = name.split('/');
+    const base = parts[parts.length - 1] ?? '';
+    if (base === OPAQUE) {
+      const dir = this.parentOf(parts, h.name, h);
+      if (dir) this.prune(dir);
+      return true;
+    }
+    if (!base.startsWith(WHITEOUT)) return false;
+    const victim = base.slice(WHITEOUT.length);
+    if (victim === '' || victim === '.' || victim === '..') {
+      throw invalidArgument(
+        `${this.label.label}: layer ${this.label.digest}: whiteout "${h.name}" names no entry; the layer is rejected`,
+      );
+    }
+    this.parentOf(parts, h.name)?.children?.delete(victim);
+    return true;
+  }
+
+  /** Drops what this layer did not write below `dir`. */
+  private prune(dir: TreeNode<T>): void {
+    for (const [name, child] of dir.children ?? []) {
+      if (child.touched !== this.layer) dir.children?.delete(name);
+      else if (child.children) this.prune(child);
+    }
+  }
+
+  /**
+   * Puts an entry in the tree, with the inode `inode()` makes. A directory over a directory merges
+   * (the new inode, the same children); anything else replaces what was there. Returns the node,
+   * or undefined for the root.
+   */
+  put(h: H, inode: () => T): TreeNode<T> | undefined {
+    const name = safeName(h.name, this.label);
+    if (name === '') {
+      if (h.type === 'directory') this.declare(this.root, inode());
+      return undefined;
+    }
+    const parts = name.split('/');
+    const base = parts[parts.length - 1] ?? '';
+    const dir = this.parentOf(parts, h.name, h);
+    const existing = dir?.children?.get(base);
+    if (existing?.children && h.type === 'directory') {
+      this.declare(existing, inode());
+      return existing;
+    }
+    if (existing?.children && existing.declared === this.layer) {
+      // A layer that makes a directory and then puts something else in its place has no honest use.
+      this.reject(h.name, 'replaces a directory the same layer made');
+    }
+    const node: TreeNode<T> =
+      h.type === 'directory'
+        ? { inode: inode(), children: new Map(), touched: this.layer, declared: this.layer }
+        : { inode: inode(), touched: this.layer, declared: -1 };
+    dir?.children?.set(base, node);
     return node;
   }
 
-  /** The names in a directory (resolved), sorted. */
-  list(dir: string): string[] {
-    const prefix = dir === '' ? '' : `${dir}/`;
-    const names: string[] = [];
-    for (const p of this.nodes.keys())
-      if (p !== '' && p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
-        names.push(p.slice(prefix.length));
-    return names.sort();
+  private declare(node: TreeNode<T>, inode: T): void {
+    node.inode = inode;
+    node.touched = this.layer;
+    node.declared = this.layer;
+  }
+
+  /** The regular file a hardlink names, which must already be in the tree. */
+  linkTarget(h: H): T {
+    const parts = safeName(h.linkname, this.label).split('/');
+    const node = this.parentOf(parts, h.linkname)?.children?.get(parts[parts.length - 1] ?? '');
+    if (node?.inode.kind !== 'file') {
+      throw invalidArgument(
+        `${this.label.label}: layer ${this.label.digest}: hardlink "${h.name}" -> "${h.linkname}": the target is not a file in the image; the layer is rejected`,
+      );
+    }
+    return node.inode;
+  }
+
+  /** The node at `path`, symlinks not followed. */
+  get(path: string): TreeNode<T> | undefined {
+    let node: TreeNode<T> | undefined = this.root;
+    for (const part of split(path)) node = node?.children?.get(part);
+    return node;
+  }
+
+  /** The names in the directory at `path` (symlinks not followed), sorted. */
+  list(path: string): string[] {
+    return [...(this.get(path)?.children?.keys() ?? [])].sort();
   }
 
   /**
    * Resolves `path` inside the image as the guest would see it: symlinks (absolute ones from the
    * image's root, `..` stopping at the root) are followed in this tree, never on the host.
    */
-  resolve(path: string): Resolved {
+  resolve(path: string): Resolved<T> {
     let links = 0;
-    let todo = path.split('/').filter((p) => p !== '' && p !== '.');
-    let cur = '';
+    let todo = split(path);
+    const trail: [string, TreeNode<T>][] = [];
+    let cur = this.root;
     while (todo.length > 0) {
       const [part = '', ...rest] = todo;
       todo = rest;
       if (part === '..') {
-        cur = posix.dirname(cur) === '.' ? '' : posix.dirname(cur);
+        trail.pop();
+        cur = trail[trail.length - 1]?.[1] ?? this.root;
         continue;
       }
-      const here = this.nodes.get(cur);
-      if (here !== undefined && here.kind !== 'dir') return { ok: false, why: 'not a directory' };
-      const next = cur === '' ? part : `${cur}/${part}`;
-      const node = this.nodes.get(next);
-      if (node === undefined) return { ok: false, why: 'missing' };
-      if (node.kind === 'symlink') {
+      if (cur.children === undefined) return { ok: false, why: 'not a directory' };
+      const next = cur.children.get(part);
+      if (next === undefined) return { ok: false, why: 'missing' };
+      if (next.inode.kind === 'symlink') {
         if (++links > MAX_LINKS) return { ok: false, why: 'loop' };
-        const target = node.target.split('/').filter((p) => p !== '' && p !== '.');
-        if (node.target.startsWith('/')) cur = '';
-        todo = [...target, ...todo];
+        const target = next.inode.target?.toString('utf8') ?? '';
+        if (target.startsWith('/')) {
+          trail.length = 0;
+          cur = this.root;
+        }
+        todo = [...split(target), ...todo];
         continue;
       }
+      trail.push([part, next]);
       cur = next;
     }
-    const node = this.nodes.get(cur);
-    return node === undefined ? { ok: false, why: 'missing' } : { ok: true, path: cur, node };
-  }
-
-  private descendants(dir: string): string[] {
-    const prefix = dir === '' ? '' : `${dir}/`;
-    return [...this.nodes.keys()].filter((p) => p !== '' && p.startsWith(prefix));
-  }
-
-  private remove(path: string): void {
-    this.nodes.delete(path);
-    for (const p of this.descendants(path)) this.nodes.delete(p);
+    return { ok: true, path: trail.map(([name]) => name).join('/'), node: cur };
   }
 }

@@ -63,7 +63,7 @@ interface LayerState {
  * Applies one layer file to `root`. Throws on the first unsafe or broken entry.
  *
  * Entries are applied with synchronous file system calls: an image has thousands of small files,
- * and a thread-pool round trip per call made unpacking several times slower than the copy itself.
+ * and a thread-pool round trip per call makes unpacking several times slower than the copy itself.
  */
 export async function applyLayer(
   root: string,

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError, invalidArgument, notFound } from '../errors.js';
 import { applyLayer } from './layer-unpacker.js';
-import { pickPlatform, sha256, type Descriptor } from './registry-client.js';
+import { pickPlatform, sha256, type Descriptor } from './oci-manifest.js';
 
 /**
  * Images from files instead of a registry: an OCI image layout (a directory, or a tar of one) or
@@ -113,6 +113,27 @@ async function verifiedBlob(dir: string, digest: string, label: string): Promise
 export async function untarArchive(tarFile: string, dest: string, label: string): Promise<void> {
   await mkdir(dest, { recursive: true });
   await applyLayer(dest, tarFile, { label, digest: 'archive', privileged: false });
+}
+
+/**
+ * The directory to read an image from, for the path the user named: an archive is unpacked into
+ * `dest`, a directory is read where it is. The path itself is the user's, so a symlink there is
+ * followed to its target (a symlink to a tar is an archive); the rules for what is inside an
+ * archive (openInside) do not bend for it.
+ */
+export async function localSourceDir(path: string, dest: string, label: string): Promise<string> {
+  const st = await stat(path).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw notFound(`${label}: it does not exist, or is a symlink to nothing`, { cause: err });
+  });
+  if (st.isFile()) {
+    await untarArchive(path, dest, label);
+    return dest;
+  }
+  if (st.isDirectory()) return path;
+  throw invalidArgument(
+    `${label}: not a regular file or a directory; an image is imported from a tar archive or an OCI layout directory`,
+  );
 }
 
 /** Reads an image from an unpacked OCI layout or docker save directory. */

@@ -4,7 +4,8 @@ import { invalidArgument } from '../errors.js';
 import { Ext4Writer, type WrittenFilesystem } from './ext4/index.js';
 import type { ImportLimits } from './import-limits.js';
 import { decompressed } from './layer-stream.js';
-import type { Descriptor, RegistryClient } from './registry-client.js';
+import type { Descriptor } from './oci-manifest.js';
+import type { RegistryClient } from './registry-client.js';
 
 /** Progress of a pull, for a progress bar: bytes per layer, then the later phases. */
 export interface PullProgress {

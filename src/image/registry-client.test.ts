@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors.js';
-import {
-  RegistryClient,
-  checkDescriptor,
-  parseChallenge,
-  pickPlatform,
-  sha256,
-} from './registry-client.js';
+import { checkDescriptor, pickPlatform, sha256 } from './oci-manifest.js';
+import { parseChallenge } from './registry-auth.js';
+import { RegistryClient } from './registry-client.js';
 
 test('loopback registries use plain HTTP; others HTTPS unless listed insecure', () => {
   const c = new RegistryClient({ insecureRegistries: ['registry.lan:5000'] });

@@ -1,66 +1,34 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { formatImageRef, type ParsedImageRef } from '../api/index.js';
-import { AppError, invalidArgument, notFound, permissionDenied, unavailable } from '../errors.js';
-
-/**
- * A client of the OCI distribution API (Docker Registry HTTP API v2): manifests and blobs, with
- * anonymous, Basic and Bearer-token auth. Every manifest and blob is checked against its digest.
- */
-export const MEDIA_TYPES = {
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-} as const;
-
-const ACCEPT = [
-  MEDIA_TYPES.ociIndex,
-  MEDIA_TYPES.ociManifest,
-  MEDIA_TYPES.dockerList,
-  MEDIA_TYPES.dockerManifest,
-].join(', ');
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** An image config is a small JSON document: a descriptor that says more is not believed. */
-export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-
-/**
- * Checks a descriptor a manifest names: a sha256 digest and a size that is a non-negative safe
- * integer. Sizes are compared with what is read, so a fractional, negative or huge one is a lie.
- */
-export function checkDescriptor(desc: unknown, what: string, role: string): Descriptor {
-  const d = desc as Partial<Descriptor> | null;
-  if (typeof d !== 'object' || d === null)
-    throw invalidArgument(`${what}: ${role}: not a descriptor`);
-  if (typeof d.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d.digest))
-    throw invalidArgument(
-      `${what}: ${role}: unsupported or malformed digest ${JSON.stringify(d.digest)}`,
-    );
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
-    throw invalidArgument(
-      `${what}: ${role} ${d.digest}: size ${JSON.stringify(d.size)} is not a whole number of bytes from 0 to 2^53-1`,
-    );
-  return d as Descriptor;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: { os?: string; architecture?: string; variant?: string };
-}
-
-export interface ImageManifest {
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-}
+import { invalidArgument, notFound } from '../errors.js';
+import {
+  MANIFEST_ACCEPT,
+  MAX_CONFIG_BYTES,
+  MAX_MANIFEST_BYTES,
+  checkDescriptor,
+  checkImageManifest,
+  isManifestList,
+  pickPlatform,
+  sha256,
+  type Descriptor,
+  type ImageManifest,
+  type ManifestDocument,
+} from './oci-manifest.js';
+import {
+  answerChallenge,
+  basicHeader,
+  readDockerCredentials,
+  realmMayHaveCredentials,
+  registryBaseURL,
+  type Credentials,
+} from './registry-auth.js';
+import { refusal, unreachable, withRetry } from './registry-failures.js';
+import { parseJSON, readLimited, verifiedBody } from './response-body.js';
 
 export interface RegistryClientOptions {
   /** Hosts reached over plain HTTP though not on loopback (`--insecure-registry`). */
@@ -72,11 +40,10 @@ export interface RegistryClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
-
+/**
+ * A client of the OCI distribution API (Docker Registry HTTP API v2): manifests and blobs, with
+ * anonymous, Basic and Bearer-token auth. Every manifest and blob is checked against its digest.
+ */
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
   private readonly fetchImpl: typeof fetch;
@@ -87,14 +54,7 @@ export class RegistryClient {
 
   /** `https://registry-1.docker.io` for Docker Hub, plain HTTP for loopback and listed hosts. */
   baseURL(domain: string): string {
-    const host = domain === 'docker.io' ? 'registry-1.docker.io' : domain;
-    const hostname = host.startsWith('[')
-      ? host.slice(0, host.indexOf(']') + 1)
-      : (host.split(':')[0] ?? host);
-    const loopback =
-      hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]';
-    const insecure = loopback || (this.options.insecureRegistries ?? []).includes(domain);
-    return `${insecure ? 'http' : 'https'}://${host}`;
+    return registryBaseURL(domain, this.options.insecureRegistries ?? []);
   }
 
   /**
@@ -113,18 +73,9 @@ export class RegistryClient {
     if (ref.digest !== undefined && digest !== ref.digest) {
       throw invalidArgument(`image "${what}": manifest digest mismatch: got ${digest}`);
     }
-    let doc = parseJSON(bytes, what) as {
-      mediaType?: string;
-      manifests?: Descriptor[];
-      config?: Descriptor;
-      layers?: Descriptor[];
-    };
+    let doc = parseJSON(bytes, what) as ManifestDocument;
     mediaType = doc.mediaType ?? mediaType;
-    if (
-      mediaType === MEDIA_TYPES.ociIndex ||
-      mediaType === MEDIA_TYPES.dockerList ||
-      Array.isArray(doc.manifests)
-    ) {
+    if (isManifestList(doc, mediaType)) {
       const pick = pickPlatform(doc.manifests ?? []);
       if (pick === undefined)
         throw notFound(`image "${what}": no linux/amd64 image in its manifest list`);
@@ -134,28 +85,9 @@ export class RegistryClient {
         throw invalidArgument(`image "${what}": manifest digest mismatch for ${pick.digest}`);
       bytes = sub.bytes;
       digest = sub.digest;
-      doc = parseJSON(bytes, what) as typeof doc;
+      doc = parseJSON(bytes, what) as ManifestDocument;
     }
-    if (doc.config === undefined || !Array.isArray(doc.layers)) {
-      throw invalidArgument(
-        `image "${what}": unsupported manifest (${mediaType || 'no media type'}); schema 1 manifests are not supported`,
-      );
-    }
-    const config = checkDescriptor(doc.config, `image "${what}"`, 'config');
-    if (config.size > MAX_CONFIG_BYTES)
-      throw invalidArgument(
-        `image "${what}": config ${config.digest} is ${config.size} bytes; at most ${MAX_CONFIG_BYTES} are accepted`,
-      );
-    const layers = doc.layers.map((l, i) => checkDescriptor(l, `image "${what}"`, `layer ${i}`));
-    return {
-      manifest: {
-        ...(doc.mediaType ? { mediaType: doc.mediaType } : {}),
-        config,
-        layers,
-      },
-      digest,
-      bytes,
-    };
+    return { manifest: checkImageManifest(doc, what, mediaType), digest, bytes };
   }
 
   /**
@@ -237,7 +169,7 @@ export class RegistryClient {
     what: string,
   ): Promise<{ bytes: Buffer; digest: string; mediaType: string }> {
     return this.retry(async () => {
-      const res = await this.request(ref, `/manifests/${reference}`, { Accept: ACCEPT });
+      const res = await this.request(ref, `/manifests/${reference}`, { Accept: MANIFEST_ACCEPT });
       const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `image "${what}": manifest`);
       return {
         bytes,
@@ -262,15 +194,7 @@ export class RegistryClient {
           redirect: 'follow',
         });
       } catch (err) {
-        const cause = (err as { cause?: { message?: string; code?: string } }).cause;
-        const detail = cause?.message ?? (err as Error).message;
-        if (/redirect/i.test(detail))
-          throw unavailable(`${what}: too many redirects from ${url}`, { cause: err });
-        throw new AppError(
-          'Unavailable',
-          `${what}: cannot reach ${this.baseURL(ref.domain)}: ${detail}`,
-          { cause: err, hint: 'is the registry running and reachable?' },
-        );
+        throw unreachable(err, what, url, this.baseURL(ref.domain));
       }
     };
     const tokenKey = `${ref.domain}|${scope}`;
@@ -284,58 +208,20 @@ export class RegistryClient {
     }
     if (res.ok) return res;
     await res.body?.cancel();
-    if (res.status === 401 || res.status === 403)
-      throw permissionDenied(`${what}: the registry refused access (HTTP ${res.status})`, {
-        hint: 'log in: credentials are read from ~/.docker/config.json',
-      });
-    if (res.status === 404)
-      throw notFound(
-        `${what}: not found in ${ref.domain} (${suffix.split('/')[1] ?? ''} ${suffix.split('/')[2] ?? ''})`,
-      );
-    if (res.status === 429 || res.status >= 500)
-      throw new TransientError(`${what}: registry answered HTTP ${res.status}`);
-    throw unavailable(`${what}: registry answered HTTP ${res.status} for ${url}`);
+    throw refusal(res.status, { what, domain: ref.domain, suffix, url });
   }
 
   /** Answers a 401 challenge: Basic with stored credentials, or a Bearer token from the realm. */
   private async authorize(ref: ParsedImageRef, challenge: string, scope: string): Promise<string> {
-    const what = `image "${formatImageRef(ref)}"`;
-    const { scheme, params } = parseChallenge(challenge);
-    const creds = await this.credentials(ref.domain);
-    if (scheme === 'basic') {
-      if (!creds)
-        throw permissionDenied(`${what}: the registry needs credentials`, {
-          hint: `add ${ref.domain} to auths in ~/.docker/config.json`,
-        });
-      return basicHeader(creds);
-    }
-    if (scheme !== 'bearer' || params['realm'] === undefined)
-      throw permissionDenied(`${what}: unsupported auth challenge "${challenge}"`);
-    let url: URL;
-    try {
-      url = new URL(params['realm']);
-    } catch {
-      throw permissionDenied(`${what}: the registry names an invalid token realm`);
-    }
-    if (params['service'] !== undefined) url.searchParams.set('service', params['service']);
-    url.searchParams.set('scope', params['scope'] ?? scope);
-    const sendCreds = creds !== undefined && this.realmMayHaveCredentials(ref.domain, url);
-    const res = await this.fetchImpl(url, {
-      headers: sendCreds ? { Authorization: basicHeader(creds) } : {},
-    }).catch((err: unknown) => {
-      throw unavailable(`${what}: cannot reach the token service ${url.origin}`, { cause: err });
+    return answerChallenge({
+      header: challenge,
+      scope,
+      domain: ref.domain,
+      registryBase: this.baseURL(ref.domain),
+      what: `image "${formatImageRef(ref)}"`,
+      credentials: await this.credentials(ref.domain),
+      fetch: this.fetchImpl,
     });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw permissionDenied(`${what}: the token service refused (HTTP ${res.status})`);
-    }
-    const body = parseJSON(await readLimited(res, 1 << 20, 'token'), 'token') as {
-      token?: string;
-      access_token?: string;
-    };
-    const token = body.token ?? body.access_token;
-    if (!token) throw permissionDenied(`${what}: the token service sent no token`);
-    return `Bearer ${token}`;
   }
 
   /**
@@ -344,10 +230,7 @@ export class RegistryClient {
    * `--insecure-registry`). A realm on another host over HTTP would get them in the clear.
    */
   realmMayHaveCredentials(domain: string, realm: URL): boolean {
-    if (realm.protocol === 'https:') return true;
-    if (realm.protocol !== 'http:') return false;
-    const base = new URL(this.baseURL(domain));
-    return base.protocol === 'http:' && realm.host === base.host;
+    return realmMayHaveCredentials(this.baseURL(domain), realm);
   }
 
   private async basicAuth(domain: string): Promise<string | undefined> {
@@ -357,132 +240,13 @@ export class RegistryClient {
 
   /** Credentials from `auths` in the Docker config (base64 `user:password`). */
   async credentials(domain: string): Promise<Credentials | undefined> {
-    const dir = this.options.dockerConfigDir ?? join(homedir(), '.docker');
-    let config: { auths?: Record<string, { auth?: string }> };
-    try {
-      config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as typeof config;
-    } catch {
-      return undefined;
-    }
-    const keys =
-      domain === 'docker.io'
-        ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io', 'registry-1.docker.io']
-        : [domain, `https://${domain}`, `http://${domain}`];
-    for (const k of keys) {
-      const auth = config.auths?.[k]?.auth;
-      if (auth) {
-        const decoded = Buffer.from(auth, 'base64').toString('utf8');
-        const i = decoded.indexOf(':');
-        if (i > 0) return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
-      }
-    }
-    return undefined;
-  }
-
-  /** Runs `fn` again on transient failures, with backoff; the error names the image. */
-  private async retry<T>(fn: () => Promise<T>): Promise<T> {
-    const attempts = this.options.attempts ?? 3;
-    for (let i = 1; ; i++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const transient =
-          err instanceof TransientError ||
-          (AppError.is(err, 'Unavailable') && /cannot reach/.test(err.message));
-        if (!transient || i >= attempts) {
-          if (err instanceof TransientError)
-            throw unavailable(`${err.message} (after ${i} attempts)`);
-          throw err;
-        }
-        await new Promise((r) => setTimeout(r, 200 * 2 ** (i - 1)));
-      }
-    }
-  }
-}
-
-class TransientError extends Error {}
-
-/** The linux/amd64 entry of a manifest list or OCI index. */
-export function pickPlatform(manifests: readonly Descriptor[]): Descriptor | undefined {
-  return (
-    manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ??
-    (manifests.length === 1 && manifests[0]?.platform === undefined ? manifests[0] : undefined)
-  );
-}
-
-/** Parses `Bearer realm="…",service="…",scope="…"`. */
-export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
-  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
-  const params: Record<string, string> = {};
-  for (const p of (m?.[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)) params[p[1] ?? ''] = p[2] ?? '';
-  return { scheme: (m?.[1] ?? '').toLowerCase(), params };
-}
-
-function basicHeader(c: Credentials): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** Reads a response body into memory, stopping (and cancelling it) past `limit` bytes. */
-async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
-  const len = Number(res.headers.get('content-length') ?? '0');
-  if (len > limit) {
-    await res.body?.cancel();
-    throw invalidArgument(`${what} is too large (${len} bytes, at most ${limit})`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body === null) return Buffer.alloc(0);
-  // Leaving the loop early cancels the body: nothing past the limit is buffered.
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > limit) throw invalidArgument(`${what} is too large (more than ${limit} bytes)`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
-}
-
-function parseJSON(bytes: Buffer, what: string): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw invalidArgument(`${what}: not valid JSON`);
-  }
-}
-
-/**
- * A blob response's body, checked as it passes: it fails as soon as it grows past the
- * descriptor's size, and at its end if it is shorter or its sha256 differs. Whatever a consumer
- * made of it counts only once the body was read to the end.
- */
-async function* verifiedBody(
-  res: Response,
-  desc: Descriptor,
-  what: string,
-  onBytes?: (n: number) => void,
-): AsyncGenerator<Buffer> {
-  if (res.body === null) throw unavailable(`${what}: empty response for blob ${desc.digest}`);
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > desc.size)
-      throw invalidArgument(
-        `${what}: blob ${desc.digest} is larger than its manifest says (${desc.size} bytes)`,
-      );
-    hash.update(buf);
-    onBytes?.(buf.length);
-    yield buf;
-  }
-  if (size !== desc.size)
-    throw invalidArgument(
-      `${what}: blob ${desc.digest} is truncated (${size} of ${desc.size} bytes)`,
+    return readDockerCredentials(
+      this.options.dockerConfigDir ?? join(homedir(), '.docker'),
+      domain,
     );
-  const got = `sha256:${hash.digest('hex')}`;
-  if (got !== desc.digest)
-    throw invalidArgument(`${what}: digest mismatch for blob ${desc.digest} (got ${got})`);
+  }
+
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(this.options.attempts ?? 3, fn);
+  }
 }

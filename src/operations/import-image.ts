@@ -16,10 +16,10 @@ import {
   extractVmlinux,
   kernelVersion,
   layerFilesToExt4,
+  localSourceDir,
   pullKernelFiles,
   pullToExt4,
   readLocalImage,
-  untarArchive,
   type ImportLimits,
   type PullProgress,
   type RegistryClient,
@@ -302,11 +302,7 @@ export async function importImageFromFile(
   const label = `image archive "${path}"`;
   await sweepStaging(deps);
   return staging(deps, async (work) => {
-    let dir = path;
-    if ((await lstat(path)).isFile()) {
-      dir = join(work, 'archive');
-      await untarArchive(path, dir, label);
-    }
+    const dir = await localSourceDir(path, join(work, 'archive'), label);
     const local = await readLocalImage(dir, label);
     const nameText = options.name ?? local.name;
     if (nameText === undefined)

@@ -78,7 +78,7 @@ export interface Availability {
 
 export interface VMMDriver {
   readonly name: VMMName;
-  /** Whether this machine can run this driver (binary present, /dev/kvm usable, …). */
+  /** Whether the host can run this driver (binary present, /dev/kvm usable, …). */
   availability(): Promise<Availability>;
   /** Starts the hypervisor and boots the VM; resolves once the guest is booting. */
   start(config: VMConfig): Promise<RunningVM>;

@@ -40,7 +40,7 @@ export function vmmDriverSuite(
     async (t) => {
       harness ??= setup();
       const h = await harness;
-      // Never a skip: a driver this machine cannot run is a failure that says why.
+      // Never a skip: a driver the host cannot run is a failure that says why.
       if ('skip' in h) assert.fail(`${name}: cannot run here: ${h.skip}`);
       const { config, cleanup } = await h.makeConfig(`suite-${process.pid}-${Date.now()}`);
       const started: RunningVM[] = [];

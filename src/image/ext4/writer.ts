@@ -13,7 +13,7 @@ import {
   Geometry,
   INODES_PER_GROUP,
 } from './layout.js';
-import { LayerTree, newInode } from './tree.js';
+import { newExt4Tree, newInode } from './inode.js';
 import { TarError, readTar, type TarHeader } from './tar-reader.js';
 
 export interface Ext4WriterOptions {
@@ -42,7 +42,7 @@ function gdtBlocksFor(limits: ImportLimits): number {
  * an import needs no privileges and makes the same image whoever runs it.
  */
 export class Ext4Writer {
-  private readonly tree = new LayerTree();
+  private readonly tree = newExt4Tree();
   private readonly geo: Geometry;
   private readonly alloc: BlockAllocator;
   private readonly file: BlockFile;

@@ -67,9 +67,9 @@ export async function createOverlay(
 
 /** Grows the filesystem to fill the disk, then writes the VM's files. */
 async function prepare(raw: string, c: RootDiskConfig): Promise<void> {
-  // The image's filesystem was made by mkfs.ext4 at import and is never mounted on the host, so
-  // it is known clean: -f skips the full e2fsck pass resize2fs would otherwise insist on, which
-  // took most of a create's time (and grew with the image's size).
+  // The image's filesystem is written whole by the import's ext4 writer and never mounted on the
+  // host, so it is known clean: -f skips the full e2fsck pass resize2fs would otherwise insist on,
+  // which costs most of a create's time and grows with the image's size.
   await run('resize2fs', ['-f', raw]);
   await writeGuestFiles(raw, c.files, c.label);
 }

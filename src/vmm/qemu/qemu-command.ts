@@ -20,7 +20,10 @@ export interface QemuCommandOptions {
  */
 export const MICROVM_MACHINE = 'microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=on';
 
-/** The kernel command line: the spec's, plus what this machine needs and the spec lacks. */
+/**
+ * The kernel command line: the spec's, plus what the `microvm` machine and the accelerator need
+ * and the spec lacks.
+ */
 export function qemuCmdline(cmdline: string, options: QemuCommandOptions): string {
   const words = cmdline.trim() === '' ? [] : cmdline.trim().split(/\s+/);
   const has = (key: string) => words.some((w) => w === key || w.startsWith(`${key}=`));

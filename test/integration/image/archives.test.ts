@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,6 +41,13 @@ test(
         { env },
       );
       assert.equal(fromTar.code, 0, fromTar.stderr);
+      // A symlink the user names is theirs to follow: one to a tar imports the archive.
+      await symlink(join(work, 'layout.tar'), join(work, 'layout-link.tar'));
+      const fromLink = await ignite(
+        ['image', 'import', join(work, 'layout-link.tar'), '--name', 'localhost/busybox:link'],
+        { env },
+      );
+      assert.equal(fromLink.code, 0, fromLink.stderr);
       const list = JSON.parse((await ignite(['image', 'ls', '-o', 'json'], { env })).stdout) as {
         metadata: { name: string };
         status: { ociSource: { id: string } };
@@ -48,6 +55,7 @@ test(
       assert.deepEqual(list.map((i) => i.metadata.name).sort(), [
         'example.com/team/busybox:saved',
         'localhost/busybox:dir',
+        'localhost/busybox:link',
         'localhost/busybox:tar',
       ]);
       assert.equal(
@@ -61,7 +69,7 @@ test(
       assert.equal(
         (JSON.parse((await ignite(['image', 'ls', '-o', 'json'], { env })).stdout) as unknown[])
           .length,
-        4,
+        5,
       );
     } finally {
       await rm(work, { recursive: true, force: true });
