@@ -36,6 +36,10 @@ export interface CNINetworkOptions {
   exec?: ExecPort;
   /** Starts and signals the DHCP servers; the host's unless a test stands in. */
   processes?: ProcessPort;
+  /** Where `ip netns` keeps named namespaces (/run/netns). */
+  netnsDir?: string;
+  /** Where the host-local IPAM plugin keeps its addresses (/var/lib/cni/networks). */
+  hostLocalDir?: string;
 }
 
 /** The namespace's CNI interface, and the tap the hypervisor's NIC uses beside it. */
@@ -68,7 +72,7 @@ export class CNINetwork implements VMNetwork {
     this.exec = options.exec ?? systemExec;
     this.files = new NetworkFiles(options.dataDir);
     this.cni = new CNIRunner(options.pluginPaths, this.exec);
-    this.plumbing = new NetnsPlumbing(this.exec);
+    this.plumbing = new NetnsPlumbing(this.exec, options.netnsDir);
     this.reservations = new IPAMReservations(this.files, this.cni, options.logger);
     this.dhcp = new DHCPServer(this.files, options.processes);
   }
@@ -184,6 +188,7 @@ export class CNINetwork implements VMNetwork {
         exec: this.exec,
         plumbing: this.plumbing,
         files: this.files,
+        hostLocalDir: this.options.hostLocalDir,
         teardown: (uid) => this.teardown(uid, `vm ${uid}`),
       });
     } catch (err) {

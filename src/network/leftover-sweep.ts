@@ -21,6 +21,8 @@ export interface SweepTarget {
   exec: ExecPort;
   plumbing: Pick<NetnsPlumbing, 'add' | 'addUplink' | 'delete' | 'namespaces' | 'path'>;
   files: Pick<NetworkFiles, 'readState' | 'saveState'>;
+  /** The host-local plugin's data directory, when not its default. */
+  hostLocalDir?: string | undefined;
   /** A normal, idempotent teardown from the saved state: CNI DEL, namespace, files. */
   teardown(uid: string): Promise<void>;
 }
@@ -42,7 +44,12 @@ export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
   if (conf) networks.set(conf.name, conf);
   // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
   const leftovers = (
-    await findCNILeftovers([...networks.keys()], target.placeholderIf, target.exec)
+    await findCNILeftovers(
+      [...networks.keys()],
+      target.placeholderIf,
+      target.exec,
+      target.hostLocalDir,
+    )
   ).filter((l) => !l.placeholderOnly);
   if (leftovers.length === 0) return [];
   const names = await target.plumbing.namespaces();
