@@ -64,3 +64,7 @@ test('reservations round-trip, and removing an attachment leaves the reservation
   await f.removeReservation(UID);
   assert.equal(await f.readReservation(UID), undefined);
 });
+
+test('the directory is absolute whatever the data dir is given as', () => {
+  assert.equal(new NetworkFiles('data').dir, join(process.cwd(), 'data', 'network'));
+});

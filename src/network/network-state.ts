@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CNIResult, CNIRuntime, NetworkConfigList } from './cni/cni-runner.js';
 
 /**
@@ -36,7 +36,9 @@ export class NetworkFiles {
   readonly dir: string;
 
   constructor(dataDir: string) {
-    this.dir = join(dataDir, 'network');
+    // Absolute, since the DHCP server's command line names its configuration by this path and
+    // a stored PID is recognised by it.
+    this.dir = resolve(dataDir, 'network');
   }
 
   file(uid: string, suffix: string): string {
