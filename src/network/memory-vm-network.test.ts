@@ -14,6 +14,7 @@ vmNetworkSuite('MemoryVMNetwork', () => {
     subnet,
     held: (uid) => Promise.resolve(network.held(uid)),
     vanish: (uid) => Promise.resolve(network.vanish(uid)),
+    guestLease: (uid) => Promise.resolve(network.grantLease(uid)),
     uid: () => (next++).toString(16).padStart(16, '0'),
     cleanup: () => Promise.resolve(),
   });
@@ -37,7 +38,7 @@ test('MemoryVMNetwork counts the leases its guests were granted, until detach', 
   const vm = { uid: '00000000000000aa', name: 'a', mode: 'cni' as const };
   assert.throws(() => network.grantLease(vm.uid), /not attached/);
   await network.attach({ ...vm, ports: [] });
-  network.grantLease(vm.uid);
+  assert.equal(network.grantLease(vm.uid), '10.88.0.2');
   network.grantLease(vm.uid);
   assert.equal(await network.leases(vm.uid), 2);
   await network.attach({ ...vm, ports: [] });

@@ -113,10 +113,12 @@ export class MemoryVMNetwork implements VMNetwork {
     return swept;
   }
 
-  /** What the guest's DHCP request does: the VM's server hands out its lease. */
-  grantLease(uid: string): void {
-    if (!this.attached.has(uid)) throw invalidArgument(`vm ${uid}: not attached`);
+  /** What the guest's DHCP request does: the VM's server hands out its lease. Returns the address. */
+  grantLease(uid: string): string {
+    const a = this.attached.get(uid);
+    if (a === undefined) throw invalidArgument(`vm ${uid}: not attached`);
     this.granted.set(uid, (this.granted.get(uid) ?? 0) + 1);
+    return a.ip;
   }
 
   /** What a host reboot does to an attached VM: its namespace is gone, nothing is torn down. */

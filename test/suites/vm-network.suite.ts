@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { NetworkMode } from '../../src/api/index.js';
 import { AppError } from '../../src/errors.js';
 import { subnetHosts } from '../../src/network/memory-vm-network.js';
-import type { VMNetwork } from '../../src/network/vm-network.js';
+import type { NetworkAttachment, VMNetwork } from '../../src/network/vm-network.js';
 
 /** What the suite needs from each implementation's test file: a network of its own, and a host. */
 export interface VMNetworkHarness {
@@ -16,6 +16,8 @@ export interface VMNetworkHarness {
   held(uid: string): Promise<string[]>;
   /** What a host reboot does to an attached VM: its namespace is gone, nothing is torn down. */
   vanish(uid: string): Promise<void>;
+  /** Plays the attached VM's guest asking for its address by DHCP; returns the address it got. */
+  guestLease(uid: string, attachment: NetworkAttachment): Promise<string>;
   /** A VM UID no other test uses. */
   uid(): string;
   /** Removes whatever the test left, also after a failure. */
@@ -160,14 +162,20 @@ export function vmNetworkSuite(name: string, make: () => Promise<VMNetworkHarnes
   );
 
   test(
-    `${name}: no leases before the guest asks, none for an unknown VM, none after detach`,
+    `${name}: leases count what the VM's DHCP server handed its guest, from attach to detach`,
     withNet(async (h) => {
       const a = vm(h, 'a');
-      await h.network.attach({ ...a, ports: [] });
-      assert.equal(await h.network.leases(a.uid), 0);
-      assert.equal(await h.network.leases(h.uid()), 0);
+      const att = await h.network.attach({ ...a, ports: [] });
+      assert.equal(await h.network.leases(a.uid), 0, 'none before the guest asks');
+      assert.equal(
+        await h.guestLease(a.uid, att),
+        att.ipAddresses[0],
+        'the guest gets its address',
+      );
+      assert.equal(await h.network.leases(a.uid), 1);
+      assert.equal(await h.network.leases(h.uid()), 0, 'none for an unknown VM');
       await h.network.detach(a);
-      assert.equal(await h.network.leases(a.uid), 0);
+      assert.equal(await h.network.leases(a.uid), 0, 'none after detach');
     }),
   );
 

@@ -1,11 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { CNINetwork } from '../../../src/network/cni-network.js';
-import { signalProcess } from '../../../src/system/process.js';
+import type { NetworkAttachment } from '../../../src/network/vm-network.js';
+import { hasProgram } from '../../../src/system/exec.js';
+import { signalProcess, sleep } from '../../../src/system/process.js';
 import { vmNetworkSuite } from '../../suites/vm-network.suite.js';
 
 const pexec = promisify(execFile);
@@ -22,6 +25,10 @@ vmNetworkSuite('CNINetwork', async () => {
     process.getuid?.(),
     0,
     'CNINetwork needs root: network namespaces, bridges and iptables (CI runs as root)',
+  );
+  assert.ok(
+    hasProgram('socat'),
+    'socat plays the guest on the tap: install it (scripts/apt-packages.txt)',
   );
   for (const p of PLUGINS)
     await access(join('/usr/lib/cni', p)).catch(() =>
@@ -78,6 +85,7 @@ vmNetworkSuite('CNINetwork', async () => {
       if (procs !== '') found.push(`processes ${procs}`);
       return found;
     },
+    guestLease: (_uid, att) => guestLease(att),
     vanish: async (uid) => {
       const state = JSON.parse(await readFile(join(dataDir, 'network', `${uid}.json`), 'utf8')) as {
         dhcpPid?: number;
@@ -106,3 +114,60 @@ vmNetworkSuite('CNINetwork', async () => {
     },
   };
 });
+
+/**
+ * The guest's side of the tap, without a VM: socat joins the VM's tap to a second one, on which
+ * busybox udhcpc asks for an address with the VM's MAC, as the guest's kernel would.
+ */
+async function guestLease(att: NetworkAttachment): Promise<string> {
+  const { netns = '', tapName = '', mac = '' } = att;
+  const guest = 'guest0';
+  const socat = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      netns,
+      'socat',
+      `TUN,tun-name=${tapName},tun-type=tap,iff-no-pi`,
+      `TUN,tun-name=${guest},tun-type=tap,iff-no-pi,iff-up`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = once(socat, 'exit');
+  try {
+    const linked = () =>
+      pexec('ip', ['-n', netns, 'link', 'show', guest]).then(
+        () => true,
+        () => false,
+      );
+    for (let i = 0; i < 100 && !(await linked()); i++) await sleep(50);
+    await pexec('ip', ['-n', netns, 'link', 'set', guest, 'address', mac]);
+    const r = await pexec(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'busybox',
+        'udhcpc',
+        '-i',
+        guest,
+        '-n',
+        '-q',
+        '-f',
+        '-s',
+        '/bin/true',
+        '-t',
+        '5',
+        '-T',
+        '2',
+      ],
+      { timeout: 30_000 },
+    );
+    return /lease of (\S+) obtained/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? `no lease: ${r.stderr}`;
+  } finally {
+    socat.kill('SIGTERM');
+    await exited;
+  }
+}
