@@ -53,7 +53,7 @@ export function createRuntime(options: RuntimeOptions): OperationDeps {
     env: options.env,
     spawnCommand: spawnCommand(),
     collectVMLeftovers: (vm) =>
-      new CNINetwork({ dataDir, nameservers: hostNameservers }).teardown({
+      new CNINetwork({ dataDir, nameservers: hostNameservers }).detach({
         uid: vm.metadata.uid ?? '',
       }),
     reserveVMNetwork: (vm) =>

@@ -1,222 +1,230 @@
-import { spawn } from 'node:child_process';
-import lockfile from 'proper-lockfile';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { NetworkMode, PortMapping } from '../api/index.js';
+import type { NetworkMode } from '../api/index.js';
 import { failedPrecondition, toAppError, type AppError } from '../errors.js';
-import { run, runUnchecked } from '../system/exec.js';
 import type { Logger } from '../system/logger.js';
-import { isProcessAlive, signalProcess, sleep, waitForExit } from '../system/process.js';
 import {
   CNIRunner,
   DEFAULT_CNI_CONF_DIR,
   loadNetworkConfig,
+  type CNIResult,
   type CNIRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
 import { repairZeroMacBridges } from './cni/bridge-repair.js';
-import { sweepLeftovers } from './leftover-sweep.js';
-import type { NetworkState, Reservation } from './network-state.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
-import { linkInfo, plumbTap } from './netns-plumbing.js';
-import type { NetworkAttachRequest, NetworkAttachment, VMNetwork } from './vm-network.js';
-
-export type { NetworkAttachment } from './vm-network.js';
-
-/**
- * Per-VM networking, as ignite-spawn uses it. For `cni` and `docker-bridge` a VM gets:
- * - a network namespace `ignite-<uid>`, joined to a CNI network (its `eth0`);
- * - a tap `tap0` in it, joined to `eth0` both ways with tc mirred redirects, so the guest uses
- *   eth0's MAC and takes over its address. tc-redirect rather than an in-namespace bridge: nothing
- *   in the namespace has to learn addresses, and the CNI bridge, its ARP and portmap's DNAT reach
- *   the guest as they would reach a container;
- * - a DHCP server (busybox udhcpd) in the namespace that answers the guest's MAC with exactly
- *   that address, the gateway, DNS and its hostname. DHCP from the guest is the one thing not
- *   redirected (a u32 match on UDP port 67 ahead of the redirect); udhcpd needs an address of its
- *   own, so tap0 gets a link-local one, which the guest never routes to.
- * What DEL needs later is kept in `<dataDir>/network/<uid>.json`, outside the VM's directory, so
- * leftovers can be collected even after the VM was removed. `none` gives no network at all.
- */
-export interface NetworkSetupRequest {
-  uid: string;
-  name: string;
-  mode: NetworkMode;
-  ports: PortMapping[];
-  vmDir: string;
-}
+import { DHCP_SERVER_IP, DHCPServer } from './dhcp-server.js';
+import { systemExec, type ExecPort, type ProcessPort } from './exec-port.js';
+import { IPAMReservations, RESERVE_IF } from './ipam-reservations.js';
+import { sweepLeftovers } from './leftover-sweep.js';
+import { NetnsPlumbing } from './netns-plumbing.js';
+import { NetworkFiles, type NetworkState } from './network-state.js';
+import type {
+  NetworkAttachRequest,
+  NetworkAttachment,
+  NetworkVMRef,
+  VMNetwork,
+} from './vm-network.js';
 
 export interface CNINetworkOptions {
   dataDir: string;
+  /** Where the `cni` mode's network configuration is found (/etc/cni/net.d). */
   confDir?: string;
   pluginPaths?: string[];
   logger?: Logger;
   /** Resolvers handed to guests (the host's, minus loopback stubs). */
   nameservers?: () => Promise<string[]>;
+  /** Runs ip, tc, iptables and the CNI plugins; the host's unless a test records them. */
+  exec?: ExecPort;
+  /** Starts and signals the DHCP servers; the host's unless a test stands in. */
+  processes?: ProcessPort;
+  /** Where `ip netns` keeps named namespaces (/run/netns). */
+  netnsDir?: string;
+  /** Where the host-local IPAM plugin keeps its addresses (/var/lib/cni/networks). */
+  hostLocalDir?: string;
 }
 
+/** The namespace's CNI interface, and the tap the hypervisor's NIC uses beside it. */
+const UPLINK = 'eth0';
 const TAP = 'tap0';
-/** The interface name a reserved address is held under while the VM has no namespace. */
-const RESERVE_IF = 'reserve0';
-const DHCP_SERVER_IP = '169.254.255.1';
 
+/**
+ * The VMNetwork over CNI. For `cni` and `docker-bridge` a VM gets:
+ * - a network namespace `ignite-<uid>`, joined to a CNI network (its `eth0`);
+ * - a tap `tap0` in it, joined to `eth0` both ways with tc mirred redirects, so the guest uses
+ *   eth0's MAC and takes over its address. tc-redirect rather than an in-namespace bridge: nothing
+ *   in the namespace has to learn addresses, and the CNI bridge, its ARP and portmap's DNAT reach
+ *   the guest as they would reach a container (NetnsPlumbing);
+ * - a DHCP server in the namespace that answers the guest's MAC with exactly that address, the
+ *   gateway, DNS and its hostname (DHCPServer).
+ * The address is reserved at create (IPAMReservations) and handed to eth0 by the first attach;
+ * from then on it is released at detach, as a container's is. What DEL needs later is kept in
+ * `<dataDir>/network/<uid>.json` (NetworkFiles), outside the VM's directory, so leftovers can be
+ * collected even after the VM was removed. `none` gives no network at all.
+ */
 export class CNINetwork implements VMNetwork {
+  private readonly files: NetworkFiles;
+  private readonly exec: ExecPort;
   private readonly cni: CNIRunner;
+  private readonly plumbing: NetnsPlumbing;
+  private readonly reservations: IPAMReservations;
+  private readonly dhcp: DHCPServer;
 
   constructor(private readonly options: CNINetworkOptions) {
-    this.cni = new CNIRunner(options.pluginPaths);
-  }
-
-  private stateFile(uid: string): string {
-    return join(this.options.dataDir, 'network', `${uid}.json`);
+    this.exec = options.exec ?? systemExec;
+    this.files = new NetworkFiles(options.dataDir);
+    this.cni = new CNIRunner(options.pluginPaths, this.exec);
+    this.plumbing = new NetnsPlumbing(this.exec, options.netnsDir);
+    this.reservations = new IPAMReservations(this.files, this.cni, options.logger);
+    this.dhcp = new DHCPServer(this.files, options.processes);
   }
 
   static netnsName(uid: string): string {
     return `ignite-${uid}`;
   }
 
-  private reservationFile(uid: string): string {
-    return join(this.options.dataDir, 'network', `${uid}.reservation.json`);
-  }
-
-  private async readReservation(uid: string): Promise<Reservation | undefined> {
-    try {
-      return JSON.parse(await readFile(this.reservationFile(uid), 'utf8')) as Reservation;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** IPAM moves (reserve, hand over to the VM's interface, take back) happen one at a time. */
-  private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    const dir = join(this.options.dataDir, 'network');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const release = await lockfile.lock(dir, {
-      realpath: false,
-      lockfilePath: join(dir, '.lock'),
-      stale: 10_000,
-      update: 2000,
-      retries: { retries: 200, factor: 1.2, minTimeout: 10, maxTimeout: 200 },
-    });
-    try {
-      return await fn();
-    } finally {
-      await release().catch(() => undefined);
-    }
-  }
-
-  private reservationRuntime(uid: string, ip?: string): CNIRuntime {
-    return {
-      containerId: `ignite-${uid}`,
-      netns: '/proc/self/ns/net',
-      ifName: RESERVE_IF,
-      ...(ip !== undefined ? { args: `IgnoreUnknown=1;IP=${ip}` } : {}),
-    };
-  }
-
-  /**
-   * Reserves the VM's address when it is created: the network's IPAM allocates it under the VM's
-   * container ID and a placeholder interface, so concurrent creates get distinct addresses. The
-   * first start hands it to eth0; from then on it is released at stop, as a container's is.
-   */
-  async reserve(req: {
-    uid: string;
-    name: string;
-    mode: NetworkMode;
-  }): Promise<string | undefined> {
+  async reserve(req: NetworkVMRef & { mode: NetworkMode }): Promise<string | undefined> {
     if (req.mode === 'none') return undefined;
-    const label = `vm "${req.name}"`;
     const list = await this.networkFor(req.mode);
-    await this.sweepQuietly();
-    return this.locked(async () => {
-      const existing = await this.readReservation(req.uid);
-      if (existing) return existing.ip;
-      const result = await this.cni.ipam('ADD', list, this.reservationRuntime(req.uid), label);
-      const ip = result?.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0];
-      if (ip === undefined)
-        throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
-      await writeFile(
-        this.reservationFile(req.uid),
-        JSON.stringify({ ip, list } satisfies Reservation),
-      );
-      return ip;
-    });
+    await this.sweep();
+    // An attached VM's address is its interface's: asking again reserves no second one.
+    const attached = await this.attachedAddress(req.uid);
+    if (attached !== undefined) return attached;
+    return this.reservations.reserve(req.uid, list, `vm "${req.name}"`);
   }
 
-  /** Gives the reserved address back to the network (on rm). Idempotent. */
-  async release(req: { uid: string }): Promise<void> {
-    await this.sweepQuietly();
-    await this.teardown(req, { keepReservation: false });
-  }
-
-  async setup(req: NetworkSetupRequest): Promise<NetworkAttachment> {
+  async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
     if (req.mode === 'none') return { ipAddresses: [] };
     const label = `vm "${req.name}"`;
-    const list = await this.networkFor(req.mode);
     const netns = CNINetwork.netnsName(req.uid);
-    // A leftover of an earlier run of this VM (crash) goes first, and any other VM's.
-    await this.teardown({ uid: req.uid });
+    const reserved = await this.files.readReservation(req.uid);
+    const list = reserved?.list ?? (await this.networkFor(req.mode));
+    await this.teardown(req.uid, label);
     // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
     // exists, and this one's is made before anything of it is added.
-    const sweeping = this.sweepQuietly();
+    const sweeping = this.sweep();
     const runtime: CNIRuntime = {
       containerId: `ignite-${req.uid}`,
-      netns: `/run/netns/${netns}`,
-      ifName: 'eth0',
+      netns: this.plumbing.path(netns),
+      ifName: UPLINK,
       portMappings: req.ports.map((p) => ({
         hostPort: p.hostPort,
         containerPort: p.vmPort,
         protocol: p.protocol ?? 'tcp',
       })),
     };
-    const reservation = await this.readReservation(req.uid);
-    const state: NetworkState = { uid: req.uid, netns, list: reservation?.list ?? list, runtime };
-    await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
-    await this.save(state);
+    const state: NetworkState = { uid: req.uid, netns, list, runtime };
     try {
-      await run('ip', ['netns', 'add', netns]);
-      state.result = await this.locked(async () => {
-        await repairZeroMacBridges(state.list, this.options.logger);
-        if (reservation === undefined) return this.cni.add(state.list, runtime, label);
-        // Hand the reserved address from the placeholder to eth0.
-        await this.cni.ipam('DEL', state.list, this.reservationRuntime(req.uid), label);
-        runtime.args = `IgnoreUnknown=1;IP=${reservation.ip}`;
-        const result = await this.cni.add(state.list, runtime, label);
-        // The address now belongs to eth0 and is released with it at stop, like a container's.
-        await rm(this.reservationFile(req.uid), { force: true });
-        return result;
+      await this.files.saveState(state);
+      await this.plumbing.add(netns);
+      state.result = await this.reservations.handOver(req.uid, label, async (reservation) => {
+        if (reservation !== undefined) runtime.args = `IgnoreUnknown=1;IP=${reservation.ip}`;
+        await repairZeroMacBridges(list, this.exec, this.options.logger);
+        return this.cni.add(list, runtime, label);
       });
-      await this.save(state);
-
-      const ip4 = state.result.ips?.find((i) => !i.address.includes(':'));
-      if (ip4 === undefined)
+      await this.files.saveState(state);
+      const ip = ipv4Of(state.result);
+      if (ip === undefined)
         throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
-      const [address = '', prefix = '32'] = ip4.address.split('/');
-      const gateway = ip4.gateway ?? state.result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
-      const { mac, mtu } = await linkInfo(netns, 'eth0');
-      await plumbTap(netns, { uplink: 'eth0', tap: TAP, mtu, serverIP: DHCP_SERVER_IP });
-
-      state.dhcpPid = await this.startDHCP(req, netns, {
-        address,
-        prefix: Number(prefix),
-        gateway,
-        mac,
+      const { mac, mtu } = await this.plumbing.linkInfo(netns, UPLINK);
+      await this.plumbing.plumbTap(netns, {
+        uplink: UPLINK,
+        tap: TAP,
+        mtu,
+        serverIP: DHCP_SERVER_IP,
       });
-      await this.save(state);
+      const lease = {
+        iface: TAP,
+        mac,
+        address: ip.address,
+        prefixLength: ip.prefixLength,
+        gateway: ip.gateway,
+        nameservers: (await this.options.nameservers?.()) ?? [],
+        hostname: req.name,
+      };
+      state.dhcpPid = await this.dhcp.start(req.uid, netns, lease, label);
+      await this.files.saveState(state);
       await sweeping;
       return {
         netns,
         tapName: TAP,
         mac,
-        ipAddresses: [address],
-        ...(gateway ? { gateway } : {}),
-        prefixLength: Number(prefix),
+        ipAddresses: [ip.address],
+        ...(ip.gateway !== undefined ? { gateway: ip.gateway } : {}),
+        prefixLength: ip.prefixLength,
       };
     } catch (err) {
+      // The sweep first: once this VM's namespace is gone, the sweep may take it for a leftover.
       await sweeping;
-      await this.teardown({ uid: req.uid }).catch(() => undefined);
+      await this.teardown(req.uid, label).catch(() => undefined);
       throw err;
     }
+  }
+
+  detach(req: { uid: string }): Promise<void> {
+    return this.teardown(req.uid, `vm ${req.uid}`);
+  }
+
+  async release(req: { uid: string }): Promise<void> {
+    const label = `vm ${req.uid}`;
+    await this.sweep();
+    let failure: AppError | undefined;
+    await this.teardown(req.uid, label).catch((err: unknown) => (failure = toAppError(err)));
+    // A VM removed before it ever started still holds its address under the placeholder.
+    await this.reservations.release(req.uid, label);
+    if (failure !== undefined) throw failure;
+  }
+
+  leases(uid: string): Promise<number> {
+    return this.dhcp.leases(uid);
+  }
+
+  /** See sweepLeftovers in leftover-sweep.ts. */
+  async sweep(): Promise<string[]> {
+    try {
+      return await sweepLeftovers({
+        confDir: this.options.confDir,
+        logger: this.options.logger,
+        placeholderIf: RESERVE_IF,
+        netnsName: (uid) => CNINetwork.netnsName(uid),
+        exec: this.exec,
+        plumbing: this.plumbing,
+        files: this.files,
+        hostLocalDir: this.options.hostLocalDir,
+        teardown: (uid) => this.teardown(uid, `vm ${uid}`),
+      });
+    } catch (err) {
+      this.options.logger?.warn({ err }, `network: sweep failed: ${toAppError(err).message}`);
+      return [];
+    }
+  }
+
+  /** Undoes attach: DHCP server, CNI DEL (releasing eth0's address), the namespace. Idempotent. */
+  private async teardown(uid: string, label: string): Promise<void> {
+    const state = await this.files.readState(uid);
+    const netns = CNINetwork.netnsName(uid);
+    await this.dhcp.stop(uid, state?.dhcpPid);
+    let failure: unknown;
+    if (state) {
+      // The bridge plugin finds what to un-masquerade from eth0's address, which the guest took
+      // over at attach: give it back first, or the NAT rules of this VM would stay behind.
+      const ip = state.result?.ips?.find((i) => !i.address.includes(':'));
+      if (ip && this.plumbing.exists(netns))
+        await this.plumbing.restoreAddress(netns, UPLINK, ip.address);
+      await this.cni
+        .del(state.list, state.runtime, state.result, label)
+        .catch((err: unknown) => (failure = err));
+    }
+    await this.plumbing.delete(netns);
+    if (failure === undefined) return this.files.removeAttachment(uid);
+    const err = toAppError(failure);
+    this.options.logger?.warn({ uid, err }, `network teardown of ${uid}: ${err.message}`);
+    throw err;
+  }
+
+  /** The address of the VM's attachment, while its namespace exists. */
+  private async attachedAddress(uid: string): Promise<string | undefined> {
+    const state = await this.files.readState(uid);
+    if (state?.result === undefined || !this.plumbing.exists(state.netns)) return undefined;
+    return ipv4Of(state.result)?.address;
   }
 
   private async networkFor(mode: NetworkMode): Promise<NetworkConfigList> {
@@ -231,169 +239,15 @@ export class CNINetwork implements VMNetwork {
     );
     return DEFAULT_NETWORK;
   }
-
-  private async startDHCP(
-    req: NetworkSetupRequest,
-    netns: string,
-    lease: { address: string; prefix: number; gateway: string | undefined; mac: string },
-  ): Promise<number> {
-    const dir = join(this.options.dataDir, 'network');
-    const conf = join(dir, `${req.uid}.udhcpd.conf`);
-    const leases = join(dir, `${req.uid}.leases`);
-    const log = join(dir, `${req.uid}.dhcp.log`);
-    const dns = (await this.options.nameservers?.()) ?? [];
-    await writeFile(leases, '');
-    await writeFile(
-      conf,
-      [
-        `interface ${TAP}`,
-        `start ${lease.address}`,
-        `end ${lease.address}`,
-        'max_leases 1',
-        `lease_file ${leases}`,
-        `static_lease ${lease.mac} ${lease.address}`,
-        `opt subnet ${prefixToMask(lease.prefix)}`,
-        ...(lease.gateway ? [`opt router ${lease.gateway}`] : []),
-        ...(dns.length ? [`opt dns ${dns.join(' ')}`] : []),
-        `opt hostname ${req.name}`,
-        'opt lease 315360000',
-        '',
-      ].join('\n'),
-    );
-    const fd = openSync(log, 'a');
-    try {
-      const child = spawn('ip', ['netns', 'exec', netns, 'busybox', 'udhcpd', '-f', conf], {
-        stdio: ['ignore', fd, fd],
-        detached: true,
-      });
-      child.on('error', () => undefined);
-      child.unref();
-      if (child.pid === undefined)
-        throw failedPrecondition(`vm "${req.name}": cannot start the DHCP server`);
-      await sleep(50);
-      if (!isProcessAlive(child.pid))
-        throw failedPrecondition(
-          `vm "${req.name}": the DHCP server exited: ${(await readFile(log, 'utf8')).trim().split('\n').pop() ?? ''}`,
-        );
-      return child.pid;
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** How many leases the VM's DHCP server has handed out (for metrics). */
-  async dhcpLeases(uid: string): Promise<number> {
-    const log = await readFile(
-      join(this.options.dataDir, 'network', `${uid}.dhcp.log`),
-      'utf8',
-    ).catch(() => '');
-    return (log.match(/sending ACK/g) ?? []).length;
-  }
-
-  /** Undoes setup: DHCP server, CNI DEL (releasing the address), the namespace. Idempotent. */
-  async teardown(req: { uid: string }, options: { keepReservation?: boolean } = {}): Promise<void> {
-    const file = this.stateFile(req.uid);
-    let state: NetworkState | undefined;
-    try {
-      state = JSON.parse(await readFile(file, 'utf8')) as NetworkState;
-    } catch {
-      state = undefined;
-    }
-    const netns = CNINetwork.netnsName(req.uid);
-    const errors: AppError[] = [];
-    if (state?.dhcpPid !== undefined && isProcessAlive(state.dhcpPid, `${req.uid}.udhcpd.conf`)) {
-      signalProcess(state.dhcpPid, 'SIGTERM');
-      if (!(await waitForExit(state.dhcpPid, 2000))) signalProcess(state.dhcpPid, 'SIGKILL');
-    }
-    if (state) {
-      // The bridge plugin finds what to un-masquerade from eth0's address, which the guest took
-      // over at setup: give it back first, or the NAT rules of this VM would stay behind.
-      const ip4 = state.result?.ips?.find((i) => !i.address.includes(':'));
-      if (ip4) await runUnchecked('ip', ['-n', netns, 'addr', 'add', ip4.address, 'dev', 'eth0']);
-      try {
-        await this.cni.del(state.list, state.runtime, state.result, `vm ${req.uid}`);
-      } catch (err) {
-        errors.push(toAppError(err));
-      }
-    }
-    // Most teardowns (every setup starts with one) find no namespace: no process for that.
-    if (existsSync(`/run/netns/${netns}`)) await runUnchecked('ip', ['netns', 'del', netns]);
-    const reservation = await this.readReservation(req.uid);
-    if (reservation && options.keepReservation === false) {
-      // A VM removed before it ever started still holds its address under the placeholder.
-      await this.locked(async () => {
-        await this.cni.ipam(
-          'DEL',
-          reservation.list,
-          this.reservationRuntime(req.uid),
-          `vm ${req.uid}`,
-        );
-        await rm(this.reservationFile(req.uid), { force: true });
-      });
-    }
-    if (errors.length === 0) {
-      const dir = join(this.options.dataDir, 'network');
-      for (const suffix of ['.json', '.udhcpd.conf', '.leases', '.dhcp.log'])
-        await rm(join(dir, `${req.uid}${suffix}`), { force: true });
-    } else {
-      this.options.logger?.warn(
-        { uid: req.uid, err: errors[0] },
-        `network teardown of ${req.uid}: ${errors[0]?.message ?? ''}`,
-      );
-      throw errors[0] as AppError;
-    }
-  }
-
-  attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
-    return this.setup({ ...req, ports: [...req.ports], vmDir: '' });
-  }
-
-  detach(req: { uid: string }): Promise<void> {
-    return this.teardown(req);
-  }
-
-  leases(uid: string): Promise<number> {
-    return this.dhcpLeases(uid);
-  }
-
-  sweep(): Promise<string[]> {
-    return this.sweepLeftovers();
-  }
-
-  /** See sweepLeftovers in leftover-sweep.ts. Returns the UIDs swept; never throws. */
-  sweepLeftovers(): Promise<string[]> {
-    return sweepLeftovers({
-      confDir: this.options.confDir,
-      logger: this.options.logger,
-      placeholderIf: RESERVE_IF,
-      netnsName: (uid) => CNINetwork.netnsName(uid),
-      readState: (uid) =>
-        readFile(this.stateFile(uid), 'utf8').then(
-          (t) => JSON.parse(t) as NetworkState,
-          () => undefined,
-        ),
-      saveState: async (state) => {
-        await mkdir(join(this.options.dataDir, 'network'), { recursive: true, mode: 0o700 });
-        await this.save(state);
-      },
-      teardown: (uid) => this.teardown({ uid }),
-    });
-  }
-
-  private async sweepQuietly(): Promise<void> {
-    await this.sweepLeftovers().catch((err: unknown) =>
-      this.options.logger?.warn({ err }, `network: sweep failed: ${toAppError(err).message}`),
-    );
-  }
-
-  private async save(state: NetworkState): Promise<void> {
-    const file = this.stateFile(state.uid);
-    await writeFile(`${file}.tmp`, JSON.stringify(state));
-    await rename(`${file}.tmp`, file);
-  }
 }
 
-export function prefixToMask(prefix: number): string {
-  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+/** A CNI result's IPv4 address, its prefix length and gateway. */
+function ipv4Of(
+  result: CNIResult,
+): { address: string; prefixLength: number; gateway: string | undefined } | undefined {
+  const ip = result.ips?.find((i) => !i.address.includes(':'));
+  if (ip === undefined) return undefined;
+  const [address = '', prefix = '32'] = ip.address.split('/');
+  const gateway = ip.gateway ?? result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
+  return { address, prefixLength: Number(prefix), gateway };
 }

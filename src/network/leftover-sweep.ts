@@ -1,4 +1,3 @@
-import { run, runUnchecked } from '../system/exec.js';
 import type { Logger } from '../system/logger.js';
 import { toAppError } from '../errors.js';
 import {
@@ -6,9 +5,11 @@ import {
   loadNetworkConfig,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
-import { existingNamespaces, findCNILeftovers, type CNILeftover } from './cni/leftovers.js';
+import { findCNILeftovers, type CNILeftover } from './cni/leftovers.js';
 import { DEFAULT_NETWORK } from './default-network.js';
-import type { NetworkState } from './network-state.js';
+import type { ExecPort } from './exec-port.js';
+import type { NetnsPlumbing } from './netns-plumbing.js';
+import type { NetworkFiles, NetworkState } from './network-state.js';
 
 /** What the sweep needs of the network it cleans up after. */
 export interface SweepTarget {
@@ -17,8 +18,11 @@ export interface SweepTarget {
   /** The interface name addresses of created, never-started VMs are held under. */
   placeholderIf: string;
   netnsName(uid: string): string;
-  readState(uid: string): Promise<NetworkState | undefined>;
-  saveState(state: NetworkState): Promise<void>;
+  exec: ExecPort;
+  plumbing: Pick<NetnsPlumbing, 'add' | 'addUplink' | 'delete' | 'namespaces' | 'path'>;
+  files: Pick<NetworkFiles, 'readState' | 'saveState'>;
+  /** The host-local plugin's data directory, when not its default. */
+  hostLocalDir?: string | undefined;
   /** A normal, idempotent teardown from the saved state: CNI DEL, namespace, files. */
   teardown(uid: string): Promise<void>;
 }
@@ -39,11 +43,17 @@ export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
   const conf = await loadNetworkConfig(target.confDir ?? DEFAULT_CNI_CONF_DIR);
   if (conf) networks.set(conf.name, conf);
   // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
-  const leftovers = (await findCNILeftovers([...networks.keys()], target.placeholderIf)).filter(
-    (l) => !l.placeholderOnly,
-  );
+  const leftovers = (
+    await findCNILeftovers(
+      [...networks.keys()],
+      target.placeholderIf,
+      target.exec,
+      target.hostLocalDir,
+    )
+  ).filter((l) => !l.placeholderOnly);
   if (leftovers.length === 0) return [];
-  const live = await existingNamespaces();
+  const names = await target.plumbing.namespaces();
+  const live = new Set(leftovers.map((l) => l.uid).filter((u) => names.has(target.netnsName(u))));
   const swept: string[] = [];
   for (const l of leftovers) {
     const list = networks.get(l.network);
@@ -72,13 +82,13 @@ async function sweepOne(
   held: Pick<CNILeftover, 'ips' | 'ports'>,
 ): Promise<void> {
   const netns = target.netnsName(uid);
-  const state: NetworkState = (await target.readState(uid)) ?? {
+  const state: NetworkState = (await target.files.readState(uid)) ?? {
     uid,
     netns,
     list,
     runtime: {
       containerId: `ignite-${uid}`,
-      netns: `/run/netns/${netns}`,
+      netns: target.plumbing.path(netns),
       ifName: 'eth0',
       // portmap removes its chains by container ID, but only when it is given mappings.
       portMappings: held.ports.map((p) => ({ ...p, containerPort: p.hostPort })),
@@ -88,13 +98,12 @@ async function sweepOne(
   if (state.result?.ips === undefined && ip !== undefined)
     state.result = { cniVersion: state.list.cniVersion, ips: [{ address: `${ip}/32` }] };
   delete state.dhcpPid;
-  await target.saveState(state);
-  await run('ip', ['netns', 'add', netns]);
+  await target.files.saveState(state);
+  await target.plumbing.add(netns);
   try {
-    // A veth pair, both ends in the namespace: the dummy driver is not on every kernel.
-    await run('ip', ['-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
+    await target.plumbing.addUplink(netns, state.runtime.ifName);
   } catch (err) {
-    await runUnchecked('ip', ['netns', 'del', netns]);
+    await target.plumbing.delete(netns);
     throw err;
   }
   await target.teardown(uid);

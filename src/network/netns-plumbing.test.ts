@@ -1,6 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipBatch, tcBatch } from './netns-plumbing.js';
+import { RecordingExec } from '../../test/helpers/recording-exec.js';
+import { ipBatch, NetnsPlumbing, tcBatch } from './netns-plumbing.js';
 
 const plumbing = { uplink: 'eth0', tap: 'tap0', mtu: 1500, serverIP: '169.254.255.1' };
 
@@ -30,4 +34,68 @@ test('values that are not one plain word never reach a batch', () => {
     assert.throws(() => ipBatch(bad), /bad/);
     assert.throws(() => tcBatch(bad), /bad/);
   }
+});
+
+test('plumbing a tap is one ip and one tc process, each reading its batch in the namespace', async () => {
+  const exec = new RecordingExec();
+  await new NetnsPlumbing(exec).plumbTap('ignite-0123456789abcdef', plumbing);
+  assert.deepEqual(exec.runs, [
+    {
+      file: 'ip',
+      args: ['-n', 'ignite-0123456789abcdef', '-batch', '-'],
+      input: ipBatch(plumbing),
+    },
+    {
+      file: 'tc',
+      args: ['-n', 'ignite-0123456789abcdef', '-batch', '-'],
+      input: tcBatch(plumbing),
+    },
+  ]);
+  const refused = new RecordingExec();
+  await assert.rejects(
+    new NetnsPlumbing(refused).plumbTap('ns', { ...plumbing, tap: 'a b' }),
+    /bad interface/,
+  );
+  assert.deepEqual(refused.runs, [], 'nothing runs for a bad value');
+});
+
+test('namespaces are added, and deleted only when they exist', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-netns-'));
+  try {
+    const exec = new RecordingExec();
+    const p = new NetnsPlumbing(exec, dir);
+    assert.equal(p.path('ignite-a'), join(dir, 'ignite-a'));
+    await p.add('ignite-a');
+    await p.delete('ignite-a');
+    assert.deepEqual(exec.lines(), ['ip netns add ignite-a'], 'no process for a missing one');
+    await writeFile(join(dir, 'ignite-a'), '');
+    assert.equal(p.exists('ignite-a'), true);
+    await p.delete('ignite-a');
+    assert.deepEqual(exec.lines(), ['ip netns add ignite-a', 'ip netns del ignite-a']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('link facts, addresses, uplinks and the namespace list go through ip with plain argv', async () => {
+  const exec = new RecordingExec(({ args }) => {
+    if (args.includes('-json'))
+      return { stdout: '[{"ifname":"eth0","address":"0a:58:0a:00:00:02","mtu":1450}]' };
+    if (args[1] === 'list') return { stdout: 'ignite-aaaaaaaaaaaaaaaa (id: 3)\nother\n' };
+    return {};
+  });
+  const p = new NetnsPlumbing(exec);
+  assert.deepEqual(await p.linkInfo('ns', 'eth0'), { mac: '0a:58:0a:00:00:02', mtu: 1450 });
+  await p.restoreAddress('ns', 'eth0', '10.0.0.2/24');
+  await p.addUplink('ns', 'eth0');
+  assert.deepEqual(await p.namespaces(), new Set(['ignite-aaaaaaaaaaaaaaaa', 'other']));
+  assert.deepEqual(exec.lines(), [
+    'ip -n ns -json link show dev eth0',
+    'ip -n ns addr add 10.0.0.2/24 dev eth0',
+    'ip -n ns link add eth0 type veth peer name eth0p',
+    'ip netns list',
+  ]);
+  await assert.rejects(p.addUplink('ns', 'eth0;x'), /bad link/);
+  const bare = new NetnsPlumbing(new RecordingExec(() => ({ stdout: '[{"mtu":1500}]' })));
+  await assert.rejects(bare.linkInfo('ns', 'eth0'), /has no MAC address or MTU/);
 });

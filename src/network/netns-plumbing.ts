@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { failedPrecondition } from '../errors.js';
-import { run } from '../system/exec.js';
+import { systemExec, type ExecPort } from './exec-port.js';
 
 /**
  * The links inside a VM's network namespace, set up with one `ip` and one `tc` process each
- * reading a batch, instead of an `ip netns exec` per command: each of those was a process pair,
- * and together they were most of a VM's network set-up time.
+ * reading a batch, instead of an `ip netns exec` per command: each of those is a process pair,
+ * and together they would be most of a VM's network set-up time.
  */
 export interface TapPlumbing {
   /** The namespace's CNI interface, whose MAC and address the guest takes over. */
@@ -58,17 +60,84 @@ export function tcBatch(plumbing: TapPlumbing): string {
   ].join('\n');
 }
 
-/** Joins the tap to the uplink inside `netns`. */
-export async function plumbTap(netns: string, plumbing: TapPlumbing): Promise<void> {
-  await run('ip', ['-n', netns, '-batch', '-'], { input: ipBatch(plumbing) });
-  await run('tc', ['-n', netns, '-batch', '-'], { input: tcBatch(plumbing) });
-}
+/**
+ * A VM's network namespace and the links in it, made with `ip` and `tc` through the exec port.
+ * Namespaces are the named ones of `ip netns` (`<netnsDir>/<name>`).
+ */
+export class NetnsPlumbing {
+  constructor(
+    private readonly exec: ExecPort = systemExec,
+    private readonly netnsDir = '/run/netns',
+  ) {}
 
-/** A link's MAC address and MTU, read inside `netns` by one `ip -json` call. */
-export async function linkInfo(netns: string, dev: string): Promise<{ mac: string; mtu: number }> {
-  const { stdout } = await run('ip', ['-n', netns, '-json', 'link', 'show', 'dev', dev]);
-  const [link] = JSON.parse(stdout) as { address?: string; mtu?: number }[];
-  if (link?.address === undefined || link.mtu === undefined)
-    throw failedPrecondition(`network: ${dev} in ${netns} has no MAC address or MTU`);
-  return { mac: link.address, mtu: link.mtu };
+  /** The path a CNI plugin is given for the namespace. */
+  path(netns: string): string {
+    return join(this.netnsDir, netns);
+  }
+
+  async add(netns: string): Promise<void> {
+    await this.exec.run('ip', ['netns', 'add', netns]);
+  }
+
+  exists(netns: string): boolean {
+    return existsSync(this.path(netns));
+  }
+
+  /** Deletes the namespace if it exists (and so every link in it). */
+  async delete(netns: string): Promise<void> {
+    // Most deletes (every attach starts with one) find no namespace: no process for that.
+    if (this.exists(netns)) await this.exec.runUnchecked('ip', ['netns', 'del', netns]);
+  }
+
+  /** The names of the namespaces that exist. */
+  async namespaces(): Promise<Set<string>> {
+    const r = await this.exec.runUnchecked('ip', ['netns', 'list']);
+    return new Set([...r.stdout.matchAll(/^(\S+)/gm)].map((m) => m[1] ?? ''));
+  }
+
+  /** Joins the tap to the uplink inside `netns`. */
+  async plumbTap(netns: string, plumbing: TapPlumbing): Promise<void> {
+    await this.exec.run('ip', ['-n', netns, '-batch', '-'], { input: ipBatch(plumbing) });
+    await this.exec.run('tc', ['-n', netns, '-batch', '-'], { input: tcBatch(plumbing) });
+  }
+
+  /** A link's MAC address and MTU, read inside `netns` by one `ip -json` call. */
+  async linkInfo(netns: string, dev: string): Promise<{ mac: string; mtu: number }> {
+    const { stdout } = await this.exec.run('ip', [
+      '-n',
+      netns,
+      '-json',
+      'link',
+      'show',
+      'dev',
+      dev,
+    ]);
+    const [link] = JSON.parse(stdout) as { address?: string; mtu?: number }[];
+    if (link?.address === undefined || link.mtu === undefined)
+      throw failedPrecondition(`network: ${dev} in ${netns} has no MAC address or MTU`);
+    return { mac: link.address, mtu: link.mtu };
+  }
+
+  /** Puts `address` (CIDR) back on `dev`; a failure (no namespace, no link) is no error. */
+  async restoreAddress(netns: string, dev: string, address: string): Promise<void> {
+    await this.exec.runUnchecked('ip', ['-n', netns, 'addr', 'add', address, 'dev', dev]);
+  }
+
+  /** Makes `dev` in `netns`: a veth pair with both ends inside, since not every kernel has dummy. */
+  async addUplink(netns: string, dev: string): Promise<void> {
+    const peer = `${dev}p`;
+    if (!NAME.test(dev) || !NAME.test(peer)) throw failedPrecondition(`network: bad link "${dev}"`);
+    await this.exec.run('ip', [
+      '-n',
+      netns,
+      'link',
+      'add',
+      dev,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      peer,
+    ]);
+  }
 }

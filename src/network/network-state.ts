@@ -1,3 +1,5 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { CNIResult, CNIRuntime, NetworkConfigList } from './cni/cni-runner.js';
 
 /**
@@ -17,4 +19,73 @@ export interface NetworkState {
 export interface Reservation {
   ip: string;
   list: NetworkConfigList;
+}
+
+/** The files of one VM's DHCP server, removed with its state once it is torn down. */
+const ATTACHMENT_SUFFIXES = ['.json', '.udhcpd.conf', '.leases', '.dhcp.log'] as const;
+
+/**
+ * The network's files under `<dataDir>/network/` (mode 0700), by VM UID:
+ * - `<uid>.json`: the attachment's NetworkState, from attach until its detach succeeds;
+ * - `<uid>.reservation.json`: the address reserved at create, until attach hands it over;
+ * - `<uid>.udhcpd.conf`, `<uid>.leases`, `<uid>.dhcp.log`: its DHCP server's;
+ * - `.lock`: the IPAM lock.
+ * Writes are atomic (a temporary file renamed), so a crash leaves the old file or the new one.
+ */
+export class NetworkFiles {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    // Absolute, since the DHCP server's command line names its configuration by this path and
+    // a stored PID is recognised by it.
+    this.dir = resolve(dataDir, 'network');
+  }
+
+  file(uid: string, suffix: string): string {
+    return join(this.dir, `${uid}${suffix}`);
+  }
+
+  async ensureDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  readState(uid: string): Promise<NetworkState | undefined> {
+    return this.readJSON<NetworkState>(this.file(uid, '.json'));
+  }
+
+  async saveState(state: NetworkState): Promise<void> {
+    await this.writeJSON(this.file(state.uid, '.json'), state);
+  }
+
+  /** Removes the attachment's state and its DHCP server's files. */
+  async removeAttachment(uid: string): Promise<void> {
+    for (const suffix of ATTACHMENT_SUFFIXES) await rm(this.file(uid, suffix), { force: true });
+  }
+
+  readReservation(uid: string): Promise<Reservation | undefined> {
+    return this.readJSON<Reservation>(this.file(uid, '.reservation.json'));
+  }
+
+  async saveReservation(uid: string, reservation: Reservation): Promise<void> {
+    await this.writeJSON(this.file(uid, '.reservation.json'), reservation);
+  }
+
+  async removeReservation(uid: string): Promise<void> {
+    await rm(this.file(uid, '.reservation.json'), { force: true });
+  }
+
+  /** A missing or unreadable file is no state: the network then acts as for a VM it never saw. */
+  private async readJSON<T>(file: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeJSON(file: string, value: unknown): Promise<void> {
+    await this.ensureDir();
+    await writeFile(`${file}.tmp`, JSON.stringify(value), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
 }

@@ -28,22 +28,35 @@ export interface NetworkAttachment {
  * The network as the use cases see it. A VM's address is reserved at create, so concurrent
  * creates get distinct ones; attach, at start, hands it to the VM's interface; detach, at stop,
  * undoes attach; release, at rm, gives back whatever the VM still holds. Every step is idempotent
- * and may be repeated after a crash.
+ * and may be repeated after a crash. Implementations: CNINetwork (the host's), MemoryVMNetwork
+ * (tests); test/suites/vm-network.suite.ts states this contract for both.
  */
 export interface VMNetwork {
-  /** Reserves the VM's address; returns it, or undefined for `none`. Repeats return the same one. */
+  /**
+   * Reserves the VM's address; returns it, or undefined for `none`. Repeats return the same one,
+   * and so does a reserve while the VM is attached. Unavailable when the network has none left.
+   */
   reserve(req: NetworkVMRef & { mode: NetworkMode }): Promise<string | undefined>;
-  /** Joins the VM to its network; a leftover of an earlier run of the same VM goes first. */
+  /**
+   * Joins the VM to its network with its reserved address, or a new one when it holds none (after
+   * a detach or a release). A leftover of an earlier run of the same VM goes first. `none` gives
+   * no namespace and no address.
+   */
   attach(req: NetworkAttachRequest): Promise<NetworkAttachment>;
-  /** Undoes attach (namespace, tap, DHCP server, the CNI attachment). Idempotent. */
+  /**
+   * Undoes attach (namespace, tap, DHCP server, the CNI attachment), releasing the address the
+   * attachment held, as a container's is at stop. A reservation not yet handed over stays.
+   * Idempotent; a VM the network does not know is a no-op.
+   */
   detach(req: { uid: string }): Promise<void>;
   /** Releases everything the VM holds, its reserved address included. Idempotent. */
   release(req: { uid: string }): Promise<void>;
-  /** How many DHCP leases the VM's server handed out (a metric). */
+  /** How many DHCP leases the VM's server handed out since attach (a metric); 0 for none. */
   leases(uid: string): Promise<number>;
   /**
    * Collects what VMs that no longer run left behind (namespaces, NAT rules, IPAM entries).
-   * Returns the UIDs swept; never touches a VM whose namespace exists. Never throws.
+   * Returns the UIDs swept; never touches a VM whose namespace exists, nor a reservation.
+   * Never throws.
    */
   sweep(): Promise<string[]>;
 }

@@ -19,16 +19,15 @@ export interface VMNetworkAttachment {
 
 export interface VMNetworking {
   /** DHCP leases handed to the guest so far (for metrics). */
-  dhcpLeases?(uid: string): Promise<number>;
-  setup(req: {
+  leases?(uid: string): Promise<number>;
+  attach(req: {
     uid: string;
     name: string;
     mode: NetworkMode;
     ports: PortMapping[];
-    vmDir: string;
   }): Promise<VMNetworkAttachment>;
   /** Idempotent: safe after a crash and when nothing was set up. */
-  teardown(req: { uid: string; vmDir: string }): Promise<void>;
+  detach(req: { uid: string }): Promise<void>;
 }
 
 /** A VM's metrics endpoint, served for as long as the supervisor runs. */
@@ -85,18 +84,17 @@ export async function superviseVM(
   let metrics: { close(): Promise<void> } | undefined;
   const cleanupNetwork = async () => {
     try {
-      await deps.networking.teardown({ uid, vmDir: paths.dir });
+      await deps.networking.detach({ uid });
     } catch (err) {
       log.error({ err }, `${label}: network teardown failed: ${toAppError(err).message}`);
     }
   };
   try {
-    const net = await deps.networking.setup({
+    const net = await deps.networking.attach({
       uid,
       name: vm.metadata.name ?? uid,
       mode,
       ports: vm.spec.network?.ports ?? [],
-      vmDir: paths.dir,
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     running = await driver.start({
@@ -142,7 +140,7 @@ export async function superviseVM(
       try {
         let leases = 0;
         const poll = setInterval(() => {
-          void deps.networking.dhcpLeases?.(uid).then(
+          void deps.networking.leases?.(uid).then(
             (n) => (leases = n),
             () => undefined,
           );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { run } from '../../system/exec.js';
 import type { Logger } from '../../system/logger.js';
+import type { ExecPort } from '../exec-port.js';
 import type { NetworkConfigList } from './cni-runner.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
@@ -25,6 +25,7 @@ export function stableBridgeMac(bridge: string): string {
  */
 export async function repairZeroMacBridges(
   list: NetworkConfigList,
+  exec: ExecPort,
   logger?: Logger,
 ): Promise<string[]> {
   const repaired: string[] = [];
@@ -35,7 +36,7 @@ export async function repairZeroMacBridges(
     const mac = (await readFile(`/sys/class/net/${name}/address`, 'utf8').catch(() => '')).trim();
     if (mac !== ZERO_MAC) continue;
     const fixed = stableBridgeMac(name);
-    await run('ip', ['link', 'set', 'dev', name, 'address', fixed]);
+    await exec.run('ip', ['link', 'set', 'dev', name, 'address', fixed]);
     logger?.warn({ bridge: name, mac: fixed }, `bridge ${name} had no MAC address: set ${fixed}`);
     repaired.push(name);
   }

@@ -2,7 +2,7 @@ import { readdir, readFile, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, failedPrecondition, unavailable } from '../../errors.js';
-import { runUnchecked } from '../../system/exec.js';
+import { systemExec, type ExecPort } from '../exec-port.js';
 
 /**
  * Runs CNI plugins as the CNI spec says: each plugin of a network configuration list in turn,
@@ -37,7 +37,10 @@ export const DEFAULT_CNI_PATHS = ['/usr/lib/cni', '/opt/cni/bin'];
 export const DEFAULT_CNI_CONF_DIR = '/etc/cni/net.d';
 
 export class CNIRunner {
-  constructor(private readonly paths: readonly string[] = DEFAULT_CNI_PATHS) {}
+  constructor(
+    private readonly paths: readonly string[] = DEFAULT_CNI_PATHS,
+    private readonly execPort: ExecPort = systemExec,
+  ) {}
 
   private async plugin(type: string, label: string): Promise<string> {
     if (!/^[A-Za-z0-9_.-]+$/.test(type))
@@ -76,7 +79,7 @@ export class CNIRunner {
     const caps = (plugin['capabilities'] ?? {}) as Record<string, boolean>;
     if (caps['portMappings'] && rt.portMappings?.length)
       conf['runtimeConfig'] = { portMappings: rt.portMappings };
-    const r = await runUnchecked(bin, [], {
+    const r = await this.execPort.runUnchecked(bin, [], {
       input: JSON.stringify(conf),
       timeoutMs: 60_000,
       env: {

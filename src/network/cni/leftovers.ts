@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runUnchecked } from '../../system/exec.js';
+import type { ExecPort } from '../exec-port.js';
 
 /** Where the host-local IPAM plugin keeps its reservations, one directory per network. */
 export const HOST_LOCAL_DIR = '/var/lib/cni/networks';
@@ -27,6 +27,7 @@ const ID = /^ignite-([a-z0-9]{16})$/;
 export async function findCNILeftovers(
   networks: readonly string[],
   placeholderIf: string,
+  exec: ExecPort,
   hostLocalDir = HOST_LOCAL_DIR,
 ): Promise<CNILeftover[]> {
   const found = new Map<string, CNILeftover>();
@@ -52,7 +53,7 @@ export async function findCNILeftovers(
       }
     }
   }
-  const nat = await runUnchecked('iptables', ['-w', '-t', 'nat', '-S']);
+  const nat = await exec.runUnchecked('iptables', ['-w', '-t', 'nat', '-S']);
   for (const line of nat.stdout.split('\n')) {
     const m = /name: \\"([^"\\]+)\\" id: \\"ignite-([a-z0-9]{16})\\"/.exec(line);
     if (!m?.[1] || !m[2] || !networks.includes(m[1])) continue;
@@ -65,10 +66,4 @@ export async function findCNILeftovers(
       e.ports.push({ hostPort: Number(port), protocol: dnat?.[1] === 'udp' ? 'udp' : 'tcp' });
   }
   return [...found.values()];
-}
-
-/** The ignite VM network namespaces that exist, by UID. */
-export async function existingNamespaces(): Promise<Set<string>> {
-  const r = await runUnchecked('ip', ['netns', 'list']);
-  return new Set([...r.stdout.matchAll(/^ignite-([a-z0-9]{16})\b/gm)].map((m) => m[1] ?? ''));
 }

@@ -57,7 +57,7 @@ async function testNetwork(t: { after: (fn: () => Promise<void>) => void }) {
     for (const pid of pids.split('\n').filter(Boolean)) signalProcess(Number(pid), 'SIGKILL');
     for (let i = 1; i <= 5; i++)
       await pexec('ip', ['netns', 'del', `ignite-${uid(i)}`]).catch(() => undefined);
-    await net(join(root, 'cleanup')).sweepLeftovers();
+    await net(join(root, 'cleanup')).sweep();
     await pexec('ip', ['link', 'del', bridge]).catch(() => undefined);
     await rm(`/var/lib/cni/networks/${name}`, { recursive: true, force: true });
     await rm(root, { recursive: true, force: true });
@@ -90,19 +90,18 @@ test('a bridge left with an all-zero MAC by a failed first ADD is repaired befor
   assert.equal(await mac(bridge), '00:00:00:00:00:00', 'the broken state is reproduced');
 
   const vm = uid(1);
-  const a = await net().setup({
+  const a = await net().attach({
     uid: vm,
     name: 'mac',
     mode: 'cni',
     ports: [],
-    vmDir: '/nonexistent',
   });
   try {
     assert.match(a.ipAddresses[0] ?? '', /^10\./);
     assert.equal(await mac(bridge), stableBridgeMac(bridge));
     assert.match(stableBridgeMac(bridge), /^[0-9a-f][26ae]:/, 'locally administered, unicast');
   } finally {
-    await net().teardown({ uid: vm });
+    await net().detach({ uid: vm });
   }
   assert.deepEqual(await held(name, vm), []);
   // Set once, the address stays when the bridge has no port again.
@@ -116,12 +115,11 @@ test('what a VM held when its namespace vanished is swept by its container ID, a
   const port = await freePort();
   const ips = new Map<string, string>();
   for (const [i, u] of [gone, reset, live].entries()) {
-    const a = await net().setup({
+    const a = await net().attach({
       uid: u,
       name: `v${i}`,
       mode: 'cni',
       ports: [{ hostPort: port + i, vmPort: 80 }],
-      vmDir: '/nonexistent',
     });
     ips.set(u, a.ipAddresses[0] ?? '');
   }
@@ -137,7 +135,7 @@ test('what a VM held when its namespace vanished is swept by its container ID, a
   // For one, the data dir's record is gone too; the other's is torn down as `ps` would, which
   // releases its address but cannot un-masquerade without the namespace's eth0.
   await rm(join(dataDir, 'network', `${gone}.json`));
-  await net().teardown({ uid: reset });
+  await net().detach({ uid: reset });
   assert.ok((await held(name, gone, ips.get(gone))).length > 0, 'gone left state behind');
   const resetLeft = await held(name, reset, ips.get(reset));
   assert.ok(
@@ -146,7 +144,7 @@ test('what a VM held when its namespace vanished is swept by its container ID, a
   );
 
   // Any network command sweeps; from another data dir too, since nothing there names these VMs.
-  const swept = await net(join(root, 'other')).sweepLeftovers();
+  const swept = await net(join(root, 'other')).sweep();
   assert.deepEqual(
     swept.filter((u) => [gone, reset, live, created].includes(u)).sort(),
     [gone, reset].sort(),
@@ -157,7 +155,7 @@ test('what a VM held when its namespace vanished is swept by its container ID, a
   assert.ok((await held(name, live, ips.get(live))).length > 0, 'the live VM keeps its network');
   assert.equal((await held(name, created)).length, 1, "the created VM's reservation stays");
 
-  await net().teardown({ uid: live });
+  await net().detach({ uid: live });
   await net().release({ uid: created });
   for (const u of [live, created]) assert.deepEqual(await held(name, u, ips.get(u)), []);
 });

@@ -1,0 +1,115 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { failedPrecondition } from '../errors.js';
+import { systemProcesses, type ProcessPort } from './exec-port.js';
+import type { NetworkFiles } from './network-state.js';
+
+/** The link-local address the DHCP server answers from, on the tap; the guest never routes to it. */
+export const DHCP_SERVER_IP = '169.254.255.1';
+
+/** The one lease a VM's DHCP server hands out: its guest's MAC gets exactly this. */
+export interface DHCPLease {
+  /** The interface the server listens on (the VM's tap). */
+  iface: string;
+  mac: string;
+  address: string;
+  prefixLength: number;
+  gateway?: string | undefined;
+  nameservers: readonly string[];
+  /** The guest's hostname (the VM's name). */
+  hostname: string;
+}
+
+/** A prefix length as a dotted netmask: 24 → 255.255.255.0. */
+export function prefixToMask(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
+
+const WORD = /^[^\s]+$/;
+
+/**
+ * busybox udhcpd's configuration for one lease. The lease lasts ten years: the address belongs
+ * to the VM for as long as it is attached, and a guest that renews would only add traffic.
+ */
+export function udhcpdConfig(lease: DHCPLease, leaseFile: string): string {
+  for (const v of [lease.iface, lease.mac, lease.address, lease.hostname, ...lease.nameservers])
+    if (!WORD.test(v)) throw failedPrecondition(`network: bad DHCP value ${JSON.stringify(v)}`);
+  return [
+    `interface ${lease.iface}`,
+    `start ${lease.address}`,
+    `end ${lease.address}`,
+    'max_leases 1',
+    `lease_file ${leaseFile}`,
+    `static_lease ${lease.mac} ${lease.address}`,
+    `opt subnet ${prefixToMask(lease.prefixLength)}`,
+    ...(lease.gateway ? [`opt router ${lease.gateway}`] : []),
+    ...(lease.nameservers.length ? [`opt dns ${lease.nameservers.join(' ')}`] : []),
+    `opt hostname ${lease.hostname}`,
+    'opt lease 315360000',
+    '',
+  ].join('\n');
+}
+
+/** How many leases a server's log shows it handed out (one ACK each). */
+export function countLeases(log: string): number {
+  return (log.match(/sending ACK/g) ?? []).length;
+}
+
+/**
+ * A VM's DHCP server: busybox udhcpd in the VM's namespace, run as
+ * `ip netns exec <netns> busybox udhcpd -f <dataDir>/network/<uid>.udhcpd.conf`, with its output
+ * in `<uid>.dhcp.log`. A stored PID is signalled only while its command line still names that
+ * configuration file, so a PID reused by another process after a crash is left alone.
+ */
+export class DHCPServer {
+  constructor(
+    private readonly files: NetworkFiles,
+    private readonly processes: ProcessPort = systemProcesses,
+  ) {}
+
+  /** What the server's command line contains, and no other process's does. */
+  private marker(uid: string): string {
+    return `udhcpd -f ${this.files.file(uid, '.udhcpd.conf')}`;
+  }
+
+  /** Writes the configuration and starts the server; returns its PID once it is seen running. */
+  async start(uid: string, netns: string, lease: DHCPLease, label: string): Promise<number> {
+    const conf = this.files.file(uid, '.udhcpd.conf');
+    const leases = this.files.file(uid, '.leases');
+    const log = this.files.file(uid, '.dhcp.log');
+    await this.files.ensureDir();
+    await writeFile(leases, '');
+    await writeFile(conf, udhcpdConfig(lease, leases));
+    let pid: number;
+    try {
+      pid = this.processes.start(
+        'ip',
+        ['netns', 'exec', netns, 'busybox', 'udhcpd', '-f', conf],
+        log,
+      );
+    } catch (err) {
+      throw failedPrecondition(`${label}: cannot start the DHCP server`, { cause: err });
+    }
+    // udhcpd fails at once on a bad interface or address; a short wait shows it.
+    await this.processes.sleep(50);
+    if (!this.processes.isAlive(pid, this.marker(uid))) {
+      const last = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop() ?? '';
+      throw failedPrecondition(`${label}: the DHCP server exited: ${last}`);
+    }
+    return pid;
+  }
+
+  /** Stops the server at `pid` if it is still this VM's: SIGTERM, then SIGKILL after 2 s. */
+  async stop(uid: string, pid: number | undefined): Promise<void> {
+    const marker = this.marker(uid);
+    if (pid === undefined || !this.processes.isAlive(pid, marker)) return;
+    this.processes.signal(pid, 'SIGTERM');
+    if (!(await this.processes.waitForExit(pid, 2000, marker)))
+      this.processes.signal(pid, 'SIGKILL');
+  }
+
+  /** How many leases the VM's server handed out; 0 when it has none. */
+  async leases(uid: string): Promise<number> {
+    return countLeases(await readFile(this.files.file(uid, '.dhcp.log'), 'utf8').catch(() => ''));
+  }
+}

@@ -1,0 +1,42 @@
+import type { ExecOptions, ExecResult } from '../system/exec.js';
+import { run, runUnchecked } from '../system/exec.js';
+import {
+  isProcessAlive,
+  signalProcess,
+  sleep,
+  spawnDetached,
+  waitForExit,
+} from '../system/process.js';
+
+/**
+ * The programs the network runs (`ip`, `tc`, `iptables`, the CNI plugins), as a port: the network
+ * gets it from its constructor, so a test can record each argv and answer for the host.
+ */
+export interface ExecPort {
+  /** Runs `file args…`; throws AppError when it cannot start or exits non-zero. */
+  run(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Runs `file args…` and returns its exit code, whatever it is. */
+  runUnchecked(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+/** The long-lived processes the network starts (the DHCP servers), as a port for the same reason. */
+export interface ProcessPort {
+  /** Starts a detached process whose output is appended to `logFile`; returns its PID. */
+  start(file: string, args: readonly string[], logFile: string): number;
+  /** Whether `pid` lives and its command line contains `marker` (a reused PID does not). */
+  isAlive(pid: number, marker: string): boolean;
+  signal(pid: number, signal: NodeJS.Signals): void;
+  /** Polls until the process meant is gone; false when it still runs after `timeoutMs`. */
+  waitForExit(pid: number, timeoutMs: number, marker: string): Promise<boolean>;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemExec: ExecPort = { run, runUnchecked };
+
+export const systemProcesses: ProcessPort = {
+  start: (file, args, logFile) => spawnDetached(file, args, { logFile }),
+  isAlive: (pid, marker) => isProcessAlive(pid, marker),
+  signal: (pid, signal) => void signalProcess(pid, signal),
+  waitForExit: (pid, timeoutMs, marker) => waitForExit(pid, timeoutMs, marker),
+  sleep,
+};
