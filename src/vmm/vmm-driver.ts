@@ -84,12 +84,15 @@ export interface RunningVM {
    */
   saveState(file: string): Promise<SavedStateInfo>;
   /**
-   * Freezes the VM's root disk (a qcow2 overlay) as `frozenPath` and gives the VM a new, empty
-   * overlay over it at its usual path, while it runs (pause it first for a disk that matches a
-   * saved state). Nothing is copied. Rejects with FailedPrecondition where
-   * `capabilities().freezeRootDisk` is unavailable.
+   * Freezes the VM's root disk (a qcow2 overlay) while it runs, without copying it: the overlay
+   * file is also named `frozenPath` (a hard link) and never written again, and the VM's writes
+   * go to a new, empty overlay over it at `newOverlayPath`. Pause the VM first for a disk that
+   * matches a saved state. The caller starts the VM on `newOverlayPath` from then on, and may
+   * remove the overlay's old name once the hypervisor has exited (not before: QEMU reopens
+   * files by name). Rejects with FailedPrecondition where `capabilities().freezeRootDisk` is
+   * unavailable.
    */
-  freezeRootDisk(frozenPath: string): Promise<void>;
+  freezeRootDisk(frozenPath: string, newOverlayPath: string): Promise<void>;
 }
 
 /** What saveState() wrote, for metrics and the Snapshot object. */

@@ -1,4 +1,4 @@
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { access, link, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, notFound } from '../../errors.js';
 import { run } from '../../system/exec.js';
@@ -11,10 +11,14 @@ import { run } from '../../system/exec.js';
  *   image.ext4 ← snapshot disk (the VM's writes until the snapshot) ← VM overlay
  *                                                                  ← clone overlay, …
  *
- * On a running VM the hypervisor must move its writes to the new overlay too (QEMU:
- * `blockdev-add` + `blockdev-snapshot`, see RunningVM.freezeRootDisk); this module only does
- * the files. A backing file is named by its absolute path inside each overlay, so snapshot
- * disks must not move once something is over them.
+ * A VM that is not running is frozen in place (freezeOverlay): its overlay is renamed and a new
+ * one takes its path. A running VM cannot be: QEMU reopens its files by name (to take the disk
+ * back after a migration, to change read-only modes), so the name it opened must keep naming
+ * the frozen file while it runs. Its overlay is hard-linked to the snapshot disk's path instead
+ * (linkFrozenOverlay) and the new overlay gets a new name; the hypervisor then moves its writes
+ * there (QEMU: `blockdev-add` + `blockdev-snapshot`, see RunningVM.freezeRootDisk), and the old
+ * name can go once it has exited. A backing file is named by its absolute path inside each
+ * overlay, so snapshot disks must not move once something is over them.
  */
 
 /** `qemu-img create -f qcow2 -F qcow2 -b <backing> <path>`: an empty overlay of its size. */
@@ -71,6 +75,41 @@ export async function freezeOverlay(
   };
   try {
     await createOverlayOver(frozenPath, overlay);
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  return { frozenPath, undo };
+}
+
+/**
+ * For a running VM: hard-links its `overlay` at `frozenPath` (one inode, two names, nothing
+ * copied) and creates `newOverlay` over `frozenPath`. On failure nothing changes.
+ */
+export async function linkFrozenOverlay(
+  overlay: string,
+  frozenPath: string,
+  newOverlay: string,
+  label: string,
+): Promise<FrozenOverlay> {
+  for (const path of [frozenPath, newOverlay]) {
+    if (await exists(path)) throw alreadyExists(`${label}: ${path} already exists`);
+  }
+  await mkdir(dirname(frozenPath), { recursive: true });
+  try {
+    await link(overlay, frozenPath);
+  } catch (err) {
+    throw failedPrecondition(
+      `${label}: cannot link root disk ${overlay} as ${frozenPath}: ${(err as Error).message}`,
+      { cause: err, hint: 'snapshot disks must be on the same filesystem as the VM' },
+    );
+  }
+  const undo = async () => {
+    await rm(newOverlay, { force: true });
+    await rm(frozenPath, { force: true });
+  };
+  try {
+    await createOverlayOver(frozenPath, newOverlay);
   } catch (err) {
     await undo();
     throw err;

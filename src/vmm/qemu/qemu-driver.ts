@@ -5,13 +5,7 @@ import type { Logger } from '../../system/logger.js';
 import { connectWhenReady, killNow, spawnHypervisor } from '../hypervisor-process.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
-import {
-  bindingFor,
-  checkBinding,
-  checkDigest,
-  readSavedState,
-  type StateSidecar,
-} from '../saved-state.js';
+import { bindingFor, checkBinding, readSavedState, type StateSidecar } from '../saved-state.js';
 import type {
   Availability,
   RunningVM,
@@ -131,11 +125,10 @@ export class QemuDriver implements VMMDriver {
       const qemuVersion = versionOf(greeting);
       if (restore !== undefined && saved !== undefined) {
         checkBinding(saved.binding, { hypervisorVersion: qemuVersion }, label, restore);
-        const loaded = await migrateFromFile(client, restore, { label });
         const part = saved.parts.find((p) => p.suffix === '');
         if (part === undefined)
           throw failedPrecondition(`${label}: saved state ${restore}: no state part`);
-        checkDigest(part, loaded, restore, label);
+        await migrateFromFile(client, restore, part, { label });
         await client.cont();
       }
       const status = await client.queryStatus();

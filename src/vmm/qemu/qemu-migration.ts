@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { internal, unavailable } from '../../errors.js';
 import { sleep } from '../../system/process.js';
-import { writeDigested, type FileDigest } from '../saved-state.js';
+import { checkDigest, writeDigested, type FileDigest, type StatePart } from '../saved-state.js';
 import type { QMPClient } from './qmp-client.js';
 
 /**
@@ -65,15 +65,17 @@ export async function migrateToFile(
 }
 
 /**
- * Feeds `file` to a QEMU started with `-incoming defer` and waits until it has loaded it. The
- * guest stays paused (it was saved paused); the caller checks the returned digest against the
- * sidecar before it lets the guest run.
+ * Feeds `file` to a QEMU started with `-incoming defer` and waits until it has loaded it, while
+ * checking every byte against the sidecar's `expected` SHA-256. The guest stays paused (it was
+ * saved paused) for the caller to let it run. Damage is reported as such, also when it made
+ * QEMU's load fail.
  */
 export async function migrateFromFile(
   qmp: QMPClient,
   file: string,
+  expected: StatePart,
   options: MigrationOptions,
-): Promise<FileDigest> {
+): Promise<void> {
   const { dir, socketPath } = await privateSocketPath();
   let socket: Socket | undefined;
   try {
@@ -84,10 +86,14 @@ export async function migrateFromFile(
       conn.once('connect', resolve);
       conn.once('error', reject);
     });
-    const sent = sendDigested(file, conn);
     // QEMU closes the socket when it stops reading, done or not: its status says which.
-    const [digest] = await Promise.all([sent, waitForMigration(qmp, 'restore', options)]);
-    return digest;
+    const [sent, loaded] = await Promise.allSettled([
+      sendDigested(file, conn),
+      waitForMigration(qmp, 'restore', options),
+    ]);
+    if (sent.status === 'fulfilled') checkDigest(expected, sent.value, file, options.label);
+    if (sent.status === 'rejected') throw sent.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
   } finally {
     socket?.destroy();
     await rm(dir, { recursive: true, force: true });
@@ -107,8 +113,13 @@ async function sendDigested(file: string, conn: Socket): Promise<FileDigest> {
     if (conn.destroyed) continue;
     if (!conn.write(chunk)) {
       await new Promise<void>((resolve) => {
-        conn.once('drain', resolve);
-        conn.once('close', resolve);
+        const done = () => {
+          conn.off('drain', done);
+          conn.off('close', done);
+          resolve();
+        };
+        conn.on('drain', done);
+        conn.on('close', done);
       });
     }
   }

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failedPrecondition, internal } from '../../errors.js';
 import type { Logger } from '../../system/logger.js';
-import { freezeOverlay } from '../disk/overlay-snapshot.js';
+import { linkFrozenOverlay } from '../disk/overlay-snapshot.js';
 import { exitsWithin, killNow, type HypervisorProcess } from '../hypervisor-process.js';
 import {
   bindingFor,
@@ -41,6 +41,8 @@ export class QemuVM implements RunningVM {
   private readonly label: string;
   private binding: Promise<StateBinding> | undefined;
   private overlays = 0;
+  /** The overlay the guest writes to: the config's, until freezeRootDisk() moves it. */
+  private rootDiskPath: string;
 
   constructor(
     private readonly proc: HypervisorProcess,
@@ -52,6 +54,7 @@ export class QemuVM implements RunningVM {
     this.pid = proc.pid;
     this.exited = proc.exited;
     this.label = vmLabel(config);
+    this.rootDiskPath = config.rootDisk.path;
     qmp.onEvent((e) =>
       options.logger?.info({ vm: config.name, event: e.event, data: e.data }, 'qemu event'),
     );
@@ -120,14 +123,14 @@ export class QemuVM implements RunningVM {
   }
 
   /**
-   * The files move first (see freezeOverlay), then QEMU opens the new overlay as a node of its
-   * own without its backing chain (`backing: null`) and `blockdev-snapshot` puts it over the
-   * drive's current node, which is the frozen file's open inode: guest writes go to the new
-   * overlay from then on, and the chain on disk and in QEMU agree. `blockdev-snapshot-sync`
-   * would create the overlay itself but name its backing file by the old path, which no longer
-   * holds it.
+   * The files first (linkFrozenOverlay), then QEMU opens the new overlay as a node of its own
+   * without its backing chain (`backing: null`), and `blockdev-snapshot` puts it over the
+   * drive's current node, which is the frozen file: guest writes go to the new overlay from then
+   * on, and the chain on disk and in QEMU agree. `blockdev-snapshot-sync` would create the
+   * overlay itself, naming its backing file by the old name, which is the VM's and not the
+   * snapshot's.
    */
-  async freezeRootDisk(frozenPath: string): Promise<void> {
+  async freezeRootDisk(frozenPath: string, newOverlayPath: string): Promise<void> {
     const disk = this.config.rootDisk;
     if (disk.format !== 'qcow2') {
       throw failedPrecondition(
@@ -137,7 +140,12 @@ export class QemuVM implements RunningVM {
     const blocks = await this.qmp.execute<QMPBlockInfo[]>('query-block');
     const node = blocks.find((b) => b.device === 'root')?.inserted?.['node-name'];
     if (node === undefined) throw internal(`${this.label}: qemu reports no root disk node`);
-    const frozen = await freezeOverlay(disk.path, frozenPath, this.label);
+    const frozen = await linkFrozenOverlay(
+      this.rootDiskPath,
+      frozenPath,
+      newOverlayPath,
+      this.label,
+    );
     const overlay = `root-overlay-${++this.overlays}`;
     let added = false;
     try {
@@ -145,16 +153,18 @@ export class QemuVM implements RunningVM {
         driver: 'qcow2',
         'node-name': overlay,
         discard: 'unmap',
-        file: { driver: 'file', filename: disk.path },
+        file: { driver: 'file', filename: newOverlayPath },
         backing: null,
       });
       added = true;
       await this.qmp.execute('blockdev-snapshot', { node, overlay });
     } catch (err) {
-      if (added)
+      if (added) {
         await this.qmp.execute('blockdev-del', { 'node-name': overlay }).catch(() => undefined);
+      }
       await frozen.undo();
       throw err;
     }
+    this.rootDiskPath = newOverlayPath;
   }
 }
