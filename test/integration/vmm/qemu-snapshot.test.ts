@@ -172,6 +172,22 @@ test(
       con.socket.destroy();
       ccon.socket.destroy();
 
+      // Timed alone, as a `start` after `stop --save` runs: no other guest on the host's cores.
+      await vm.kill();
+      const solo = configIn(join(dir, 'solo'), 'solo', await cloneOf(frozen, dir, 'solo'), fixture);
+      configs.push(solo);
+      const alone = Date.now();
+      const soloVM = await driver.start(solo, { restoreFrom: state });
+      vms.push(soloVM);
+      const scon = await consoleOf(solo);
+      await echoRoundTrip(scon, 'solo', 30_000);
+      const soloMs = Date.now() - alone;
+      t.diagnostic(
+        `restore alone to a console echo round trip: ${soloMs} ms (${(soloMs / coldMs).toFixed(2)} of the cold boot)`,
+      );
+      scon.socket.destroy();
+      await soloVM.kill();
+
       await t.test('a state cut short by its last bytes fails before QEMU starts', async () => {
         const cut = join(dir, 'cut', 'state');
         await copyState(state, cut);
