@@ -79,8 +79,10 @@ export interface RunningVM {
    * state, any companion files `<file>.<part>`, and the sidecar `<file>.json` that binds it to
    * this VM's kernel, machine and memory size). Written under temporary names and renamed once
    * complete, sidecar last: a crash mid-save leaves no state that a start would trust. The VM
-   * stays paused: `resume()` lets it go on, `kill()` ends it. The root disk is not copied; a
-   * stopped VM's disk is its state's disk, a running one's is frozen with freezeRootDisk().
+   * stays paused: `resume()` lets it go on, `kill()` ends it; saving again before a resume()
+   * fails with FailedPrecondition (QEMU lets its disks go after a save). The root disk is not
+   * copied: a stopped VM's disk is its state's disk, a running one's is frozen with
+   * freezeRootDisk().
    */
   saveState(file: string): Promise<SavedStateInfo>;
   /**

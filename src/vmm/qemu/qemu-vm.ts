@@ -101,6 +101,12 @@ export class QemuVM implements RunningVM {
 
   async saveState(file: string): Promise<SavedStateInfo> {
     const started = Date.now();
+    // QEMU gives its disks away at the end of a save and will not save again until `cont`.
+    if ((await this.qmp.queryStatus()).status === 'postmigrate') {
+      throw failedPrecondition(
+        `${this.label}: its state was just saved; resume it before saving again`,
+      );
+    }
     await this.pause();
     this.binding ??= bindingFor(
       this.config,
