@@ -5,6 +5,18 @@
  *
  * Drivers: QEMU `microvm` (src/vmm/qemu/), and Firecracker (src/vmm/firecracker/) where its binary
  * is installed. Both pass test/suites/vmm-driver.suite.ts.
+ *
+ * Snapshots (docs/snapshots.md), where `capabilities()` says so:
+ * @example
+ * await vm.pause();
+ * await vm.freezeRootDisk(`${snapDir}/disk.qcow2`, `${vmDir}/rootfs-2.qcow2`);
+ * await vm.saveState(`${snapDir}/state`);
+ * await vm.resume();
+ * // A clone, in its own supervisor: its own overlay over the frozen disk, the same memory.
+ * await createCloneOverlay(`${snapDir}/disk.qcow2`, cloneDisk, 'vm "c1"');
+ * await driver.start({ ...c1, rootDisk: { path: cloneDisk, format: 'qcow2' } }, {
+ *   restoreFrom: `${snapDir}/state`,
+ * });
  */
 export type VMMName = 'qemu' | 'firecracker';
 

@@ -5,7 +5,13 @@ import type { Logger } from '../../system/logger.js';
 import { connectWhenReady, killNow, spawnHypervisor } from '../hypervisor-process.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
-import { bindingFor, checkBinding, readSavedState, type StateSidecar } from '../saved-state.js';
+import {
+  bindingFor,
+  checkBinding,
+  readSavedState,
+  type StatePart,
+  type StateSidecar,
+} from '../saved-state.js';
 import type {
   Availability,
   RunningVM,
@@ -124,11 +130,8 @@ export class QemuDriver implements VMMDriver {
       const { client, greeting } = await QMPClient.open(socket, label);
       const qemuVersion = versionOf(greeting);
       if (restore !== undefined && saved !== undefined) {
-        checkBinding(saved.binding, { hypervisorVersion: qemuVersion }, label, restore);
-        const part = saved.parts.find((p) => p.suffix === '');
-        if (part === undefined)
-          throw failedPrecondition(`${label}: saved state ${restore}: no state part`);
-        await migrateFromFile(client, restore, part, { label });
+        checkBinding(saved.sidecar.binding, { hypervisorVersion: qemuVersion }, label, restore);
+        await migrateFromFile(client, restore, saved.stream, { label });
         await client.cont();
       }
       const status = await client.queryStatus();
@@ -146,16 +149,25 @@ export class QemuDriver implements VMMDriver {
     }
   }
 
-  private async checkSaved(file: string, config: VMConfig, accel: Accel): Promise<StateSidecar> {
+  /** The sidecar and its one part, QEMU's migration stream, checked against the config. */
+  private async checkSaved(
+    file: string,
+    config: VMConfig,
+    accel: Accel,
+  ): Promise<{ sidecar: StateSidecar; stream: StatePart }> {
     const label = vmLabel(config);
     const saved = await readSavedState(file, label);
+    const stream = saved.parts.find((p) => p.suffix === '');
+    if (stream === undefined || saved.parts.length !== 1) {
+      throw failedPrecondition(`${label}: saved state ${file}: not a state QEMU wrote`);
+    }
     // QEMU's own version is checked once its greeting tells it.
     const expected = await bindingFor(
       config,
       qemuBindingFacts(accel, saved.binding.hypervisorVersion),
     );
     checkBinding(saved.binding, expected, label, file);
-    return saved;
+    return { sidecar: saved, stream };
   }
 
   private async accel(config: VMConfig): Promise<Accel> {
