@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, open, readFile, rm, stat, truncate } from 'node:fs/promises';
+import {
+  appendFile,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rm,
+  stat,
+  truncate,
+} from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,30 +245,43 @@ test(
           },
         );
       }
-      await t.test(
-        'another memory size fails with the mismatch named, before QEMU starts',
-        async () => {
-          const c = configIn(
-            join(dir, 'mem-vm'),
-            'mem',
-            await cloneOf(frozen, dir, 'mem'),
-            fixture,
+      // What the state is bound to, each changed alone: refused before QEMU starts.
+      const otherKernel = join(dir, 'other-vmlinux');
+      await copyFile(fixture.vmlinuxPath, otherKernel);
+      await appendFile(otherKernel, Buffer.alloc(1));
+      const mismatches: [string, (c: VMConfig) => VMConfig, RegExp][] = [
+        [
+          'another memory size',
+          (c) => ({ ...c, memoryMiB: 128 }),
+          /memory: saved with 256 MiB, this VM has 128 MiB/,
+        ],
+        ['another vCPU count', (c) => ({ ...c, vcpus: 2 }), /vCPUs: saved with 1, this VM has 2/],
+        [
+          'another kernel',
+          (c) => ({ ...c, kernel: { ...c.kernel, vmlinuxPath: otherKernel } }),
+          /kernel: saved with a vmlinux of (\d+) bytes, sha256 \w+, this VM has a vmlinux of (?!\1 )\d+ bytes/,
+        ],
+      ];
+      for (const [what, change, says] of mismatches) {
+        await t.test(`${what} fails with the mismatch named, before QEMU starts`, async () => {
+          const c = change(
+            configIn(
+              join(dir, 'mm-vm'),
+              'mm',
+              await cloneOf(frozen, dir, what.replaceAll(' ', '-')),
+              fixture,
+            ),
           );
           configs.push(c);
-          await assert.rejects(
-            driver.start({ ...c, memoryMiB: 128 }, { restoreFrom: state }),
-            (e: unknown) => {
-              assert.ok(AppError.is(e, 'FailedPrecondition'), String(e));
-              assert.match(
-                e.message,
-                /^vm "mem": saved state .* does not match: memory: saved with 256 MiB, this VM has 128 MiB/,
-              );
-              return true;
-            },
-          );
+          await assert.rejects(driver.start(c, { restoreFrom: state }), (e: unknown) => {
+            assert.ok(AppError.is(e, 'FailedPrecondition'), String(e));
+            assert.match(e.message, /^vm "mm": saved state .* does not match: /);
+            assert.match(e.message, says);
+            return true;
+          });
           assert.deepEqual(hypervisorPids(c), []);
-        },
-      );
+        });
+      }
     } finally {
       await Promise.all(vms.map((v) => v.kill()));
       for (const c of configs) for (const pid of hypervisorPids(c)) process.kill(pid, 'SIGKILL');
