@@ -38,7 +38,7 @@ export async function createOverlayOver(backing: string, path: string): Promise<
 }
 
 export interface FrozenOverlay {
-  /** Where the VM's writes up to the freeze now are. */
+  /** The file that keeps the VM's writes up to the freeze. */
   frozenPath: string;
   /** Puts the files back as they were (the new overlay removed, the old one at its path). */
   undo(): Promise<void>;

@@ -15,7 +15,7 @@ import type { QMPClient } from './qmp-client.js';
  * file's path; so the stream goes through a unix socket in a private temporary directory: QEMU
  * connects to it to save and listens on it to restore, and this side copies between the socket
  * and the file, hashing on the way. A pathname socket reaches QEMU inside the VM's network
- * namespace as its control socket does. Measured under TCG (docs in saved-state.ts' callers):
+ * namespace as its control socket does. Measured under TCG (docs/snapshots.md):
  * a 256 MiB busybox guest streams about 75 MB in about half a second.
  */
 
