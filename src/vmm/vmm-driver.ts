@@ -5,6 +5,18 @@
  *
  * Drivers: QEMU `microvm` (src/vmm/qemu/), and Firecracker (src/vmm/firecracker/) where its binary
  * is installed. Both pass test/suites/vmm-driver.suite.ts.
+ *
+ * Snapshots (docs/snapshots.md), where `capabilities()` says so:
+ * @example
+ * await vm.pause();
+ * await vm.freezeRootDisk(`${snapDir}/disk.qcow2`, `${vmDir}/rootfs-2.qcow2`);
+ * await vm.saveState(`${snapDir}/state`);
+ * await vm.resume();
+ * // A clone, in its own supervisor: its own overlay over the frozen disk, the same memory.
+ * await createCloneOverlay(`${snapDir}/disk.qcow2`, cloneDisk, 'vm "c1"');
+ * await driver.start({ ...c1, rootDisk: { path: cloneDisk, format: 'qcow2' } }, {
+ *   restoreFrom: `${snapDir}/state`,
+ * });
  */
 export type VMMName = 'qemu' | 'firecracker';
 
@@ -67,6 +79,66 @@ export interface RunningVM {
   kill(): Promise<void>;
   /** Bytes and operations of the root disk, for metrics. */
   blockStats(): Promise<BlockStats>;
+  /**
+   * Stops the guest's vCPUs; its memory, devices and processes stay as they are. Idempotent.
+   * Rejects with FailedPrecondition where `capabilities().saveState` is unavailable.
+   */
+  pause(): Promise<void>;
+  /** Lets a paused guest run on. Idempotent. */
+  resume(): Promise<void>;
+  /**
+   * Pauses the VM and writes its device and memory state to `file` (see saved-state.ts: the
+   * state, any companion files `<file>.<part>`, and the sidecar `<file>.json` that binds it to
+   * this VM's kernel, machine and memory size). Written under temporary names and renamed once
+   * complete, sidecar last: a crash mid-save leaves no state that a start would trust. The VM
+   * stays paused: `resume()` lets it go on, `kill()` ends it; saving again before a resume()
+   * fails with FailedPrecondition (QEMU lets its disks go after a save). The root disk is not
+   * copied: a stopped VM's disk is its state's disk, a running one's is frozen with
+   * freezeRootDisk().
+   */
+  saveState(file: string): Promise<SavedStateInfo>;
+  /**
+   * Freezes the VM's root disk (a qcow2 overlay) while it runs, without copying it: the overlay
+   * file is also named `frozenPath` (a hard link) and never written again, and the VM's writes
+   * go to a new, empty overlay over it at `newOverlayPath`. Pause the VM first for a disk that
+   * matches a saved state. The caller starts the VM on `newOverlayPath` from then on, and may
+   * remove the overlay's old name once the hypervisor has exited (not before: QEMU reopens
+   * files by name). Rejects with FailedPrecondition where `capabilities().freezeRootDisk` is
+   * unavailable.
+   */
+  freezeRootDisk(frozenPath: string, newOverlayPath: string): Promise<void>;
+}
+
+/** What saveState() wrote, for metrics and the Snapshot object. */
+export interface SavedStateInfo {
+  /** Every file of the state, the sidecar included. */
+  files: string[];
+  /** Their total size. */
+  bytes: number;
+  /** From the pause to the renamed sidecar. */
+  saveMs: number;
+}
+
+/** A feature a driver may lack; `reason` says why when it does. */
+export type Capability = { available: true } | { available: false; reason: string };
+
+export interface VMMCapabilities {
+  /** RunningVM pause/resume/saveState, and start() with `restoreFrom`. */
+  saveState: Capability;
+  /** RunningVM.freezeRootDisk(). */
+  freezeRootDisk: Capability;
+}
+
+export interface VMStartOptions {
+  /**
+   * A state written by saveState(): the hypervisor loads it instead of booting, and the guest
+   * goes on where it was saved. The config must match what the state is bound to (kernel,
+   * memory size, vCPUs, machine, NICs): else, or when a file of the state is damaged or
+   * truncated, start fails with FailedPrecondition before any guest code runs, leaving no
+   * process. The root disk must hold what the saved VM's disk held (the same overlay, or one
+   * over the disk frozen with it).
+   */
+  restoreFrom?: string;
 }
 
 export interface Availability {
@@ -80,6 +152,11 @@ export interface VMMDriver {
   readonly name: VMMName;
   /** Whether the host can run this driver (binary present, /dev/kvm usable, …). */
   availability(): Promise<Availability>;
-  /** Starts the hypervisor and boots the VM; resolves once the guest is booting. */
-  start(config: VMConfig): Promise<RunningVM>;
+  /** What this driver, with the installed hypervisor, can do beyond boot and stop. */
+  capabilities(): Promise<VMMCapabilities>;
+  /**
+   * Starts the hypervisor and boots the VM, or restores it (`options.restoreFrom`); resolves
+   * once the guest is booting or running again.
+   */
+  start(config: VMConfig, options?: VMStartOptions): Promise<RunningVM>;
 }

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { AppError } from '../../src/errors.js';
 import type { RunningVM, VMConfig, VMMDriver } from '../../src/vmm/vmm-driver.js';
+import { snapshotCases } from './vmm-snapshot.cases.js';
 
 /**
  * What the suite needs from each driver's test file: the driver, and fresh VM configs whose
@@ -22,6 +23,14 @@ export interface VMMDriverHarness {
   shutdownTimeoutMs: number;
 }
 
+/** A suite case: a fresh config, and `track` to have the VMs it starts ended afterwards. */
+export type VMCase = (
+  h: VMMDriverHarness,
+  config: VMConfig,
+  t: TestContext,
+  track: (vm: RunningVM) => RunningVM,
+) => Promise<void>;
+
 /** The contract of VMMDriver (src/vmm/vmm-driver.ts), run against every driver. */
 export function vmmDriverSuite(
   name: string,
@@ -29,14 +38,7 @@ export function vmmDriverSuite(
 ): void {
   let harness: Promise<VMMDriverHarness | { skip: string }> | undefined;
   const withVM =
-    (
-      fn: (
-        h: VMMDriverHarness,
-        config: VMConfig,
-        t: TestContext,
-        track: (vm: RunningVM) => RunningVM,
-      ) => Promise<void>,
-    ): ((t: TestContext) => Promise<void>) =>
+    (fn: VMCase): ((t: TestContext) => Promise<void>) =>
     async (t) => {
       harness ??= setup();
       const h = await harness;
@@ -152,6 +154,8 @@ export function vmmDriverSuite(
       assert.deepEqual(hypervisorPids(config), []);
     }),
   );
+
+  snapshotCases(name, withVM);
 }
 
 /** Live processes whose command line names this VM's control socket: its hypervisor. */
@@ -171,7 +175,7 @@ export function hypervisorPids(config: VMConfig): number[] {
   return pids;
 }
 
-async function attach(path: string): Promise<{ socket: Socket; received: () => string }> {
+export async function attach(path: string): Promise<{ socket: Socket; received: () => string }> {
   const socket = connect(path);
   let text = '';
   socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
@@ -182,7 +186,7 @@ async function attach(path: string): Promise<{ socket: Socket; received: () => s
   return { socket, received: () => text };
 }
 
-async function waitFor(
+export async function waitFor(
   check: () => Promise<boolean>,
   timeoutMs: number,
   what: string,

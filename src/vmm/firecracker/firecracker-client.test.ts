@@ -97,6 +97,48 @@ for (const [api, version] of pairs) {
   });
 }
 
+test("FirecrackerClient (v1): the snapshot requests match Firecracker's v1.16.1 spec; v0.17 has none", async () => {
+  const spec = loadFirecrackerSpec('1.16.1');
+  const sent: Sent[] = [];
+  const client = new FirecrackerClient(specTransport(spec, sent), 'v1', 'vm "t"');
+  await client.patchVm('Paused');
+  await client.createSnapshot({ snapshotPath: '/s/state', memFilePath: '/s/state.mem' });
+  await client.patchVm('Resumed');
+  await client.loadSnapshot({
+    snapshotPath: '/s/state',
+    memFilePath: '/s/state.mem',
+    networkOverrides: [],
+  });
+  await client.loadSnapshot({
+    snapshotPath: '/s/state',
+    memFilePath: '/s/state.mem',
+    networkOverrides: [{ ifaceId: 'eth0', hostDevName: 'vm_eth0' }],
+  });
+  await client.patchDrive('rootfs', '/vm/rootfs.ext4');
+  assert.deepEqual(
+    sent.flatMap((s) => s.problems),
+    [],
+  );
+  assert.deepEqual(
+    sent.map((s) => `${s.method} ${s.path}`),
+    [
+      'PATCH /vm',
+      'PUT /snapshot/create',
+      'PATCH /vm',
+      'PUT /snapshot/load',
+      'PUT /snapshot/load',
+      'PATCH /drives/rootfs',
+    ],
+  );
+  // Loaded paused: the driver moves the drive and NICs before it resumes.
+  assert.equal((sent[3]?.body as { resume_vm?: boolean }).resume_vm, false);
+  // v0.17 can patch a drive, but has neither /vm nor /snapshot: the driver refuses it up front.
+  const v0 = loadFirecrackerSpec('0.17.0');
+  for (const s of sent.filter((s) => !s.path.startsWith('/drives/'))) {
+    assert.match(v0.check(s.method, s.path, s.body).join(), /no such path/, `${s.path} in v0.17`);
+  }
+});
+
 test('firecracker spec check: catches what each generation rejects', () => {
   const v0 = loadFirecrackerSpec('0.17.0');
   const v1 = loadFirecrackerSpec('1.16.1');

@@ -160,12 +160,62 @@ export class FirecrackerClient {
     });
   }
 
+  /** `PATCH /vm`: pauses or resumes the vCPUs (v1 only, as everything about snapshots). */
+  async patchVm(state: 'Paused' | 'Resumed'): Promise<void> {
+    await this.call('PATCH', '/vm', { state });
+  }
+
+  /** `PUT /snapshot/create`: a full snapshot of a paused VM, state and memory in two files. */
+  async createSnapshot(options: { snapshotPath: string; memFilePath: string }): Promise<void> {
+    await this.call('PUT', '/snapshot/create', {
+      snapshot_type: 'Full',
+      snapshot_path: options.snapshotPath,
+      mem_file_path: options.memFilePath,
+    });
+  }
+
+  /**
+   * `PUT /snapshot/load`, on a fresh process (only the logger and metrics configured). The VM
+   * stays paused; `networkOverrides` moves interfaces to this VM's taps.
+   */
+  async loadSnapshot(options: {
+    snapshotPath: string;
+    memFilePath: string;
+    networkOverrides: { ifaceId: string; hostDevName: string }[];
+  }): Promise<void> {
+    await this.call('PUT', '/snapshot/load', {
+      snapshot_path: options.snapshotPath,
+      mem_backend: { backend_type: 'File', backend_path: options.memFilePath },
+      resume_vm: false,
+      ...(options.networkOverrides.length === 0
+        ? {}
+        : {
+            network_overrides: options.networkOverrides.map((o) => ({
+              iface_id: o.ifaceId,
+              host_dev_name: o.hostDevName,
+            })),
+          }),
+    });
+  }
+
+  /** `PATCH /drives/{id}`: points a drive of a started or restored VM at another file. */
+  async patchDrive(driveId: string, pathOnHost: string): Promise<void> {
+    await this.call('PATCH', `/drives/${encodeURIComponent(driveId)}`, {
+      drive_id: driveId,
+      path_on_host: pathOnHost,
+    });
+  }
+
   /** `PUT /actions`: InstanceStart boots; SendCtrlAltDel asks the guest to stop. */
   async action(type: ActionType): Promise<void> {
     await this.call('PUT', '/actions', { action_type: type });
   }
 
-  private async call(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<unknown> {
+  private async call(
+    method: 'GET' | 'PUT' | 'PATCH',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
     const what = `firecracker ${method} ${path}${actionName(body)}`;
     let res: FirecrackerResponse;
     try {

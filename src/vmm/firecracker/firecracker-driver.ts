@@ -1,18 +1,32 @@
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError, internal, invalidArgument } from '../../errors.js';
+import { AppError, failedPrecondition, invalidArgument } from '../../errors.js';
 import { findProgram, runUnchecked } from '../../system/exec.js';
 import type { Logger } from '../../system/logger.js';
 import { sleep } from '../../system/process.js';
 import {
   exitedDuringBoot,
-  exitsWithin,
   killNow,
   spawnHypervisor,
   type HypervisorProcess,
 } from '../hypervisor-process.js';
+import {
+  bindingFor,
+  checkBinding,
+  checkDigest,
+  digestFile,
+  readSavedState,
+  type StateSidecar,
+} from '../saved-state.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
-import type { Availability, BlockStats, RunningVM, VMConfig, VMMDriver } from '../vmm-driver.js';
+import type {
+  Availability,
+  RunningVM,
+  VMConfig,
+  VMMCapabilities,
+  VMMDriver,
+  VMStartOptions,
+} from '../vmm-driver.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import {
   apiForVersion,
@@ -20,6 +34,12 @@ import {
   unixSocketTransport,
   type FirecrackerApi,
 } from './firecracker-client.js';
+import {
+  firecrackerBindingFacts,
+  FirecrackerVM,
+  MEMORY_SUFFIX,
+  snapshotsUnsupported,
+} from './firecracker-vm.js';
 
 export interface FirecrackerDriverOptions {
   /** Default `firecracker` on PATH. */
@@ -70,7 +90,21 @@ export class FirecrackerDriver implements VMMDriver {
     }
   }
 
-  async start(config: VMConfig): Promise<RunningVM> {
+  async capabilities(): Promise<VMMCapabilities> {
+    const availability = await this.availability();
+    const why = !availability.available
+      ? (availability.reason ?? 'firecracker is not available')
+      : snapshotsUnsupported((await this.hypervisor()).api);
+    return {
+      saveState: why === undefined ? { available: true } : { available: false, reason: why },
+      freezeRootDisk: {
+        available: false,
+        reason: 'firecracker takes raw root disks, which cannot be frozen without a copy',
+      },
+    };
+  }
+
+  async start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {
     const label = vmLabel(config);
     if (config.rootDisk.format !== 'raw') {
       throw invalidArgument(
@@ -78,7 +112,10 @@ export class FirecrackerDriver implements VMMDriver {
       );
     }
     await checkVMConfig(config);
-    const api = await this.api();
+    const hypervisor = await this.hypervisor();
+    const restore = options.restoreFrom;
+    const saved =
+      restore === undefined ? undefined : await this.checkSaved(restore, config, hypervisor);
     const p = config.paths;
     const logPath = join(p.workDir, FIRECRACKER_FILES.log);
     const metricsPath = join(p.workDir, FIRECRACKER_FILES.metrics);
@@ -96,31 +133,16 @@ export class FirecrackerDriver implements VMMDriver {
     let relay: ConsoleRelay | undefined;
     try {
       relay = await relayHypervisorConsole(proc.child, config, label, this.options.logger);
-      const client = new FirecrackerClient(unixSocketTransport(p.controlSocket), api, label);
+      const client = new FirecrackerClient(
+        unixSocketTransport(p.controlSocket),
+        hypervisor.api,
+        label,
+      );
       await this.waitForApi(proc, client, label);
       await client.putLogger({ logPath, metricsPath });
-      await client.putMachineConfig({ vcpuCount: config.vcpus, memSizeMib: config.memoryMiB });
-      const bootArgs = /(^|\s)console=/.test(config.kernel.cmdline)
-        ? config.kernel.cmdline
-        : `${config.kernel.cmdline} console=ttyS0`.trim();
-      await client.putBootSource({
-        kernelImagePath: config.kernel.vmlinuxPath,
-        bootArgs,
-        ...(config.kernel.initrdPath === undefined ? {} : { initrdPath: config.kernel.initrdPath }),
-      });
-      await client.putDrive('rootfs', {
-        pathOnHost: config.rootDisk.path,
-        isRootDevice: true,
-        isReadOnly: false,
-      });
-      for (const [i, nic] of config.nics.entries()) {
-        await client.putNetworkInterface(`eth${i}`, {
-          hostDevName: nic.tapName,
-          guestMac: nic.mac,
-        });
-      }
-      await client.action('InstanceStart');
-      return new FirecrackerVM(proc, client, relay, metricsPath, config, this.options);
+      if (restore === undefined || saved === undefined) await boot(client, config);
+      else await resumeSaved(client, config, restore);
+      return new FirecrackerVM(proc, client, relay, metricsPath, config, this.options, hypervisor);
     } catch (err) {
       await killNow(proc);
       await relay?.close();
@@ -128,11 +150,34 @@ export class FirecrackerDriver implements VMMDriver {
     }
   }
 
-  private async api(): Promise<FirecrackerApi> {
+  /** The sidecar, the binding and every part's SHA-256, before Firecracker starts. */
+  private async checkSaved(
+    file: string,
+    config: VMConfig,
+    hypervisor: { api: FirecrackerApi; version: string },
+  ): Promise<StateSidecar> {
+    const label = vmLabel(config);
+    const why = snapshotsUnsupported(hypervisor.api);
+    if (why !== undefined) throw failedPrecondition(`${label}: cannot restore ${file}: ${why}`);
+    const saved = await readSavedState(file, label);
+    checkBinding(
+      saved.binding,
+      await bindingFor(config, firecrackerBindingFacts(hypervisor.version)),
+      label,
+      file,
+    );
+    // Firecracker maps the memory file as it is: damage must be found before it runs.
+    for (const part of saved.parts) {
+      checkDigest(part, await digestFile(`${file}${part.suffix}`), file, label);
+    }
+    return saved;
+  }
+
+  private async hypervisor(): Promise<{ api: FirecrackerApi; version: string }> {
     const r = await runUnchecked(this.binary, ['--version'], { timeoutMs: 10_000 });
     const { api, version } = apiForVersion(r.stdout);
     this.options.logger?.debug({ version, api }, 'firecracker API');
-    return api;
+    return { api, version: version ?? 'unknown' };
   }
 
   private async waitForApi(
@@ -156,87 +201,47 @@ export class FirecrackerDriver implements VMMDriver {
   }
 }
 
-class FirecrackerVM implements RunningVM {
-  readonly pid: number;
-  readonly exited: RunningVM['exited'];
-  private readonly label: string;
-
-  constructor(
-    private readonly proc: HypervisorProcess,
-    private readonly client: FirecrackerClient,
-    relay: ConsoleRelay,
-    private readonly metricsPath: string,
-    config: VMConfig,
-    private readonly options: FirecrackerDriverOptions,
-  ) {
-    this.pid = proc.pid;
-    this.label = vmLabel(config);
-    // `exited` settles only once the console is flushed, so the log is complete by then.
-    this.exited = proc.exited.then(async (info) => {
-      await relay.close();
-      return info;
-    });
+/** Configures the machine from scratch and boots it. */
+async function boot(client: FirecrackerClient, config: VMConfig): Promise<void> {
+  await client.putMachineConfig({ vcpuCount: config.vcpus, memSizeMib: config.memoryMiB });
+  const bootArgs = /(^|\s)console=/.test(config.kernel.cmdline)
+    ? config.kernel.cmdline
+    : `${config.kernel.cmdline} console=ttyS0`.trim();
+  await client.putBootSource({
+    kernelImagePath: config.kernel.vmlinuxPath,
+    bootArgs,
+    ...(config.kernel.initrdPath === undefined ? {} : { initrdPath: config.kernel.initrdPath }),
+  });
+  await client.putDrive('rootfs', {
+    pathOnHost: config.rootDisk.path,
+    isRootDevice: true,
+    isReadOnly: false,
+  });
+  for (const [i, nic] of config.nics.entries()) {
+    await client.putNetworkInterface(`eth${i}`, { hostDevName: nic.tapName, guestMac: nic.mac });
   }
-
-  async shutdown(): Promise<void> {
-    if (!this.proc.running()) return;
-    await this.client.action('SendCtrlAltDel');
-  }
-
-  async kill(): Promise<void> {
-    if (this.proc.running()) {
-      // Firecracker has no quit request; SIGTERM ends it, SIGKILL if that does not.
-      this.proc.child.kill('SIGTERM');
-      if (!(await exitsWithin(this.proc, this.options.killGraceMs ?? 2000))) {
-        await killNow(this.proc);
-      }
-    }
-    await this.exited;
-  }
-
-  async blockStats(): Promise<BlockStats> {
-    const before = await this.metricsSize();
-    await this.client.action('FlushMetrics');
-    // FlushMetrics returns once written on v1; v0.x may write just after replying.
-    for (let i = 0; i < 50 && (await this.metricsSize()) <= before; i++) await sleep(20);
-    return blockStatsFromMetrics(await readFile(this.metricsPath, 'utf8'), this.label);
-  }
-
-  private async metricsSize(): Promise<number> {
-    const f = await open(this.metricsPath, 'r');
-    try {
-      return (await f.stat()).size;
-    } finally {
-      await f.close();
-    }
-  }
+  await client.action('InstanceStart');
 }
 
 /**
- * The root disk's counters from Firecracker's metrics: JSON lines, one per flush, each with a
- * `block` section (all drives; v1 adds `block_<drive_id>` per drive).
+ * Loads a saved state paused, moves its root drive and NICs to this VM's file and taps (the
+ * state names the saved VM's), then resumes it.
  */
-export function blockStatsFromMetrics(text: string, label: string): BlockStats {
-  const lines = text
-    .trim()
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-  for (const line of lines.reverse()) {
-    let m: Record<string, Record<string, unknown> | undefined>;
-    try {
-      m = JSON.parse(line) as typeof m;
-    } catch {
-      continue; // A line being written as we read.
-    }
-    const b = m.block_rootfs ?? m.block;
-    if (b === undefined) continue;
-    const n = (k: string) => (typeof b[k] === 'number' ? b[k] : 0);
-    return {
-      readBytes: n('read_bytes'),
-      writeBytes: n('write_bytes'),
-      readOps: n('read_count'),
-      writeOps: n('write_count'),
-    };
-  }
-  throw internal(`${label}: firecracker wrote no block metrics`);
+async function resumeSaved(
+  client: FirecrackerClient,
+  config: VMConfig,
+  file: string,
+): Promise<void> {
+  await client.loadSnapshot({
+    snapshotPath: file,
+    memFilePath: `${file}${MEMORY_SUFFIX}`,
+    networkOverrides: config.nics.map((nic, i) => ({
+      ifaceId: `eth${i}`,
+      hostDevName: nic.tapName,
+    })),
+  });
+  await client.patchDrive('rootfs', config.rootDisk.path);
+  await client.patchVm('Resumed');
 }
+
+export { blockStatsFromMetrics } from './firecracker-vm.js';

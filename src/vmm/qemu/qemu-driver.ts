@@ -1,21 +1,31 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { AppError, internal } from '../../errors.js';
+import { AppError, failedPrecondition, internal } from '../../errors.js';
 import type { Logger } from '../../system/logger.js';
-import {
-  connectWhenReady,
-  exitsWithin,
-  killNow,
-  spawnHypervisor,
-  type HypervisorProcess,
-} from '../hypervisor-process.js';
+import { connectWhenReady, killNow, spawnHypervisor } from '../hypervisor-process.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
-import type { Availability, BlockStats, RunningVM, VMConfig, VMMDriver } from '../vmm-driver.js';
+import {
+  bindingFor,
+  checkBinding,
+  readSavedState,
+  type StatePart,
+  type StateSidecar,
+} from '../saved-state.js';
+import type {
+  Availability,
+  RunningVM,
+  VMConfig,
+  VMMCapabilities,
+  VMMDriver,
+  VMStartOptions,
+} from '../vmm-driver.js';
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
 import { detectHostTsc, detectHostTscCached } from './host-tsc.js';
 import { qemuArgs, type Accel } from './qemu-command.js';
-import { QMPClient } from './qmp-client.js';
+import { migrateFromFile } from './qemu-migration.js';
+import { qemuBindingFacts, QemuVM } from './qemu-vm.js';
+import { QMPClient, type QMPGreeting } from './qmp-client.js';
 
 export interface QemuDriverOptions {
   /** Default `qemu-system-x86_64` on PATH. */
@@ -74,10 +84,21 @@ export class QemuDriver implements VMMDriver {
     }
   }
 
-  async start(config: VMConfig): Promise<RunningVM> {
+  async capabilities(): Promise<VMMCapabilities> {
+    const availability = await this.availability();
+    const can = availability.available
+      ? { available: true as const }
+      : { available: false as const, reason: availability.reason ?? 'qemu is not available' };
+    return { saveState: can, freezeRootDisk: can };
+  }
+
+  async start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {
     const label = vmLabel(config);
     await checkVMConfig(config);
     const accel = await this.accel(config);
+    const restore = options.restoreFrom;
+    // Checked before QEMU starts: everything but QEMU's version, which its greeting tells.
+    const saved = restore === undefined ? undefined : await this.checkSaved(restore, config, accel);
     const tscKHz =
       accel === 'tcg'
         ? (this.options.tscKHz ??
@@ -87,6 +108,7 @@ export class QemuDriver implements VMMDriver {
           ).kHz)
         : undefined;
     const args = qemuArgs(config, tscKHz === undefined ? { accel } : { accel, tscKHz });
+    if (restore !== undefined) args.push('-incoming', 'defer');
 
     const p = config.paths;
     await mkdir(dirname(p.consoleLog), { recursive: true });
@@ -105,10 +127,16 @@ export class QemuDriver implements VMMDriver {
         what: 'qemu',
         timeoutMs: this.options.startTimeoutMs ?? 10_000,
       });
-      const { client } = await QMPClient.open(socket, label);
+      const { client, greeting } = await QMPClient.open(socket, label);
+      const qemuVersion = versionOf(greeting);
+      if (restore !== undefined && saved !== undefined) {
+        checkBinding(saved.sidecar.binding, { hypervisorVersion: qemuVersion }, label, restore);
+        await migrateFromFile(client, restore, saved.stream, { label });
+        await client.cont();
+      }
       const status = await client.queryStatus();
       if (!status.running) throw internal(`${label}: qemu is ${status.status}, not running`);
-      return new QemuVM(proc, client, config, this.options);
+      return new QemuVM(proc, client, config, this.options, { accel, qemuVersion });
     } catch (err) {
       await killNow(proc);
       await relay?.close();
@@ -119,6 +147,27 @@ export class QemuDriver implements VMMDriver {
         cause: err,
       });
     }
+  }
+
+  /** The sidecar and its one part, QEMU's migration stream, checked against the config. */
+  private async checkSaved(
+    file: string,
+    config: VMConfig,
+    accel: Accel,
+  ): Promise<{ sidecar: StateSidecar; stream: StatePart }> {
+    const label = vmLabel(config);
+    const saved = await readSavedState(file, label);
+    const stream = saved.parts.find((p) => p.suffix === '');
+    if (stream === undefined || saved.parts.length !== 1) {
+      throw failedPrecondition(`${label}: saved state ${file}: not a state QEMU wrote`);
+    }
+    // QEMU's own version is checked once its greeting tells it.
+    const expected = await bindingFor(
+      config,
+      qemuBindingFacts(accel, saved.binding.hypervisorVersion),
+    );
+    checkBinding(saved.binding, expected, label, file);
+    return { sidecar: saved, stream };
   }
 
   private async accel(config: VMConfig): Promise<Accel> {
@@ -137,53 +186,7 @@ export class QemuDriver implements VMMDriver {
   }
 }
 
-class QemuVM implements RunningVM {
-  readonly pid: number;
-  readonly exited: RunningVM['exited'];
-  private readonly label: string;
-
-  constructor(
-    private readonly proc: HypervisorProcess,
-    private readonly qmp: QMPClient,
-    config: VMConfig,
-    private readonly options: QemuDriverOptions,
-  ) {
-    this.pid = proc.pid;
-    this.exited = proc.exited;
-    this.label = vmLabel(config);
-    qmp.onEvent((e) =>
-      options.logger?.info({ vm: config.name, event: e.event, data: e.data }, 'qemu event'),
-    );
-    void proc.exited.then(() => qmp.close());
-  }
-
-  async shutdown(): Promise<void> {
-    if (!this.proc.running()) return;
-    await this.qmp.sendCtrlAltDel();
-  }
-
-  async kill(): Promise<void> {
-    if (!this.proc.running()) return;
-    const grace = this.options.killGraceMs ?? 2000;
-    try {
-      await this.qmp.quit(grace);
-    } catch (err) {
-      this.options.logger?.warn({ err }, `${this.label}: qmp quit failed; killing qemu`);
-    }
-    if (!(await exitsWithin(this.proc, grace))) await killNow(this.proc);
-    await this.proc.exited;
-  }
-
-  async blockStats(): Promise<BlockStats> {
-    const all = await this.qmp.queryBlockstats();
-    const root = all.find((d) => d.device === 'root');
-    if (root === undefined)
-      throw internal(`${this.label}: qemu reports no stats for its root disk`);
-    return {
-      readBytes: root.stats.rd_bytes,
-      writeBytes: root.stats.wr_bytes,
-      readOps: root.stats.rd_operations,
-      writeOps: root.stats.wr_operations,
-    };
-  }
+function versionOf(greeting: QMPGreeting): string {
+  const v = greeting.QMP.version.qemu;
+  return `${v.major}.${v.minor}.${v.micro}`;
 }

@@ -1,60 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Duplex } from 'node:stream';
 import { AppError } from '../../errors.js';
+import { duplexPair, fakeQemu } from '../../../test/fixtures/vmm/fake-qmp.js';
 import { QMPClient, type QMPEvent } from './qmp-client.js';
-
-/** Two connected in-memory streams, like the two ends of a socket. */
-class End extends Duplex {
-  peer: End | undefined;
-  override _read(): void {}
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.peer?.push(chunk);
-    cb();
-  }
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const peer = this.peer;
-    this.peer = undefined;
-    if (peer !== undefined && !peer.destroyed) {
-      peer.peer = undefined;
-      peer.push(null);
-      peer.destroy();
-    }
-    cb(err);
-  }
-}
-
-function duplexPair(): [Duplex, Duplex] {
-  const a = new End();
-  const b = new End();
-  a.peer = b;
-  b.peer = a;
-  return [a, b];
-}
-
-type Handler = (cmd: { execute: string; arguments?: unknown; id?: unknown }) => unknown;
-
-/** A QEMU stand-in: greets, then answers each command line with what `handle` returns. */
-function fakeQemu(server: Duplex, handle: Handler): string[] {
-  const seen: string[] = [];
-  server.write(
-    '{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "test"}, "capabilities": ["oob"]}}\r\n',
-  );
-  let buf = '';
-  server.on('data', (chunk: Buffer) => {
-    buf += chunk.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const cmd = JSON.parse(buf.slice(0, nl)) as { execute: string; id?: unknown };
-      buf = buf.slice(nl + 1);
-      seen.push(cmd.execute);
-      const reply = handle(cmd);
-      if (reply !== undefined)
-        server.write(`${JSON.stringify({ ...(reply as object), id: cmd.id })}\r\n`);
-    }
-  });
-  return seen;
-}
 
 test('QMPClient: negotiates capabilities, then runs commands', async () => {
   const [c, s] = duplexPair();

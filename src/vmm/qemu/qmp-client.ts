@@ -29,6 +29,13 @@ export interface QMPBlockStats {
   };
 }
 
+/** `query-migrate`'s reply, the fields the drivers read. */
+export interface QMPMigrationInfo {
+  status?: string;
+  'error-desc'?: string;
+  'total-time'?: number;
+}
+
 interface Pending {
   command: string;
   resolve: (value: unknown) => void;
@@ -168,6 +175,21 @@ export class QMPClient {
     } catch (err) {
       if (!this.isClosed) throw err;
     }
+  }
+
+  /** Pauses the vCPUs (`stop`); QEMU accepts it when already paused. */
+  async stop(): Promise<void> {
+    await this.execute('stop');
+  }
+
+  /** Lets the vCPUs run (`cont`); after a completed migration it also takes the disks back. */
+  async cont(): Promise<void> {
+    await this.execute('cont');
+  }
+
+  /** `query-migrate`: `status` is absent before the first migration. */
+  queryMigrate(): Promise<QMPMigrationInfo> {
+    return this.execute('query-migrate');
   }
 
   queryBlockstats(): Promise<QMPBlockStats[]> {

@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppError } from '../../errors.js';
+import { duplexPair, fakeQemu, type QMPCommand } from '../../../test/fixtures/vmm/fake-qmp.js';
+import { migrateFromFile, migrateToFile } from './qemu-migration.js';
+import { QMPClient } from './qmp-client.js';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const socketOf = (cmd: QMPCommand) => String(cmd.arguments?.uri).replace(/^unix:/, '');
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-migration-test-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A stand-in QEMU whose `migrate` connects to the URI's socket and writes `stream`. */
+function savingQemu(stream: Buffer, finalStatus: 'completed' | 'failed') {
+  const [c, s] = duplexPair();
+  let status = 'setup';
+  const args: Record<string, unknown> = {};
+  const seen = fakeQemu(s, (cmd) => {
+    args[cmd.execute] = cmd.arguments;
+    if (cmd.execute === 'migrate') {
+      status = 'active';
+      const sock = connect(socketOf(cmd), () => {
+        sock.end(finalStatus === 'completed' ? stream : stream.subarray(0, 10), () => {
+          status = finalStatus;
+        });
+      });
+    }
+    if (cmd.execute === 'query-migrate') {
+      return {
+        return: { status, ...(status === 'failed' ? { 'error-desc': 'Unable to write' } : {}) },
+      };
+    }
+    return { return: {} };
+  });
+  return { client: c, seen, args };
+}
+
+test('migrateToFile: lifts the bandwidth cap, migrates to a private socket, polls to completion, writes and hashes every byte', async () => {
+  await withDir(async (dir) => {
+    const stream = randomBytes(3 * 1024 * 1024 + 17);
+    const qemu = savingQemu(stream, 'completed');
+    const { client } = await QMPClient.open(qemu.client, 'vm "t"');
+    const dest = join(dir, 'state.partial');
+    const digest = await migrateToFile(client, dest, { label: 'vm "t"' });
+    assert.deepEqual(digest, { size: stream.length, sha256: sha256(stream) });
+    assert.ok((await readFile(dest)).equals(stream));
+    const order = qemu.seen.filter((c) => c !== 'query-migrate');
+    assert.deepEqual(order, ['qmp_capabilities', 'migrate-set-parameters', 'migrate']);
+    assert.equal(qemu.seen.at(-1), 'query-migrate');
+    assert.ok(
+      (qemu.args['migrate-set-parameters'] as { 'max-bandwidth': number })['max-bandwidth'] >
+        1024 ** 3,
+    );
+    // The socket was in a private directory, which is gone.
+    const uri = String((qemu.args.migrate as { uri: string }).uri);
+    assert.match(uri, /^unix:.*ignite-state-.*\/migration\.sock$/);
+    await assert.rejects(readFile(uri.slice('unix:'.length)), { code: 'ENOENT' });
+    client.close();
+  });
+});
+
+test("migrateToFile: a failed migration rejects with QEMU's reason, naming the VM", async () => {
+  await withDir(async (dir) => {
+    const qemu = savingQemu(randomBytes(1024), 'failed');
+    const { client } = await QMPClient.open(qemu.client, 'vm "web"');
+    await assert.rejects(
+      migrateToFile(client, join(dir, 'state.partial'), { label: 'vm "web"' }),
+      (e: unknown) =>
+        AppError.is(e, 'Internal') &&
+        /^vm "web": qemu save failed: Unable to write/.test(e.message),
+    );
+    client.close();
+  });
+});
+
+/** A stand-in QEMU whose `migrate-incoming` listens on the URI's socket and reads it all. */
+function loadingQemu(loads: 'ok' | 'fails') {
+  const [c, s] = duplexPair();
+  let status: string | undefined;
+  let received = Buffer.alloc(0);
+  const seen = fakeQemu(s, (cmd) => {
+    if (cmd.execute === 'migrate-incoming') {
+      status = 'active';
+      return new Promise((resolve) => {
+        const server = createServer((conn) => {
+          const chunks: Buffer[] = [];
+          conn.on('data', (d: Buffer) => chunks.push(d));
+          conn.on('end', () => {
+            received = Buffer.concat(chunks);
+            status = loads === 'ok' ? 'completed' : 'failed';
+            server.close();
+          });
+        });
+        server.listen(socketOf(cmd), () => resolve({ return: {} }));
+      });
+    }
+    if (cmd.execute === 'query-migrate') return { return: status === undefined ? {} : { status } };
+    return { return: {} };
+  });
+  return { client: c, seen, received: () => received };
+}
+
+test('migrateFromFile: feeds the whole file to migrate-incoming and checks it against the sidecar', async () => {
+  await withDir(async (dir) => {
+    const stream = randomBytes(2 * 1024 * 1024 + 5);
+    const file = join(dir, 'state');
+    await writeFile(file, stream);
+    const qemu = loadingQemu('ok');
+    const { client } = await QMPClient.open(qemu.client, 'vm "t"');
+    const part = { suffix: '', size: stream.length, sha256: sha256(stream) };
+    await migrateFromFile(client, file, part, { label: 'vm "t"' });
+    assert.ok(qemu.received().equals(stream));
+    assert.deepEqual(
+      qemu.seen.filter((c) => c !== 'query-migrate'),
+      ['qmp_capabilities', 'migrate-incoming'],
+    );
+    client.close();
+  });
+});
+
+test('migrateFromFile: bytes that differ from the sidecar are damage, whether or not QEMU loaded them', async () => {
+  for (const loads of ['ok', 'fails'] as const) {
+    await withDir(async (dir) => {
+      const stream = randomBytes(64 * 1024);
+      const file = join(dir, 'state');
+      await writeFile(file, stream);
+      const qemu = loadingQemu(loads);
+      const { client } = await QMPClient.open(qemu.client, 'vm "t"');
+      const part = { suffix: '', size: stream.length, sha256: sha256(Buffer.from('other')) };
+      await assert.rejects(
+        migrateFromFile(client, file, part, { label: 'vm "t"' }),
+        (e: unknown) =>
+          AppError.is(e, 'FailedPrecondition') &&
+          /^vm "t": saved state .*: damaged: .* does not match its recorded SHA-256/.test(
+            e.message,
+          ),
+        loads,
+      );
+      client.close();
+    });
+  }
+});
+
+test('migrateFromFile: an intact file QEMU fails to load reports the load failure', async () => {
+  await withDir(async (dir) => {
+    const stream = randomBytes(1024);
+    const file = join(dir, 'state');
+    await writeFile(file, stream);
+    const qemu = loadingQemu('fails');
+    const { client } = await QMPClient.open(qemu.client, 'vm "t"');
+    const part = { suffix: '', size: stream.length, sha256: sha256(stream) };
+    await assert.rejects(
+      migrateFromFile(client, file, part, { label: 'vm "t"' }),
+      /^AppError: vm "t": qemu restore failed/,
+    );
+    client.close();
+  });
+});
