@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { DEFAULT_DATA_DIR } from '../system/host-config.js';
 import { LOG_LEVELS } from '../system/logger.js';
 import type { CliContext } from './context.js';
 import { registerInspect } from './commands/inspect.js';
@@ -23,7 +24,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option(
       '--data-dir <dir>',
-      'where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default /var/lib/firecracker)',
+      `where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default ${DEFAULT_DATA_DIR})`,
     )
     .option('-q, --quiet', 'print only IDs', false)
     .option(

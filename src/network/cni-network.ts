@@ -7,7 +7,7 @@ import type { NetworkMode, PortMapping } from '../api/index.js';
 import { failedPrecondition, toAppError, type AppError } from '../errors.js';
 import { run, runUnchecked } from '../system/exec.js';
 import type { Logger } from '../system/logger.js';
-import { isProcessAlive, signalProcess, sleep, waitForExit } from '../system/process.js';
+import { isProcessAlive, signalProcess, sleep, waitForExit } from '../system/linux-processes.js';
 import {
   CNIRunner,
   DEFAULT_CNI_CONF_DIR,

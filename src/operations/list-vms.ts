@@ -1,7 +1,6 @@
 import { compareText, type VM } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
-import type { OperationDeps } from './deps.js';
-import { refreshVMState } from './vm-state.js';
+import { refreshVMState, type VMStateServices } from './vm-state.js';
 
 export interface ListVMsOptions {
   /** Include VMs that are not running (`ps -a`). */
@@ -51,15 +50,10 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
 }
 
 /** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
-export async function listVMs(
-  deps: Pick<OperationDeps, 'client' | 'logger' | 'collectVMLeftovers'>,
-  options: ListVMsOptions,
-): Promise<VM[]> {
+export async function listVMs(s: VMStateServices, options: ListVMsOptions): Promise<VM[]> {
   const predicates = parseVMFilters(options.filters);
   // A VM whose supervisor died says Running until someone looks: ps looks, and records the truth.
-  const vms = await Promise.all(
-    (await deps.client.vms.list()).map((vm) => refreshVMState(deps, vm)),
-  );
+  const vms = await Promise.all((await s.client.vms.list()).map((vm) => refreshVMState(s, vm)));
   return vms
     .filter((vm) => options.all || vm.status?.state === 'Running')
     .filter((vm) => predicates.every((p) => p(vm)))

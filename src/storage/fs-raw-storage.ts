@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
-import { isProcessAlive } from '../system/process.js';
+import { isProcessAlive } from '../system/linux-processes.js';
 import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
 
 const METADATA = 'metadata.json';

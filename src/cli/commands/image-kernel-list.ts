@@ -24,7 +24,7 @@ export async function runList(
   opts: { output: string },
 ): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = ctx.runtime(cmd);
+  const deps = ctx.services(cmd);
   const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const objs: (Image | Kernel)[] =
     kind === 'Image' ? await deps.client.images.list() : await deps.client.kernels.list();
@@ -38,7 +38,7 @@ export async function runList(
         format,
       ),
     );
-  const now = deps.clock();
+  const now = deps.clock.now();
   const header = [
     `${kind.toUpperCase()} ID`,
     'NAME',

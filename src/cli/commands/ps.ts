@@ -51,7 +51,7 @@ export interface PsOptions {
 
 export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = ctx.runtime(cmd);
+  const deps = ctx.services(cmd);
   const format =
     opts.template !== undefined
       ? { template: opts.template }
@@ -59,7 +59,7 @@ export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Pro
   const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
   if (g.quiet || opts.quiet === true)
     return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
-  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock()));
+  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock.now()));
   if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
     formatData(

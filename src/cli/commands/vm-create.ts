@@ -5,6 +5,7 @@ import { createVM, readManifestFile, type CreateVMOptions } from '../../operatio
 import { runVM } from '../../operations/run-vm.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
 import { parseCopyFile, parseLabel, parsePortMapping } from '../../operations/vm-options.js';
+import type { Services } from '../../operations/services.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from './vm-lifecycle.js';
 
@@ -93,6 +94,7 @@ function addCreateFlags(cmd: Command): Command {
 
 async function toOptions(
   ctx: CliContext,
+  s: Pick<Services, 'hostFiles'>,
   image: string | undefined,
   f: CreateFlags,
 ): Promise<CreateVMOptions> {
@@ -124,7 +126,7 @@ async function toOptions(
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)
-    o.manifest = decodeVMConfig(await readManifestFile(f.config, ctx.io.stdin), f.config, o);
+    o.manifest = decodeVMConfig(await readManifestFile(s, f.config, ctx.io.stdin), f.config, o);
   return o;
 }
 
@@ -153,7 +155,8 @@ export function createCommand(ctx: CliContext): Command {
   return addCreateFlags(new VMCommand('create'))
     .description('Create a VM from an OCI image (pulled on demand), without starting it')
     .action(async (image: string | undefined, flags: CreateFlags, cmd: Command) => {
-      const vm = await createVM(ctx.createDeps(cmd), await toOptions(ctx, image, flags));
+      const s = ctx.services(cmd);
+      const vm = await createVM(s, await toOptions(ctx, s, image, flags));
       ctx.out(`${vm.metadata.uid ?? ''}\n`);
     });
 }
@@ -174,11 +177,11 @@ export function runCommand(ctx: CliContext): Command {
       '120s',
     )
     .action(async (image: string | undefined, flags: RunFlags, cmd: Command) => {
-      const deps = ctx.createDeps(cmd);
-      const vm = await runVM(deps, await toOptions(ctx, image, flags), {
+      const s = ctx.services(cmd);
+      const vm = await runVM(s, await toOptions(ctx, s, image, flags), {
         startTimeoutMs: parseDuration(flags.startTimeout),
         sshTimeoutMs: parseDuration(flags.timeout),
-        ...(flags.debug ? { spawnDeps: { ...deps, logLevel: 'debug' as const } } : {}),
+        ...(flags.debug ? { spawnLogLevel: 'debug' as const } : {}),
       });
       const uid = vm.metadata.uid ?? '';
       ctx.out(`${uid}\n`);

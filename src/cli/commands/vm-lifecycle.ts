@@ -61,9 +61,10 @@ export function startCommand(ctx: CliContext): Command {
         opts: { interactive: boolean; debug: boolean; startTimeout: string },
         cmd: Command,
       ) => {
-        const deps = ctx.runtime(cmd);
-        const started = await startVM(opts.debug ? { ...deps, logLevel: 'debug' } : deps, vm, {
+        const deps = ctx.services(cmd);
+        const started = await startVM(deps, vm, {
           timeoutMs: parseDuration(opts.startTimeout),
+          ...(opts.debug ? { logLevel: 'debug' as const } : {}),
         });
         ctx.out(`${started.metadata.uid ?? ''}\n`);
         if (opts.interactive) await ctx.attach(cmd, started.metadata.uid ?? '');
@@ -78,7 +79,7 @@ export function stopCommand(ctx: CliContext): Command {
     .option('-f, --force-kill', 'kill the VM at once instead of asking it to power off', false)
     .addOption(timeoutOption())
     .action(async (vms: string[], opts: { forceKill: boolean; timeout: string }, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, async (q) => {
         const vm = await stopVM(deps, q, {
           kill: opts.forceKill,
@@ -94,7 +95,7 @@ export function killCommand(ctx: CliContext): Command {
     .description('Kill running VMs at once')
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .action(async (vms: string[], _opts: unknown, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, async (q) => {
         const vm = await stopVM(deps, q, { kill: true });
         return vm.metadata.uid ?? '';
@@ -108,7 +109,7 @@ export function rmCommand(ctx: CliContext): Command {
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .option('-f, --force', 'stop running VMs first', false)
     .action(async (vms: string[], opts: { force: boolean }, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, (q) => removeVM(deps, q, { force: opts.force }));
     });
 }
