@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_DATA_DIR } from '../system/host-config.js';
 import { LOG_LEVELS } from '../system/logger.js';
 import type { CliContext } from './context.js';
+import { collect } from './options.js';
 import { registerInspect } from './commands/inspect.js';
 import { psCommand, registerPs, runPs } from './commands/ps.js';
 import { registerVersion } from './commands/version.js';
@@ -30,7 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option(
       '--insecure-registry <host>',
       'reach this registry over plain HTTP (loopback registries always are); repeatable',
-      (v: string, prev: string[]) => [...prev, v],
+      collect,
       [] as string[],
     )
     .option(

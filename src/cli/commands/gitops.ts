@@ -3,7 +3,7 @@ import { passFailure, runGitops } from '../../gitops/reconciler.js';
 import { formatData, formatTable, parseOutput } from '../output/format.js';
 import { DEFAULT_HOST_PORT_RANGE, resolveManifestTrust } from '../../operations/manifest-trust.js';
 import type { CliContext } from '../context.js';
-import { parseDuration } from './vm-lifecycle.js';
+import { collect, parseDuration } from '../options.js';
 
 interface GitopsFlags {
   branch: string;
@@ -46,7 +46,7 @@ export function gitopsCommand(ctx: CliContext): Command {
     .option(
       '--allow-host-path <dir>',
       'let manifests name host files (copyFiles, an ssh public key) under this directory, symlinks resolved (repeatable; default: none)',
-      (dir: string, all: string[]) => [...all, dir],
+      collect,
       [] as string[],
     )
     .option(

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
+import { collect } from '../options.js';
 import {
   ago,
   formatData,
@@ -10,8 +11,6 @@ import {
   humanDuration,
   parseOutput,
 } from '../output/format.js';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** `ps` / `vm ps` / `vm ls`: the table of VMs, as Ignite printed it. */
 export function psCommand(ctx: CliContext, name = 'ps'): Command {

@@ -1,13 +1,19 @@
 import { Command, Option } from 'commander';
-import { Size, type NetworkMode } from '../../api/index.js';
+import type { NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
 import { runVM } from '../../operations/run-vm.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
-import { parseCopyFile, parseLabel, parsePortMapping } from '../../operations/vm-options.js';
 import type { Services } from '../../operations/services.js';
 import type { CliContext } from '../context.js';
-import { parseDuration } from './vm-lifecycle.js';
+import {
+  collect,
+  parseCopyFile,
+  parseDuration,
+  parseLabel,
+  parsePortMapping,
+  parseSize,
+} from '../options.js';
 
 interface CreateFlags {
   name?: string;
@@ -33,8 +39,6 @@ interface RunFlags extends CreateFlags {
   startTimeout: string;
   timeout: string;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 function addCreateFlags(cmd: Command): Command {
   return cmd
@@ -107,10 +111,10 @@ async function toOptions(
       throw invalidArgument(`--cpus ${f.cpus}: expected a whole number from 1 to 240`);
     o.cpus = n;
   }
-  if (f.memory !== undefined) o.memory = parseSizeFlag('--memory', f.memory);
-  if (f.size !== undefined) o.diskSize = parseSizeFlag('--size', f.size);
+  if (f.memory !== undefined) o.memory = parseSize('--memory', f.memory);
+  if (f.size !== undefined) o.diskSize = parseSize('--size', f.size);
   if (f.logMaxSize !== undefined) {
-    o.logMaxSize = parseSizeFlag('--log-max-size', f.logMaxSize);
+    o.logMaxSize = parseSize('--log-max-size', f.logMaxSize);
     if (o.logMaxSize.bytes < 4096)
       throw invalidArgument(`--log-max-size ${f.logMaxSize}: expected at least 4KB`);
   }
@@ -128,14 +132,6 @@ async function toOptions(
   if (f.config !== undefined)
     o.manifest = decodeVMConfig(await readManifestFile(s, f.config, ctx.io.stdin), f.config, o);
   return o;
-}
-
-function parseSizeFlag(flag: string, value: string): Size {
-  try {
-    return Size.parse(value);
-  } catch (err) {
-    throw invalidArgument(`${flag} ${value}: ${(err as Error).message}`);
-  }
 }
 
 /**

@@ -1,21 +1,10 @@
 import { Command, Option } from 'commander';
-import { invalidArgument, toAppError, type AppError } from '../../errors.js';
+import { toAppError, type AppError } from '../../errors.js';
 import { removeVM } from '../../operations/remove-vm.js';
 import { startVM } from '../../operations/start-vm.js';
 import { stopVM } from '../../operations/stop-vm.js';
 import type { CliContext } from '../context.js';
-
-/** Parses `30s`, `2m`, `500ms` or a plain number of seconds into milliseconds. */
-export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m)
-    throw invalidArgument(`duration "${value}": expected a number with ms, s, m or h, such as 30s`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return Math.round(
-    n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'],
-  );
-}
+import { parseDuration } from '../options.js';
 
 const timeoutOption = () =>
   new Option(

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { copyFiles, execInGuest } from '../../operations/guest-ssh.js';
 import type { CliContext } from '../context.js';
-import { parseDuration } from './vm-lifecycle.js';
+import { parseDuration } from '../options.js';
 
 export function execCommand(ctx: CliContext): Command {
   return new Command('exec')
