@@ -21,7 +21,7 @@ export async function streamLogs(
 ): Promise<void> {
   const vm = await s.client.vms.find(query);
   const copied = await s.runtimeFiles.copyLog(
-    vm.metadata.uid ?? '',
+    vm.metadata.uid,
     options.spawn ? 'spawn' : 'console',
     out,
   );

@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { Stored, VM } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
 import { hostVMDefaults } from '../system/host-config.js';
 import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from './build-vm.js';
@@ -49,7 +49,7 @@ export async function chooseName(s: Pick<Services, 'client'>, vm: VM): Promise<s
     validateVMName(vm.metadata.name);
     return vm.metadata.name;
   }
-  const taken = new Set((await s.client.vms.list()).map((v) => v.metadata.name ?? ''));
+  const taken = new Set((await s.client.vms.list()).map((v) => v.metadata.name));
   return uniqueRandomName(taken);
 }
 
@@ -60,7 +60,7 @@ export { vmLabel };
  * it, and builds its root disk. If anything fails after the VM was stored, the VM and its
  * directory are removed again, so a failed create leaves nothing behind.
  */
-export async function createVM(s: CreateVMServices, options: CreateVMOptions): Promise<VM> {
+export async function createVM(s: CreateVMServices, options: CreateVMOptions): Promise<Stored<VM>> {
   const vm = buildVM(options, hostVMDefaults(s.config));
   requireRootForNetwork(vm, s.host.isRoot);
   const vmm = await s.vmms.pick(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
@@ -86,7 +86,7 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
   // Uniqueness is checked under the store's lock, in create(); a generated name that another
   // create took meanwhile is simply generated again.
   const generated = !vm.metadata.name;
-  let created: VM | undefined;
+  let created: Stored<VM> | undefined;
   for (let attempt = 0; created === undefined; attempt++) {
     vm.metadata.name = generated
       ? await chooseName(s, { ...vm, metadata: { ...vm.metadata, name: '' } })
@@ -97,7 +97,7 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
       if (!(generated && AppError.is(err, 'AlreadyExists') && attempt < 10)) throw err;
     }
   }
-  const uid = created.metadata.uid ?? '';
+  const uid = created.metadata.uid;
   const name = created.metadata.name ?? uid;
   const label = vmLabel(created);
   try {

@@ -1,4 +1,4 @@
-import { compareText, type VM } from '../api/index.js';
+import { compareText, type Stored, type VM } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import { refreshVMState, type VMStateServices } from './vm-state.js';
 
@@ -50,7 +50,7 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
 }
 
 /** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
-export async function listVMs(s: VMStateServices, options: ListVMsOptions): Promise<VM[]> {
+export async function listVMs(s: VMStateServices, options: ListVMsOptions): Promise<Stored<VM>[]> {
   const predicates = parseVMFilters(options.filters);
   // A VM whose supervisor died says Running until someone looks: ps looks, and records the truth.
   const vms = await Promise.all((await s.client.vms.list()).map((vm) => refreshVMState(s, vm)));

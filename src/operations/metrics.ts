@@ -44,8 +44,8 @@ export async function serveAllMetrics(
       (await s.client.vms.list())
         .filter((v) => isVMRunning(s, v))
         .map((v) => ({
-          uid: v.metadata.uid ?? '',
-          name: v.metadata.name ?? '',
+          uid: v.metadata.uid,
+          name: v.metadata.name,
           socketPath: vmPaths(s, v).metricsSocket,
         })),
   });
@@ -69,12 +69,12 @@ export function managerMetrics(s: MetricsServices): ManagerMetrics {
         ),
       images: async () => {
         const images = await s.client.images.list();
-        const paths = images.map((i) => s.layout.imageExt4(i.metadata.uid ?? ''));
+        const paths = images.map((i) => s.layout.imageExt4(i.metadata.uid));
         return { count: images.length, bytes: await usage(paths) };
       },
       kernels: async () => {
         const kernels = await s.client.kernels.list();
-        const paths = kernels.map((k) => s.layout.kernelFiles(k.metadata.uid ?? '').vmlinux);
+        const paths = kernels.map((k) => s.layout.kernelFiles(k.metadata.uid).vmlinux);
         return { count: kernels.length, bytes: await usage(paths) };
       },
     },

@@ -1,5 +1,5 @@
-import type { Image, Kernel, VM } from '../api/index.js';
-import { AppError, toAppError, type ErrorCode } from '../errors.js';
+import type { Stored, VM } from '../api/index.js';
+import { AppError } from '../errors.js';
 import { createVM, type CreateVMServices } from './create-vm.js';
 import { sortByTrust, type ManifestTrust } from './manifest-trust.js';
 import {
@@ -14,6 +14,20 @@ import {
   specHash,
   userAnnotations,
 } from './reconcile-spec.js';
+import {
+  attempt,
+  prefetch,
+  type DesiredState,
+  type DesiredVM,
+  type ReconcileDecision,
+} from './reconcile-steps.js';
+
+export type {
+  DesiredState,
+  DesiredVM,
+  ReconcileAction,
+  ReconcileDecision,
+} from './reconcile-steps.js';
 import { removeVM, type RemoveVMServices } from './remove-vm.js';
 import { startVM, type StartVMServices } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
@@ -27,44 +41,6 @@ export {
   SPEC_HASH_ANNOTATION,
   specHash,
 } from './reconcile-spec.js';
-
-/** One VM manifest from the source, with the file it came from. */
-export interface DesiredVM {
-  vm: VM;
-  file: string;
-}
-
-/** What a source asks for: VMs, images and kernels, and the files that could not be read. */
-export interface DesiredState {
-  vms: DesiredVM[];
-  images: { obj: Image; file: string }[];
-  kernels: { obj: Kernel; file: string }[];
-  /** Files that exist but are invalid: the VMs they held are kept as they are. */
-  invalidFiles: string[];
-}
-
-export type ReconcileAction =
-  | 'created'
-  | 'recreated'
-  | 'updated'
-  | 'started'
-  | 'stopped'
-  | 'deleted'
-  | 'kept'
-  | 'refused'
-  | 'failed';
-
-/** One decision of a reconcile pass, for the log and the caller. */
-export interface ReconcileDecision {
-  kind?: 'vm' | 'image' | 'kernel';
-  /** The VM's name, or the image's or kernel's reference. */
-  vm: string;
-  action: ReconcileAction;
-  detail?: string;
-  error?: ErrorCode;
-  /** The manifest the decision is about, where one is (refusals). */
-  file?: string;
-}
 
 export interface ReconcileOptions {
   /** What the source's manifests may ask of the host: refused VMs are not created or changed. */
@@ -129,7 +105,7 @@ export async function reconcileVMs(
 
   const all = await s.client.vms.list();
   const managed = all.filter((v) => v.metadata.annotations?.[SOURCE_ANNOTATION] === source);
-  const wanted = new Map<VM, DesiredVM>();
+  const wanted = new Map<Stored<VM>, DesiredVM>();
   for (const d of desired.vms) {
     const match = d.vm.metadata.uid
       ? managed.find((v) => v.metadata.uid === d.vm.metadata.uid)
@@ -141,7 +117,7 @@ export async function reconcileVMs(
   for (const vm of managed) {
     if (aborted()) return decisions;
     if (wanted.has(vm)) continue;
-    const name = vm.metadata.name ?? vm.metadata.uid ?? '';
+    const name = vm.metadata.name ?? vm.metadata.uid;
     const file = vm.metadata.annotations?.[FILE_ANNOTATION] ?? '';
     if (desired.invalidFiles.includes(file)) {
       decide({ vm: name, action: 'kept', detail: `its manifest ${file} is invalid` });
@@ -190,10 +166,10 @@ export async function reconcileVMs(
       if (changed.length > 0) decide({ vm: name, action: 'updated', detail: changed.join(', ') });
       const running = isVMRunning(s, await refreshVMState(s, current));
       if (wantsRunning(d.vm) && !running) {
-        await startVM(s, current.metadata.uid ?? '', startOptions(options));
+        await startVM(s, current.metadata.uid, startOptions(options));
         decide({ vm: name, action: 'started' });
       } else if (!wantsRunning(d.vm) && running) {
-        await stopVM(s, current.metadata.uid ?? '', stopOptions(options));
+        await stopVM(s, current.metadata.uid, stopOptions(options));
         decide({ vm: name, action: 'stopped' });
       }
     });
@@ -209,40 +185,6 @@ const startOptions = (o: ReconcileOptions) =>
   o.startTimeoutMs !== undefined ? { timeoutMs: o.startTimeoutMs } : {};
 const stopOptions = (o: ReconcileOptions) =>
   o.stopTimeoutMs !== undefined ? { timeoutMs: o.stopTimeoutMs } : {};
-
-async function attempt(
-  name: string,
-  decide: (d: ReconcileDecision) => void,
-  work: () => Promise<void>,
-): Promise<void> {
-  try {
-    await work();
-  } catch (err) {
-    const e = toAppError(err);
-    decide({ vm: name, action: 'failed', detail: e.message, error: e.code });
-  }
-}
-
-/** Imports the Images and Kernels the source declares, so VMs that use them find them. */
-async function prefetch(
-  s: ReconcileServices,
-  desired: DesiredState,
-  decide: (d: ReconcileDecision) => void,
-): Promise<void> {
-  const wanted = [
-    ...desired.images.map((i) => ({ ...i, kind: 'image' as const })),
-    ...desired.kernels.map((k) => ({ ...k, kind: 'kernel' as const })),
-  ];
-  for (const { obj, file, kind } of wanted) {
-    const ref = obj.spec.ociClaim.ref;
-    try {
-      await (kind === 'image' ? s.imports.image(ref) : s.imports.kernel(ref));
-    } catch (err) {
-      const e = toAppError(err);
-      decide({ kind, vm: ref, action: 'failed', detail: `${file}: ${e.message}`, error: e.code });
-    }
-  }
-}
 
 /**
  * Creates the VM marked as pending, starts it if asked, then records its spec hash. A reconciler
@@ -268,22 +210,30 @@ async function createFromManifest(
     },
   };
   const vm = await createVM(s, { manifest });
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
   if (wantsRunning(d.vm)) await startVM(s, uid, startOptions(options));
   await s.client.vms.update(uid, (v) => {
     v.metadata.annotations = { ...v.metadata.annotations, [SPEC_HASH_ANNOTATION]: specHash(d.vm) };
   });
 }
 
-async function deleteVM(s: ReconcileServices, vm: VM, options: ReconcileOptions): Promise<void> {
-  const uid = vm.metadata.uid ?? '';
+async function deleteVM(
+  s: ReconcileServices,
+  vm: Stored<VM>,
+  options: ReconcileOptions,
+): Promise<void> {
+  const uid = vm.metadata.uid;
   // A guest that powers off cleanly keeps its disk consistent; rm -f kills what does not.
   await stopVM(s, uid, stopOptions(options));
   await removeVM(s, uid, { force: true });
 }
 
 /** Labels and the manifest's own annotations change in place; returns what changed. */
-async function updateInPlace(s: ReconcileServices, current: VM, d: DesiredVM): Promise<string[]> {
+async function updateInPlace(
+  s: ReconcileServices,
+  current: Stored<VM>,
+  d: DesiredVM,
+): Promise<string[]> {
   const wantLabels = d.vm.metadata.labels ?? {};
   const wantAnnotations = userAnnotations(d.vm.metadata.annotations);
   const changed: string[] = [];
@@ -292,7 +242,7 @@ async function updateInPlace(s: ReconcileServices, current: VM, d: DesiredVM): P
     changed.push('annotations');
   const file = current.metadata.annotations?.[FILE_ANNOTATION];
   if (changed.length === 0 && file === d.file) return [];
-  await s.client.vms.update(current.metadata.uid ?? '', (v) => {
+  await s.client.vms.update(current.metadata.uid, (v) => {
     const own = Object.fromEntries(
       Object.entries(v.metadata.annotations ?? {}).filter(([k]) => OWN_ANNOTATIONS.has(k)),
     );

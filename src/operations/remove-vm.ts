@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { Stored, VM } from '../api/index.js';
 import { failedPrecondition } from '../errors.js';
 import type { Services } from './services.js';
 import { stopVM, type StopVMServices } from './stop-vm.js';
@@ -29,10 +29,10 @@ export async function removeVM(
         hint: 'stop it first, or use rm -f',
       });
     }
-    vm = await stopVM(s, vm.metadata.uid ?? '', { kill: true });
+    vm = await stopVM(s, vm.metadata.uid, { kill: true });
   }
   await killStrays(s, vm);
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
   // What dead VMs left on the network goes with it: an rm is where leftovers are looked for.
   await s.network.sweep();
   await s.network.release({ uid });
@@ -40,7 +40,7 @@ export async function removeVM(
   await s.client.vms.delete(uid);
   s.logger.info(
     { vm: vm.metadata.name, uid },
-    `Removed VM with name "${vm.metadata.name ?? ''}" and ID "${uid}"`,
+    `Removed VM with name "${vm.metadata.name}" and ID "${uid}"`,
   );
   return uid;
 }
@@ -50,8 +50,8 @@ export async function removeVM(
  * reconciler killed before the VM was recorded Running, and its hypervisor. Without this, removing
  * the VM would orphan them with their files deleted.
  */
-async function killStrays(s: RemoveVMServices, vm: VM): Promise<void> {
-  const uid = vm.metadata.uid ?? '';
+async function killStrays(s: RemoveVMServices, vm: Stored<VM>): Promise<void> {
+  const uid = vm.metadata.uid;
   if (uid === '') return;
   const dir = vmPaths(s, vm).dir;
   const dataDir = s.config.dataDir;

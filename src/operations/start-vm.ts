@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { Stored, VM } from '../api/index.js';
 import { failedPrecondition, unavailable } from '../errors.js';
 import type { LogLevel } from '../system/logger.js';
 import type { ProcessRef } from '../system/processes.js';
@@ -27,14 +27,14 @@ export async function startVM(
   s: StartVMServices,
   query: string,
   options: StartVMOptions = {},
-): Promise<VM> {
+): Promise<Stored<VM>> {
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
   if (isVMRunning(s, vm)) {
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
   }
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
   const paths = vmPaths(s, vm);
   if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
     throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {

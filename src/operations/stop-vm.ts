@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { Stored, VM } from '../api/index.js';
 import type { Services } from './services.js';
 import { vmLabel } from './vm-paths.js';
 import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
@@ -22,14 +22,14 @@ export async function stopVM(
   s: StopVMServices,
   query: string,
   options: StopVMOptions = {},
-): Promise<VM> {
+): Promise<Stored<VM>> {
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
   if (!isVMRunning(s, vm)) {
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: not running`);
     return vm;
   }
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
   const same = { marker: uid };
   const spawnPid = vm.status?.runtime?.spawnPid ?? 0;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -51,7 +51,7 @@ export async function stopVM(
   return finish(s, uid);
 }
 
-async function finish(s: StopVMServices, uid: string): Promise<VM> {
+async function finish(s: StopVMServices, uid: string): Promise<Stored<VM>> {
   const vm = await s.client.vms.get(uid);
   return refreshVMState(s, vm);
 }

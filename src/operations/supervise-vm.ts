@@ -1,4 +1,4 @@
-import type { VM, VMStatus } from '../api/index.js';
+import type { Stored, VM, VMStatus } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
 import type { NetworkAttachment } from '../network/vm-network.js';
 import type { VMFiles } from '../storage/layout.js';
@@ -28,11 +28,10 @@ export interface SuperviseOptions {
 }
 
 /** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
-export function driverFor(s: Pick<Services, 'vmms'>, vm: VM): VMMDriver {
+export function driverFor(s: Pick<Services, 'vmms'>, vm: Stored<VM>): VMMDriver {
   const vmm = vm.metadata.annotations?.[VMM_ANNOTATION] ?? 'qemu';
   const driver = s.vmms.driver(vmm);
-  if (driver === undefined)
-    throw invalidArgument(`vm "${vm.metadata.name ?? ''}": unknown vmm "${vmm}"`);
+  if (driver === undefined) throw invalidArgument(`vm "${vm.metadata.name}": unknown vmm "${vmm}"`);
   return driver;
 }
 
@@ -180,13 +179,13 @@ export async function superviseVM(
  */
 async function serveMetrics(
   s: Pick<Services, 'network' | 'vmMetrics' | 'clock'>,
-  vm: VM,
+  vm: Stored<VM>,
   hv: RunningVM,
   paths: VMFiles,
   net: NetworkAttachment,
   vmm: string,
 ): Promise<{ close(): Promise<void> }> {
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
   let leases = 0;
   const poll = setInterval(() => {
     void s.network.leases(uid).then(

@@ -6,12 +6,12 @@ import type { Services } from './services.js';
 /** The files of a stored VM (see storage/layout.ts). */
 export function vmPaths(s: Pick<Services, 'layout'>, vm: VM): VMFiles {
   const uid = vm.metadata.uid;
-  if (uid === undefined) throw internal(`vm "${vm.metadata.name ?? ''}": has no directory`);
+  if (uid === undefined) throw internal(`vm "${vm.metadata.name}": has no directory`);
   return s.layout.vm(uid);
 }
 
 export function vmLabel(vm: VM): string {
-  return `vm "${vm.metadata.name ?? vm.metadata.uid ?? ''}"`;
+  return `vm "${vm.metadata.name ?? vm.metadata.uid}"`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { Stored, VM } from '../api/index.js';
 import { toAppError } from '../errors.js';
 import type { Services } from './services.js';
 
@@ -24,10 +24,10 @@ export function isVMRunning(s: Pick<Services, 'processes'>, vm: VM): boolean {
  * up is collected. If it says otherwise while its supervisor runs it (a record restored from a
  * backup, or a write lost in a crash), the run's status is written back. Returns the VM as it now is.
  */
-export async function refreshVMState(s: VMStateServices, vm: VM): Promise<VM> {
+export async function refreshVMState(s: VMStateServices, vm: Stored<VM>): Promise<Stored<VM>> {
   if (vm.status?.state !== 'Running') return adoptLiveRun(s, vm);
   if (isVMRunning(s, vm)) return vm;
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
   const updated = await s.client.vms.update(uid, (v) => {
     // Re-check under the lock: a new spawn may have started it meanwhile.
     if (v.status?.state !== 'Running' || isVMRunning(s, v)) return;
@@ -66,7 +66,7 @@ async function collectLeftovers(s: VMStateServices, uid: string): Promise<void> 
  * VM's UID in its command line) still lives, the VM runs and its record says so again. A
  * hypervisor left running without its supervisor is ended, as for a VM recorded Running.
  */
-async function adoptLiveRun(s: VMStateServices, vm: VM): Promise<VM> {
+async function adoptLiveRun(s: VMStateServices, vm: Stored<VM>): Promise<Stored<VM>> {
   const uid = vm.metadata.uid;
   if (uid === undefined || uid === '') return vm;
   const run = s.runtimeFiles.readRunRecord(uid);

@@ -35,7 +35,7 @@ export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Comman
             ...(bars.progress ? { progress: bars.progress } : {}),
             ...(opts.name !== undefined ? { name: opts.name } : {}),
           });
-          ctx.out(`${img.metadata.uid ?? ''}\n`);
+          ctx.out(`${img.metadata.uid}\n`);
         } finally {
           bars.stop();
         }
@@ -47,7 +47,7 @@ export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Comman
             ? await importImage(deps, ref, bars.progress ? { progress: bars.progress } : {})
             : await importKernel(deps, ref, bars.progress ? { progress: bars.progress } : {});
         bars.stop();
-        ctx.out(`${obj.metadata.uid ?? ''}\n`);
+        ctx.out(`${obj.metadata.uid}\n`);
       } finally {
         bars.stop();
       }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
+import { Size, familiarImageRef, toPlain, type Stored, type VM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
 import { collect } from '../options.js';
@@ -57,7 +57,7 @@ export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Pro
       : parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
   if (g.quiet || opts.quiet === true)
-    return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
+    return ctx.out(vms.map((v) => `${v.metadata.uid}\n`).join(''));
   if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock.now()));
   if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
@@ -72,7 +72,7 @@ export function registerPs(program: Command, ctx: CliContext): void {
   program.addCommand(psCommand(ctx));
 }
 
-function vmTable(vms: VM[], now: Date): string {
+function vmTable(vms: Stored<VM>[], now: Date): string {
   const header = [
     'VM ID',
     'IMAGE',
@@ -88,7 +88,7 @@ function vmTable(vms: VM[], now: Date): string {
     'NAME',
   ];
   const rows = vms.map((vm) => [
-    vm.metadata.uid ?? '',
+    vm.metadata.uid,
     shortRef(vm.spec.image.ociClaim.ref),
     shortRef(vm.spec.kernel?.ociClaim.ref ?? ''),
     vm.metadata.created ? ago(new Date(vm.metadata.created), now) : '',
@@ -103,7 +103,7 @@ function vmTable(vms: VM[], now: Date): string {
     (vm.spec.network?.ports ?? [])
       .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)
       .join(', '),
-    vm.metadata.name ?? '',
+    vm.metadata.name,
   ]);
   return formatTable(header, rows);
 }

@@ -20,7 +20,7 @@ export function attachCommand(ctx: CliContext): Command {
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .action(async (vm: string, _opts: unknown, cmd: Command) => {
       const found = await ctx.services(cmd).client.vms.find(vm);
-      ctx.out(`${found.metadata.uid ?? ''}\n`);
-      await ctx.attach(cmd, found.metadata.uid ?? '');
+      ctx.out(`${found.metadata.uid}\n`);
+      await ctx.attach(cmd, found.metadata.uid);
     });
 }

@@ -153,7 +153,7 @@ export function createCommand(ctx: CliContext): Command {
     .action(async (image: string | undefined, flags: CreateFlags, cmd: Command) => {
       const s = ctx.services(cmd);
       const vm = await createVM(s, await toOptions(ctx, s, image, flags));
-      ctx.out(`${vm.metadata.uid ?? ''}\n`);
+      ctx.out(`${vm.metadata.uid}\n`);
     });
 }
 
@@ -179,7 +179,7 @@ export function runCommand(ctx: CliContext): Command {
         sshTimeoutMs: parseDuration(flags.timeout),
         ...(flags.debug ? { spawnLogLevel: 'debug' as const } : {}),
       });
-      const uid = vm.metadata.uid ?? '';
+      const uid = vm.metadata.uid;
       ctx.out(`${uid}\n`);
       if (flags.interactive) await ctx.attach(cmd, uid);
     });

@@ -55,8 +55,8 @@ export function startCommand(ctx: CliContext): Command {
           timeoutMs: parseDuration(opts.startTimeout),
           ...(opts.debug ? { logLevel: 'debug' as const } : {}),
         });
-        ctx.out(`${started.metadata.uid ?? ''}\n`);
-        if (opts.interactive) await ctx.attach(cmd, started.metadata.uid ?? '');
+        ctx.out(`${started.metadata.uid}\n`);
+        if (opts.interactive) await ctx.attach(cmd, started.metadata.uid);
       },
     );
 }
@@ -74,7 +74,7 @@ export function stopCommand(ctx: CliContext): Command {
           kill: opts.forceKill,
           timeoutMs: parseDuration(opts.timeout),
         });
-        return vm.metadata.uid ?? '';
+        return vm.metadata.uid;
       });
     });
 }
@@ -87,7 +87,7 @@ export function killCommand(ctx: CliContext): Command {
       const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, async (q) => {
         const vm = await stopVM(deps, q, { kill: true });
-        return vm.metadata.uid ?? '';
+        return vm.metadata.uid;
       });
     });
 }
