@@ -1,4 +1,4 @@
-import type { Stored, VM } from '../api/index.js';
+import type { StoredVM, VM } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
 import { hostVMDefaults } from '../system/host-config.js';
 import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from './build-vm.js';
@@ -60,7 +60,7 @@ export { vmLabel };
  * it, and builds its root disk. If anything fails after the VM was stored, the VM and its
  * directory are removed again, so a failed create leaves nothing behind.
  */
-export async function createVM(s: CreateVMServices, options: CreateVMOptions): Promise<Stored<VM>> {
+export async function createVM(s: CreateVMServices, options: CreateVMOptions): Promise<StoredVM> {
   const vm = buildVM(options, hostVMDefaults(s.config));
   requireRootForNetwork(vm, s.host.isRoot);
   const vmm = await s.vmms.pick(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
@@ -86,7 +86,7 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
   // Uniqueness is checked under the store's lock, in create(); a generated name that another
   // create took meanwhile is simply generated again.
   const generated = !vm.metadata.name;
-  let created: Stored<VM> | undefined;
+  let created: StoredVM | undefined;
   for (let attempt = 0; created === undefined; attempt++) {
     vm.metadata.name = generated
       ? await chooseName(s, { ...vm, metadata: { ...vm.metadata, name: '' } })
@@ -98,21 +98,21 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
     }
   }
   const uid = created.metadata.uid;
-  const name = created.metadata.name ?? uid;
+  const name = created.metadata.name;
   const label = vmLabel(created);
   try {
     await checkHostPortsFree(s, created, { afterStore: true });
-    await s.network.reserve({ uid, name, mode: vm.spec.network.mode ?? 'docker-bridge' });
+    await s.network.reserve({ uid, name, mode: vm.spec.network.mode });
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
     const imageBytes = image.status?.ociSource?.size?.bytes ?? 0;
-    let size = vm.spec.diskSize?.bytes ?? 0;
+    let size = vm.spec.diskSize.bytes;
     if (size < imageBytes) {
       s.logger.warn({ vm: name }, `${label}: disk size raised to the image's size`);
       size = imageBytes;
     }
     await s.rootDisks.create({
-      imagePath: s.layout.imageExt4(image.metadata.uid ?? ''),
+      imagePath: s.layout.imageExt4(image.metadata.uid),
       vmDir,
       format: vmm === 'firecracker' ? 'raw' : 'qcow2',
       sizeBytes: size,

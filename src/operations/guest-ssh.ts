@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
 import type { Services } from './services.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
@@ -8,7 +8,7 @@ import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
 export type GuestSSHServices = WaitForSSHServices & Pick<Services, 'layout' | 'hostFiles'>;
 
 export interface GuestTarget {
-  vm: VM;
+  vm: StoredVM;
   ip: string;
   identity: string;
 }
@@ -80,7 +80,7 @@ async function reachGuest(
 ): Promise<GuestTarget & { secondsLeft: number }> {
   const started = s.clock.now().getTime();
   const t = await guestTarget(s, query, identity);
-  await waitForSSH(s, t.vm.metadata.uid ?? '', t.ip, { timeoutMs: timeoutSeconds * 1000 });
+  await waitForSSH(s, t.vm.metadata.uid, t.ip, { timeoutMs: timeoutSeconds * 1000 });
   const left = timeoutSeconds - Math.floor((s.clock.now().getTime() - started) / 1000);
   return { ...t, secondsLeft: Math.max(1, left) };
 }
@@ -164,7 +164,7 @@ export async function copyFiles(
   const r = await s.ssh.scp(args);
   if (r.code !== 0)
     throw unavailable(`${vmLabel(t.vm)}: copy failed: ${r.stderr.trim() || `scp exit ${r.code}`}`);
-  return t.vm.metadata.uid ?? '';
+  return t.vm.metadata.uid;
 }
 
 function splitVMPath(arg: string): { vm: string; path: string } | undefined {

@@ -3,10 +3,11 @@ import {
   parseImageRef,
   type Image,
   type Kernel,
-  type KindMap,
+  type Stored,
+  type StoredKindMap,
   type ParsedImageRef,
 } from '../api/index.js';
-import { AppError, failedPrecondition, invalidArgument } from '../errors.js';
+import { AppError, invalidArgument } from '../errors.js';
 import { importLimits, type ImportLimits } from '../image/index.js';
 import type { ImportOptions, Services } from './services.js';
 
@@ -38,7 +39,7 @@ export async function importPrologue<K extends 'Image' | 'Kernel'>(
   s: Pick<ImportServices, 'client' | 'logger' | 'importWorkspace'>,
   kind: K,
   name: string,
-): Promise<KindMap[K] | undefined> {
+): Promise<StoredKindMap[K] | undefined> {
   await s.importWorkspace.sweep();
   const existing = await s.client.of(kind).findByName(name);
   if (existing)
@@ -60,19 +61,17 @@ export async function storeWithFiles<T extends Image | Kernel>(
   obj: T,
   files: [string, string][],
   options: ImportOptions,
-): Promise<T> {
+): Promise<Stored<T>> {
   const kc = kind === 'Image' ? s.client.images : s.client.kernels;
   const name = obj.metadata.name ?? '';
-  let created: T;
+  let created: Stored<T>;
   try {
-    created = (await kc.create(obj as never)) as T;
+    created = (await kc.create(obj as never)) as Stored<T>;
   } catch (err) {
-    if (AppError.is(err, 'AlreadyExists')) return (await kc.findByName(name)) as T;
+    if (AppError.is(err, 'AlreadyExists')) return (await kc.findByName(name)) as Stored<T>;
     throw err;
   }
   const uid = created.metadata.uid;
-  if (uid === undefined)
-    throw failedPrecondition(`${kind.toLowerCase()} "${name}": stored without a uid`);
   try {
     const dir = s.layout.objectDir(kind, uid);
     for (const [src, file] of files) await s.importWorkspace.moveInto(src, join(dir, file));

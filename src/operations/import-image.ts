@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { API_VERSION, Size, formatImageRef, type Image } from '../api/index.js';
+import { API_VERSION, Size, formatImageRef, type Image, type StoredImage } from '../api/index.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { layerFilesToExt4, pullToExt4, readLocalImage, untarArchive } from '../image/index.js';
 import { IMAGE_EXT4 } from '../storage/layout.js';
@@ -34,7 +34,7 @@ export async function importImage(
   s: ImportServices,
   refText: string,
   options: ImportOptions = {},
-): Promise<Image> {
+): Promise<StoredImage> {
   const ref = parseRef(refText);
   const name = formatImageRef(ref);
   const limits = limitsOf(s);
@@ -95,7 +95,7 @@ export async function importImageFromFile(
   s: ImportServices,
   path: string,
   options: ImportOptions & { name?: string } = {},
-): Promise<Image> {
+): Promise<StoredImage> {
   const label = `image archive "${path}"`;
   await s.importWorkspace.sweep();
   const limits = limitsOf(s);

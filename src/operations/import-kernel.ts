@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { API_VERSION, Size, formatImageRef, type Kernel } from '../api/index.js';
+import { API_VERSION, Size, formatImageRef, type Kernel, type StoredKernel } from '../api/index.js';
 import { extractVmlinux, kernelVersion, pullKernelFiles } from '../image/index.js';
 import { KERNEL_INITRD, KERNEL_VMLINUX } from '../storage/layout.js';
 import {
@@ -19,7 +19,7 @@ export async function importKernel(
   s: ImportServices,
   refText: string,
   options: ImportOptions = {},
-): Promise<Kernel> {
+): Promise<StoredKernel> {
   const ref = parseRef(refText);
   const name = formatImageRef(ref);
   const limits = limitsOf(s);

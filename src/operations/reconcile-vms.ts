@@ -1,4 +1,4 @@
-import type { Stored, VM } from '../api/index.js';
+import type { StoredVM, VM } from '../api/index.js';
 import { AppError } from '../errors.js';
 import { createVM, type CreateVMServices } from './create-vm.js';
 import { sortByTrust, type ManifestTrust } from './manifest-trust.js';
@@ -105,7 +105,7 @@ export async function reconcileVMs(
 
   const all = await s.client.vms.list();
   const managed = all.filter((v) => v.metadata.annotations?.[SOURCE_ANNOTATION] === source);
-  const wanted = new Map<Stored<VM>, DesiredVM>();
+  const wanted = new Map<StoredVM, DesiredVM>();
   for (const d of desired.vms) {
     const match = d.vm.metadata.uid
       ? managed.find((v) => v.metadata.uid === d.vm.metadata.uid)
@@ -117,7 +117,7 @@ export async function reconcileVMs(
   for (const vm of managed) {
     if (aborted()) return decisions;
     if (wanted.has(vm)) continue;
-    const name = vm.metadata.name ?? vm.metadata.uid;
+    const name = vm.metadata.name;
     const file = vm.metadata.annotations?.[FILE_ANNOTATION] ?? '';
     if (desired.invalidFiles.includes(file)) {
       decide({ vm: name, action: 'kept', detail: `its manifest ${file} is invalid` });
@@ -219,7 +219,7 @@ async function createFromManifest(
 
 async function deleteVM(
   s: ReconcileServices,
-  vm: Stored<VM>,
+  vm: StoredVM,
   options: ReconcileOptions,
 ): Promise<void> {
   const uid = vm.metadata.uid;
@@ -231,7 +231,7 @@ async function deleteVM(
 /** Labels and the manifest's own annotations change in place; returns what changed. */
 async function updateInPlace(
   s: ReconcileServices,
-  current: Stored<VM>,
+  current: StoredVM,
   d: DesiredVM,
 ): Promise<string[]> {
   const wantLabels = d.vm.metadata.labels ?? {};

@@ -1,4 +1,4 @@
-import type { Stored, VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import { failedPrecondition } from '../errors.js';
 import type { Services } from './services.js';
 import { stopVM, type StopVMServices } from './stop-vm.js';
@@ -50,7 +50,7 @@ export async function removeVM(
  * reconciler killed before the VM was recorded Running, and its hypervisor. Without this, removing
  * the VM would orphan them with their files deleted.
  */
-async function killStrays(s: RemoveVMServices, vm: Stored<VM>): Promise<void> {
+async function killStrays(s: RemoveVMServices, vm: StoredVM): Promise<void> {
   const uid = vm.metadata.uid;
   if (uid === '') return;
   const dir = vmPaths(s, vm).dir;

@@ -1,4 +1,4 @@
-import { newUID, type Stored, type VM } from '../api/index.js';
+import { newUID, type StoredVM } from '../api/index.js';
 import type { LogLevel } from '../system/logger.js';
 import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
 import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js';
@@ -24,11 +24,11 @@ export async function runVM(
   s: RunVMServices,
   create: CreateVMOptions,
   options: RunVMOptions,
-): Promise<Stored<VM>> {
+): Promise<StoredVM> {
   const uid = create.manifest?.metadata.uid ?? newUID();
   const level = options.spawnLogLevel !== undefined ? { logLevel: options.spawnLogLevel } : {};
   const supervisor = await prestartSupervisor(s, uid, level);
-  let created: Stored<VM>;
+  let created: StoredVM;
   try {
     created = await createVM(s, { ...create, uid });
   } catch (err) {

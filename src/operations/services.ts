@@ -1,4 +1,4 @@
-import type { Image, Kernel } from '../api/index.js';
+import type { StoredImage, StoredKernel } from '../api/index.js';
 import type { ImportWorkspace, PullProgress, RegistryClient } from '../image/index.js';
 import type { VMMetricsEndpoint } from '../metrics/vm-metrics-endpoint.js';
 import type { VMNetwork } from '../network/vm-network.js';
@@ -26,8 +26,8 @@ export interface ImportOptions {
 
 /** Images and kernels by reference, imported when absent (operations/import-image.ts). */
 export interface Imports {
-  image(ref: string, options?: ImportOptions): Promise<Image>;
-  kernel(ref: string, options?: ImportOptions): Promise<Kernel>;
+  image(ref: string, options?: ImportOptions): Promise<StoredImage>;
+  kernel(ref: string, options?: ImportOptions): Promise<StoredKernel>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Stored, VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import { failedPrecondition, unavailable } from '../errors.js';
 import type { LogLevel } from '../system/logger.js';
 import type { ProcessRef } from '../system/processes.js';
@@ -27,7 +27,7 @@ export async function startVM(
   s: StartVMServices,
   query: string,
   options: StartVMOptions = {},
-): Promise<Stored<VM>> {
+): Promise<StoredVM> {
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
   if (isVMRunning(s, vm)) {
@@ -73,7 +73,7 @@ export async function startVM(
     if (!s.processes.isAlive(pid, { startTime: proc.startTime, marker })) {
       const log = await s.runtimeFiles.readSpawnLog(uid);
       throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, {
-        hint: `see ignite logs --spawn ${vm.metadata.name ?? uid}`,
+        hint: `see ignite logs --spawn ${vm.metadata.name}`,
       });
     }
     await s.clock.sleep(100);

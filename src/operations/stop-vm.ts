@@ -1,4 +1,4 @@
-import type { Stored, VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import type { Services } from './services.js';
 import { vmLabel } from './vm-paths.js';
 import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
@@ -22,7 +22,7 @@ export async function stopVM(
   s: StopVMServices,
   query: string,
   options: StopVMOptions = {},
-): Promise<Stored<VM>> {
+): Promise<StoredVM> {
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
   if (!isVMRunning(s, vm)) {
@@ -51,7 +51,7 @@ export async function stopVM(
   return finish(s, uid);
 }
 
-async function finish(s: StopVMServices, uid: string): Promise<Stored<VM>> {
+async function finish(s: StopVMServices, uid: string): Promise<StoredVM> {
   const vm = await s.client.vms.get(uid);
   return refreshVMState(s, vm);
 }

@@ -1,4 +1,4 @@
-import type { Stored, VM, VMStatus } from '../api/index.js';
+import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
 import type { NetworkAttachment } from '../network/vm-network.js';
 import type { VMFiles } from '../storage/layout.js';
@@ -28,7 +28,7 @@ export interface SuperviseOptions {
 }
 
 /** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
-export function driverFor(s: Pick<Services, 'vmms'>, vm: Stored<VM>): VMMDriver {
+export function driverFor(s: Pick<Services, 'vmms'>, vm: StoredVM): VMMDriver {
   const vmm = vm.metadata.annotations?.[VMM_ANNOTATION] ?? 'qemu';
   const driver = s.vmms.driver(vmm);
   if (driver === undefined) throw invalidArgument(`vm "${vm.metadata.name}": unknown vmm "${vmm}"`);
@@ -66,28 +66,28 @@ export async function superviseVM(
       hint: 'remove the VM and create it again',
     });
   const driver = driverFor(s, vm);
-  const mode = vm.spec.network?.mode ?? 'docker-bridge';
+  const mode = vm.spec.network.mode;
 
   let running: RunningVM | undefined;
   let metrics: { close(): Promise<void> } | undefined;
   try {
     const net = await s.network.attach({
       uid,
-      name: vm.metadata.name ?? uid,
+      name: vm.metadata.name,
       mode,
-      ports: vm.spec.network?.ports ?? [],
+      ports: vm.spec.network.ports ?? [],
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     running = await driver.start({
       uid,
-      name: vm.metadata.name ?? uid,
-      vcpus: vm.spec.cpus ?? 1,
-      memoryMiB: vm.spec.memory?.toMiB() ?? 512,
+      name: vm.metadata.name,
+      vcpus: vm.spec.cpus,
+      memoryMiB: vm.spec.memory.toMiB(),
       ...(vm.spec.logMaxSize !== undefined ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes } : {}),
       kernel: {
         vmlinuxPath: kernel.vmlinux,
         ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
-        cmdline: vm.spec.kernel?.cmdLine ?? '',
+        cmdline: vm.spec.kernel.cmdLine,
       },
       rootDisk,
       nics:
@@ -104,7 +104,7 @@ export async function superviseVM(
     });
     const hv = running;
     log.info({ pid: hv.pid, vmm: driver.name }, `${label}: started`);
-    const run: VMStatus = {
+    const run: DefaultedVMStatus = {
       state: 'Running',
       startTime: s.clock.now().toISOString(),
       ipAddresses: net.ipAddresses,
@@ -179,7 +179,7 @@ export async function superviseVM(
  */
 async function serveMetrics(
   s: Pick<Services, 'network' | 'vmMetrics' | 'clock'>,
-  vm: Stored<VM>,
+  vm: StoredVM,
   hv: RunningVM,
   paths: VMFiles,
   net: NetworkAttachment,
@@ -208,10 +208,10 @@ async function serveMetrics(
       },
       {
         uid,
-        name: vm.metadata.name ?? '',
+        name: vm.metadata.name,
         vmm,
         image: vm.spec.image.ociClaim.ref,
-        kernel: vm.spec.kernel?.ociClaim.ref ?? '',
+        kernel: vm.spec.kernel.ociClaim.ref,
       },
     );
     return { close: () => (clearInterval(poll), served.close()) };
@@ -224,9 +224,9 @@ async function serveMetrics(
 /** The kernel files of the VM's kernel object: `<dataDir>/kernel/<uid>/vmlinux` and an initrd if any. */
 async function kernelFiles(
   s: Pick<Services, 'client' | 'layout' | 'runtimeFiles'>,
-  vm: VM,
+  vm: StoredVM,
 ): Promise<{ vmlinux: string; initrd?: string }> {
-  const ref = vm.spec.kernel?.ociClaim.ref ?? '';
+  const ref = vm.spec.kernel.ociClaim.ref;
   const kernel = await s.client.kernels.findByName(ref);
   if (kernel?.metadata.uid === undefined) {
     throw failedPrecondition(`${vmLabel(vm)}: kernel "${ref}" is not imported`, {

@@ -1,4 +1,4 @@
-import type { VM } from '../api/index.js';
+import type { DefaultedVM, VM } from '../api/index.js';
 import { internal, permissionDenied } from '../errors.js';
 import type { VMFiles } from '../storage/layout.js';
 import type { Services } from './services.js';
@@ -18,8 +18,8 @@ export function vmLabel(vm: VM): string {
  * A VM on a network (docker-bridge or cni) needs root: network namespaces, a bridge, a tap and
  * iptables rules. Said up front, with the way out, rather than as a failing `ip` command.
  */
-export function requireRootForNetwork(vm: VM, isRoot: boolean): void {
-  const mode = vm.spec.network?.mode ?? 'docker-bridge';
+export function requireRootForNetwork(vm: DefaultedVM, isRoot: boolean): void {
+  const mode = vm.spec.network.mode;
   if (mode === 'none' || isRoot) return;
   throw permissionDenied(
     `${vmLabel(vm)}: its network (${mode}) needs root: network namespaces, bridges, taps and iptables rules`,

@@ -1,6 +1,7 @@
-import type { Stored, VM } from '../api/index.js';
+import type { StoredVM, VM } from '../api/index.js';
 import { toAppError } from '../errors.js';
 import type { Services } from './services.js';
+import { vmLabel } from './vm-paths.js';
 
 export type VMStateServices = Pick<
   Services,
@@ -24,7 +25,7 @@ export function isVMRunning(s: Pick<Services, 'processes'>, vm: VM): boolean {
  * up is collected. If it says otherwise while its supervisor runs it (a record restored from a
  * backup, or a write lost in a crash), the run's status is written back. Returns the VM as it now is.
  */
-export async function refreshVMState(s: VMStateServices, vm: Stored<VM>): Promise<Stored<VM>> {
+export async function refreshVMState(s: VMStateServices, vm: StoredVM): Promise<StoredVM> {
   if (vm.status?.state !== 'Running') return adoptLiveRun(s, vm);
   if (isVMRunning(s, vm)) return vm;
   const uid = vm.metadata.uid;
@@ -38,10 +39,7 @@ export async function refreshVMState(s: VMStateServices, vm: Stored<VM>): Promis
   if (updated.status?.state === 'Stopped') {
     // The supervisor died but its hypervisor may live on, orphaned: it goes too.
     s.processes.signalIfSame(vm.status.runtime?.pid, { marker: uid }, 'SIGKILL');
-    s.logger.warn(
-      { vm: vm.metadata.name, uid },
-      `vm "${vm.metadata.name ?? uid}": supervisor gone, marked Stopped`,
-    );
+    s.logger.warn({ vm: vm.metadata.name, uid }, `${vmLabel(vm)}: supervisor gone, marked Stopped`);
     await s.runtimeFiles.removeRunFiles(uid);
     await collectLeftovers(s, uid);
   }
@@ -66,16 +64,16 @@ async function collectLeftovers(s: VMStateServices, uid: string): Promise<void> 
  * VM's UID in its command line) still lives, the VM runs and its record says so again. A
  * hypervisor left running without its supervisor is ended, as for a VM recorded Running.
  */
-async function adoptLiveRun(s: VMStateServices, vm: Stored<VM>): Promise<Stored<VM>> {
+async function adoptLiveRun(s: VMStateServices, vm: StoredVM): Promise<StoredVM> {
   const uid = vm.metadata.uid;
   if (uid === undefined || uid === '') return vm;
   const run = s.runtimeFiles.readRunRecord(uid);
   if (run?.state !== 'Running') return vm;
-  const label = `vm "${vm.metadata.name ?? uid}"`;
+  const label = vmLabel(vm);
   if (s.processes.isAlive(run.runtime?.spawnPid, { marker: uid })) {
     const updated = await s.client.vms.update(uid, (v) => {
       if (v.status?.state === 'Running') return;
-      v.status = { ...v.status, ...run };
+      v.status = { ...v.status, ...run, state: 'Running' };
     });
     s.logger.warn(
       { vm: vm.metadata.name, uid },

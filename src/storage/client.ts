@@ -1,10 +1,11 @@
 import {
+  applyDefaults,
   KINDS,
   newUID,
   normalizeImageRef,
   type Kind,
   type KindMap,
-  type Stored,
+  type StoredKindMap,
 } from '../api/index.js';
 import { alreadyExists, invalidArgument, notFound } from '../errors.js';
 import type { Storage } from './storage.js';
@@ -33,7 +34,7 @@ export class Client {
 }
 
 /** An object of kind K as the store returns it: with its UID and name. */
-export type StoredOf<K extends Kind> = Stored<KindMap[K]>;
+export type StoredOf<K extends Kind> = StoredKindMap[K];
 
 /**
  * Typed access to one kind. Everything it returns was read back from the store, which checks
@@ -127,7 +128,8 @@ export class KindClient<K extends Kind> {
         obj.metadata.uid = uid;
       }
       await this.storage.set(obj);
-      return obj as StoredOf<K>;
+      // What a read of it would return: defaulted, so with its status.
+      return applyDefaults(obj) as StoredOf<K>;
     });
   }
 

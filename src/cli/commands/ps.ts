@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { Size, familiarImageRef, toPlain, type Stored, type VM } from '../../api/index.js';
+import { Size, familiarImageRef, toPlain, type StoredVM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
 import { collect } from '../options.js';
@@ -72,7 +72,7 @@ export function registerPs(program: Command, ctx: CliContext): void {
   program.addCommand(psCommand(ctx));
 }
 
-function vmTable(vms: Stored<VM>[], now: Date): string {
+function vmTable(vms: StoredVM[], now: Date): string {
   const header = [
     'VM ID',
     'IMAGE',
@@ -90,7 +90,7 @@ function vmTable(vms: Stored<VM>[], now: Date): string {
   const rows = vms.map((vm) => [
     vm.metadata.uid,
     shortRef(vm.spec.image.ociClaim.ref),
-    shortRef(vm.spec.kernel?.ociClaim.ref ?? ''),
+    shortRef(vm.spec.kernel.ociClaim.ref),
     vm.metadata.created ? ago(new Date(vm.metadata.created), now) : '',
     (vm.spec.diskSize ?? Size.fromBytes(0)).toHuman(),
     String(vm.spec.cpus ?? ''),
