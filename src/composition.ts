@@ -1,5 +1,6 @@
 import { CNINetwork } from './network/cni-network.js';
 import { FsImportWorkspace, RegistryClient } from './image/index.js';
+import { registryOptions } from './image/registry-options.js';
 import { PrometheusVMEndpoint } from './metrics/prometheus-vm-endpoint.js';
 import { registryImports } from './operations/import-image.js';
 import type { Services } from './operations/services.js';
@@ -72,10 +73,7 @@ export function createServices(
       config.vmm,
       [qemu, firecracker],
     ),
-    registry: new RegistryClient({
-      insecureRegistries: config.insecureRegistries,
-      ...(config.dockerConfigDir !== undefined ? { dockerConfigDir: config.dockerConfigDir } : {}),
-    }),
+    registry: new RegistryClient(registryOptions(config)),
     importWorkspace: new FsImportWorkspace(layout.stagingDir, {
       pid: host.pid,
       isAlive: (pid) => processes.isAlive(pid),
