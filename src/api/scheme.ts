@@ -197,7 +197,7 @@ export function toPlain(obj: APIObject): Record<string, unknown> {
   const parsed = KIND_SCHEMAS[obj.kind].safeParse(plain);
   if (!parsed.success)
     throw problemError(
-      `${obj.kind.toLowerCase()} "${obj.metadata.name}"`,
+      `${obj.kind.toLowerCase()} "${obj.metadata.name ?? ''}"`,
       zodProblems(parsed.error),
     );
   return JSON.parse(JSON.stringify(parsed.data)) as Record<string, unknown>;

@@ -62,7 +62,7 @@ export function readDesiredState(files: readonly ManifestFile[]): {
       for (const vm of vms) {
         byIdentity.set(identity(vm), file.path);
         for (const p of vm.spec.network?.ports ?? [])
-          hostPorts.set(`${p.hostPort}/${p.protocol ?? 'tcp'}`, `vm "${vm.metadata.name}"`);
+          hostPorts.set(`${p.hostPort}/${p.protocol ?? 'tcp'}`, `vm "${vm.metadata.name ?? ''}"`);
         desired.vms.push({ vm, file: file.path });
       }
       for (const o of objects) {
@@ -91,7 +91,9 @@ function isOurs(doc: unknown): boolean {
 }
 
 function identity(vm: VM): string {
-  return vm.metadata.uid !== undefined ? `vm uid ${vm.metadata.uid}` : `vm "${vm.metadata.name}"`;
+  return vm.metadata.uid !== undefined
+    ? `vm uid ${vm.metadata.uid}`
+    : `vm "${vm.metadata.name ?? ''}"`;
 }
 
 function checkVM(vm: VM, index: number, count: number, file: string): FieldProblem[] {

@@ -25,7 +25,7 @@ export const PENDING = 'pending';
  * not applied, so a host's defaults changing does not recreate VMs).
  */
 export function specHash(vm: VM): string {
-  const identity = { name: vm.metadata.name, spec: vm.spec };
+  const identity = { name: vm.metadata.name ?? '', spec: vm.spec };
   return createHash('sha256').update(canonicalJSON(identity)).digest('hex').slice(0, 32);
 }
 

@@ -1,17 +1,15 @@
-import type { DefaultedVM, VM } from '../api/index.js';
-import { internal, permissionDenied } from '../errors.js';
+import type { DefaultedVM, StoredVM, VM } from '../api/index.js';
+import { permissionDenied } from '../errors.js';
 import type { VMFiles } from '../storage/layout.js';
 import type { Services } from './services.js';
 
 /** The files of a stored VM (see storage/layout.ts). */
-export function vmPaths(s: Pick<Services, 'layout'>, vm: VM): VMFiles {
-  const uid = vm.metadata.uid;
-  if (uid === undefined) throw internal(`vm "${vm.metadata.name}": has no directory`);
-  return s.layout.vm(uid);
+export function vmPaths(s: Pick<Services, 'layout'>, vm: StoredVM): VMFiles {
+  return s.layout.vm(vm.metadata.uid);
 }
 
 export function vmLabel(vm: VM): string {
-  return `vm "${vm.metadata.name ?? vm.metadata.uid}"`;
+  return `vm "${vm.metadata.name ?? vm.metadata.uid ?? ''}"`;
 }
 
 /**

@@ -60,7 +60,7 @@ export class GenericStorage implements Storage {
     const uid = obj.metadata.uid;
     if (uid === undefined)
       throw internal(
-        `${obj.kind.toLowerCase()} "${obj.metadata.name}": cannot store without a uid`,
+        `${obj.kind.toLowerCase()} "${obj.metadata.name ?? ''}": cannot store without a uid`,
       );
     if (obj.metadata.created === undefined) obj.metadata.created = this.now().toISOString();
     await this.raw.write({ kind: obj.kind, uid }, Buffer.from(this.serializer.encode(obj, 'json')));
