@@ -45,6 +45,14 @@ module.exports = {
       to: { path: '^src/(cli|gitops|spawn)/|^src/composition\\.ts$' },
     },
     {
+      name: 'operations-reach-the-host-through-ports',
+      comment:
+        'Use cases touch files, processes and sockets only through the ports of src/operations/services.ts, so they run in process against fakes.',
+      severity: 'error',
+      from: { path: '^src/operations/', pathNot: '\\.test\\.ts$' },
+      to: { dependencyTypes: ['core'], path: '^(node:)?(fs|fs/promises|child_process|net)$' },
+    },
+    {
       name: 'nothing-imports-the-cli',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },

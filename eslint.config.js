@@ -47,4 +47,27 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Use cases get the host through ports (src/operations/services.ts): time from the clock,
+    // the process's facts from host facts.
+    files: ['src/operations/**/*.ts'],
+    ignores: ['src/operations/**/*.test.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'Use the host, processes or config of Services.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Use the injected clock (Services.clock).' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use the injected clock (Services.clock).',
+        },
+      ],
+    },
+  },
 );

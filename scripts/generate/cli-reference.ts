@@ -15,7 +15,14 @@ function fullName(cmd: Command): string {
 /** One Markdown page per command, from the same definitions the CLI runs, plus the exit codes. */
 export function renderCLIReference(): Map<string, string> {
   const program = buildProgram(
-    new CliContext({ stdout: sink, stderr: sink, stdin: process.stdin, env: {} }),
+    new CliContext({
+      stdout: sink,
+      stderr: sink,
+      stdin: process.stdin,
+      env: {},
+      // Help is rendered, nothing runs: no signal is listened to.
+      signals: { on: () => () => undefined, once: () => () => undefined },
+    }),
   );
   const pages = new Map<string, string>();
   const visit = (cmd: Command) => {

@@ -1,21 +1,15 @@
 import type { Command } from 'commander';
-import { createRuntime, createVMDeps, importDeps, readBuildInfo } from '../composition.js';
-import type { ImportDeps } from '../operations/import-image.js';
-import { importLimits, type ImportLimits } from '../image/import-limits.js';
-import type { CreateVMDeps } from '../operations/create-vm.js';
-import type { OperationDeps } from '../operations/deps.js';
-import type { BuildInfo } from '../operations/version.js';
-import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
+import { createServices } from '../composition.js';
 import { invalidArgument } from '../errors.js';
 import { attachConsole } from '../operations/console.js';
+import type { Services } from '../operations/services.js';
+import { loadHostConfig } from '../system/host-config.js';
+import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
+import { readBuildInfo, type BuildInfo } from '../system/packaging.js';
+import type { HandledSignal, ProgramIO } from '../system/program-io.js';
 
-/** The process's streams and environment, injected so commands never touch process.* directly. */
-export interface CliIO {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-  env: NodeJS.ProcessEnv;
-}
+/** The process's streams, environment and signals, injected so commands never touch `process`. */
+export type CliIO = ProgramIO;
 
 export interface GlobalOptions {
   logLevel: LogLevel;
@@ -23,16 +17,25 @@ export interface GlobalOptions {
   quiet: boolean;
 }
 
-/** Shared by every command: output streams, global flags, and the use-case dependencies. */
+interface GlobalFlags {
+  logLevel?: string;
+  dataDir?: string;
+  quiet?: boolean;
+  insecureRegistry?: string[];
+  importMaxSize?: string;
+  importMaxEntries?: string;
+}
+
+/** Shared by every command: output streams, global flags, and the use cases' services. */
 export class CliContext {
-  private deps: OperationDeps | undefined;
+  private built: Services | undefined;
   /** Set by commands that pass another program's status through (exec, ssh). */
   exitCode: number | undefined;
 
   constructor(readonly io: CliIO) {}
 
   globals(cmd: Command): GlobalOptions {
-    const o = cmd.optsWithGlobals<{ logLevel?: string; dataDir?: string; quiet?: boolean }>();
+    const o = cmd.optsWithGlobals<GlobalFlags>();
     const level = (o.logLevel ?? 'info').toLowerCase();
     if (!(LOG_LEVELS as readonly string[]).includes(level)) {
       throw invalidArgument(
@@ -46,48 +49,51 @@ export class CliContext {
     };
   }
 
-  /** Builds the use-case dependencies once per process, from the global flags. */
-  runtime(cmd: Command): OperationDeps {
-    if (!this.deps) {
+  /** Builds the services once per process, from the global flags and the environment. */
+  services(cmd: Command): Services {
+    if (!this.built) {
       const g = this.globals(cmd);
-      this.deps = createRuntime({
-        dataDir: g.dataDir,
-        logLevel: g.logLevel,
-        logStream: this.io.stderr,
-        env: this.io.env,
-      });
+      const o = cmd.optsWithGlobals<GlobalFlags>();
+      const config = loadHostConfig(
+        {
+          dataDir: g.dataDir,
+          logLevel: g.logLevel,
+          insecureRegistries: o.insecureRegistry,
+          importMaxSize: o.importMaxSize,
+          importMaxEntries: o.importMaxEntries,
+        },
+        this.io.env,
+      );
+      this.built = createServices(
+        config,
+        { stream: this.io.stderr, component: 'cli' },
+        this.io.signals,
+      );
     }
-    return this.deps;
-  }
-
-  /** The create-VM dependencies: storage plus image import, disks and hypervisor choice. */
-  createDeps(cmd: Command): CreateVMDeps {
-    return createVMDeps(this.runtime(cmd), this.insecureRegistries(cmd), this.importLimits(cmd));
-  }
-
-  /** Use-case dependencies for pulling images and kernels. */
-  importDeps(cmd: Command): ImportDeps {
-    return importDeps(this.runtime(cmd), this.insecureRegistries(cmd), this.importLimits(cmd));
-  }
-
-  private importLimits(cmd: Command): ImportLimits {
-    const g = cmd.optsWithGlobals<{ importMaxSize?: string; importMaxEntries?: string }>();
-    return importLimits({ maxSize: g.importMaxSize, maxEntries: g.importMaxEntries }, this.io.env);
-  }
-
-  private insecureRegistries(cmd: Command): string[] {
-    return cmd.optsWithGlobals<{ insecureRegistry?: string[] }>().insecureRegistry ?? [];
+    return this.built;
   }
 
   build(): BuildInfo {
     return readBuildInfo();
   }
 
+  /** Resolves once one of `signals` arrives (a command that serves until interrupted). */
+  untilSignal(...signals: HandledSignal[]): Promise<void> {
+    return new Promise((resolve) => {
+      const offs = signals.map((sig) =>
+        this.io.signals.once(sig, () => {
+          for (const off of offs) off();
+          resolve();
+        }),
+      );
+    });
+  }
+
   /** Connects this terminal to a running VM's console (`attach`, `start -i`). */
   async attach(cmd: Command, query: string): Promise<void> {
-    const deps = this.runtime(cmd);
+    const s = this.services(cmd);
     this.io.stderr.write('Attached to the VM console; detach with Ctrl-P Ctrl-Q.\n');
-    await attachConsole(deps, query, { stdin: this.io.stdin, stdout: this.io.stdout });
+    await attachConsole(s, query, { stdin: this.io.stdin, stdout: this.io.stdout });
   }
 
   out(text: string): void {

@@ -1,3 +1,4 @@
+import { processSignals } from '../system/program-io.js';
 import { runCli } from './run.js';
 
 // The process's one entry: everything below returns exit codes or throws AppErrors. No top-level
@@ -7,6 +8,7 @@ void runCli(process.argv.slice(2), {
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
+  signals: processSignals(process),
 }).then((code) => {
   process.exitCode = code;
 });

@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
+import { DEFAULT_DATA_DIR } from '../system/host-config.js';
 import { LOG_LEVELS } from '../system/logger.js';
 import type { CliContext } from './context.js';
+import { collect } from './options.js';
 import { registerInspect } from './commands/inspect.js';
 import { psCommand, registerPs, runPs } from './commands/ps.js';
 import { registerVersion } from './commands/version.js';
@@ -23,13 +25,13 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option(
       '--data-dir <dir>',
-      'where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default /var/lib/firecracker)',
+      `where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default ${DEFAULT_DATA_DIR})`,
     )
     .option('-q, --quiet', 'print only IDs', false)
     .option(
       '--insecure-registry <host>',
       'reach this registry over plain HTTP (loopback registries always are); repeatable',
-      (v: string, prev: string[]) => [...prev, v],
+      collect,
       [] as string[],
     )
     .option(

@@ -1,4 +1,5 @@
-import { SEA_SPAWN_ARG } from '../composition.js';
+import { SEA_SPAWN_ARG } from '../system/packaging.js';
+import { processSignals, type ProgramIO } from '../system/program-io.js';
 import { runSpawn } from '../spawn/program.js';
 import { runCli } from './run.js';
 
@@ -9,13 +10,15 @@ import { runCli } from './run.js';
  */
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  if (args[0] === SEA_SPAWN_ARG) return runSpawn(args.slice(1));
-  return runCli(args, {
+  const io: ProgramIO = {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
-  });
+    signals: processSignals(process),
+  };
+  if (args[0] === SEA_SPAWN_ARG) return runSpawn(args.slice(1), io);
+  return runCli(args, io);
 }
 
 void main().then((code) => {

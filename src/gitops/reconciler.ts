@@ -3,7 +3,7 @@ import type { GitopsMetrics } from '../metrics/index.js';
 import {
   reconcileVMs,
   type ReconcileDecision,
-  type ReconcileDeps,
+  type ReconcileServices,
 } from '../operations/reconcile-vms.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
 import { GitSource } from './git-source.js';
@@ -40,15 +40,15 @@ export interface PassResult {
  * VM being worked on; VMs are left as they are.
  */
 export async function runGitops(
-  deps: ReconcileDeps,
+  deps: ReconcileServices,
   o: GitopsOptions,
 ): Promise<PassResult | undefined> {
   const git = new GitSource({
     url: o.url,
     branch: o.branch,
     path: o.path,
-    cacheDir: `${deps.dataDir}/gitops`,
-    env: deps.env,
+    cacheDir: deps.layout.gitopsDir,
+    env: deps.config.env,
   });
   const log = deps.logger.child({ repo: o.url, branch: o.branch });
   log.info(`gitops: watching ${o.url} (branch ${o.branch}${o.path ? `, path ${o.path}` : ''})`);
@@ -117,11 +117,11 @@ export function passFailure(result: PassResult): AppError | undefined {
 }
 
 async function pass(
-  deps: ReconcileDeps,
+  deps: ReconcileServices,
   git: GitSource,
   commit: string,
   o: GitopsOptions,
-  log: ReconcileDeps['logger'],
+  log: ReconcileServices['logger'],
 ): Promise<PassResult> {
   log.info({ commit }, `gitops: reconciling commit ${commit.slice(0, 12)}`);
   const { files, tooLarge } = await git.manifests(commit);

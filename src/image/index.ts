@@ -15,6 +15,8 @@ export * from './kernel-extract.js';
 export * from './pull.js';
 export * from './local-source.js';
 export * from './import-limits.js';
+export * from './import-workspace.js';
+export * from './fs-import-workspace.js';
 export * from './ext4/index.js';
 export * from './layer-tree.js';
 export * from './kernel-tree.js';

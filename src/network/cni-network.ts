@@ -165,7 +165,6 @@ export class CNINetwork implements VMNetwork {
 
   async release(req: { uid: string }): Promise<void> {
     const label = `vm ${req.uid}`;
-    await this.sweep();
     let failure: AppError | undefined;
     await this.teardown(req.uid, label).catch((err: unknown) => (failure = toAppError(err)));
     // A VM removed before it ever started still holds its address under the placeholder.

@@ -6,7 +6,7 @@ import {
   sleep,
   spawnDetached,
   waitForExit,
-} from '../system/process.js';
+} from '../system/linux-processes.js';
 
 /**
  * The programs the network runs (`ip`, `tc`, `iptables`, the CNI plugins), as a port: the network
@@ -34,7 +34,7 @@ export interface ProcessPort {
 export const systemExec: ExecPort = { run, runUnchecked };
 
 export const systemProcesses: ProcessPort = {
-  start: (file, args, logFile) => spawnDetached(file, args, { logFile }),
+  start: (file, args, logFile) => spawnDetached(file, args, { logFile }).pid,
   isAlive: (pid, marker) => isProcessAlive(pid, marker),
   signal: (pid, signal) => void signalProcess(pid, signal),
   waitForExit: (pid, timeoutMs, marker) => waitForExit(pid, timeoutMs, marker),

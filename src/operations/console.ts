@@ -1,9 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import { failedPrecondition, notFound } from '../errors.js';
-import type { OperationDeps } from './deps.js';
+import type { Services } from './services.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning } from './vm-state.js';
 
@@ -18,27 +14,21 @@ export interface LogsOptions {
  * for stopped VMs too: the log outlives the run.
  */
 export async function streamLogs(
-  deps: OperationDeps,
+  s: Pick<Services, 'client' | 'runtimeFiles'>,
   query: string,
   out: NodeJS.WritableStream,
   options: LogsOptions = {},
 ): Promise<void> {
-  const vm = await deps.client.vms.find(query);
-  const p = vmPaths(deps, vm);
-  const file = options.spawn ? p.spawnLog : p.consoleLog;
-  try {
-    await access(file);
-  } catch {
+  const vm = await s.client.vms.find(query);
+  const copied = await s.runtimeFiles.copyLog(
+    vm.metadata.uid,
+    options.spawn ? 'spawn' : 'console',
+    out,
+  );
+  if (!copied)
     throw notFound(`${vmLabel(vm)}: no ${options.spawn ? 'supervisor' : 'console'} log yet`, {
       hint: 'the VM has not been started',
     });
-  }
-  // The console log rotates: the older generation first, so the output reads in order.
-  if (!options.spawn)
-    await pipeline(createReadStream(`${file}.1`), out, { end: false }).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    });
-  await pipeline(createReadStream(file), out, { end: false });
 }
 
 /** Ctrl-P Ctrl-Q, Docker's detach sequence. */
@@ -49,23 +39,19 @@ const DETACH = Buffer.from([0x10, 0x11]);
  * Ctrl-P Ctrl-Q. Returns when detached or the console closes.
  */
 export async function attachConsole(
-  deps: OperationDeps,
+  s: Pick<Services, 'client' | 'layout' | 'processes' | 'consoles'>,
   query: string,
   io: {
     stdin: NodeJS.ReadableStream & { setRawMode?: (raw: boolean) => unknown; isTTY?: boolean };
     stdout: NodeJS.WritableStream;
   },
 ): Promise<void> {
-  const vm = await deps.client.vms.find(query);
-  if (!isVMRunning(vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
-  const sock = connect(vmPaths(deps, vm).consoleSocket);
-  await new Promise<void>((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', (err) =>
-      reject(
-        failedPrecondition(`${vmLabel(vm)}: console not available: ${err.message}`, { cause: err }),
-      ),
-    );
+  const vm = await s.client.vms.find(query);
+  if (!isVMRunning(s, vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
+  const sock = await s.consoles.connect(vmPaths(s, vm).consoleSocket).catch((err: Error) => {
+    throw failedPrecondition(`${vmLabel(vm)}: console not available: ${err.message}`, {
+      cause: err,
+    });
   });
   const raw = io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
   if (raw) io.stdin.setRawMode?.(true);

@@ -1,35 +1,33 @@
-import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
-import type { VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
-import type { OperationDeps } from './deps.js';
+import type { Services } from './services.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning } from './vm-state.js';
-import { waitForSSH } from './wait-for-ssh.js';
+import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
+
+export type GuestSSHServices = WaitForSSHServices & Pick<Services, 'layout' | 'hostFiles'>;
 
 export interface GuestTarget {
-  vm: VM;
+  vm: StoredVM;
   ip: string;
   identity: string;
 }
 
 /** Finds a running VM's address and its SSH key; errors say what is missing. */
 export async function guestTarget(
-  deps: OperationDeps,
+  s: GuestSSHServices,
   query: string,
   identity?: string,
 ): Promise<GuestTarget> {
-  const vm = await deps.client.vms.find(query);
-  if (!isVMRunning(vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
+  const vm = await s.client.vms.find(query);
+  if (!isVMRunning(s, vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
   const ip = vm.status?.ipAddresses?.[0];
   if (ip === undefined)
     throw failedPrecondition(`${vmLabel(vm)}: has no IP address`, {
       hint: 'the VM has no network (--net none) or has not got its address yet',
     });
-  const key = identity ?? vmPaths(deps, vm).sshKey;
-  try {
-    await access(key);
-  } catch {
+  const key = identity ?? vmPaths(s, vm).sshKey;
+  if (!(await s.hostFiles.exists(key))) {
     throw failedPrecondition(`${vmLabel(vm)}: no SSH key at ${key}`, {
       hint: 'create the VM with --ssh, or pass -i <private key>',
     });
@@ -75,15 +73,15 @@ export interface ExecOptions {
  * seconds left, which become ssh's own connect timeout.
  */
 async function reachGuest(
-  deps: OperationDeps,
+  s: GuestSSHServices,
   query: string,
   identity: string | undefined,
   timeoutSeconds: number,
 ): Promise<GuestTarget & { secondsLeft: number }> {
-  const started = Date.now();
-  const t = await guestTarget(deps, query, identity);
-  await waitForSSH(deps, t.vm.metadata.uid ?? '', t.ip, { timeoutMs: timeoutSeconds * 1000 });
-  const left = timeoutSeconds - Math.floor((Date.now() - started) / 1000);
+  const started = s.clock.now().getTime();
+  const t = await guestTarget(s, query, identity);
+  await waitForSSH(s, t.vm.metadata.uid, t.ip, { timeoutMs: timeoutSeconds * 1000 });
+  const left = timeoutSeconds - Math.floor((s.clock.now().getTime() - started) / 1000);
   return { ...t, secondsLeft: Math.max(1, left) };
 }
 
@@ -92,43 +90,27 @@ async function reachGuest(
  * guest's exit status, which the CLI passes through. ssh's own failures (exit 255) become errors.
  */
 export async function execInGuest(
-  deps: OperationDeps,
+  s: GuestSSHServices,
   query: string,
   options: ExecOptions,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   for (const arg of options.command) {
     if (arg.includes('\0')) throw invalidArgument('command: NUL bytes cannot be passed');
   }
-  const t = await reachGuest(deps, query, options.identity, options.timeoutSeconds ?? 10);
+  const t = await reachGuest(s, query, options.identity, options.timeoutSeconds ?? 10);
   const args = [
     ...sshOptions(t.identity, t.secondsLeft),
     ...(options.tty ? ['-t'] : ['-T']),
     `root@${t.ip}`,
   ];
   if (options.command.length > 0) args.push('--', ...remoteCommand(options.command));
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', args, {
-      stdio: options.stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) =>
-      reject(unavailable(`ssh: ${err.message}`, { cause: err, hint: 'install openssh-client' })),
+  const r = await s.ssh.ssh(args, options.stdio);
+  if (r.code === 255) {
+    throw unavailable(
+      `${vmLabel(t.vm)}: ssh to ${t.ip} failed${r.stderr ? `: ${r.stderr.trim().split('\n').pop() ?? ''}` : ''}`,
     );
-    child.on('close', (code) => {
-      if (code === 255) {
-        reject(
-          unavailable(
-            `${vmLabel(t.vm)}: ssh to ${t.ip} failed${stderr ? `: ${stderr.trim().split('\n').pop() ?? ''}` : ''}`,
-          ),
-        );
-        return;
-      }
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+  }
+  return r;
 }
 
 /**
@@ -159,40 +141,30 @@ export interface CopyOptions {
  * Ignite's `cp` did without a flag. Returns the VM's UID.
  */
 export async function copyFiles(
-  deps: OperationDeps,
+  s: GuestSSHServices,
   src: string,
   dst: string,
   options: CopyOptions = {},
 ): Promise<string> {
-  const s = splitVMPath(src);
-  const d = splitVMPath(dst);
-  if ((s === undefined) === (d === undefined)) {
+  const from = splitVMPath(src);
+  const to = splitVMPath(dst);
+  if ((from === undefined) === (to === undefined)) {
     throw invalidArgument(`cp ${src} ${dst}: exactly one side must be <vm>:<path>`);
   }
-  const remote = (s ?? d) as { vm: string; path: string };
-  const t = await reachGuest(deps, remote.vm, options.identity, options.timeoutSeconds ?? 10);
+  const remote = (from ?? to) as { vm: string; path: string };
+  const t = await reachGuest(s, remote.vm, options.identity, options.timeoutSeconds ?? 10);
   const remoteArg = `root@${t.ip}:${remote.path}`;
   const args = [
     ...sshOptions(t.identity, t.secondsLeft),
     // -r copies a file as it is, and a directory with its contents.
     '-r',
-    s ? remoteArg : src,
-    d ? remoteArg : dst,
+    from ? remoteArg : src,
+    to ? remoteArg : dst,
   ];
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    const child = spawn('scp', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', (err) => reject(unavailable(`scp: ${err.message}`, { cause: err })));
-    child.on('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            unavailable(`${vmLabel(t.vm)}: copy failed: ${stderr.trim() || `scp exit ${code}`}`),
-          ),
-    );
-  });
-  return t.vm.metadata.uid ?? '';
+  const r = await s.ssh.scp(args);
+  if (r.code !== 0)
+    throw unavailable(`${vmLabel(t.vm)}: copy failed: ${r.stderr.trim() || `scp exit ${r.code}`}`);
+  return t.vm.metadata.uid;
 }
 
 function splitVMPath(arg: string): { vm: string; path: string } | undefined {

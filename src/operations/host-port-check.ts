@@ -1,12 +1,7 @@
 import type { VM } from '../api/index.js';
 import { alreadyExists } from '../errors.js';
-import type { OperationDeps } from './deps.js';
+import type { Services } from './services.js';
 import { vmLabel } from './vm-paths.js';
-
-export interface HostPortCheckDeps extends Pick<OperationDeps, 'client'> {
-  /** The host ports host processes serve, as `port/protocol` keys. */
-  hostPortsInUse(): Promise<ReadonlySet<string>>;
-}
 
 /**
  * Refuses a host port that another VM or a host process already uses. A stored VM holds the host
@@ -15,7 +10,7 @@ export interface HostPortCheckDeps extends Pick<OperationDeps, 'client'> {
  * before it count: of two creates racing for a port, the later one gives way.
  */
 export async function checkHostPortsFree(
-  deps: HostPortCheckDeps,
+  s: Pick<Services, 'client' | 'hostPorts'>,
   vm: VM,
   o: { afterStore?: boolean } = {},
 ): Promise<void> {
@@ -24,7 +19,7 @@ export async function checkHostPortsFree(
   const label = vm.metadata.name ? vmLabel(vm) : 'new vm';
   const key = (p: { hostPort: number; protocol?: string | undefined }) =>
     `${p.hostPort}/${p.protocol ?? 'tcp'}`;
-  const others = (await deps.client.vms.list()).filter(
+  const others = (await s.client.vms.list()).filter(
     (v) =>
       v.metadata.uid !== vm.metadata.uid &&
       v.spec.network?.mode !== 'none' &&
@@ -38,7 +33,7 @@ export async function checkHostPortsFree(
       throw alreadyExists(`${label}: host port ${key(p)} is already used by ${vmLabel(other)}`);
   }
   if (o.afterStore) return;
-  const used = await deps.hostPortsInUse();
+  const used = await s.hostPorts.inUse();
   for (const p of ports) {
     if (used.has(key(p)))
       throw alreadyExists(`${label}: host port ${key(p)} is already used by a host process`);

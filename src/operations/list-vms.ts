@@ -1,7 +1,6 @@
-import { compareText, type VM } from '../api/index.js';
+import { compareText, type StoredVM } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
-import type { OperationDeps } from './deps.js';
-import { refreshVMState } from './vm-state.js';
+import { refreshVMState, type VMStateServices } from './vm-state.js';
 
 export interface ListVMsOptions {
   /** Include VMs that are not running (`ps -a`). */
@@ -10,7 +9,7 @@ export interface ListVMsOptions {
   filters: readonly string[];
 }
 
-type Predicate = (vm: VM) => boolean;
+type Predicate = (vm: StoredVM) => boolean;
 
 /** Parses `--filter` expressions; an unknown key is an error naming it. */
 export function parseVMFilters(filters: readonly string[]): Predicate[] {
@@ -21,10 +20,10 @@ export function parseVMFilters(filters: readonly string[]): Predicate[] {
     const value = f.slice(eq + 1);
     switch (key) {
       case 'name':
-        return (vm) => (vm.metadata.name ?? '').includes(value);
+        return (vm) => vm.metadata.name.includes(value);
       case 'id':
       case 'uid':
-        return (vm) => (vm.metadata.uid ?? '').startsWith(value);
+        return (vm) => vm.metadata.uid.startsWith(value);
       case 'state':
       case 'status':
         return (vm) => (vm.status?.state ?? 'Created').toLowerCase() === value.toLowerCase();
@@ -51,15 +50,10 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
 }
 
 /** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
-export async function listVMs(
-  deps: Pick<OperationDeps, 'client' | 'logger' | 'collectVMLeftovers'>,
-  options: ListVMsOptions,
-): Promise<VM[]> {
+export async function listVMs(s: VMStateServices, options: ListVMsOptions): Promise<StoredVM[]> {
   const predicates = parseVMFilters(options.filters);
   // A VM whose supervisor died says Running until someone looks: ps looks, and records the truth.
-  const vms = await Promise.all(
-    (await deps.client.vms.list()).map((vm) => refreshVMState(deps, vm)),
-  );
+  const vms = await Promise.all((await s.client.vms.list()).map((vm) => refreshVMState(s, vm)));
   return vms
     .filter((vm) => options.all || vm.status?.state === 'Running')
     .filter((vm) => predicates.every((p) => p(vm)))

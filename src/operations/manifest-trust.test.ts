@@ -11,6 +11,9 @@ import {
   sortByTrust,
   type ManifestTrust,
 } from './manifest-trust.js';
+import { nodeHostFiles } from '../system/node-host-files.js';
+
+const HOST = { hostFiles: nodeHostFiles };
 
 const vm = (spec: Partial<VM['spec']>): VM => ({
   apiVersion: 'ignite.weave.works/v1alpha1',
@@ -41,6 +44,7 @@ test('host port ranges: LOW-HIGH or one port, within 1-65535', () => {
 test('host ports outside the range are refused, each with its field path', async () => {
   const trust: ManifestTrust = { allowHostPaths: [], hostPortRange: [30000, 32767] };
   const problems = await checkManifestTrust(
+    HOST,
     vm({
       network: {
         ports: [
@@ -75,25 +79,30 @@ test('host files: refused without --allow-host-path; allowed inside; symlinks an
   // An allowed directory given through a symlink is compared by its real path.
   await symlink(allowed, join(root, 'allowed-link'));
 
-  const none = await resolveManifestTrust({ allowHostPaths: [], hostPortRange: '30000-32767' });
+  const none = await resolveManifestTrust(HOST, {
+    allowHostPaths: [],
+    hostPortRange: '30000-32767',
+  });
   const refusedAll = await checkManifestTrust(
+    HOST,
     vm({ copyFiles: [{ hostPath: join(allowed, 'motd'), vmPath: '/etc/motd' }] }),
     none,
   );
   assert.equal(refusedAll[0]?.path, '.spec.copyFiles[0].hostPath');
   assert.match(refusedAll[0]?.message ?? '', /host files are not allowed from this source/);
   assert.deepEqual(
-    await checkManifestTrust(vm({ ssh: true }), none),
+    await checkManifestTrust(HOST, vm({ ssh: true }), none),
     [],
     'ssh: true needs no host file',
   );
 
-  const trust = await resolveManifestTrust({
+  const trust = await resolveManifestTrust(HOST, {
     allowHostPaths: [join(root, 'allowed-link')],
     hostPortRange: '30000-32767',
   });
   const check = async (hostPath: string) =>
-    (await checkManifestTrust(vm({ copyFiles: [{ hostPath, vmPath: '/x' }] }), trust))[0]?.message;
+    (await checkManifestTrust(HOST, vm({ copyFiles: [{ hostPath, vmPath: '/x' }] }), trust))[0]
+      ?.message;
   assert.equal(await check(join(allowed, 'motd')), undefined);
   assert.equal(await check(join(outside, 'link-in')), undefined, 'a symlink into DIR leads inside');
   assert.match(
@@ -111,13 +120,17 @@ test('host files: refused without --allow-host-path; allowed inside; symlinks an
   );
 
   // ssh: a path is the key pair's, whose .pub is read.
-  assert.deepEqual(await checkManifestTrust(vm({ ssh: join(allowed, 'keys', 'id') }), trust), []);
+  assert.deepEqual(
+    await checkManifestTrust(HOST, vm({ ssh: join(allowed, 'keys', 'id') }), trust),
+    [],
+  );
   assert.equal(
-    (await checkManifestTrust(vm({ ssh: join(outside, 'secret') }), trust))[0]?.path,
+    (await checkManifestTrust(HOST, vm({ ssh: join(outside, 'secret') }), trust))[0]?.path,
     '.spec.ssh',
   );
 
   const { trusted, refused } = await sortByTrust(
+    HOST,
     [
       { vm: vm({ copyFiles: [{ hostPath: '/etc/shadow', vmPath: '/x' }] }), file: 'a.yaml' },
       { vm: vm({ ssh: true }), file: 'b.yaml' },
@@ -134,11 +147,11 @@ test('host files: refused without --allow-host-path; allowed inside; symlinks an
   );
 
   await assert.rejects(
-    resolveManifestTrust({ allowHostPaths: [join(root, 'nope')], hostPortRange: '1-2' }),
+    resolveManifestTrust(HOST, { allowHostPaths: [join(root, 'nope')], hostPortRange: '1-2' }),
     /--allow-host-path ".*nope": not a directory on the host/,
   );
   await assert.rejects(
-    resolveManifestTrust({ allowHostPaths: ['rel'], hostPortRange: '1-2' }),
+    resolveManifestTrust(HOST, { allowHostPaths: ['rel'], hostPortRange: '1-2' }),
     /use an absolute path/,
   );
 });

@@ -1,7 +1,8 @@
-import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, sep } from 'node:path';
 import type { VM } from '../api/index.js';
 import { invalidArgument, type FieldProblem } from '../errors.js';
+import type { HostFiles } from '../system/host-files.js';
+import type { Services } from './services.js';
 
 /**
  * How far a manifest from a less trusted source (a git repository, a directory of manifests) is
@@ -36,15 +37,15 @@ export function parseHostPortRange(value: string): [number, number] {
  * Builds the trust from the operator's flags: each allowed directory must exist and is resolved
  * now, so a later check compares real paths with real paths.
  */
-export async function resolveManifestTrust(o: {
-  allowHostPaths: readonly string[];
-  hostPortRange: string;
-}): Promise<ManifestTrust> {
+export async function resolveManifestTrust(
+  s: Pick<Services, 'hostFiles'>,
+  o: { allowHostPaths: readonly string[]; hostPortRange: string },
+): Promise<ManifestTrust> {
   const allowHostPaths: string[] = [];
   for (const dir of o.allowHostPaths) {
     if (!isAbsolute(dir)) throw invalidArgument(`--allow-host-path "${dir}": use an absolute path`);
-    const real = await realpath(dir).catch(() => undefined);
-    const isDir = real !== undefined && (await stat(real)).isDirectory();
+    const real = await s.hostFiles.realpath(dir);
+    const isDir = real !== undefined && (await s.hostFiles.isDirectory(real));
     if (!isDir) throw invalidArgument(`--allow-host-path "${dir}": not a directory on the host`);
     allowHostPaths.push(real);
   }
@@ -56,10 +57,14 @@ export async function resolveManifestTrust(o: {
  * resolved with realpath first, so `..` and symlinks, inside an allowed directory or not, are
  * judged by where they really lead; a path that does not resolve is refused.
  */
-export async function checkManifestTrust(vm: VM, trust: ManifestTrust): Promise<FieldProblem[]> {
+export async function checkManifestTrust(
+  s: Pick<Services, 'hostFiles'>,
+  vm: VM,
+  trust: ManifestTrust,
+): Promise<FieldProblem[]> {
   const problems: FieldProblem[] = [];
   const hostFile = async (path: string, field: string): Promise<void> => {
-    const why = await outsideAllowed(path, trust.allowHostPaths);
+    const why = await outsideAllowed(s.hostFiles, path, trust.allowHostPaths);
     if (why !== undefined) problems.push({ path: field, message: why });
   };
   for (const [i, f] of (vm.spec.copyFiles ?? []).entries())
@@ -81,6 +86,7 @@ export async function checkManifestTrust(vm: VM, trust: ManifestTrust): Promise<
 }
 
 async function outsideAllowed(
+  files: HostFiles,
   path: string,
   allowed: readonly string[],
 ): Promise<string | undefined> {
@@ -90,7 +96,7 @@ async function outsideAllowed(
       : `it is not under an allowed host directory (${allowed.join(', ')})`;
   if (!isAbsolute(path)) return `"${path}": not an absolute path`;
   if (allowed.length === 0) return `"${path}": ${hint}`;
-  const real = await realpath(path).catch(() => undefined);
+  const real = await files.realpath(path);
   if (real === undefined) return `"${path}": not found on the host`;
   const inside = allowed.some(
     (dir) => real === dir || real.startsWith(dir === sep ? dir : dir + sep),
@@ -109,13 +115,14 @@ export interface RefusedManifest {
 
 /** Splits a source's VM manifests into the ones the trust allows and the ones it refuses. */
 export async function sortByTrust<T extends { vm: VM; file: string }>(
+  s: Pick<Services, 'hostFiles'>,
   manifests: readonly T[],
   trust: ManifestTrust,
 ): Promise<{ trusted: T[]; refused: RefusedManifest[] }> {
   const trusted: T[] = [];
   const refused: RefusedManifest[] = [];
   for (const m of manifests) {
-    const problems = await checkManifestTrust(m.vm, trust);
+    const problems = await checkManifestTrust(s, m.vm, trust);
     if (problems.length === 0) {
       trusted.push(m);
       continue;

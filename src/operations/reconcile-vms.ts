@@ -1,70 +1,46 @@
-import { createHash } from 'node:crypto';
-import type { Image, Kernel, VM } from '../api/index.js';
-import { AppError, toAppError, type ErrorCode } from '../errors.js';
-import { createVM, VMM_ANNOTATION, type CreateVMDeps } from './create-vm.js';
-import { importImage, importKernel, type ImportDeps } from './import-image.js';
+import type { StoredVM, VM } from '../api/index.js';
+import { AppError } from '../errors.js';
+import { createVM, type CreateVMServices } from './create-vm.js';
 import { sortByTrust, type ManifestTrust } from './manifest-trust.js';
-import { removeVM } from './remove-vm.js';
-import { startVM } from './start-vm.js';
+import {
+  changedFields,
+  FILE_ANNOTATION,
+  MANAGED_BY,
+  OWN_ANNOTATIONS,
+  PENDING,
+  sameRecord,
+  SOURCE_ANNOTATION,
+  SPEC_HASH_ANNOTATION,
+  specHash,
+  userAnnotations,
+} from './reconcile-spec.js';
+import {
+  attempt,
+  prefetch,
+  type DesiredState,
+  type DesiredVM,
+  type ReconcileDecision,
+} from './reconcile-steps.js';
+
+export type {
+  DesiredState,
+  DesiredVM,
+  ReconcileAction,
+  ReconcileDecision,
+} from './reconcile-steps.js';
+import { removeVM, type RemoveVMServices } from './remove-vm.js';
+import { startVM, type StartVMServices } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
 import { vmLabel } from './vm-paths.js';
 import { isVMRunning, refreshVMState } from './vm-state.js';
 
-/**
- * Annotations a declarative source (gitops) puts on the VMs it creates. Only VMs whose `source`
- * annotation names the same source are ever changed or deleted by it; VMs made by hand are not.
- */
-export const MANAGED_BY = 'ignite.weave.works/managed-by';
-export const SOURCE_ANNOTATION = 'ignite.weave.works/gitops-source';
-export const FILE_ANNOTATION = 'ignite.weave.works/gitops-file';
-export const SPEC_HASH_ANNOTATION = 'ignite.weave.works/gitops-spec-hash';
-const OWN_ANNOTATIONS = new Set([
+export {
+  FILE_ANNOTATION,
   MANAGED_BY,
   SOURCE_ANNOTATION,
-  FILE_ANNOTATION,
   SPEC_HASH_ANNOTATION,
-  VMM_ANNOTATION,
-]);
-/** Written first and replaced at the end: a VM still marked so was interrupted mid-way. */
-const PENDING = 'pending';
-
-/** One VM manifest from the source, with the file it came from. */
-export interface DesiredVM {
-  vm: VM;
-  file: string;
-}
-
-/** What a source asks for: VMs, images and kernels, and the files that could not be read. */
-export interface DesiredState {
-  vms: DesiredVM[];
-  images: { obj: Image; file: string }[];
-  kernels: { obj: Kernel; file: string }[];
-  /** Files that exist but are invalid: the VMs they held are kept as they are. */
-  invalidFiles: string[];
-}
-
-export type ReconcileAction =
-  | 'created'
-  | 'recreated'
-  | 'updated'
-  | 'started'
-  | 'stopped'
-  | 'deleted'
-  | 'kept'
-  | 'refused'
-  | 'failed';
-
-/** One decision of a reconcile pass, for the log and the caller. */
-export interface ReconcileDecision {
-  kind?: 'vm' | 'image' | 'kernel';
-  /** The VM's name, or the image's or kernel's reference. */
-  vm: string;
-  action: ReconcileAction;
-  detail?: string;
-  error?: ErrorCode;
-  /** The manifest the decision is about, where one is (refusals). */
-  file?: string;
-}
+  specHash,
+} from './reconcile-spec.js';
 
 export interface ReconcileOptions {
   /** What the source's manifests may ask of the host: refused VMs are not created or changed. */
@@ -75,7 +51,7 @@ export interface ReconcileOptions {
   stopTimeoutMs?: number;
 }
 
-export type ReconcileDeps = CreateVMDeps & ImportDeps;
+export type ReconcileServices = CreateVMServices & StartVMServices & RemoveVMServices;
 
 /**
  * Makes the host's VMs from `source` match `asked`: creates what is new, updates labels and
@@ -87,7 +63,7 @@ export type ReconcileDeps = CreateVMDeps & ImportDeps;
  * A VM is identified by `metadata.uid` when the manifest gives one, else by its name.
  */
 export async function reconcileVMs(
-  deps: ReconcileDeps,
+  s: ReconcileServices,
   source: string,
   asked: DesiredState,
   options: ReconcileOptions,
@@ -103,13 +79,13 @@ export async function reconcileVMs(
       ...(d.file !== undefined ? { file: d.file } : {}),
     };
     if (d.action === 'failed' || d.action === 'refused')
-      deps.logger.error({ ...fields, code: d.error }, line);
-    else if (d.action === 'kept') deps.logger.warn(fields, line);
-    else deps.logger.info(fields, line);
+      s.logger.error({ ...fields, code: d.error }, line);
+    else if (d.action === 'kept') s.logger.warn(fields, line);
+    else s.logger.info(fields, line);
   };
   const aborted = (): boolean => options.signal?.aborted === true;
 
-  const { trusted, refused } = await sortByTrust(asked.vms, options.trust);
+  const { trusted, refused } = await sortByTrust(s, asked.vms, options.trust);
   for (const r of refused)
     decide({
       vm: r.name,
@@ -125,11 +101,11 @@ export async function reconcileVMs(
     vms: trusted,
     invalidFiles: [...new Set([...asked.invalidFiles, ...refused.map((r) => r.file)])],
   };
-  await prefetch(deps, desired, decide);
+  await prefetch(s, desired, decide);
 
-  const all = await deps.client.vms.list();
+  const all = await s.client.vms.list();
   const managed = all.filter((v) => v.metadata.annotations?.[SOURCE_ANNOTATION] === source);
-  const wanted = new Map<VM, DesiredVM>();
+  const wanted = new Map<StoredVM, DesiredVM>();
   for (const d of desired.vms) {
     const match = d.vm.metadata.uid
       ? managed.find((v) => v.metadata.uid === d.vm.metadata.uid)
@@ -141,14 +117,14 @@ export async function reconcileVMs(
   for (const vm of managed) {
     if (aborted()) return decisions;
     if (wanted.has(vm)) continue;
-    const name = vm.metadata.name ?? vm.metadata.uid ?? '';
+    const name = vm.metadata.name;
     const file = vm.metadata.annotations?.[FILE_ANNOTATION] ?? '';
     if (desired.invalidFiles.includes(file)) {
       decide({ vm: name, action: 'kept', detail: `its manifest ${file} is invalid` });
       continue;
     }
     await attempt(name, decide, async () => {
-      await deleteVM(deps, vm, options);
+      await deleteVM(s, vm, options);
       decide({ vm: name, action: 'deleted', detail: `no manifest for it in ${source}` });
     });
   }
@@ -170,7 +146,7 @@ export async function reconcileVMs(
             `${vmLabel(other)}: exists and was not created from ${source}; left alone`,
           );
         }
-        await createFromManifest(deps, source, d, options);
+        await createFromManifest(s, source, d, options);
         decide({ vm: name, action: 'created', detail: d.file });
         return;
       }
@@ -181,19 +157,19 @@ export async function reconcileVMs(
           have === PENDING
             ? 'its last reconcile was interrupted'
             : `${changedFields(current, d.vm).join(', ') || 'spec'} changed; it cannot change in place`;
-        await deleteVM(deps, current, options);
-        await createFromManifest(deps, source, d, options);
+        await deleteVM(s, current, options);
+        await createFromManifest(s, source, d, options);
         decide({ vm: name, action: 'recreated', detail: why });
         return;
       }
-      const changed = await updateInPlace(deps, current, d);
+      const changed = await updateInPlace(s, current, d);
       if (changed.length > 0) decide({ vm: name, action: 'updated', detail: changed.join(', ') });
-      const running = isVMRunning(await refreshVMState(deps, current));
+      const running = isVMRunning(s, await refreshVMState(s, current));
       if (wantsRunning(d.vm) && !running) {
-        await startVM(deps, current.metadata.uid ?? '', startOptions(options));
+        await startVM(s, current.metadata.uid, startOptions(options));
         decide({ vm: name, action: 'started' });
       } else if (!wantsRunning(d.vm) && running) {
-        await stopVM(deps, current.metadata.uid ?? '', stopOptions(options));
+        await stopVM(s, current.metadata.uid, stopOptions(options));
         decide({ vm: name, action: 'stopped' });
       }
     });
@@ -210,46 +186,12 @@ const startOptions = (o: ReconcileOptions) =>
 const stopOptions = (o: ReconcileOptions) =>
   o.stopTimeoutMs !== undefined ? { timeoutMs: o.stopTimeoutMs } : {};
 
-async function attempt(
-  name: string,
-  decide: (d: ReconcileDecision) => void,
-  work: () => Promise<void>,
-): Promise<void> {
-  try {
-    await work();
-  } catch (err) {
-    const e = toAppError(err);
-    decide({ vm: name, action: 'failed', detail: e.message, error: e.code });
-  }
-}
-
-/** Imports the Images and Kernels the source declares, so VMs that use them find them. */
-async function prefetch(
-  deps: ReconcileDeps,
-  desired: DesiredState,
-  decide: (d: ReconcileDecision) => void,
-): Promise<void> {
-  const wanted = [
-    ...desired.images.map((i) => ({ ...i, kind: 'image' as const, pull: importImage })),
-    ...desired.kernels.map((k) => ({ ...k, kind: 'kernel' as const, pull: importKernel })),
-  ];
-  for (const { obj, file, kind, pull } of wanted) {
-    const ref = obj.spec.ociClaim.ref;
-    try {
-      await pull(deps, ref);
-    } catch (err) {
-      const e = toAppError(err);
-      decide({ kind, vm: ref, action: 'failed', detail: `${file}: ${e.message}`, error: e.code });
-    }
-  }
-}
-
 /**
  * Creates the VM marked as pending, starts it if asked, then records its spec hash. A reconciler
  * killed in between leaves the mark, and the next pass recreates that VM instead of trusting it.
  */
 async function createFromManifest(
-  deps: ReconcileDeps,
+  s: ReconcileServices,
   source: string,
   d: DesiredVM,
   options: ReconcileOptions,
@@ -267,23 +209,31 @@ async function createFromManifest(
       },
     },
   };
-  const vm = await createVM(deps, { manifest });
-  const uid = vm.metadata.uid ?? '';
-  if (wantsRunning(d.vm)) await startVM(deps, uid, startOptions(options));
-  await deps.client.vms.update(uid, (v) => {
+  const vm = await createVM(s, { manifest });
+  const uid = vm.metadata.uid;
+  if (wantsRunning(d.vm)) await startVM(s, uid, startOptions(options));
+  await s.client.vms.update(uid, (v) => {
     v.metadata.annotations = { ...v.metadata.annotations, [SPEC_HASH_ANNOTATION]: specHash(d.vm) };
   });
 }
 
-async function deleteVM(deps: ReconcileDeps, vm: VM, options: ReconcileOptions): Promise<void> {
-  const uid = vm.metadata.uid ?? '';
+async function deleteVM(
+  s: ReconcileServices,
+  vm: StoredVM,
+  options: ReconcileOptions,
+): Promise<void> {
+  const uid = vm.metadata.uid;
   // A guest that powers off cleanly keeps its disk consistent; rm -f kills what does not.
-  await stopVM(deps, uid, stopOptions(options));
-  await removeVM(deps, uid, { force: true });
+  await stopVM(s, uid, stopOptions(options));
+  await removeVM(s, uid, { force: true });
 }
 
 /** Labels and the manifest's own annotations change in place; returns what changed. */
-async function updateInPlace(deps: ReconcileDeps, current: VM, d: DesiredVM): Promise<string[]> {
+async function updateInPlace(
+  s: ReconcileServices,
+  current: StoredVM,
+  d: DesiredVM,
+): Promise<string[]> {
   const wantLabels = d.vm.metadata.labels ?? {};
   const wantAnnotations = userAnnotations(d.vm.metadata.annotations);
   const changed: string[] = [];
@@ -292,7 +242,7 @@ async function updateInPlace(deps: ReconcileDeps, current: VM, d: DesiredVM): Pr
     changed.push('annotations');
   const file = current.metadata.annotations?.[FILE_ANNOTATION];
   if (changed.length === 0 && file === d.file) return [];
-  await deps.client.vms.update(current.metadata.uid ?? '', (v) => {
+  await s.client.vms.update(current.metadata.uid, (v) => {
     const own = Object.fromEntries(
       Object.entries(v.metadata.annotations ?? {}).filter(([k]) => OWN_ANNOTATIONS.has(k)),
     );
@@ -301,48 +251,4 @@ async function updateInPlace(deps: ReconcileDeps, current: VM, d: DesiredVM): Pr
     v.metadata.annotations = { ...wantAnnotations, ...own, [FILE_ANNOTATION]: d.file };
   });
   return changed;
-}
-
-function userAnnotations(a: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(a ?? {}).filter(([k]) => !OWN_ANNOTATIONS.has(k)));
-}
-
-function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
-}
-
-/**
- * What cannot change in place: the name and the spec, as the manifest wrote them (defaults are
- * not applied, so a host's defaults changing does not recreate VMs).
- */
-export function specHash(vm: VM): string {
-  const identity = { name: vm.metadata.name ?? '', spec: vm.spec };
-  return createHash('sha256').update(canonicalJSON(identity)).digest('hex').slice(0, 32);
-}
-
-function canonicalJSON(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJSON(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/**
- * The top-level spec fields whose manifest value differs from the stored VM's. The stored spec
- * has defaults applied, so a field the manifest leaves out counts as unchanged.
- */
-function changedFields(current: VM, wanted: VM): string[] {
-  const out: string[] = [];
-  if (current.metadata.name !== wanted.metadata.name) out.push('metadata.name');
-  const have = current.spec as Record<string, unknown>;
-  for (const [key, value] of Object.entries(wanted.spec as Record<string, unknown>)) {
-    if (value !== undefined && canonicalJSON(value) !== canonicalJSON(have[key]))
-      out.push(`spec.${key}`);
-  }
-  return out;
 }

@@ -1,10 +1,11 @@
-import type { VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import { failedPrecondition } from '../errors.js';
-import { findProcesses, signalProcess, waitForExit } from '../system/process.js';
-import type { OperationDeps } from './deps.js';
-import { stopVM } from './stop-vm.js';
-import { vmLabel } from './vm-paths.js';
+import type { Services } from './services.js';
+import { stopVM, type StopVMServices } from './stop-vm.js';
+import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning, refreshVMState } from './vm-state.js';
+
+export type RemoveVMServices = StopVMServices & Pick<Services, 'config' | 'layout' | 'rootDisks'>;
 
 export interface RemoveVMOptions {
   /** Stop a running VM first (`rm -f`). */
@@ -16,28 +17,30 @@ export interface RemoveVMOptions {
  * keys, logs, sockets and metadata — all of which live in its directory, removed whole.
  */
 export async function removeVM(
-  deps: OperationDeps,
+  s: RemoveVMServices,
   query: string,
   options: RemoveVMOptions = {},
 ): Promise<string> {
-  let vm = await deps.client.vms.find(query);
-  vm = await refreshVMState(deps, vm);
-  if (isVMRunning(vm)) {
+  let vm = await s.client.vms.find(query);
+  vm = await refreshVMState(s, vm);
+  if (isVMRunning(s, vm)) {
     if (!options.force) {
       throw failedPrecondition(`${vmLabel(vm)}: is running`, {
         hint: 'stop it first, or use rm -f',
       });
     }
-    vm = await stopVM(deps, vm.metadata.uid ?? '', { kill: true });
+    vm = await stopVM(s, vm.metadata.uid, { kill: true });
   }
-  await killStrays(deps, vm);
-  await deps.releaseVMNetwork(vm);
-  await deps.releaseVMDisk(vm);
-  const uid = vm.metadata.uid ?? '';
-  await deps.client.vms.delete(uid);
-  deps.logger.info(
+  await killStrays(s, vm);
+  const uid = vm.metadata.uid;
+  // What dead VMs left on the network goes with it: an rm is where leftovers are looked for.
+  await s.network.sweep();
+  await s.network.release({ uid });
+  await s.rootDisks.release(vmPaths(s, vm).dir);
+  await s.client.vms.delete(uid);
+  s.logger.info(
     { vm: vm.metadata.name, uid },
-    `Removed VM with name "${vm.metadata.name ?? ''}" and ID "${uid}"`,
+    `Removed VM with name "${vm.metadata.name}" and ID "${uid}"`,
   );
   return uid;
 }
@@ -47,21 +50,22 @@ export async function removeVM(
  * reconciler killed before the VM was recorded Running, and its hypervisor. Without this, removing
  * the VM would orphan them with their files deleted.
  */
-async function killStrays(deps: OperationDeps, vm: VM): Promise<void> {
-  const uid = vm.metadata.uid ?? '';
-  const dir = deps.client.vms.objectDir(uid);
-  if (uid === '' || dir === undefined) return;
-  const strays = await findProcesses(
+async function killStrays(s: RemoveVMServices, vm: StoredVM): Promise<void> {
+  const uid = vm.metadata.uid;
+  if (uid === '') return;
+  const dir = vmPaths(s, vm).dir;
+  const dataDir = s.config.dataDir;
+  const strays = await s.processes.find(
     (argv) =>
       (argv.includes(uid) &&
-        argv.some((a) => a === deps.dataDir || a.startsWith(`--data-dir=${deps.dataDir}`))) ||
+        argv.some((a) => a === dataDir || a.startsWith(`--data-dir=${dataDir}`))) ||
       argv.some((a) => a.includes(`${dir}/`)),
   );
   if (strays.length === 0) return;
-  deps.logger.warn(
-    { vm: vm.metadata.name, pids: strays },
+  s.logger.warn(
+    { vm: vm.metadata.name, pids: strays.map((p) => p.pid) },
     `${vmLabel(vm)}: ending processes left by an interrupted start`,
   );
-  for (const pid of strays) signalProcess(pid, 'SIGKILL');
-  for (const pid of strays) await waitForExit(pid, 5000);
+  for (const p of strays) s.processes.signalIfSame(p.pid, { startTime: p.startTime }, 'SIGKILL');
+  for (const p of strays) await s.processes.waitForExit(p.pid, 5000, { startTime: p.startTime });
 }

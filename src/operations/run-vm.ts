@@ -1,16 +1,18 @@
-import { newUID, type VM } from '../api/index.js';
-import { createVM, type CreateVMDeps, type CreateVMOptions } from './create-vm.js';
-import type { OperationDeps } from './deps.js';
-import { prestartSupervisor, startVM } from './start-vm.js';
-import { waitForSSH } from './wait-for-ssh.js';
+import { newUID, type StoredVM } from '../api/index.js';
+import type { LogLevel } from '../system/logger.js';
+import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
+import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js';
+import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
+
+export type RunVMServices = CreateVMServices & StartVMServices & WaitForSSHServices;
 
 export interface RunVMOptions {
   /** How long the supervisor gets to report the VM running. */
   startTimeoutMs: number;
   /** With SSH enabled, how long the guest's SSH server gets to answer before `run` fails. */
   sshTimeoutMs: number;
-  /** The supervisor's dependencies, when they differ (a more verbose log level for `--debug`). */
-  spawnDeps?: OperationDeps;
+  /** The supervisor's log level, when it differs (`--debug` keeps it verbose). */
+  spawnLogLevel?: LogLevel;
 }
 
 /**
@@ -19,26 +21,27 @@ export interface RunVMOptions {
  * Ignite's `run --ssh` did, so the next command can `exec` into it.
  */
 export async function runVM(
-  deps: CreateVMDeps,
+  s: RunVMServices,
   create: CreateVMOptions,
   options: RunVMOptions,
-): Promise<VM> {
+): Promise<StoredVM> {
   const uid = create.manifest?.metadata.uid ?? newUID();
-  const spawnDeps = options.spawnDeps ?? deps;
-  const supervisor = await prestartSupervisor(spawnDeps, uid);
-  let created: VM;
+  const level = options.spawnLogLevel !== undefined ? { logLevel: options.spawnLogLevel } : {};
+  const supervisor = await prestartSupervisor(s, uid, level);
+  let created: StoredVM;
   try {
-    created = await createVM(deps, { ...create, uid });
+    created = await createVM(s, { ...create, uid });
   } catch (err) {
     await supervisor.abandon();
     throw err;
   }
-  const vm = await startVM(spawnDeps, uid, {
+  const vm = await startVM(s, uid, {
     timeoutMs: options.startTimeoutMs,
     prestarted: supervisor,
+    ...level,
   });
   const ip = vm.status?.ipAddresses?.[0];
   if (created.spec.ssh !== undefined && created.spec.ssh !== false && ip !== undefined)
-    await waitForSSH(deps, uid, ip, { timeoutMs: options.sshTimeoutMs });
+    await waitForSSH(s, uid, ip, { timeoutMs: options.sshTimeoutMs });
   return vm;
 }

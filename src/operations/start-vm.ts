@@ -1,19 +1,21 @@
-import { readFile, rm } from 'node:fs/promises';
-import { access } from 'node:fs/promises';
-import type { VM } from '../api/index.js';
+import type { StoredVM } from '../api/index.js';
 import { failedPrecondition, unavailable } from '../errors.js';
-import { isProcessAlive, signalProcess, sleep, spawnDetached } from '../system/process.js';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { OperationDeps } from './deps.js';
+import type { LogLevel } from '../system/logger.js';
+import type { ProcessRef } from '../system/processes.js';
+import type { Services } from './services.js';
 import { requireRootForNetwork, vmLabel, vmPaths } from './vm-paths.js';
-import { isVMRunning, refreshVMState } from './vm-state.js';
+import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
+
+export type StartVMServices = VMStateServices &
+  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand'>;
 
 export interface StartVMOptions {
   /** A supervisor already started with prestartSupervisor for this VM. */
-  prestarted?: { pid: number };
+  prestarted?: ProcessRef;
   /** How long to wait for the supervisor to report the VM running. */
   timeoutMs?: number;
+  /** The supervisor's log level, when it differs from this process's (`run --debug`). */
+  logLevel?: LogLevel;
 }
 
 /**
@@ -22,67 +24,69 @@ export interface StartVMOptions {
  * Starting a running VM is a no-op, as `docker start` is.
  */
 export async function startVM(
-  deps: OperationDeps,
+  s: StartVMServices,
   query: string,
   options: StartVMOptions = {},
-): Promise<VM> {
-  let vm = await deps.client.vms.find(query);
-  vm = await refreshVMState(deps, vm);
-  if (isVMRunning(vm)) {
-    deps.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
+): Promise<StoredVM> {
+  let vm = await s.client.vms.find(query);
+  vm = await refreshVMState(s, vm);
+  if (isVMRunning(s, vm)) {
+    s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
   }
-  const uid = vm.metadata.uid ?? '';
-  const paths = vmPaths(deps, vm);
-  try {
-    await access(paths.rootDiskQcow2).catch(() => access(paths.rootDiskRaw));
-  } catch {
+  const uid = vm.metadata.uid;
+  const paths = vmPaths(s, vm);
+  if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
     throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {
       hint: 'remove the VM and create it again',
     });
   }
-  requireRootForNetwork(vm, process.getuid?.() === 0);
-  let pid: number;
-  if (options.prestarted !== undefined && isProcessAlive(options.prestarted.pid, uid)) {
+  requireRootForNetwork(vm, s.host.isRoot);
+  let proc: ProcessRef;
+  const marker = uid;
+  const prestarted = options.prestarted;
+  if (
+    prestarted !== undefined &&
+    s.processes.isAlive(prestarted.pid, { startTime: prestarted.startTime, marker })
+  ) {
     // A supervisor started ahead (by `run`, while the VM was being created) waits for this.
-    pid = options.prestarted.pid;
+    proc = prestarted;
     // Before its handler is installed SIGUSR2 would kill it: wait until it catches the signal.
-    const deadline = Date.now() + 10_000;
-    while (!(await catchesSignal(pid, 12)) && Date.now() < deadline) await sleep(5);
-    signalProcess(pid, 'SIGUSR2');
+    const deadline = s.clock.now().getTime() + 10_000;
+    while (!(await s.processes.catchesSignal(proc.pid, 12)) && s.clock.now().getTime() < deadline)
+      await s.clock.sleep(5);
+    s.processes.signal(proc.pid, 'SIGUSR2');
   } else {
-    pid = spawnDetached(deps.spawnCommand.file, spawnArgs(deps, uid, false), {
+    proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, false, options), {
       logFile: paths.spawnLog,
-      env: deps.env,
+      env: s.config.env,
     });
   }
-  deps.logger.debug({ vm: vm.metadata.name, uid, spawnPid: pid }, 'started ignite-spawn');
+  const pid = proc.pid;
+  s.logger.debug({ vm: vm.metadata.name, uid, spawnPid: pid }, 'started ignite-spawn');
 
-  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-  while (Date.now() < deadline) {
-    const cur = await deps.client.vms.get(uid);
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadline = s.clock.now().getTime() + timeoutMs;
+  while (s.clock.now().getTime() < deadline) {
+    const cur = await s.client.vms.get(uid);
     if (cur.status?.state === 'Running' && cur.status.runtime?.spawnPid === pid) return cur;
-    if (!isProcessAlive(pid, uid)) {
-      throw unavailable(`${vmLabel(vm)}: failed to start: ${await lastError(paths.spawnLog)}`, {
-        hint: `see ignite logs --spawn ${vm.metadata.name ?? uid}`,
+    if (!s.processes.isAlive(pid, { startTime: proc.startTime, marker })) {
+      const log = await s.runtimeFiles.readSpawnLog(uid);
+      throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, {
+        hint: `see ignite logs --spawn ${vm.metadata.name}`,
       });
     }
-    await sleep(100);
+    await s.clock.sleep(100);
   }
   throw unavailable(
-    `${vmLabel(vm)}: did not report running within ${Math.round((options.timeoutMs ?? 120_000) / 1000)} s`,
+    `${vmLabel(vm)}: did not report running within ${Math.round(timeoutMs / 1000)} s`,
   );
 }
 
 /** The message of the last error line the supervisor logged (pino JSON lines), or its last line. */
-export async function lastError(logFile: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(logFile, 'utf8');
-  } catch {
-    return 'the supervisor exited without a log';
-  }
-  const lines = text.trim().split('\n').slice(-50);
+export function lastError(log: string | undefined): string {
+  if (log === undefined) return 'the supervisor exited without a log';
+  const lines = log.trim().split('\n').slice(-50);
   for (const line of lines.reverse()) {
     try {
       const rec = JSON.parse(line) as { level?: number; msg?: string };
@@ -94,13 +98,19 @@ export async function lastError(logFile: string): Promise<string> {
   return lines[0] ?? 'the supervisor exited';
 }
 
-function spawnArgs(deps: OperationDeps, uid: string, wait: boolean): string[] {
-  const level = deps.logLevel === 'silent' ? 'info' : deps.logLevel;
+function spawnArgs(
+  s: Pick<Services, 'config' | 'spawnCommand'>,
+  uid: string,
+  wait: boolean,
+  o: { logLevel?: LogLevel | undefined },
+): string[] {
+  const configured = o.logLevel ?? s.config.logLevel;
+  const level = configured === 'silent' ? 'info' : configured;
   return [
-    ...deps.spawnCommand.args,
+    ...s.spawnCommand.args,
     uid,
     '--data-dir',
-    deps.dataDir,
+    s.config.dataDir,
     '--log-level',
     level,
     ...(wait ? ['--wait-signal'] : []),
@@ -113,28 +123,21 @@ function spawnArgs(deps: OperationDeps, uid: string, wait: boolean): string[] {
  * creation fails, `abandon()` ends it and removes what it wrote.
  */
 export async function prestartSupervisor(
-  deps: OperationDeps,
+  s: Pick<Services, 'config' | 'layout' | 'client' | 'processes' | 'runtimeFiles' | 'spawnCommand'>,
   uid: string,
-): Promise<{ pid: number; abandon(): Promise<void> }> {
-  const dir = join(deps.dataDir, 'vm', uid);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const pid = spawnDetached(deps.spawnCommand.file, spawnArgs(deps, uid, true), {
-    logFile: join(dir, 'spawn.log'),
-    env: deps.env,
+  o: { logLevel?: LogLevel } = {},
+): Promise<ProcessRef & { abandon(): Promise<void> }> {
+  await s.runtimeFiles.makeVMDir(uid);
+  const proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, true, o), {
+    logFile: s.layout.vm(uid).spawnLog,
+    env: s.config.env,
   });
   return {
-    pid,
+    ...proc,
     abandon: async () => {
-      signalProcess(pid, 'SIGTERM');
+      s.processes.signal(proc.pid, 'SIGTERM');
       // Only the supervisor's log is there when the VM was never stored.
-      if (!(await deps.client.vms.tryFind(uid))) await rm(dir, { recursive: true, force: true });
+      if (!(await s.client.vms.tryFind(uid))) await s.runtimeFiles.removeVMDir(uid);
     },
   };
-}
-
-/** Whether process `pid` has a handler for signal number `sig` (its SigCgt mask in /proc). */
-async function catchesSignal(pid: number, sig: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
-  return m?.[1] !== undefined && (BigInt(`0x${m[1]}`) & (1n << BigInt(sig - 1))) !== 0n;
 }

@@ -1,8 +1,9 @@
-import type { VM } from '../api/index.js';
-import { signalIfSame, waitForExit } from '../system/process.js';
-import type { OperationDeps } from './deps.js';
+import type { StoredVM } from '../api/index.js';
+import type { Services } from './services.js';
 import { vmLabel } from './vm-paths.js';
-import { isVMRunning, refreshVMState } from './vm-state.js';
+import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
+
+export type StopVMServices = VMStateServices & Pick<Services, 'processes'>;
 
 export interface StopVMOptions {
   /** Skip the graceful shutdown: end the hypervisor at once (`ignite kill`, `stop -f`). */
@@ -18,38 +19,39 @@ export interface StopVMOptions {
  * Stopping a VM that is not running is a no-op.
  */
 export async function stopVM(
-  deps: OperationDeps,
+  s: StopVMServices,
   query: string,
   options: StopVMOptions = {},
-): Promise<VM> {
-  let vm = await deps.client.vms.find(query);
-  vm = await refreshVMState(deps, vm);
-  if (!isVMRunning(vm)) {
-    deps.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: not running`);
+): Promise<StoredVM> {
+  let vm = await s.client.vms.find(query);
+  vm = await refreshVMState(s, vm);
+  if (!isVMRunning(s, vm)) {
+    s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: not running`);
     return vm;
   }
-  const uid = vm.metadata.uid ?? '';
+  const uid = vm.metadata.uid;
+  const same = { marker: uid };
   const spawnPid = vm.status?.runtime?.spawnPid ?? 0;
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (!options.kill) {
-    signalIfSame(spawnPid, uid, 'SIGTERM');
-    if (await waitForExit(spawnPid, timeoutMs, uid)) return finish(deps, uid);
-    deps.logger.warn(
+    s.processes.signalIfSame(spawnPid, same, 'SIGTERM');
+    if (await s.processes.waitForExit(spawnPid, timeoutMs, same)) return finish(s, uid);
+    s.logger.warn(
       { vm: vm.metadata.name },
       `${vmLabel(vm)}: did not power off within ${timeoutMs / 1000} s, killing it`,
     );
   }
-  signalIfSame(spawnPid, uid, 'SIGQUIT');
-  if (await waitForExit(spawnPid, 10_000, uid)) return finish(deps, uid);
+  s.processes.signalIfSame(spawnPid, same, 'SIGQUIT');
+  if (await s.processes.waitForExit(spawnPid, 10_000, same)) return finish(s, uid);
   // The supervisor is stuck: end it and its hypervisor, and clean up in its place. Each PID is
   // checked again first: either may have exited meanwhile and its PID gone to another process.
-  signalIfSame(spawnPid, uid, 'SIGKILL');
-  signalIfSame(vm.status?.runtime?.pid, uid, 'SIGKILL');
-  await waitForExit(spawnPid, 5_000, uid);
-  return finish(deps, uid);
+  s.processes.signalIfSame(spawnPid, same, 'SIGKILL');
+  s.processes.signalIfSame(vm.status?.runtime?.pid, same, 'SIGKILL');
+  await s.processes.waitForExit(spawnPid, 5_000, same);
+  return finish(s, uid);
 }
 
-async function finish(deps: OperationDeps, uid: string): Promise<VM> {
-  const vm = await deps.client.vms.get(uid);
-  return refreshVMState(deps, vm);
+async function finish(s: StopVMServices, uid: string): Promise<StoredVM> {
+  const vm = await s.client.vms.get(uid);
+  return refreshVMState(s, vm);
 }

@@ -1,112 +1,93 @@
-import { access, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { NetworkMode, PortMapping, VM, VMStatus } from '../api/index.js';
-import { failedPrecondition, toAppError } from '../errors.js';
-import { isProcessAlive } from '../system/process.js';
+import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
+import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
+import type { NetworkAttachment } from '../network/vm-network.js';
+import type { VMFiles } from '../storage/layout.js';
 import type { RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
-import type { OperationDeps } from './deps.js';
-import { vmLabel, vmPaths, type VMPaths } from './vm-paths.js';
-import { removeRunRecord, writeRunRecord } from './vm-run-record.js';
+import { VMM_ANNOTATION } from './build-vm.js';
+import type { Services } from './services.js';
+import { vmLabel, vmPaths } from './vm-paths.js';
 
-/** What the supervisor needs of the network layer: one attachment per VM, torn down on exit. */
-export interface VMNetworkAttachment {
-  /** The namespace the hypervisor must run in; absent when the VM has no network. */
-  netns?: string;
-  tapName?: string;
-  mac?: string;
-  ipAddresses: string[];
-}
-
-export interface VMNetworking {
-  /** DHCP leases handed to the guest so far (for metrics). */
-  leases?(uid: string): Promise<number>;
-  attach(req: {
-    uid: string;
-    name: string;
-    mode: NetworkMode;
-    ports: PortMapping[];
-  }): Promise<VMNetworkAttachment>;
-  /** Idempotent: safe after a crash and when nothing was set up. */
-  detach(req: { uid: string }): Promise<void>;
-}
-
-/** A VM's metrics endpoint, served for as long as the supervisor runs. */
-export type MetricsServer = (
-  vm: VM,
-  running: RunningVM,
-  paths: VMPaths,
-  net: VMNetworkAttachment & { vmm: string; startTime: Date; dhcpLeases: () => number },
-) => Promise<{ close(): Promise<void> }>;
-
-export interface SuperviseDeps extends OperationDeps {
-  driverFor(vm: VM): Promise<VMMDriver>;
-  networking: VMNetworking;
-  serveMetrics?: MetricsServer;
-  /** Signals the supervisor reacts to; the spawn entry wires process signals here. */
-  signals: { on(signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT', fn: () => void): void };
-}
+export type SuperviseServices = Pick<
+  Services,
+  | 'layout'
+  | 'client'
+  | 'logger'
+  | 'clock'
+  | 'host'
+  | 'processes'
+  | 'runtimeFiles'
+  | 'network'
+  | 'vmms'
+  | 'vmMetrics'
+  | 'signals'
+>;
 
 export interface SuperviseOptions {
   /** How long the guest gets to power off after SIGTERM before it is killed. */
   stopTimeoutMs?: number;
 }
 
+/** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
+export function driverFor(s: Pick<Services, 'vmms'>, vm: StoredVM): VMMDriver {
+  const vmm = vm.metadata.annotations?.[VMM_ANNOTATION] ?? 'qemu';
+  const driver = s.vmms.driver(vmm);
+  if (driver === undefined) throw invalidArgument(`vm "${vm.metadata.name}": unknown vmm "${vmm}"`);
+  return driver;
+}
+
 /**
  * The body of ignite-spawn: sets up the VM's network, boots it with the chosen driver, records
  * it Running, then waits. SIGTERM asks the guest to power off (killed after the timeout), SIGQUIT
  * kills it at once. However the hypervisor ends, the network is torn down and the VM is recorded
- * Stopped. Returns the hypervisor's exit.
+ * Stopped.
  */
 export async function superviseVM(
-  deps: SuperviseDeps,
+  s: SuperviseServices,
   uid: string,
   options: SuperviseOptions = {},
 ): Promise<void> {
-  const vm = await deps.client.vms.get(uid);
+  const vm = await s.client.vms.get(uid);
   const label = vmLabel(vm);
-  const log = deps.logger.child({ vm: vm.metadata.name, uid });
+  const log = s.logger.child({ vm: vm.metadata.name, uid });
   const other = vm.status?.runtime?.spawnPid;
   if (
     vm.status?.state === 'Running' &&
     other !== undefined &&
-    other !== process.pid &&
-    isProcessAlive(other, uid)
+    other !== s.host.pid &&
+    s.processes.isAlive(other, { marker: uid })
   ) {
     throw failedPrecondition(`${label}: already supervised by process ${other}`);
   }
-  const paths = vmPaths(deps, vm);
-  const kernel = await kernelFiles(deps, vm);
-  const rootDisk = await rootDiskOf(paths);
-  const driver = await deps.driverFor(vm);
-  const mode = vm.spec.network?.mode ?? 'docker-bridge';
+  const paths = vmPaths(s, vm);
+  const kernel = await kernelFiles(s, vm);
+  const rootDisk = await s.runtimeFiles.rootDisk(uid);
+  if (rootDisk === undefined)
+    throw failedPrecondition(`root disk missing in ${paths.dir}`, {
+      hint: 'remove the VM and create it again',
+    });
+  const driver = driverFor(s, vm);
+  const mode = vm.spec.network.mode;
 
   let running: RunningVM | undefined;
   let metrics: { close(): Promise<void> } | undefined;
-  const cleanupNetwork = async () => {
-    try {
-      await deps.networking.detach({ uid });
-    } catch (err) {
-      log.error({ err }, `${label}: network teardown failed: ${toAppError(err).message}`);
-    }
-  };
   try {
-    const net = await deps.networking.attach({
+    const net = await s.network.attach({
       uid,
-      name: vm.metadata.name ?? uid,
+      name: vm.metadata.name,
       mode,
-      ports: vm.spec.network?.ports ?? [],
+      ports: vm.spec.network.ports ?? [],
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     running = await driver.start({
       uid,
-      name: vm.metadata.name ?? uid,
-      vcpus: vm.spec.cpus ?? 1,
-      memoryMiB: vm.spec.memory?.toMiB() ?? 512,
+      name: vm.metadata.name,
+      vcpus: vm.spec.cpus,
+      memoryMiB: vm.spec.memory.toMiB(),
       ...(vm.spec.logMaxSize !== undefined ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes } : {}),
       kernel: {
         vmlinuxPath: kernel.vmlinux,
         ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
-        cmdline: vm.spec.kernel?.cmdLine ?? '',
+        cmdline: vm.spec.kernel.cmdLine,
       },
       rootDisk,
       nics:
@@ -123,44 +104,28 @@ export async function superviseVM(
     });
     const hv = running;
     log.info({ pid: hv.pid, vmm: driver.name }, `${label}: started`);
-    const run: VMStatus = {
+    const run: DefaultedVMStatus = {
       state: 'Running',
-      startTime: deps.clock().toISOString(),
+      startTime: s.clock.now().toISOString(),
       ipAddresses: net.ipAddresses,
-      runtime: { vmm: driver.name, spawnPid: process.pid, pid: hv.pid },
+      runtime: { vmm: driver.name, spawnPid: s.host.pid, pid: hv.pid },
       network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
     };
-    await deps.client.vms.update(uid, (v) => {
+    await s.client.vms.update(uid, (v) => {
       v.status = { ...v.status, ...run };
     });
-    await writeRunRecord(paths.runRecord, run).catch((err: unknown) =>
-      log.warn({ err }, `${label}: could not write ${paths.runRecord}`),
-    );
-    if (deps.serveMetrics) {
-      try {
-        let leases = 0;
-        const poll = setInterval(() => {
-          void deps.networking.leases?.(uid).then(
-            (n) => (leases = n),
-            () => undefined,
-          );
-        }, 2000).unref();
-        const served = await deps.serveMetrics(vm, hv, paths, {
-          ...net,
-          vmm: driver.name,
-          startTime: deps.clock(),
-          dhcpLeases: () => leases,
-        });
-        metrics = { close: () => (clearInterval(poll), served.close()) };
-      } catch (err) {
-        log.warn({ err }, `${label}: metrics not served: ${toAppError(err).message}`);
-      }
-    }
+    await s.runtimeFiles
+      .writeRunRecord(uid, run)
+      .catch((err: unknown) => log.warn({ err }, `${label}: could not write ${paths.runRecord}`));
+    metrics = await serveMetrics(s, vm, hv, paths, net, driver.name).catch((err: unknown) => {
+      log.warn({ err }, `${label}: metrics not served: ${toAppError(err).message}`);
+      return undefined;
+    });
 
     let stopping = false;
-    deps.signals.on('SIGTERM', () => void gracefulStop('SIGTERM'));
-    deps.signals.on('SIGINT', () => void gracefulStop('SIGINT'));
-    deps.signals.on('SIGQUIT', () => {
+    s.signals.on('SIGTERM', () => void gracefulStop('SIGTERM'));
+    s.signals.on('SIGINT', () => void gracefulStop('SIGINT'));
+    s.signals.on('SIGQUIT', () => {
       log.info(`${label}: killing (SIGQUIT)`);
       void hv.kill();
     });
@@ -186,19 +151,19 @@ export async function superviseVM(
     log.info({ code: exit.code, signal: exit.signal }, `${label}: hypervisor exited`);
   } finally {
     // First: once the record says Stopped, no run file may say otherwise.
-    await removeRunRecord(paths.runRecord).catch(() => undefined);
+    await s.runtimeFiles.removeRunRecord(uid).catch(() => undefined);
     if (metrics) await metrics.close().catch(() => undefined);
-    await cleanupNetwork();
-    await Promise.all(
-      [paths.consoleSocket, paths.controlSocket, paths.metricsSocket].map((f) =>
-        rm(f, { force: true }),
-      ),
-    );
-    await deps.client.vms
+    try {
+      await s.network.detach({ uid });
+    } catch (err) {
+      log.error({ err }, `${label}: network teardown failed: ${toAppError(err).message}`);
+    }
+    await s.runtimeFiles.removeRunFiles(uid);
+    await s.client.vms
       .update(uid, (v) => {
         // Another supervisor took over meanwhile: its record stands.
         const owner = v.status?.runtime?.spawnPid;
-        if (owner !== undefined && owner !== process.pid) return;
+        if (owner !== undefined && owner !== s.host.pid) return;
         const before = v.status?.state ?? 'Created';
         v.status = { ...v.status, state: running || before === 'Running' ? 'Stopped' : before };
         delete v.status.runtime;
@@ -208,52 +173,71 @@ export async function superviseVM(
   }
 }
 
+/**
+ * Serves the VM's metrics, its DHCP leases polled every 2 s. The tap lives in the VM's namespace,
+ * which the hypervisor's /proc/<pid>/net shows.
+ */
+async function serveMetrics(
+  s: Pick<Services, 'network' | 'vmMetrics' | 'clock'>,
+  vm: StoredVM,
+  hv: RunningVM,
+  paths: VMFiles,
+  net: NetworkAttachment,
+  vmm: string,
+): Promise<{ close(): Promise<void> }> {
+  const uid = vm.metadata.uid;
+  let leases = 0;
+  const poll = setInterval(() => {
+    void s.network.leases(uid).then(
+      (n) => (leases = n),
+      () => undefined,
+    );
+  }, 2000).unref();
+  const startTime = s.clock.now();
+  try {
+    const served = await s.vmMetrics.serve(
+      paths.metricsSocket,
+      {
+        state: () => 'Running',
+        bootTimeSeconds: () => startTime.getTime() / 1000,
+        hypervisorPid: () => hv.pid,
+        blockStats: () => hv.blockStats(),
+        netDevice: () =>
+          net.tapName !== undefined ? { pid: hv.pid, ifname: net.tapName } : undefined,
+        dhcpLeases: () => leases,
+      },
+      {
+        uid,
+        name: vm.metadata.name,
+        vmm,
+        image: vm.spec.image.ociClaim.ref,
+        kernel: vm.spec.kernel.ociClaim.ref,
+      },
+    );
+    return { close: () => (clearInterval(poll), served.close()) };
+  } catch (err) {
+    clearInterval(poll);
+    throw err;
+  }
+}
+
 /** The kernel files of the VM's kernel object: `<dataDir>/kernel/<uid>/vmlinux` and an initrd if any. */
 async function kernelFiles(
-  deps: OperationDeps,
-  vm: VM,
+  s: Pick<Services, 'client' | 'layout' | 'runtimeFiles'>,
+  vm: StoredVM,
 ): Promise<{ vmlinux: string; initrd?: string }> {
-  const ref = vm.spec.kernel?.ociClaim.ref ?? '';
-  const kernel = await deps.client.kernels.findByName(ref);
-  const dir =
-    kernel?.metadata.uid !== undefined
-      ? deps.client.kernels.objectDir(kernel.metadata.uid)
-      : undefined;
-  if (kernel === undefined || dir === undefined) {
+  const ref = vm.spec.kernel.ociClaim.ref;
+  const kernel = await s.client.kernels.findByName(ref);
+  if (kernel?.metadata.uid === undefined) {
     throw failedPrecondition(`${vmLabel(vm)}: kernel "${ref}" is not imported`, {
       hint: `ignite kernel import ${ref}`,
     });
   }
-  const vmlinux = join(dir, 'vmlinux');
-  const initrd = join(dir, 'initrd');
-  try {
-    await access(vmlinux);
-  } catch {
+  const { vmlinux, initrd } = s.layout.kernelFiles(kernel.metadata.uid);
+  if (!(await s.runtimeFiles.exists(vmlinux))) {
     throw failedPrecondition(`kernel "${ref}": ${vmlinux} is missing`, {
       hint: 'remove and import the kernel again',
     });
   }
-  const hasInitrd = await access(initrd).then(
-    () => true,
-    () => false,
-  );
-  return hasInitrd ? { vmlinux, initrd } : { vmlinux };
-}
-
-async function rootDiskOf(paths: VMPaths): Promise<{ path: string; format: 'qcow2' | 'raw' }> {
-  for (const [path, format] of [
-    [paths.rootDiskQcow2, 'qcow2'],
-    [paths.rootDiskRaw, 'raw'],
-  ] as const) {
-    if (
-      await access(path).then(
-        () => true,
-        () => false,
-      )
-    )
-      return { path, format };
-  }
-  throw failedPrecondition(`root disk missing in ${paths.dir}`, {
-    hint: 'remove the VM and create it again',
-  });
+  return (await s.runtimeFiles.exists(initrd)) ? { vmlinux, initrd } : { vmlinux };
 }

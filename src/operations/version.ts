@@ -1,7 +1,11 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_CNI_PATHS } from '../network/cni/cni-runner.js';
+import type { HostFacts } from '../system/host-facts.js';
+import type { BuildInfo } from '../system/packaging.js';
 import { probeTools, type ToolProbe, type ToolVersion } from '../system/tool-versions.js';
+import type { Services } from './services.js';
+
+export type { BuildInfo };
 
 /** What `ignite version` reports. */
 export interface VersionInfo {
@@ -19,24 +23,18 @@ export interface VersionDetails extends VersionInfo {
   tools: Record<string, ToolVersion>;
 }
 
-export interface BuildInfo {
-  version: string;
-  gitCommit: string;
-  buildDate: string;
-}
-
-export function getVersion(build: BuildInfo): VersionInfo {
-  return {
-    ...build,
-    nodeVersion: process.version,
-    platform: `${process.platform}/${process.arch}`,
-  };
+export function getVersion(
+  host: Pick<HostFacts, 'nodeVersion' | 'platform'>,
+  build: BuildInfo,
+): VersionInfo {
+  return { ...build, nodeVersion: host.nodeVersion, platform: host.platform };
 }
 
 /** The programs ignite runs, by what they do for it. */
-function toolProbes(): ToolProbe[] {
+function toolProbes(s: Pick<Services, 'hostFiles'>): ToolProbe[] {
   const cniDir =
-    DEFAULT_CNI_PATHS.find((d) => existsSync(join(d, 'bridge'))) ?? DEFAULT_CNI_PATHS[0];
+    DEFAULT_CNI_PATHS.find((d) => s.hostFiles.existsSync(join(d, 'bridge'))) ??
+    DEFAULT_CNI_PATHS[0];
   return [
     { name: 'qemu-system-x86_64', command: ['qemu-system-x86_64', '--version'] },
     { name: 'firecracker', command: ['firecracker', '--version'] },
@@ -59,18 +57,17 @@ function toolProbes(): ToolProbe[] {
 }
 
 export async function getVersionDetails(
+  s: Pick<Services, 'host' | 'hostFiles' | 'config' | 'vmms'>,
   build: BuildInfo,
-  env: NodeJS.ProcessEnv,
-  hypervisor: () => Promise<string>,
 ): Promise<VersionDetails> {
-  const [tools, vmm] = await Promise.all([probeTools(toolProbes(), env), hypervisor()]);
+  const [tools, vmm] = await Promise.all([probeTools(toolProbes(s), s.config.env), s.vmms.pick()]);
   const hv = tools[vmm === 'firecracker' ? 'firecracker' : 'qemu-system-x86_64'] ?? {
     found: false,
   };
   return {
-    ...getVersion(build),
+    ...getVersion(s.host, build),
     hypervisor: { name: vmm, ...hv },
-    kvm: { device: existsSync('/dev/kvm') },
+    kvm: { device: s.host.hasKVMDevice() },
     tools,
   };
 }

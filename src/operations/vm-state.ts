@@ -1,17 +1,21 @@
-import { rm } from 'node:fs/promises';
-import type { VM } from '../api/index.js';
-import { isProcessAlive, signalIfSame } from '../system/process.js';
-import type { OperationDeps } from './deps.js';
-import { runRecordPath, vmPaths } from './vm-paths.js';
-import { readRunRecord } from './vm-run-record.js';
+import type { StoredVM, VM } from '../api/index.js';
+import { toAppError } from '../errors.js';
+import type { Services } from './services.js';
+import { vmLabel } from './vm-paths.js';
+
+export type VMStateServices = Pick<
+  Services,
+  'client' | 'logger' | 'processes' | 'runtimeFiles' | 'network'
+>;
 
 /**
  * Whether the VM's supervisor is really alive. Status says Running only while its ignite-spawn
  * lives; the UID in the spawn's command line guards against a reused PID.
  */
-export function isVMRunning(vm: VM): boolean {
+export function isVMRunning(s: Pick<Services, 'processes'>, vm: VM): boolean {
   return (
-    vm.status?.state === 'Running' && isProcessAlive(vm.status.runtime?.spawnPid, vm.metadata.uid)
+    vm.status?.state === 'Running' &&
+    s.processes.isAlive(vm.status.runtime?.spawnPid, { marker: vm.metadata.uid })
   );
 }
 
@@ -21,36 +25,38 @@ export function isVMRunning(vm: VM): boolean {
  * up is collected. If it says otherwise while its supervisor runs it (a record restored from a
  * backup, or a write lost in a crash), the run's status is written back. Returns the VM as it now is.
  */
-export async function refreshVMState(
-  deps: Pick<OperationDeps, 'client' | 'logger' | 'collectVMLeftovers'>,
-  vm: VM,
-): Promise<VM> {
-  if (vm.status?.state !== 'Running') return adoptLiveRun(deps, vm);
-  if (isVMRunning(vm)) return vm;
-  const uid = vm.metadata.uid ?? '';
-  const updated = await deps.client.vms.update(uid, (v) => {
+export async function refreshVMState(s: VMStateServices, vm: StoredVM): Promise<StoredVM> {
+  if (vm.status?.state !== 'Running') return adoptLiveRun(s, vm);
+  if (isVMRunning(s, vm)) return vm;
+  const uid = vm.metadata.uid;
+  const updated = await s.client.vms.update(uid, (v) => {
     // Re-check under the lock: a new spawn may have started it meanwhile.
-    if (v.status?.state !== 'Running' || isVMRunning(v)) return;
+    if (v.status?.state !== 'Running' || isVMRunning(s, v)) return;
     v.status = { ...v.status, state: 'Stopped' };
     delete v.status.runtime;
     delete v.status.ipAddresses;
   });
   if (updated.status?.state === 'Stopped') {
     // The supervisor died but its hypervisor may live on, orphaned: it goes too.
-    signalIfSame(vm.status.runtime?.pid, uid, 'SIGKILL');
-    deps.logger.warn(
-      { vm: vm.metadata.name, uid },
-      `vm "${vm.metadata.name ?? uid}": supervisor gone, marked Stopped`,
-    );
-    const p = vmPaths(deps, vm);
-    await Promise.all(
-      [p.consoleSocket, p.controlSocket, p.metricsSocket, p.runRecord].map((f) =>
-        rm(f, { force: true }),
-      ),
-    );
-    await deps.collectVMLeftovers(vm);
+    s.processes.signalIfSame(vm.status.runtime?.pid, { marker: uid }, 'SIGKILL');
+    s.logger.warn({ vm: vm.metadata.name, uid }, `${vmLabel(vm)}: supervisor gone, marked Stopped`);
+    await s.runtimeFiles.removeRunFiles(uid);
+    await collectLeftovers(s, uid);
   }
   return updated;
+}
+
+/**
+ * Undoes what a dead supervisor of the VM had attached, and sweeps what other dead VMs left: a
+ * supervisor found dead is when leftovers are known to exist.
+ */
+async function collectLeftovers(s: VMStateServices, uid: string): Promise<void> {
+  await s.network.detach({ uid });
+  await s.network
+    .sweep()
+    .catch((err: unknown) =>
+      s.logger.warn({ err }, `network: sweep failed: ${toAppError(err).message}`),
+    );
 }
 
 /**
@@ -58,33 +64,28 @@ export async function refreshVMState(
  * VM's UID in its command line) still lives, the VM runs and its record says so again. A
  * hypervisor left running without its supervisor is ended, as for a VM recorded Running.
  */
-async function adoptLiveRun(
-  deps: Pick<OperationDeps, 'client' | 'logger' | 'collectVMLeftovers'>,
-  vm: VM,
-): Promise<VM> {
-  const uid = vm.metadata.uid ?? '';
-  const dir = uid === '' ? undefined : deps.client.vms.objectDir(uid);
-  if (dir === undefined) return vm;
-  const runFile = runRecordPath(dir);
-  const run = await readRunRecord(runFile);
+async function adoptLiveRun(s: VMStateServices, vm: StoredVM): Promise<StoredVM> {
+  const uid = vm.metadata.uid;
+  if (uid === undefined || uid === '') return vm;
+  const run = s.runtimeFiles.readRunRecord(uid);
   if (run?.state !== 'Running') return vm;
-  const label = `vm "${vm.metadata.name ?? uid}"`;
-  if (isProcessAlive(run.runtime?.spawnPid, uid)) {
-    const updated = await deps.client.vms.update(uid, (v) => {
+  const label = vmLabel(vm);
+  if (s.processes.isAlive(run.runtime?.spawnPid, { marker: uid })) {
+    const updated = await s.client.vms.update(uid, (v) => {
       if (v.status?.state === 'Running') return;
-      v.status = { ...v.status, ...run };
+      v.status = { ...v.status, ...run, state: 'Running' };
     });
-    deps.logger.warn(
+    s.logger.warn(
       { vm: vm.metadata.name, uid },
       `${label}: recorded ${vm.status?.state ?? 'Created'} while its supervisor runs it; recorded Running again`,
     );
     return updated;
   }
   const hv = run.runtime?.pid;
-  if (hv !== undefined && signalIfSame(hv, uid, 'SIGKILL')) {
-    deps.logger.warn({ vm: vm.metadata.name, uid }, `${label}: supervisor gone; hypervisor ended`);
-    await deps.collectVMLeftovers(vm);
-    await rm(runFile, { force: true });
+  if (hv !== undefined && s.processes.signalIfSame(hv, { marker: uid }, 'SIGKILL')) {
+    s.logger.warn({ vm: vm.metadata.name, uid }, `${label}: supervisor gone; hypervisor ended`);
+    await collectLeftovers(s, uid);
+    await s.runtimeFiles.removeRunRecord(uid);
   }
   return vm;
 }

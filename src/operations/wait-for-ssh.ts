@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { unavailable } from '../errors.js';
-import { sleep } from '../system/process.js';
-import { sshAnswers } from '../system/tcp-probe.js';
-import type { OperationDeps } from './deps.js';
-import { vmLabel, vmPaths } from './vm-paths.js';
+import type { Services } from './services.js';
+import { vmLabel } from './vm-paths.js';
 import { isVMRunning } from './vm-state.js';
+
+export type WaitForSSHServices = Pick<
+  Services,
+  'client' | 'clock' | 'processes' | 'runtimeFiles' | 'ssh'
+>;
 
 export interface WaitForSSHOptions {
   /** How long the guest gets to answer on port 22. */
@@ -20,46 +22,39 @@ export interface WaitForSSHOptions {
  * how far the guest got.
  */
 export async function waitForSSH(
-  deps: Pick<OperationDeps, 'client'>,
+  s: WaitForSSHServices,
   uid: string,
   ip: string,
   options: WaitForSSHOptions,
 ): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
+  const now = () => s.clock.now().getTime();
+  const deadline = now() + options.timeoutMs;
   for (;;) {
-    const left = Math.max(500, deadline - Date.now());
-    if (await sshAnswers(ip, 22, { connectMs: Math.min(2000, left), bannerMs: left })) return;
-    const vm = await deps.client.vms.get(uid);
-    if (!isVMRunning(vm)) {
-      throw unavailable(
-        `${vmLabel(vm)}: stopped before SSH answered${await consoleTail(deps, uid)}`,
-      );
+    const left = Math.max(500, deadline - now());
+    if (await s.ssh.answers(ip, 22, { connectMs: Math.min(2000, left), bannerMs: left })) return;
+    const vm = await s.client.vms.get(uid);
+    if (!isVMRunning(s, vm)) {
+      throw unavailable(`${vmLabel(vm)}: stopped before SSH answered${await consoleTail(s, uid)}`);
     }
-    if (Date.now() >= deadline) {
+    if (now() >= deadline) {
       throw unavailable(
-        `${vmLabel(vm)}: SSH did not answer at ${ip}:22 within ${Math.round(options.timeoutMs / 1000)} s${await consoleTail(deps, uid)}`,
+        `${vmLabel(vm)}: SSH did not answer at ${ip}:22 within ${Math.round(options.timeoutMs / 1000)} s${await consoleTail(s, uid)}`,
         {
           hint: `the VM keeps running: give it longer with --timeout, see ignite logs ${vm.metadata.name ?? uid}, or remove it with ignite rm -f`,
         },
       );
     }
-    await sleep(Math.min(options.intervalMs ?? 250, Math.max(0, deadline - Date.now())));
+    await s.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(0, deadline - now())));
   }
 }
 
 /** The console's last lines, indented, for an error message; empty when there is no console log. */
-async function consoleTail(deps: Pick<OperationDeps, 'client'>, uid: string): Promise<string> {
-  const vm = await deps.client.vms.get(uid);
-  let text: string;
-  try {
-    text = await readFile(vmPaths(deps, vm).consoleLog, 'utf8');
-  } catch {
-    return '';
-  }
+async function consoleTail(s: Pick<Services, 'runtimeFiles'>, uid: string): Promise<string> {
+  const text = await s.runtimeFiles.readConsoleTail(uid, 8192);
+  if (text === undefined) return '';
   // Terminal control sequences and carriage returns would garble the message.
   /* eslint-disable no-control-regex */
   const lines = text
-    .slice(-8192)
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
     .split(/\r?\n/)
     .map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd())

@@ -1,24 +1,23 @@
 import { Command, CommanderError, Option } from 'commander';
 import { toAppError } from '../errors.js';
-import { createSupervisorRuntime } from '../composition.js';
+import { createServices } from '../composition.js';
 import { superviseVM } from '../operations/supervise-vm.js';
+import { DEFAULT_DATA_DIR, loadHostConfig } from '../system/host-config.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
+import type { ProgramIO, SignalHook } from '../system/program-io.js';
 
 /**
  * ignite-spawn: the per-VM supervisor. `ignite start` runs one, detached, for each VM it starts;
  * it owns the hypervisor, the VM's network and its metrics socket, and records the VM's status.
  * Its log (JSON lines) is `<dataDir>/vm/<uid>/spawn.log`: `ignite logs --spawn <vm>`.
  */
-function spawnProgram(): Command {
+function spawnProgram(io: ProgramIO): Command {
   return new Command('ignite-spawn')
     .description(
       'Supervise one VM: run its hypervisor and network, serve metrics, record its status. Started by `ignite start`, not by hand.',
     )
     .argument('<uid>', 'the UID of the VM to supervise')
-    .option(
-      '--data-dir <dir>',
-      'data directory (env IGNITE_DATA_DIR; default /var/lib/firecracker)',
-    )
+    .option('--data-dir <dir>', `data directory (env IGNITE_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--stop-timeout <seconds>', 'how long the guest gets to power off after SIGTERM', '30')
     .option(
@@ -34,21 +33,15 @@ function spawnProgram(): Command {
       ) => {
         // Set up before waiting: `ignite run` signals once the root disk is ready, and
         // whatever is left to do after that delays the boot.
-        const go = opts.waitSignal ? goSignal() : Promise.resolve(true);
-        const deps = createSupervisorRuntime({
-          dataDir: opts.dataDir,
-          logLevel: opts.logLevel,
-          logStream: process.stdout,
-          env: process.env,
-          component: 'spawn',
-          signals: process,
-        });
+        const go = opts.waitSignal ? goSignal(io.signals) : Promise.resolve(true);
+        const config = loadHostConfig({ dataDir: opts.dataDir, logLevel: opts.logLevel }, io.env);
+        const s = createServices(config, { stream: io.stdout, component: 'spawn' }, io.signals);
         if (!(await go)) return;
         try {
-          await superviseVM(deps, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
+          await superviseVM(s, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
         } catch (err) {
           const e = toAppError(err);
-          deps.logger.error({ err, code: e.code, uid }, e.message);
+          s.logger.error({ err, code: e.code, uid }, e.message);
           throw e;
         }
       },
@@ -56,14 +49,14 @@ function spawnProgram(): Command {
 }
 
 /** Waits for SIGUSR2 (go) or SIGTERM (give up); false when told to give up or never told. */
-function goSignal(): Promise<boolean> {
+function goSignal(signals: SignalHook): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), 300_000);
-    process.once('SIGUSR2', () => {
+    signals.once('SIGUSR2', () => {
       clearTimeout(timer);
       resolve(true);
     });
-    process.once('SIGTERM', () => {
+    signals.once('SIGTERM', () => {
       clearTimeout(timer);
       resolve(false);
     });
@@ -71,13 +64,13 @@ function goSignal(): Promise<boolean> {
 }
 
 /** Runs ignite-spawn with its arguments; returns the exit code. */
-export async function runSpawn(argv: readonly string[]): Promise<number> {
+export async function runSpawn(argv: readonly string[], io: ProgramIO): Promise<number> {
   try {
-    await spawnProgram().parseAsync([...argv], { from: 'user' });
+    await spawnProgram(io).parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    process.stderr.write(`Error: ${toAppError(err).message}\n`);
+    io.stderr.write(`Error: ${toAppError(err).message}\n`);
     return 1;
   }
 }

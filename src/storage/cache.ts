@@ -90,10 +90,6 @@ export class CachedStorage implements Storage {
     return this.inner.withLock(kind, fn);
   }
 
-  objectDir(kind: Kind, uid: string): string | undefined {
-    return this.inner.objectDir(kind, uid);
-  }
-
   /** Drops every cached entry. */
   flush(): void {
     this.cached.clear();

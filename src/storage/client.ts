@@ -1,4 +1,12 @@
-import { KINDS, newUID, normalizeImageRef, type Kind, type KindMap } from '../api/index.js';
+import {
+  applyDefaults,
+  KINDS,
+  newUID,
+  normalizeImageRef,
+  type Kind,
+  type KindMap,
+  type StoredKindMap,
+} from '../api/index.js';
 import { alreadyExists, invalidArgument, notFound } from '../errors.js';
 import type { Storage } from './storage.js';
 
@@ -25,6 +33,13 @@ export class Client {
   static readonly kinds = KINDS;
 }
 
+/** An object of kind K as the store returns it: with its UID and name. */
+export type StoredOf<K extends Kind> = StoredKindMap[K];
+
+/**
+ * Typed access to one kind. Everything it returns was read back from the store, which checks
+ * that each object has its UID and name (GenericStorage), so it is typed `Stored`.
+ */
 export class KindClient<K extends Kind> {
   constructor(
     private readonly storage: Storage,
@@ -35,12 +50,12 @@ export class KindClient<K extends Kind> {
     return this.kind.toLowerCase();
   }
 
-  get(uid: string): Promise<KindMap[K]> {
-    return this.storage.get(this.kind, uid);
+  get(uid: string): Promise<StoredOf<K>> {
+    return this.storage.get(this.kind, uid) as Promise<StoredOf<K>>;
   }
 
-  list(): Promise<KindMap[K][]> {
-    return this.storage.list(this.kind);
+  list(): Promise<StoredOf<K>[]> {
+    return this.storage.list(this.kind) as Promise<StoredOf<K>[]>;
   }
 
   /**
@@ -48,13 +63,11 @@ export class KindClient<K extends Kind> {
    * prefix matches; several prefix matches are an error that lists them. For images and kernels,
    * the query is also tried as a normalized reference (`busybox` finds `docker.io/library/busybox:latest`).
    */
-  async find(query: string): Promise<KindMap[K]> {
+  async find(query: string): Promise<StoredOf<K>> {
     const matches = await this.match(query);
     if (matches.length === 1 && matches[0]) return matches[0];
     if (matches.length === 0) throw notFound(`${this.noun} "${query}": not found`);
-    const list = matches
-      .map((m) => `${m.metadata.uid ?? ''} (${m.metadata.name ?? ''})`)
-      .join(', ');
+    const list = matches.map((m) => `${m.metadata.uid} (${m.metadata.name})`).join(', ');
     throw invalidArgument(
       `${this.noun} "${query}": ambiguous, matches ${matches.length}: ${list}`,
       {
@@ -64,7 +77,7 @@ export class KindClient<K extends Kind> {
   }
 
   /** Like find, but undefined when nothing matches. */
-  async tryFind(query: string): Promise<KindMap[K] | undefined> {
+  async tryFind(query: string): Promise<StoredOf<K> | undefined> {
     try {
       return await this.find(query);
     } catch (err) {
@@ -74,7 +87,7 @@ export class KindClient<K extends Kind> {
   }
 
   /** Every object that `query` could mean, exact matches alone when there are any. */
-  async match(query: string): Promise<KindMap[K][]> {
+  async match(query: string): Promise<StoredOf<K>[]> {
     const all = await this.list();
     const names = new Set([query]);
     if (this.kind !== 'VM') {
@@ -84,15 +97,13 @@ export class KindClient<K extends Kind> {
         // Not a reference: match on the raw query only.
       }
     }
-    const exact = all.filter((o) => o.metadata.uid === query || names.has(o.metadata.name ?? ''));
+    const exact = all.filter((o) => o.metadata.uid === query || names.has(o.metadata.name));
     if (exact.length > 0) return exact;
     if (query === '') return [];
-    return all.filter(
-      (o) => (o.metadata.uid ?? '').startsWith(query) || (o.metadata.name ?? '').startsWith(query),
-    );
+    return all.filter((o) => o.metadata.uid.startsWith(query) || o.metadata.name.startsWith(query));
   }
 
-  async findByName(name: string): Promise<KindMap[K] | undefined> {
+  async findByName(name: string): Promise<StoredOf<K> | undefined> {
     return (await this.list()).find((o) => o.metadata.name === name);
   }
 
@@ -100,7 +111,7 @@ export class KindClient<K extends Kind> {
    * Stores a new object: assigns a UID when it has none, and refuses a name or UID already taken.
    * The check and the write happen under the kind's lock, so two processes cannot both win.
    */
-  async create(obj: KindMap[K]): Promise<KindMap[K]> {
+  async create(obj: KindMap[K]): Promise<StoredOf<K>> {
     const name = obj.metadata.name;
     if (name === undefined || name === '')
       throw invalidArgument(`${this.noun}: a name is required`);
@@ -117,7 +128,8 @@ export class KindClient<K extends Kind> {
         obj.metadata.uid = uid;
       }
       await this.storage.set(obj);
-      return obj;
+      // What a read of it would return: defaulted, so with its status.
+      return applyDefaults(obj) as StoredOf<K>;
     });
   }
 
@@ -132,8 +144,8 @@ export class KindClient<K extends Kind> {
    */
   async update(
     uid: string,
-    mutate: (obj: KindMap[K]) => void | Promise<void>,
-  ): Promise<KindMap[K]> {
+    mutate: (obj: StoredOf<K>) => void | Promise<void>,
+  ): Promise<StoredOf<K>> {
     return this.storage.withLock(this.kind, async () => {
       const obj = await this.get(uid);
       await mutate(obj);
@@ -144,9 +156,5 @@ export class KindClient<K extends Kind> {
 
   async delete(uid: string): Promise<void> {
     await this.storage.delete(this.kind, uid);
-  }
-
-  objectDir(uid: string): string | undefined {
-    return this.storage.objectDir(this.kind, uid);
   }
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
-import { isProcessAlive } from '../system/process.js';
+import { isProcessAlive } from '../system/linux-processes.js';
+import { DataLayout } from './layout.js';
 import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
 
 const METADATA = 'metadata.json';
@@ -24,15 +25,18 @@ const FILE_MODE = 0o600;
  * fresh; one left by a killed process goes stale within seconds.
  */
 export class FsRawStorage implements RawStorage {
-  constructor(readonly dataDir: string) {}
+  private readonly layout: DataLayout;
+
+  constructor(readonly dataDir: string) {
+    this.layout = new DataLayout(dataDir);
+  }
 
   private kindPath(kind: Kind): string {
-    return join(this.dataDir, kindDir(kind));
+    return this.layout.kindDir(kind);
   }
 
   objectDir(key: ObjectKey): string {
-    if (!isUID(key.uid)) throw internal(`${kindDir(key.kind)} "${key.uid}": not a valid uid`);
-    return join(this.kindPath(key.kind), key.uid);
+    return this.layout.objectDir(key.kind, key.uid);
   }
 
   private file(key: ObjectKey): string {

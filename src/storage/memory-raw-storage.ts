@@ -65,8 +65,4 @@ export class MemoryRawStorage implements RawStorage {
     }
     return m.run(fn);
   }
-
-  objectDir(): string | undefined {
-    return undefined;
-  }
 }

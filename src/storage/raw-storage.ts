@@ -36,6 +36,4 @@ export interface RawStorage {
   /** An opaque value that changes when the object's bytes change; undefined when absent. */
   checksum(key: ObjectKey): Promise<string | undefined>;
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T>;
-  /** The directory that holds the object's files, for implementations backed by a filesystem. */
-  objectDir(key: ObjectKey): string | undefined;
 }

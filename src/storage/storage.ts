@@ -1,4 +1,4 @@
-import type { APIObject, Kind, KindMap } from '../api/index.js';
+import { isStored, type APIObject, type Kind, type KindMap } from '../api/index.js';
 import { internal } from '../errors.js';
 import type { ObjectKey, RawStorage } from './raw-storage.js';
 import type { Serializer } from './serializer.js';
@@ -31,8 +31,6 @@ export interface Storage {
   checksum(kind: Kind, uid: string): Promise<string | undefined>;
   keys(kind: Kind): Promise<ObjectKey[]>;
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T>;
-  /** Where the object's files live, when storage is on a filesystem. */
-  objectDir(kind: Kind, uid: string): string | undefined;
 }
 
 export class GenericStorage implements Storage {
@@ -52,6 +50,9 @@ export class GenericStorage implements Storage {
     });
     if (obj.kind !== kind)
       throw internal(`${kind.toLowerCase()} "${uid}": stored object is a ${obj.kind}`);
+    // Its key is its UID; the client hands out objects with both UID and name (Stored<T>).
+    obj.metadata.uid ??= uid;
+    if (!isStored(obj)) throw internal(`${kind.toLowerCase()} "${uid}": stored without a name`);
     return obj as KindMap[K];
   }
 
@@ -98,9 +99,5 @@ export class GenericStorage implements Storage {
 
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
     return this.raw.withLock(kind, fn);
-  }
-
-  objectDir(kind: Kind, uid: string): string | undefined {
-    return this.raw.objectDir({ kind, uid });
   }
 }

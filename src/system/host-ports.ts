@@ -1,5 +1,13 @@
 import { readFile } from 'node:fs/promises';
 
+/** The host ports that host processes serve, as `port/protocol` keys (`8080/tcp`). */
+export interface HostPorts {
+  inUse(): Promise<ReadonlySet<string>>;
+}
+
+/** The host ports in use, read from /proc/net. */
+export const procNetHostPorts: HostPorts = { inUse: () => hostPortsInUse() };
+
 /** TCP sockets in LISTEN, UDP sockets bound and unconnected: the states of a server's socket. */
 const SERVER_STATE = { tcp: '0A', udp: '07' } as const;
 

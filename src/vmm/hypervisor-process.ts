@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { unavailable, type AppError } from '../errors.js';
-import { sleep } from '../system/process.js';
+import { sleep } from '../system/linux-processes.js';
 import type { ExitInfo } from './vmm-driver.js';
 
 /**

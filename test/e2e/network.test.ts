@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isProcessAlive } from '../../src/system/process.js';
+import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { ignite } from '../helpers/cli.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForText } from '../helpers/console.js';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isProcessAlive, waitForExit } from '../../src/system/process.js';
+import { isProcessAlive, waitForExit } from '../../src/system/linux-processes.js';
 import { ignite } from '../helpers/cli.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const pexec = promisify(execFile);
 import assert from 'node:assert/strict';
-import { isProcessAlive } from '../../src/system/process.js';
+import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { ignite } from '../helpers/cli.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForBusyboxInit, waitForText } from '../helpers/console.js';

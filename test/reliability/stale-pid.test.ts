@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newFsClient } from '../../src/storage/index.js';
-import { isProcessAlive } from '../../src/system/process.js';
+import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { ignite } from '../helpers/cli.js';
 import { tempDataDir } from '../helpers/data-dir.js';
 import { vm } from '../helpers/objects.js';

@@ -1,5 +1,6 @@
 import { Size } from '../meta/size.js';
 import { normalizeImageRef } from '../meta/oci-image-ref.js';
+import type { Stored } from '../meta/stored.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
 /**
@@ -24,18 +25,38 @@ export const IGNITE_V04_DEFAULTS: Readonly<VMDefaults> = Object.freeze({
   networkMode: 'docker-bridge',
 });
 
-/** A VM after defaulting: every field a VMM needs is present. */
-export type DefaultedVMSpec = VMSpec &
-  Required<Pick<VMSpec, 'cpus' | 'memory' | 'diskSize' | 'network' | 'kernel'>> & {
-    kernel: Required<NonNullable<VMSpec['kernel']>>;
-    network: Required<Pick<NonNullable<VMSpec['network']>, 'mode'>> &
-      NonNullable<VMSpec['network']>;
+/** `T` with the keys `K` present and not undefined. */
+type Present<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
+
+type VMKernel = NonNullable<VMSpec['kernel']>;
+type VMNetwork = NonNullable<VMSpec['network']>;
+
+/** A VM spec after defaulting: every field a VMM needs is present. */
+export type DefaultedVMSpec = Present<VMSpec, 'cpus' | 'memory' | 'diskSize'> & {
+  kernel: Omit<VMKernel, 'ociClaim' | 'cmdLine'> & {
+    ociClaim: Present<VMKernel['ociClaim'], 'type'>;
+    cmdLine: string;
   };
-export type DefaultedVMStatus = VMStatus & Required<Pick<VMStatus, 'state'>>;
+  network: Present<VMNetwork, 'mode'>;
+};
+export type DefaultedVMStatus = Present<VMStatus, 'state'>;
+/** A VM after defaulting, as create builds it and the store returns it. */
 export type DefaultedVM = Omit<VM, 'spec' | 'status'> & {
   spec: DefaultedVMSpec;
   status: DefaultedVMStatus;
 };
+
+/** A VM as the store returns it: defaulted, with its UID, name and status. */
+export type StoredVM = Stored<DefaultedVM>;
+export type StoredImage = Stored<Image>;
+export type StoredKernel = Stored<Kernel>;
+
+/** What the store returns, by kind. */
+export interface StoredKindMap {
+  VM: StoredVM;
+  Image: StoredImage;
+  Kernel: StoredKernel;
+}
 
 export function setVMSpecDefaults(
   spec: VMSpec,

@@ -3,7 +3,7 @@ import { passFailure, runGitops } from '../../gitops/reconciler.js';
 import { formatData, formatTable, parseOutput } from '../output/format.js';
 import { DEFAULT_HOST_PORT_RANGE, resolveManifestTrust } from '../../operations/manifest-trust.js';
 import type { CliContext } from '../context.js';
-import { parseDuration } from './vm-lifecycle.js';
+import { collect, parseDuration } from '../options.js';
 
 interface GitopsFlags {
   branch: string;
@@ -46,7 +46,7 @@ export function gitopsCommand(ctx: CliContext): Command {
     .option(
       '--allow-host-path <dir>',
       'let manifests name host files (copyFiles, an ssh public key) under this directory, symlinks resolved (repeatable; default: none)',
-      (dir: string, all: string[]) => [...all, dir],
+      collect,
       [] as string[],
     )
     .option(
@@ -61,16 +61,14 @@ export function gitopsCommand(ctx: CliContext): Command {
     )
     .action(async (url: string, f: GitopsFlags, cmd: Command) => {
       const format = parseOutput(f.output, ['table', 'json', 'yaml'], 'table');
-      const trust = await resolveManifestTrust({
+      const deps = ctx.services(cmd);
+      const trust = await resolveManifestTrust(deps, {
         allowHostPaths: f.allowHostPath,
         hostPortRange: f.hostPortRange,
       });
-      const deps = ctx.createDeps(cmd);
-      const importDeps = ctx.importDeps(cmd);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      const offs = [ctx.io.signals.once('SIGTERM', stop), ctx.io.signals.once('SIGINT', stop)];
       // prom-client (and node:http with it) loads only for the commands that serve metrics:
       // every other command, `ignite run` above all, starts faster without it.
       const { managerMetrics, serveAllMetrics } = await import('../../operations/metrics.js');
@@ -81,20 +79,17 @@ export function gitopsCommand(ctx: CliContext): Command {
           : undefined;
       if (server) ctx.io.stderr.write(`serving metrics on ${server.url}\n`);
       try {
-        const result = await runGitops(
-          { ...deps, registry: importDeps.registry, limits: importDeps.limits },
-          {
-            url,
-            branch: f.branch,
-            path: f.path,
-            intervalMs: parseDuration(f.interval),
-            once: f.once,
-            signal: controller.signal,
-            metrics: manager.gitops,
-            startTimeoutMs: parseDuration(f.startTimeout),
-            trust,
-          },
-        );
+        const result = await runGitops(deps, {
+          url,
+          branch: f.branch,
+          path: f.path,
+          intervalMs: parseDuration(f.interval),
+          once: f.once,
+          signal: controller.signal,
+          metrics: manager.gitops,
+          startTimeoutMs: parseDuration(f.startTimeout),
+          trust,
+        });
         if (f.once && result) {
           ctx.out(
             format === 'table' || format === 'short'
@@ -108,8 +103,7 @@ export function gitopsCommand(ctx: CliContext): Command {
           if (failure) throw failure;
         }
       } finally {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
+        for (const off of offs) off();
         await server?.close();
       }
     });

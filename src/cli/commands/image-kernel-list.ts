@@ -1,5 +1,12 @@
 import { Command } from 'commander';
-import { Size, compareText, toPlain, type Image, type Kernel } from '../../api/index.js';
+import {
+  Size,
+  compareText,
+  toPlain,
+  type Image,
+  type Kernel,
+  type Stored,
+} from '../../api/index.js';
 import type { CliContext } from '../context.js';
 import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
 
@@ -24,12 +31,12 @@ export async function runList(
   opts: { output: string },
 ): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = ctx.runtime(cmd);
+  const deps = ctx.services(cmd);
   const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
-  const objs: (Image | Kernel)[] =
+  const objs: (Stored<Image> | Stored<Kernel>)[] =
     kind === 'Image' ? await deps.client.images.list() : await deps.client.kernels.list();
   objs.sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
-  if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid ?? ''}\n`).join(''));
+  if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid}\n`).join(''));
   if (typeof format === 'object') return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
   if (format === 'json' || format === 'yaml')
     return ctx.out(
@@ -38,7 +45,7 @@ export async function runList(
         format,
       ),
     );
-  const now = deps.clock();
+  const now = deps.clock.now();
   const header = [
     `${kind.toUpperCase()} ID`,
     'NAME',
@@ -47,8 +54,8 @@ export async function runList(
     ...(kind === 'Kernel' ? ['VERSION'] : []),
   ];
   const rows = objs.map((o) => [
-    o.metadata.uid ?? '',
-    o.metadata.name ?? '',
+    o.metadata.uid,
+    o.metadata.name,
     o.metadata.created ? ago(new Date(o.metadata.created), now) : '',
     (o.status?.ociSource?.size ?? Size.fromBytes(0)).toHuman(),
     ...(o.kind === 'Kernel' ? [o.status?.version ?? '<unknown>'] : []),

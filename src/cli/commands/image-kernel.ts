@@ -4,8 +4,8 @@ import {
   importImageFromFile,
   importKernel,
   isLocalSource,
-  removeImageOrKernel,
 } from '../../operations/import-image.js';
+import { removeImageOrKernel } from '../../operations/remove-artifact.js';
 import { removeVM } from '../../operations/remove-vm.js';
 import type { CliContext } from '../context.js';
 import { pullProgress } from '../output/progress.js';
@@ -27,15 +27,15 @@ export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Comman
       'name for an image imported from a file (default: the name the archive gives)',
     )
     .action(async (ref: string, opts: { name?: string }, cmd: Command) => {
-      const deps = ctx.importDeps(cmd);
+      const deps = ctx.services(cmd);
       const bars = pullProgress(ctx.io.stderr, `${noun} "${ref}"`);
-      if (kind === 'Image' && (await isLocalSource(ref))) {
+      if (kind === 'Image' && (await isLocalSource(deps, ref))) {
         try {
           const img = await importImageFromFile(deps, ref, {
             ...(bars.progress ? { progress: bars.progress } : {}),
             ...(opts.name !== undefined ? { name: opts.name } : {}),
           });
-          ctx.out(`${img.metadata.uid ?? ''}\n`);
+          ctx.out(`${img.metadata.uid}\n`);
         } finally {
           bars.stop();
         }
@@ -47,7 +47,7 @@ export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Comman
             ? await importImage(deps, ref, bars.progress ? { progress: bars.progress } : {})
             : await importKernel(deps, ref, bars.progress ? { progress: bars.progress } : {});
         bars.stop();
-        ctx.out(`${obj.metadata.uid ?? ''}\n`);
+        ctx.out(`${obj.metadata.uid}\n`);
       } finally {
         bars.stop();
       }
@@ -61,7 +61,7 @@ export function removeCommand(ctx: CliContext, kind: 'Image' | 'Kernel', name = 
     .argument(`<${noun}...>`, 'names, IDs, or unique prefixes')
     .option('-f, --force', `also remove the VMs that use the ${noun}`, false)
     .action(async (queries: string[], opts: { force: boolean }, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       for (const q of queries) {
         const uid = await removeImageOrKernel(deps, kind, q, {
           force: opts.force,

@@ -35,7 +35,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
           ['json', 'yaml'],
           'json',
         ) as OutputFormat;
-        const obj = await inspectObject(ctx.runtime(cmd), kind, query);
+        const obj = await inspectObject(ctx.services(cmd), kind, query);
         ctx.out(formatObject(obj, format));
       },
     );

@@ -10,7 +10,7 @@ export function metricsCommand(ctx: CliContext): Command {
     .action(async (vm: string, _o: unknown, cmd: Command) => {
       // Loaded on use, as in gitops.ts: most commands never need prom-client.
       const { vmMetrics } = await import('../../operations/metrics.js');
-      ctx.out(await vmMetrics(ctx.runtime(cmd), vm));
+      ctx.out(await vmMetrics(ctx.services(cmd), vm));
     });
   metrics
     .command('serve')
@@ -19,14 +19,11 @@ export function metricsCommand(ctx: CliContext): Command {
     )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:9090')
     .action(async (opts: { listen: string }, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       const { serveAllMetrics } = await import('../../operations/metrics.js');
       const server = await serveAllMetrics(deps, opts.listen);
       ctx.io.stderr.write(`serving metrics on ${server.url}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await ctx.untilSignal('SIGINT', 'SIGTERM');
       await server.close();
     });
   return metrics;

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { Size, familiarImageRef, toPlain, type VM } from '../../api/index.js';
+import { Size, familiarImageRef, toPlain, type StoredVM } from '../../api/index.js';
 import { listVMs } from '../../operations/list-vms.js';
 import type { CliContext } from '../context.js';
+import { collect } from '../options.js';
 import {
   ago,
   formatData,
@@ -10,8 +11,6 @@ import {
   humanDuration,
   parseOutput,
 } from '../output/format.js';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** `ps` / `vm ps` / `vm ls`: the table of VMs, as Ignite printed it. */
 export function psCommand(ctx: CliContext, name = 'ps'): Command {
@@ -51,15 +50,15 @@ export interface PsOptions {
 
 export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = ctx.runtime(cmd);
+  const deps = ctx.services(cmd);
   const format =
     opts.template !== undefined
       ? { template: opts.template }
       : parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
   if (g.quiet || opts.quiet === true)
-    return ctx.out(vms.map((v) => `${v.metadata.uid ?? ''}\n`).join(''));
-  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock()));
+    return ctx.out(vms.map((v) => `${v.metadata.uid}\n`).join(''));
+  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock.now()));
   if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
     formatData(
@@ -73,7 +72,7 @@ export function registerPs(program: Command, ctx: CliContext): void {
   program.addCommand(psCommand(ctx));
 }
 
-function vmTable(vms: VM[], now: Date): string {
+function vmTable(vms: StoredVM[], now: Date): string {
   const header = [
     'VM ID',
     'IMAGE',
@@ -89,9 +88,9 @@ function vmTable(vms: VM[], now: Date): string {
     'NAME',
   ];
   const rows = vms.map((vm) => [
-    vm.metadata.uid ?? '',
+    vm.metadata.uid,
     shortRef(vm.spec.image.ociClaim.ref),
-    shortRef(vm.spec.kernel?.ociClaim.ref ?? ''),
+    shortRef(vm.spec.kernel.ociClaim.ref),
     vm.metadata.created ? ago(new Date(vm.metadata.created), now) : '',
     (vm.spec.diskSize ?? Size.fromBytes(0)).toHuman(),
     String(vm.spec.cpus ?? ''),
@@ -104,7 +103,7 @@ function vmTable(vms: VM[], now: Date): string {
     (vm.spec.network?.ports ?? [])
       .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)
       .join(', '),
-    vm.metadata.name ?? '',
+    vm.metadata.name,
   ]);
   return formatTable(header, rows);
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { getVersion, getVersionDetails } from '../../operations/version.js';
+import { nodeHostFacts } from '../../system/node-host-facts.js';
 import type { CliContext } from '../context.js';
 import { formatData, parseOutput } from '../output/format.js';
 
@@ -9,7 +10,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
     .description('Print the version of ignite')
     .option('-o, --output <format>', 'output format: short, json, yaml, or a {{template}}')
     .action(async (opts: { output?: string }, cmd: Command) => {
-      const info = getVersion(ctx.build());
+      const info = getVersion(nodeHostFacts(), ctx.build());
       const format = parseOutput(opts.output, ['short', 'json', 'yaml', 'table'], 'table');
       if (format === 'short') return ctx.out(`${info.version}\n`);
       if (format === 'table') {
@@ -18,9 +19,6 @@ export function registerVersion(program: Command, ctx: CliContext): void {
         );
       }
       // The tool probes run only here: the plain `version` stays a bare start-up.
-      const deps = ctx.createDeps(cmd);
-      ctx.out(
-        formatData(await getVersionDetails(ctx.build(), ctx.io.env, () => deps.pickVMM()), format),
-      );
+      ctx.out(formatData(await getVersionDetails(ctx.services(cmd), ctx.build()), format));
     });
 }

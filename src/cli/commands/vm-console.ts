@@ -10,7 +10,7 @@ export function logsCommand(ctx: CliContext): Command {
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .option('--spawn', "print the supervisor's (ignite-spawn) log instead: JSON lines", false)
     .action(async (vm: string, opts: { spawn: boolean }, cmd: Command) => {
-      await streamLogs(ctx.runtime(cmd), vm, ctx.io.stdout, { spawn: opts.spawn });
+      await streamLogs(ctx.services(cmd), vm, ctx.io.stdout, { spawn: opts.spawn });
     });
 }
 
@@ -19,8 +19,8 @@ export function attachCommand(ctx: CliContext): Command {
     .description("Attach to a running VM's console; detach with Ctrl-P Ctrl-Q")
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .action(async (vm: string, _opts: unknown, cmd: Command) => {
-      const found = await ctx.runtime(cmd).client.vms.find(vm);
-      ctx.out(`${found.metadata.uid ?? ''}\n`);
-      await ctx.attach(cmd, found.metadata.uid ?? '');
+      const found = await ctx.services(cmd).client.vms.find(vm);
+      ctx.out(`${found.metadata.uid}\n`);
+      await ctx.attach(cmd, found.metadata.uid);
     });
 }

@@ -1,12 +1,19 @@
 import { Command, Option } from 'commander';
-import { Size, type NetworkMode } from '../../api/index.js';
+import type { NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
 import { runVM } from '../../operations/run-vm.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
-import { parseCopyFile, parseLabel, parsePortMapping } from '../../operations/vm-options.js';
+import type { Services } from '../../operations/services.js';
 import type { CliContext } from '../context.js';
-import { parseDuration } from './vm-lifecycle.js';
+import {
+  collect,
+  parseCopyFile,
+  parseDuration,
+  parseLabel,
+  parsePortMapping,
+  parseSize,
+} from '../options.js';
 
 interface CreateFlags {
   name?: string;
@@ -32,8 +39,6 @@ interface RunFlags extends CreateFlags {
   startTimeout: string;
   timeout: string;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 function addCreateFlags(cmd: Command): Command {
   return cmd
@@ -93,6 +98,7 @@ function addCreateFlags(cmd: Command): Command {
 
 async function toOptions(
   ctx: CliContext,
+  s: Pick<Services, 'hostFiles'>,
   image: string | undefined,
   f: CreateFlags,
 ): Promise<CreateVMOptions> {
@@ -105,10 +111,10 @@ async function toOptions(
       throw invalidArgument(`--cpus ${f.cpus}: expected a whole number from 1 to 240`);
     o.cpus = n;
   }
-  if (f.memory !== undefined) o.memory = parseSizeFlag('--memory', f.memory);
-  if (f.size !== undefined) o.diskSize = parseSizeFlag('--size', f.size);
+  if (f.memory !== undefined) o.memory = parseSize('--memory', f.memory);
+  if (f.size !== undefined) o.diskSize = parseSize('--size', f.size);
   if (f.logMaxSize !== undefined) {
-    o.logMaxSize = parseSizeFlag('--log-max-size', f.logMaxSize);
+    o.logMaxSize = parseSize('--log-max-size', f.logMaxSize);
     if (o.logMaxSize.bytes < 4096)
       throw invalidArgument(`--log-max-size ${f.logMaxSize}: expected at least 4KB`);
   }
@@ -124,16 +130,8 @@ async function toOptions(
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)
-    o.manifest = decodeVMConfig(await readManifestFile(f.config, ctx.io.stdin), f.config, o);
+    o.manifest = decodeVMConfig(await readManifestFile(s, f.config, ctx.io.stdin), f.config, o);
   return o;
-}
-
-function parseSizeFlag(flag: string, value: string): Size {
-  try {
-    return Size.parse(value);
-  } catch (err) {
-    throw invalidArgument(`${flag} ${value}: ${(err as Error).message}`);
-  }
 }
 
 /**
@@ -153,8 +151,9 @@ export function createCommand(ctx: CliContext): Command {
   return addCreateFlags(new VMCommand('create'))
     .description('Create a VM from an OCI image (pulled on demand), without starting it')
     .action(async (image: string | undefined, flags: CreateFlags, cmd: Command) => {
-      const vm = await createVM(ctx.createDeps(cmd), await toOptions(ctx, image, flags));
-      ctx.out(`${vm.metadata.uid ?? ''}\n`);
+      const s = ctx.services(cmd);
+      const vm = await createVM(s, await toOptions(ctx, s, image, flags));
+      ctx.out(`${vm.metadata.uid}\n`);
     });
 }
 
@@ -174,13 +173,13 @@ export function runCommand(ctx: CliContext): Command {
       '120s',
     )
     .action(async (image: string | undefined, flags: RunFlags, cmd: Command) => {
-      const deps = ctx.createDeps(cmd);
-      const vm = await runVM(deps, await toOptions(ctx, image, flags), {
+      const s = ctx.services(cmd);
+      const vm = await runVM(s, await toOptions(ctx, s, image, flags), {
         startTimeoutMs: parseDuration(flags.startTimeout),
         sshTimeoutMs: parseDuration(flags.timeout),
-        ...(flags.debug ? { spawnDeps: { ...deps, logLevel: 'debug' as const } } : {}),
+        ...(flags.debug ? { spawnLogLevel: 'debug' as const } : {}),
       });
-      const uid = vm.metadata.uid ?? '';
+      const uid = vm.metadata.uid;
       ctx.out(`${uid}\n`);
       if (flags.interactive) await ctx.attach(cmd, uid);
     });

@@ -1,21 +1,10 @@
 import { Command, Option } from 'commander';
-import { invalidArgument, toAppError, type AppError } from '../../errors.js';
+import { toAppError, type AppError } from '../../errors.js';
 import { removeVM } from '../../operations/remove-vm.js';
 import { startVM } from '../../operations/start-vm.js';
 import { stopVM } from '../../operations/stop-vm.js';
 import type { CliContext } from '../context.js';
-
-/** Parses `30s`, `2m`, `500ms` or a plain number of seconds into milliseconds. */
-export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m)
-    throw invalidArgument(`duration "${value}": expected a number with ms, s, m or h, such as 30s`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return Math.round(
-    n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'],
-  );
-}
+import { parseDuration } from '../options.js';
 
 const timeoutOption = () =>
   new Option(
@@ -61,12 +50,13 @@ export function startCommand(ctx: CliContext): Command {
         opts: { interactive: boolean; debug: boolean; startTimeout: string },
         cmd: Command,
       ) => {
-        const deps = ctx.runtime(cmd);
-        const started = await startVM(opts.debug ? { ...deps, logLevel: 'debug' } : deps, vm, {
+        const deps = ctx.services(cmd);
+        const started = await startVM(deps, vm, {
           timeoutMs: parseDuration(opts.startTimeout),
+          ...(opts.debug ? { logLevel: 'debug' as const } : {}),
         });
-        ctx.out(`${started.metadata.uid ?? ''}\n`);
-        if (opts.interactive) await ctx.attach(cmd, started.metadata.uid ?? '');
+        ctx.out(`${started.metadata.uid}\n`);
+        if (opts.interactive) await ctx.attach(cmd, started.metadata.uid);
       },
     );
 }
@@ -78,13 +68,13 @@ export function stopCommand(ctx: CliContext): Command {
     .option('-f, --force-kill', 'kill the VM at once instead of asking it to power off', false)
     .addOption(timeoutOption())
     .action(async (vms: string[], opts: { forceKill: boolean; timeout: string }, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, async (q) => {
         const vm = await stopVM(deps, q, {
           kill: opts.forceKill,
           timeoutMs: parseDuration(opts.timeout),
         });
-        return vm.metadata.uid ?? '';
+        return vm.metadata.uid;
       });
     });
 }
@@ -94,10 +84,10 @@ export function killCommand(ctx: CliContext): Command {
     .description('Kill running VMs at once')
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .action(async (vms: string[], _opts: unknown, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, async (q) => {
         const vm = await stopVM(deps, q, { kill: true });
-        return vm.metadata.uid ?? '';
+        return vm.metadata.uid;
       });
     });
 }
@@ -108,7 +98,7 @@ export function rmCommand(ctx: CliContext): Command {
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .option('-f, --force', 'stop running VMs first', false)
     .action(async (vms: string[], opts: { force: boolean }, cmd: Command) => {
-      const deps = ctx.runtime(cmd);
+      const deps = ctx.services(cmd);
       await forEachVM(ctx, vms, (q) => removeVM(deps, q, { force: opts.force }));
     });
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { copyFiles, execInGuest } from '../../operations/guest-ssh.js';
 import type { CliContext } from '../context.js';
-import { parseDuration } from './vm-lifecycle.js';
+import { parseDuration } from '../options.js';
 
 export function execCommand(ctx: CliContext): Command {
   return new Command('exec')
@@ -21,7 +21,7 @@ export function execCommand(ctx: CliContext): Command {
         opts: { identity?: string; tty: boolean; timeout: string },
         cmd: Command,
       ) => {
-        const r = await execInGuest(ctx.runtime(cmd), vm, {
+        const r = await execInGuest(ctx.services(cmd), vm, {
           command,
           tty: opts.tty,
           timeoutSeconds: seconds(opts.timeout),
@@ -50,7 +50,7 @@ export function sshCommand(ctx: CliContext): Command {
         opts: { identity?: string; timeout: string },
         cmd: Command,
       ) => {
-        const r = await execInGuest(ctx.runtime(cmd), vm, {
+        const r = await execInGuest(ctx.services(cmd), vm, {
           command,
           tty: command.length === 0 && ctx.io.stdout.isTTY === true,
           timeoutSeconds: seconds(opts.timeout),
@@ -79,7 +79,7 @@ export function cpCommand(ctx: CliContext): Command {
         opts: { identity?: string; timeout: string },
         cmd: Command,
       ) => {
-        await copyFiles(ctx.runtime(cmd), src, dst, {
+        await copyFiles(ctx.services(cmd), src, dst, {
           timeoutSeconds: seconds(opts.timeout),
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });

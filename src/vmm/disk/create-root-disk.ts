@@ -1,13 +1,11 @@
 import { rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument } from '../../errors.js';
+import { ROOT_DISK_QCOW2, ROOT_DISK_RAW } from '../../storage/layout.js';
 import { run } from '../../system/exec.js';
 import { writeGuestFiles } from './debugfs-writer.js';
 import { withRawView } from './fuse-export.js';
 import type { GuestFile, RootDisk, RootDiskConfig } from './root-disk.js';
-
-const QCOW2 = 'rootfs.qcow2';
-const RAW = 'rootfs.ext4';
 
 /**
  * Builds the VM's root disk (see root-disk.ts). On failure the disk file is removed: a failed
@@ -20,7 +18,7 @@ export async function createRootDisk(c: RootDiskConfig): Promise<RootDisk> {
     })
   ).size;
   const size = Math.max(c.sizeBytes, imageSize);
-  const path = join(c.vmDir, c.format === 'qcow2' ? QCOW2 : RAW);
+  const path = join(c.vmDir, c.format === 'qcow2' ? ROOT_DISK_QCOW2 : ROOT_DISK_RAW);
   // Built under another name and renamed when complete: a create killed half-way leaves no disk
   // that a start would boot from.
   const partial = `${path}.partial`;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { permissionDenied, unavailable } from '../../errors.js';
 import { runUnchecked } from '../../system/exec.js';
-import { sleep } from '../../system/process.js';
+import { sleep } from '../../system/linux-processes.js';
 
 /**
  * Shows a qcow2 image as a raw file, through qemu-storage-daemon's FUSE export, so that e2fsck,

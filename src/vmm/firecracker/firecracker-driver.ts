@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { AppError, failedPrecondition, invalidArgument } from '../../errors.js';
 import { findProgram, runUnchecked } from '../../system/exec.js';
 import type { Logger } from '../../system/logger.js';
-import { sleep } from '../../system/process.js';
+import { sleep } from '../../system/linux-processes.js';
 import {
   exitedDuringBoot,
   killNow,

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failedPrecondition, internal } from '../../errors.js';
 import type { Logger } from '../../system/logger.js';
-import { sleep } from '../../system/process.js';
+import { sleep } from '../../system/linux-processes.js';
 import type { ConsoleRelay } from '../console-relay.js';
 import { exitsWithin, killNow, type HypervisorProcess } from '../hypervisor-process.js';
 import {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { internal, unavailable } from '../../errors.js';
-import { sleep } from '../../system/process.js';
+import { sleep } from '../../system/linux-processes.js';
 import { checkDigest, writeDigested, type FileDigest, type StatePart } from '../saved-state.js';
 import type { QMPClient } from './qmp-client.js';
 

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { serveHostMetrics } from '../../../src/metrics/index.js';
-import { waitForExit } from '../../../src/system/process.js';
+import { waitForExit } from '../../../src/system/linux-processes.js';
 import { fakeManager, freePort, startFakeVM, tempDir } from './fixture.js';
 
 interface TargetsResponse {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { CNINetwork } from '../../../src/network/cni-network.js';
 import type { NetworkAttachment } from '../../../src/network/vm-network.js';
 import { hasProgram } from '../../../src/system/exec.js';
-import { signalProcess, sleep } from '../../../src/system/process.js';
+import { signalProcess, sleep } from '../../../src/system/linux-processes.js';
 import { vmNetworkSuite } from '../../suites/vm-network.suite.js';
 
 const pexec = promisify(execFile);

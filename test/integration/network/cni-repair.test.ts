@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CNINetwork } from '../../../src/network/cni-network.js';
 import { stableBridgeMac } from '../../../src/network/cni/bridge-repair.js';
-import { signalProcess } from '../../../src/system/process.js';
+import { signalProcess } from '../../../src/system/linux-processes.js';
 import { freePort } from '../../helpers/registry.js';
 
 const pexec = promisify(execFile);

@@ -1,0 +1,13 @@
+import type { VMIdentity, VMMetricsSources } from './vm-metrics.js';
+
+/**
+ * A VM's metrics endpoint, served by its supervisor on `<dataDir>/vm/<uid>/prometheus.sock` for
+ * as long as the VM runs.
+ */
+export interface VMMetricsEndpoint {
+  serve(
+    socketPath: string,
+    sources: VMMetricsSources,
+    identity: VMIdentity,
+  ): Promise<{ close(): Promise<void> }>;
+}

@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import { API_VERSION, Size, formatImageRef, type Kernel, type StoredKernel } from '../api/index.js';
+import { extractVmlinux, kernelVersion, pullKernelFiles } from '../image/index.js';
+import { KERNEL_INITRD, KERNEL_VMLINUX } from '../storage/layout.js';
+import {
+  importPrologue,
+  limitsOf,
+  parseRef,
+  storeWithFiles,
+  type ImportServices,
+} from './import-common.js';
+import type { ImportOptions } from './services.js';
+
+/**
+ * Imports a kernel image: pulls it, finds `/boot/vmlinux` (or extracts it from a bzImage) and an
+ * initrd, and records the kernel's release. Files: `<dataDir>/kernel/<uid>/vmlinux`, `initrd`.
+ */
+export async function importKernel(
+  s: ImportServices,
+  refText: string,
+  options: ImportOptions = {},
+): Promise<StoredKernel> {
+  const ref = parseRef(refText);
+  const name = formatImageRef(ref);
+  const limits = limitsOf(s);
+  const existing = await importPrologue(s, 'Kernel', name);
+  if (existing) return existing;
+  const label = `kernel "${name}"`;
+  return s.importWorkspace.withDir(async (work) => {
+    const pulled = await pullKernelFiles({
+      client: s.registry,
+      ref,
+      workDir: work,
+      label,
+      limits,
+      ...(options.progress ? { progress: options.progress } : {}),
+    });
+    const vmlinux = join(work, KERNEL_VMLINUX);
+    if (pulled.kernel.kind === 'bzImage') {
+      await extractVmlinux(pulled.kernel.path, vmlinux, label, { shownAs: pulled.kernel.name });
+      await s.importWorkspace.remove(pulled.kernel.path);
+    }
+    const files: [string, string][] = [[vmlinux, KERNEL_VMLINUX]];
+    if (pulled.initrd !== undefined) files.push([pulled.initrd, KERNEL_INITRD]);
+    const version = await kernelVersion(vmlinux);
+    const size = await s.importWorkspace.size(vmlinux);
+    const kernel: Kernel = {
+      apiVersion: API_VERSION,
+      kind: 'Kernel',
+      metadata: { name },
+      spec: { ociClaim: { type: 'Docker', ref: name } },
+      status: {
+        version,
+        ociSource: {
+          id: pulled.configDigest,
+          size: Size.fromBytes(size),
+          repoDigests: [`${ref.domain}/${ref.path}@${pulled.manifestDigest}`],
+        },
+      },
+    };
+    return storeWithFiles(s, 'Kernel', kernel, files, options);
+  });
+}

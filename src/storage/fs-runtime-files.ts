@@ -1,0 +1,121 @@
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { VMStatusSchema, type VMStatus } from '../api/index.js';
+import { runRecordFile, type DataLayout } from './layout.js';
+import type { FoundRootDisk, RuntimeFiles } from './runtime-files.js';
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** The runtime files on the data directory's filesystem. */
+export class FsRuntimeFiles implements RuntimeFiles {
+  constructor(private readonly layout: DataLayout) {}
+
+  async makeVMDir(uid: string): Promise<void> {
+    await mkdir(this.layout.objectDir('VM', uid), { recursive: true, mode: 0o700 });
+  }
+
+  async removeVMDir(uid: string): Promise<void> {
+    await rm(this.layout.objectDir('VM', uid), { recursive: true, force: true });
+  }
+
+  readRunRecord(uid: string): VMStatus | undefined {
+    const path = runRecordFile(this.layout.objectDir('VM', uid));
+    // A stat that finds nothing returns; a read that finds nothing throws, and the exception's
+    // stack costs more than the lookup. Synchronous: one failed open costs far less than a
+    // thread-pool round trip.
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      const parsed = VMStatusSchema.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async writeRunRecord(uid: string, status: VMStatus): Promise<void> {
+    const path = this.layout.vm(uid).runRecord;
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(status)}\n`, { mode: 0o600 });
+    await rename(tmp, path);
+  }
+
+  async removeRunRecord(uid: string): Promise<void> {
+    await rm(this.layout.vm(uid).runRecord, { force: true });
+  }
+
+  async removeRunFiles(uid: string): Promise<void> {
+    const f = this.layout.vm(uid);
+    await Promise.all(
+      [f.consoleSocket, f.controlSocket, f.metricsSocket, f.runRecord].map((p) =>
+        rm(p, { force: true }),
+      ),
+    );
+  }
+
+  async rootDisk(uid: string): Promise<FoundRootDisk | undefined> {
+    const f = this.layout.vm(uid);
+    if (await exists(f.rootDiskQcow2)) return { path: f.rootDiskQcow2, format: 'qcow2' };
+    if (await exists(f.rootDiskRaw)) return { path: f.rootDiskRaw, format: 'raw' };
+    return undefined;
+  }
+
+  readSpawnLog(uid: string): Promise<string | undefined> {
+    return readFile(this.layout.vm(uid).spawnLog, 'utf8').catch(() => undefined);
+  }
+
+  async readConsoleTail(uid: string, bytes: number): Promise<string | undefined> {
+    let file;
+    try {
+      file = await open(this.layout.vm(uid).consoleLog, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const { size } = await file.stat();
+      const length = Math.min(size, bytes);
+      const buf = Buffer.alloc(length);
+      await file.read(buf, 0, length, size - length);
+      return buf.toString('utf8');
+    } finally {
+      await file.close();
+    }
+  }
+
+  async copyLog(
+    uid: string,
+    log: 'console' | 'spawn',
+    out: NodeJS.WritableStream,
+  ): Promise<boolean> {
+    const f = this.layout.vm(uid);
+    const file = log === 'spawn' ? f.spawnLog : f.consoleLog;
+    if (!(await exists(file))) return false;
+    if (log === 'console')
+      await pipeline(createReadStream(`${file}.1`), out, { end: false }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      });
+    await pipeline(createReadStream(file), out, { end: false });
+    return true;
+  }
+
+  exists(path: string): Promise<boolean> {
+    return exists(path);
+  }
+
+  diskUsage(path: string): Promise<number> {
+    return stat(path).then(
+      (s) => s.blocks * 512,
+      () => 0,
+    );
+  }
+}

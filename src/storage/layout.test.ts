@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isAbsolute } from 'node:path';
+import { DataLayout } from './layout.js';
+
+const UID = '0123456789abcdef';
+
+test('DataLayout names every file under the data dir, absolute', () => {
+  const l = new DataLayout('/var/lib/firecracker');
+  const vm = l.vm(UID);
+  assert.equal(vm.dir, `/var/lib/firecracker/vm/${UID}`);
+  assert.equal(vm.rootDiskQcow2, `${vm.dir}/rootfs.qcow2`);
+  assert.equal(vm.rootDiskRaw, `${vm.dir}/rootfs.ext4`);
+  assert.equal(vm.sshKey, `${vm.dir}/id_${UID}`);
+  assert.equal(vm.runRecord, `${vm.dir}/run.json`);
+  assert.equal(vm.metricsSocket, `${vm.dir}/prometheus.sock`);
+  assert.equal(l.imageExt4(UID), `/var/lib/firecracker/image/${UID}/image.ext4`);
+  assert.deepEqual(l.kernelFiles(UID), {
+    vmlinux: `/var/lib/firecracker/kernel/${UID}/vmlinux`,
+    initrd: `/var/lib/firecracker/kernel/${UID}/initrd`,
+  });
+  assert.equal(l.stagingDir, '/var/lib/firecracker/.staging');
+  assert.equal(l.accelCache, '/var/lib/firecracker/.cache/accel.json');
+  assert.equal(l.gitopsDir, '/var/lib/firecracker/gitops');
+});
+
+test('DataLayout: a relative data dir still gives absolute paths; a bad UID is refused', () => {
+  const l = new DataLayout('data');
+  assert.ok(isAbsolute(l.objectDir('VM', UID)));
+  for (const bad of ['', '../../etc', 'ABC', `${UID}/x`])
+    assert.throws(() => l.objectDir('Image', bad), /not a valid uid/, bad);
+});

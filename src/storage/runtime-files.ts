@@ -1,0 +1,43 @@
+import type { VMStatus } from '../api/index.js';
+
+/** A VM's root disk as found in its directory. */
+export interface FoundRootDisk {
+  path: string;
+  format: 'qcow2' | 'raw';
+}
+
+/**
+ * The files beside stored objects that the use cases read and write (names in layout.ts): a VM's
+ * run record, sockets, logs and root disk, and the files of images and kernels. A test keeps them
+ * in memory (test/fakes/fake-runtime-files.ts).
+ */
+export interface RuntimeFiles {
+  /** Creates `<dataDir>/vm/<uid>/` before the VM is stored (a prestarted supervisor logs there). */
+  makeVMDir(uid: string): Promise<void>;
+  /** Removes a VM's directory that holds no stored VM. */
+  removeVMDir(uid: string): Promise<void>;
+  /**
+   * The supervisor's record of the VM's current run; undefined when there is none (the usual
+   * case) or it is unreadable. Synchronous: `ps` asks it of every VM that is not running.
+   */
+  readRunRecord(uid: string): VMStatus | undefined;
+  writeRunRecord(uid: string, status: VMStatus): Promise<void>;
+  removeRunRecord(uid: string): Promise<void>;
+  /** Removes what a run leaves that only a live run uses: sockets and the run record. */
+  removeRunFiles(uid: string): Promise<void>;
+  /** The VM's root disk, qcow2 first; undefined when it has none. */
+  rootDisk(uid: string): Promise<FoundRootDisk | undefined>;
+  /** The supervisor's log, or undefined when it wrote none. */
+  readSpawnLog(uid: string): Promise<string | undefined>;
+  /** The last `bytes` of the console log, or undefined when there is none. */
+  readConsoleTail(uid: string, bytes: number): Promise<string | undefined>;
+  /**
+   * Copies a log to `out` (not ending it): the console's rotated generation first, so the output
+   * reads in order. False when the log does not exist.
+   */
+  copyLog(uid: string, log: 'console' | 'spawn', out: NodeJS.WritableStream): Promise<boolean>;
+  /** Whether a file exists (an SSH key, a kernel's vmlinux). */
+  exists(path: string): Promise<boolean>;
+  /** The disk space a file takes, 0 when it is absent. */
+  diskUsage(path: string): Promise<number>;
+}

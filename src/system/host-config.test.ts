@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_DATA_DIR,
+  hostVMDefaults,
+  parseHostConfig,
+  type HostFlags,
+} from './host-config.js';
+
+const RESOLV = 'nameserver 127.0.0.53\nnameserver 10.0.0.2\n# nameserver 8.8.8.8\nnameserver ::1\n';
+
+test('parseHostConfig: flags, then the environment, then the defaults', () => {
+  const cases: {
+    name: string;
+    flags: HostFlags;
+    env: NodeJS.ProcessEnv;
+    want: Partial<ReturnType<typeof parseHostConfig>>;
+  }[] = [
+    {
+      name: 'nothing set',
+      flags: {},
+      env: {},
+      want: {
+        dataDir: DEFAULT_DATA_DIR,
+        logLevel: 'info',
+        vmm: 'auto',
+        accel: 'auto',
+        insecureRegistries: [],
+        importLimits: {},
+      },
+    },
+    {
+      name: 'environment',
+      flags: {},
+      env: {
+        IGNITE_DATA_DIR: '/srv/ignite',
+        IGNITE_VMM: 'qemu',
+        IGNITE_ACCEL: 'tcg',
+        IGNITE_KERNEL_IMAGE: 'k:1',
+        IGNITE_INSECURE_REGISTRIES: ' a:5000, ,b ',
+        IGNITE_IMPORT_MAX_SIZE: '1GiB',
+        IGNITE_IMPORT_MAX_ENTRIES: '10',
+        DOCKER_CONFIG: '/etc/docker',
+      },
+      want: {
+        dataDir: '/srv/ignite',
+        vmm: 'qemu',
+        accel: 'tcg',
+        kernelImage: 'k:1',
+        insecureRegistries: ['a:5000', 'b'],
+        importLimits: { maxSize: '1GiB', maxEntries: '10' },
+        dockerConfigDir: '/etc/docker',
+      },
+    },
+    {
+      name: 'flags win over the environment; registries add up',
+      flags: {
+        dataDir: '/d',
+        logLevel: 'debug',
+        insecureRegistries: ['c'],
+        importMaxSize: '2GB',
+        importMaxEntries: '5',
+      },
+      env: {
+        IGNITE_DATA_DIR: '/srv/ignite',
+        IGNITE_INSECURE_REGISTRIES: 'a',
+        IGNITE_IMPORT_MAX_SIZE: '1GiB',
+      },
+      want: {
+        dataDir: '/d',
+        logLevel: 'debug',
+        insecureRegistries: ['a', 'c'],
+        importLimits: { maxSize: '2GB', maxEntries: '5' },
+      },
+    },
+    {
+      name: 'empty values count as unset, except an empty IGNITE_VMM (an error when used)',
+      flags: {},
+      env: {
+        IGNITE_DATA_DIR: '',
+        IGNITE_KERNEL_IMAGE: '',
+        IGNITE_IMPORT_MAX_SIZE: '',
+        DOCKER_CONFIG: '',
+        IGNITE_VMM: '',
+        IGNITE_ACCEL: 'fast',
+      },
+      want: { dataDir: DEFAULT_DATA_DIR, importLimits: {}, vmm: '', accel: 'auto' },
+    },
+  ];
+  for (const c of cases) {
+    const got = parseHostConfig(c.flags, c.env, '');
+    for (const [key, value] of Object.entries(c.want))
+      assert.deepEqual(got[key as keyof typeof got], value, `${c.name}: ${key}`);
+    if (!('kernelImage' in c.want)) assert.equal(got.kernelImage, undefined, c.name);
+    if (!('dockerConfigDir' in c.want)) assert.equal(got.dockerConfigDir, undefined, c.name);
+    assert.equal(got.env, c.env, `${c.name}: the environment is passed on as it is`);
+  }
+});
+
+test('parseHostConfig: resolvers without loopback stubs or comments', () => {
+  assert.deepEqual(parseHostConfig({}, {}, RESOLV).nameservers, ['10.0.0.2']);
+  assert.deepEqual(parseHostConfig({}, {}, '').nameservers, []);
+});
+
+test('hostVMDefaults: IGNITE_KERNEL_IMAGE replaces the kernel image, normalized', () => {
+  assert.match(hostVMDefaults({}).kernelImage, /weaveworks\/ignite-kernel/);
+  assert.equal(
+    hostVMDefaults({ kernelImage: '127.0.0.1:5000/k' }).kernelImage,
+    '127.0.0.1:5000/k:latest',
+  );
+  assert.throws(() => hostVMDefaults({ kernelImage: 'UPPER case' }));
+});

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LinuxProcesses, processStartTime } from './linux-processes.js';
+
+test('a detached process is known by its pid, start time and marker until it ends', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-proc-'));
+  const procs = new LinuxProcesses();
+  const marker = `ignite-test-${process.pid}`;
+  // The marker is the shell's $0: in its command line, not an argument of sleep; the ':' keeps the
+  // shell from replacing itself with sleep.
+  const p = procs.spawnDetached('sh', ['-c', 'sleep 30; :', marker], { logFile: join(dir, 'log') });
+  try {
+    assert.equal(p.startTime, processStartTime(p.pid));
+    assert.ok(procs.isAlive(p.pid, { marker, startTime: p.startTime }));
+    assert.equal(procs.isAlive(p.pid, { startTime: (p.startTime ?? 0) + 1 }), false);
+    assert.equal(procs.isAlive(p.pid, { marker: 'another-vm' }), false);
+    assert.equal(procs.signalIfSame(p.pid, { marker: 'another-vm' }, 'SIGKILL'), false);
+    const found = await procs.find((argv) => argv.includes(marker));
+    assert.deepEqual(found, [p]);
+    assert.ok(procs.signalIfSame(p.pid, { marker }, 'SIGTERM'));
+    assert.ok(await procs.waitForExit(p.pid, 5000, { startTime: p.startTime }));
+    assert.equal(procs.isAlive(p.pid, { marker }), false);
+  } finally {
+    // The whole session: the shell's sleep too.
+    procs.signal(-p.pid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('catchesSignal reads the handler mask; this process catches none of SIGUSR2 by default', async () => {
+  const procs = new LinuxProcesses();
+  assert.equal(await procs.catchesSignal(process.pid, 12), false);
+  const handler = () => undefined;
+  process.on('SIGUSR2', handler);
+  try {
+    assert.equal(await procs.catchesSignal(process.pid, 12), true);
+  } finally {
+    process.off('SIGUSR2', handler);
+  }
+});

@@ -1,0 +1,171 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import type { Clock } from './clock.js';
+import type { DetachedOptions, ProcessIdentity, ProcessRef, Processes } from './processes.js';
+import { systemClock } from './system-clock.js';
+
+/** The fields of `/proc/<pid>/stat` after the command name, which may itself hold spaces. */
+function statFields(pid: number): string[] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The process's start time in clock ticks after boot (field 22), or undefined when it is gone. */
+export function processStartTime(pid: number): number | undefined {
+  const t = Number(statFields(pid)?.[19]);
+  return Number.isFinite(t) ? t : undefined;
+}
+
+/**
+ * Whether `pid` is a live process matching `identity`: its start time when given, and its marker
+ * (a string alone is one) in its command line when given.
+ */
+export function isProcessAlive(
+  pid: number | undefined,
+  identity: ProcessIdentity | string = {},
+): boolean {
+  if (pid === undefined || pid <= 0) return false;
+  const { marker, startTime } = typeof identity === 'string' ? { marker: identity } : identity;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const fields = statFields(pid);
+  // A zombie has exited; only its parent's wait is missing.
+  if (fields === undefined || fields[0] === 'Z') return false;
+  if (startTime !== undefined && Number(fields[19]) !== startTime) return false;
+  if (marker === undefined) return true;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+/** Sends a signal, ignoring a process that is already gone. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until the process is gone or the timeout passes; true when it is gone. */
+export async function waitForExit(
+  pid: number,
+  timeoutMs: number,
+  identity: ProcessIdentity | string = {},
+  clock: Clock = systemClock,
+): Promise<boolean> {
+  const deadline = clock.now().getTime() + timeoutMs;
+  while (clock.now().getTime() < deadline) {
+    if (!isProcessAlive(pid, identity)) return true;
+    await clock.sleep(50);
+  }
+  return !isProcessAlive(pid, identity);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return systemClock.sleep(ms);
+}
+
+/** Starts a detached process in its own session; see Processes.spawnDetached. */
+export function spawnDetached(
+  file: string,
+  args: readonly string[],
+  options: DetachedOptions,
+): ProcessRef {
+  const fd = openSync(options.logFile, 'a', 0o600);
+  try {
+    const child = spawn(file, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: options.env,
+      cwd: options.cwd,
+    });
+    // A missing binary is reported through 'error' after spawn returns; pid tells us synchronously.
+    child.on('error', () => undefined);
+    if (child.pid === undefined) throw new Error(`${file}: could not start`);
+    child.unref();
+    const startTime = processStartTime(child.pid);
+    return startTime === undefined ? { pid: child.pid } : { pid: child.pid, startTime };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The processes whose command line has `match(argv)` true, read from /proc. Processes that exit
+ * while being read are passed over.
+ */
+export async function findProcesses(
+  match: (argv: readonly string[]) => boolean,
+): Promise<ProcessRef[]> {
+  const found: ProcessRef[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+      (c) => c.split('\0').filter((a) => a !== ''),
+      () => [],
+    );
+    if (argv.length === 0 || !match(argv)) continue;
+    const startTime = processStartTime(pid);
+    found.push(startTime === undefined ? { pid } : { pid, startTime });
+  }
+  return found;
+}
+
+/** Whether process `pid` has a handler for signal number `sig` (its SigCgt mask in /proc). */
+export async function catchesSignal(pid: number, sig: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
+  return m?.[1] !== undefined && (BigInt(`0x${m[1]}`) & (1n << BigInt(sig - 1))) !== 0n;
+}
+
+/** The host's processes, through /proc and kill(2). */
+export class LinuxProcesses implements Processes {
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  spawnDetached(file: string, args: readonly string[], options: DetachedOptions): ProcessRef {
+    return spawnDetached(file, args, options);
+  }
+
+  isAlive(pid: number | undefined, identity?: ProcessIdentity): boolean {
+    return isProcessAlive(pid, identity);
+  }
+
+  signal(pid: number, signal: NodeJS.Signals): boolean {
+    return signalProcess(pid, signal);
+  }
+
+  signalIfSame(
+    pid: number | undefined,
+    identity: ProcessIdentity,
+    signal: NodeJS.Signals,
+  ): boolean {
+    if (pid === undefined || identity.marker === '' || !isProcessAlive(pid, identity)) return false;
+    return signalProcess(pid, signal);
+  }
+
+  waitForExit(pid: number, timeoutMs: number, identity?: ProcessIdentity): Promise<boolean> {
+    return waitForExit(pid, timeoutMs, identity, this.clock);
+  }
+
+  find(match: (argv: readonly string[]) => boolean): Promise<ProcessRef[]> {
+    return findProcesses(match);
+  }
+
+  catchesSignal(pid: number, signal: number): Promise<boolean> {
+    return catchesSignal(pid, signal);
+  }
+}

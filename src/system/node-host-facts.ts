@@ -1,0 +1,15 @@
+import { existsSync } from 'node:fs';
+import type { HostFacts } from './host-facts.js';
+
+/** The facts of the running Node process. */
+export function nodeHostFacts(): HostFacts {
+  const uid = process.getuid?.() ?? -1;
+  return {
+    isRoot: uid === 0,
+    uid,
+    pid: process.pid,
+    nodeVersion: process.version,
+    platform: `${process.platform}/${process.arch}`,
+    hasKVMDevice: () => existsSync('/dev/kvm'),
+  };
+}

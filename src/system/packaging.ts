@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getAsset, isSea } from 'node:sea';
+
+/** The argument by which the single executable runs itself as ignite-spawn. */
+export const SEA_SPAWN_ARG = '--as-ignite-spawn';
+
+/** How to start an ignite-spawn process: the program and the arguments before the VM's UID. */
+export interface SpawnCommand {
+  file: string;
+  args: string[];
+}
+
+/** Version facts written at build time (scripts/write-build-info.mjs). */
+export interface BuildInfo {
+  version: string;
+  gitCommit: string;
+  buildDate: string;
+}
+
+/**
+ * How this program is packaged: a single executable, a bundle (dist/*.cjs, where `here` is dist/
+ * itself), or compiled modules (dist/<module>/*.js, or src/ under tsx).
+ */
+export type Packaging = 'single-executable' | 'bundle' | 'modules';
+
+export function packaging(here: string = import.meta.dirname): Packaging {
+  if (isSea()) return 'single-executable';
+  return existsSync(join(here, 'ignite-spawn.cjs')) ? 'bundle' : 'modules';
+}
+
+/** The directory with the entry points and build-info.json: dist/ (or src/ under tsx). */
+function distDir(kind: Packaging, here: string): string {
+  return kind === 'bundle' ? here : join(here, '..');
+}
+
+/**
+ * ignite-spawn is this same program's spawn entry, run by the same Node binary: the single
+ * executable itself, the bundle's launcher (bin/ignite-spawn.js) when the CLI runs from the
+ * bundle, or the compiled module.
+ */
+export function spawnCommand(
+  kind: Packaging = packaging(),
+  here: string = import.meta.dirname,
+): SpawnCommand {
+  if (kind === 'single-executable') return { file: process.execPath, args: [SEA_SPAWN_ARG] };
+  const dist = distDir(kind, here);
+  const entry =
+    kind === 'bundle' ? join(dist, '..', 'bin', 'ignite-spawn.js') : join(dist, 'spawn', 'main.js');
+  return { file: process.execPath, args: [entry] };
+}
+
+/** The build's version facts, with a fallback for runs from source. */
+export function readBuildInfo(
+  kind: Packaging = packaging(),
+  here: string = import.meta.dirname,
+): BuildInfo {
+  try {
+    if (kind === 'single-executable')
+      return JSON.parse(getAsset('build-info.json', 'utf8')) as BuildInfo;
+    const raw = readFileSync(join(distDir(kind, here), 'build-info.json'), 'utf8');
+    return JSON.parse(raw) as BuildInfo;
+  } catch {
+    return { version: '0.0.0-dev', gitCommit: 'unknown', buildDate: 'unknown' };
+  }
+}

@@ -1,0 +1,50 @@
+import type { Clock } from '../../src/system/clock.js';
+
+/**
+ * A clock that moves only when told. With `autoAdvance`, each sleep moves it forward by what was
+ * asked and resolves at once, so a use case's timeout of minutes passes in no time; otherwise
+ * sleeps wait until `advance` moves the time past them.
+ */
+export class FakeClock implements Clock {
+  private ms: number;
+  private readonly sleepers: { until: number; wake: () => void }[] = [];
+  /** Every sleep asked for, in order. */
+  readonly sleeps: number[] = [];
+
+  constructor(
+    start: Date | string = '2024-01-01T00:00:00Z',
+    private readonly options: { autoAdvance?: boolean } = {},
+  ) {
+    this.ms = new Date(start).getTime();
+  }
+
+  now(): Date {
+    return new Date(this.ms);
+  }
+
+  sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    if (this.options.autoAdvance) {
+      this.advance(ms);
+      return Promise.resolve();
+    }
+    return new Promise((wake) => this.sleepers.push({ until: this.ms + ms, wake }));
+  }
+
+  /** Moves the time forward, waking the sleeps that end by then. */
+  advance(ms: number): void {
+    this.ms += ms;
+    for (let i = this.sleepers.length - 1; i >= 0; i--) {
+      const s = this.sleepers[i];
+      if (s !== undefined && s.until <= this.ms) {
+        this.sleepers.splice(i, 1);
+        s.wake();
+      }
+    }
+  }
+
+  /** How many sleeps are waiting. */
+  get waiting(): number {
+    return this.sleepers.length;
+  }
+}

@@ -1,0 +1,77 @@
+import type { VMStatus } from '../../src/api/index.js';
+import type { FoundRootDisk, RuntimeFiles } from '../../src/storage/runtime-files.js';
+
+/** The runtime files of a data directory, in memory. Paths are only keys here. */
+export class FakeRuntimeFiles implements RuntimeFiles {
+  readonly vmDirs = new Set<string>();
+  readonly runRecords = new Map<string, VMStatus>();
+  readonly rootDisks = new Map<string, FoundRootDisk>();
+  readonly spawnLogs = new Map<string, string>();
+  readonly consoleLogs = new Map<string, string>();
+  /** Files that exist (kernel files, SSH keys), with their disk usage. */
+  readonly files = new Map<string, number>();
+  /** VMs whose run files (sockets, run record) were removed, in order. */
+  readonly runFilesRemoved: string[] = [];
+
+  makeVMDir(uid: string): Promise<void> {
+    this.vmDirs.add(uid);
+    return Promise.resolve();
+  }
+
+  removeVMDir(uid: string): Promise<void> {
+    this.vmDirs.delete(uid);
+    this.spawnLogs.delete(uid);
+    this.consoleLogs.delete(uid);
+    this.runRecords.delete(uid);
+    this.rootDisks.delete(uid);
+    return Promise.resolve();
+  }
+
+  readRunRecord(uid: string): VMStatus | undefined {
+    const r = this.runRecords.get(uid);
+    return r === undefined ? undefined : structuredClone(r);
+  }
+
+  writeRunRecord(uid: string, status: VMStatus): Promise<void> {
+    this.runRecords.set(uid, structuredClone(status));
+    return Promise.resolve();
+  }
+
+  removeRunRecord(uid: string): Promise<void> {
+    this.runRecords.delete(uid);
+    return Promise.resolve();
+  }
+
+  removeRunFiles(uid: string): Promise<void> {
+    this.runFilesRemoved.push(uid);
+    return this.removeRunRecord(uid);
+  }
+
+  rootDisk(uid: string): Promise<FoundRootDisk | undefined> {
+    return Promise.resolve(this.rootDisks.get(uid));
+  }
+
+  readSpawnLog(uid: string): Promise<string | undefined> {
+    return Promise.resolve(this.spawnLogs.get(uid));
+  }
+
+  readConsoleTail(uid: string, bytes: number): Promise<string | undefined> {
+    const log = this.consoleLogs.get(uid);
+    return Promise.resolve(log === undefined ? undefined : log.slice(-bytes));
+  }
+
+  copyLog(uid: string, log: 'console' | 'spawn', out: NodeJS.WritableStream): Promise<boolean> {
+    const text = (log === 'spawn' ? this.spawnLogs : this.consoleLogs).get(uid);
+    if (text === undefined) return Promise.resolve(false);
+    out.write(text);
+    return Promise.resolve(true);
+  }
+
+  exists(path: string): Promise<boolean> {
+    return Promise.resolve(this.files.has(path));
+  }
+
+  diskUsage(path: string): Promise<number> {
+    return Promise.resolve(this.files.get(path) ?? 0);
+  }
+}

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { FakeClock } from './fake-clock.js';
+import { fakeHostFacts } from './fake-host-facts.js';
+import { FakeProcesses } from './fake-processes.js';
+import { FakeRuntimeFiles } from './fake-runtime-files.js';
+
+test('FakeClock: sleeps wake when the time is advanced past them', async () => {
+  const clock = new FakeClock('2024-01-01T00:00:00Z');
+  let woke = 0;
+  const a = clock.sleep(100).then(() => woke++);
+  const b = clock.sleep(300).then(() => woke++);
+  assert.equal(clock.waiting, 2);
+  clock.advance(150);
+  await a;
+  assert.equal(woke, 1);
+  assert.equal(clock.waiting, 1);
+  clock.advance(150);
+  await b;
+  assert.equal(woke, 2);
+  assert.equal(clock.now().toISOString(), '2024-01-01T00:00:00.300Z');
+});
+
+test('FakeClock: with autoAdvance a sleep moves the time and resolves at once', async () => {
+  const clock = new FakeClock('2024-01-01T00:00:00Z', { autoAdvance: true });
+  await clock.sleep(60_000);
+  assert.equal(clock.now().toISOString(), '2024-01-01T00:01:00.000Z');
+  assert.deepEqual(clock.sleeps, [60_000]);
+});
+
+test('fakeHostFacts: root unless told otherwise', () => {
+  assert.equal(fakeHostFacts().isRoot, true);
+  const user = fakeHostFacts({ isRoot: false, kvm: false });
+  assert.equal(user.isRoot, false);
+  assert.equal(user.uid, 1000);
+  assert.equal(user.hasKVMDevice(), false);
+  assert.equal(fakeHostFacts({ pid: 7 }).pid, 7);
+});
+
+test('FakeProcesses: identity by marker and start time, signals, find', async () => {
+  const procs = new FakeProcesses();
+  const spawned = procs.spawnDetached('ignite-spawn', ['abc123', '--data-dir', '/d'], {
+    logFile: '/d/vm/abc123/spawn.log',
+  });
+  assert.equal(procs.spawned[0]?.options.logFile, '/d/vm/abc123/spawn.log');
+  assert.ok(procs.isAlive(spawned.pid, { marker: 'abc123', startTime: spawned.startTime }));
+  assert.equal(procs.isAlive(spawned.pid, { marker: 'other' }), false, 'marker must match');
+  assert.equal(procs.isAlive(spawned.pid, { startTime: -1 }), false, 'start time must match');
+  assert.equal(procs.signalIfSame(spawned.pid, { marker: 'other' }, 'SIGKILL'), false);
+  assert.ok(procs.isAlive(spawned.pid), 'a process of another marker is not signalled');
+
+  const stubborn = procs.add(['hv', 'abc123'], { onSignal: () => undefined });
+  stubborn.catches.add(12);
+  assert.equal(await procs.catchesSignal(stubborn.pid, 12), true);
+  assert.equal(await procs.catchesSignal(spawned.pid, 12), false);
+  assert.deepEqual(
+    (await procs.find((argv) => argv.includes('abc123'))).map((p) => p.pid),
+    [spawned.pid, stubborn.pid],
+  );
+  assert.ok(procs.signal(stubborn.pid, 'SIGTERM'));
+  assert.ok(procs.isAlive(stubborn.pid), 'its own handler decides');
+  assert.ok(procs.signal(spawned.pid, 'SIGTERM'));
+  assert.equal(await procs.waitForExit(spawned.pid, 1000), true);
+  assert.equal(procs.signal(spawned.pid, 'SIGKILL'), false, 'gone');
+  assert.deepEqual(procs.signals.at(-1), { pid: spawned.pid, signal: 'SIGKILL' });
+});
+
+test('FakeProcesses: waitForExit polls on the clock until the timeout', async () => {
+  const clock = new FakeClock(undefined, { autoAdvance: true });
+  const procs = new FakeProcesses(clock);
+  const p = procs.add(['sleep']);
+  const start = clock.now().getTime();
+  assert.equal(await procs.waitForExit(p.pid, 500), false);
+  assert.equal(clock.now().getTime() - start, 500);
+  procs.exit(p.pid);
+  assert.equal(await procs.waitForExit(p.pid, 500), true);
+});
+
+test('FakeRuntimeFiles: run records, root disks, logs and files by VM', async () => {
+  const files = new FakeRuntimeFiles();
+  await files.makeVMDir('u1');
+  assert.equal(files.readRunRecord('u1'), undefined);
+  await files.writeRunRecord('u1', { state: 'Running' });
+  const read = files.readRunRecord('u1');
+  assert.deepEqual(read, { state: 'Running' });
+  if (read) read.state = 'Stopped';
+  assert.deepEqual(files.readRunRecord('u1'), { state: 'Running' }, 'a copy is returned');
+  await files.removeRunFiles('u1');
+  assert.equal(files.readRunRecord('u1'), undefined);
+  assert.deepEqual(files.runFilesRemoved, ['u1']);
+
+  files.rootDisks.set('u1', { path: '/d/vm/u1/rootfs.qcow2', format: 'qcow2' });
+  assert.equal((await files.rootDisk('u1'))?.format, 'qcow2');
+  files.consoleLogs.set('u1', 'boot\nlogin:');
+  assert.equal(await files.readConsoleTail('u1', 6), 'login:');
+  let out = '';
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) });
+  assert.equal(await files.copyLog('u1', 'console', sink), true);
+  assert.equal(await files.copyLog('u1', 'spawn', sink), false);
+  assert.equal(out, 'boot\nlogin:');
+  files.files.set('/k/vmlinux', 4096);
+  assert.equal(await files.exists('/k/vmlinux'), true);
+  assert.equal(await files.diskUsage('/k/vmlinux'), 4096);
+  assert.equal(await files.diskUsage('/k/none'), 0);
+  await files.removeVMDir('u1');
+  assert.equal(await files.rootDisk('u1'), undefined);
+});
