@@ -8,7 +8,8 @@ import { waitForExit } from '../../../src/system/linux-processes.js';
 import { fakeManager, freePort, startFakeVM, tempDir } from './fixture.js';
 
 interface TargetsResponse {
-  data: { activeTargets: { health: string; lastError: string; scrapeURL: string }[] };
+  // Prometheus's own field names.
+  data: { activeTargets: { health: string; lastError: string; scrapeUrl: string }[] };
 }
 interface QueryResponse {
   status: string;
@@ -83,7 +84,7 @@ test('a real Prometheus scrapes the host endpoint and can query a VM', async () 
       if (t?.health === 'down') throw new Error(`scrape failed: ${t.lastError}`);
       return t?.health === 'up' ? t : undefined;
     });
-    assert.equal(target.scrapeURL, `${host.url}/metrics`);
+    assert.equal(target.scrapeUrl, `${host.url}/metrics`);
     assert.equal(target.lastError, '');
 
     const info = await getJSON<QueryResponse>(`${api}/query?query=ignite_vm_info`);
