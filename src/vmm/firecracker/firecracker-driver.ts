@@ -11,6 +11,7 @@ import {
   spawnHypervisor,
   type HypervisorProcess,
 } from '../hypervisor-process.js';
+import { cmdlineWords, hasCmdlineKey, withoutIPAutoconfig } from '../kernel-cmdline.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type { Availability, BlockStats, RunningVM, VMConfig, VMMDriver } from '../vmm-driver.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
@@ -100,9 +101,9 @@ export class FirecrackerDriver implements VMMDriver {
       await this.waitForApi(proc, client, label);
       await client.putLogger({ logPath, metricsPath });
       await client.putMachineConfig({ vcpuCount: config.vcpus, memSizeMib: config.memoryMiB });
-      const bootArgs = /(^|\s)console=/.test(config.kernel.cmdline)
-        ? config.kernel.cmdline
-        : `${config.kernel.cmdline} console=ttyS0`.trim();
+      const words = withoutIPAutoconfig(cmdlineWords(config.kernel.cmdline), config.nics.length);
+      if (!hasCmdlineKey(words, 'console')) words.push('console=ttyS0');
+      const bootArgs = words.join(' ');
       await client.putBootSource({
         kernelImagePath: config.kernel.vmlinuxPath,
         bootArgs,
