@@ -18,6 +18,7 @@ build_debian_slim() {
       --customize-hook='sed -i -E "/^[1-6]:[0-9]+:respawn:\/sbin\/getty/d" "$1/etc/inittab"' \
       --customize-hook='echo "T0:2345:respawn:/sbin/getty -L 115200 ttyS0 vt100" >> "$1/etc/inittab"' \
       --customize-hook='ln -sf ../proc/net/pnp "$1/etc/resolv.conf"' \
+      --customize-hook='ln -sf ../proc/self/mounts "$1/etc/mtab"' \
       --customize-hook='sed -i "s/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/" "$1/etc/ssh/sshd_config"' \
       --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
       --customize-hook='printf "%s\n" "#!/bin/sh" "### BEGIN INIT INFO" "# Provides:          ssh-hostkeys" "# Required-Start:    \$local_fs" "# Required-Stop:" "# X-Start-Before:    ssh" "# Default-Start:     2 3 4 5" "# Default-Stop:" "# Short-Description: Makes this VM'"'"'s SSH host keys at its first boot" "### END INIT INFO" "[ \"\$1\" = start ] && ssh-keygen -A" "exit 0" > "$1/etc/init.d/ssh-hostkeys"' \
