@@ -161,3 +161,39 @@ test(
     }
   },
 );
+
+// Debian's generic kernel stays available beside the micro kernel (declarative.test.ts also boots
+// the Debian image with it).
+test(
+  "generic kernel: busybox boots with Debian's kernel and its initramfs",
+  { timeout: 300_000 },
+  async () => {
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const name = `generic-bb-${process.pid}`;
+    try {
+      const run = await ignite(
+        [
+          'run',
+          `${t.registry}/ignite-busybox`,
+          '--name',
+          name,
+          '--net',
+          'none',
+          '--memory',
+          '128MB',
+          '--kernel-image',
+          `${t.registry}/ignite-kernel:6.1`,
+        ],
+        { env },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const uid = await waitForBusyboxInit(t.dataDir, run.stdout, 120_000);
+      const boot = await readFile(join(t.dataDir, 'vm', uid, 'console.log'), 'utf8');
+      assert.match(boot, /Linux version 6\.1\.0-\d+-amd64 /);
+      assert.match(boot, /Freeing initrd memory|unpack rootfs image as initramfs/);
+    } finally {
+      await ignite(['rm', '-f', name], { env });
+    }
+  },
+);
