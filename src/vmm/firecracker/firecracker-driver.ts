@@ -32,6 +32,17 @@ export interface FirecrackerDriverOptions {
   logger?: Logger;
 }
 
+/**
+ * Firecracker's `boot_args`: the spec's command line with a serial console unless it names one,
+ * and without `ip=` when the VM has no NIC. Firecracker itself appends `root=/dev/vda rw` for the
+ * root drive.
+ */
+export function firecrackerBootArgs(cmdline: string, nics: number): string {
+  const words = withoutIPAutoconfig(cmdlineWords(cmdline), nics);
+  if (!hasCmdlineKey(words, 'console')) words.push('console=ttyS0');
+  return words.join(' ');
+}
+
 /** The names of the driver's files in `paths.workDir`. */
 export const FIRECRACKER_FILES = {
   log: 'firecracker.log',
@@ -101,9 +112,7 @@ export class FirecrackerDriver implements VMMDriver {
       await this.waitForApi(proc, client, label);
       await client.putLogger({ logPath, metricsPath });
       await client.putMachineConfig({ vcpuCount: config.vcpus, memSizeMib: config.memoryMiB });
-      const words = withoutIPAutoconfig(cmdlineWords(config.kernel.cmdline), config.nics.length);
-      if (!hasCmdlineKey(words, 'console')) words.push('console=ttyS0');
-      const bootArgs = words.join(' ');
+      const bootArgs = firecrackerBootArgs(config.kernel.cmdline, config.nics.length);
       await client.putBootSource({
         kernelImagePath: config.kernel.vmlinuxPath,
         bootArgs,
