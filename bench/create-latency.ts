@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchEnv, fmt, median, pexec, sample } from './lib.js';
+import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 
@@ -45,7 +46,7 @@ export async function createLatencyBench(): Promise<{ rows: string[][]; ratio: n
   await using b = await benchEnv(['busybox', 'kernel']);
   const small = await pushPadded(b.registry, 100);
   const large = await pushPadded(b.registry, 1024);
-  await b.ig(['kernel', 'import', `${b.registry}/ignite-kernel:6.1`]);
+  await b.ig(['kernel', 'import', `${b.registry}/${TEST_KERNEL}`]);
   const times: Record<string, number[]> = {};
   for (const ref of [small, large]) await b.ig(['image', 'import', ref]);
   let n = 0;

@@ -5,6 +5,7 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { benchEnv, fmt, waitInFile } from './lib.js';
 import { BUSYBOX_INIT } from '../test/helpers/console.js';
+import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 
 const CAP = Number(process.env['BENCH_DENSITY_CAP'] ?? 64);
 /** Stop before the host runs short of memory: the figure is then a lower bound. */
@@ -14,7 +15,7 @@ const BUDGET_MS = Number(process.env['BENCH_DENSITY_BUDGET_MS'] ?? 240_000);
 export async function densityBench(): Promise<{ rows: string[][] }> {
   await using b = await benchEnv(['busybox', 'kernel']);
   await b.ig(['image', 'import', `${b.registry}/ignite-busybox`]);
-  await b.ig(['kernel', 'import', `${b.registry}/ignite-kernel:6.1`]);
+  await b.ig(['kernel', 'import', `${b.registry}/${TEST_KERNEL}`]);
   const boot = async (i: number, memory: string, timeoutMs: number): Promise<number> => {
     const t0 = performance.now();
     const out = await b.ig([

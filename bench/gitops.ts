@@ -5,6 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchEnv, fmt, median, pexec } from './lib.js';
+import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 
 const COUNT = Number(process.env['BENCH_GITOPS_VMS'] ?? 100);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -13,7 +14,7 @@ export async function gitopsBench(): Promise<{ rows: string[][] }> {
   await using b = await benchEnv(['busybox', 'kernel']);
   const image = `${b.registry}/ignite-busybox`;
   await b.ig(['image', 'import', image]);
-  await b.ig(['kernel', 'import', `${b.registry}/ignite-kernel:6.1`]);
+  await b.ig(['kernel', 'import', `${b.registry}/${TEST_KERNEL}`]);
   const root = await mkdtemp(join(tmpdir(), 'ignite-bench-git-'));
   try {
     const bare = join(root, 'vms.git');

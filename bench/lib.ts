@@ -3,7 +3,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
+import { pushProjectImages, startRegistry, type ProjectImage } from '../test/helpers/registry.js';
+import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 
 export const pexec = promisify(execFile);
 
@@ -73,14 +74,18 @@ export interface BenchEnv extends AsyncDisposable {
   ig(args: string[]): Promise<string>;
 }
 
-export async function benchEnv(images: ('busybox' | 'kernel' | 'debian')[]): Promise<BenchEnv> {
+/** As in the tests, `kernel` pushes both kernels and VMs boot the micro kernel by default. */
+export async function benchEnv(images: ProjectImage[]): Promise<BenchEnv> {
   const reg = await startRegistry();
-  await pushProjectImages(reg.host, images);
+  const push = images.includes('kernel')
+    ? [...new Set([...images, 'kernel-micro' as const])]
+    : images;
+  await pushProjectImages(reg.host, push);
   const dataDir = await mkdtemp(join(tmpdir(), 'ignite-bench-'));
   const env = {
     ...process.env,
     IGNITE_DATA_DIR: dataDir,
-    IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+    IGNITE_KERNEL_IMAGE: `${reg.host}/${TEST_KERNEL}`,
     IGNITE_ACCEL: 'tcg',
   };
   const ig = async (args: string[]) =>

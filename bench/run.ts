@@ -1,6 +1,6 @@
 // `npm run bench [name…]`: every figure, each a median, compared with a baseline taken in the same
 // run where there is one. Prints a table and writes it, with the machine's details, to
-// bench/results/<date>.md. Names: import, boot, create, ps, memory, density, gitops.
+// bench/results/<date>.md. Names: import, boot, kernels, create, ps, memory, density, gitops.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
@@ -11,6 +11,7 @@ import { createLatencyBench } from './create-latency.js';
 import { densityBench } from './density.js';
 import { gitopsBench } from './gitops.js';
 import { importBench } from './import.js';
+import { kernelsBench } from './kernels.js';
 import { memoryBench } from './memory.js';
 import { psLatencyBench } from './ps-latency.js';
 
@@ -19,6 +20,7 @@ const only = process.argv.slice(2);
 const benches: [string, () => Promise<{ rows: string[][] }>][] = [
   ['import', importBench],
   ['boot', bootBench],
+  ['kernels', kernelsBench],
   ['create', createLatencyBench],
   ['ps', psLatencyBench],
   ['memory', memoryBench],

@@ -3,27 +3,34 @@
 # packages, as OCI image layouts, and pushes them to a registry:
 #   ignite-busybox:latest   busybox-static with an init that takes an address over DHCP
 #   ignite-debian:bookworm  Debian bookworm (mmdebstrap) with systemd, openssh-server and DHCP
+#   ignite-debian:slim      Debian bookworm (mmdebstrap minbase), sysvinit and openssh-server, no
+#                           DHCP client: the kernel's ip=dhcp brings the network up
 #   ignite-kernel:6.1       Debian's linux-image-amd64: /boot/vmlinux (PVH ELF) + an initramfs
+#   ignite-kernel:6.1-micro a microVM kernel built from linux-source-6.1 with
+#                           kernel-micro/microvm.config: /boot/vmlinux, /lib/modules/<release>
 #
-# Usage: images/build.sh --registry 127.0.0.1:5000 [--cache DIR] [busybox|debian|kernel ...]
-# A layout is rebuilt only when its inputs (this script, the package versions) change.
+# Usage: images/build.sh [--registry 127.0.0.1:5000] [--cache DIR, default $IGNITE_IMAGE_CACHE
+#          or .cache/images]
+#          [busybox|debian|debian-slim|kernel|kernel-micro ...]
+# Without --registry the layouts are only built. A layout is rebuilt only when its inputs (its
+# recipe, the package versions, the kernel config fragment) change.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 registry=""
-cache="$root/.cache/images"
+cache="${IGNITE_IMAGE_CACHE:-$root/.cache/images}"
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --registry) registry="$2"; shift 2 ;;
     --cache) cache="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    busybox|debian|kernel) targets+=("$1"); shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    busybox|debian|debian-slim|kernel|kernel-micro) targets+=("$1"); shift ;;
     *) echo "build.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(busybox kernel debian)
+[ ${#targets[@]} -eq 0 ] && targets=(busybox kernel kernel-micro debian debian-slim)
 mkdir -p "$cache"
 # One build at a time per cache: tests running in parallel on a fresh clone would otherwise build
 # the same layout at once, and umoci's blob writes collide.
@@ -33,8 +40,12 @@ flock 9
 log() { printf '==> %s\n' "$*" >&2; }
 pkgver() { dpkg-query -W -f='${Package}=${Version} ' "$@"; }
 
-# The key of a build: this script and the versions of the packages it copies from.
-input_key() { { sha256sum "$0"; pkgver "$@"; } | sha256sum | cut -c1-16; }
+# The key of a build: the target's function, the layout helper and the versions of the packages
+# it copies from; editing one target leaves the others' layouts alone.
+input_key() {
+  local fn="$1"; shift
+  { declare -f "$fn" make_layout; pkgver "$@"; } | sha256sum | cut -c1-16
+}
 
 # Turns a root filesystem directory into an OCI layout tagged `tag` (umoci: no daemon needed).
 make_layout() {
@@ -63,7 +74,7 @@ push() {
 
 build_busybox() {
   local key layout="$cache/ignite-busybox" r
-  key=$(input_key busybox-static)
+  key=$(input_key build_busybox busybox-static)
   if [ "$(cat "$layout.key" 2>/dev/null)" != "$key" ]; then
     log "building ignite-busybox"
     r=$(mktemp -d "$cache/rootfs.XXXXXX")
@@ -145,7 +156,7 @@ KMODS="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_de
 build_kernel() {
   local release key layout="$cache/ignite-kernel" r ir at m f
   release=$(kernel_release)
-  key=$(input_key busybox-static "linux-image-$release")
+  key=$({ input_key build_kernel busybox-static "linux-image-$release"; echo "$KMODS"; } | sha256sum | cut -c1-16)
   if [ "$(cat "$layout.key" 2>/dev/null)" != "$key" ]; then
     log "building ignite-kernel from linux-image-$release"
     r=$(mktemp -d "$cache/rootfs.XXXXXX")
@@ -206,7 +217,7 @@ INIT
 
 build_debian() {
   local key layout="$cache/ignite-debian" r
-  key=$(input_key mmdebstrap)
+  key=$(input_key build_debian mmdebstrap)
   if [ "$(cat "$layout.key" 2>/dev/null)" != "$key" ]; then
     log "building ignite-debian (mmdebstrap bookworm; about a minute)"
     r=$(mktemp -d "$cache/rootfs.XXXXXX")
@@ -228,5 +239,10 @@ build_debian() {
   push "$layout" bookworm ignite-debian latest
 }
 
-for t in "${targets[@]}"; do "build_$t"; done
+# shellcheck source=images/kernel-micro/build.sh
+. "$here/kernel-micro/build.sh"
+# shellcheck source=images/debian-slim/build.sh
+. "$here/debian-slim/build.sh"
+
+for t in "${targets[@]}"; do "build_${t//-/_}"; done
 log "images ready${registry:+ in $registry}"

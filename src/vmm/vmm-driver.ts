@@ -29,7 +29,10 @@ export interface VMConfig {
     /** An uncompressed ELF vmlinux (PVH-capable for QEMU microvm). */
     vmlinuxPath: string;
     initrdPath?: string;
-    /** The command line from the VM spec; drivers append what their machine needs (console=, tsc_early_khz=). */
+    /**
+     * The command line from the VM spec; drivers append what their machine needs (console=,
+     * root=, tsc_early_khz=) and drop `ip=` from a VM without a NIC (kernel-cmdline.ts).
+     */
     cmdline: string;
   };
   /** The VM's own root disk (a qcow2 overlay for QEMU, a raw sparse/reflinked file for Firecracker). */

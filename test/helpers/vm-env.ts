@@ -1,6 +1,9 @@
 import { ignite } from './cli.js';
 import { tempDataDir } from './data-dir.js';
-import { pushProjectImages, startRegistry } from './registry.js';
+import { pushProjectImages, startRegistry, type ProjectImage } from './registry.js';
+
+/** The kernel image VM tests boot unless they name another: the project's micro kernel. */
+export const TEST_KERNEL = 'ignite-kernel:6.1-micro';
 
 export interface VMTestEnv extends AsyncDisposable {
   /** The test registry, `127.0.0.1:<port>`, holding the project's images. */
@@ -13,18 +16,23 @@ export interface VMTestEnv extends AsyncDisposable {
 /**
  * What every VM test starts from: a real registry with the project's images pushed to it, and a
  * fresh data dir. TCG is chosen up front: KVM is unusable on the project's machines, and the
- * probe that finds that out has its own test.
+ * probe that finds that out has its own test. `kernel` pushes both kernels: the micro kernel,
+ * which `ignite` boots by default here (TEST_KERNEL), and Debian's generic `ignite-kernel:6.1`
+ * for the tests that name it.
  */
-export async function vmTestEnv(images: ('busybox' | 'kernel' | 'debian')[]): Promise<VMTestEnv> {
+export async function vmTestEnv(images: ProjectImage[]): Promise<VMTestEnv> {
   const reg = await startRegistry();
-  await pushProjectImages(reg.host, images);
+  const push = images.includes('kernel')
+    ? [...new Set([...images, 'kernel-micro' as const])]
+    : images;
+  await pushProjectImages(reg.host, push);
   const dir = await tempDataDir();
   return {
     registry: reg.host,
     dataDir: dir.path,
     env: {
       IGNITE_DATA_DIR: dir.path,
-      IGNITE_KERNEL_IMAGE: `${reg.host}/ignite-kernel:6.1`,
+      IGNITE_KERNEL_IMAGE: `${reg.host}/${TEST_KERNEL}`,
       IGNITE_ACCEL: 'tcg',
     },
     [Symbol.asyncDispose]: async () => {

@@ -18,6 +18,7 @@ import {
   readSavedState,
   type StateSidecar,
 } from '../saved-state.js';
+import { cmdlineWords, hasCmdlineKey, withoutIPAutoconfig } from '../kernel-cmdline.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type {
   Availability,
@@ -49,6 +50,17 @@ export interface FirecrackerDriverOptions {
   /** How long kill() waits after SIGTERM before SIGKILL. */
   killGraceMs?: number;
   logger?: Logger;
+}
+
+/**
+ * Firecracker's `boot_args`: the spec's command line with a serial console unless it names one,
+ * and without `ip=` when the VM has no NIC. Firecracker itself appends `root=/dev/vda rw` for the
+ * root drive.
+ */
+export function firecrackerBootArgs(cmdline: string, nics: number): string {
+  const words = withoutIPAutoconfig(cmdlineWords(cmdline), nics);
+  if (!hasCmdlineKey(words, 'console')) words.push('console=ttyS0');
+  return words.join(' ');
 }
 
 /** The names of the driver's files in `paths.workDir`. */
@@ -204,9 +216,7 @@ export class FirecrackerDriver implements VMMDriver {
 /** Configures the machine from scratch and boots it. */
 async function boot(client: FirecrackerClient, config: VMConfig): Promise<void> {
   await client.putMachineConfig({ vcpuCount: config.vcpus, memSizeMib: config.memoryMiB });
-  const bootArgs = /(^|\s)console=/.test(config.kernel.cmdline)
-    ? config.kernel.cmdline
-    : `${config.kernel.cmdline} console=ttyS0`.trim();
+  const bootArgs = firecrackerBootArgs(config.kernel.cmdline, config.nics.length);
   await client.putBootSource({
     kernelImagePath: config.kernel.vmlinuxPath,
     bootArgs,

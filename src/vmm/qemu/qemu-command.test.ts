@@ -26,20 +26,38 @@ const config: VMConfig = {
 const values = (args: string[], flag: string) =>
   args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ''] : []));
 
-test('qemuCmdline: adds console= and, under TCG, tsc_early_khz= unless the spec has them', () => {
+test('qemuCmdline: adds root=, console= and, under TCG, tsc_early_khz= unless the spec has them', () => {
   const table: [string, 'kvm' | 'tcg', string][] = [
     ['root=/dev/vda', 'tcg', 'root=/dev/vda console=ttyS0 tsc_early_khz=2300000'],
     ['root=/dev/vda', 'kvm', 'root=/dev/vda console=ttyS0'],
-    ['console=hvc0  quiet', 'kvm', 'console=hvc0 quiet'],
-    ['tsc_early_khz=1 console=ttyS0', 'tcg', 'tsc_early_khz=1 console=ttyS0'],
-    ['', 'tcg', 'console=ttyS0 tsc_early_khz=2300000'],
+    ['console=hvc0  quiet', 'kvm', 'console=hvc0 quiet root=/dev/vda rw'],
+    ['tsc_early_khz=1 console=ttyS0 ro', 'tcg', 'tsc_early_khz=1 console=ttyS0 ro root=/dev/vda'],
+    ['', 'tcg', 'root=/dev/vda rw console=ttyS0 tsc_early_khz=2300000'],
     // A word that only starts like a key is not that key.
-    ['consoleblank=0', 'kvm', 'consoleblank=0 console=ttyS0'],
+    ['consoleblank=0 rootwait', 'kvm', 'consoleblank=0 rootwait root=/dev/vda rw console=ttyS0'],
   ];
   for (const [input, accel, want] of table) {
     assert.equal(qemuCmdline(input, { accel, tscKHz: 2_300_000 }), want, `${input} (${accel})`);
   }
   assert.throws(() => qemuCmdline('', { accel: 'tcg' }), /tscKHz/);
+});
+
+test('qemuCmdline: drops ip= when the VM has no NIC, keeps it when it has one', () => {
+  const spec = 'console=ttyS0 reboot=k panic=1 pci=off ip=dhcp root=/dev/vda';
+  assert.equal(
+    qemuCmdline(spec, { accel: 'kvm' }, 0),
+    'console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda',
+  );
+  assert.equal(qemuCmdline(spec, { accel: 'kvm' }, 1), spec);
+  const args = qemuArgs(
+    { ...config, nics: [], kernel: { ...config.kernel, cmdline: spec } },
+    {
+      accel: 'kvm',
+    },
+  );
+  assert.deepEqual(values(args, '-append'), [
+    'console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda',
+  ]);
 });
 
 test('qemuArgs: a microvm with the disk, NICs, console socket+log and QMP', () => {

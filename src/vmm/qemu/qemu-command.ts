@@ -1,3 +1,4 @@
+import { cmdlineWords, hasCmdlineKey, withoutIPAutoconfig } from '../kernel-cmdline.js';
 import type { VMConfig } from '../vmm-driver.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -21,12 +22,16 @@ export interface QemuCommandOptions {
 export const MICROVM_MACHINE = 'microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=on';
 
 /**
- * The kernel command line: the spec's, plus what the `microvm` machine and the accelerator need
- * and the spec lacks.
+ * The kernel command line: the spec's, plus what this machine needs and the spec lacks.
+ * - `root=/dev/vda rw`: the root disk is the only virtio-blk device. Firecracker adds the same
+ *   words for its root drive; a kernel without an initramfs (ignite-kernel:6.1-micro, Weave
+ *   Ignite's kernels) has no other way to find its root.
+ * - `ip=` goes when the VM has no NIC (see kernel-cmdline.ts).
  */
-export function qemuCmdline(cmdline: string, options: QemuCommandOptions): string {
-  const words = cmdline.trim() === '' ? [] : cmdline.trim().split(/\s+/);
-  const has = (key: string) => words.some((w) => w === key || w.startsWith(`${key}=`));
+export function qemuCmdline(cmdline: string, options: QemuCommandOptions, nics = 1): string {
+  const words = withoutIPAutoconfig(cmdlineWords(cmdline), nics);
+  const has = (key: string) => hasCmdlineKey(words, key);
+  if (!has('root')) words.push('root=/dev/vda', ...(has('ro') || has('rw') ? [] : ['rw']));
   if (!has('console')) words.push('console=ttyS0');
   if (options.accel === 'tcg' && !has('tsc_early_khz')) {
     if (options.tscKHz === undefined) throw new Error('qemuCmdline: tcg needs tscKHz');
@@ -63,7 +68,7 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     config.kernel.vmlinuxPath,
     ...(config.kernel.initrdPath === undefined ? [] : ['-initrd', config.kernel.initrdPath]),
     '-append',
-    qemuCmdline(config.kernel.cmdline, options),
+    qemuCmdline(config.kernel.cmdline, options, config.nics.length),
     // The console is QEMU's stdin and stdout: the supervisor relays it to the log (rotated at
     // its cap) and to `ignite attach` clients, and drops a client that stops reading.
     '-chardev',
