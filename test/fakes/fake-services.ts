@@ -1,0 +1,124 @@
+import { pino } from 'pino';
+import type { Services } from '../../src/operations/services.js';
+import { MemoryRawStorage, newClient } from '../../src/storage/index.js';
+import { DataLayout } from '../../src/storage/layout.js';
+import { parseHostConfig } from '../../src/system/host-config.js';
+import type { HostFacts } from '../../src/system/host-facts.js';
+import {
+  askedByHost,
+  askedByVM,
+  fallback,
+  StrategyVMMs,
+  whenAvailable,
+} from '../../src/vmm/vmm-choice.js';
+import { FakeClock } from './fake-clock.js';
+import { fakeHostFacts } from './fake-host-facts.js';
+import { FakeHostFiles } from './fake-host-files.js';
+import { FakeHostPorts } from './fake-host-ports.js';
+import { FakeImports } from './fake-imports.js';
+import { FakeVMMetricsEndpoint } from './fake-metrics-endpoint.js';
+import { FakeProcesses } from './fake-processes.js';
+import { FakeRootDisks } from './fake-root-disks.js';
+import { FakeRuntimeFiles } from './fake-runtime-files.js';
+import { FakeSignals } from './fake-signals.js';
+import { FakeSSHClient, FakeSSHKeys } from './fake-ssh.js';
+import { FakeVMMDriver } from './fake-vmm.js';
+import { FakeVMNetwork } from './fake-vm-network.js';
+
+/** A line the use cases logged (pino's JSON), as parsed. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export const DATA_DIR = '/var/lib/ignite-test';
+export const SPAWN_FILE = '/usr/bin/node';
+export const SPAWN_ENTRY = '/opt/ignite/dist/spawn/main.js';
+
+/**
+ * Every port of Services that the VM use cases use, each an in-memory fake a test can look into
+ * and steer, over a MemoryRawStorage client. The registry, the import workspace and the console
+ * connector are left out: no VM lifecycle use case takes them.
+ */
+export interface FakeServices extends Omit<Services, 'registry' | 'importWorkspace' | 'consoles'> {
+  clock: FakeClock;
+  processes: FakeProcesses;
+  hostFiles: FakeHostFiles;
+  runtimeFiles: FakeRuntimeFiles;
+  network: FakeVMNetwork;
+  imports: FakeImports;
+  rootDisks: FakeRootDisks;
+  sshKeys: FakeSSHKeys;
+  ssh: FakeSSHClient;
+  hostPorts: FakeHostPorts;
+  vmMetrics: FakeVMMetricsEndpoint;
+  signals: FakeSignals;
+  drivers: { qemu: FakeVMMDriver; firecracker: FakeVMMDriver };
+  logs: LogLine[];
+}
+
+export interface FakeServicesOptions {
+  host?: Partial<HostFacts>;
+  /** The environment the host config is read from (IGNITE_VMM, IGNITE_KERNEL_IMAGE, …). */
+  env?: NodeJS.ProcessEnv;
+  /** Whether Firecracker is installed; QEMU always is. */
+  firecracker?: boolean;
+}
+
+/** A fresh host: no VMs, images or kernels, no processes, a clock that never waits. */
+export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
+  const clock = new FakeClock('2026-01-01T00:00:00Z', { autoAdvance: true });
+  const config = parseHostConfig(
+    { dataDir: DATA_DIR, logLevel: 'info' },
+    o.env ?? {},
+    'nameserver 192.0.2.53\n',
+  );
+  const layout = new DataLayout(DATA_DIR);
+  const client = newClient(new MemoryRawStorage(), () => clock.now());
+  const logs: LogLine[] = [];
+  const logger = pino(
+    { level: 'debug', base: { component: 'test' } },
+    { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) },
+  );
+  const processes = new FakeProcesses(clock);
+  const runtimeFiles = new FakeRuntimeFiles();
+  const drivers = {
+    qemu: new FakeVMMDriver('qemu', processes),
+    firecracker: new FakeVMMDriver('firecracker', processes),
+  };
+  if (o.firecracker !== true)
+    drivers.firecracker.installed = { available: false, reason: 'not installed' };
+  return {
+    config,
+    layout,
+    client,
+    logger,
+    logs,
+    clock,
+    host: fakeHostFacts(o.host),
+    processes,
+    hostFiles: new FakeHostFiles(),
+    runtimeFiles,
+    network: new FakeVMNetwork(),
+    vmms: new StrategyVMMs(
+      [askedByVM, askedByHost, whenAvailable(drivers.firecracker), fallback('qemu')],
+      config.vmm,
+      [drivers.qemu, drivers.firecracker],
+    ),
+    drivers,
+    imports: new FakeImports(client, layout, runtimeFiles),
+    rootDisks: new FakeRootDisks(runtimeFiles),
+    sshKeys: new FakeSSHKeys(),
+    ssh: new FakeSSHClient(),
+    hostPorts: new FakeHostPorts(),
+    vmMetrics: new FakeVMMetricsEndpoint(),
+    spawnCommand: { file: SPAWN_FILE, args: [SPAWN_ENTRY] },
+    signals: new FakeSignals(),
+  };
+}
+
+/** The messages logged at `level` (pino's numbers: 40 warn, 50 error) or above. */
+export function messages(s: Pick<FakeServices, 'logs'>, level = 30): string[] {
+  return s.logs.filter((l) => l.level >= level).map((l) => l.msg);
+}
