@@ -1,7 +1,7 @@
 import { toAppError } from '../../src/errors.js';
 import { superviseVM } from '../../src/operations/supervise-vm.js';
 import type { HandledSignal } from '../../src/system/program-io.js';
-import { ENDS, type SpawnRecord } from './fake-processes.js';
+import { ENDS, type FakeProcess, type SpawnRecord } from './fake-processes.js';
 import type { FakeServices } from './fake-services.js';
 import { FakeSignals } from './fake-signals.js';
 
@@ -73,4 +73,32 @@ export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): Fake
       );
   };
   return started;
+}
+
+/**
+ * Records a stored VM Running under processes a test made by hand (a stuck supervisor, a PID
+ * since taken by another program), as a supervisor would have recorded it.
+ */
+export async function recordRunning(
+  s: FakeServices,
+  uid: string,
+  runtime: { spawnPid: number; pid?: number },
+): Promise<void> {
+  await s.client.vms.update(uid, (v) => {
+    v.status = {
+      ...v.status,
+      state: 'Running',
+      ipAddresses: ['10.61.0.2'],
+      runtime: { vmm: 'qemu', ...runtime },
+    };
+  });
+}
+
+/** A process that ignores every signal but SIGKILL, as a supervisor or hypervisor that hangs. */
+export function stuckProcess(s: FakeServices, argv: string[]): FakeProcess {
+  const p = s.processes.add(argv);
+  p.onSignal = (signal, self) => {
+    if (signal === 'SIGKILL') s.processes.exit(self.pid, signal);
+  };
+  return p;
 }
