@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { API_VERSION, fromPlain, type VM } from '../api/index.js';
+import type { Kernel, VM } from '../api/index.js';
 import { unavailable } from '../errors.js';
+import { image } from '../../test/helpers/objects.js';
+import {
+  assertDecisions,
+  desired,
+  earlier,
+  manifest,
+  pass,
+  SRC,
+  vmsByName as byName,
+  type Manifest,
+  type Want,
+} from '../../test/fakes/manifests.js';
 import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from './create-vm.js';
@@ -9,90 +21,14 @@ import type { ManifestTrust } from './manifest-trust.js';
 import {
   FILE_ANNOTATION,
   MANAGED_BY,
-  reconcileVMs,
   SOURCE_ANNOTATION,
   SPEC_HASH_ANNOTATION,
   specHash,
   type DesiredState,
-  type ReconcileDecision,
 } from './reconcile-vms.js';
 import { PENDING } from './reconcile-spec.js';
 
-const SRC = 'https://git.example.com/fleet.git';
-const OPEN: ManifestTrust = { allowHostPaths: ['/'], hostPortRange: [1, 65535] };
 const NODE_PORTS: ManifestTrust = { allowHostPaths: [], hostPortRange: [30000, 32767] };
-
-/** A VM manifest as a source holds it, in `vms/<name>.yaml` unless told. */
-interface Manifest {
-  name: string;
-  file?: string;
-  cpus?: number;
-  labels?: Record<string, string>;
-  running?: boolean;
-  image?: string;
-  hostPort?: number;
-}
-
-/** Decoded as gitops reads a source's file: references normalized, no defaults applied. */
-function manifest(m: Manifest): VM {
-  return fromPlain(plainManifest(m), { defaults: false }) as VM;
-}
-
-function plainManifest(m: Manifest): VM {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'VM',
-    metadata: { name: m.name, ...(m.labels ? { labels: m.labels } : {}) },
-    spec: {
-      image: { ociClaim: { ref: m.image ?? 'busybox' } },
-      ...(m.cpus !== undefined ? { cpus: m.cpus } : {}),
-      ...(m.hostPort !== undefined
-        ? { network: { ports: [{ hostPort: m.hostPort, vmPort: 80 }] } }
-        : {}),
-    },
-    ...(m.running ? { status: { state: 'Running' as const } } : {}),
-  };
-}
-
-function desired(ms: Manifest[], invalidFiles: string[] = []): DesiredState {
-  return {
-    vms: ms.map((m) => ({ vm: manifest(m), file: m.file ?? `vms/${m.name}.yaml` })),
-    images: [],
-    kernels: [],
-    invalidFiles,
-  };
-}
-
-async function pass(
-  s: FakeServices,
-  asked: DesiredState,
-  o: { source?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
-): Promise<ReconcileDecision[]> {
-  return reconcileVMs(s, o.source ?? SRC, asked, {
-    trust: o.trust ?? OPEN,
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
-}
-
-/** The stored VMs by name: their UIDs, and the VMs themselves. */
-async function byName(s: FakeServices): Promise<Map<string, VM>> {
-  return new Map((await s.client.vms.list()).map((v) => [v.metadata.name ?? '', v]));
-}
-
-type Want = [vm: string, action: ReconcileDecision['action'], detail?: string | RegExp];
-
-function assertDecisions(got: ReconcileDecision[], want: Want[]): void {
-  assert.deepEqual(
-    got.map((d) => `${d.vm}: ${d.action}`),
-    want.map(([vm, action]) => `${vm}: ${action}`),
-  );
-  want.forEach(([, , detail], i) => {
-    if (detail === undefined) return;
-    const d = got[i]?.detail ?? '';
-    if (typeof detail === 'string') assert.equal(d, detail);
-    else assert.match(d, detail);
-  });
-}
 
 interface Scenario {
   name: string;
@@ -105,16 +41,6 @@ interface Scenario {
   check?: (s: FakeServices, before: Map<string, VM>) => Promise<void>;
 }
 
-const earlier =
-  (ms: Manifest[], source = SRC) =>
-  async (s: FakeServices): Promise<void> => {
-    const first = await pass(s, desired(ms), { source });
-    assert.ok(
-      first.every((d) => d.action === 'created'),
-      JSON.stringify(first),
-    );
-  };
-
 const uidOf = (vms: Map<string, VM>, name: string): string => vms.get(name)?.metadata.uid ?? '';
 
 const scenarios: Scenario[] = [
@@ -123,21 +49,12 @@ const scenarios: Scenario[] = [
     asked: desired([{ name: 'web' }]),
     want: [['web', 'created', 'vms/web.yaml']],
     check: async (s) => {
-      const web = (await byName(s)).get('web');
+      const a = (await byName(s)).get('web')?.metadata.annotations ?? {};
       assert.deepEqual(
-        {
-          managedBy: web?.metadata.annotations?.[MANAGED_BY],
-          source: web?.metadata.annotations?.[SOURCE_ANNOTATION],
-          file: web?.metadata.annotations?.[FILE_ANNOTATION],
-          hash: web?.metadata.annotations?.[SPEC_HASH_ANNOTATION],
-        },
-        {
-          managedBy: 'gitops',
-          source: SRC,
-          file: 'vms/web.yaml',
-          hash: specHash(manifest({ name: 'web' })),
-        },
+        [a[MANAGED_BY], a[SOURCE_ANNOTATION], a[FILE_ANNOTATION], a[SPEC_HASH_ANNOTATION]],
+        ['gitops', SRC, 'vms/web.yaml', specHash(manifest({ name: 'web' }))],
       );
+      const web = (await byName(s)).get('web');
       assert.equal(web?.status?.state, 'Created', 'not started unless asked');
     },
   },
@@ -351,31 +268,11 @@ test('reconcileVMs: an aborted pass deletes and creates nothing', async (t) => {
 test('reconcileVMs: images and kernels the source declares are imported first', async () => {
   const s = fakeServices();
   s.imports.fail.set('broken/kernel', unavailable('registry: down'));
-  const ref = (r: string) => ({ ociClaim: { ref: r } });
+  const kernel: Kernel = { ...image('broken/kernel'), kind: 'Kernel' };
   const decisions = await pass(s, {
     ...desired([]),
-    images: [
-      {
-        obj: {
-          apiVersion: API_VERSION,
-          kind: 'Image',
-          metadata: { name: 'alpine' },
-          spec: ref('alpine'),
-        },
-        file: 'images/alpine.yaml',
-      },
-    ],
-    kernels: [
-      {
-        obj: {
-          apiVersion: API_VERSION,
-          kind: 'Kernel',
-          metadata: { name: 'k' },
-          spec: ref('broken/kernel'),
-        },
-        file: 'kernels/k.yaml',
-      },
-    ],
+    images: [{ obj: image('alpine'), file: 'images/alpine.yaml' }],
+    kernels: [{ obj: kernel, file: 'kernels/k.yaml' }],
   });
   assert.deepEqual(s.imports.asked, [
     { kind: 'image', ref: 'alpine' },

@@ -1,9 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Size, type VM } from '../api/index.js';
+import { Size } from '../api/index.js';
 import { type ErrorCode } from '../errors.js';
 import { rejectsWith } from '../../test/fakes/expect.js';
-import { DATA_DIR, fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
+import {
+  DATA_DIR,
+  fakeServices,
+  untilState,
+  type FakeServices,
+} from '../../test/fakes/fake-services.js';
 import type { GuestShutdown } from '../../test/fakes/fake-vmm.js';
 import type { HandledSignal } from '../system/program-io.js';
 import { createVM, VMM_ANNOTATION } from './create-vm.js';
@@ -23,16 +28,6 @@ async function created(s: FakeServices): Promise<{ uid: string; vmlinux: string 
     uid: vm.metadata.uid ?? '',
     vmlinux: s.layout.kernelFiles(kernel?.metadata.uid ?? '').vmlinux,
   };
-}
-
-/** Waits (in real turns of the event loop) until the VM is recorded `state`. */
-async function until(s: FakeServices, uid: string, state: string): Promise<VM> {
-  for (let i = 0; i < 1000; i++) {
-    const vm = await s.client.vms.get(uid);
-    if (vm.status?.state === state) return vm;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`vm ${uid}: never ${state}`);
 }
 
 /** Asserts what every end of a run leaves: Stopped, nothing of the run recorded, all torn down. */
@@ -59,7 +54,7 @@ test('superviseVM boots the VM with its network and records it Running', async (
   const s = fakeServices();
   const { uid, vmlinux } = await created(s);
   const run = superviseVM(s, uid);
-  const vm = await until(s, uid, 'Running');
+  const vm = await untilState(s, uid, 'Running');
   const hv = s.drivers.qemu.running[0];
   const dir = `${DATA_DIR}/vm/${uid}`;
 
@@ -164,7 +159,7 @@ test('superviseVM: however the hypervisor ends, the VM is recorded Stopped and t
         return detach(req);
       };
       const run = superviseVM(s, uid, { stopTimeoutMs: 30 });
-      await until(s, uid, 'Running');
+      await untilState(s, uid, 'Running');
       const hv = s.drivers.qemu.running[0];
       assert.ok(hv);
       if (c.end === 'hypervisor exits') s.processes.exit(hv.pid);
@@ -183,7 +178,7 @@ test('superviseVM: the guest gets the whole stop timeout before it is killed', a
   s.drivers.qemu.guest = 'ignores';
   const { uid } = await created(s);
   const run = superviseVM(s, uid, { stopTimeoutMs: 300 });
-  await until(s, uid, 'Running');
+  await untilState(s, uid, 'Running');
   const hv = s.drivers.qemu.running[0];
   const asked = performance.now();
   s.signals.emit('SIGTERM');
@@ -289,7 +284,7 @@ test('superviseVM: a record another supervisor took over is left as that one wro
   const s = fakeServices();
   const { uid } = await created(s);
   const run = superviseVM(s, uid);
-  await until(s, uid, 'Running');
+  await untilState(s, uid, 'Running');
   await s.client.vms.update(uid, (v) => {
     v.status = { ...v.status, state: 'Running', runtime: { vmm: 'qemu', spawnPid: 99, pid: 100 } };
   });

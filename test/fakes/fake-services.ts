@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import type { VM } from '../../src/api/index.js';
 import type { Services } from '../../src/operations/services.js';
 import { MemoryRawStorage, newClient } from '../../src/storage/index.js';
 import { DataLayout } from '../../src/storage/layout.js';
@@ -121,4 +122,17 @@ export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
 /** The messages logged at `level` (pino's numbers: 40 warn, 50 error) or above. */
 export function messages(s: Pick<FakeServices, 'logs'>, level = 30): string[] {
   return s.logs.filter((l) => l.level >= level).map((l) => l.msg);
+}
+
+/**
+ * Waits, a turn of the event loop at a time, until the VM is recorded in `state`: for a use case
+ * that runs on (a supervisor) while the test acts on it.
+ */
+export async function untilState(s: FakeServices, uid: string, state: string): Promise<VM> {
+  for (let i = 0; i < 1000; i++) {
+    const vm = await s.client.vms.get(uid);
+    if (vm.status?.state === state) return vm;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`vm ${uid}: never ${state}`);
 }
