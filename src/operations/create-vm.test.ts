@@ -1,89 +1,281 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Size, decode, toPlain, type VM } from '../api/index.js';
-import { AppError } from '../errors.js';
-import { buildVM, validateVMName } from './create-vm.js';
+import { NAME_PATTERN, Size, type StoredVM } from '../api/index.js';
+import { internal, unavailable, type ErrorCode } from '../errors.js';
+import { rejectsWith } from '../../test/fakes/expect.js';
+import {
+  DATA_DIR,
+  fakeServices,
+  messages,
+  type FakeServices,
+} from '../../test/fakes/fake-services.js';
+import { createVM, VMM_ANNOTATION, type CreateVMOptions } from './create-vm.js';
 
-const FULL = decode(
-  readFileSync(
-    join(import.meta.dirname, '../../test/fixtures/manifests/ignite-v0.4/vm-full.yaml'),
-    'utf8',
-  ),
-) as VM;
+const GB = 1024 ** 3;
 
-test('buildVM from flags alone applies the defaults', () => {
-  const vm = toPlain(buildVM({ image: 'busybox', name: 'web', cpus: 2 })) as {
-    spec: Record<string, unknown>;
-    status: unknown;
-  };
-  assert.equal(vm.spec['cpus'], 2);
-  assert.equal(vm.spec['memory'], '512MB');
-  assert.deepEqual(vm.status, { state: 'Created' });
-});
+async function vmNames(s: FakeServices): Promise<string[]> {
+  return (await s.client.vms.list()).map((v) => v.metadata.name).sort();
+}
 
-test('flags override the manifest field by field', () => {
-  const vm = buildVM({
-    manifest: FULL,
-    cpus: 4,
-    memory: Size.parse('2GB'),
-    kernelArgs: 'console=ttyS0',
-    labels: { extra: '1' },
-    ports: [{ hostPort: 8080, vmPort: 80 }],
-  });
-  assert.equal(vm.spec.cpus, 4);
-  assert.equal(vm.spec.memory?.toString(), '2GB');
-  assert.equal(vm.spec.diskSize?.toString(), '4GB', 'kept from the manifest');
-  assert.equal(vm.spec.kernel?.cmdLine, 'console=ttyS0');
-  assert.equal(
-    vm.spec.kernel?.ociClaim.ref,
-    'docker.io/weaveworks/ignite-kernel:4.19.47',
-    'kernel image kept',
-  );
-  assert.deepEqual(vm.metadata.labels, { foo: 'bar', extra: '1' });
-  assert.deepEqual(vm.spec.network?.ports, [
-    { hostPort: 443, vmPort: 6443 },
-    { hostPort: 8080, vmPort: 80 },
+test('createVM applies the defaults, imports image and kernel, reserves an address and builds the disk', async () => {
+  const s = fakeServices();
+  const vm = await createVM(s, { image: 'busybox', name: 'web' });
+  const uid = vm.metadata.uid;
+  const stored = await s.client.vms.get(uid);
+  assert.equal(stored.metadata.name, 'web');
+  assert.equal(stored.spec.cpus, 1);
+  assert.equal(stored.spec.memory?.toString(), '512MB');
+  assert.equal(stored.spec.diskSize?.toString(), '4GB');
+  assert.equal(stored.spec.kernel?.ociClaim.ref, 'docker.io/weaveworks/ignite-kernel:4.19.47');
+  assert.equal(stored.spec.network?.mode, 'docker-bridge');
+  assert.equal(stored.metadata.annotations?.[VMM_ANNOTATION], 'qemu');
+  assert.equal(stored.status.state, 'Created');
+  assert.equal(stored.status.image?.id, `sha256:${'1'.repeat(64)}`, 'image source recorded');
+  assert.deepEqual(s.imports.asked, [
+    { kind: 'image', ref: 'busybox' },
+    { kind: 'kernel', ref: 'docker.io/weaveworks/ignite-kernel:4.19.47' },
   ]);
-  assert.equal(vm.metadata.uid, '05286f8fb73dc324');
-  assert.equal(vm.status?.state, 'Created', 'desired state is not the created state');
+  assert.deepEqual(s.network.held(uid), ['reserved 10.61.0.2']);
+  const image = await s.client.images.findByName('docker.io/library/busybox:latest');
+  assert.deepEqual(s.rootDisks.requests, [
+    {
+      imagePath: s.layout.imageExt4(image?.metadata.uid ?? 'none'),
+      vmDir: `${DATA_DIR}/vm/${uid}`,
+      format: 'qcow2',
+      sizeBytes: 4 * GB,
+      hostname: 'web',
+      authorizedKeys: [],
+      copyFiles: [],
+      label: 'vm "web"',
+    },
+  ]);
+  assert.deepEqual(s.sshKeys.generated, [], 'no key pair unless asked');
 });
 
-test('conflicts that cannot be resolved are errors', () => {
-  const cases: [Parameters<typeof buildVM>[0], RegExp][] = [
-    [{ manifest: FULL, image: 'alpine' }, /the manifest asks for/],
-    [{ manifest: FULL, ports: [{ hostPort: 443, vmPort: 1 }] }, /443\/tcp is mapped twice/],
-    [{}, /an image is required/],
-    [
-      {
-        image: 'x',
-        copyFiles: [
-          { hostPath: '/a', vmPath: '/b' },
-          { hostPath: '/c', vmPath: '/b' },
-        ],
+test('createVM: what the host and the flags choose', async (t) => {
+  const cases: {
+    name: string;
+    services?: Parameters<typeof fakeServices>[0];
+    options: CreateVMOptions;
+    check: (s: FakeServices, vm: StoredVM) => void;
+  }[] = [
+    {
+      name: 'Firecracker where installed, with a raw disk',
+      services: { firecracker: true },
+      options: { image: 'busybox', name: 'fc' },
+      check: (s, vm) => {
+        assert.equal(vm.metadata.annotations?.[VMM_ANNOTATION], 'firecracker');
+        assert.equal(s.rootDisks.requests[0]?.format, 'raw');
       },
-      /\/b is written twice/,
-    ],
+    },
+    {
+      name: '--vmm qemu wins over an installed Firecracker',
+      services: { firecracker: true },
+      options: { image: 'busybox', name: 'q', vmm: 'qemu' },
+      check: (s, vm) => {
+        assert.equal(vm.metadata.annotations?.[VMM_ANNOTATION], 'qemu');
+        assert.equal(s.rootDisks.requests[0]?.format, 'qcow2');
+      },
+    },
+    {
+      name: 'IGNITE_KERNEL_IMAGE is the default kernel',
+      services: { env: { IGNITE_KERNEL_IMAGE: '127.0.0.1:5000/kernel:6.1' } },
+      options: { image: 'busybox', name: 'k' },
+      check: (s, vm) => {
+        assert.equal(vm.spec.kernel?.ociClaim.ref, '127.0.0.1:5000/kernel:6.1');
+        assert.deepEqual(s.imports.asked[1], { kind: 'kernel', ref: '127.0.0.1:5000/kernel:6.1' });
+      },
+    },
+    {
+      name: 'a random valid name when none is given, which is also the hostname',
+      options: { image: 'busybox' },
+      check: (s, vm) => {
+        assert.match(vm.metadata.name, NAME_PATTERN);
+        assert.equal(s.rootDisks.requests[0]?.hostname, vm.metadata.name);
+      },
+    },
+    {
+      name: "a disk smaller than the image is raised to the image's size",
+      options: { image: 'busybox', name: 'small', diskSize: Size.parse('1MB') },
+      check: (s) => {
+        assert.equal(s.rootDisks.requests[0]?.sizeBytes, Size.parse('100MB').bytes);
+        assert.ok(messages(s, 40).includes(`vm "small": disk size raised to the image's size`));
+      },
+    },
+    {
+      name: 'ssh: true generates a key pair in the VM directory and authorizes it',
+      options: { image: 'busybox', name: 'keyed', ssh: true },
+      check: (s, vm) => {
+        const uid = vm.metadata.uid;
+        assert.deepEqual(s.sshKeys.generated, [{ dir: `${DATA_DIR}/vm/${uid}`, uid }]);
+        assert.deepEqual(s.rootDisks.requests[0]?.authorizedKeys, [
+          `ssh-ed25519 AAAAfake${uid} ignite-${uid}`,
+        ]);
+      },
+    },
+    {
+      name: 'ssh: a path authorizes its .pub',
+      options: { image: 'busybox', name: 'mine', ssh: '/home/u/.ssh/id_ed25519' },
+      check: (s) => {
+        assert.deepEqual(s.rootDisks.requests[0]?.authorizedKeys, ['ssh-ed25519 AAAAmine u@h']);
+        assert.deepEqual(s.sshKeys.generated, []);
+      },
+    },
+    {
+      name: 'copied files go to the disk request',
+      options: {
+        image: 'busybox',
+        name: 'files',
+        copyFiles: [{ hostPath: '/etc/motd', vmPath: '/etc/motd' }],
+      },
+      check: (s) =>
+        assert.deepEqual(s.rootDisks.requests[0]?.copyFiles, [
+          { hostPath: '/etc/motd', vmPath: '/etc/motd' },
+        ]),
+    },
+    {
+      name: 'a VM without a network needs no root and reserves no address',
+      services: { host: { isRoot: false } },
+      options: { image: 'busybox', name: 'offline', networkMode: 'none' },
+      check: (s, vm) => {
+        assert.equal(vm.spec.network?.mode, 'none');
+        assert.deepEqual(s.network.holders(), []);
+      },
+    },
   ];
-  for (const [opts, re] of cases)
-    assert.throws(
-      () => buildVM(opts),
-      (e: unknown) => AppError.is(e, 'InvalidArgument') && re.test(e.message),
-    );
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices(c.services);
+      s.hostFiles.files.set('/home/u/.ssh/id_ed25519.pub', 'ssh-ed25519 AAAAmine u@h\n');
+      s.hostFiles.files.set('/etc/motd', 'hello');
+      const vm = await createVM(s, c.options);
+      c.check(s, await s.client.vms.get(vm.metadata.uid));
+    });
+  }
 });
 
-test('the same image as argument and in the manifest is no conflict', () => {
-  assert.equal(
-    buildVM({ manifest: FULL, image: 'docker.io/weaveworks/ignite-ubuntu:latest' }).spec.image
-      .ociClaim.ref,
-    'docker.io/weaveworks/ignite-ubuntu:latest',
-  );
-});
-
-test('validateVMName refuses names that are unsafe in paths and shells', () => {
-  for (const ok of ['web', 'a', 'web-1', 'my.vm_2']) validateVMName(ok);
-  for (const bad of ['', '../x', 'a/b', 'Web', '-x', 'x-', 'a b', '$(id)', 'a;b', 'x'.repeat(64)]) {
-    assert.throws(() => validateVMName(bad), AppError, bad);
+test('createVM: a failing step leaves nothing stored, reserved or half-built', async (t) => {
+  const cases: {
+    name: string;
+    setup?: (s: FakeServices) => void | Promise<void>;
+    options?: Partial<CreateVMOptions>;
+    code: ErrorCode;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'the name is taken',
+      setup: async (s) => void (await createVM(s, { image: 'busybox', name: 'web' })),
+      code: 'AlreadyExists',
+      message: /vm "web": already exists/,
+    },
+    {
+      name: 'a host process serves the host port',
+      setup: (s) => void s.hostPorts.used.add('8080/tcp'),
+      options: { ports: [{ hostPort: 8080, vmPort: 80 }] },
+      code: 'AlreadyExists',
+      message: /vm "web": host port 8080\/tcp is already used by a host process/,
+    },
+    {
+      name: 'another VM maps the host port',
+      setup: async (s) =>
+        void (await createVM(s, {
+          image: 'busybox',
+          name: 'other',
+          ports: [{ hostPort: 8080, vmPort: 8080 }],
+        })),
+      options: { ports: [{ hostPort: 8080, vmPort: 80 }] },
+      code: 'AlreadyExists',
+      message: /host port 8080\/tcp is already used by vm "other"/,
+    },
+    {
+      name: 'a network VM as a user',
+      setup: (s) => void (s.host.isRoot = false),
+      code: 'PermissionDenied',
+      message: /vm "web": its network \(docker-bridge\) needs root/,
+    },
+    {
+      name: 'a file to copy is not readable',
+      setup: (s) => {
+        s.hostFiles.files.set('/root/secret', 'x');
+        s.hostFiles.unreadable.add('/root/secret');
+      },
+      options: { copyFiles: [{ hostPath: '/root/secret', vmPath: '/secret' }] },
+      code: 'InvalidArgument',
+      message: /--copy-files: \/root\/secret: not found on the host or not readable/,
+    },
+    {
+      name: 'the public key is not one',
+      setup: (s) => void s.hostFiles.files.set('/k.pub', 'hello'),
+      options: { ssh: '/k' },
+      code: 'InvalidArgument',
+      message: /--ssh \/k.pub: not an SSH public key/,
+    },
+    {
+      name: 'the public key is missing',
+      options: { ssh: '/nowhere.pub' },
+      code: 'InvalidArgument',
+      message: /--ssh \/nowhere.pub: cannot read the public key/,
+    },
+    {
+      name: 'the image import fails',
+      setup: (s) => void s.imports.fail.set('busybox', unavailable('registry: down')),
+      code: 'Unavailable',
+      message: /registry: down/,
+    },
+    {
+      name: 'the kernel import fails',
+      setup: (s) =>
+        void s.imports.fail.set(
+          'docker.io/weaveworks/ignite-kernel:4.19.47',
+          unavailable('kernel: down'),
+        ),
+      code: 'Unavailable',
+      message: /kernel: down/,
+    },
+    {
+      name: 'the network has no address left',
+      setup: (s) => void (s.network.fail.reserve = unavailable('network: no address left')),
+      code: 'Unavailable',
+      message: /no address left/,
+    },
+    {
+      name: 'the key pair cannot be generated',
+      setup: (s) => void (s.sshKeys.fail = internal('ssh-keygen: not found')),
+      options: { ssh: true },
+      code: 'Internal',
+      message: /ssh-keygen: not found/,
+    },
+    {
+      name: 'the root disk cannot be built',
+      setup: (s) => void (s.rootDisks.fail = internal('qemu-img: no space left on device')),
+      code: 'Internal',
+      message: /no space left/,
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      await c.setup?.(s);
+      const before = await vmNames(s);
+      const reservedBefore = s.network.holders();
+      const disksBefore = s.rootDisks.requests.length;
+      await rejectsWith(
+        createVM(s, { image: 'busybox', name: 'web', ...c.options }),
+        c.code,
+        c.message,
+      );
+      assert.deepEqual(await vmNames(s), before, 'no VM stored');
+      assert.deepEqual(s.network.holders(), reservedBefore, 'no address kept');
+      const built = s.rootDisks.requests.slice(disksBefore);
+      assert.ok(
+        built.length === 0 || s.rootDisks.fail !== undefined,
+        'no disk built for a VM that was not created',
+      );
+      // What was reserved for a stored VM was given back, under that VM's uid.
+      for (const r of s.network.calls.filter(
+        (x) => x.op === 'reserve' && !reservedBefore.includes(x.uid ?? ''),
+      ))
+        assert.ok(s.network.opsFor(r.uid ?? '').includes('release'), 'reservation released');
+    });
   }
 });

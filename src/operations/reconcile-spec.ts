@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { VM } from '../api/index.js';
+import { setVMSpecDefaults, type VM } from '../api/index.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 
 /**
@@ -42,14 +42,17 @@ function canonicalJSON(value: unknown): string {
 
 /**
  * The top-level spec fields whose manifest value differs from the stored VM's. The stored spec
- * has defaults applied, so a field the manifest leaves out counts as unchanged.
+ * has defaults applied, so a field the manifest leaves out counts as unchanged, and a field it
+ * gives is compared with its defaults filled in too (`image` gains its claim's type, `network`
+ * its mode).
  */
 export function changedFields(current: VM, wanted: VM): string[] {
   const out: string[] = [];
   if (current.metadata.name !== wanted.metadata.name) out.push('metadata.name');
   const have = current.spec as Record<string, unknown>;
+  const want = setVMSpecDefaults(wanted.spec) as Record<string, unknown>;
   for (const [key, value] of Object.entries(wanted.spec as Record<string, unknown>)) {
-    if (value !== undefined && canonicalJSON(value) !== canonicalJSON(have[key]))
+    if (value !== undefined && canonicalJSON(want[key]) !== canonicalJSON(have[key]))
       out.push(`spec.${key}`);
   }
   return out;

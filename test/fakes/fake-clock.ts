@@ -2,8 +2,9 @@ import type { Clock } from '../../src/system/clock.js';
 
 /**
  * A clock that moves only when told. With `autoAdvance`, each sleep moves it forward by what was
- * asked and resolves at once, so a use case's timeout of minutes passes in no time; otherwise
- * sleeps wait until `advance` moves the time past them.
+ * asked and resolves on the next turn of the event loop, so a use case's timeout of minutes
+ * passes in no time while what runs beside it (a fake supervisor, a timer) still gets its turns;
+ * otherwise sleeps wait until `advance` moves the time past them.
  */
 export class FakeClock implements Clock {
   private ms: number;
@@ -26,7 +27,7 @@ export class FakeClock implements Clock {
     this.sleeps.push(ms);
     if (this.options.autoAdvance) {
       this.advance(ms);
-      return Promise.resolve();
+      return new Promise((wake) => setImmediate(wake));
     }
     return new Promise((wake) => this.sleepers.push({ until: this.ms + ms, wake }));
   }

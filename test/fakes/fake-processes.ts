@@ -18,9 +18,11 @@ export interface FakeProcess {
   received: NodeJS.Signals[];
   /**
    * What a signal does to it; the default ends it on SIGKILL, SIGTERM, SIGINT and SIGQUIT and
-   * ignores the others.
+   * ignores the others. A handler that ends it calls FakeProcesses.exit, so onExit runs.
    */
   onSignal?: (signal: NodeJS.Signals, self: FakeProcess) => void;
+  /** Runs once when it ends, with the signal that ended it, if one did. */
+  onExit?: (signal: NodeJS.Signals | undefined) => void;
 }
 
 export interface SpawnRecord {
@@ -30,7 +32,8 @@ export interface SpawnRecord {
   process: FakeProcess;
 }
 
-const ENDS = new Set<NodeJS.Signals>(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT']);
+/** The signals whose default effect ends a process. */
+export const ENDS = new Set<NodeJS.Signals>(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT']);
 
 /**
  * A process table in memory. Spawned processes live until signalled (or `exit`); `onSpawn` lets a
@@ -62,10 +65,12 @@ export class FakeProcesses implements Processes {
     return p;
   }
 
-  /** Ends a process, as if it exited on its own. */
-  exit(pid: number): void {
+  /** Ends a process, as if it exited on its own (or of `signal`). */
+  exit(pid: number, signal?: NodeJS.Signals): void {
     const p = this.table.get(pid);
-    if (p) p.alive = false;
+    if (!p?.alive) return;
+    p.alive = false;
+    p.onExit?.(signal);
   }
 
   spawnDetached(file: string, args: readonly string[], options: DetachedOptions): ProcessRef {
@@ -89,7 +94,7 @@ export class FakeProcesses implements Processes {
     if (!p?.alive) return false;
     p.received.push(signal);
     if (p.onSignal) p.onSignal(signal, p);
-    else if (ENDS.has(signal)) p.alive = false;
+    else if (ENDS.has(signal)) this.exit(pid, signal);
     return true;
   }
 

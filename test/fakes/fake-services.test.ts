@@ -4,10 +4,11 @@ import { createVM } from '../../src/operations/create-vm.js';
 import { removeVM } from '../../src/operations/remove-vm.js';
 import { startVM } from '../../src/operations/start-vm.js';
 import { stopVM } from '../../src/operations/stop-vm.js';
-import { fakeServices } from './fake-services.js';
+import { DATA_DIR, fakeServices, SPAWN_ENTRY } from './fake-services.js';
 
 test('create, start, stop and rm run in process on memory storage and fakes', async () => {
-  const { services: s, processes, network, runtimeFiles, rootDisks } = fakeServices();
+  const s = fakeServices();
+  const { processes, network, runtimeFiles, rootDisks } = s;
   // The supervisor: records the VM Running once started, as ignite-spawn does.
   processes.onSpawn = ({ args, process: p }) => {
     const uid = args[1] ?? '';
@@ -19,21 +20,21 @@ test('create, start, stop and rm run in process on memory storage and fakes', as
   const created = await createVM(s, { image: 'busybox', name: 'web', networkMode: 'none' });
   assert.equal(created.metadata.name, 'web');
   assert.equal(created.status.state, 'Created');
-  assert.equal(rootDisks.created[0]?.format, 'qcow2');
-  assert.equal(rootDisks.created[0]?.vmDir, `/data/vm/${created.metadata.uid}`);
+  assert.equal(rootDisks.requests[0]?.format, 'qcow2');
+  assert.equal(rootDisks.requests[0]?.vmDir, `${DATA_DIR}/vm/${created.metadata.uid}`);
 
   const started = await startVM(s, 'web', { timeoutMs: 5000 });
   assert.equal(started.status.state, 'Running');
   const spawn = processes.spawned[0];
   assert.deepEqual(spawn?.args, [
-    'ignite-spawn.js',
+    SPAWN_ENTRY,
     created.metadata.uid,
     '--data-dir',
-    '/data',
+    DATA_DIR,
     '--log-level',
     'info',
   ]);
-  assert.equal(spawn?.options.logFile, `/data/vm/${created.metadata.uid}/spawn.log`);
+  assert.equal(spawn?.options.logFile, `${DATA_DIR}/vm/${created.metadata.uid}/spawn.log`);
 
   const stopped = await stopVM(s, 'web', { timeoutMs: 1000 });
   assert.equal(stopped.status.state, 'Stopped');
@@ -42,19 +43,23 @@ test('create, start, stop and rm run in process on memory storage and fakes', as
 
   assert.equal(await removeVM(s, 'web'), created.metadata.uid);
   assert.equal(await s.client.vms.tryFind('web'), undefined);
-  assert.deepEqual(network.calls, [
-    `reserve ${created.metadata.uid}`,
-    `detach ${created.metadata.uid}`,
-    'sweep',
-    'sweep',
-    `release ${created.metadata.uid}`,
-  ]);
+  assert.deepEqual(
+    network.calls.map((c) => (c.uid === undefined ? c.op : `${c.op} ${c.uid}`)),
+    [
+      `reserve ${created.metadata.uid}`,
+      `detach ${created.metadata.uid}`,
+      'sweep',
+      'sweep',
+      `release ${created.metadata.uid}`,
+    ],
+  );
 });
 
 test('a VM on a network needs root; a missing root disk stops a start', async () => {
-  const user = fakeServices({ host: { ...fakeServices().services.host, isRoot: false } });
-  await assert.rejects(createVM(user.services, { image: 'busybox', name: 'web' }), /needs root/);
-  const { services: s, runtimeFiles } = fakeServices();
+  const user = fakeServices({ host: { isRoot: false } });
+  await assert.rejects(createVM(user, { image: 'busybox', name: 'web' }), /needs root/);
+  const s = fakeServices();
+  const { runtimeFiles } = s;
   const vm = await createVM(s, { image: 'busybox', name: 'db', networkMode: 'none' });
   runtimeFiles.rootDisks.delete(vm.metadata.uid);
   await assert.rejects(startVM(s, 'db'), /its root disk is missing/);

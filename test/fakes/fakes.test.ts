@@ -5,6 +5,10 @@ import { FakeClock } from './fake-clock.js';
 import { fakeHostFacts } from './fake-host-facts.js';
 import { FakeProcesses } from './fake-processes.js';
 import { FakeRuntimeFiles } from './fake-runtime-files.js';
+import { fakeServices, SPAWN_ENTRY, SPAWN_FILE } from './fake-services.js';
+import { FakeSignals } from './fake-signals.js';
+import { installSupervisor } from './fake-supervisor.js';
+import { FakeVMNetwork } from './fake-vm-network.js';
 
 test('FakeClock: sleeps wake when the time is advanced past them', async () => {
   const clock = new FakeClock('2024-01-01T00:00:00Z');
@@ -105,4 +109,69 @@ test('FakeRuntimeFiles: run records, root disks, logs and files by VM', async ()
   assert.equal(await files.diskUsage('/k/none'), 0);
   await files.removeVMDir('u1');
   assert.equal(await files.rootDisk('u1'), undefined);
+});
+
+test('FakeProcesses: onExit runs once, with the signal that ended the process', () => {
+  const procs = new FakeProcesses();
+  const ends: (NodeJS.Signals | undefined)[] = [];
+  const a = procs.add(['a'], { onExit: (sig) => ends.push(sig) });
+  const b = procs.add(['b'], { onExit: (sig) => ends.push(sig) });
+  procs.signal(a.pid, 'SIGTERM');
+  procs.exit(a.pid);
+  procs.exit(b.pid);
+  assert.deepEqual(ends, ['SIGTERM', undefined]);
+});
+
+test('FakeVMNetwork: an address per VM, kept from reserve to attach, given back on release', async () => {
+  const net = new FakeVMNetwork();
+  const ip = await net.reserve({ uid: 'u1', name: 'a', mode: 'docker-bridge' });
+  assert.equal(ip, '10.61.0.2', 'the first address of the subnet');
+  assert.equal(await net.reserve({ uid: 'u1', name: 'a', mode: 'docker-bridge' }), ip);
+  assert.notEqual(await net.reserve({ uid: 'u2', name: 'b', mode: 'docker-bridge' }), ip);
+  assert.equal(await net.reserve({ uid: 'u3', name: 'c', mode: 'none' }), undefined);
+  const att = await net.attach({ uid: 'u1', name: 'a', mode: 'docker-bridge', ports: [] });
+  assert.deepEqual(att.ipAddresses, [ip]);
+  assert.equal(att.netns, 'ignite-u1');
+  assert.deepEqual(net.attachmentOf('u1'), att, 'the attachment handed out is kept');
+  assert.deepEqual(net.holders().sort(), ['u1', 'u2']);
+  assert.deepEqual(net.held('u1'), [`attached ${ip}`, 'netns']);
+  assert.equal(net.isAttached('u1'), true);
+  assert.equal(net.isAttached('u2'), false, 'reserved only');
+  await net.detach({ uid: 'u1' });
+  assert.equal(net.isAttached('u1'), false);
+  await net.release({ uid: 'u2' });
+  assert.deepEqual(net.holders(), []);
+  assert.deepEqual(net.opsFor('u1'), ['reserve', 'reserve', 'attach', 'detach']);
+  net.fail.sweep = new Error('boom');
+  await assert.rejects(net.sweep(), /boom/);
+  net.fail.reserve = new Error('no address');
+  await assert.rejects(net.reserve({ uid: 'u4', name: 'd', mode: 'docker-bridge' }));
+  assert.deepEqual(net.held('u4'), [], 'a failing step does nothing');
+});
+
+test('FakeSignals: handlers run on emit; once runs once; unsubscribing stops them', () => {
+  const signals = new FakeSignals();
+  const seen: string[] = [];
+  const off = signals.on('SIGTERM', () => seen.push('on'));
+  signals.once('SIGTERM', () => seen.push('once'));
+  assert.equal(signals.emit('SIGTERM'), true);
+  assert.equal(signals.emit('SIGTERM'), true);
+  off();
+  assert.equal(signals.emit('SIGTERM'), false, 'nothing listens');
+  assert.deepEqual(seen, ['on', 'once', 'on']);
+});
+
+test('installSupervisor: a waiting supervisor gives up on SIGTERM and ends', async () => {
+  const s = fakeServices();
+  const started = installSupervisor(s, { kind: 'supervises' });
+  s.processes.spawnDetached(SPAWN_FILE, [SPAWN_ENTRY, '0123456789abcdef', '--wait-signal'], {
+    logFile: '/dev/null',
+  });
+  const sup = started[0];
+  assert.ok(sup);
+  assert.equal(await s.processes.catchesSignal(sup.record.process.pid, 12), true);
+  s.processes.signal(sup.record.process.pid, 'SIGTERM');
+  await sup.done;
+  assert.equal(sup.record.process.alive, false);
+  assert.deepEqual(s.drivers.qemu.started, [], 'never booted anything');
 });

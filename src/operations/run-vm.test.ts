@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { API_VERSION } from '../api/index.js';
+import { internal, unavailable, type ErrorCode } from '../errors.js';
+import { rejectsWith } from '../../test/fakes/expect.js';
+import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
+import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
+import { createVM, type CreateVMOptions } from './create-vm.js';
+import { runVM, type RunVMOptions } from './run-vm.js';
+
+const TIMEOUTS: RunVMOptions = { startTimeoutMs: 60_000, sshTimeoutMs: 30_000 };
+
+/** Records, in order, when the supervisor is spawned, the disk built and the supervisor told to go. */
+function trace(s: FakeServices): string[] {
+  const events: string[] = [];
+  const onSpawn = s.processes.onSpawn;
+  s.processes.onSpawn = (r) => {
+    events.push('spawn');
+    const onSignal = r.process.onSignal;
+    onSpawn?.(r);
+    const installed = r.process.onSignal ?? onSignal;
+    r.process.onSignal = (signal, self) => {
+      events.push(signal);
+      installed?.(signal, self);
+    };
+  };
+  const create = s.rootDisks.create.bind(s.rootDisks);
+  s.rootDisks.create = (req) => {
+    events.push('disk');
+    return create(req);
+  };
+  return events;
+}
+
+test('runVM starts the supervisor first, creates the VM meanwhile, then lets it boot', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const events = trace(s);
+  const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
+  const uid = vm.metadata.uid;
+
+  assert.deepEqual(events, ['spawn', 'disk', 'SIGUSR2']);
+  assert.equal(s.processes.spawned.length, 1, 'the prestarted supervisor is the one that runs it');
+  const spawn = s.processes.spawned[0];
+  assert.equal(spawn?.args[1], uid, 'started for the UID the VM then got');
+  assert.ok(spawn?.args.includes('--wait-signal'));
+  assert.equal(vm.status.state, 'Running');
+  assert.equal(vm.status.runtime?.spawnPid, spawn?.process.pid);
+  assert.deepEqual(s.ssh.probes, [], 'no SSH wait for a VM without SSH');
+});
+
+test("runVM keeps the manifest's UID and passes the log level to the supervisor", async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const manifest = {
+    apiVersion: API_VERSION,
+    kind: 'VM' as const,
+    metadata: { name: 'db', uid: '0123456789abcdef' },
+    spec: { image: { ociClaim: { ref: 'busybox' } } },
+  };
+  const vm = await runVM(s, { manifest }, { ...TIMEOUTS, spawnLogLevel: 'debug' });
+  assert.equal(vm.metadata.uid, '0123456789abcdef');
+  const args = s.processes.spawned[0]?.args ?? [];
+  assert.deepEqual(args.slice(1, 2), ['0123456789abcdef']);
+  assert.equal(args[args.indexOf('--log-level') + 1], 'debug');
+});
+
+test('runVM with SSH returns once the guest answers, and fails when it does not', async (t) => {
+  const cases: { name: string; answers: boolean; fails?: RegExp }[] = [
+    { name: 'answers', answers: true },
+    {
+      name: 'never answers',
+      answers: false,
+      fails: /^vm "web": SSH did not answer at 10\.61\.0\.2:22 within 30 s/,
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      installSupervisor(s, { kind: 'supervises' });
+      s.ssh.answering = () => c.answers;
+      const run = runVM(s, { image: 'busybox', name: 'web', ssh: true }, TIMEOUTS);
+      if (c.fails) await rejectsWith(run, 'Unavailable', c.fails);
+      else assert.equal((await run).status.state, 'Running');
+      assert.equal(s.ssh.probes[0], '10.61.0.2:22');
+      const vm = await s.client.vms.find('web');
+      assert.equal(vm.status.state, 'Running', 'the VM keeps running either way');
+    });
+  }
+});
+
+test('runVM: a create that fails abandons the prestarted supervisor and stores nothing', async (t) => {
+  const cases: {
+    name: string;
+    setup: (s: FakeServices) => Promise<void> | void;
+    options?: Partial<CreateVMOptions>;
+    code: ErrorCode;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'the name is taken',
+      setup: async (s) => void (await createVM(s, { image: 'busybox', name: 'web' })),
+      code: 'AlreadyExists',
+      message: /vm "web": already exists/,
+    },
+    {
+      name: 'the image cannot be imported',
+      setup: (s) => void s.imports.fail.set('busybox', unavailable('registry: down')),
+      code: 'Unavailable',
+      message: /registry: down/,
+    },
+    {
+      name: 'the root disk cannot be built',
+      setup: (s) => void (s.rootDisks.fail = internal('qemu-img: no space left on device')),
+      code: 'Internal',
+      message: /no space left/,
+    },
+    {
+      name: 'an invalid name',
+      setup: () => undefined,
+      options: { name: 'Web!' },
+      code: 'InvalidArgument',
+      message: /vm name "Web!"/,
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      installSupervisor(s, { kind: 'supervises' });
+      await c.setup(s);
+      const before = (await s.client.vms.list()).map((v) => v.metadata.uid);
+      const reserved = s.network.holders();
+      await rejectsWith(
+        runVM(s, { image: 'busybox', name: 'web', ...c.options }, TIMEOUTS),
+        c.code,
+        c.message,
+      );
+      const spawn = s.processes.spawned[0];
+      const uid = spawn?.args[1] ?? '';
+      assert.deepEqual(spawn?.process.received, ['SIGTERM'], 'told to give up');
+      assert.equal(spawn?.process.alive, false);
+      assert.equal(s.runtimeFiles.vmDirs.has(uid), false, 'its directory removed');
+      assert.deepEqual(
+        (await s.client.vms.list()).map((v) => v.metadata.uid),
+        before,
+        'nothing stored',
+      );
+      assert.deepEqual(s.network.holders(), reserved, 'no address kept');
+      assert.deepEqual(s.drivers.qemu.started, [], 'nothing booted');
+    });
+  }
+});

@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { StoredVM } from '../api/index.js';
+import { rejectsWith } from '../../test/fakes/expect.js';
+import {
+  DATA_DIR,
+  fakeServices,
+  SPAWN_ENTRY,
+  SPAWN_FILE,
+  type FakeServices,
+} from '../../test/fakes/fake-services.js';
+import { installSupervisor, type SupervisorBehaviour } from '../../test/fakes/fake-supervisor.js';
+import type { LogLevel } from '../system/logger.js';
+import { createVM } from './create-vm.js';
+import { lastError, startVM } from './start-vm.js';
+
+async function created(s: FakeServices, name = 'web'): Promise<StoredVM> {
+  return createVM(s, { image: 'busybox', name, cpus: 2 });
+}
+
+test('startVM spawns the supervisor, which boots the VM and records it Running', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const vm = await created(s);
+  const uid = vm.metadata.uid;
+  const started = await startVM(s, 'web');
+
+  assert.equal(s.processes.spawned.length, 1);
+  const spawn = s.processes.spawned[0];
+  assert.equal(spawn?.file, SPAWN_FILE);
+  assert.deepEqual(spawn?.args, [SPAWN_ENTRY, uid, '--data-dir', DATA_DIR, '--log-level', 'info']);
+  assert.equal(spawn?.options.logFile, `${DATA_DIR}/vm/${uid}/spawn.log`);
+  assert.equal(spawn?.options.env, s.config.env);
+
+  assert.equal(started.status.state, 'Running');
+  assert.equal(started.status.runtime?.spawnPid, spawn?.process.pid);
+  assert.equal(started.status.runtime?.pid, s.drivers.qemu.running[0]?.pid);
+  assert.deepEqual(started.status.ipAddresses, ['10.61.0.2'], 'the address reserved at create');
+  const config = s.drivers.qemu.started[0];
+  assert.equal(config?.vcpus, 2);
+  assert.equal(config?.memoryMiB, 512);
+  assert.deepEqual(config?.rootDisk, {
+    path: `${DATA_DIR}/vm/${uid}/rootfs.qcow2`,
+    format: 'qcow2',
+  });
+  const mac = s.network.attachmentOf(uid)?.mac;
+  assert.ok(mac, 'the network gave the VM a MAC');
+  assert.deepEqual(config?.nics, [{ tapName: 'tap0', mac }], "the network's attachment");
+  assert.equal(config?.netns, `ignite-${uid}`);
+});
+
+test("startVM: the supervisor's log level", async (t) => {
+  const cases: { name: string; host: LogLevel; option?: LogLevel; want: string }[] = [
+    { name: "this process's level", host: 'warn', want: 'warn' },
+    { name: 'the option wins (run --debug)', host: 'info', option: 'debug', want: 'debug' },
+    { name: 'silent here still logs info there', host: 'silent', want: 'info' },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      installSupervisor(s, { kind: 'supervises' });
+      s.config.logLevel = c.host;
+      await created(s);
+      await startVM(s, 'web', c.option !== undefined ? { logLevel: c.option } : {});
+      const args = s.processes.spawned[0]?.args ?? [];
+      assert.equal(args[args.indexOf('--log-level') + 1], c.want);
+    });
+  }
+});
+
+test('startVM on a running VM is a no-op', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  await created(s);
+  const first = await startVM(s, 'web');
+  const again = await startVM(s, 'web');
+  assert.equal(s.processes.spawned.length, 1, 'no second supervisor');
+  assert.equal(again.status.runtime?.spawnPid, first.status.runtime?.spawnPid);
+  assert.equal(s.drivers.qemu.started.length, 1);
+});
+
+test('startVM refuses what cannot start, before spawning anything', async (t) => {
+  const cases: {
+    name: string;
+    setup: (s: FakeServices, uid: string) => void;
+    code: 'FailedPrecondition' | 'PermissionDenied';
+    message: RegExp;
+  }[] = [
+    {
+      name: 'the root disk is missing',
+      setup: (s, uid) => void s.runtimeFiles.rootDisks.delete(uid),
+      code: 'FailedPrecondition',
+      message: /vm "web": its root disk is missing/,
+    },
+    {
+      name: 'a VM on a network, as a user',
+      setup: (s) => void (s.host.isRoot = false),
+      code: 'PermissionDenied',
+      message: /vm "web": its network \(docker-bridge\) needs root/,
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      installSupervisor(s, { kind: 'supervises' });
+      const vm = await created(s);
+      c.setup(s, vm.metadata.uid);
+      await rejectsWith(startVM(s, 'web'), c.code, c.message);
+      assert.equal(s.processes.spawned.length, 0);
+    });
+  }
+});
+
+test('startVM: a supervisor that dies fails the start with its last error', async (t) => {
+  const cases: { name: string; behaviour: SupervisorBehaviour; message: RegExp }[] = [
+    {
+      name: 'its last error line (JSON)',
+      behaviour: {
+        kind: 'dies',
+        log: [
+          JSON.stringify({ level: 30, msg: 'network ready' }),
+          JSON.stringify({ level: 50, msg: 'qemu: could not open /dev/kvm' }),
+          JSON.stringify({ level: 30, msg: 'exiting' }),
+        ].join('\n'),
+      },
+      message: /^vm "web": failed to start: qemu: could not open \/dev\/kvm$/,
+    },
+    {
+      name: 'a plain error line',
+      behaviour: { kind: 'dies', log: 'starting\nError: cannot bind the console socket\n' },
+      message: /failed to start: cannot bind the console socket$/,
+    },
+    {
+      name: 'no log at all',
+      behaviour: { kind: 'dies' },
+      message: /failed to start: the supervisor exited without a log$/,
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      installSupervisor(s, c.behaviour);
+      await created(s);
+      const err = await rejectsWith(startVM(s, 'web'), 'Unavailable', c.message);
+      assert.equal(err.hint, 'see ignite logs --spawn web');
+    });
+  }
+});
+
+test('startVM: what superviseVM fails on reaches the caller through the log', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  await created(s);
+  s.drivers.qemu.failStart = new Error('qemu: machine type microvm not supported');
+  await rejectsWith(
+    startVM(s, 'web'),
+    'Unavailable',
+    /failed to start: qemu: machine type microvm not supported/,
+  );
+  const vm = await s.client.vms.get((await s.client.vms.find('web')).metadata.uid);
+  assert.equal(vm.status.state, 'Created', 'a VM that never ran stays Created');
+});
+
+test('startVM: a supervisor that never reports times out', async (t) => {
+  const cases: { name: string; timeoutMs?: number; message: RegExp; waited: number }[] = [
+    { name: 'after the default 120 s', message: /within 120 s$/, waited: 120_000 },
+    { name: 'after the timeout given', timeoutMs: 5_000, message: /within 5 s$/, waited: 5_000 },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = fakeServices();
+      installSupervisor(s, { kind: 'hangs' });
+      await created(s);
+      const t0 = s.clock.now().getTime();
+      await rejectsWith(
+        startVM(s, 'web', c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
+        'Unavailable',
+        new RegExp(`^vm "web": did not report running ${c.message.source}`),
+      );
+      const waited = s.clock.now().getTime() - t0;
+      assert.ok(waited >= c.waited && waited < c.waited + 1_000, `waited ${waited} ms`);
+    });
+  }
+});
+
+test('lastError picks the message a person needs', () => {
+  const cases: [string | undefined, string][] = [
+    [undefined, 'the supervisor exited without a log'],
+    ['{"level":50,"msg":"a"}\n{"level":50,"msg":"b"}\n{"level":30,"msg":"c"}', 'b'],
+    ['{"level":40,"msg":"only a warning"}', '{"level":40,"msg":"only a warning"}'],
+    ['Error: boom', 'boom'],
+  ];
+  for (const [log, want] of cases) assert.equal(lastError(log), want);
+});
