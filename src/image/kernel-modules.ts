@@ -103,6 +103,8 @@ function header(e: ModuleEntry, extra: Pick<Header, 'type'> & Partial<Header>): 
 export class ModulesTar {
   private readonly pack: Pack = pack();
   private readonly written: Promise<void>;
+  /** Files by where their bytes are: `<layer>:<entry>`. */
+  private readonly files = new Map<string, ModuleEntry>();
 
   constructor(
     private readonly plan: ModulesPlan,
@@ -111,16 +113,15 @@ export class ModulesTar {
     this.written = pipeline(this.pack, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
     this.written.catch(() => undefined);
     for (const e of plan.entries) {
+      if (e.kind === 'file') this.files.set(`${e.node.layer}:${e.node.entry}`, e);
       if (e.kind === 'directory') this.pack.entry(header(e, { type: 'directory' }));
       if (e.kind === 'symlink') this.pack.entry(header(e, { type: 'symlink', linkname: e.target }));
     }
   }
 
-  /** The plan's files whose bytes are entry `entry` of layer `layer`. */
-  filesAt(layer: number, entry: number): ModuleEntry[] {
-    return this.plan.entries.filter(
-      (e) => e.kind === 'file' && e.node.layer === layer && e.node.entry === entry,
-    );
+  /** The plan's file whose bytes are entry `entry` of layer `layer`, if any. */
+  fileAt(layer: number, entry: number): ModuleEntry | undefined {
+    return this.files.get(`${layer}:${entry}`);
   }
 
   async addFile(e: ModuleEntry, body: Readable): Promise<void> {
@@ -131,6 +132,11 @@ export class ModulesTar {
       );
       pipeline(body, sink).catch(reject);
     });
+  }
+
+  /** Ends the tar unfinished, when the import fails; the caller removes the file. */
+  abort(): void {
+    this.pack.destroy();
   }
 
   async finish(): Promise<void> {

@@ -195,21 +195,26 @@ export async function pullKernelFiles(options: {
   const moduleLayers = new Set(
     plan?.entries.flatMap((e) => (e.kind === 'file' ? [e.node.layer] : [])),
   );
-  for (const [layer, file] of files.entries()) {
-    const here = wanted.filter((w) => w.node.layer === layer);
-    if (here.length === 0 && !moduleLayers.has(layer)) continue;
-    await eachEntry(file, budget, async (_h, body, entry) => {
-      const [module] = modules?.filesAt(layer, entry) ?? [];
-      if (module !== undefined) await modules?.addFile(module, body);
-      // The kernel and initrd may be one file (a hardlink): each destination gets a copy.
-      const dests = here.filter((w) => w.node.entry === entry).map((w) => w.dest);
-      if (dests.length === 0 || module !== undefined) return;
-      const [first = '', ...more] = dests;
-      await writeNew(first, body);
-      for (const d of more) await copyFile(first, d, constants.COPYFILE_EXCL);
-    });
+  try {
+    for (const [layer, file] of files.entries()) {
+      const here = wanted.filter((w) => w.node.layer === layer);
+      if (here.length === 0 && !moduleLayers.has(layer)) continue;
+      await eachEntry(file, budget, async (_h, body, entry) => {
+        const module = modules?.fileAt(layer, entry);
+        if (module !== undefined) await modules?.addFile(module, body);
+        // The kernel and initrd may be one file (a hardlink): each destination gets a copy.
+        const dests = here.filter((w) => w.node.entry === entry).map((w) => w.dest);
+        if (dests.length === 0 || module !== undefined) return;
+        const [first = '', ...more] = dests;
+        await writeNew(first, body);
+        for (const d of more) await copyFile(first, d, constants.COPYFILE_EXCL);
+      });
+    }
+    await modules?.finish();
+  } catch (err) {
+    modules?.abort();
+    throw err;
   }
-  await modules?.finish();
   await rm(blobs, { recursive: true, force: true });
   return {
     manifestDigest: digest,
