@@ -38,7 +38,7 @@ async function execWhenUp(name: string, args: string[], env: NodeJS.ProcessEnv) 
 test(
   'modules of the micro kernel image load in a Debian guest; a second VM copies no image',
   { timeout: 900_000 },
-  async () => {
+  async (tc) => {
     assert.equal(process.getuid?.(), 0, 'the default network needs root (CI runs as root)');
     await using t = await vmTestEnv(['debian', 'kernel-micro']);
     const { env } = t;
@@ -75,6 +75,7 @@ test(
       for (const vm of [a, b]) {
         const uid = (await inspect('vm', vm, env)).metadata.uid;
         const overlay = await allocated(join(t.dataDir, 'vm', uid, 'rootfs.qcow2'));
+        tc.diagnostic(`${vm}: overlay ${overlay} bytes allocated, image ${imageBytes}`);
         assert.ok(
           overlay * 10 < imageBytes,
           `${vm}: its overlay takes ${overlay} bytes, the image ${imageBytes}: not a copy`,
@@ -111,7 +112,7 @@ async function microKernelFiles(dataDir: string, env: NodeJS.ProcessEnv, registr
 test(
   'a kernel image without the PVH note: run refuses it on QEMU at once; Firecracker takes it',
   { timeout: 600_000 },
-  async () => {
+  async (tc) => {
     await using t = await vmTestEnv(['busybox', 'kernel-micro']);
     const { env } = t;
     const imp = await ignite(['kernel', 'import', `${t.registry}/${TEST_KERNEL}`], { env });
@@ -152,6 +153,7 @@ test(
       { env },
     );
     const took = Date.now() - started;
+    tc.diagnostic(`run refused the kernel in ${took} ms`);
     assert.notEqual(run.code, 0, 'refused');
     assert.match(
       run.stderr,
