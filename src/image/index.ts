@@ -21,3 +21,4 @@ export * from './ext4/index.js';
 export * from './layer-tree.js';
 export * from './kernel-tree.js';
 export * from './kernel-pull.js';
+export * from './kernel-modules.js';

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, type Header } from 'tar-stream';
 import type { ParsedImageRef } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
+import { ModulesTar, planModules } from './kernel-modules.js';
 import { addKernelEntry, chooseKernelFiles, newKernelTree } from './kernel-tree.js';
 import { tarStream } from './layer-stream.js';
 import type { PullProgress } from './pull.js';
@@ -14,9 +15,9 @@ import type { RegistryClient } from './registry-client.js';
 
 /**
  * Kernel images are read straight from their verified layer streams: the tree is kept in memory
- * and only the kernel and initrd are written, into the import's own directory. Nothing else of
- * the image touches the host, and a FIFO or device where the kernel should be is an error, not
- * a read that never ends.
+ * and only the kernel, the initrd and a tar of `/lib/modules` are written, into the import's own
+ * directory. Nothing else of the image touches the host, no name from it becomes a host path,
+ * and a FIFO or device where the kernel should be is an error, not a read that never ends.
  */
 /**
  * A kernel image holds a kernel, an initrd and perhaps modules: whatever the import's limits,
@@ -37,6 +38,11 @@ export interface PulledKernel {
   kernel: { path: string; kind: 'elf' | 'bzImage'; name: string };
   /** The initrd, in `workDir`, when the image has one. */
   initrd?: string;
+  /**
+   * The image's `/lib/modules` as a tar in `workDir` (entries `<release>/…`, owners, modes and
+   * times as in the image), when it has any; `releases` are its top directories.
+   */
+  modules?: { path: string; releases: string[] };
 }
 
 /** Counts the bytes of every tar stream read, failing past the limit. */
@@ -167,6 +173,10 @@ export async function pullKernelFiles(options: {
         type: h.type ?? 'file',
         linkname: h.linkname ?? '',
         size: h.size,
+        mode: h.mode,
+        uid: h.uid,
+        gid: h.gid,
+        mtime: h.mtime,
       };
       addKernelEntry(tree, header, { layer, entry, magic });
     });
@@ -179,17 +189,31 @@ export async function pullKernelFiles(options: {
     },
     ...(choice.initrd ? [{ node: choice.initrd.node, dest: join(workDir, 'initrd') }] : []),
   ];
-  for (const [layer, file] of files.entries()) {
-    const here = wanted.filter((w) => w.node.layer === layer);
-    if (here.length === 0) continue;
-    await eachEntry(file, budget, async (_h, body, entry) => {
-      // The kernel and initrd may be one file (a hardlink): each destination gets a copy.
-      const dests = here.filter((w) => w.node.entry === entry).map((w) => w.dest);
-      if (dests.length === 0) return;
-      const [first = '', ...more] = dests;
-      await writeNew(first, body);
-      for (const d of more) await copyFile(first, d, constants.COPYFILE_EXCL);
-    });
+  const plan = planModules(tree, label);
+  const modulesPath = join(workDir, 'modules.tar');
+  const modules = plan ? new ModulesTar(plan, modulesPath) : undefined;
+  const moduleLayers = new Set(
+    plan?.entries.flatMap((e) => (e.kind === 'file' ? [e.node.layer] : [])),
+  );
+  try {
+    for (const [layer, file] of files.entries()) {
+      const here = wanted.filter((w) => w.node.layer === layer);
+      if (here.length === 0 && !moduleLayers.has(layer)) continue;
+      await eachEntry(file, budget, async (_h, body, entry) => {
+        const module = modules?.fileAt(layer, entry);
+        if (module !== undefined) await modules?.addFile(module, body);
+        // The kernel and initrd may be one file (a hardlink): each destination gets a copy.
+        const dests = here.filter((w) => w.node.entry === entry).map((w) => w.dest);
+        if (dests.length === 0 || module !== undefined) return;
+        const [first = '', ...more] = dests;
+        await writeNew(first, body);
+        for (const d of more) await copyFile(first, d, constants.COPYFILE_EXCL);
+      });
+    }
+    await modules?.finish();
+  } catch (err) {
+    modules?.abort();
+    throw err;
   }
   await rm(blobs, { recursive: true, force: true });
   return {
@@ -201,5 +225,6 @@ export async function pullKernelFiles(options: {
       name: `/${choice.kernel.name}`,
     },
     ...(choice.initrd ? { initrd: join(workDir, 'initrd') } : {}),
+    ...(plan ? { modules: { path: modulesPath, releases: plan.releases } } : {}),
   };
 }

@@ -7,16 +7,44 @@ import { LayerTree, type EntryHeader, type TreeNode } from './layer-tree.js';
  * pass and nothing else of the image is ever written.
  */
 export type KernelInode =
-  | { kind: 'file'; layer: number; entry: number; size: number; magic: Buffer }
-  | { kind: 'directory' }
-  | { kind: 'symlink'; target: Buffer }
+  | { kind: 'file'; layer: number; entry: number; size: number; magic: Buffer; meta: EntryMeta }
+  | { kind: 'directory'; meta: EntryMeta }
+  | { kind: 'symlink'; target: Buffer; meta: EntryMeta }
   | { kind: 'other'; what: string };
+
+/** An entry's mode (permission bits), owner and modification time (seconds), from its header. */
+export interface EntryMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+}
+
+/** What a tar header may say of an entry's owner, mode and time. */
+export interface MetaHeader {
+  mode?: number | undefined;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mtime?: Date | undefined;
+}
+
+/** A directory that no entry declared (a parent an entry implies): 0755, root's. */
+const IMPLIED_DIR: EntryMeta = Object.freeze({ mode: 0o755, uid: 0, gid: 0, mtime: 0 });
+
+function metaOf(h: MetaHeader, mode: number): EntryMeta {
+  return {
+    mode: (h.mode ?? mode) & 0o7777,
+    uid: h.uid ?? 0,
+    gid: h.gid ?? 0,
+    mtime: Math.max(0, Math.floor((h.mtime?.getTime() ?? 0) / 1000)),
+  };
+}
 
 export type KernelFile = Extract<KernelInode, { kind: 'file' }>;
 export type KernelTree = LayerTree<KernelInode>;
 
 export function newKernelTree(): KernelTree {
-  return new LayerTree<KernelInode>(() => ({ kind: 'directory' }));
+  return new LayerTree<KernelInode>(() => ({ kind: 'directory', meta: IMPLIED_DIR }));
 }
 
 const OTHER_KINDS: Record<string, string> = {
@@ -31,14 +59,14 @@ const OTHER_KINDS: Record<string, string> = {
  */
 export function addKernelEntry(
   tree: KernelTree,
-  h: EntryHeader & { size?: number | undefined },
+  h: EntryHeader & MetaHeader & { size?: number | undefined },
   where: { layer: number; entry: number; magic: Buffer },
 ): void {
   if (tree.applyWhiteout(h)) return;
   switch (h.type) {
     case 'file':
     case 'contiguous-file':
-      tree.put(h, () => ({ kind: 'file', ...where, size: h.size ?? 0 }));
+      tree.put(h, () => ({ kind: 'file', ...where, size: h.size ?? 0, meta: metaOf(h, 0o644) }));
       return;
     case 'link': {
       const target = tree.linkTarget(h);
@@ -46,10 +74,14 @@ export function addKernelEntry(
       return;
     }
     case 'directory':
-      tree.put(h, () => ({ kind: 'directory' }));
+      tree.put(h, () => ({ kind: 'directory', meta: metaOf(h, 0o755) }));
       return;
     case 'symlink':
-      tree.put(h, () => ({ kind: 'symlink', target: Buffer.from(h.linkname, 'utf8') }));
+      tree.put(h, () => ({
+        kind: 'symlink',
+        target: Buffer.from(h.linkname, 'utf8'),
+        meta: metaOf(h, 0o777),
+      }));
       return;
     default:
       tree.put(h, () => ({ kind: 'other', what: OTHER_KINDS[h.type] ?? `a ${h.type} entry` }));

@@ -32,8 +32,8 @@ test('createVM applies the defaults, imports image and kernel, reserves an addre
   assert.equal(stored.status.state, 'Created');
   assert.equal(stored.status.image?.id, `sha256:${'1'.repeat(64)}`, 'image source recorded');
   assert.deepEqual(s.imports.asked, [
-    { kind: 'image', ref: 'busybox' },
     { kind: 'kernel', ref: 'docker.io/weaveworks/ignite-kernel:4.19.47' },
+    { kind: 'image', ref: 'busybox' },
   ]);
   assert.deepEqual(s.network.held(uid), ['reserved 10.61.0.2']);
   const image = await s.client.images.findByName('docker.io/library/busybox:latest');
@@ -83,7 +83,7 @@ test('createVM: what the host and the flags choose', async (t) => {
       options: { image: 'busybox', name: 'k' },
       check: (s, vm) => {
         assert.equal(vm.spec.kernel?.ociClaim.ref, '127.0.0.1:5000/kernel:6.1');
-        assert.deepEqual(s.imports.asked[1], { kind: 'kernel', ref: '127.0.0.1:5000/kernel:6.1' });
+        assert.deepEqual(s.imports.asked[0], { kind: 'kernel', ref: '127.0.0.1:5000/kernel:6.1' });
       },
     },
     {

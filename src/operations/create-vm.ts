@@ -5,6 +5,7 @@ import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from '.
 import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
 import type { Services } from './services.js';
+import { guestModules, requireBootableKernel } from './vm-kernel.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
 
 export { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions };
@@ -22,6 +23,7 @@ export type CreateVMServices = Pick<
   | 'vmms'
   | 'imports'
   | 'rootDisks'
+  | 'runtimeFiles'
   | 'sshKeys'
 >;
 
@@ -73,10 +75,10 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
   }
   await checkHostPortsFree(s, vm);
 
-  const [image, kernel] = await Promise.all([
-    s.imports.image(vm.spec.image.ociClaim.ref),
-    s.imports.kernel(vm.spec.kernel.ociClaim.ref),
-  ]);
+  // The kernel first: one the hypervisor cannot boot is refused before the image is pulled.
+  const kernel = await s.imports.kernel(vm.spec.kernel.ociClaim.ref);
+  await requireBootableKernel(s, vmm, kernel);
+  const image = await s.imports.image(vm.spec.image.ociClaim.ref);
   vm.status = {
     state: 'Created',
     ...(image.status?.ociSource ? { image: image.status.ociSource } : {}),
@@ -111,14 +113,17 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
       s.logger.warn({ vm: name }, `${label}: disk size raised to the image's size`);
       size = imageBytes;
     }
+    const imagePath = s.layout.imageExt4(image.metadata.uid);
+    const modules = await guestModules(s, kernel, imagePath, label);
     await s.rootDisks.create({
-      imagePath: s.layout.imageExt4(image.metadata.uid),
+      imagePath,
       vmDir,
       format: vmm === 'firecracker' ? 'raw' : 'qcow2',
       sizeBytes: size,
       hostname: name,
       authorizedKeys,
       copyFiles: vm.spec.copyFiles ?? [],
+      ...(modules !== undefined ? { modules } : {}),
       label,
     });
   } catch (err) {

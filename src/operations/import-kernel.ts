@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { API_VERSION, Size, formatImageRef, type Kernel, type StoredKernel } from '../api/index.js';
 import { extractVmlinux, kernelVersion, pullKernelFiles } from '../image/index.js';
-import { KERNEL_INITRD, KERNEL_VMLINUX } from '../storage/layout.js';
+import { KERNEL_INITRD, KERNEL_MODULES, KERNEL_VMLINUX } from '../storage/layout.js';
 import {
   importPrologue,
   limitsOf,
@@ -12,8 +12,9 @@ import {
 import type { ImportOptions } from './services.js';
 
 /**
- * Imports a kernel image: pulls it, finds `/boot/vmlinux` (or extracts it from a bzImage) and an
- * initrd, and records the kernel's release. Files: `<dataDir>/kernel/<uid>/vmlinux`, `initrd`.
+ * Imports a kernel image: pulls it, finds `/boot/vmlinux` (or extracts it from a bzImage), an
+ * initrd and `/lib/modules/<release>`, and records the kernel's release. Files:
+ * `<dataDir>/kernel/<uid>/vmlinux`, `initrd`, `modules.tar`.
  */
 export async function importKernel(
   s: ImportServices,
@@ -43,6 +44,16 @@ export async function importKernel(
     const files: [string, string][] = [[vmlinux, KERNEL_VMLINUX]];
     if (pulled.initrd !== undefined) files.push([pulled.initrd, KERNEL_INITRD]);
     const version = await kernelVersion(vmlinux);
+    if (pulled.modules !== undefined) {
+      // Only the kernel's own release is ever copied into a VM; modules of others are dropped.
+      if (pulled.modules.releases.includes(version))
+        files.push([pulled.modules.path, KERNEL_MODULES]);
+      else
+        s.logger.warn(
+          { kernel: name },
+          `${label}: /lib/modules has ${pulled.modules.releases.join(', ')}, not ${version}; VMs get no modules from it`,
+        );
+    }
     const size = await s.importWorkspace.size(vmlinux);
     const kernel: Kernel = {
       apiVersion: API_VERSION,

@@ -18,6 +18,7 @@ test('DataLayout names every file under the data dir, absolute', () => {
   assert.deepEqual(l.kernelFiles(UID), {
     vmlinux: `/var/lib/firecracker/kernel/${UID}/vmlinux`,
     initrd: `/var/lib/firecracker/kernel/${UID}/initrd`,
+    modules: `/var/lib/firecracker/kernel/${UID}/modules.tar`,
   });
   assert.equal(l.stagingDir, '/var/lib/firecracker/.staging');
   assert.equal(l.accelCache, '/var/lib/firecracker/.cache/accel.json');

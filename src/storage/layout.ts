@@ -10,7 +10,7 @@ import { internal } from '../errors.js';
  *   vm/<uid>/        metadata.json, the root disk, the SSH key pair, the console log and sockets,
  *                    the supervisor's log and run record, the metrics socket (see VMFiles)
  *   image/<uid>/     metadata.json, image.ext4
- *   kernel/<uid>/    metadata.json, vmlinux, initrd
+ *   kernel/<uid>/    metadata.json, vmlinux, initrd, modules.tar (the image's /lib/modules)
  *   network/         per-VM network state, kept apart so leftovers outlive a removed VM
  *   .staging/        imports in progress, named after their process
  *   .cache/          accel.json, host-tsc.json: what the host's probes found
@@ -24,6 +24,7 @@ export const ROOT_DISK_RAW = 'rootfs.ext4';
 export const IMAGE_EXT4 = 'image.ext4';
 export const KERNEL_VMLINUX = 'vmlinux';
 export const KERNEL_INITRD = 'initrd';
+export const KERNEL_MODULES = 'modules.tar';
 
 /** The files of one VM, all in `<dataDir>/vm/<uid>/`. */
 export interface VMFiles {
@@ -91,9 +92,13 @@ export class DataLayout {
     return join(this.objectDir('Image', uid), IMAGE_EXT4);
   }
 
-  kernelFiles(uid: string): { vmlinux: string; initrd: string } {
+  kernelFiles(uid: string): { vmlinux: string; initrd: string; modules: string } {
     const dir = this.objectDir('Kernel', uid);
-    return { vmlinux: join(dir, KERNEL_VMLINUX), initrd: join(dir, KERNEL_INITRD) };
+    return {
+      vmlinux: join(dir, KERNEL_VMLINUX),
+      initrd: join(dir, KERNEL_INITRD),
+      modules: join(dir, KERNEL_MODULES),
+    };
   }
 
   get networkDir(): string {

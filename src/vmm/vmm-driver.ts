@@ -158,6 +158,12 @@ export interface VMMDriver {
   /** What this driver, with the installed hypervisor, can do beyond boot and stop. */
   capabilities(): Promise<VMMCapabilities>;
   /**
+   * Whether this driver can boot the vmlinux at `vmlinuxPath`, judged from its ELF headers and
+   * notes alone (QEMU's microvm needs a PVH entry point; Firecracker boots either). `create`
+   * asks before it stores a VM, and `start` refuses what this refuses.
+   */
+  bootsKernel(vmlinuxPath: string): Promise<Capability>;
+  /**
    * Starts the hypervisor and boots the VM, or restores it (`options.restoreFrom`); resolves
    * once the guest is booting or running again.
    */

@@ -13,12 +13,17 @@ import type { FakeRuntimeFiles } from './fake-runtime-files.js';
 /**
  * Images and kernels "imported" without a registry: the first request for a reference stores the
  * object under its normalized name, as the registry import does, and returns it as the store
- * does (with its UID and name); a kernel gets its vmlinux in FakeRuntimeFiles. Later requests
+ * does (with its UID and name); a kernel gets its vmlinux (and, for a name in `withModules`, its
+ * modules.tar) in FakeRuntimeFiles. Later requests
  * return the stored object. `fail` makes a reference fail.
  */
 export class FakeImports implements Imports {
   readonly asked: { kind: 'image' | 'kernel'; ref: string }[] = [];
   readonly fail = new Map<string, Error>();
+  /** Kernels (by normalized name) whose image carries `/lib/modules/<release>`. */
+  readonly withModules = new Set<string>();
+  /** The release the next imported kernel reports (undefined: the import could not read it). */
+  kernelVersion: string | undefined = '6.1.0-fake';
   /** The unpacked size the next imported image reports. */
   imageSize = Size.parse('100MB');
 
@@ -56,9 +61,14 @@ export class FakeImports implements Imports {
       kind: 'Kernel',
       metadata: { name },
       spec: { ociClaim: { ref: name } },
-      status: { version: '6.1.0-fake', ociSource: { id: `sha256:${'2'.repeat(64)}` } },
+      status: {
+        ...(this.kernelVersion !== undefined ? { version: this.kernelVersion } : {}),
+        ociSource: { id: `sha256:${'2'.repeat(64)}` },
+      },
     });
-    this.runtimeFiles.files.set(this.layout.kernelFiles(kernel.metadata.uid).vmlinux, 1);
+    const files = this.layout.kernelFiles(kernel.metadata.uid);
+    this.runtimeFiles.files.set(files.vmlinux, 1);
+    if (this.withModules.has(name)) this.runtimeFiles.files.set(files.modules, 1);
     return kernel;
   }
 }

@@ -11,6 +11,8 @@ export class FakeRootDisks implements RootDisks {
   readonly requests: RootDiskRequest[] = [];
   readonly released: string[] = [];
   fail?: Error;
+  /** What the images hold, as `<image path>:<guest path>`: see `imageHas`. */
+  readonly imagePaths = new Set<string>();
 
   constructor(private readonly runtimeFiles: FakeRuntimeFiles) {}
 
@@ -23,6 +25,10 @@ export class FakeRootDisks implements RootDisks {
       format: req.format,
     });
     return Promise.resolve();
+  }
+
+  imageHas(imagePath: string, guestPath: string): Promise<boolean> {
+    return Promise.resolve(this.imagePaths.has(`${imagePath}:${guestPath}`));
   }
 
   release(vmDir: string): Promise<void> {

@@ -93,6 +93,8 @@ export class FakeVMMDriver implements VMMDriver {
   guest: GuestShutdown = 'powers-off';
   /** Makes start fail, as a hypervisor that cannot boot the VM. */
   failStart?: Error;
+  /** The kernels (vmlinux paths) this hypervisor cannot boot, and why. */
+  readonly unbootable = new Map<string, string>();
 
   constructor(
     readonly name: VMMName,
@@ -107,10 +109,20 @@ export class FakeVMMDriver implements VMMDriver {
     return Promise.resolve({ saveState: NO_SNAPSHOTS, freezeRootDisk: NO_SNAPSHOTS });
   }
 
+  bootsKernel(vmlinuxPath: string): Promise<Capability> {
+    const reason = this.unbootable.get(vmlinuxPath);
+    return Promise.resolve(
+      reason === undefined ? { available: true } : { available: false, reason },
+    );
+  }
+
   start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {
     if (options.restoreFrom !== undefined) return refused(this.name, 'restore');
     this.started.push(config);
     if (this.failStart !== undefined) return Promise.reject(this.failStart);
+    const reason = this.unbootable.get(config.kernel.vmlinuxPath);
+    if (reason !== undefined)
+      return Promise.reject(failedPrecondition(`vm "${config.name}": kernel: ${reason}`));
     const process = this.processes.add([
       `${this.name}-fake`,
       '-name',

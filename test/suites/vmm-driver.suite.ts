@@ -155,6 +155,13 @@ export function vmmDriverSuite(
     }),
   );
 
+  test(
+    `${name}: bootsKernel takes the kernel the driver boots`,
+    withVM(async (h, config) => {
+      assert.deepEqual(await h.driver.bootsKernel(config.kernel.vmlinuxPath), { available: true });
+    }),
+  );
+
   snapshotCases(name, withVM);
 }
 

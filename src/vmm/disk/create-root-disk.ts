@@ -5,6 +5,7 @@ import { ROOT_DISK_QCOW2, ROOT_DISK_RAW } from '../../storage/layout.js';
 import { run } from '../../system/exec.js';
 import { writeGuestFiles } from './debugfs-writer.js';
 import { withRawView } from './fuse-export.js';
+import { writeGuestModules } from './modules-writer.js';
 import type { GuestFile, RootDisk, RootDiskConfig } from './root-disk.js';
 
 /**
@@ -63,13 +64,14 @@ export async function createOverlay(
   ]);
 }
 
-/** Grows the filesystem to fill the disk, then writes the VM's files. */
+/** Grows the filesystem to fill the disk, then writes the VM's files and the kernel's modules. */
 async function prepare(raw: string, c: RootDiskConfig): Promise<void> {
   // The image's filesystem is written whole by the import's ext4 writer and never mounted on the
   // host, so it is known clean: -f skips the full e2fsck pass resize2fs would otherwise insist on,
   // which costs most of a create's time and grows with the image's size.
   await run('resize2fs', ['-f', raw]);
   await writeGuestFiles(raw, c.files, c.label);
+  if (c.modules !== undefined) await writeGuestModules(raw, c.modules, c.label);
 }
 
 /** The files every VM gets: hostname, hosts, resolv.conf, authorized_keys, and --copy-files. */

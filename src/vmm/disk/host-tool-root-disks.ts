@@ -1,5 +1,6 @@
 import { createRootDisk, vmGuestFiles } from './create-root-disk.js';
 import { releaseRawViews } from './fuse-export.js';
+import { imageHasPath } from './modules-writer.js';
 import type { RootDiskRequest, RootDisks } from './root-disks.js';
 
 /**
@@ -16,6 +17,7 @@ export class HostToolRootDisks implements RootDisks {
       format: req.format,
       sizeBytes: req.sizeBytes,
       label: req.label,
+      ...(req.modules !== undefined ? { modules: req.modules } : {}),
       files: vmGuestFiles({
         hostname: req.hostname,
         nameservers: [...this.nameservers],
@@ -23,6 +25,10 @@ export class HostToolRootDisks implements RootDisks {
         copyFiles: req.copyFiles,
       }),
     });
+  }
+
+  imageHas(imagePath: string, guestPath: string): Promise<boolean> {
+    return imageHasPath(imagePath, guestPath);
   }
 
   release(vmDir: string): Promise<void> {

@@ -1,3 +1,5 @@
+import type { GuestModules } from './root-disks.js';
+
 /**
  * A VM's root disk: copy-on-write over its image's ext4 file, grown to the VM's disk size, with
  * the VM's own files (hostname, hosts, resolv.conf, SSH keys, --copy-files) written in before it
@@ -23,6 +25,8 @@ export interface RootDiskConfig {
   format: 'qcow2' | 'raw';
   sizeBytes: number;
   files: GuestFile[];
+  /** The kernel's modules, for `/lib/modules/<release>`. */
+  modules?: GuestModules;
   /** `vm "web"`: leads error messages. */
   label: string;
 }

@@ -1,3 +1,13 @@
+/**
+ * A kernel's modules to write into a VM's root disk: the tar written at the kernel's import
+ * (entries `<release>/…`, owners and modes as in the image), of which `<release>/` goes to
+ * `/lib/modules/<release>`.
+ */
+export interface GuestModules {
+  tarPath: string;
+  release: string;
+}
+
 /** What a new VM's root disk is built from and gets written into it. */
 export interface RootDiskRequest {
   /** The image's ext4 file the disk is copy-on-write over. */
@@ -8,6 +18,8 @@ export interface RootDiskRequest {
   hostname: string;
   authorizedKeys: string[];
   copyFiles: { hostPath: string; vmPath: string }[];
+  /** The kernel's modules, written in with the VM's files; none when absent. */
+  modules?: GuestModules;
   /** `vm "web"`: leads error messages. */
   label: string;
 }
@@ -16,6 +28,11 @@ export interface RootDiskRequest {
 export interface RootDisks {
   /** Builds the VM's root disk in its directory, with the VM's files written into it. */
   create(req: RootDiskRequest): Promise<void>;
+  /**
+   * Whether the image's filesystem has `guestPath` (symlinks on the way followed inside it, as
+   * the guest would), read without mounting it.
+   */
+  imageHas(imagePath: string, guestPath: string): Promise<boolean>;
   /**
    * Takes down what a killed create left attached to a root disk (a FUSE raw view), so its
    * directory can be removed. Idempotent.

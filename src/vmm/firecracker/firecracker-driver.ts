@@ -22,6 +22,7 @@ import { cmdlineWords, hasCmdlineKey, withoutIPAutoconfig } from '../kernel-cmdl
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import type {
   Availability,
+  Capability,
   RunningVM,
   VMConfig,
   VMMCapabilities,
@@ -114,6 +115,11 @@ export class FirecrackerDriver implements VMMDriver {
         reason: 'firecracker takes raw root disks, which cannot be frozen without a copy',
       },
     };
+  }
+
+  /** Firecracker enters an ELF vmlinux by its PVH note or, without one, by its 64-bit entry. */
+  bootsKernel(): Promise<Capability> {
+    return Promise.resolve({ available: true });
   }
 
   async start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {

@@ -12,8 +12,10 @@ import {
   type StatePart,
   type StateSidecar,
 } from '../saved-state.js';
+import { pvhBootable } from '../kernel-elf.js';
 import type {
   Availability,
+  Capability,
   RunningVM,
   VMConfig,
   VMMCapabilities,
@@ -92,9 +94,16 @@ export class QemuDriver implements VMMDriver {
     return { saveState: can, freezeRootDisk: can };
   }
 
+  bootsKernel(vmlinuxPath: string): Promise<Capability> {
+    return pvhBootable(vmlinuxPath);
+  }
+
   async start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {
     const label = vmLabel(config);
     await checkVMConfig(config);
+    const boots = await this.bootsKernel(config.kernel.vmlinuxPath);
+    if (!boots.available)
+      throw failedPrecondition(`${label}: kernel ${config.kernel.vmlinuxPath}: ${boots.reason}`);
     const accel = await this.accel(config);
     const restore = options.restoreFrom;
     // Checked before QEMU starts: everything but QEMU's version, which its greeting tells.

@@ -1,6 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AppError } from '../../../src/errors.js';
+import { run } from '../../../src/system/exec.js';
 import { createOverlay } from '../../../src/vmm/disk/create-root-disk.js';
 import { QemuDriver } from '../../../src/vmm/qemu/qemu-driver.js';
 import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js';
@@ -49,4 +53,44 @@ vmmDriverSuite('qemu', async () => {
       };
     },
   };
+});
+
+test('qemu: a vmlinux without the PVH note is refused before QEMU starts', async () => {
+  const fixture = await bootFixture();
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-qemu-nopvh-'));
+  try {
+    const nopvh = join(dir, 'vmlinux');
+    await run('objcopy', ['--remove-section', '.notes', fixture.vmlinuxPath, nopvh]);
+    const driver = new QemuDriver({ accel: 'tcg' });
+    assert.deepEqual(await driver.bootsKernel(fixture.vmlinuxPath), { available: true });
+    const boots = await driver.bootsKernel(nopvh);
+    assert.equal(boots.available, false);
+    assert.match(boots.available ? '' : boots.reason, /no PVH entry point/);
+    const disk = join(dir, 'rootfs.qcow2');
+    await createOverlay(fixture.rootfsPath, disk);
+    await writeFile(join(dir, 'console.log'), '');
+    const config = {
+      uid: 'nopvh',
+      name: 'nopvh',
+      vcpus: 1,
+      memoryMiB: 128,
+      kernel: { vmlinuxPath: nopvh, cmdline: fixture.cmdline },
+      rootDisk: { path: disk, format: 'qcow2' as const },
+      nics: [],
+      paths: {
+        consoleLog: join(dir, 'console.log'),
+        consoleSocket: join(dir, 'console.sock'),
+        controlSocket: join(dir, 'control.sock'),
+        workDir: dir,
+      },
+    };
+    await assert.rejects(
+      driver.start(config),
+      (e: unknown) =>
+        AppError.is(e, 'FailedPrecondition') &&
+        e.message.startsWith(`vm "nopvh": kernel ${nopvh}: its vmlinux has no PVH entry point`),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
