@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { extract } from 'tar-stream';
-import { ignite, type CliResult } from '../helpers/cli.js';
+import { execWhenUp, ignite } from '../helpers/cli.js';
 import { pushCraftedImage, type LayerEntry } from '../helpers/push-image.js';
 import { TEST_KERNEL, vmTestEnv } from '../helpers/vm-env.js';
 
@@ -24,16 +24,6 @@ const inspect = async (kind: string, name: string, env: NodeJS.ProcessEnv) =>
 
 /** Blocks the file really takes on disk, in bytes. */
 const allocated = async (path: string) => (await stat(path)).blocks * 512;
-
-/** `ignite exec`, retried while sshd in the guest is still starting. */
-async function execWhenUp(name: string, args: string[], env: NodeJS.ProcessEnv) {
-  let r: CliResult = await ignite(['exec', name, '--', ...args], { env });
-  for (let i = 0; i < 90 && r.code !== 0; i++) {
-    await new Promise((res) => setTimeout(res, 2000));
-    r = await ignite(['exec', name, '--', ...args], { env });
-  }
-  return r;
-}
 
 test(
   'modules of the micro kernel image load in a Debian guest; a second VM copies no image',

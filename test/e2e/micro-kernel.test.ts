@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ignite, type CliResult } from '../helpers/cli.js';
+import { execWhenUp, ignite } from '../helpers/cli.js';
 import { waitForBusyboxInit, waitForText } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
@@ -15,16 +15,6 @@ const MICRO = 'ignite-kernel:6.1-micro';
 interface VMJSON {
   metadata: { uid: string };
   status: { state: string; ipAddresses?: string[] };
-}
-
-/** `ignite exec`, retried while sshd in the guest is still starting. */
-async function execWhenUp(name: string, args: string[], env: NodeJS.ProcessEnv) {
-  let r: CliResult = await ignite(['exec', name, '--', ...args], { env });
-  for (let i = 0; i < 90 && r.code !== 0; i++) {
-    await new Promise((res) => setTimeout(res, 2000));
-    r = await ignite(['exec', name, '--', ...args], { env });
-  }
-  return r;
 }
 
 // ignite-kernel:6.1-micro (images/kernel-micro) under TCG: no initramfs, virtio and ext4 built

@@ -71,3 +71,13 @@ export function igniteAsNobody(
     timeoutMs,
   );
 }
+
+/** `ignite exec`, retried while sshd in the guest is still starting. */
+export async function execWhenUp(name: string, args: string[], env: NodeJS.ProcessEnv) {
+  let r: CliResult = await ignite(['exec', name, '--', ...args], { env });
+  for (let i = 0; i < 90 && r.code !== 0; i++) {
+    await new Promise((res) => setTimeout(res, 2000));
+    r = await ignite(['exec', name, '--', ...args], { env });
+  }
+  return r;
+}
