@@ -1,10 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
+import { writeBridgeNetwork } from '../../helpers/cni-conf.js';
 import { CNINetwork } from '../../../src/network/cni-network.js';
 import type { NetworkAttachment } from '../../../src/network/vm-network.js';
 import { hasProgram } from '../../../src/system/exec.js';
@@ -43,24 +44,7 @@ vmNetworkSuite('CNINetwork', async () => {
   const confDir = join(root, 'net.d');
   const dataDir = join(root, 'data');
   await mkdir(confDir);
-  await writeFile(
-    join(confDir, '10-suite.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge,
-          isGateway: true,
-          ipMasq: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet }]] },
-        },
-        { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-        { type: 'firewall' },
-      ],
-    }),
-  );
+  await writeBridgeNetwork(confDir, { name, bridge, subnet });
   const network = new CNINetwork({ dataDir, confDir });
   const uids: string[] = [];
   let count = 0;

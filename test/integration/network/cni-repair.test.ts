@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeBridgeNetwork } from '../../helpers/cni-conf.js';
 import { CNINetwork } from '../../../src/network/cni-network.js';
 import { stableBridgeMac } from '../../../src/network/cni/bridge-repair.js';
 import { signalProcess } from '../../../src/system/linux-processes.js';
@@ -24,27 +25,11 @@ async function testNetwork(t: { after: (fn: () => Promise<void>) => void }) {
   const root = await mkdtemp(join(tmpdir(), 'ignite-cni-'));
   const confDir = join(root, 'net.d');
   await pexec('mkdir', ['-p', confDir]);
-  await writeFile(
-    join(confDir, '10-test.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge,
-          isGateway: true,
-          ipMasq: true,
-          ipam: {
-            type: 'host-local',
-            ranges: [[{ subnet: `10.${200 + (n % 50)}.${n % 250}.0/24` }]],
-          },
-        },
-        { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-        { type: 'firewall' },
-      ],
-    }),
-  );
+  await writeBridgeNetwork(confDir, {
+    name,
+    bridge,
+    subnet: `10.${200 + (n % 50)}.${n % 250}.0/24`,
+  });
   const net = (dataDir = join(root, 'data')) => new CNINetwork({ dataDir, confDir });
   const uid = (i: number) =>
     `${String(n).padStart(4, '0')}000000000${i}`.slice(0, 16).padEnd(16, '0');
