@@ -2,9 +2,7 @@
 // 3× the single-VM boot time. Each VM is started while all earlier ones keep running; a boot is
 // timed from `ignite run` to the guest's first init line.
 import { freemem } from 'node:os';
-import { join } from 'node:path';
-import { benchEnv, fmt, waitInFile } from './lib.js';
-import { BUSYBOX_INIT } from '../test/helpers/console.js';
+import { benchEnv, bootBusybox, fmt } from './lib.js';
 import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 
 const CAP = Number(process.env['BENCH_DENSITY_CAP'] ?? 64);
@@ -16,21 +14,8 @@ export async function densityBench(): Promise<{ rows: string[][] }> {
   await using b = await benchEnv(['busybox', 'kernel']);
   await b.ig(['image', 'import', `${b.registry}/ignite-busybox`]);
   await b.ig(['kernel', 'import', `${b.registry}/${TEST_KERNEL}`]);
-  const boot = async (i: number, memory: string, timeoutMs: number): Promise<number> => {
-    const t0 = performance.now();
-    const out = await b.ig([
-      'run',
-      `${b.registry}/ignite-busybox`,
-      '--name',
-      `d-${i}`,
-      '--net',
-      'none',
-      '--memory',
-      memory,
-    ]);
-    const uid = out.trim().split('\n').pop() ?? '';
-    return waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0, timeoutMs);
-  };
+  const boot = async (i: number, memory: string, timeoutMs: number): Promise<number> =>
+    (await bootBusybox(b, `d-${i}`, { memory, timeoutMs })).ms;
   // Density is counted in 64 MiB VMs; Debian's generic kernel may need more, so the smallest
   // size that boots is used, and the table says which.
   let memory = '64MB';

@@ -3,9 +3,7 @@
 // drivers built in) against Debian's generic kernel with its module-loading initramfs
 // (ignite-kernel:6.1). The runs alternate, so both see the same load on the shared machine. Each
 // kernel boots in the smallest guest memory listed for it here.
-import { join } from 'node:path';
-import { benchEnv, fmt, median, waitInFile } from './lib.js';
-import { BUSYBOX_INIT } from '../test/helpers/console.js';
+import { benchEnv, bootBusybox, fmt, median } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 9);
 const KERNELS = [
@@ -21,21 +19,11 @@ export async function kernelsBench(): Promise<{ rows: string[][]; ratio: number 
   for (let i = 0; i < RUNS; i++) {
     for (const [j, k] of KERNELS.entries()) {
       const name = `kern-${j}-${i}`;
-      const t0 = performance.now();
-      const out = await b.ig([
-        'run',
-        `${b.registry}/ignite-busybox`,
-        '--name',
-        name,
-        '--net',
-        'none',
-        '--memory',
-        k.memory,
-        '--kernel-image',
-        `${b.registry}/${k.tag}`,
-      ]);
-      const uid = out.trim().split('\n').pop() ?? '';
-      times[j]?.push(await waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0));
+      const { ms } = await bootBusybox(b, name, {
+        memory: k.memory,
+        kernelImage: `${b.registry}/${k.tag}`,
+      });
+      times[j]?.push(ms);
       await b.ig(['rm', '-f', name]);
     }
   }

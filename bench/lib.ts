@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pushProjectImages, startRegistry, type ProjectImage } from '../test/helpers/registry.js';
 import { TEST_KERNEL } from '../test/helpers/vm-env.js';
+import { BUSYBOX_INIT } from '../test/helpers/console.js';
 
 export const pexec = promisify(execFile);
 
@@ -124,4 +125,30 @@ export async function sample(
     out.push(performance.now() - t0);
   }
   return out;
+}
+
+/**
+ * `ignite run` of the busybox image with `--net none`: the VM's UID, and the ms from the run to
+ * the guest's first init line.
+ */
+export async function bootBusybox(
+  b: BenchEnv,
+  name: string,
+  options: { memory: string; kernelImage?: string; timeoutMs?: number },
+): Promise<{ uid: string; ms: number }> {
+  const t0 = performance.now();
+  const out = await b.ig([
+    'run',
+    `${b.registry}/ignite-busybox`,
+    '--name',
+    name,
+    '--net',
+    'none',
+    '--memory',
+    options.memory,
+    ...(options.kernelImage === undefined ? [] : ['--kernel-image', options.kernelImage]),
+  ]);
+  const uid = out.trim().split('\n').pop() ?? '';
+  const file = join(b.dataDir, 'vm', uid, 'console.log');
+  return { uid, ms: await waitInFile(file, BUSYBOX_INIT, t0, options.timeoutMs) };
 }

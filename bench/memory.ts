@@ -2,9 +2,7 @@
 // RAM. Under TCG, QEMU touches guest RAM lazily, so the hypervisor's RSS holds only the pages the
 // guest used; the raw figures are reported beside the overhead.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { benchEnv, waitInFile } from './lib.js';
-import { BUSYBOX_INIT } from '../test/helpers/console.js';
+import { benchEnv, bootBusybox, median } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 // The micro kernel (the bench's default, as in the tests) boots busybox in 64 MiB; Debian's generic
@@ -22,24 +20,7 @@ export async function memoryBench(): Promise<{ rows: string[][] }> {
   const hvRss: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const name = `mem-${i}`;
-    const t0 = performance.now();
-    const uid =
-      (
-        await b.ig([
-          'run',
-          `${b.registry}/ignite-busybox`,
-          '--name',
-          name,
-          '--net',
-          'none',
-          '--memory',
-          `${GUEST_MIB}MB`,
-        ])
-      )
-        .trim()
-        .split('\n')
-        .pop() ?? '';
-    await waitInFile(join(b.dataDir, 'vm', uid, 'console.log'), BUSYBOX_INIT, t0);
+    await bootBusybox(b, name, { memory: `${GUEST_MIB}MB` });
     // Let the guest settle after its init line.
     await new Promise((r) => setTimeout(r, 3000));
     const vm = JSON.parse(await b.ig(['inspect', 'vm', name])) as {
@@ -49,9 +30,8 @@ export async function memoryBench(): Promise<{ rows: string[][] }> {
     hvRss.push(await rssMiB(vm.status.runtime.pid));
     await b.ig(['rm', '-f', name]);
   }
-  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
-  const s = med(spawnRss);
-  const h = med(hvRss);
+  const s = median(spawnRss);
+  const h = median(hvRss);
   const overhead = s + h - GUEST_MIB;
   return {
     rows: [
