@@ -1,0 +1,47 @@
+import type { DaemonClient } from './daemon-client.js';
+
+export const EVENT_TYPES = [
+  'create',
+  'start',
+  'stop',
+  'die',
+  'restart',
+  'remove',
+  'import',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One event as `GET …/events?watch=true` streams it. */
+export interface DaemonEvent {
+  time: string;
+  type: EventType;
+  object: { kind: string; name: string; uid: string };
+  reason?: string;
+  exitCode?: number;
+}
+
+export interface EventFilter {
+  /** RFC 3339: replay events since then, as far as the daemon keeps them. */
+  since?: string;
+  /** Only events of these VMs (name or UID). */
+  vms?: readonly string[];
+  types?: readonly EventType[];
+}
+
+/** The daemon's events as they happen, until the stream ends or `signal` aborts. */
+export function watchEvents(
+  client: DaemonClient,
+  filter: EventFilter,
+  signal?: AbortSignal,
+): AsyncGenerator<DaemonEvent> {
+  return client.ndjson<DaemonEvent>('GET', '/events', {
+    query: {
+      watch: true,
+      since: filter.since,
+      vm: filter.vms?.length ? filter.vms.join(',') : undefined,
+      type: filter.types?.length ? filter.types.join(',') : undefined,
+    },
+    ...(signal !== undefined ? { signal } : {}),
+  });
+}

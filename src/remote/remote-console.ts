@@ -1,0 +1,80 @@
+import WebSocket from 'ws';
+import type { DaemonClient } from './daemon-client.js';
+import { problemToAppError } from './problem.js';
+
+/** Ctrl-P Ctrl-Q, Docker's detach sequence. */
+const DETACH = [0x10, 0x11] as const;
+
+/** A terminal: raw mode is set while attached when it is one. */
+export interface ConsoleTerminal {
+  stdin: NodeJS.ReadableStream & { setRawMode?: (raw: boolean) => unknown; isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+}
+
+/** The WebSocket URL of a path under the API, on the daemon's unix socket or TCP address. */
+function socketURL(client: DaemonClient, path: string): string {
+  const a = client.connection.address;
+  if (a.kind === 'unix') return `ws+unix://${a.path}:${path}`;
+  const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+  return `${a.tls ? 'wss' : 'ws'}://${host}:${a.port}${path}`;
+}
+
+/**
+ * Connects a terminal to a VM's console through the daemon's WebSocket (binary frames, both
+ * ways) until the user detaches with Ctrl-P Ctrl-Q or the VM's console closes.
+ */
+export async function attachRemoteConsole(
+  client: DaemonClient,
+  uid: string,
+  io: ConsoleTerminal,
+): Promise<void> {
+  const { path, headers } = client.endpoint(`/vms/${encodeURIComponent(uid)}/console`);
+  const ca = client.connection.ca;
+  const ws = new WebSocket(socketURL(client, path), {
+    headers,
+    ...(ca !== undefined ? { ca } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        reject(
+          problemToAppError(client.url, res.statusCode ?? 0, Buffer.concat(chunks).toString()),
+        ),
+      );
+    });
+    ws.once('error', (err) => reject(client.connectionError(err)));
+  });
+  const raw = io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
+  if (raw) io.stdin.setRawMode?.(true);
+  let prev = -1;
+  try {
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer | string) => {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        for (const byte of bytes) {
+          if (prev === DETACH[0] && byte === DETACH[1]) return finish();
+          prev = byte;
+        }
+        ws.send(bytes, { binary: true });
+      };
+      const finish = () => {
+        io.stdin.removeListener('data', onData);
+        io.stdin.pause();
+        ws.close();
+        resolve();
+      };
+      io.stdin.on('data', onData);
+      io.stdin.resume();
+      ws.on('message', (data: WebSocket.RawData) =>
+        io.stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)),
+      );
+      ws.on('close', finish);
+      ws.on('error', finish);
+    });
+  } finally {
+    if (raw) io.stdin.setRawMode?.(false);
+  }
+}
