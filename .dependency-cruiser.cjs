@@ -53,14 +53,6 @@ module.exports = {
       to: { dependencyTypes: ['core'], path: '^(node:)?(fs|fs/promises|child_process|net)$' },
     },
     {
-      name: 'remote-is-a-client-of-the-api',
-      comment:
-        'The HTTP client of ignited speaks the API: it imports only api, errors and system, never the use cases it reaches through the daemon.',
-      severity: 'error',
-      from: { path: '^src/remote/' },
-      to: { path: '^src/', pathNot: '^src/(remote/|system/|api/|errors\\.ts$)' },
-    },
-    {
       name: 'nothing-imports-the-cli',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/cli/' },

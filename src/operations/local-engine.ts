@@ -37,8 +37,17 @@ export function localEngine(s: Services): Engine {
     startVM: (query, options = {}) => startVM(s, query, options),
     stopVM: (query, options) => stopVM(s, query, options),
     removeVM: (query, options) => removeVM(s, query, options),
-    vmLogs: (query, out, options = {}) =>
-      streamLogs(s, query, out, options.spawn === true ? { spawn: true } : {}),
+    async vmLogs(query, out, options = {}) {
+      const log = options.spawn === true ? 'spawn' : 'console';
+      if (options.follow !== true) return streamLogs(s, query, out, { spawn: log === 'spawn' });
+      const vm = await s.client.vms.find(query);
+      await s.runtimeFiles.followLog(
+        vm.metadata.uid,
+        log,
+        out,
+        options.signal ?? new AbortController().signal,
+      );
+    },
     async vmMetrics(query) {
       // Loaded on use: most commands never need prom-client.
       const { vmMetrics } = await import('./metrics.js');

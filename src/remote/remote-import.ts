@@ -14,7 +14,8 @@ interface ImportLine {
   type?: string;
   object?: unknown;
   error?: Problem;
-  digest?: string;
+  /** The layer's digest. */
+  layer?: string;
   total?: number;
   bytes?: number;
   phase?: string;
@@ -46,8 +47,8 @@ export async function importThroughDaemon(
 function report(progress: ImportProgress, line: ImportLine): void {
   if (typeof line.phase === 'string' && PHASES.has(line.phase))
     progress.phase?.(line.phase as 'unpacking' | 'building filesystem' | 'done');
-  else if (typeof line.digest === 'string' && typeof line.total === 'number')
-    progress.layer?.(line.digest, line.total);
-  else if (typeof line.digest === 'string' && typeof line.bytes === 'number')
-    progress.bytes?.(line.digest, line.bytes);
+  else if (typeof line.layer === 'string' && typeof line.total === 'number')
+    progress.layer?.(line.layer, line.total);
+  else if (typeof line.layer === 'string' && typeof line.bytes === 'number')
+    progress.bytes?.(line.layer, line.bytes);
 }

@@ -8,9 +8,25 @@ export function logsCommand(ctx: CliContext): Command {
     )
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .option('--spawn', "print the supervisor's (ignite-spawn) log instead: JSON lines", false)
-    .action(async (vm: string, opts: { spawn: boolean }, cmd: Command) => {
+    .option('-f, --follow', 'keep printing what is written to the log, until interrupted', false)
+    .action(async (vm: string, opts: { spawn: boolean; follow: boolean }, cmd: Command) => {
       const engine = await ctx.engine(cmd);
-      await engine.vmLogs(vm, ctx.io.stdout, { spawn: opts.spawn });
+      if (!opts.follow) return engine.vmLogs(vm, ctx.io.stdout, { spawn: opts.spawn });
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      const offs = [ctx.io.signals.once('SIGINT', stop), ctx.io.signals.once('SIGTERM', stop)];
+      try {
+        await engine.vmLogs(vm, ctx.io.stdout, {
+          spawn: opts.spawn,
+          follow: true,
+          signal: controller.signal,
+        });
+      } catch (err) {
+        // Interrupted: following ends where the user stopped it.
+        if (!controller.signal.aborted) throw err;
+      } finally {
+        for (const off of offs) off();
+      }
     });
 }
 
