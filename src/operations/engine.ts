@@ -64,6 +64,11 @@ export interface VMEngine {
   createVM(manifest: VM, options?: EngineCreateOptions): Promise<StoredVM>;
   startVM(query: string, options?: EngineStartOptions): Promise<StoredVM>;
   stopVM(query: string, options: EngineStopOptions): Promise<StoredVM>;
+  /**
+   * Replaces a VM with a manifest of it: labels and annotations in place; spec fields only of a
+   * stopped VM, and only those its disk does not depend on.
+   */
+  replaceVM(query: string, manifest: VM): Promise<StoredVM>;
   /** Removes a VM and all it has; returns its UID. */
   removeVM(query: string, options: { force: boolean }): Promise<string>;
   /** Copies a VM's console log (or its supervisor's) to `out`. */

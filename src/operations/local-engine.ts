@@ -2,9 +2,9 @@ import { compareText } from '../api/index.js';
 import { attachConsole, streamLogs } from './console.js';
 import { createVM } from './create-vm.js';
 import type { ArtifactKind, Engine, EngineImportOptions, StoredArtifact } from './engine.js';
-import { importImage, importKernel } from './import-image.js';
 import { removeImageOrKernel } from './remove-artifact.js';
 import { removeVM } from './remove-vm.js';
+import { replaceVM } from './replace-vm.js';
 import { runVM } from './run-vm.js';
 import type { Services } from './services.js';
 import { startVM } from './start-vm.js';
@@ -19,7 +19,7 @@ export function localEngine(s: Services): Engine {
       const vms = await Promise.all((await s.client.vms.list()).map((v) => refreshVMState(s, v)));
       return vms.sort(byCreated);
     },
-    findVM: (query) => s.client.vms.find(query),
+    findVM: async (query) => refreshVMState(s, await s.client.vms.find(query)),
     createVM: (manifest, options = {}) =>
       options.start === undefined
         ? createVM(s, { manifest })
@@ -37,6 +37,7 @@ export function localEngine(s: Services): Engine {
     startVM: (query, options = {}) => startVM(s, query, options),
     stopVM: (query, options) => stopVM(s, query, options),
     removeVM: (query, options) => removeVM(s, query, options),
+    replaceVM: (query, manifest) => replaceVM(s, query, manifest),
     async vmLogs(query, out, options = {}) {
       const log = options.spawn === true ? 'spawn' : 'console';
       if (options.follow !== true) return streamLogs(s, query, out, { spawn: log === 'spawn' });
@@ -65,9 +66,9 @@ export function localEngine(s: Services): Engine {
       ref: string,
       options: EngineImportOptions = {},
     ) =>
-      (kind === 'Image' ? importImage(s, ref, options) : importKernel(s, ref, options)) as Promise<
-        StoredArtifact[K]
-      >,
+      (kind === 'Image'
+        ? s.imports.image(ref, options)
+        : s.imports.kernel(ref, options)) as Promise<StoredArtifact[K]>,
     removeArtifact: (kind, query, options) =>
       removeImageOrKernel(s, kind, query, {
         force: options.force,

@@ -94,6 +94,10 @@ export class RemoteEngine {
     return (await this.one('VM', 'POST', path, timeout(options))) as StoredVM;
   }
 
+  async replaceVM(query: string, manifest: VM): Promise<StoredVM> {
+    return (await this.one('VM', 'PUT', `/vms/${item(query)}`, toPlain(manifest))) as StoredVM;
+  }
+
   async removeVM(query: string, options: { force: boolean }): Promise<string> {
     return this.remove('VM', query, options.force);
   }

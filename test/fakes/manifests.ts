@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { API_VERSION, fromPlain, type StoredVM, type VM } from '../../src/api/index.js';
 import type { ManifestTrust } from '../../src/operations/manifest-trust.js';
+import { localEngine } from '../../src/operations/local-engine.js';
 import {
   reconcileVMs,
   type DesiredState,
@@ -81,7 +82,7 @@ export async function pass(
   asked: DesiredState,
   o: { source?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
 ): Promise<ReconcileDecision[]> {
-  return reconcileVMs(s, o.source ?? SRC, asked, {
+  return reconcileVMs({ ...s, engine: localEngine(s) }, o.source ?? SRC, asked, {
     trust: o.trust ?? OPEN,
     ...(o.signal ? { signal: o.signal } : {}),
   });
