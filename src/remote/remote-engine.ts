@@ -31,7 +31,18 @@ export function decodeStored<K extends Kind>(
   kind: K,
   plain: unknown,
 ): Stored<KindMap[K]> {
-  const obj = fromPlainAs(kind, plain, { source: `from ${daemon}`, defaults: false });
+  let obj: KindMap[K];
+  try {
+    obj = fromPlainAs(kind, plain, { defaults: false });
+  } catch (err) {
+    throw internal(
+      `daemon at ${daemon}: sent a ${kind} this client cannot read: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: 'the daemon and this CLI may be of different versions',
+      },
+    );
+  }
   if (!isStored(obj)) throw internal(`daemon at ${daemon}: sent a ${kind} without its UID or name`);
   return obj;
 }
