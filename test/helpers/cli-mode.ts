@@ -34,16 +34,21 @@ export async function cliMode(env: NodeJS.ProcessEnv): Promise<CliMode> {
   if (!viaDaemon)
     return { env, daemonLog: () => '', [Symbol.asyncDispose]: () => Promise.resolve() };
   const dir = await mkdtemp(join(tmpdir(), 'ignited-e2e-'));
-  const daemon = await startTestDaemon(env, { dir }).catch(async (err: unknown) => {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  });
+  // At debug level it logs every request: the check below that the case went through it.
+  const daemon = await startTestDaemon(env, { dir, args: ['--log-level', 'debug'] }).catch(
+    async (err: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    },
+  );
   return {
     env: { ...env, IGNITE_HOST: daemon.host },
     daemonLog: () => daemon.log(),
     [Symbol.asyncDispose]: async () => {
       await daemon.stop();
       await rm(dir, { recursive: true, force: true });
+      if (!/"url":"\/apis\/[^\n]*"msg":"api: request"/.test(daemon.log()))
+        throw new Error('through-daemon case: no API request reached the daemon');
     },
   };
 }
