@@ -128,7 +128,7 @@ export class DaemonClient {
         cause: err,
         hint:
           this.connection.address.kind === 'unix'
-            ? 'start it with "ignited daemon" (or "systemctl start ignited"), or unset IGNITE_HOST to work on the data dir directly'
+            ? 'start it with "ignited daemon" (or "systemctl start ignited")'
             : 'check that ignited listens there (--listen) and that --host names it',
       });
     if (errno === 'EACCES' || errno === 'EPERM')

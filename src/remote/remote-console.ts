@@ -34,6 +34,10 @@ export async function attachRemoteConsole(
     headers,
     ...(ca !== undefined ? { ca } : {}),
   });
+  // Listening from the start: what the console sends right after the handshake arrives with it.
+  ws.on('message', (data: WebSocket.RawData) =>
+    io.stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => {
@@ -68,9 +72,6 @@ export async function attachRemoteConsole(
       };
       io.stdin.on('data', onData);
       io.stdin.resume();
-      ws.on('message', (data: WebSocket.RawData) =>
-        io.stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)),
-      );
       ws.on('close', finish);
       ws.on('error', finish);
     });
