@@ -166,7 +166,9 @@ export async function runManifestDir(s: ManifestDirServices, o: ManifestDirOptio
       }
       if ((await events.next(interval)) !== 'event') continue;
       const until = s.clock.now().getTime() + MAX_DEBOUNCE_MS;
-      while ((await events.next(debounce)) === 'event' && s.clock.now().getTime() < until);
+      let quiet = false;
+      while (!quiet && s.clock.now().getTime() < until)
+        quiet = (await events.next(debounce)) === 'timeout';
     }
   } finally {
     watcher?.close();
