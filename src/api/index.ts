@@ -7,3 +7,5 @@ export * from './meta/stored.js';
 export * from './v1alpha1/types.js';
 export * from './v1alpha1/defaults.js';
 export * from './scheme.js';
+export * from './v1alpha1/vm-exit.js';
+export * from './v1alpha1/restart-policy.js';
