@@ -4,7 +4,12 @@ import type { LogLevel } from '../system/logger.js';
 import type { ProcessRef } from '../system/processes.js';
 import type { Services } from './services.js';
 import { requireRootForNetwork, vmLabel, vmPaths } from './vm-paths.js';
-import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
+import {
+  isVMRunning,
+  recordDesiredState,
+  refreshVMState,
+  type VMStateServices,
+} from './vm-state.js';
 
 export type StartVMServices = VMStateServices &
   Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand'>;
@@ -16,12 +21,18 @@ export interface StartVMOptions {
   timeoutMs?: number;
   /** The supervisor's log level, when it differs from this process's (`run --debug`). */
   logLevel?: LogLevel;
+  /**
+   * This start is a restart by the VM's restart policy: its supervisor counts it in
+   * `status.restartCount` as it records the VM Running.
+   */
+  policyRestart?: boolean;
 }
 
 /**
  * Starts a created or stopped VM: launches its ignite-spawn supervisor, detached, and waits until
  * the supervisor reports it Running (or dies, whose last log line then becomes the error).
- * Starting a running VM is a no-op, as `docker start` is.
+ * Either way the VM is recorded as one that should run (`status.desiredState`), which ignited
+ * keeps true. Starting a running VM is a no-op, as `docker start` is.
  */
 export async function startVM(
   s: StartVMServices,
@@ -30,6 +41,7 @@ export async function startVM(
 ): Promise<StoredVM> {
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
+  vm = await recordDesiredState(s, vm, 'Running');
   if (isVMRunning(s, vm)) {
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
@@ -102,7 +114,7 @@ function spawnArgs(
   s: Pick<Services, 'config' | 'spawnCommand'>,
   uid: string,
   wait: boolean,
-  o: { logLevel?: LogLevel | undefined },
+  o: { logLevel?: LogLevel | undefined; policyRestart?: boolean | undefined },
 ): string[] {
   const configured = o.logLevel ?? s.config.logLevel;
   const level = configured === 'silent' ? 'info' : configured;
@@ -114,6 +126,7 @@ function spawnArgs(
     '--log-level',
     level,
     ...(wait ? ['--wait-signal'] : []),
+    ...(o.policyRestart === true ? ['--policy-restart'] : []),
   ];
 }
 
