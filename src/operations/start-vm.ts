@@ -22,10 +22,12 @@ export interface StartVMOptions {
   /** The supervisor's log level, when it differs from this process's (`run --debug`). */
   logLevel?: LogLevel;
   /**
-   * This start is a restart by the VM's restart policy: its supervisor counts it in
-   * `status.restartCount` as it records the VM Running.
+   * Who asks. A user (`run`, `start`; the default) starts the restart count over, as Docker
+   * does. ignited restarts a VM by its restart policy (`policy`: its supervisor counts it in
+   * `status.restartCount` as it records the VM Running), or brings back one that should run
+   * (`resume`: counted as neither).
    */
-  policyRestart?: boolean;
+  by?: 'user' | 'policy' | 'resume';
 }
 
 /**
@@ -41,11 +43,13 @@ export async function startVM(
 ): Promise<StoredVM> {
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
-  vm = await recordDesiredState(s, vm, 'Running');
   if (isVMRunning(s, vm)) {
+    vm = await recordDesiredState(s, vm, 'Running');
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
   }
+  const by = options.by ?? 'user';
+  vm = await recordDesiredState(s, vm, 'Running', { resetRestarts: by === 'user' });
   const uid = vm.metadata.uid;
   const paths = vmPaths(s, vm);
   if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
@@ -114,7 +118,7 @@ function spawnArgs(
   s: Pick<Services, 'config' | 'spawnCommand'>,
   uid: string,
   wait: boolean,
-  o: { logLevel?: LogLevel | undefined; policyRestart?: boolean | undefined },
+  o: { logLevel?: LogLevel | undefined; by?: StartVMOptions['by'] },
 ): string[] {
   const configured = o.logLevel ?? s.config.logLevel;
   const level = configured === 'silent' ? 'info' : configured;
@@ -126,7 +130,7 @@ function spawnArgs(
     '--log-level',
     level,
     ...(wait ? ['--wait-signal'] : []),
-    ...(o.policyRestart === true ? ['--policy-restart'] : []),
+    ...(o.by === 'policy' ? ['--policy-restart'] : []),
   ];
 }
 

@@ -60,17 +60,21 @@ export async function refreshVMState(
 
 /**
  * Records whether the VM should run (`run`, `start`) or not (`stop`, `kill`), which ignited acts
- * on. Written only when it changes, under the store's lock, so no field another writer (its
- * supervisor) wrote meanwhile is lost.
+ * on, and with `resetRestarts` starts its restart count over. Written only when that changes
+ * something, under the store's lock, so no field another writer (its supervisor) wrote meanwhile
+ * is lost.
  */
 export async function recordDesiredState(
   s: Pick<Services, 'client'>,
   vm: StoredVM,
   desired: NonNullable<VMStatus['desiredState']>,
+  o: { resetRestarts?: boolean } = {},
 ): Promise<StoredVM> {
-  if (vm.status.desiredState === desired) return vm;
+  const reset = o.resetRestarts === true && vm.status.restartCount !== undefined;
+  if (vm.status.desiredState === desired && !reset) return vm;
   return s.client.vms.update(vm.metadata.uid, (v) => {
     v.status = { ...v.status, desiredState: desired };
+    if (reset) delete v.status.restartCount;
   });
 }
 
