@@ -69,11 +69,11 @@ test('the full v0.4.0 manifest keeps its fields through inspect and ps', async (
   const lines = ps.stdout.trimEnd().split('\n');
   assert.match(
     lines[0] ?? '',
-    /^VM ID\s+IMAGE\s+KERNEL\s+CREATED\s+SIZE\s+CPUS\s+MEMORY\s+STATE\s+UPTIME\s+IPS\s+PORTS\s+NAME$/,
+    /^VM ID\s+IMAGE\s+KERNEL\s+CREATED\s+SIZE\s+CPUS\s+MEMORY\s+STATE\s+UPTIME\s+RESTARTS\s+IPS\s+PORTS\s+NAME$/,
   );
   assert.match(
     lines[1] ?? '',
-    /^05286f8fb73dc324\s+weaveworks\/ignite-ubuntu:latest\s+weaveworks\/ignite-kernel:4\.19\.47\s+.*4\.0 GB\s+2\s+1024\.0 MB\s+Stopped\s+0\.0\.0\.0:443->6443\s+ubuntu-vm$/,
+    /^05286f8fb73dc324\s+weaveworks\/ignite-ubuntu:latest\s+weaveworks\/ignite-kernel:4\.19\.47\s+.*4\.0 GB\s+2\s+1024\.0 MB\s+Stopped\s+0\s+0\.0\.0\.0:443->6443\s+ubuntu-vm$/,
   );
   const q = await ignite(['-q', 'ps', '-a'], { dataDir: dir.path });
   assert.equal(q.stdout, '05286f8fb73dc324\n');

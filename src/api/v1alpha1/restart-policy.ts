@@ -11,9 +11,7 @@ export const RESTART_POLICY_ANNOTATION = 'ignite.weave.works/restart-policy';
  * times when given; `always` restarts it however it ended, unless a stop or kill asked for that.
  */
 export type RestartPolicy =
-  | { name: 'no' }
-  | { name: 'on-failure'; maxRetries?: number }
-  | { name: 'always' };
+  { name: 'no' } | { name: 'on-failure'; maxRetries?: number } | { name: 'always' };
 
 const NO: RestartPolicy = { name: 'no' };
 
