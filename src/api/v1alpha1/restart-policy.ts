@@ -8,7 +8,8 @@ export const RESTART_POLICY_ANNOTATION = 'ignite.weave.works/restart-policy';
 
 /**
  * A parsed restart policy. `on-failure` restarts only a VM that crashed, at most `maxRetries`
- * times when given; `always` restarts it however it ended, unless a stop or kill asked for that.
+ * times (since a user last started it) when given; `always` restarts it however it ended, unless
+ * a stop or kill asked for that.
  */
 export type RestartPolicy =
   { name: 'no' } | { name: 'on-failure'; maxRetries?: number } | { name: 'always' };
