@@ -129,6 +129,14 @@ test('user errors are one line, with documented exit codes; debug shows the caus
   const usage = await ignite(['frobnicate'], { dataDir: dir.path });
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /unknown command 'frobnicate'/);
+  const restart = await ignite(['create', 'busybox', '--restart', 'sometimes'], {
+    dataDir: dir.path,
+  });
+  assert.equal(restart.code, 2, restart.stderr);
+  assert.match(
+    restart.stderr,
+    /^Error: --restart: "sometimes" is not a restart policy; expected no, on-failure, on-failure:N or always\n$/,
+  );
   const dbg = await ignite(['--log-level', 'debug', 'inspect', 'vm', 'nope'], {
     dataDir: dir.path,
   });
