@@ -49,8 +49,14 @@ export class RestartManager {
     );
     const started: string[] = [];
     const next = async (): Promise<void> => {
-      for (let vm = queue.shift(); vm !== undefined && !this.closed; vm = queue.shift())
-        if (await this.start(vm.metadata.uid, 'startup')) started.push(vm.metadata.uid);
+      for (let vm = queue.shift(); vm !== undefined && !this.closed; vm = queue.shift()) {
+        const uid = vm.metadata.uid;
+        const ok = await this.start(uid, 'startup').catch((err: unknown) => {
+          this.s.logger.error({ err, uid }, `${vmLabel(vm)}: ${toAppError(err).message}`);
+          return false;
+        });
+        if (ok) started.push(uid);
+      }
     };
     const lanes = Math.max(1, this.options.startupConcurrency ?? 4);
     await Promise.all(Array.from({ length: lanes }, next));
