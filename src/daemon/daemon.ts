@@ -11,6 +11,7 @@ import type { DaemonContext } from './daemon-context.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { checkTCPSecurity, type ListenAddress } from './listen-address.js';
 import { listen } from './listeners.js';
+import { keepVMsRunning } from './restarts.js';
 import { Router } from './router.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { systemRoutes } from './routes/system.js';
@@ -84,7 +85,11 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   }
   // Loops that run while the daemon does; closing aborts them and waits for the VM in hand.
   const abort = new AbortController();
-  const loops: Promise<void>[] = [];
+  const loops: Promise<void>[] = [
+    keepVMsRunning(s, abort.signal, { startTimeoutMs: o.startTimeoutMs }).catch((err: unknown) => {
+      s.logger.error({ err }, `ignited: restarts stopped: ${toAppError(err).message}`);
+    }),
+  ];
   if (o.manifestDir !== undefined) {
     const dir = o.manifestDir;
     loops.push(
