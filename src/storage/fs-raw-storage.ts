@@ -7,7 +7,15 @@ import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
 import { isProcessAlive } from '../system/linux-processes.js';
 import { DataLayout } from './layout.js';
-import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
+import { PollingWatch } from './polling-watch.js';
+import type {
+  ObjectKey,
+  RawEntry,
+  RawStorage,
+  RawWatchListener,
+  Watch,
+  WatchOptions,
+} from './raw-storage.js';
 
 const METADATA = 'metadata.json';
 const TRASH_PREFIX = '.trash-';
@@ -15,6 +23,12 @@ const TRASH_PREFIX = '.trash-';
 const EMPTY_DIR_GRACE_MS = 30_000;
 const TMP_FILE = /^\.metadata\.json\.(\d+)\.[0-9a-f]+$/;
 const DIR_MODE = 0o700;
+const WATCH_INTERVAL_MS = 500;
+
+export interface FsRawStorageOptions {
+  /** How often a watch lists its kind to see other processes' writes (default 500 ms). */
+  watchIntervalMs?: number;
+}
 const FILE_MODE = 0o600;
 
 /**
@@ -27,7 +41,10 @@ const FILE_MODE = 0o600;
 export class FsRawStorage implements RawStorage {
   private readonly layout: DataLayout;
 
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    private readonly options: FsRawStorageOptions = {},
+  ) {
     this.layout = new DataLayout(dataDir);
   }
 
@@ -196,6 +213,20 @@ export class FsRawStorage implements RawStorage {
       }
       throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
     }
+  }
+
+  /** Polls `readAll` and compares checksums (see PollingWatch); inotify wakes it early. */
+  watch(kind: Kind, listener: RawWatchListener, options?: WatchOptions): Watch {
+    const config = {
+      scan: () => this.readAll(kind),
+      kindDir: this.kindPath(kind),
+      objectDir: (uid: string) => this.objectDir({ kind, uid }),
+      intervalMs: this.options.watchIntervalMs ?? WATCH_INTERVAL_MS,
+      makeKindDir: async () => {
+        await mkdir(this.kindPath(kind), { recursive: true, mode: DIR_MODE });
+      },
+    };
+    return new PollingWatch(config, listener, options);
   }
 
   async withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
