@@ -9,7 +9,7 @@ import {
 } from '../api/index.js';
 import { alreadyExists, invalidArgument, notFound } from '../errors.js';
 import type { Watch, WatchOptions } from './raw-storage.js';
-import type { Storage, StoredChange, StoredEntry } from './storage.js';
+import type { Storage, StoredChange } from './storage.js';
 
 /**
  * The top of the storage stack: typed access per kind, lookup by name or unique UID prefix, and
@@ -37,9 +37,6 @@ export class Client {
 /** An object of kind K as the store returns it: with its UID and name. */
 export type StoredOf<K extends Kind> = StoredKindMap[K];
 
-/** A stored object with the checksum it was read at. */
-export type StoredEntryOf<K extends Kind> = Omit<StoredEntry<K>, 'obj'> & { obj: StoredOf<K> };
-
 /** A change of a watched kind; for DELETED, `obj` is the object as last known. */
 export type StoredChangeOf<K extends Kind> = Omit<StoredChange<K>, 'obj'> & { obj: StoredOf<K> };
 
@@ -63,11 +60,6 @@ export class KindClient<K extends Kind> {
 
   list(): Promise<StoredOf<K>[]> {
     return this.storage.list(this.kind) as Promise<StoredOf<K>[]>;
-  }
-
-  /** Every object with the checksum it was read at, sorted by uid. */
-  entries(): Promise<StoredEntryOf<K>[]> {
-    return this.storage.entries(this.kind) as Promise<StoredEntryOf<K>[]>;
   }
 
   /**

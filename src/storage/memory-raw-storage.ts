@@ -54,10 +54,23 @@ export class MemoryRawStorage implements RawStorage {
     return Promise.resolve();
   }
 
-  /** Listeners are called during the write or delete itself, in the order watches were made. */
+  /**
+   * Listeners are called during the write or delete itself, in the order watches were made; with
+   * `initial`, during this call for the objects there are.
+   */
   watch(kind: Kind, listener: RawWatchListener, options: WatchOptions = {}): Watch {
     const w = { kind, listener, options };
     this.watchers.add(w);
+    if (options.initial === true) {
+      const keys = [...this.data.keys()]
+        .map((id) => id.split('/'))
+        .flatMap(([k, uid]) => (k === kind && uid !== undefined ? [uid] : []))
+        .sort(compareText);
+      for (const uid of keys) {
+        const entry = this.data.get(MemoryRawStorage.id({ kind, uid }));
+        if (entry) this.notifyOne(w, { kind, uid }, 'ADDED', entry);
+      }
+    }
     return {
       ready: Promise.resolve(),
       close: () => {
@@ -71,18 +84,25 @@ export class MemoryRawStorage implements RawStorage {
     type: RawWatchEvent['type'],
     entry: { bytes: Buffer; version: number },
   ): void {
-    for (const w of [...this.watchers]) {
-      if (w.kind !== key.kind || !this.watchers.has(w)) continue;
-      try {
-        w.listener({
-          type,
-          key: { ...key },
-          data: Buffer.from(entry.bytes),
-          checksum: String(entry.version),
-        });
-      } catch (err) {
-        w.options.onError?.(err);
-      }
+    for (const w of [...this.watchers])
+      if (w.kind === key.kind && this.watchers.has(w)) this.notifyOne(w, key, type, entry);
+  }
+
+  private notifyOne(
+    w: { listener: RawWatchListener; options: WatchOptions },
+    key: ObjectKey,
+    type: RawWatchEvent['type'],
+    entry: { bytes: Buffer; version: number },
+  ): void {
+    try {
+      w.listener({
+        type,
+        key: { ...key },
+        data: Buffer.from(entry.bytes),
+        checksum: String(entry.version),
+      });
+    } catch (err) {
+      w.options.onError?.(err);
     }
   }
 

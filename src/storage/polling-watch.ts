@@ -82,7 +82,7 @@ export class PollingWatch implements Watch {
   }
 
   private async scanOnce(): Promise<void> {
-    const emit = !this.baseline;
+    const emit = !this.baseline || this.options.initial === true;
     this.baseline = false;
     if (this.kindWatcher === undefined) {
       // Unmakeable (a read-only store): polling alone still sees every change.

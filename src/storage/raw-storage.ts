@@ -62,6 +62,11 @@ export interface RawWatchEvent {
 export type RawWatchListener = (event: RawWatchEvent) => void;
 
 export interface WatchOptions {
+  /**
+   * Report every object there is first, as ADDED, before `ready` resolves: one ordered stream
+   * of the kind's whole state, with no gap between a listing and the watch.
+   */
+  initial?: boolean;
   /** Told of errors met while watching; the watch goes on. Ignored when absent. */
   onError?: (err: unknown) => void;
 }

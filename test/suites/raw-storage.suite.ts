@@ -260,4 +260,27 @@ export function rawStorageSuite(name: string, make: () => Promise<RawStorageUnde
       }
     }),
   );
+
+  test(
+    `${name}: with initial, watch first reports every object there is, sorted, before ready`,
+    withRaw(async (raw) => {
+      await raw.write(B, Buffer.from('b'));
+      await raw.write(A, Buffer.from('a'));
+      await raw.write(I, Buffer.from('i'));
+      const rec = new Recorder();
+      const w = raw.watch('VM', rec.listener, { initial: true });
+      try {
+        await w.ready;
+        assert.deepEqual(
+          rec.events.map((e) => `${e.type} ${e.key.uid} ${e.data.toString()}`),
+          [`ADDED ${A.uid} a`, `ADDED ${B.uid} b`],
+        );
+        assert.equal(rec.events[0]?.checksum, await raw.checksum(A));
+        await raw.write(A, Buffer.from('a2'));
+        assert.deepEqual((await rec.next(3)).slice(2), [`MODIFIED ${A.uid} a2`]);
+      } finally {
+        w.close();
+      }
+    }),
+  );
 }
