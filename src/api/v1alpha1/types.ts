@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
+import { VMLastExitSchema } from './vm-exit.js';
 
 /**
  * The ignite.weave.works/v1alpha1 API: kinds VM, Image and Kernel, field for field as in Weave
@@ -188,6 +189,10 @@ export const VMStatusSchema = z
     startTime: TimeSchema.optional().meta({ description: 'Extension: when the VM last started.' }),
     runtime: VMRuntimeStatusSchema.optional(),
     network: VMNetworkStatusSchema.optional(),
+    restartCount: z.number().int().nonnegative().optional().meta({
+      description: 'Extension: how many times the daemon restarted the VM by its restart policy.',
+    }),
+    lastExit: VMLastExitSchema.optional(),
   })
   .meta({ id: 'VMStatus' });
 
