@@ -12,6 +12,7 @@ import { procNetHostPorts } from './system/host-ports.js';
 import { LinuxProcesses } from './system/linux-processes.js';
 import { createLogger } from './system/logger.js';
 import { nodeHostFacts } from './system/node-host-facts.js';
+import { nodeHostDirectories } from './system/node-host-dirs.js';
 import { nodeHostFiles } from './system/node-host-files.js';
 import { opensshClient } from './system/openssh-client.js';
 import { spawnCommand } from './system/packaging.js';
@@ -26,7 +27,7 @@ import { askedByHost, askedByVM, fallback, StrategyVMMs, whenAvailable } from '.
 /** Where a process's log lines go and which part of ignite writes them. */
 export interface LogTarget {
   stream: NodeJS.WritableStream & { isTTY?: boolean };
-  component: 'cli' | 'spawn';
+  component: 'cli' | 'spawn' | 'daemon';
 }
 
 /**
@@ -62,6 +63,7 @@ export function createServices(
     host,
     processes,
     hostFiles: nodeHostFiles,
+    hostDirs: nodeHostDirectories,
     runtimeFiles: new FsRuntimeFiles(layout),
     network: new CNINetwork({
       dataDir: config.dataDir,

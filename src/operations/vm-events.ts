@@ -5,7 +5,7 @@ import {
   type Kind,
   type StoredKindMap,
   type StoredVM,
-  type VMLastExit,
+  type VMExit,
 } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import type { Change } from './change-feed.js';
@@ -51,7 +51,7 @@ export function eventsOf(change: ObjectChange): Event[] {
 }
 
 /** The VM's last exit when this change wrote it; an exit already there is an earlier run's. */
-function freshExit(old: StoredVM | undefined, vm: StoredVM): VMLastExit | undefined {
+function freshExit(old: StoredVM | undefined, vm: StoredVM): VMExit | undefined {
   const exit = vm.status.lastExit;
   if (exit === undefined) return undefined;
   const before = old?.status.lastExit;
@@ -59,7 +59,7 @@ function freshExit(old: StoredVM | undefined, vm: StoredVM): VMLastExit | undefi
 }
 
 function exitEvent(
-  exit: VMLastExit | undefined,
+  exit: VMExit | undefined,
   event: (type: EventType, extra?: Pick<Event, 'reason' | 'exitCode'>) => Event,
 ): Event {
   const asked = exit?.reason === 'Stopped' || exit?.reason === 'Killed';
