@@ -210,3 +210,16 @@ test('ChangeFeed over the fs store sees another process write', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('ChangeFeed: a function subscribed twice is called twice, and each subscription closes alone', async () => {
+  const { client, feed } = await setup();
+  const got: string[] = [];
+  const fn = (c: Change<'VM'>) => got.push(line(c));
+  const first = feed.subscribe('VM', START, fn);
+  feed.subscribe('VM', START, fn);
+  await client.vms.create(vm('a'));
+  first.close();
+  await client.vms.create(vm('b'));
+  assert.deepEqual(got, ['101 ADDED a Created', '101 ADDED a Created', '102 ADDED b Created']);
+  feed.close();
+});

@@ -68,7 +68,8 @@ interface Known<K extends Kind> {
 class KindFeed<K extends Kind> {
   private readonly objects = new Map<string, Known<K>>();
   private readonly history: Change<K>[] = [];
-  private readonly subscribers = new Set<(change: Change<K>) => void>();
+  /** One entry per subscription, so that a function subscribed twice is closed once at a time. */
+  private readonly subscribers = new Set<{ fn: (change: Change<K>) => void }>();
   private version: number;
   /** False while the initial objects come in: they are state, not changes. */
   live = false;
@@ -131,7 +132,8 @@ class KindFeed<K extends Kind> {
   private record(change: Change<K>): void {
     this.history.push(change);
     if (this.history.length > this.historySize) this.history.shift();
-    for (const fn of [...this.subscribers]) if (this.subscribers.has(fn)) this.deliver(fn, change);
+    for (const sub of [...this.subscribers])
+      if (this.subscribers.has(sub)) this.deliver(sub.fn, change);
   }
 
   subscribe(fromVersion: number | undefined, fn: (change: Change<K>) => void): Subscription {
@@ -141,8 +143,13 @@ class KindFeed<K extends Kind> {
           a.version - b.version || compareText(a.object.metadata.uid, b.object.metadata.uid),
       );
       for (const k of initial) {
-        const added = { type: 'ADDED', resourceVersion: k.version, time: k.time, object: k.object };
-        this.deliver(fn, added as Change<K>);
+        const added: Change<K> = {
+          type: 'ADDED',
+          resourceVersion: k.version,
+          time: k.time,
+          object: k.object,
+        };
+        this.deliver(fn, added);
       }
     } else {
       if (
@@ -154,8 +161,9 @@ class KindFeed<K extends Kind> {
       for (const change of this.history)
         if (change.resourceVersion > fromVersion) this.deliver(fn, change);
     }
-    this.subscribers.add(fn);
-    return { close: () => void this.subscribers.delete(fn) };
+    const sub = { fn };
+    this.subscribers.add(sub);
+    return { close: () => void this.subscribers.delete(sub) };
   }
 
   private deliver(fn: (change: Change<K>) => void, change: Change<K>): void {
