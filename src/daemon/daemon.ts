@@ -1,6 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { invalidArgument, toAppError } from '../errors.js';
+import { ChangeFeed } from '../operations/change-feed.js';
 import { runManifestDir } from '../operations/manifest-dir.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
 import type { Services } from '../operations/services.js';
@@ -15,6 +16,7 @@ import { keepVMsRunning } from './restarts.js';
 import { Router } from './router.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { systemRoutes } from './routes/system.js';
+import { eventRoutes } from './routes/watch.js';
 import { vmRoutes } from './routes/vms.js';
 
 export interface DaemonOptions {
@@ -55,14 +57,20 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     ...(startTime !== undefined ? { startTime } : {}),
   });
   const servers: Server[] = [];
+  let feed: ChangeFeed | undefined;
   // Only sockets this daemon made are removed when it closes, never another daemon's.
   const listening: ListenAddress[] = [];
   try {
-    const d: DaemonContext = { s, trust: o.trust, startTimeoutMs: o.startTimeoutMs };
+    feed = await ChangeFeed.open(s, {
+      onError: (err) =>
+        s.logger.warn({ err }, `ignited: watching the store: ${toAppError(err).message}`),
+    });
+    const d: DaemonContext = { s, trust: o.trust, startTimeoutMs: o.startTimeoutMs, feed };
     const router = new Router();
     vmRoutes(router, d);
     artifactRoutes(router, d);
     systemRoutes(router, d);
+    eventRoutes(router, d);
     await adopt(s);
     for (const addr of o.listen) {
       const trusted = addr.kind === 'unix';
@@ -80,6 +88,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     }
   } catch (err) {
     await closeServers(servers, listening);
+    feed?.close();
     await release();
     throw err;
   }
@@ -114,6 +123,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
         abort.abort();
         await Promise.all(loops);
         await closeServers(servers, listening);
+        feed?.close();
         await release();
       })()),
   };
