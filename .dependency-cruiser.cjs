@@ -30,7 +30,7 @@ module.exports = {
       name: 'domain-modules-stay-below-operations',
       severity: 'error',
       from: { path: '^src/(image|vmm|network|metrics)/' },
-      to: { path: '^src/(operations|cli|gitops|spawn)/|^src/composition\\.ts$' },
+      to: { path: '^src/(operations|cli|gitops|spawn|daemon|remote)/|^src/composition\\.ts$' },
     },
     {
       name: 'domain-modules-do-not-import-each-other',
@@ -42,7 +42,7 @@ module.exports = {
       name: 'operations-below-front-ends',
       severity: 'error',
       from: { path: '^src/operations/' },
-      to: { path: '^src/(cli|gitops|spawn)/|^src/composition\\.ts$' },
+      to: { path: '^src/(cli|gitops|spawn|daemon|remote)/|^src/composition\\.ts$' },
     },
     {
       name: 'operations-reach-the-host-through-ports',
@@ -61,10 +61,24 @@ module.exports = {
     {
       name: 'front-ends-are-entry-points',
       comment:
-        'gitops and spawn are reached only through the CLI entry (one binary runs them all).',
+        'gitops, spawn and the daemon are reached only through their entries (one binary runs them all).',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|gitops|spawn)/' },
-      to: { path: '^src/(gitops|spawn)/' },
+      from: { path: '^src/', pathNot: '^src/(cli|gitops|spawn|daemon)/' },
+      to: { path: '^src/(gitops|spawn|daemon)/' },
+    },
+    {
+      name: 'the-daemon-is-not-the-cli',
+      severity: 'error',
+      from: { path: '^src/daemon/' },
+      to: { path: '^src/(cli|spawn)/' },
+    },
+    {
+      name: 'remote-is-a-client-only',
+      comment:
+        'The API client speaks HTTP to a daemon: it needs the API types and errors, nothing of the host.',
+      severity: 'error',
+      from: { path: '^src/remote/' },
+      to: { path: '^src/', pathNot: '^src/(remote/|api/|errors\\.ts$|system/)' },
     },
     {
       name: 'no-circular',

@@ -1,5 +1,5 @@
-// Bundles the two entry points into single CommonJS files (dist/ignite.cjs,
-// dist/ignite-spawn.cjs), each with a V8 code cache beside it (bin/load-bundle.cjs): one file
+// Bundles the entry points into single CommonJS files (dist/ignite.cjs, dist/ignite-spawn.cjs,
+// dist/ignited.cjs), each with a V8 code cache beside it (bin/load-bundle.cjs): one file
 // loads much faster than hundreds of modules, a cached one faster still, and every VM start runs
 // both.
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,7 @@ const root = join(import.meta.dirname, '..');
 for (const [entry, out] of [
   ['src/cli/main.ts', 'dist/ignite.cjs'],
   ['src/spawn/main.ts', 'dist/ignite-spawn.cjs'],
+  ['src/daemon/main.ts', 'dist/ignited.cjs'],
 ]) {
   const file = join(root, out);
   rmSync(`${file}.cache`, { force: true });

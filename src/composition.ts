@@ -26,7 +26,7 @@ import { askedByHost, askedByVM, fallback, StrategyVMMs, whenAvailable } from '.
 /** Where a process's log lines go and which part of ignite writes them. */
 export interface LogTarget {
   stream: NodeJS.WritableStream & { isTTY?: boolean };
-  component: 'cli' | 'spawn';
+  component: 'cli' | 'spawn' | 'daemon';
 }
 
 /**

@@ -7,3 +7,4 @@ export * from './meta/stored.js';
 export * from './v1alpha1/types.js';
 export * from './v1alpha1/defaults.js';
 export * from './scheme.js';
+export * from './meta/label-selector.js';

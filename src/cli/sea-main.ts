@@ -1,12 +1,14 @@
-import { SEA_SPAWN_ARG } from '../system/packaging.js';
+import { basename } from 'node:path';
+import { runDaemonProgram } from '../daemon/program.js';
+import { SEA_DAEMON_ARG, SEA_SPAWN_ARG } from '../system/packaging.js';
 import { processSignals, type ProgramIO } from '../system/program-io.js';
 import { runSpawn } from '../spawn/program.js';
 import { runCli } from './run.js';
 
 /**
- * The entry of the single executable (`npm run build:sea` → dist/ignite): the CLI, and
- * ignite-spawn when the binary runs itself as a VM's supervisor. It is bundled as CommonJS, which
- * has no top-level await.
+ * The entry of the single executable (`npm run build:sea` → dist/ignite): the CLI; ignite-spawn
+ * when the binary runs itself as a VM's supervisor; ignited when started as `ignited`. It is
+ * bundled as CommonJS, which has no top-level await.
  */
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -18,6 +20,8 @@ async function main(): Promise<number> {
     signals: processSignals(process),
   };
   if (args[0] === SEA_SPAWN_ARG) return runSpawn(args.slice(1), io);
+  if (args[0] === SEA_DAEMON_ARG) return runDaemonProgram(args.slice(1), io);
+  if (basename(process.argv0) === 'ignited') return runDaemonProgram(args, io);
   return runCli(args, io);
 }
 

@@ -45,21 +45,12 @@ const SCRAPE_ERROR_REASONS = [
 type ScrapeErrorReason = (typeof SCRAPE_ERROR_REASONS)[number];
 
 /**
- * Serves one `/metrics` for the whole host: the manager's registry, then every running VM's
- * exposition fetched over its unix socket, merged so that each metric family appears once
- * (several VMs all export `process_cpu_seconds_total`; their samples differ by `vm_uid`). A VM
- * that does not answer in time is left out, shows `ignite_vm_scrape_up 0` and counts in
- * `ignite_scrape_errors_total`. `/-/healthy` answers 200 while the server runs.
- *
- * @example
- * const server = await serveHostMetrics({
- *   listen: '127.0.0.1:9090',
- *   manager: createManagerMetrics(sources).registry,
- *   vmSockets: async () => runningVMs.map((vm) => ({ uid, name, socketPath })),
- * });
+ * The host's merged exposition as one function, for any server that serves it (`ignite metrics
+ * serve`, the daemon's `/metrics`). Each collector keeps its own scrape-error counter.
  */
-export async function serveHostMetrics(options: HostMetricsOptions): Promise<HostMetricsServer> {
-  const { host, port } = parseListenAddress(options.listen);
+export function hostMetricsCollector(
+  options: Omit<HostMetricsOptions, 'listen'>,
+): () => Promise<string> {
   const own = new Registry();
   const scrapeErrors = new Counter({
     name: 'ignite_scrape_errors_total',
@@ -89,7 +80,26 @@ export async function serveHostMetrics(options: HostMetricsOptions): Promise<Hos
     }
     return formatExposition(families);
   };
+  return collect;
+}
 
+/**
+ * Serves one `/metrics` for the whole host: the manager's registry, then every running VM's
+ * exposition fetched over its unix socket, merged so that each metric family appears once
+ * (several VMs all export `process_cpu_seconds_total`; their samples differ by `vm_uid`). A VM
+ * that does not answer in time is left out, shows `ignite_vm_scrape_up 0` and counts in
+ * `ignite_scrape_errors_total`. `/-/healthy` answers 200 while the server runs.
+ *
+ * @example
+ * const server = await serveHostMetrics({
+ *   listen: '127.0.0.1:9090',
+ *   manager: createManagerMetrics(sources).registry,
+ *   vmSockets: async () => runningVMs.map((vm) => ({ uid, name, socketPath })),
+ * });
+ */
+export async function serveHostMetrics(options: HostMetricsOptions): Promise<HostMetricsServer> {
+  const { host, port } = parseListenAddress(options.listen);
+  const collect = hostMetricsCollector(options);
   const server = createServer((req, res) => {
     void route(req, res, collect, options.logger);
   });
@@ -147,7 +157,7 @@ async function route(
 
 /** Fetches every VM at once; returns their expositions and the per-VM scrape families. */
 async function scrapeVMs(
-  options: HostMetricsOptions,
+  options: Omit<HostMetricsOptions, 'listen'>,
   countError: (reason: ScrapeErrorReason) => void,
 ): Promise<{ sources: ExpositionSource[]; families: MetricFamily[] }> {
   let vms: readonly VMSocket[];

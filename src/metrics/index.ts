@@ -23,6 +23,7 @@ export {
 export {
   parseListenAddress,
   serveHostMetrics,
+  hostMetricsCollector,
   type HostMetricsOptions,
   type HostMetricsServer,
   type VMSocket,

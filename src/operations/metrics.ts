@@ -1,6 +1,7 @@
 import { failedPrecondition, unavailable } from '../errors.js';
 import {
   createManagerMetrics,
+  hostMetricsCollector,
   serveHostMetrics,
   type HostMetricsServer,
   type ManagerMetrics,
@@ -27,6 +28,18 @@ export type MetricsServices = Pick<
   'client' | 'logger' | 'layout' | 'processes' | 'runtimeFiles'
 >;
 
+/** The running VMs' metrics sockets, asked at every scrape. */
+function runningVMSockets(s: MetricsServices) {
+  return async () =>
+    (await s.client.vms.list())
+      .filter((v) => isVMRunning(s, v))
+      .map((v) => ({
+        uid: v.metadata.uid,
+        name: v.metadata.name,
+        socketPath: vmPaths(s, v).metricsSocket,
+      }));
+}
+
 /**
  * `ignite metrics serve`: one HTTP endpoint with every running VM's metrics and the manager's own
  * (VMs by state, images and kernels), for Prometheus to scrape.
@@ -40,14 +53,19 @@ export async function serveAllMetrics(
     listen,
     manager: manager.registry,
     logger: s.logger,
-    vmSockets: async () =>
-      (await s.client.vms.list())
-        .filter((v) => isVMRunning(s, v))
-        .map((v) => ({
-          uid: v.metadata.uid,
-          name: v.metadata.name,
-          socketPath: vmPaths(s, v).metricsSocket,
-        })),
+    vmSockets: runningVMSockets(s),
+  });
+}
+
+/** The same merged exposition as `serveAllMetrics`, as a function (the daemon's `/metrics`). */
+export function allMetricsCollector(
+  s: MetricsServices,
+  manager: ManagerMetrics = managerMetrics(s),
+): () => Promise<string> {
+  return hostMetricsCollector({
+    manager: manager.registry,
+    logger: s.logger,
+    vmSockets: runningVMSockets(s),
   });
 }
 

@@ -1,6 +1,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { followFile } from './log-follow.js';
 import { VMStatusSchema, type VMStatus } from '../api/index.js';
 import { runRecordFile, type DataLayout } from './layout.js';
 import type { FoundRootDisk, RuntimeFiles } from './runtime-files.js';
@@ -106,6 +107,23 @@ export class FsRuntimeFiles implements RuntimeFiles {
       });
     await pipeline(createReadStream(file), out, { end: false });
     return true;
+  }
+
+  async followLog(
+    uid: string,
+    log: 'console' | 'spawn',
+    out: NodeJS.WritableStream,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const f = this.layout.vm(uid);
+    const file = log === 'spawn' ? f.spawnLog : f.consoleLog;
+    // The rotated part first; the live file is then read from its start, so no line written
+    // meanwhile is missed.
+    if (log === 'console')
+      await pipeline(createReadStream(`${file}.1`), out, { end: false }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      });
+    await followFile(file, 0, out, signal);
   }
 
   exists(path: string): Promise<boolean> {

@@ -117,6 +117,11 @@ export class DataLayout {
     return join(this.root, '.cache', 'host-tsc.json');
   }
 
+  /** The running daemon's pid and start time: one ignited per data directory. */
+  get daemonPidFile(): string {
+    return join(this.root, 'ignited.pid');
+  }
+
   get gitopsDir(): string {
     return join(this.root, 'gitops');
   }

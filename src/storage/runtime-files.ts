@@ -36,6 +36,13 @@ export interface RuntimeFiles {
    * reads in order. False when the log does not exist.
    */
   copyLog(uid: string, log: 'console' | 'spawn', out: NodeJS.WritableStream): Promise<boolean>;
+  /** Copies the log as copyLog does, then what is written to it, until `signal` aborts. */
+  followLog(
+    uid: string,
+    log: 'console' | 'spawn',
+    out: NodeJS.WritableStream,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** Whether a file exists (an SSH key, a kernel's vmlinux). */
   exists(path: string): Promise<boolean>;
   /** The disk space a file takes, 0 when it is absent. */

@@ -4,6 +4,8 @@ import { getAsset, isSea } from 'node:sea';
 
 /** The argument by which the single executable runs itself as ignite-spawn. */
 export const SEA_SPAWN_ARG = '--as-ignite-spawn';
+/** The same for the daemon; a link to the executable named `ignited` also runs it. */
+export const SEA_DAEMON_ARG = '--as-ignited';
 
 /** How to start an ignite-spawn process: the program and the arguments before the VM's UID. */
 export interface SpawnCommand {

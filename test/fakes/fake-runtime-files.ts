@@ -67,6 +67,17 @@ export class FakeRuntimeFiles implements RuntimeFiles {
     return Promise.resolve(true);
   }
 
+  async followLog(
+    uid: string,
+    log: 'console' | 'spawn',
+    out: NodeJS.WritableStream,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.copyLog(uid, log, out);
+    if (signal.aborted) return;
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  }
+
   exists(path: string): Promise<boolean> {
     return Promise.resolve(this.files.has(path));
   }

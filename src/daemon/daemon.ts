@@ -1,0 +1,139 @@
+import { readFile, rm, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { invalidArgument, toAppError } from '../errors.js';
+import type { ManifestTrust } from '../operations/manifest-trust.js';
+import type { Services } from '../operations/services.js';
+import { isVMRunning, refreshVMState } from '../operations/vm-state.js';
+import { processStartTime } from '../system/linux-processes.js';
+import { createAPIServer } from './api-server.js';
+import type { DaemonContext } from './daemon-context.js';
+import { acquireDaemonLock } from './daemon-lock.js';
+import { checkTCPSecurity, type ListenAddress } from './listen-address.js';
+import { listen } from './listeners.js';
+import { Router } from './router.js';
+import { artifactRoutes } from './routes/artifacts.js';
+import { systemRoutes } from './routes/system.js';
+import { vmRoutes } from './routes/vms.js';
+
+export interface DaemonOptions {
+  listen: ListenAddress[];
+  tlsCert?: string;
+  tlsKey?: string;
+  tokenFile?: string;
+  insecure: boolean;
+  trust: ManifestTrust;
+  startTimeoutMs: number;
+}
+
+/** A running daemon: where it listens, and how to stop it (VMs keep running). */
+export interface RunningDaemon {
+  urls: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts ignited: takes the data directory's daemon lock, adopts the VMs that already run (their
+ * supervisors are in sessions of their own, so they outlive any daemon), and serves the API on
+ * every address. Closing stops serving; it never stops a VM.
+ */
+export async function startDaemon(s: Services, o: DaemonOptions): Promise<RunningDaemon> {
+  const tcp = o.listen.filter((a): a is ListenAddress & { kind: 'tcp' } => a.kind === 'tcp');
+  const useTLS = tcp.map((a) => checkTCPSecurity(a, o)).some(Boolean);
+  const tls =
+    useTLS && o.tlsCert !== undefined && o.tlsKey !== undefined
+      ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) }
+      : undefined;
+  const token = o.tokenFile !== undefined ? await readToken(o.tokenFile) : undefined;
+
+  const startTime = processStartTime(s.host.pid);
+  const release = await acquireDaemonLock(s.layout.daemonPidFile, s.processes, {
+    pid: s.host.pid,
+    ...(startTime !== undefined ? { startTime } : {}),
+  });
+  const servers: Server[] = [];
+  // Only sockets this daemon made are removed when it closes, never another daemon's.
+  const listening: ListenAddress[] = [];
+  try {
+    const d: DaemonContext = { s, trust: o.trust, startTimeoutMs: o.startTimeoutMs };
+    const router = new Router();
+    vmRoutes(router, d);
+    artifactRoutes(router, d);
+    systemRoutes(router, d);
+    await adopt(s);
+    for (const addr of o.listen) {
+      const trusted = addr.kind === 'unix';
+      const server = createAPIServer({
+        router,
+        logger: s.logger,
+        trusted,
+        ...(addr.kind === 'tcp' && tls ? { tls } : {}),
+        ...(addr.kind === 'tcp' && token !== undefined ? { token } : {}),
+      });
+      servers.push(server);
+      await listen(server, addr);
+      listening.push(addr);
+      s.logger.info({ listen: addr.url }, `ignited: serving the API on ${addr.url}`);
+    }
+  } catch (err) {
+    await closeServers(servers, listening);
+    await release();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    urls: o.listen.map((a) => a.url),
+    close: () =>
+      (closing ??= (async () => {
+        await closeServers(servers, listening);
+        await release();
+      })()),
+  };
+}
+
+/** Brings the stored states in line with what runs: VMs whose supervisor died are Stopped. */
+async function adopt(s: Services): Promise<void> {
+  const vms = await s.client.vms.list();
+  let running = 0;
+  for (const vm of vms) {
+    try {
+      if (isVMRunning(s, await refreshVMState(s, vm))) running++;
+    } catch (err) {
+      s.logger.warn({ err, uid: vm.metadata.uid }, `ignited: ${toAppError(err).message}`);
+    }
+  }
+  s.logger.info(
+    { vms: vms.length, running },
+    `ignited: found ${running} running VMs of ${vms.length}`,
+  );
+}
+
+async function closeServers(servers: Server[], addrs: ListenAddress[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (srv) =>
+        new Promise<void>((resolve) => {
+          srv.close(() => resolve());
+          srv.closeAllConnections();
+        }),
+    ),
+  );
+  for (const a of addrs) if (a.kind === 'unix') await rm(a.path, { force: true });
+}
+
+/** The bearer token: non-empty, and readable by its owner only (it grants what root can do). */
+async function readToken(file: string): Promise<string> {
+  const st = await stat(file).catch((err: unknown) => {
+    throw invalidArgument(`--token-file ${file}: ${toAppError(err).message}`);
+  });
+  if ((st.mode & 0o077) !== 0)
+    throw invalidArgument(
+      `--token-file ${file}: readable by others (mode ${(st.mode & 0o777).toString(8)})`,
+      {
+        hint: `chmod 600 ${file}`,
+      },
+    );
+  const token = (await readFile(file, 'utf8')).trim();
+  if (token.length < 16)
+    throw invalidArgument(`--token-file ${file}: the token must be at least 16 characters`);
+  return token;
+}
