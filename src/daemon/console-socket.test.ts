@@ -8,7 +8,9 @@ import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from '../operations/create-vm.js';
 import { startVM } from '../operations/start-vm.js';
-import { CONSOLE_PROTOCOL, closeReason, ConsoleSocket, sameOrigin } from './console-socket.js';
+import { closeReason, CONSOLE_PROTOCOL, ConsoleSocket, consoleVM } from './console-socket.js';
+import { API_BASE } from './router.js';
+import { sameOrigin } from './same-origin.js';
 
 /** The VM's side of its console: what the guest prints is pushed, what it is sent is kept. */
 class GuestEnd extends Duplex {
@@ -46,10 +48,7 @@ async function harness(options: { clientBufferBytes?: number } = {}): Promise<Ha
     ...options,
   });
   const server: Server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req, socket, head) => {
-    const name = /\/vms\/([^/]+)\/console$/.exec(req.url ?? '')?.[1] ?? '';
-    consoles.handleUpgrade(req, socket, head, decodeURIComponent(name));
-  });
+  server.on('upgrade', (req, socket, head) => consoles.upgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   cleanups.push(() => {
@@ -57,7 +56,7 @@ async function harness(options: { clientBufferBytes?: number } = {}): Promise<Ha
     server.closeAllConnections();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { s, guest, consoles, url: `ws://${host}/vms`, host };
+  return { s, guest, consoles, url: `ws://${host}${API_BASE}/vms`, host };
 }
 
 function connect(url: string, headers: Record<string, string> = {}): WebSocket {
@@ -130,8 +129,13 @@ test('console socket: errors close the socket with 4000 + their HTTP status', as
   }
 });
 
-test('console socket: a page of another origin is refused before the upgrade', async () => {
+test('console socket: another path, or a page of another origin, is refused', async () => {
   const h = await harness();
+  const other = connect(`${h.url}/web/logs`);
+  const status = await new Promise<number | undefined>((resolve) =>
+    other.once('unexpected-response', (_req, res) => resolve(res.statusCode)),
+  );
+  assert.equal(status, 404);
   for (const origin of ['http://evil.example', 'null', `https://${h.host}.evil.example`]) {
     const ws = connect(`${h.url}/web/console`, { Origin: origin });
     const status = await new Promise<number | undefined>((resolve) => {
@@ -162,7 +166,17 @@ test('console socket: a client that stops reading is dropped, the guest never wa
   assert.match(got.reason, /stopped reading/);
 });
 
-test('sameOrigin and closeReason', () => {
+test('sameOrigin, consoleVM and closeReason', () => {
+  const paths: [path: string, vm: string | undefined][] = [
+    [`${API_BASE}/vms/web/console`, 'web'],
+    [`${API_BASE}/vms/web/console/`, 'web'],
+    [`${API_BASE}/vms/a%20b/console`, 'a b'],
+    [`${API_BASE}/vms/%E0%A4%A/console`, undefined],
+    [`${API_BASE}/vms/web/logs`, undefined],
+    [`${API_BASE}/vms//console`, undefined],
+    ['/vms/web/console', undefined],
+  ];
+  for (const [path, vm] of paths) assert.equal(consoleVM(path), vm, path);
   const cases: [origin: string | undefined, host: string, want: boolean][] = [
     [undefined, '127.0.0.1:8080', true],
     ['http://127.0.0.1:8080', '127.0.0.1:8080', true],

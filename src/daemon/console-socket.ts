@@ -5,6 +5,8 @@ import { toAppError, type AppError } from '../errors.js';
 import { openConsoleWithHistory } from '../operations/console.js';
 import type { Services } from '../operations/services.js';
 import { CONSOLE_CLIENT_BUFFER_BYTES, SLOW_CLIENT_MESSAGE } from '../vmm/console-relay.js';
+import { API_BASE } from './router.js';
+import { sameOrigin } from './same-origin.js';
 
 /** The subprotocol a console client asks for (a browser may add `ignite.bearer.<token>`). */
 export const CONSOLE_PROTOCOL = 'ignite.console';
@@ -55,6 +57,19 @@ export class ConsoleSocket {
     });
     this.pinger = setInterval(() => this.ping(), options.pingEveryMs ?? PING_EVERY_MS);
     this.pinger.unref();
+  }
+
+  /**
+   * Takes over an HTTP upgrade: `…/vms/{name}/console` is served, any other path gets a 404.
+   * The caller has authenticated the request.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const vm = consoleVM(new URL(req.url ?? '/', 'http://ignited').pathname);
+    if (vm === undefined) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.handleUpgrade(req, socket, head, vm);
   }
 
   /**
@@ -145,18 +160,16 @@ export class ConsoleSocket {
   }
 }
 
-/**
- * Whether a browser's request comes from a page of this same origin. Browsers send `Origin`
- * with every WebSocket handshake; clients that are not browsers send none, and are let through
- * (they authenticated like any other client).
- */
-export function sameOrigin(req: Pick<IncomingMessage, 'headers'>): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
+const CONSOLE_PATH = new RegExp(`^${API_BASE}/vms/([^/]+)/console/?$`);
+
+/** The VM a console path names (decoded), or undefined for any other path. */
+export function consoleVM(pathname: string): string | undefined {
+  const raw = CONSOLE_PATH.exec(pathname)?.[1];
+  if (raw === undefined) return undefined;
   try {
-    return new URL(origin).host === req.headers.host;
+    return decodeURIComponent(raw);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -57,6 +57,14 @@ export class UIFiles {
 
   constructor(private readonly read: (name: string) => Buffer | undefined) {}
 
+  /** Answers a request for the web console; false (nothing answered) for any other path. */
+  serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (!isUIPath(pathname)) return Promise.resolve(false);
+    this.handle(req, res);
+    return Promise.resolve(true);
+  }
+
   /** Answers a request for a path `isUIPath` accepted. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
