@@ -11,6 +11,9 @@ const BEARER_PROTOCOL = 'ignite.bearer.';
 /** The daemon asked for a token (401) the page has not got, or has got wrong. */
 export class AuthRequired extends Error {}
 
+/** The daemon answered a watch with something else than a stream of changes. */
+export class WatchUnsupported extends Error {}
+
 /** A failed call, with the daemon's problem detail (application/problem+json) as its message. */
 export class APIError extends Error {
   constructor(
@@ -68,10 +71,14 @@ export class DaemonClient {
 
   /**
    * Reads a watch (`?watch=true`), calling `onEvent` with each change. Resolves when the daemon
-   * ends the stream.
+   * ends the stream; throws WatchUnsupported when the answer is not a stream of changes.
    */
   async watch<T>(path: string, onEvent: (e: WatchEvent<T>) => void): Promise<void> {
     const res = await this.fetch(path, { headers: { Accept: 'application/x-ndjson' } });
+    if (!(res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) {
+      await res.body?.cancel();
+      throw new WatchUnsupported('the daemon does not stream changes');
+    }
     if (res.body === null) return;
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     const lines = new LineSplitter();

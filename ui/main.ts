@@ -7,6 +7,7 @@ import {
   type VMList,
   type VMView,
   type WatchEvent,
+  WatchUnsupported,
 } from './daemon-client.js';
 import { usageFrom, type CPUSample, type VMUsage } from './prometheus-text.js';
 import { maySendToken, TokenStore } from './token.js';
@@ -93,7 +94,10 @@ function apply(e: WatchEvent<VMView>): void {
   render();
 }
 
-/** Lists the VMs, then watches from the list's version; starts over whenever the watch ends. */
+/**
+ * Lists the VMs, then watches from the list's version; starts over whenever the watch ends. A
+ * daemon that cannot watch is listed again every few seconds instead.
+ */
 async function syncVMs(): Promise<never> {
   for (;;) {
     try {
@@ -111,7 +115,8 @@ async function syncVMs(): Promise<never> {
         await askForToken(err.message);
         continue;
       }
-      setWatchStatus(`disconnected: ${(err as Error).message}`);
+      if (err instanceof WatchUnsupported) setWatchStatus('polling');
+      else setWatchStatus(`disconnected: ${(err as Error).message}`);
     }
     await new Promise((r) => setTimeout(r, RECONNECT_MS));
   }
