@@ -1,10 +1,10 @@
-import { PassThrough } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rejectsWith } from '../../test/fakes/expect.js';
 import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
-import { joinAtOverlap, openConsoleWithHistory } from './console.js';
+import { attachConsole, joinAtOverlap, openConsoleWithHistory } from './console.js';
 import { createVM } from './create-vm.js';
 import { startVM } from './start-vm.js';
 
@@ -82,4 +82,33 @@ test('openConsoleWithHistory: a VM that is not running, or whose console does no
     /vm "web": console not available: ECONNREFUSED/,
   );
   await rejectsWith(openConsoleWithHistory(s2, 'nope', 1024), 'NotFound', /nope/);
+});
+
+test('attachConsole: output to the terminal, typing to the guest, Ctrl-P Ctrl-Q detaches', async () => {
+  const { s } = await runningVM();
+  const guest = new PassThrough();
+  const typed: Buffer[] = [];
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      typed.push(chunk);
+      cb();
+    },
+  });
+  guest.on('data', (d: Buffer) => socket.push(d));
+  s.consoles = { connect: () => Promise.resolve(socket) };
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  let shown = '';
+  stdout.on('data', (d: Buffer) => (shown += d.toString()));
+  const attached = attachConsole(s, 'web', { stdin, stdout });
+  await new Promise((r) => setImmediate(r));
+  guest.write('/ # ');
+  stdin.write('ls\r');
+  await new Promise((r) => setImmediate(r));
+  stdin.write(Buffer.from([0x10, 0x11]));
+  await attached;
+  assert.equal(shown, '/ # ');
+  assert.equal(Buffer.concat(typed).toString(), 'ls\r');
+  assert.equal(socket.destroyed, true);
 });
