@@ -1,11 +1,12 @@
 // `npm run bench [name…]`: every figure, each a median, compared with a baseline taken in the same
 // run where there is one. Prints a table and writes it, with the machine's details, to
-// bench/results/<date>.md. Names: import, boot, kernels, create, ps, memory, density, gitops.
+// bench/results/<date>.md. Names: import, boot, kernels, create, ps, memory, density, gitops, api.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { apiBench } from './api.js';
 import { bootBench } from './boot.js';
 import { createLatencyBench } from './create-latency.js';
 import { densityBench } from './density.js';
@@ -26,6 +27,7 @@ const benches: [string, () => Promise<{ rows: string[][] }>][] = [
   ['memory', memoryBench],
   ['gitops', gitopsBench],
   ['density', densityBench],
+  ['api', apiBench],
 ];
 const unknown = only.filter((o) => !benches.some(([n]) => n === o));
 if (unknown.length > 0) {

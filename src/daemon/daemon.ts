@@ -1,6 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { invalidArgument, toAppError } from '../errors.js';
+import { runManifestDir } from '../operations/manifest-dir.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
 import type { Services } from '../operations/services.js';
 import { isVMRunning, refreshVMState } from '../operations/vm-state.js';
@@ -27,6 +28,8 @@ export interface DaemonOptions {
   insecure: boolean;
   trust: ManifestTrust;
   startTimeoutMs: number;
+  /** Make the host's VMs match the manifests in this directory, as gitops does a branch. */
+  manifestDir?: string;
 }
 
 /** A running daemon: where it listens, and how to stop it (VMs keep running). */
@@ -88,12 +91,33 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     await release();
     throw err;
   }
+  // Loops that run while the daemon does; closing aborts them and waits for the VM in hand.
+  const abort = new AbortController();
+  const loops: Promise<void>[] = [];
+  if (o.manifestDir !== undefined) {
+    const dir = o.manifestDir;
+    loops.push(
+      runManifestDir(s, {
+        dir,
+        signal: abort.signal,
+        trust: o.trust,
+        startTimeoutMs: o.startTimeoutMs,
+      }).catch((err: unknown) => {
+        s.logger.error(
+          { err, dir },
+          `ignited: manifest directory ${dir}: ${toAppError(err).message}`,
+        );
+      }),
+    );
+  }
   let closing: Promise<void> | undefined;
   return {
     urls: o.listen.map((a) => a.url),
     close: () =>
       (closing ??= (async () => {
+        abort.abort();
         consoles.close();
+        await Promise.all(loops);
         await closeServers(servers, listening);
         await release();
       })()),

@@ -79,19 +79,23 @@ export const OPEN: ManifestTrust = { allowHostPaths: ['/'], hostPortRange: [1, 6
 export async function pass(
   s: FakeServices,
   asked: DesiredState,
-  o: { source?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
+  o: { source?: string; managedBy?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
 ): Promise<ReconcileDecision[]> {
   return reconcileVMs(s, o.source ?? SRC, asked, {
     trust: o.trust ?? OPEN,
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.managedBy !== undefined ? { managedBy: o.managedBy } : {}),
   });
 }
 
-/** A setup step: an earlier pass that created every VM of `ms`. */
+/** A setup step: an earlier pass that created every VM of `ms` (by gitops unless told). */
 export const earlier =
-  (ms: Manifest[], source = SRC) =>
+  (ms: Manifest[], source = SRC, managedBy?: string) =>
   async (s: FakeServices): Promise<void> => {
-    const first = await pass(s, desired(ms), { source });
+    const first = await pass(s, desired(ms), {
+      source,
+      ...(managedBy !== undefined ? { managedBy } : {}),
+    });
     assert.ok(
       first.every((d) => d.action === 'created'),
       JSON.stringify(first),
