@@ -7,9 +7,12 @@ import type { ManifestTrust } from '../operations/manifest-trust.js';
 import type { Services } from '../operations/services.js';
 import { isVMRunning, refreshVMState } from '../operations/vm-state.js';
 import { processStartTime } from '../system/linux-processes.js';
+import { readUIFile } from '../system/packaging.js';
 import { createAPIServer } from './api-server.js';
+import { ConsoleSocket } from './console-socket.js';
 import type { DaemonContext } from './daemon-context.js';
 import { acquireDaemonLock } from './daemon-lock.js';
+import { STATUS_OF_CODE } from './http-error.js';
 import { checkTCPSecurity, type ListenAddress } from './listen-address.js';
 import { listen } from './listeners.js';
 import { keepVMsRunning } from './restarts.js';
@@ -18,6 +21,7 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { systemRoutes } from './routes/system.js';
 import { eventRoutes } from './routes/watch.js';
 import { vmRoutes } from './routes/vms.js';
+import { UIFiles } from './ui-files.js';
 
 export interface DaemonOptions {
   listen: ListenAddress[];
@@ -60,6 +64,8 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   let feed: ChangeFeed | undefined;
   // Only sockets this daemon made are removed when it closes, never another daemon's.
   const listening: ListenAddress[] = [];
+  const ui = new UIFiles((name) => readUIFile(name));
+  const consoles = new ConsoleSocket(s, { statusOf: (e) => STATUS_OF_CODE[e.code] });
   try {
     feed = await ChangeFeed.open(s, {
       onError: (err) =>
@@ -78,6 +84,8 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
         router,
         logger: s.logger,
         trusted,
+        publicFiles: (req, res) => ui.serve(req, res),
+        upgrade: (req, socket, head) => consoles.upgrade(req, socket, head),
         ...(addr.kind === 'tcp' && tls ? { tls } : {}),
         ...(addr.kind === 'tcp' && token !== undefined ? { token } : {}),
       });
@@ -87,6 +95,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
       s.logger.info({ listen: addr.url }, `ignited: serving the API on ${addr.url}`);
     }
   } catch (err) {
+    consoles.close();
     await closeServers(servers, listening);
     feed?.close();
     await release();
@@ -121,6 +130,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     close: () =>
       (closing ??= (async () => {
         abort.abort();
+        consoles.close();
         await Promise.all(loops);
         await closeServers(servers, listening);
         feed?.close();
