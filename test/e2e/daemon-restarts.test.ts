@@ -86,7 +86,7 @@ test(
     await using d = await startTestDaemon(t.env, { dir: t.dataDir });
 
     const always = await run(d, busybox(t.registry, 'always', 'always'));
-    const never = await run(d, busybox(t.registry, 'never'));
+    await run(d, busybox(t.registry, 'never'));
     const vmDir = join(t.dataDir, 'vm', always.metadata.uid);
     const log = join(vmDir, 'console.log');
     await waitForText(log, BUSYBOX_INIT, 120_000);
