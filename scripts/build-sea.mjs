@@ -28,7 +28,16 @@ const config = {
   output: join(work, 'ignite.blob'),
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
-  assets: { 'build-info.json': join(root, 'dist', 'build-info.json') },
+  assets: {
+    'build-info.json': join(root, 'dist', 'build-info.json'),
+    // The web console the daemon serves (src/system/packaging.ts readUIFile).
+    ...Object.fromEntries(
+      ['index.html', 'app.js', 'app.css', 'xterm.css'].map((f) => [
+        `ui/${f}`,
+        join(root, 'dist', 'ui', f),
+      ]),
+    ),
+  },
 };
 writeFileSync(join(work, 'sea-config.json'), `${JSON.stringify(config, null, 2)}\n`);
 execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], {

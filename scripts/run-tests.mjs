@@ -26,7 +26,7 @@ function walk(dir, out) {
 }
 
 const slow = process.env.IGNITE_TEST_SLOW === '1';
-const files = ['src', 'test', 'bench']
+const files = ['src', 'ui', 'test', 'bench']
   .flatMap((d) => walk(join(root, d), []))
   .filter((f) => slow || !f.includes('.slow.'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))

@@ -12,6 +12,7 @@ import { procNetHostPorts } from './system/host-ports.js';
 import { LinuxProcesses } from './system/linux-processes.js';
 import { createLogger } from './system/logger.js';
 import { nodeHostFacts } from './system/node-host-facts.js';
+import { nodeHostDirectories } from './system/node-host-dirs.js';
 import { nodeHostFiles } from './system/node-host-files.js';
 import { opensshClient } from './system/openssh-client.js';
 import { spawnCommand } from './system/packaging.js';
@@ -62,6 +63,7 @@ export function createServices(
     host,
     processes,
     hostFiles: nodeHostFiles,
+    hostDirs: nodeHostDirectories,
     runtimeFiles: new FsRuntimeFiles(layout),
     network: new CNINetwork({
       dataDir: config.dataDir,

@@ -12,6 +12,7 @@ import { attachCommand, logsCommand } from './commands/vm-console.js';
 import { cpCommand, execCommand, sshCommand } from './commands/vm-ssh.js';
 import { createCommand, runCommand } from './commands/vm-create.js';
 import { completionCommand } from './commands/completion.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { metricsCommand } from './commands/metrics.js';
 import { gitopsCommand } from './commands/gitops.js';
 import { eventsCommand } from './commands/events.js';
@@ -104,6 +105,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(metricsCommand(ctx));
   program.addCommand(gitopsCommand(ctx));
   program.addCommand(eventsCommand(ctx));
+  program.addCommand(dashboardCommand(ctx));
   program.addCommand(removeCommand(ctx, 'Image', 'rmi'));
   program.addCommand(removeCommand(ctx, 'Kernel', 'rmk'));
   program.addCommand(completionCommand(ctx, () => program));

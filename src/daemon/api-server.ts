@@ -6,6 +6,7 @@ import type { Logger } from '../system/logger.js';
 import { HTTPError, toProblem } from './http-error.js';
 import { sendProblem } from './http-io.js';
 import type { Router } from './router.js';
+import { sameOrigin } from './same-origin.js';
 
 /** Upgrades (the console WebSocket) go to this hook; it answers or destroys the socket. */
 export type UpgradeHandler = (
@@ -29,6 +30,11 @@ export interface APIServerOptions {
   token?: string;
   upgrade?: UpgradeHandler;
   fallback?: FallbackHandler;
+  /**
+   * Files anyone may fetch, without the token: the web console's page, which asks for the token
+   * itself (a browser cannot send one when it loads a page).
+   */
+  publicFiles?: FallbackHandler;
 }
 
 /** How long a client has to send a request's headers, and its whole body. */
@@ -91,10 +97,15 @@ async function serve(
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   try {
+    const url = new URL(req.url ?? '/', 'http://ignited');
+    const api = url.pathname.startsWith('/apis/');
+    if (o.publicFiles && !api && (await o.publicFiles(req, res))) return;
     if (!authorized(o, req, false))
       throw new HTTPError(401, 'a bearer token is required', { 'www-authenticate': 'Bearer' });
-    const url = new URL(req.url ?? '/', 'http://ignited');
-    if (o.fallback && !url.pathname.startsWith('/apis/') && (await o.fallback(req, res))) return;
+    // A page of another site may make a browser send requests here (a stop, say); it may not
+    // read the answers, but the request would act. Browsers say whose page sent it.
+    if (!sameOrigin(req)) throw new HTTPError(403, `origin ${req.headers.origin}: not allowed`);
+    if (o.fallback && !api && (await o.fallback(req, res))) return;
     const { handler, params } = o.router.resolve(req.method ?? 'GET', url.pathname);
     await handler({ req, res, url, params, trusted: o.trusted, signal: abort.signal });
   } catch (err) {

@@ -1,3 +1,4 @@
+import type { ChangeFeed } from '../operations/change-feed.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
 import type { Services } from '../operations/services.js';
 
@@ -8,4 +9,6 @@ export interface DaemonContext {
   trust: ManifestTrust;
   /** How long a start waits for the supervisor to report the VM running. */
   startTimeoutMs: number;
+  /** Every change of VMs, images and kernels, numbered: lists' versions, watches, events. */
+  feed: ChangeFeed;
 }

@@ -1,19 +1,28 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { invalidArgument, toAppError } from '../errors.js';
+import { localEngine } from '../operations/local-engine.js';
+import { ChangeFeed } from '../operations/change-feed.js';
+import { runManifestDir } from '../operations/manifest-dir.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
 import type { Services } from '../operations/services.js';
 import { isVMRunning, refreshVMState } from '../operations/vm-state.js';
 import { processStartTime } from '../system/linux-processes.js';
+import { readUIFile } from '../system/packaging.js';
 import { createAPIServer } from './api-server.js';
+import { ConsoleSocket } from './console-socket.js';
 import type { DaemonContext } from './daemon-context.js';
 import { acquireDaemonLock } from './daemon-lock.js';
+import { STATUS_OF_CODE } from './http-error.js';
 import { checkTCPSecurity, type ListenAddress } from './listen-address.js';
 import { listen } from './listeners.js';
+import { keepVMsRunning } from './restarts.js';
 import { Router } from './router.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { systemRoutes } from './routes/system.js';
+import { eventRoutes } from './routes/watch.js';
 import { vmRoutes } from './routes/vms.js';
+import { UIFiles } from './ui-files.js';
 
 export interface DaemonOptions {
   listen: ListenAddress[];
@@ -23,6 +32,8 @@ export interface DaemonOptions {
   insecure: boolean;
   trust: ManifestTrust;
   startTimeoutMs: number;
+  /** Make the host's VMs match the manifests in this directory, as gitops does a branch. */
+  manifestDir?: string;
 }
 
 /** A running daemon: where it listens, and how to stop it (VMs keep running). */
@@ -51,14 +62,22 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     ...(startTime !== undefined ? { startTime } : {}),
   });
   const servers: Server[] = [];
+  let feed: ChangeFeed | undefined;
   // Only sockets this daemon made are removed when it closes, never another daemon's.
   const listening: ListenAddress[] = [];
+  const ui = new UIFiles((name) => readUIFile(name));
+  const consoles = new ConsoleSocket(s, { statusOf: (e) => STATUS_OF_CODE[e.code] });
   try {
-    const d: DaemonContext = { s, trust: o.trust, startTimeoutMs: o.startTimeoutMs };
+    feed = await ChangeFeed.open(s, {
+      onError: (err) =>
+        s.logger.warn({ err }, `ignited: watching the store: ${toAppError(err).message}`),
+    });
+    const d: DaemonContext = { s, trust: o.trust, startTimeoutMs: o.startTimeoutMs, feed };
     const router = new Router();
     vmRoutes(router, d);
     artifactRoutes(router, d);
     systemRoutes(router, d);
+    eventRoutes(router, d);
     await adopt(s);
     for (const addr of o.listen) {
       const trusted = addr.kind === 'unix';
@@ -66,6 +85,8 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
         router,
         logger: s.logger,
         trusted,
+        publicFiles: (req, res) => ui.serve(req, res),
+        upgrade: (req, socket, head) => consoles.upgrade(req, socket, head),
         ...(addr.kind === 'tcp' && tls ? { tls } : {}),
         ...(addr.kind === 'tcp' && token !== undefined ? { token } : {}),
       });
@@ -75,16 +96,48 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
       s.logger.info({ listen: addr.url }, `ignited: serving the API on ${addr.url}`);
     }
   } catch (err) {
+    consoles.close();
     await closeServers(servers, listening);
+    feed?.close();
     await release();
     throw err;
+  }
+  // Loops that run while the daemon does; closing aborts them and waits for the VM in hand.
+  const abort = new AbortController();
+  const loops: Promise<void>[] = [
+    keepVMsRunning(s, abort.signal, { startTimeoutMs: o.startTimeoutMs }).catch((err: unknown) => {
+      s.logger.error({ err }, `ignited: restarts stopped: ${toAppError(err).message}`);
+    }),
+  ];
+  if (o.manifestDir !== undefined) {
+    const dir = o.manifestDir;
+    loops.push(
+      runManifestDir(
+        { ...s, engine: localEngine(s) },
+        {
+          dir,
+          signal: abort.signal,
+          trust: o.trust,
+          startTimeoutMs: o.startTimeoutMs,
+        },
+      ).catch((err: unknown) => {
+        s.logger.error(
+          { err, dir },
+          `ignited: manifest directory ${dir}: ${toAppError(err).message}`,
+        );
+      }),
+    );
   }
   let closing: Promise<void> | undefined;
   return {
     urls: o.listen.map((a) => a.url),
     close: () =>
       (closing ??= (async () => {
+        abort.abort();
+        consoles.close();
+        await Promise.all(loops);
         await closeServers(servers, listening);
+        feed?.close();
         await release();
       })()),
   };

@@ -19,6 +19,7 @@ interface DaemonFlags {
   allowHostPath: string[];
   hostPortRange: string;
   startTimeout: string;
+  manifestDir?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -42,14 +43,18 @@ function daemonCommand(io: ProgramIO): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option(
       '--allow-host-path <dir>',
-      'host directory that manifests from TCP clients may copy files from; repeatable',
+      'host directory that manifests from TCP clients and the manifest directory may copy files from; repeatable',
       collect,
       [],
     )
     .option(
       '--host-port-range <low-high>',
-      'host ports that manifests from TCP clients may map',
+      'host ports that manifests from TCP clients and the manifest directory may map',
       DEFAULT_HOST_PORT_RANGE,
+    )
+    .option(
+      '--manifest-dir <dir>',
+      'make the VMs match the manifests in this directory (added, changed, removed), as gitops does a branch',
     )
     .option('--start-timeout <seconds>', 'how long a start waits for the VM to run', '120')
     .action(async (f: DaemonFlags) => {
@@ -72,6 +77,7 @@ function daemonCommand(io: ProgramIO): Command {
         ...(f.tlsCert !== undefined ? { tlsCert: f.tlsCert } : {}),
         ...(f.tlsKey !== undefined ? { tlsKey: f.tlsKey } : {}),
         ...(f.tokenFile !== undefined ? { tokenFile: f.tokenFile } : {}),
+        ...(f.manifestDir !== undefined ? { manifestDir: f.manifestDir } : {}),
       });
       await stopped;
       s.logger.info('ignited: stopping (VMs keep running)');

@@ -3,10 +3,12 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, invalidArgument, unavailable } from '../errors.js';
 import { run, runUnchecked } from '../system/exec.js';
-import { isManifestPath, type ManifestFile } from './manifests.js';
-
-/** Manifests larger than this are refused rather than parsed: no VM manifest is this big. */
-const MAX_MANIFEST_BYTES = 1 << 20;
+import {
+  isManifestPath,
+  MAX_MANIFEST_BYTES,
+  type ManifestFile,
+  type UnreadableManifest,
+} from '../operations/manifest-files.js';
 const GIT_TIMEOUT_MS = 120_000;
 
 export interface GitSourceOptions {
@@ -71,7 +73,9 @@ export class GitSource {
   }
 
   /** Every manifest (`*.yaml`, `*.yml`, `*.json`) under the path, at `commit`. */
-  async manifests(commit: string): Promise<{ files: ManifestFile[]; tooLarge: string[] }> {
+  async manifests(
+    commit: string,
+  ): Promise<{ files: ManifestFile[]; unreadable: UnreadableManifest[] }> {
     const scope = this.o.path.replace(/^\/+|\/+$/g, '');
     const listing = await run(
       'git',
@@ -79,12 +83,12 @@ export class GitSource {
       { env: gitEnv(this.o.env) },
     );
     const files: ManifestFile[] = [];
-    const tooLarge: string[] = [];
+    const unreadable: UnreadableManifest[] = [];
     for (const entry of listing.stdout.split('\0')) {
       const m = /^\d+ blob [0-9a-f]+\s+(\d+)\t(.+)$/s.exec(entry);
       if (!m?.[2] || !isManifestPath(m[2])) continue;
       if (Number(m[1]) > MAX_MANIFEST_BYTES) {
-        tooLarge.push(m[2]);
+        unreadable.push({ path: m[2], reason: 'larger than 1 MiB' });
         continue;
       }
       const blob = await run('git', ['-C', this.dir, 'cat-file', 'blob', `${commit}:${m[2]}`], {
@@ -92,7 +96,7 @@ export class GitSource {
       });
       files.push({ path: m[2], text: blob.stdout });
     }
-    return { files, tooLarge };
+    return { files, unreadable };
   }
 
   private async ensureRepo(): Promise<void> {

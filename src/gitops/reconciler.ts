@@ -8,7 +8,7 @@ import {
 import type { ManifestTrust } from '../operations/manifest-trust.js';
 import type { Services } from '../operations/services.js';
 import { GitSource } from './git-source.js';
-import { readDesiredState } from './manifests.js';
+import { readDesiredState } from '../operations/manifest-files.js';
 
 export interface GitopsOptions {
   url: string;
@@ -128,12 +128,8 @@ async function pass(
   log: ReconcileServices['logger'],
 ): Promise<PassResult> {
   log.info({ commit }, `gitops: reconciling commit ${commit.slice(0, 12)}`);
-  const { files, tooLarge } = await git.manifests(commit);
-  const { desired, invalid } = readDesiredState(files);
-  for (const file of tooLarge) {
-    desired.invalidFiles.push(file);
-    invalid.push({ file, problems: [], message: `manifest ${file}: invalid: larger than 1 MiB` });
-  }
+  const { files, unreadable } = await git.manifests(commit);
+  const { desired, invalid } = readDesiredState(files, unreadable);
   for (const bad of invalid) {
     o.metrics?.invalidManifest(bad.file);
     log.error({ file: bad.file, problems: bad.problems, commit }, bad.message);

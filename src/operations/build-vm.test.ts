@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Size, decode, toPlain, type VM } from '../api/index.js';
+import { RESTART_POLICY_ANNOTATION, Size, decode, toPlain, type VM } from '../api/index.js';
 import { AppError } from '../errors.js';
 import { buildVM, validateVMName } from './build-vm.js';
 
@@ -71,6 +71,40 @@ test('conflicts that cannot be resolved are errors', () => {
       () => buildVM(opts),
       (e: unknown) => AppError.is(e, 'InvalidArgument') && re.test(e.message),
     );
+});
+
+test('--restart is stored as the annotation, over the manifest; a bad one is refused', () => {
+  const key = RESTART_POLICY_ANNOTATION;
+  const withPolicy = (policy: string): VM => ({
+    ...FULL,
+    metadata: { ...FULL.metadata, annotations: { [key]: policy } },
+  });
+  const cases: {
+    name: string;
+    options: Parameters<typeof buildVM>[0];
+    want: string | undefined;
+  }[] = [
+    { name: 'no flag, no annotation', options: { image: 'busybox' }, want: undefined },
+    {
+      name: 'the flag',
+      options: { image: 'busybox', restartPolicy: { name: 'on-failure', maxRetries: 5 } },
+      want: 'on-failure:5',
+    },
+    { name: "the manifest's", options: { manifest: withPolicy('always') }, want: 'always' },
+    {
+      name: 'the flag over the manifest',
+      options: { manifest: withPolicy('always'), restartPolicy: { name: 'no' } },
+      want: 'no',
+    },
+  ];
+  for (const c of cases)
+    assert.equal(buildVM(c.options).metadata.annotations?.[key], c.want, c.name);
+  assert.throws(
+    () => buildVM({ manifest: withPolicy('sometimes') }),
+    (e: unknown) =>
+      AppError.is(e, 'InvalidArgument') &&
+      e.message.startsWith(`annotation ${key}: "sometimes" is not a restart policy`),
+  );
 });
 
 test('the same image as argument and in the manifest is no conflict', () => {

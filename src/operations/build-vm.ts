@@ -1,12 +1,16 @@
 import {
   API_VERSION,
+  formatRestartPolicy,
   NAME_PATTERN,
   normalizeImageRef,
+  RESTART_POLICY_ANNOTATION,
+  restartPolicyOf,
   setVMDefaults,
   type DefaultedVM,
   type FileMapping,
   type NetworkMode,
   type PortMapping,
+  type RestartPolicy,
   type Size,
   type VM,
   type VMDefaults,
@@ -39,6 +43,8 @@ export interface CreateVMOptions {
   networkMode?: NetworkMode;
   /** Pin the VM to a hypervisor (stored as an annotation). */
   vmm?: 'qemu' | 'firecracker';
+  /** What ignited does when the VM ends (stored as an annotation; default `no`). */
+  restartPolicy?: RestartPolicy;
 }
 
 export const VMM_ANNOTATION = 'ignite.weave.works/vmm';
@@ -125,6 +131,12 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
     metadata.labels = { ...metadata.labels, ...options.labels };
   if (options.vmm !== undefined)
     metadata.annotations = { ...metadata.annotations, [VMM_ANNOTATION]: options.vmm };
+  if (options.restartPolicy !== undefined) {
+    const policy = formatRestartPolicy(options.restartPolicy);
+    metadata.annotations = { ...metadata.annotations, [RESTART_POLICY_ANNOTATION]: policy };
+  }
+  // A manifest's policy is checked here, before anything is pulled or stored.
+  restartPolicyOf({ metadata });
   // The desired state of a manifest is for gitops; a created VM starts out Created.
   return { apiVersion: API_VERSION, kind: 'VM', metadata, spec, status: { state: 'Created' } };
 }

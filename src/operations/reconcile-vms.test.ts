@@ -183,6 +183,24 @@ const scenarios: Scenario[] = [
     check: async (s, before) => assert.deepEqual(await byName(s), before),
   },
   {
+    name: "leave the VMs of another kind of source with the same name alone (a directory's)",
+    setup: earlier([{ name: 'web' }], SRC, 'manifest-dir'),
+    asked: desired([]),
+    want: [],
+    check: async (s, before) => {
+      assert.deepEqual(await byName(s), before);
+      const a = (await byName(s)).get('web')?.metadata.annotations ?? {};
+      assert.equal(a[MANAGED_BY], 'manifest-dir');
+    },
+  },
+  {
+    name: 'a VM of another kind of source is not taken over: the manifest fails, the VM stays',
+    setup: earlier([{ name: 'web', cpus: 1 }], SRC, 'manifest-dir'),
+    asked: desired([{ name: 'web', cpus: 2 }]),
+    want: [['web', 'failed', /exists and was not created from/]],
+    check: async (s, before) => assert.deepEqual(await byName(s), before),
+  },
+  {
     name: 'keep the VMs of an invalid manifest',
     setup: earlier([{ name: 'web' }, { name: 'db' }]),
     asked: desired([{ name: 'web' }], ['vms/db.yaml']),

@@ -42,6 +42,12 @@ export {
 export interface ReconcileOptions {
   /** What the source's manifests may ask of the host: refused VMs are not created or changed. */
   trust: ManifestTrust;
+  /**
+   * Which kind of source this is (`gitops`, `manifest-dir`), written as the VMs' managed-by
+   * annotation. A source changes only the VMs of its own kind and name, so a directory and a
+   * repository with the same path never take each other's VMs. Default: gitops.
+   */
+  managedBy?: string;
   /** Stops the pass between VMs: what is underway finishes, nothing new starts. */
   signal?: AbortSignal;
   startTimeoutMs?: number;
@@ -117,7 +123,7 @@ export async function reconcileVMs(
   await prefetch(s, desired, decide);
 
   const all = await s.engine.listVMs();
-  const managed = all.filter((v) => v.metadata.annotations?.[SOURCE_ANNOTATION] === source);
+  const managed = all.filter((v) => isManagedBy(v, source, options));
   const wanted = new Map<StoredVM, DesiredVM>();
   for (const d of desired.vms) {
     const match = d.vm.metadata.uid
@@ -190,6 +196,15 @@ export async function reconcileVMs(
   return decisions;
 }
 
+/** VMs made before managed-by told sources apart were all made by gitops. */
+function isManagedBy(vm: StoredVM, source: string, options: ReconcileOptions): boolean {
+  const a = vm.metadata.annotations;
+  return (
+    a?.[SOURCE_ANNOTATION] === source &&
+    (a[MANAGED_BY] ?? 'gitops') === (options.managedBy ?? 'gitops')
+  );
+}
+
 function wantsRunning(vm: VM): boolean {
   return vm.status?.state === 'Running';
 }
@@ -215,7 +230,7 @@ async function createFromManifest(
       ...d.vm.metadata,
       annotations: {
         ...d.vm.metadata.annotations,
-        [MANAGED_BY]: 'gitops',
+        [MANAGED_BY]: options.managedBy ?? 'gitops',
         [SOURCE_ANNOTATION]: source,
         [FILE_ANNOTATION]: d.file,
         [SPEC_HASH_ANNOTATION]: PENDING,

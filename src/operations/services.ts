@@ -8,6 +8,7 @@ import type { RuntimeFiles } from '../storage/runtime-files.js';
 import type { Clock } from '../system/clock.js';
 import type { HostConfig } from '../system/host-config.js';
 import type { HostFacts } from '../system/host-facts.js';
+import type { HostDirectories } from '../system/host-dirs.js';
 import type { HostFiles } from '../system/host-files.js';
 import type { HostPorts } from '../system/host-ports.js';
 import type { Logger } from '../system/logger.js';
@@ -47,6 +48,8 @@ export interface Services {
   processes: Processes;
   /** The host's own files (`--config`, public keys, files to copy, allowed directories). */
   hostFiles: HostFiles;
+  /** Host directories the operator asked ignite to follow (`--manifest-dir`). */
+  hostDirs: HostDirectories;
   /** Run records, sockets, logs and root disks beside stored objects. */
   runtimeFiles: RuntimeFiles;
   network: VMNetwork;

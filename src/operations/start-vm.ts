@@ -4,7 +4,12 @@ import type { LogLevel } from '../system/logger.js';
 import type { ProcessRef } from '../system/processes.js';
 import type { Services } from './services.js';
 import { requireRootForNetwork, vmLabel, vmPaths } from './vm-paths.js';
-import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
+import {
+  isVMRunning,
+  recordDesiredState,
+  refreshVMState,
+  type VMStateServices,
+} from './vm-state.js';
 
 export type StartVMServices = VMStateServices &
   Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand'>;
@@ -16,12 +21,20 @@ export interface StartVMOptions {
   timeoutMs?: number;
   /** The supervisor's log level, when it differs from this process's (`run --debug`). */
   logLevel?: LogLevel;
+  /**
+   * Who asks. A user (`run`, `start`; the default) starts the restart count over, as Docker
+   * does. ignited restarts a VM by its restart policy (`policy`: its supervisor counts it in
+   * `status.restartCount` as it records the VM Running), or brings back one that should run
+   * (`resume`: counted as neither).
+   */
+  by?: 'user' | 'policy' | 'resume';
 }
 
 /**
  * Starts a created or stopped VM: launches its ignite-spawn supervisor, detached, and waits until
  * the supervisor reports it Running (or dies, whose last log line then becomes the error).
- * Starting a running VM is a no-op, as `docker start` is.
+ * Either way the VM is recorded as one that should run (`status.desiredState`), which ignited
+ * keeps true. Starting a running VM is a no-op, as `docker start` is.
  */
 export async function startVM(
   s: StartVMServices,
@@ -31,9 +44,12 @@ export async function startVM(
   let vm = await s.client.vms.find(query);
   vm = await refreshVMState(s, vm);
   if (isVMRunning(s, vm)) {
+    vm = await recordDesiredState(s, vm, 'Running');
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
   }
+  const by = options.by ?? 'user';
+  vm = await recordDesiredState(s, vm, 'Running', { resetRestarts: by === 'user' });
   const uid = vm.metadata.uid;
   const paths = vmPaths(s, vm);
   if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
@@ -102,7 +118,7 @@ function spawnArgs(
   s: Pick<Services, 'config' | 'spawnCommand'>,
   uid: string,
   wait: boolean,
-  o: { logLevel?: LogLevel | undefined },
+  o: { logLevel?: LogLevel | undefined; by?: StartVMOptions['by'] },
 ): string[] {
   const configured = o.logLevel ?? s.config.logLevel;
   const level = configured === 'silent' ? 'info' : configured;
@@ -114,6 +130,7 @@ function spawnArgs(
     '--log-level',
     level,
     ...(wait ? ['--wait-signal'] : []),
+    ...(o.by === 'policy' ? ['--policy-restart'] : []),
   ];
 }
 

@@ -1,7 +1,13 @@
 import type { StoredVM } from '../api/index.js';
 import type { Services } from './services.js';
 import { vmLabel } from './vm-paths.js';
-import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
+import {
+  isVMRunning,
+  recordDesiredState,
+  refreshVMState,
+  type GoneExit,
+  type VMStateServices,
+} from './vm-state.js';
 
 export type StopVMServices = VMStateServices & Pick<Services, 'processes'>;
 
@@ -16,7 +22,9 @@ export interface StopVMOptions {
  * Stops a running VM through its supervisor: SIGTERM asks the guest to power off, SIGQUIT ends
  * the hypervisor at once. If the supervisor does not finish in time, it and the hypervisor are
  * killed and the leftovers collected, so a stop always ends with the VM Stopped.
- * Stopping a VM that is not running is a no-op.
+ * Either way the VM is first recorded as one that should not run (`status.desiredState`), so
+ * ignited neither restarts it by its policy nor starts it after a reboot; for a VM that is not
+ * running that is all there is to do.
  */
 export async function stopVM(
   s: StopVMServices,
@@ -24,6 +32,7 @@ export async function stopVM(
   options: StopVMOptions = {},
 ): Promise<StoredVM> {
   let vm = await s.client.vms.find(query);
+  vm = await recordDesiredState(s, vm, 'Stopped');
   vm = await refreshVMState(s, vm);
   if (!isVMRunning(s, vm)) {
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: not running`);
@@ -48,10 +57,10 @@ export async function stopVM(
   s.processes.signalIfSame(spawnPid, same, 'SIGKILL');
   s.processes.signalIfSame(vm.status?.runtime?.pid, same, 'SIGKILL');
   await s.processes.waitForExit(spawnPid, 5_000, same);
-  return finish(s, uid);
+  return finish(s, uid, { reason: 'Killed', message: 'supervisor did not exit; killed' });
 }
 
-async function finish(s: StopVMServices, uid: string): Promise<StoredVM> {
+async function finish(s: StopVMServices, uid: string, gone?: GoneExit): Promise<StoredVM> {
   const vm = await s.client.vms.get(uid);
-  return refreshVMState(s, vm);
+  return refreshVMState(s, vm, gone);
 }

@@ -2,9 +2,10 @@ import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
 import type { NetworkAttachment } from '../network/vm-network.js';
 import type { VMFiles } from '../storage/layout.js';
-import type { RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
+import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
+import { exitRecord, type AskedEnd } from './vm-exit.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 
 export type SuperviseServices = Pick<
@@ -25,6 +26,8 @@ export type SuperviseServices = Pick<
 export interface SuperviseOptions {
   /** How long the guest gets to power off after SIGTERM before it is killed. */
   stopTimeoutMs?: number;
+  /** This run is a restart by the VM's restart policy: count it in `status.restartCount`. */
+  policyRestart?: boolean;
 }
 
 /** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
@@ -39,7 +42,7 @@ export function driverFor(s: Pick<Services, 'vmms'>, vm: StoredVM): VMMDriver {
  * The body of ignite-spawn: sets up the VM's network, boots it with the chosen driver, records
  * it Running, then waits. SIGTERM asks the guest to power off (killed after the timeout), SIGQUIT
  * kills it at once. However the hypervisor ends, the network is torn down and the VM is recorded
- * Stopped.
+ * Stopped, with how it ended as `status.lastExit` (which ignited's restart policies act on).
  */
 export async function superviseVM(
   s: SuperviseServices,
@@ -69,6 +72,8 @@ export async function superviseVM(
   const mode = vm.spec.network.mode;
 
   let running: RunningVM | undefined;
+  let exit: ExitInfo | undefined;
+  let asked: AskedEnd | undefined;
   let metrics: { close(): Promise<void> } | undefined;
   try {
     const net = await s.network.attach({
@@ -112,7 +117,10 @@ export async function superviseVM(
       network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
     };
     await s.client.vms.update(uid, (v) => {
+      const count = v.status?.restartCount ?? 0;
       v.status = { ...v.status, ...run };
+      // In the same write as Running, so a watcher sees this run start as a restart.
+      if (options.policyRestart === true) v.status.restartCount = count + 1;
     });
     await s.runtimeFiles
       .writeRunRecord(uid, run)
@@ -126,12 +134,14 @@ export async function superviseVM(
     s.signals.on('SIGTERM', () => void gracefulStop('SIGTERM'));
     s.signals.on('SIGINT', () => void gracefulStop('SIGINT'));
     s.signals.on('SIGQUIT', () => {
+      asked = 'Killed';
       log.info(`${label}: killing (SIGQUIT)`);
       void hv.kill();
     });
     async function gracefulStop(sig: string): Promise<void> {
       if (stopping) return;
       stopping = true;
+      asked ??= 'Stopped';
       log.info(`${label}: asking the guest to power off (${sig})`);
       try {
         await hv.shutdown();
@@ -147,7 +157,7 @@ export async function superviseVM(
       void hv.exited.then(() => clearTimeout(timer));
     }
 
-    const exit = await hv.exited;
+    exit = await hv.exited;
     log.info({ code: exit.code, signal: exit.signal }, `${label}: hypervisor exited`);
   } finally {
     // First: once the record says Stopped, no run file may say otherwise.
@@ -166,6 +176,7 @@ export async function superviseVM(
         if (owner !== undefined && owner !== s.host.pid) return;
         const before = v.status?.state ?? 'Created';
         v.status = { ...v.status, state: running || before === 'Running' ? 'Stopped' : before };
+        if (exit !== undefined) v.status.lastExit = exitRecord(exit, asked, s.clock.now());
         delete v.status.runtime;
         delete v.status.ipAddresses;
       })

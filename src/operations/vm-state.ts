@@ -1,12 +1,17 @@
-import type { StoredVM, VM } from '../api/index.js';
+import type { StoredVM, VM, VMExit, VMStatus } from '../api/index.js';
 import { toAppError } from '../errors.js';
 import type { Services } from './services.js';
 import { vmLabel } from './vm-paths.js';
 
 export type VMStateServices = Pick<
   Services,
-  'client' | 'logger' | 'processes' | 'runtimeFiles' | 'network'
+  'client' | 'logger' | 'processes' | 'runtimeFiles' | 'network' | 'clock'
 >;
+
+/** How a VM found recorded Running without its supervisor is recorded to have ended. */
+export type GoneExit = Pick<VMExit, 'reason' | 'message'>;
+
+const SUPERVISOR_GONE: GoneExit = { reason: 'Crashed', message: 'supervisor gone' };
 
 /**
  * Whether the VM's supervisor is really alive. Status says Running only while its ignite-spawn
@@ -24,15 +29,22 @@ export function isVMRunning(s: Pick<Services, 'processes'>, vm: VM): boolean {
  * (killed, or the host rebooted), it is marked Stopped and what the supervisor would have cleaned
  * up is collected. If it says otherwise while its supervisor runs it (a record restored from a
  * backup, or a write lost in a crash), the run's status is written back. Returns the VM as it now is.
+ * A run found ended is recorded as `gone` says: by default it crashed, which a restart policy
+ * acts on; a stop that had to kill the supervisor says so instead.
  */
-export async function refreshVMState(s: VMStateServices, vm: StoredVM): Promise<StoredVM> {
+export async function refreshVMState(
+  s: VMStateServices,
+  vm: StoredVM,
+  gone: GoneExit = SUPERVISOR_GONE,
+): Promise<StoredVM> {
   if (vm.status?.state !== 'Running') return adoptLiveRun(s, vm);
   if (isVMRunning(s, vm)) return vm;
   const uid = vm.metadata.uid;
   const updated = await s.client.vms.update(uid, (v) => {
     // Re-check under the lock: a new spawn may have started it meanwhile.
     if (v.status?.state !== 'Running' || isVMRunning(s, v)) return;
-    v.status = { ...v.status, state: 'Stopped' };
+    const lastExit: VMExit = { time: s.clock.now().toISOString(), ...gone };
+    v.status = { ...v.status, state: 'Stopped', lastExit };
     delete v.status.runtime;
     delete v.status.ipAddresses;
   });
@@ -44,6 +56,26 @@ export async function refreshVMState(s: VMStateServices, vm: StoredVM): Promise<
     await collectLeftovers(s, uid);
   }
   return updated;
+}
+
+/**
+ * Records whether the VM should run (`run`, `start`) or not (`stop`, `kill`), which ignited acts
+ * on, and with `resetRestarts` starts its restart count over. Written only when that changes
+ * something, under the store's lock, so no field another writer (its supervisor) wrote meanwhile
+ * is lost.
+ */
+export async function recordDesiredState(
+  s: Pick<Services, 'client'>,
+  vm: StoredVM,
+  desired: NonNullable<VMStatus['desiredState']>,
+  o: { resetRestarts?: boolean } = {},
+): Promise<StoredVM> {
+  const reset = o.resetRestarts === true && vm.status.restartCount !== undefined;
+  if (vm.status.desiredState === desired && !reset) return vm;
+  return s.client.vms.update(vm.metadata.uid, (v) => {
+    v.status = { ...v.status, desiredState: desired };
+    if (reset) delete v.status.restartCount;
+  });
 }
 
 /**

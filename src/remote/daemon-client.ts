@@ -9,7 +9,8 @@ import { problemToAppError } from './problem.js';
 export const API_BASE = '/apis/ignite.weave.works/v1alpha1';
 
 export interface RequestOptions {
-  query?: Record<string, string | boolean | undefined>;
+  /** Query parameters; a list is sent as the parameter repeated. */
+  query?: Record<string, string | boolean | readonly string[] | undefined>;
   /** Sent as JSON. */
   body?: unknown;
   accept?: string;
@@ -38,7 +39,10 @@ export class DaemonClient {
   /** `path` under the API base with its query string, and the headers every request carries. */
   endpoint(path: string, query: RequestOptions['query'] = {}): Endpoint {
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    for (const [k, v] of Object.entries(query)) {
+      if (Array.isArray(v)) for (const item of v as readonly string[]) params.append(k, item);
+      else if (v !== undefined) params.set(k, String(v));
+    }
     const qs = params.toString();
     const headers: Record<string, string> = {};
     if (this.connection.token !== undefined)

@@ -39,7 +39,7 @@ export function watchEvents(
     query: {
       watch: true,
       since: filter.since,
-      vm: filter.vms?.length ? filter.vms.join(',') : undefined,
+      vm: filter.vms?.length ? filter.vms : undefined,
       type: filter.types?.length ? filter.types.join(',') : undefined,
     },
     ...(signal !== undefined ? { signal } : {}),

@@ -12,7 +12,7 @@ export interface Problem {
 }
 
 /** The code of an answer without one: what its HTTP status means. */
-function codeOfStatus(status: number): ErrorCode {
+export function codeOfStatus(status: number): ErrorCode {
   if (status === 400 || status === 413 || status === 415) return 'InvalidArgument';
   if (status === 401 || status === 403) return 'PermissionDenied';
   if (status === 404) return 'NotFound';

@@ -21,6 +21,10 @@ test('attach: console bytes both ways over the WebSocket; Ctrl-P Ctrl-Q detaches
   const wss = new WebSocketServer({ noServer: true });
   const received: Buffer[] = [];
   server.on('upgrade', (req, socket, head) => {
+    if (req.url === `${API_BASE}/vms/stopped/console`)
+      return wss.handleUpgrade(req, socket, head, (ws) =>
+        ws.close(4409, 'vm "stopped": is not running'),
+      );
     if (req.url !== `${API_BASE}/vms/0123456789abcdef/console`) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\n\r\n{"status":404,"code":"NotFound","detail":"vm \\"gone\\": not found"}',
@@ -28,6 +32,8 @@ test('attach: console bytes both ways over the WebSocket; Ctrl-P Ctrl-Q detaches
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (req.headers['sec-websocket-protocol'] !== 'ignite.console')
+        return ws.close(4400, 'no subprotocol');
       ws.send(Buffer.from('login: '));
       ws.on('message', (d: RawData) => received.push(Buffer.from(d as Buffer)));
     });
@@ -55,6 +61,10 @@ test('attach: console bytes both ways over the WebSocket; Ctrl-P Ctrl-Q detaches
     await assert.rejects(
       attachRemoteConsole(client, 'gone', { stdin: new PassThrough(), stdout }),
       (e) => AppError.is(e, 'NotFound') && e.message === 'vm "gone": not found',
+    );
+    await assert.rejects(
+      attachRemoteConsole(client, 'stopped', { stdin: new PassThrough(), stdout }),
+      (e) => AppError.is(e, 'FailedPrecondition') && e.message === 'vm "stopped": is not running',
     );
   } finally {
     for (const c of wss.clients) c.terminate();

@@ -1,6 +1,10 @@
 import WebSocket from 'ws';
+import { AppError } from '../errors.js';
 import type { DaemonClient } from './daemon-client.js';
-import { problemToAppError } from './problem.js';
+import { codeOfStatus, problemToAppError } from './problem.js';
+
+/** The subprotocol the daemon's console socket speaks. */
+const CONSOLE_PROTOCOL = 'ignite.console';
 
 /** Ctrl-P Ctrl-Q, Docker's detach sequence. */
 const DETACH = [0x10, 0x11] as const;
@@ -30,13 +34,18 @@ export async function attachRemoteConsole(
 ): Promise<void> {
   const { path, headers } = client.endpoint(`/vms/${encodeURIComponent(uid)}/console`);
   const ca = client.connection.ca;
-  const ws = new WebSocket(socketURL(client, path), {
+  const ws = new WebSocket(socketURL(client, path), [CONSOLE_PROTOCOL], {
     headers,
     ...(ca !== undefined ? { ca } : {}),
   });
   // Listening from the start: what the console sends right after the handshake arrives with it.
   ws.on('message', (data: WebSocket.RawData) =>
     io.stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)),
+  );
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code: number, reason: Buffer) =>
+      resolve({ code, reason: reason.toString('utf8') }),
+    ),
   );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -55,7 +64,7 @@ export async function attachRemoteConsole(
   if (raw) io.stdin.setRawMode?.(true);
   let prev = -1;
   try {
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer | string) => {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         for (const byte of bytes) {
@@ -72,7 +81,12 @@ export async function attachRemoteConsole(
       };
       io.stdin.on('data', onData);
       io.stdin.resume();
-      ws.on('close', finish);
+      // The daemon tells why it could not attach (the VM is not running) as close code 4000 +
+      // the HTTP status, with the message as the reason.
+      void closed.then(({ code, reason }) => {
+        if (code >= 4000 && code < 5000) reject(new AppError(codeOfStatus(code - 4000), reason));
+        finish();
+      });
       ws.on('error', finish);
     });
   } finally {

@@ -25,11 +25,22 @@ function spawnProgram(io: ProgramIO): Command {
       'start up, then wait for SIGUSR2 before starting the VM (ignite run starts the supervisor while it creates the VM)',
       false,
     )
+    .option(
+      '--policy-restart',
+      "this start is a restart by the VM's restart policy: count it in status.restartCount",
+      false,
+    )
     .exitOverride()
     .action(
       async (
         uid: string,
-        opts: { dataDir?: string; logLevel: LogLevel; stopTimeout: string; waitSignal: boolean },
+        opts: {
+          dataDir?: string;
+          logLevel: LogLevel;
+          stopTimeout: string;
+          waitSignal: boolean;
+          policyRestart: boolean;
+        },
       ) => {
         // Set up before waiting: `ignite run` signals once the root disk is ready, and
         // whatever is left to do after that delays the boot.
@@ -38,7 +49,10 @@ function spawnProgram(io: ProgramIO): Command {
         const s = createServices(config, { stream: io.stdout, component: 'spawn' }, io.signals);
         if (!(await go)) return;
         try {
-          await superviseVM(s, uid, { stopTimeoutMs: Number(opts.stopTimeout) * 1000 });
+          await superviseVM(s, uid, {
+            stopTimeoutMs: Number(opts.stopTimeout) * 1000,
+            policyRestart: opts.policyRestart,
+          });
         } catch (err) {
           const e = toAppError(err);
           s.logger.error({ err, code: e.code, uid }, e.message);

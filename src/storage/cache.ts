@@ -1,6 +1,6 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
-import type { ObjectKey } from './raw-storage.js';
-import type { Storage, StoredEntry } from './storage.js';
+import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
+import type { Storage, StoredChange, StoredEntry } from './storage.js';
 
 /**
  * A read cache over Storage. Each entry remembers the checksum it was read at; a read whose
@@ -88,6 +88,15 @@ export class CachedStorage implements Storage {
 
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
     return this.inner.withLock(kind, fn);
+  }
+
+  /** Passed through: entries are checked against the stored checksum on every read anyway. */
+  watch<K extends Kind>(
+    kind: K,
+    listener: (change: StoredChange<K>) => void,
+    options?: WatchOptions,
+  ): Watch {
+    return this.inner.watch(kind, listener, options);
   }
 
   /** Drops every cached entry. */

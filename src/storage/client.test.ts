@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors.js';
 import { image, vm } from '../../test/helpers/objects.js';
+import { FsRawStorage } from './fs-raw-storage.js';
 import { MemoryRawStorage } from './memory-raw-storage.js';
 import { newClient, newFsClient } from './index.js';
 
@@ -98,4 +99,60 @@ test('objects returned from the cache are copies', async () => {
   const first = await c.vms.get(uid);
   first.metadata.name = 'changed';
   assert.equal((await c.vms.get(uid)).metadata.name, 'web');
+});
+
+test('vms.watch passes changes up decoded and defaulted; DELETED carries the last object', async () => {
+  const c = newClient(new MemoryRawStorage(), fixed);
+  const seen: string[] = [];
+  const w = c.vms.watch((ch) =>
+    seen.push(`${ch.type} ${ch.obj.metadata.name} ${ch.obj.status.state ?? ''} ${ch.uid}`),
+  );
+  await w.ready;
+  const made = await c.vms.create(vm('web'));
+  await c.images.create(image('busybox'));
+  await c.vms.update(made.metadata.uid, (v) => {
+    v.status.state = 'Running';
+  });
+  await c.vms.delete(made.metadata.uid);
+  w.close();
+  await c.vms.create(vm('late'));
+  const uid = made.metadata.uid;
+  assert.deepEqual(seen, [
+    `ADDED web Created ${uid}`,
+    `MODIFIED web Running ${uid}`,
+    `DELETED web Running ${uid}`,
+  ]);
+});
+
+test('watch reports an object that does not decode to onError, and goes on', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-client-'));
+  const until = async (cond: () => boolean) => {
+    const deadline = Date.now() + 3000;
+    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    const raw = new FsRawStorage(dir, { watchIntervalMs: 20 });
+    const names: string[] = [];
+    const errors: string[] = [];
+    const w = newClient(raw).vms.watch((ch) => names.push(`${ch.type} ${ch.obj.metadata.name}`), {
+      onError: (err) => errors.push((err as Error).message),
+    });
+    try {
+      await w.ready;
+      await raw.write({ kind: 'VM', uid: '0123456789abcdef' }, Buffer.from('{"kind":'));
+      await until(() => errors.length > 0);
+      await raw.delete({ kind: 'VM', uid: '0123456789abcdef' });
+      const made = await newFsClient(dir).vms.create(vm('web'));
+      await until(() => names.length > 0);
+      await newFsClient(dir).vms.delete(made.metadata.uid);
+      await until(() => names.length > 1);
+      assert.deepEqual(names, ['ADDED web', 'DELETED web']);
+      assert.equal(errors.length, 2, 'the bad bytes, written and deleted');
+      assert.match(errors[0] ?? '', /0123456789abcdef/);
+    } finally {
+      w.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

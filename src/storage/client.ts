@@ -8,7 +8,8 @@ import {
   type StoredKindMap,
 } from '../api/index.js';
 import { alreadyExists, invalidArgument, notFound } from '../errors.js';
-import type { Storage } from './storage.js';
+import type { Watch, WatchOptions } from './raw-storage.js';
+import type { Storage, StoredChange } from './storage.js';
 
 /**
  * The top of the storage stack: typed access per kind, lookup by name or unique UID prefix, and
@@ -36,6 +37,9 @@ export class Client {
 /** An object of kind K as the store returns it: with its UID and name. */
 export type StoredOf<K extends Kind> = StoredKindMap[K];
 
+/** A change of a watched kind; for DELETED, `obj` is the object as last known. */
+export type StoredChangeOf<K extends Kind> = Omit<StoredChange<K>, 'obj'> & { obj: StoredOf<K> };
+
 /**
  * Typed access to one kind. Everything it returns was read back from the store, which checks
  * that each object has its UID and name (GenericStorage), so it is typed `Stored`.
@@ -56,6 +60,20 @@ export class KindClient<K extends Kind> {
 
   list(): Promise<StoredOf<K>[]> {
     return this.storage.list(this.kind) as Promise<StoredOf<K>[]>;
+  }
+
+  /**
+   * Calls `listener` with every later change of this kind, from any process, until closed
+   * (RawStorage.watch).
+   *
+   * @example
+   * const w = client.vms.watch((c) => console.log(c.type, c.obj.metadata.name));
+   * await w.ready;
+   * // …
+   * w.close();
+   */
+  watch(listener: (change: StoredChangeOf<K>) => void, options?: WatchOptions): Watch {
+    return this.storage.watch(this.kind, listener as (change: StoredChange<K>) => void, options);
   }
 
   /**

@@ -1,13 +1,22 @@
-import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
-import { AppError, internal, notFound, permissionDenied, unavailable } from '../errors.js';
+import { unavailable } from '../errors.js';
 import { isProcessAlive } from '../system/linux-processes.js';
+import { mapFsError } from './fs-errors.js';
 import { DataLayout } from './layout.js';
-import type { ObjectKey, RawEntry, RawStorage } from './raw-storage.js';
+import { PollingWatch } from './polling-watch.js';
+import type {
+  ObjectKey,
+  RawEntry,
+  RawStorage,
+  RawWatchListener,
+  Watch,
+  WatchOptions,
+} from './raw-storage.js';
 
 const METADATA = 'metadata.json';
 const TRASH_PREFIX = '.trash-';
@@ -15,6 +24,12 @@ const TRASH_PREFIX = '.trash-';
 const EMPTY_DIR_GRACE_MS = 30_000;
 const TMP_FILE = /^\.metadata\.json\.(\d+)\.[0-9a-f]+$/;
 const DIR_MODE = 0o700;
+const WATCH_INTERVAL_MS = 500;
+
+export interface FsRawStorageOptions {
+  /** How often a watch lists its kind to see other processes' writes (default 500 ms). */
+  watchIntervalMs?: number;
+}
 const FILE_MODE = 0o600;
 
 /**
@@ -27,7 +42,10 @@ const FILE_MODE = 0o600;
 export class FsRawStorage implements RawStorage {
   private readonly layout: DataLayout;
 
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    private readonly options: FsRawStorageOptions = {},
+  ) {
     this.layout = new DataLayout(dataDir);
   }
 
@@ -152,50 +170,70 @@ export class FsRawStorage implements RawStorage {
     const entries = await this.entries(kind);
     const out: RawEntry[] = [];
     for (const uid of entries.filter((e) => isUID(e)).sort()) {
-      const key = { kind, uid };
-      let fd: number;
-      try {
-        fd = openSync(this.file(key), 'r');
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') {
-          await this.sweepHalfWritten(key);
-          continue;
-        }
-        throw mapFsError(err, `${kindDir(kind)} "${uid}"`);
-      }
-      try {
-        const st = fstatSync(fd, { bigint: true });
-        const data = Buffer.allocUnsafe(Number(st.size));
-        let off = 0;
-        while (off < data.length) {
-          const n = readSync(fd, data, off, data.length - off, off);
-          if (n === 0) break;
-          off += n;
-        }
-        out.push({ key, data: data.subarray(0, off), checksum: checksumOf(st) });
-      } catch (err) {
-        throw mapFsError(err, `${kindDir(kind)} "${uid}"`);
-      } finally {
-        closeSync(fd);
-      }
+      const entry = this.readEntry({ kind, uid });
+      if (entry) out.push(entry);
+      else await this.sweepHalfWritten({ kind, uid });
     }
     await this.sweepTrash(kind, entries);
     return out;
+  }
+
+  /** An object's bytes with their checksum, read at once; undefined when it has none. */
+  private readEntry(key: ObjectKey): RawEntry | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.file(key), 'r');
+    } catch (err) {
+      if (isAbsent(err)) return undefined;
+      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      const data = Buffer.allocUnsafe(Number(st.size));
+      let off = 0;
+      while (off < data.length) {
+        const n = readSync(fd, data, off, data.length - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      return { key, data: data.subarray(0, off), checksum: checksumOf(st) };
+    } catch (err) {
+      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async checksum(key: ObjectKey): Promise<string | undefined> {
     try {
       return checksumOf(await stat(this.file(key), { bigint: true }));
     } catch (err) {
-      if (
-        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
-        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
-      ) {
-        return undefined;
-      }
+      if (isAbsent(err)) return undefined;
       throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
     }
+  }
+
+  /** Polls checksums, reading only the objects they say changed (PollingWatch). */
+  watch(kind: Kind, listener: RawWatchListener, options?: WatchOptions): Watch {
+    const config = {
+      kindDir: this.kindPath(kind),
+      objectDir: (uid: string) => this.objectDir({ kind, uid }),
+      objectFile: METADATA,
+      checksum: (uid: string) => {
+        try {
+          return checksumOf(statSync(this.file({ kind, uid }), { bigint: true }));
+        } catch (err) {
+          if (isAbsent(err)) return undefined;
+          throw mapFsError(err, `${kindDir(kind)} "${uid}"`);
+        }
+      },
+      read: (uid: string) => this.readEntry({ kind, uid }),
+      intervalMs: this.options.watchIntervalMs ?? WATCH_INTERVAL_MS,
+      makeKindDir: async () => {
+        await mkdir(this.kindPath(kind), { recursive: true, mode: DIR_MODE });
+      },
+    };
+    return new PollingWatch(config, listener, options);
   }
 
   async withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
@@ -227,6 +265,11 @@ export class FsRawStorage implements RawStorage {
   }
 }
 
+function isAbsent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 function checksumOf(s: BigIntStats): string {
   return `${s.ino}:${s.mtimeNs}:${s.size}`;
 }
@@ -237,26 +280,5 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-function mapFsError(err: unknown, what: string): AppError {
-  if (err instanceof AppError) return err;
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return notFound(`${what}: not found`, { cause: err });
-    case 'EACCES':
-    case 'EPERM':
-      return permissionDenied(`${what}: permission denied`, {
-        cause: err,
-        hint: 'run as root or choose a writable --data-dir',
-      });
-    case 'ENOSPC':
-      return unavailable(`${what}: no space left on device`, { cause: err });
-    case 'EROFS':
-      return unavailable(`${what}: read-only file system`, { cause: err });
-    default:
-      return internal(`${what}: ${(err as Error).message}`, { cause: err });
   }
 }

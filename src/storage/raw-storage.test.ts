@@ -1,4 +1,4 @@
-import { mkdtemp, rm, readdir, stat, mkdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, readdir, rename, stat, mkdir, utimes, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { rawStorageSuite } from '../../test/suites/raw-storage.suite.js';
 import { FsRawStorage } from './fs-raw-storage.js';
 import { MemoryRawStorage } from './memory-raw-storage.js';
+import type { RawWatchEvent } from './raw-storage.js';
 
 rawStorageSuite('MemoryRawStorage', () =>
   Promise.resolve({ raw: new MemoryRawStorage(), cleanup: () => Promise.resolve() }),
@@ -14,7 +15,11 @@ rawStorageSuite('MemoryRawStorage', () =>
 
 rawStorageSuite('FsRawStorage', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
-  return { raw: new FsRawStorage(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    raw: new FsRawStorage(dir, { watchIntervalMs: 50 }),
+    another: () => new FsRawStorage(dir, { watchIntervalMs: 50 }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
 
 test('FsRawStorage lays objects out as <dataDir>/<kind>/<uid>/metadata.json with tight modes', async () => {
@@ -82,4 +87,83 @@ test('FsRawStorage sweeps objects whose first write was killed, and nothing that
 test('FsRawStorage refuses keys that are not UIDs, so no key can name a path outside the store', () => {
   const raw = new FsRawStorage('/nonexistent');
   assert.throws(() => raw.objectDir({ kind: 'VM', uid: '../../etc' }), /not a valid uid/);
+});
+
+const seen = (events: RawWatchEvent[]) =>
+  events.map((e) => `${e.type} ${e.key.uid} ${e.data.toString()}`);
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+test('FsRawStorage watch is woken by inotify long before its next poll', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  const raw = new FsRawStorage(dir, { watchIntervalMs: 60_000 });
+  const other = new FsRawStorage(dir);
+  const events: RawWatchEvent[] = [];
+  const w = raw.watch('VM', (e) => events.push(e));
+  try {
+    await w.ready;
+    const uid = '0123456789abcdef';
+    await other.write({ kind: 'VM', uid }, Buffer.from('one'));
+    await until(() => events.length >= 1, 3000);
+    await other.write({ kind: 'VM', uid }, Buffer.from('two'));
+    await until(() => events.length >= 2, 3000);
+    await other.delete({ kind: 'VM', uid });
+    await until(() => events.length >= 3, 3000);
+    assert.deepEqual(seen(events), [
+      `ADDED ${uid} one`,
+      `MODIFIED ${uid} two`,
+      `DELETED ${uid} two`,
+    ]);
+  } finally {
+    w.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FsRawStorage watch reports no half-written object, and reports it once renamed into place', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  const raw = new FsRawStorage(dir, { watchIntervalMs: 20 });
+  const events: RawWatchEvent[] = [];
+  const w = raw.watch('VM', (e) => events.push(e));
+  try {
+    await w.ready;
+    const uid = '0123456789abcdef';
+    const objDir = join(dir, 'vm', uid);
+    const tmp = join(objDir, `.metadata.json.${process.pid}.0a0b0c0d`);
+    await mkdir(objDir, { recursive: true });
+    await writeFile(tmp, '{"half":');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(seen(events), []);
+    await writeFile(tmp, '{"half":false}');
+    await rename(tmp, join(objDir, 'metadata.json'));
+    await until(() => events.length >= 1, 3000);
+    assert.deepEqual(seen(events), [`ADDED ${uid} {"half":false}`]);
+  } finally {
+    w.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FsRawStorage watch releases its timer and inotify watches when closed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
+  const count = (what: string) => process.getActiveResourcesInfo().filter((r) => r === what).length;
+  try {
+    const raw = new FsRawStorage(dir, { watchIntervalMs: 30 });
+    await raw.write({ kind: 'VM', uid: '0123456789abcdef' }, Buffer.from('a'));
+    const before = { fs: count('FSEventWrap'), timers: count('Timeout') };
+    const w = raw.watch('VM', () => undefined);
+    await w.ready;
+    await new Promise((r) => setTimeout(r, 100));
+    // The kind's directory and the one object's.
+    assert.equal(count('FSEventWrap'), before.fs + 2);
+    w.close();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(count('FSEventWrap'), before.fs);
+    assert.equal(count('Timeout'), before.timers);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

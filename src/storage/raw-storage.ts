@@ -36,4 +36,48 @@ export interface RawStorage {
   /** An opaque value that changes when the object's bytes change; undefined when absent. */
   checksum(key: ObjectKey): Promise<string | undefined>;
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Reports every later write and delete of a kind, by this process or any other, until closed.
+   * Writes are reported once their bytes are whole (a reader could `read` them); several writes
+   * of one object between two looks may be reported as one. Errors while watching (an unreadable
+   * store) go to `options.onError`, and watching goes on.
+   */
+  watch(kind: Kind, listener: RawWatchListener, options?: WatchOptions): Watch;
+}
+
+/** What happened to a watched object. */
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/**
+ * One change of a watched kind. `data` and `checksum` are the new bytes, or for DELETED the last
+ * bytes the watch knew of the object.
+ */
+export interface RawWatchEvent {
+  type: WatchEventType;
+  key: ObjectKey;
+  data: Buffer;
+  checksum: string;
+}
+
+export type RawWatchListener = (event: RawWatchEvent) => void;
+
+export interface WatchOptions {
+  /**
+   * Report every object there is first, as ADDED, before `ready` resolves: one ordered stream
+   * of the kind's whole state, with no gap between a listing and the watch.
+   */
+  initial?: boolean;
+  /** Told of errors met while watching; the watch goes on. Ignored when absent. */
+  onError?: (err: unknown) => void;
+}
+
+/** A running watch. */
+export interface Watch {
+  /**
+   * Resolves once the watch knows the kind's current objects: every write that starts after it
+   * resolves is reported. It never rejects.
+   */
+  readonly ready: Promise<void>;
+  /** Stops the watch: no listener call follows, and its timers and file watchers are released. */
+  close(): void;
 }

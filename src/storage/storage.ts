@@ -1,11 +1,27 @@
 import { isStored, type APIObject, type Kind, type KindMap } from '../api/index.js';
 import { internal } from '../errors.js';
-import type { ObjectKey, RawStorage } from './raw-storage.js';
+import type {
+  ObjectKey,
+  RawStorage,
+  RawWatchEvent,
+  Watch,
+  WatchEventType,
+  WatchOptions,
+} from './raw-storage.js';
 import type { Serializer } from './serializer.js';
 
 /** A listed object with the checksum its bytes were read at. */
 export interface StoredEntry<K extends Kind> {
   uid: string;
+  checksum: string;
+  obj: KindMap[K];
+}
+
+/** One change of a watched kind, decoded. For DELETED, `obj` is the object as last known. */
+export interface StoredChange<K extends Kind> {
+  type: WatchEventType;
+  uid: string;
+  /** The checksum of the bytes `obj` was decoded from (StoredEntry's, for the same bytes). */
   checksum: string;
   obj: KindMap[K];
 }
@@ -31,6 +47,15 @@ export interface Storage {
   checksum(kind: Kind, uid: string): Promise<string | undefined>;
   keys(kind: Kind): Promise<ObjectKey[]>;
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T>;
+  /**
+   * RawStorage.watch, decoded. A change whose bytes do not decode goes to `options.onError`
+   * instead of the listener.
+   */
+  watch<K extends Kind>(
+    kind: K,
+    listener: (change: StoredChange<K>) => void,
+    options?: WatchOptions,
+  ): Watch;
 }
 
 export class GenericStorage implements Storage {
@@ -99,5 +124,23 @@ export class GenericStorage implements Storage {
 
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
     return this.raw.withLock(kind, fn);
+  }
+
+  watch<K extends Kind>(
+    kind: K,
+    listener: (change: StoredChange<K>) => void,
+    options: WatchOptions = {},
+  ): Watch {
+    const onRaw = (e: RawWatchEvent): void => {
+      let obj: KindMap[K];
+      try {
+        obj = this.decodeAs(kind, e.key.uid, e.data);
+      } catch (err) {
+        options.onError?.(err);
+        return;
+      }
+      listener({ type: e.type, uid: e.key.uid, checksum: e.checksum, obj });
+    };
+    return this.raw.watch(kind, onRaw, options);
   }
 }

@@ -4,6 +4,9 @@
  */
 export interface Clock {
   now(): Date;
-  /** Resolves after `ms`; a fake resolves once its time was advanced past it. */
-  sleep(ms: number): Promise<void>;
+  /**
+   * Resolves after `ms`, or as soon as `signal` aborts (its timer then ends, so a stopped loop
+   * keeps no process alive); a fake resolves once its time was advanced past it.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packaging, readBuildInfo, SEA_SPAWN_ARG, spawnCommand } from './packaging.js';
+import { packaging, readBuildInfo, readUIFile, SEA_SPAWN_ARG, spawnCommand } from './packaging.js';
 
 test('packaging: a bundle has ignite-spawn.cjs beside it; otherwise modules', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ignite-pkg-'));
@@ -39,5 +39,26 @@ test('readBuildInfo: dist/build-info.json, else the development fallback', async
     assert.equal(readBuildInfo('modules', join(dist, 'none', 'system')).version, '0.0.0-dev');
   } finally {
     await rm(dist, { recursive: true, force: true });
+  }
+});
+
+test('readUIFile: dist/ui/<name> of a bundle, compiled modules or a run from source', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'ignite-ui-'));
+  try {
+    await mkdir(join(root, 'dist', 'ui'), { recursive: true });
+    await writeFile(join(root, 'dist', 'ui', 'app.js'), 'js');
+    await writeFile(join(root, 'dist', 'secret'), 'no');
+    for (const [kind, here] of [
+      ['bundle', join(root, 'dist')],
+      ['modules', join(root, 'dist', 'system')],
+      ['modules', join(root, 'src', 'system')],
+    ] as const) {
+      assert.equal(readUIFile('app.js', kind, here)?.toString(), 'js', `${kind} ${here}`);
+      assert.equal(readUIFile('none.js', kind, here), undefined);
+      for (const bad of ['../secret', '..', '.', '', 'ui/../../secret', '/etc/passwd'])
+        assert.equal(readUIFile(bad, kind, here), undefined, bad);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
 });

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { getAsset, isSea } from 'node:sea';
 
 /** The argument by which the single executable runs itself as ignite-spawn. */
@@ -64,5 +64,27 @@ export function readBuildInfo(
     return JSON.parse(raw) as BuildInfo;
   } catch {
     return { version: '0.0.0-dev', gitCommit: 'unknown', buildDate: 'unknown' };
+  }
+}
+
+/**
+ * A file of the web console (built by scripts/build-ui.mjs into dist/ui/, and carried as an
+ * asset `ui/<name>` by the single executable), or undefined when it is not there. `name` is a
+ * plain file name: anything with a path in it is refused.
+ */
+export function readUIFile(
+  name: string,
+  kind: Packaging = packaging(),
+  here: string = import.meta.dirname,
+): Buffer | undefined {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(name)) return undefined;
+  try {
+    if (kind === 'single-executable') return Buffer.from(getAsset(`ui/${name}`));
+    const dist = distDir(kind, here);
+    // Run from source (tsx), the built page is still in dist/.
+    const dir = basename(dist) === 'src' ? join(dist, '..', 'dist', 'ui') : join(dist, 'ui');
+    return readFileSync(join(dir, name));
+  } catch {
+    return undefined;
   }
 }

@@ -69,11 +69,11 @@ test('the full v0.4.0 manifest keeps its fields through inspect and ps', async (
   const lines = ps.stdout.trimEnd().split('\n');
   assert.match(
     lines[0] ?? '',
-    /^VM ID\s+IMAGE\s+KERNEL\s+CREATED\s+SIZE\s+CPUS\s+MEMORY\s+STATE\s+UPTIME\s+IPS\s+PORTS\s+NAME$/,
+    /^VM ID\s+IMAGE\s+KERNEL\s+CREATED\s+SIZE\s+CPUS\s+MEMORY\s+STATE\s+UPTIME\s+RESTARTS\s+IPS\s+PORTS\s+NAME$/,
   );
   assert.match(
     lines[1] ?? '',
-    /^05286f8fb73dc324\s+weaveworks\/ignite-ubuntu:latest\s+weaveworks\/ignite-kernel:4\.19\.47\s+.*4\.0 GB\s+2\s+1024\.0 MB\s+Stopped\s+0\.0\.0\.0:443->6443\s+ubuntu-vm$/,
+    /^05286f8fb73dc324\s+weaveworks\/ignite-ubuntu:latest\s+weaveworks\/ignite-kernel:4\.19\.47\s+.*4\.0 GB\s+2\s+1024\.0 MB\s+Stopped\s+0\s+0\.0\.0\.0:443->6443\s+ubuntu-vm$/,
   );
   const q = await ignite(['-q', 'ps', '-a'], { dataDir: dir.path });
   assert.equal(q.stdout, '05286f8fb73dc324\n');
@@ -129,6 +129,14 @@ test('user errors are one line, with documented exit codes; debug shows the caus
   const usage = await ignite(['frobnicate'], { dataDir: dir.path });
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /unknown command 'frobnicate'/);
+  const restart = await ignite(['create', 'busybox', '--restart', 'sometimes'], {
+    dataDir: dir.path,
+  });
+  assert.equal(restart.code, 2, restart.stderr);
+  assert.match(
+    restart.stderr,
+    /^Error: --restart: "sometimes" is not a restart policy; expected no, on-failure, on-failure:N or always\n$/,
+  );
   const dbg = await ignite(['--log-level', 'debug', 'inspect', 'vm', 'nope'], {
     dataDir: dir.path,
   });

@@ -12,8 +12,13 @@ import { vmTestEnv } from '../helpers/vm-env.js';
 import { typeOnConsole, waitForBusyboxInit, waitForText } from '../helpers/console.js';
 
 interface VMJSON {
-  metadata: { uid: string };
-  status: { state: string; runtime?: { spawnPid: number; pid: number } };
+  metadata: { uid: string; annotations?: Record<string, string> };
+  status: {
+    state: string;
+    runtime?: { spawnPid: number; pid: number };
+    desiredState?: string;
+    lastExit?: { time: string; reason: string; signal?: string };
+  };
 }
 
 // Real QEMU microvm boots under TCG (KVM is probed and unusable on the project's machines).
@@ -30,10 +35,22 @@ test(
       JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJSON;
 
     const run = await ignite(
-      ['run', `${reg.host}/ignite-busybox`, '--name', name, '--net', 'none'],
+      [
+        'run',
+        `${reg.host}/ignite-busybox`,
+        '--name',
+        name,
+        '--net',
+        'none',
+        '--restart',
+        'on-failure:2',
+      ],
       { env },
     );
     assert.equal(run.code, 0, run.stderr);
+    const ran = await inspect();
+    assert.equal(ran.metadata.annotations?.['ignite.weave.works/restart-policy'], 'on-failure:2');
+    assert.equal(ran.status.desiredState, 'Running');
     const uid = await waitForBusyboxInit(dir.path, run.stdout, 90_000);
     const vmDir = join(dir.path, 'vm', uid);
     const consoleLog = join(vmDir, 'console.log');
@@ -43,12 +60,18 @@ test(
     const ps = await ignite(['ps'], { env });
     assert.match(
       ps.stdout,
-      new RegExp(`^${uid}\\s.*\\sRunning\\s+(\\d+ seconds?|About a minute)\\s.*\\s${name}$`, 'm'),
+      new RegExp(
+        `^${uid}\\s.*\\sRunning\\s+(\\d+ seconds?|About a minute)\\s+0\\s.*\\s${name}$`,
+        'm',
+      ),
       ps.stdout,
     );
 
     const stop = await ignite(['stop', name, '--timeout', '30s'], { env });
     assert.equal(stop.code, 0, stop.stderr);
+    const stopped = (await inspect()).status;
+    assert.equal(stopped.desiredState, 'Stopped');
+    assert.equal(stopped.lastExit?.reason, 'Stopped');
     assert.match(
       (await ignite(['ps', '-a'], { env })).stdout,
       new RegExp(`^${uid}\\s.*\\sStopped\\s`, 'm'),
@@ -73,6 +96,11 @@ test(
     const deadline = Date.now() + 30_000;
     while ((await inspect()).status.state !== 'Stopped' && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 200));
+    const crashed = (await inspect()).status;
+    assert.equal(crashed.desiredState, 'Running', 'nobody asked it to stop');
+    const { time, ...exit } = crashed.lastExit ?? { time: '' };
+    assert.ok(Date.parse(time) > Date.now() - 60_000, `exit recorded just now (${time})`);
+    assert.deepEqual(exit, { reason: 'Crashed', signal: 'SIGKILL' });
     assert.match(
       (await ignite(['ps', '-a'], { env })).stdout,
       new RegExp(`^${uid}\\s.*\\sStopped\\s`, 'm'),

@@ -23,13 +23,26 @@ export class FakeClock implements Clock {
     return new Date(this.ms);
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
+    if (signal?.aborted) return Promise.resolve();
     if (this.options.autoAdvance) {
       this.advance(ms);
       return new Promise((wake) => setImmediate(wake));
     }
-    return new Promise((wake) => this.sleepers.push({ until: this.ms + ms, wake }));
+    return new Promise((wake) => {
+      const sleeper = { until: this.ms + ms, wake };
+      this.sleepers.push(sleeper);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const i = this.sleepers.indexOf(sleeper);
+          if (i >= 0) this.sleepers.splice(i, 1);
+          wake();
+        },
+        { once: true },
+      );
+    });
   }
 
   /** Moves the time forward, waking the sleeps that end by then. */

@@ -15,6 +15,7 @@ import {
 } from '../../src/vmm/vmm-choice.js';
 import { FakeClock } from './fake-clock.js';
 import { fakeHostFacts } from './fake-host-facts.js';
+import { FakeHostDirectories } from './fake-host-dirs.js';
 import { FakeHostFiles } from './fake-host-files.js';
 import { FakeHostPorts } from './fake-host-ports.js';
 import { FakeImports } from './fake-imports.js';
@@ -48,6 +49,7 @@ export interface FakeServices extends Services {
   clock: FakeClock;
   processes: FakeProcesses;
   hostFiles: FakeHostFiles;
+  hostDirs: FakeHostDirectories;
   runtimeFiles: FakeRuntimeFiles;
   network: FakeVMNetwork;
   imports: FakeImports;
@@ -116,6 +118,7 @@ export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
     host: fakeHostFacts(o.host),
     processes,
     hostFiles: new FakeHostFiles(),
+    hostDirs: new FakeHostDirectories(),
     runtimeFiles,
     network: new FakeVMNetwork(),
     vmms: new StrategyVMMs(

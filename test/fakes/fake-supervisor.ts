@@ -60,7 +60,10 @@ export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): Fake
         })
       : Promise.resolve(true);
     const own = { ...s, host: { ...s.host, pid: p.pid }, signals };
-    const options = b.stopTimeoutMs !== undefined ? { stopTimeoutMs: b.stopTimeoutMs } : {};
+    const options = {
+      ...(b.stopTimeoutMs !== undefined ? { stopTimeoutMs: b.stopTimeoutMs } : {}),
+      policyRestart: record.args.includes('--policy-restart'),
+    };
     void go
       .then((ok) => (ok ? superviseVM(own, uid, options) : undefined))
       .then(

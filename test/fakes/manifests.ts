@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { API_VERSION, fromPlain, type StoredVM, type VM } from '../../src/api/index.js';
 import type { ManifestTrust } from '../../src/operations/manifest-trust.js';
+import type { Engine } from '../../src/operations/engine.js';
 import { localEngine } from '../../src/operations/local-engine.js';
 import {
   reconcileVMs,
@@ -71,6 +72,11 @@ export function assertDecisions(got: ReconcileDecision[], want: Want[]): void {
   });
 }
 
+/** The services a reconcile pass takes: the fakes, with the engine over them. */
+export function withEngine(s: FakeServices): FakeServices & { engine: Engine } {
+  return { ...s, engine: localEngine(s) };
+}
+
 /** The source the passes reconcile, unless told. */
 export const SRC = 'https://git.example.com/fleet.git';
 /** A trust that allows any host path and port. */
@@ -80,19 +86,23 @@ export const OPEN: ManifestTrust = { allowHostPaths: ['/'], hostPortRange: [1, 6
 export async function pass(
   s: FakeServices,
   asked: DesiredState,
-  o: { source?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
+  o: { source?: string; managedBy?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
 ): Promise<ReconcileDecision[]> {
-  return reconcileVMs({ ...s, engine: localEngine(s) }, o.source ?? SRC, asked, {
+  return reconcileVMs(withEngine(s), o.source ?? SRC, asked, {
     trust: o.trust ?? OPEN,
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.managedBy !== undefined ? { managedBy: o.managedBy } : {}),
   });
 }
 
-/** A setup step: an earlier pass that created every VM of `ms`. */
+/** A setup step: an earlier pass that created every VM of `ms` (by gitops unless told). */
 export const earlier =
-  (ms: Manifest[], source = SRC) =>
+  (ms: Manifest[], source = SRC, managedBy?: string) =>
   async (s: FakeServices): Promise<void> => {
-    const first = await pass(s, desired(ms), { source });
+    const first = await pass(s, desired(ms), {
+      source,
+      ...(managedBy !== undefined ? { managedBy } : {}),
+    });
     assert.ok(
       first.every((d) => d.action === 'created'),
       JSON.stringify(first),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
+import { VMExitSchema } from './vm-exit.js';
 
 /**
  * The ignite.weave.works/v1alpha1 API: kinds VM, Image and Kernel, field for field as in Weave
@@ -193,6 +194,14 @@ export const VMStatusSchema = z
     startTime: TimeSchema.optional().meta({ description: 'Extension: when the VM last started.' }),
     runtime: VMRuntimeStatusSchema.optional(),
     network: VMNetworkStatusSchema.optional(),
+    desiredState: z.enum(['Running', 'Stopped']).optional().meta({
+      description:
+        'Extension: whether the VM should run, as `run`/`start` (`Running`) and `stop`/`kill` (`Stopped`) last asked; absent when never asked. ignited starts the VMs that should run.',
+    }),
+    restartCount: z.number().int().nonnegative().optional().meta({
+      description: 'Extension: how many times ignited restarted the VM by its restart policy.',
+    }),
+    lastExit: VMExitSchema.optional(),
   })
   .meta({ id: 'VMStatus' });
 

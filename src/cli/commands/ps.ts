@@ -84,6 +84,7 @@ function vmTable(vms: StoredVM[], now: Date): string {
     'MEMORY',
     'STATE',
     'UPTIME',
+    'RESTARTS',
     'IPS',
     'PORTS',
     'NAME',
@@ -100,6 +101,7 @@ function vmTable(vms: StoredVM[], now: Date): string {
     vm.status?.state === 'Running' && vm.status.startTime
       ? humanDuration((now.getTime() - Date.parse(vm.status.startTime)) / 1000)
       : '',
+    String(vm.status.restartCount ?? 0),
     (vm.status?.ipAddresses ?? []).join(', '),
     (vm.spec.network?.ports ?? [])
       .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { isSSHPublicKeyText, type NetworkMode } from '../../api/index.js';
+import { isSSHPublicKeyText, parseRestartPolicy, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
 import { vmManifest } from '../../operations/build-vm.js';
@@ -32,6 +32,7 @@ interface CreateFlags {
   ssh?: boolean | string;
   label: string[];
   vmm?: string;
+  restart?: string;
 }
 
 interface RunFlags extends CreateFlags {
@@ -94,6 +95,10 @@ function addCreateFlags(cmd: Command): Command {
         '--vmm <name>',
         'hypervisor: qemu or firecracker (default: IGNITE_VMM, else what is installed)',
       ).choices(['qemu', 'firecracker']),
+    )
+    .option(
+      '--restart <policy>',
+      'what ignited does when the VM ends: no (default), on-failure[:N] (restart a crashed VM, at most N times) or always (unless stopped)',
     );
 }
 
@@ -127,6 +132,7 @@ async function toOptions(
   if (f.copyFiles.length > 0) o.copyFiles = f.copyFiles.map(parseCopyFile);
   if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
+  if (f.restart !== undefined) o.restartPolicy = parseRestartPolicy(f.restart, '--restart');
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)

@@ -9,6 +9,7 @@ import { toProblem } from '../http-error.js';
 import { readDocument, sendJSON, startJSONLines } from '../http-io.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 import { deleted, flag } from './vms.js';
+import { watchKind } from './watch.js';
 
 /** Images and kernels: list, get, import (by reference, with progress as a stream), delete. */
 export function artifactRoutes(router: Router, d: DaemonContext): void {
@@ -17,11 +18,13 @@ export function artifactRoutes(router: Router, d: DaemonContext): void {
     const base = `${API_BASE}/${kind.toLowerCase()}s`;
     const kc = kind === 'Image' ? s.client.images : s.client.kernels;
     router.add('GET', base, async (c) => {
+      if (flag(c, 'watch')) return watchKind(c, d, kind);
+      const version = d.feed.version(kind);
       const items = await kc.list();
       sendJSON(c.res, 200, {
         apiVersion: API_VERSION,
         kind: `${kind}List`,
-        metadata: {},
+        metadata: { resourceVersion: String(version) },
         items: items.map((o) => toPlain(o)),
       });
     });

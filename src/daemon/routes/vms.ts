@@ -14,6 +14,7 @@ import { stopVM } from '../../operations/stop-vm.js';
 import { refreshVMState } from '../../operations/vm-state.js';
 import type { DaemonContext } from '../daemon-context.js';
 import { readDocument, sendJSON, sendText } from '../http-io.js';
+import { watchKind } from './watch.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 
 const VMS = `${API_BASE}/vms`;
@@ -23,6 +24,8 @@ const VM_PATH = `${VMS}/{name}`;
 export function vmRoutes(router: Router, d: DaemonContext): void {
   const { s } = d;
   router.add('GET', VMS, async (c) => {
+    if (flag(c, 'watch')) return watchKind(c, d, 'VM');
+    const version = d.feed.version('VM');
     const select = parseLabelSelector(c.url.searchParams.get('labelSelector') ?? '');
     const vms = (await listVMs(s, { all: true, filters: [] })).filter((v) =>
       select(v.metadata.labels),
@@ -30,7 +33,7 @@ export function vmRoutes(router: Router, d: DaemonContext): void {
     sendJSON(c.res, 200, {
       apiVersion: API_VERSION,
       kind: 'VMList',
-      metadata: {},
+      metadata: { resourceVersion: String(version) },
       items: vms.map((v) => toPlain(v)),
     });
   });

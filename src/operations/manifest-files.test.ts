@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readDesiredState } from './manifests.js';
-import { specHash } from '../operations/reconcile-vms.js';
+import { readDesiredState } from './manifest-files.js';
+import { specHash } from './reconcile-vms.js';
 
 const vm = (name: string, extra = '') =>
   `apiVersion: ignite.weave.works/v1alpha1\nkind: VM\nmetadata:\n  name: ${name}\nspec:\n  image:\n    ociClaim:\n      ref: busybox\n${extra}`;
@@ -92,4 +92,23 @@ test('the spec hash ignores key order and status, and sees every spec change', (
   assert.equal(specHash(a), specHash(b));
   assert.notEqual(specHash(a), specHash(c));
   assert.notEqual(specHash(a), specHash(d));
+});
+
+test('a file the source could not hand over is invalid, with why, and keeps its VMs', () => {
+  const { desired, invalid } = readDesiredState(
+    [{ path: 'a.yaml', text: vm('a') }],
+    [{ path: 'big.yaml', reason: 'larger than 1 MiB' }],
+  );
+  assert.deepEqual(
+    desired.vms.map((d) => d.vm.metadata.name),
+    ['a'],
+  );
+  assert.deepEqual(desired.invalidFiles, ['big.yaml']);
+  assert.deepEqual(invalid, [
+    {
+      file: 'big.yaml',
+      problems: [{ path: '.', message: 'larger than 1 MiB' }],
+      message: 'manifest big.yaml: invalid: larger than 1 MiB',
+    },
+  ]);
 });

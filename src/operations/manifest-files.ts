@@ -1,12 +1,21 @@
 import { API_VERSION, NAME_PATTERN, fromPlain, parseDocuments, type VM } from '../api/index.js';
 import { AppError, toAppError, type FieldProblem } from '../errors.js';
-import type { DesiredState } from '../operations/reconcile-vms.js';
+import type { DesiredState } from './reconcile-steps.js';
 
-/** A file read from the repository at one commit. */
+/** A manifest file of a source (a repository at one commit, a directory), by its path in it. */
 export interface ManifestFile {
   path: string;
   text: string;
 }
+
+/** A manifest file the source holds but could not hand over (too large, unreadable), with why. */
+export interface UnreadableManifest {
+  path: string;
+  reason: string;
+}
+
+/** Manifests larger than this are refused rather than parsed: no VM manifest is this big. */
+export const MAX_MANIFEST_BYTES = 1 << 20;
 
 export interface InvalidManifest {
   file: string;
@@ -21,13 +30,16 @@ export function isManifestPath(path: string): boolean {
 }
 
 /**
- * Reads the desired state from a repository's manifests. Documents of another API group (a CI
+ * Reads the desired state from a source's manifests. Documents of another API group (a CI
  * config, a Kubernetes manifest) are not ours and are passed over; a document of ours that does
  * not validate makes its whole file invalid, so a half-read file never deletes a VM.
  * Two manifests for the same VM, or the same host port mapped by two VMs, make the later file
  * invalid.
  */
-export function readDesiredState(files: readonly ManifestFile[]): {
+export function readDesiredState(
+  files: readonly ManifestFile[],
+  unreadable: readonly UnreadableManifest[] = [],
+): {
   desired: DesiredState;
   invalid: InvalidManifest[];
 } {
@@ -79,6 +91,14 @@ export function readDesiredState(files: readonly ManifestFile[]): {
         message: `manifest ${file.path}: invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
       });
     }
+  }
+  for (const file of unreadable) {
+    desired.invalidFiles.push(file.path);
+    invalid.push({
+      file: file.path,
+      problems: [{ path: '.', message: file.reason }],
+      message: `manifest ${file.path}: invalid: ${file.reason}`,
+    });
   }
   return { desired, invalid };
 }

@@ -1,0 +1,22 @@
+import type { VMExit } from '../api/index.js';
+import type { ExitInfo } from '../vmm/vmm-driver.js';
+
+/** What the supervisor was asked before the hypervisor ended: stop (SIGTERM) or kill (SIGQUIT). */
+export type AskedEnd = 'Stopped' | 'Killed';
+
+/**
+ * How a run ended, as `status.lastExit` records it: an end that was asked for is Stopped or
+ * Killed however the process went; otherwise a clean exit is the guest powering off, and
+ * anything else is a crash, with the hypervisor's exit code or signal.
+ */
+export function exitRecord(exit: ExitInfo, asked: AskedEnd | undefined, time: Date): VMExit {
+  const base = { time: time.toISOString() };
+  if (asked !== undefined) return { ...base, reason: asked };
+  if (exit.code === 0 && exit.signal === null) return { ...base, reason: 'PoweredOff' };
+  return {
+    ...base,
+    reason: 'Crashed',
+    ...(exit.code !== null ? { exitCode: exit.code } : {}),
+    ...(exit.signal !== null ? { signal: exit.signal } : {}),
+  };
+}
