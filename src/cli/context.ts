@@ -37,6 +37,7 @@ interface GlobalFlags {
 export class CliContext {
   private built: Services | undefined;
   private chosen: Promise<Engine> | undefined;
+  private asked: Promise<DaemonClient | undefined> | undefined;
   /** Set by commands that pass another program's status through (exec, ssh). */
   exitCode: number | undefined;
 
@@ -89,8 +90,14 @@ export class CliContext {
     return hostVMDefaults(this.config(cmd));
   }
 
-  /** The daemon named by --host or IGNITE_HOST (else `fallback`), if any. */
-  async daemon(cmd: Command, fallback?: string): Promise<DaemonClient | undefined> {
+  /** The daemon named by --host or IGNITE_HOST (else `fallback`), if any; looked up once. */
+  daemon(cmd: Command, fallback?: string): Promise<DaemonClient | undefined> {
+    if (fallback !== undefined) return this.connect(cmd, fallback);
+    this.asked ??= this.connect(cmd);
+    return this.asked;
+  }
+
+  private async connect(cmd: Command, fallback?: string): Promise<DaemonClient | undefined> {
     const o = cmd.optsWithGlobals<GlobalFlags>();
     const conn = await daemonConnection(
       {
