@@ -8,3 +8,5 @@ export * from './v1alpha1/types.js';
 export * from './v1alpha1/defaults.js';
 export * from './scheme.js';
 export * from './meta/label-selector.js';
+export * from './v1alpha1/http.js';
+export * from './v1alpha1/event.js';
