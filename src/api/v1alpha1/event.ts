@@ -24,12 +24,9 @@ export const EventSchema = z
         '`create`, `start`, `stop` (asked to stop or kill), `die` (the hypervisor ended otherwise), `restart` (by its restart policy), `remove`, `import` (an image or kernel).',
     }),
     object: z.strictObject({ kind: z.enum(KINDS), name: z.string(), uid: UIDSchema }),
-    reason: z
-      .string()
-      .optional()
-      .meta({
-        description: 'Why a VM stopped or died: `Stopped`, `Killed`, `PoweredOff`, `Crashed`.',
-      }),
+    reason: z.string().optional().meta({
+      description: 'Why a VM stopped or died: `Stopped`, `Killed`, `PoweredOff`, `Crashed`.',
+    }),
     exitCode: z.number().int().optional().meta({ description: "The hypervisor's exit status." }),
   })
   .meta({ id: 'Event', description: 'Something that happened to an object.' });
