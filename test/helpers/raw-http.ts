@@ -13,12 +13,20 @@ export interface RawAnswer {
 
 /**
  * One HTTP/1.1 exchange written by hand on a unix socket, for what a well-behaved client never
- * sends: `head` at once, then `body` at once, then `trickle` one byte every `intervalMs`. Ends
+ * sends: `head` at once, then `body` after `bodyDelayMs` (in pieces, until an answer comes), then
+ * `trickle` one byte every `intervalMs`. Ends
  * when the daemon closes the connection (or after `giveUpMs`), with whatever it answered.
  */
 export function rawExchange(
   socketPath: string,
-  o: { head: string; body?: Buffer; trickle?: string; intervalMs?: number; giveUpMs?: number },
+  o: {
+    head: string;
+    body?: Buffer;
+    bodyDelayMs?: number;
+    trickle?: string;
+    intervalMs?: number;
+    giveUpMs?: number;
+  },
 ): Promise<RawAnswer> {
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -35,7 +43,14 @@ export function rawExchange(
     });
     sock.once('connect', () => {
       if (o.head !== '') sock.write(o.head);
-      if (o.body) void writeUntilAnswered(sock, o.body, () => chunks.length > 0);
+      if (o.body) {
+        const body = o.body;
+        // As curl does with a large body, give the daemon a moment to refuse it by its length.
+        setTimeout(
+          () => void writeUntilAnswered(sock, body, () => chunks.length > 0),
+          o.bodyDelayMs ?? 0,
+        );
+      }
       const trickle = o.trickle ?? '';
       let i = 0;
       if (trickle === '') return;
