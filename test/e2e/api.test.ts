@@ -315,6 +315,18 @@ test(
           .problems.some((p) => p.path === '.spec.memory'),
       );
 
+      const badAction = await api.request('POST', `${V1}/vms/${tag}-none/stop`, {
+        body: { timeoutSeconds: -1, grace: 2 },
+      });
+      assert.equal(badAction.status, 400, badAction.text);
+      assert.deepEqual(
+        badAction
+          .json<{ problems: { path: string }[] }>()
+          .problems.map((p) => p.path)
+          .sort(),
+        ['.grace', '.timeoutSeconds'],
+      );
+
       const text = await api.request('POST', `${V1}/vms`, {
         raw: 'hello',
         contentType: 'text/plain',
