@@ -1,15 +1,19 @@
 import { z } from 'zod';
 import { API_VERSION, KINDS } from '../../src/api/index.js';
+import { API_BASE, buildPaths } from './openapi-paths.js';
 
 type Schema = Record<string, unknown>;
 export interface OpenAPIDoc {
   openapi: string;
   info: Record<string, string>;
-  paths: Record<string, never>;
-  components: { schemas: Record<string, Schema> };
+  paths: Record<string, Schema>;
+  components: { schemas: Record<string, Schema>; responses: Record<string, Schema> };
 }
 
-/** OpenAPI 3.0 of every named schema of the API (those with a meta id), in the wire (input) form. */
+/**
+ * OpenAPI 3.0 of the daemon's HTTP API: its paths, and every named schema of src/api (those with
+ * a meta id) in the wire (input) form.
+ */
 export function buildOpenAPI(): OpenAPIDoc {
   const out = z.toJSONSchema(z.globalRegistry, {
     target: 'openapi-3.0',
@@ -22,15 +26,16 @@ export function buildOpenAPI(): OpenAPIDoc {
     delete rest['$id'];
     schemas[name] = rest;
   }
+  const { paths, responses } = buildPaths();
   return {
     openapi: '3.0.3',
     info: {
       title: 'ignite API',
       version: API_VERSION,
-      description: `The object types of ${API_VERSION}: ${KINDS.join(', ')}. Objects are stored as JSON under the data dir; there is no HTTP API, so paths is empty.`,
+      description: `The HTTP API of ignited, the ignite host daemon, and the object types of ${API_VERSION}: ${KINDS.join(', ')}. The daemon serves it on a unix socket (default /run/ignite/ignited.sock) and, with TLS and a bearer token, on TCP; the objects are under ${API_BASE}. See docs/daemon.md.`,
     },
-    paths: {},
-    components: { schemas },
+    paths,
+    components: { schemas, responses },
   };
 }
 
@@ -69,6 +74,7 @@ export function renderAPIReference(doc: OpenAPIDoc): string {
     `Kinds: ${KINDS.map((k) => `[${k}](#${k.toLowerCase()})`).join(', ')}. Every object has \`apiVersion: ${API_VERSION}\`, \`kind\`, \`metadata\` ([ObjectMeta](#objectmeta)), \`spec\` and \`status\`. Unknown fields are rejected.`,
     '',
   ];
+  lines.push(...renderPaths(doc));
   const order = [
     ...KINDS,
     ...Object.keys(doc.components.schemas).filter((n) => !(KINDS as readonly string[]).includes(n)),
@@ -93,4 +99,41 @@ export function renderAPIReference(doc: OpenAPIDoc): string {
     }
   }
   return `${lines.join('\n').trimEnd()}\n`;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete'] as const;
+
+/** One row per operation: method, path, what it does, and its answers by status and type. */
+function renderPaths(doc: OpenAPIDoc): string[] {
+  const lines = [
+    '## HTTP API',
+    '',
+    `Served by \`ignited daemon\` (see [the daemon guide](../daemon.md)). Objects are under \`${API_BASE}\`; errors are [Problem](#problem) documents (\`application/problem+json\`); a stream (\`application/x-ndjson\`) has one JSON value per line, of the type shown.`,
+    '',
+    '| Method | Path | Query | What | Answers |',
+    '|---|---|---|---|---|',
+  ];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const method of METHODS) {
+      const o = item[method] as Schema | undefined;
+      if (!o) continue;
+      const params = ((o['parameters'] as Schema[] | undefined) ?? [])
+        .filter((p) => p['in'] === 'query')
+        .map((p) => `\`${String(p['name'])}\``)
+        .join(', ');
+      const answers = Object.entries(o['responses'] as Record<string, Schema>)
+        .filter(([status]) => status < '400')
+        .map(([status, r]) => {
+          const content = (r['content'] as Record<string, { schema: Schema }> | undefined) ?? {};
+          const types = Object.entries(content).map(([t, c]) => `${t} ${typeOf(c.schema)}`);
+          return `${status}${types.length > 0 ? `: ${types.join('; ')}` : ''}`;
+        });
+      const errors = Object.keys(o['responses'] as Schema).filter((st) => st >= '400');
+      lines.push(
+        `| ${method.toUpperCase()} | \`${path}\` | ${params} | ${cell(o['summary'])} | ${cell(answers.join('; '))}; errors ${errors.join(', ')} |`,
+      );
+    }
+  }
+  lines.push('');
+  return lines;
 }

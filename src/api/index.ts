@@ -11,3 +11,4 @@ export * from './scheme.js';
 export * from './meta/label-selector.js';
 export * from './v1alpha1/vm-exit.js';
 export * from './v1alpha1/restart-policy.js';
+export * from './v1alpha1/http.js';

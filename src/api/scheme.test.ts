@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../errors.js';
-import { decode, decodeAll, parseDocuments, parseKind, toPlain } from './scheme.js';
+import { decode, decodeAll, fromPlainAs, parseDocuments, parseKind, toPlain } from './scheme.js';
 
 const FIXTURES = join(import.meta.dirname, '../../test/fixtures/manifests');
 
@@ -117,4 +117,22 @@ test('YAML aliases without their anchor, or too many, are invalid manifests, not
       (e: unknown) => AppError.is(e, 'InvalidArgument') && /^manifest bad\.yaml/.test(e.message),
     );
   }
+});
+
+test('fromPlainAs names another kind as the one problem, not the fields its schema would reject', () => {
+  const image = {
+    apiVersion: 'ignite.weave.works/v1alpha1',
+    kind: 'Image',
+    metadata: { name: 'web' },
+    spec: { image: { ociClaim: { ref: 'busybox' } }, memory: '1GB' },
+  };
+  assert.throws(
+    () => fromPlainAs('VM', image),
+    (err: unknown) =>
+      err instanceof AppError &&
+      err.code === 'InvalidArgument' &&
+      JSON.stringify(err.problems) ===
+        JSON.stringify([{ path: '.kind', message: 'expected VM, got "Image"' }]),
+  );
+  assert.equal(fromPlainAs('VM', { ...image, kind: 'VM' }).kind, 'VM');
 });

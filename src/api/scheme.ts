@@ -122,12 +122,15 @@ export function fromPlainAs<K extends Kind>(
   value: unknown,
   options: DecodeOptions = {},
 ): KindMap[K] {
-  const obj = fromPlain(value, options);
-  if (obj.kind !== kind) {
+  // Another kind is named as such, not by the fields its schema would find wrong.
+  const given = (value as { kind?: unknown } | null)?.kind;
+  if (typeof given === 'string' && given !== kind) {
     const what = options.source === undefined ? 'manifest' : `manifest ${options.source}`;
-    throw problemError(what, [{ path: '.kind', message: `expected ${kind}, got ${obj.kind}` }]);
+    throw problemError(what, [
+      { path: '.kind', message: `expected ${kind}, got ${JSON.stringify(given)}` },
+    ]);
   }
-  return obj as KindMap[K];
+  return fromPlain(value, options) as KindMap[K];
 }
 
 export function applyDefaults(

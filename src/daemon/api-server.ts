@@ -50,11 +50,16 @@ export function createAPIServer(o: APIServerOptions): Server {
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     void serve(o, req, res);
   };
+  // Node checks those deadlines every connectionsCheckingInterval (30 s unless told), which
+  // would let a slow client hold its connection twice as long as the deadline says.
+  const limits = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1_000,
+  };
   const server = o.tls
-    ? createTLSServer({ key: o.tls.key, cert: o.tls.cert }, handle)
-    : createServer(handle);
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+    ? createTLSServer({ ...limits, key: o.tls.key, cert: o.tls.cert }, handle)
+    : createServer(limits, handle);
   server.keepAliveTimeout = 5_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseDocuments } from '../api/index.js';
+import type { z } from 'zod';
+import { parseDocuments, zodProblems } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import { HTTPError, toProblem } from './http-error.js';
 
@@ -50,6 +51,20 @@ export async function readDocument(req: IncomingMessage): Promise<unknown> {
   if (docs.length !== 1)
     throw invalidArgument(`request body: expected one document, found ${docs.length}`);
   return docs[0];
+}
+
+/**
+ * A request body checked against its schema in src/api (the one api/openapi.json gives for it);
+ * every problem is reported with its field path.
+ */
+export function bodyAs<T extends z.ZodType>(schema: T, doc: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(doc);
+  if (parsed.success) return parsed.data;
+  const problems = zodProblems(parsed.error);
+  throw invalidArgument(
+    `request body: ${what}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    { problems },
+  );
 }
 
 export function sendJSON(res: ServerResponse, status: number, value: unknown): void {

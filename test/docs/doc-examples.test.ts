@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IGNITE_BIN, ignite } from '../helpers/cli.js';
+import { IGNITED_BIN } from '../helpers/daemon.js';
 import { vmTestEnv, type VMTestEnv } from '../helpers/vm-env.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -97,6 +98,11 @@ test('the runnable examples in the docs run and pass', { timeout: 1_800_000 }, a
     `#!/bin/sh\nexec "${process.execPath}" "${IGNITE_BIN}" "$@"\n`,
   );
   await chmod(join(bin, 'ignite'), 0o755);
+  await writeFile(
+    join(bin, 'ignited'),
+    `#!/bin/sh\nexec "${process.execPath}" "${IGNITED_BIN}" "$@"\n`,
+  );
+  await chmod(join(bin, 'ignited'), 0o755);
   try {
     // IGNITE_DOCS=metrics,usage runs only those guides (while writing them).
     const only = (process.env['IGNITE_DOCS'] ?? '').split(',').filter(Boolean);
@@ -139,7 +145,11 @@ async function runFile(v: VMTestEnv, bin: string, file: string, blocks: Block[])
         );
     }
   } finally {
-    // Whatever a failed example left running.
+    // Whatever a failed example left running: the daemon a guide started (its pid is in
+    // ignited.pid), then VMs.
+    const daemonPid = Number(await readFile(join(work, 'ignited.pid'), 'utf8').catch(() => ''));
+    const cmdline = await readFile(`/proc/${daemonPid}/cmdline`, 'utf8').catch(() => '');
+    if (daemonPid > 0 && cmdline.includes(IGNITED_BIN)) process.kill(daemonPid, 'SIGKILL');
     const left = await ignite(['ps', '-a', '-q'], { dataDir });
     const ids = left.stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await ignite(['rm', '-f', ...ids], { dataDir });

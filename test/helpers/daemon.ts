@@ -118,3 +118,13 @@ export async function startTestDaemon(
     [Symbol.asyncDispose]: () => stop('SIGTERM'),
   };
 }
+
+/** `ignited daemon` on `socket` over `dataDir`, with extra flags. */
+export function startIgnited(
+  socket: string,
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  extra: readonly string[] = [],
+): Promise<TestDaemon> {
+  return startTestDaemon(env, { dir: dataDir, socket, args: ['--data-dir', dataDir, ...extra] });
+}

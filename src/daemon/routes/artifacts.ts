@@ -1,4 +1,4 @@
-import { API_VERSION, toPlain } from '../../api/index.js';
+import { API_VERSION, ImportRequestSchema, toPlain } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import type { PullProgress } from '../../image/index.js';
 import { importImage, importKernel, isLocalSource } from '../../operations/import-image.js';
@@ -6,7 +6,7 @@ import { removeImageOrKernel } from '../../operations/remove-artifact.js';
 import { removeVM } from '../../operations/remove-vm.js';
 import type { DaemonContext } from '../daemon-context.js';
 import { toProblem } from '../http-error.js';
-import { readDocument, sendJSON, startJSONLines } from '../http-io.js';
+import { bodyAs, readDocument, sendJSON, startJSONLines } from '../http-io.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 import { deleted, flag } from './vms.js';
 import { watchKind } from './watch.js';
@@ -71,18 +71,7 @@ export function artifactRoutes(router: Router, d: DaemonContext): void {
 }
 
 async function refOf(c: RouteContext, kind: string): Promise<string> {
-  const doc = await readDocument(c.req);
-  const ref = (doc as { ref?: unknown } | undefined)?.ref;
-  const extra =
-    typeof doc === 'object' && doc !== null ? Object.keys(doc).filter((k) => k !== 'ref') : [];
-  if (typeof ref !== 'string' || ref === '' || extra.length > 0)
-    throw invalidArgument(`request body: expected { "ref": "<${kind.toLowerCase()} reference>" }`, {
-      problems: [
-        ...(typeof ref !== 'string' || ref === ''
-          ? [{ path: '.ref', message: 'required: an OCI image reference' }]
-          : []),
-        ...extra.map((k) => ({ path: `.${k}`, message: 'unknown field' })),
-      ],
-    });
-  return ref;
+  const doc = (await readDocument(c.req)) ?? {};
+  return bodyAs(ImportRequestSchema, doc, `expected { "ref": "<${kind.toLowerCase()} reference>" }`)
+    .ref;
 }

@@ -1,5 +1,13 @@
 import { Writable } from 'node:stream';
-import { API_VERSION, fromPlainAs, parseLabelSelector, toPlain, type VM } from '../../api/index.js';
+import {
+  ActionOptionsSchema,
+  API_VERSION,
+  fromPlainAs,
+  parseLabelSelector,
+  toPlain,
+  type ActionOptions,
+  type VM,
+} from '../../api/index.js';
 import { invalidArgument, permissionDenied } from '../../errors.js';
 import { streamLogs } from '../../operations/console.js';
 import { createVM } from '../../operations/create-vm.js';
@@ -13,7 +21,7 @@ import { startVM } from '../../operations/start-vm.js';
 import { stopVM } from '../../operations/stop-vm.js';
 import { refreshVMState } from '../../operations/vm-state.js';
 import type { DaemonContext } from '../daemon-context.js';
-import { readDocument, sendJSON, sendText } from '../http-io.js';
+import { bodyAs, readDocument, sendJSON, sendText } from '../http-io.js';
 import { watchKind } from './watch.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 
@@ -145,21 +153,7 @@ async function manifestFrom(c: RouteContext, d: DaemonContext): Promise<VM> {
 }
 
 /** The optional `{ "timeoutSeconds": N }` body of an action. */
-async function optionalBody(c: RouteContext): Promise<{ timeoutSeconds?: number }> {
+async function optionalBody(c: RouteContext): Promise<ActionOptions> {
   const doc = await readDocument(c.req);
-  if (doc === undefined) return {};
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw invalidArgument('request body: expected an object');
-  const extra = Object.keys(doc).filter((k) => k !== 'timeoutSeconds');
-  if (extra.length > 0)
-    throw invalidArgument(`request body: unknown field ${extra.map((k) => `.${k}`).join(', ')}`, {
-      problems: extra.map((k) => ({ path: `.${k}`, message: 'unknown field' })),
-    });
-  const t = (doc as { timeoutSeconds?: unknown }).timeoutSeconds;
-  if (t === undefined) return {};
-  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 3600)
-    throw invalidArgument('request body: .timeoutSeconds: expected a number from 0 to 3600', {
-      problems: [{ path: '.timeoutSeconds', message: 'expected a number from 0 to 3600' }],
-    });
-  return { timeoutSeconds: t };
+  return doc === undefined ? {} : bodyAs(ActionOptionsSchema, doc, 'action options');
 }
