@@ -1,25 +1,10 @@
+import { EVENT_TYPES, type Event, type EventType } from '../api/index.js';
 import type { DaemonClient } from './daemon-client.js';
 
-export const EVENT_TYPES = [
-  'create',
-  'start',
-  'stop',
-  'die',
-  'restart',
-  'remove',
-  'import',
-] as const;
-
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType };
 
 /** One event as `GET …/events?watch=true` streams it. */
-export interface DaemonEvent {
-  time: string;
-  type: EventType;
-  object: { kind: string; name: string; uid: string };
-  reason?: string;
-  exitCode?: number;
-}
+export type DaemonEvent = Event;
 
 export interface EventFilter {
   /** RFC 3339: replay events since then, as far as the daemon keeps them. */

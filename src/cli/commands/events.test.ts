@@ -30,7 +30,7 @@ test('parseSince: RFC 3339 as given, durations back from now', () => {
 });
 
 test('formatEvent: time, kind, type, name, then uid, reason and exit code', () => {
-  const object = { kind: 'VM', name: 'web', uid: '0123456789abcdef' };
+  const object = { kind: 'VM' as const, name: 'web', uid: '0123456789abcdef' };
   assert.equal(
     formatEvent({ time: '2026-05-01T12:00:00.000Z', type: 'start', object }),
     '2026-05-01T12:00:00.000Z vm start web (uid=0123456789abcdef)\n',
