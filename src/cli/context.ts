@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { createServices } from '../composition.js';
 import { invalidArgument } from '../errors.js';
-import { attachConsole } from '../operations/console.js';
+import type { VMDefaults } from '../api/index.js';
+import type { Engine } from '../operations/engine.js';
+import { localEngine } from '../operations/local-engine.js';
 import type { Services } from '../operations/services.js';
-import { loadHostConfig } from '../system/host-config.js';
+import { DaemonClient, daemonConnection, RemoteEngine } from '../remote/index.js';
+import { hostVMDefaults, loadHostConfig, type HostConfig } from '../system/host-config.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { readBuildInfo, type BuildInfo } from '../system/packaging.js';
+import { nodeHostFiles } from '../system/node-host-files.js';
 import type { HandledSignal, ProgramIO } from '../system/program-io.js';
 
 /** The process's streams, environment and signals, injected so commands never touch `process`. */
@@ -24,11 +28,16 @@ interface GlobalFlags {
   insecureRegistry?: string[];
   importMaxSize?: string;
   importMaxEntries?: string;
+  host?: string;
+  tlsCa?: string;
+  tokenFile?: string;
 }
 
 /** Shared by every command: output streams, global flags, and the use cases' services. */
 export class CliContext {
   private built: Services | undefined;
+  private chosen: Promise<Engine> | undefined;
+  private asked: Promise<DaemonClient | undefined> | undefined;
   /** Set by commands that pass another program's status through (exec, ssh). */
   exitCode: number | undefined;
 
@@ -49,28 +58,69 @@ export class CliContext {
     };
   }
 
+  /** The host's settings from the global flags and the environment. */
+  config(cmd: Command): HostConfig {
+    if (this.built) return this.built.config;
+    const g = this.globals(cmd);
+    const o = cmd.optsWithGlobals<GlobalFlags>();
+    return loadHostConfig(
+      {
+        dataDir: g.dataDir,
+        logLevel: g.logLevel,
+        insecureRegistries: o.insecureRegistry,
+        importMaxSize: o.importMaxSize,
+        importMaxEntries: o.importMaxEntries,
+      },
+      this.io.env,
+    );
+  }
+
   /** Builds the services once per process, from the global flags and the environment. */
   services(cmd: Command): Services {
-    if (!this.built) {
-      const g = this.globals(cmd);
-      const o = cmd.optsWithGlobals<GlobalFlags>();
-      const config = loadHostConfig(
-        {
-          dataDir: g.dataDir,
-          logLevel: g.logLevel,
-          insecureRegistries: o.insecureRegistry,
-          importMaxSize: o.importMaxSize,
-          importMaxEntries: o.importMaxEntries,
-        },
-        this.io.env,
-      );
-      this.built = createServices(
-        config,
-        { stream: this.io.stderr, component: 'cli' },
-        this.io.signals,
-      );
-    }
+    this.built ??= createServices(
+      this.config(cmd),
+      { stream: this.io.stderr, component: 'cli' },
+      this.io.signals,
+    );
     return this.built;
+  }
+
+  /** Defaults for the VMs this CLI builds manifests of (the kernel image, IGNITE_KERNEL_IMAGE). */
+  vmDefaults(cmd: Command): VMDefaults {
+    return hostVMDefaults(this.config(cmd));
+  }
+
+  /** The daemon named by --host or IGNITE_HOST (else `fallback`), if any; looked up once. */
+  daemon(cmd: Command, fallback?: string): Promise<DaemonClient | undefined> {
+    if (fallback !== undefined) return this.connect(cmd, fallback);
+    this.asked ??= this.connect(cmd);
+    return this.asked;
+  }
+
+  private async connect(cmd: Command, fallback?: string): Promise<DaemonClient | undefined> {
+    const o = cmd.optsWithGlobals<GlobalFlags>();
+    const conn = await daemonConnection(
+      {
+        ...(o.host !== undefined ? { host: o.host } : {}),
+        ...(o.tlsCa !== undefined ? { tlsCa: o.tlsCa } : {}),
+        ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}),
+      },
+      this.io.env,
+      nodeHostFiles,
+      fallback,
+    );
+    return conn && new DaemonClient(conn);
+  }
+
+  /**
+   * Where the VM, image and kernel commands go, chosen once: the daemon named by --host or
+   * IGNITE_HOST, else the use cases on the data dir in this process.
+   */
+  engine(cmd: Command): Promise<Engine> {
+    this.chosen ??= this.daemon(cmd).then((d) =>
+      d !== undefined ? new RemoteEngine(d) : localEngine(this.services(cmd)),
+    );
+    return this.chosen;
   }
 
   build(): BuildInfo {
@@ -91,9 +141,9 @@ export class CliContext {
 
   /** Connects this terminal to a running VM's console (`attach`, `start -i`). */
   async attach(cmd: Command, query: string): Promise<void> {
-    const s = this.services(cmd);
+    const engine = await this.engine(cmd);
     this.io.stderr.write('Attached to the VM console; detach with Ctrl-P Ctrl-Q.\n');
-    await attachConsole(s, query, { stdin: this.io.stdin, stdout: this.io.stdout });
+    await engine.attach(query, { stdin: this.io.stdin, stdout: this.io.stdout });
   }
 
   out(text: string): void {

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { DEFAULT_DAEMON_HOST } from '../remote/index.js';
 import { DEFAULT_DATA_DIR } from '../system/host-config.js';
 import { LOG_LEVELS } from '../system/logger.js';
 import type { CliContext } from './context.js';
@@ -14,6 +15,7 @@ import { completionCommand } from './commands/completion.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { metricsCommand } from './commands/metrics.js';
 import { gitopsCommand } from './commands/gitops.js';
+import { eventsCommand } from './commands/events.js';
 import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 
@@ -42,6 +44,18 @@ export function buildProgram(ctx: CliContext): Command {
     .option(
       '--import-max-entries <n>',
       'refuse an image whose layers hold more entries than this (env IGNITE_IMPORT_MAX_ENTRIES; default 1000000)',
+    )
+    .option(
+      '-H, --host <url>',
+      `the ignited to send VM, image and kernel commands to: unix:///path or tcp://host:port (env IGNITE_HOST; default: none, work on the data dir; the daemon's own is ${DEFAULT_DAEMON_HOST})`,
+    )
+    .option(
+      '--tls-ca <file>',
+      "the CA certificate a tcp:// daemon's certificate is checked against (env IGNITE_TLS_CA; default: the system's)",
+    )
+    .option(
+      '--token-file <file>',
+      'the bearer token for a tcp:// daemon (env IGNITE_TOKEN_FILE, or the token in IGNITE_TOKEN)',
     )
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -90,6 +104,7 @@ export function buildProgram(ctx: CliContext): Command {
 
   program.addCommand(metricsCommand(ctx));
   program.addCommand(gitopsCommand(ctx));
+  program.addCommand(eventsCommand(ctx));
   program.addCommand(dashboardCommand(ctx));
   program.addCommand(removeCommand(ctx, 'Image', 'rmi'));
   program.addCommand(removeCommand(ctx, 'Kernel', 'rmk'));

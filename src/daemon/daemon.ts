@@ -1,6 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { invalidArgument, toAppError } from '../errors.js';
+import { localEngine } from '../operations/local-engine.js';
 import { ChangeFeed } from '../operations/change-feed.js';
 import { runManifestDir } from '../operations/manifest-dir.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
@@ -111,12 +112,15 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   if (o.manifestDir !== undefined) {
     const dir = o.manifestDir;
     loops.push(
-      runManifestDir(s, {
-        dir,
-        signal: abort.signal,
-        trust: o.trust,
-        startTimeoutMs: o.startTimeoutMs,
-      }).catch((err: unknown) => {
+      runManifestDir(
+        { ...s, engine: localEngine(s) },
+        {
+          dir,
+          signal: abort.signal,
+          trust: o.trust,
+          startTimeoutMs: o.startTimeoutMs,
+        },
+      ).catch((err: unknown) => {
         s.logger.error(
           { err, dir },
           `ignited: manifest directory ${dir}: ${toAppError(err).message}`,

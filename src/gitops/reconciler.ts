@@ -6,6 +6,7 @@ import {
   type ReconcileServices,
 } from '../operations/reconcile-vms.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
+import type { Services } from '../operations/services.js';
 import { GitSource } from './git-source.js';
 import { readDesiredState } from '../operations/manifest-files.js';
 
@@ -22,6 +23,9 @@ export interface GitopsOptions {
   /** What the repository's manifests may ask of the host (host files, host ports). */
   trust: ManifestTrust;
 }
+
+/** The reconcile's services, and where the git cache and the environment come from. */
+export type GitopsServices = ReconcileServices & Pick<Services, 'layout' | 'config'>;
 
 /** Longest wait between attempts to reach an unreachable remote. */
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -40,7 +44,7 @@ export interface PassResult {
  * VM being worked on; VMs are left as they are.
  */
 export async function runGitops(
-  deps: ReconcileServices,
+  deps: GitopsServices,
   o: GitopsOptions,
 ): Promise<PassResult | undefined> {
   const git = new GitSource({

@@ -55,6 +55,15 @@ export const VMM_ANNOTATION = 'ignite.weave.works/vmm';
  * mapped twice.
  */
 export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults>): DefaultedVM {
+  return setVMDefaults(vmManifest(options, defaults), defaults);
+}
+
+/**
+ * The manifest `buildVM` defaults: the flags merged over `options.manifest`, checked, without the
+ * defaults, which the host that creates the VM applies (a client of the daemon sends this).
+ * `defaults` gives only the kernel image of a VM whose flags name kernel arguments and no kernel.
+ */
+export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefaults>): VM {
   const m = options.manifest;
   const manifestImage = m?.spec.image.ociClaim.ref;
   if (
@@ -129,14 +138,7 @@ export function buildVM(options: CreateVMOptions, defaults?: Readonly<VMDefaults
   // A manifest's policy is checked here, before anything is pulled or stored.
   restartPolicyOf({ metadata });
   // The desired state of a manifest is for gitops; a created VM starts out Created.
-  const vm: VM = {
-    apiVersion: API_VERSION,
-    kind: 'VM',
-    metadata,
-    spec,
-    status: { state: 'Created' },
-  };
-  return setVMDefaults(vm, defaults);
+  return { apiVersion: API_VERSION, kind: 'VM', metadata, spec, status: { state: 'Created' } };
 }
 
 /** Whether two references name the same image once normalized (`busybox` is `busybox:latest`). */

@@ -122,6 +122,16 @@ test('createVM: what the host and the flags choose', async (t) => {
       },
     },
     {
+      name: 'ssh: a public key itself (as a client of the daemon sends it) is authorized as given',
+      options: { image: 'busybox', name: 'sent', ssh: 'ssh-ed25519 AAAAsent c@client' },
+      check: (s) => {
+        assert.deepEqual(s.rootDisks.requests[0]?.authorizedKeys, [
+          'ssh-ed25519 AAAAsent c@client',
+        ]);
+        assert.deepEqual(s.sshKeys.generated, []);
+      },
+    },
+    {
       name: 'copied files go to the disk request',
       options: {
         image: 'busybox',

@@ -1,4 +1,4 @@
-import type { StoredVM, VM } from '../api/index.js';
+import { isSSHPublicKeyText, type StoredVM, type VM } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
 import { hostVMDefaults } from '../system/host-config.js';
 import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from './build-vm.js';
@@ -136,6 +136,8 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
 }
 
 async function readPublicKey(s: Pick<Services, 'hostFiles'>, path: string): Promise<string> {
+  // A client of the daemon sends the key it read on its own host.
+  if (isSSHPublicKeyText(path)) return path.trim();
   const file = path.endsWith('.pub') ? path : `${path}.pub`;
   try {
     const key = (await s.hostFiles.readText(file)).trim();

@@ -167,7 +167,8 @@ export async function copyFiles(
   return t.vm.metadata.uid;
 }
 
-function splitVMPath(arg: string): { vm: string; path: string } | undefined {
+/** `<vm>:<path>` split, or undefined for a host path. */
+export function splitVMPath(arg: string): { vm: string; path: string } | undefined {
   const i = arg.indexOf(':');
   if (i <= 0 || arg.startsWith('/') || arg.startsWith('.')) return undefined;
   return { vm: arg.slice(0, i), path: arg.slice(i + 1) };

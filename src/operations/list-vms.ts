@@ -51,9 +51,14 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
 
 /** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
 export async function listVMs(s: VMStateServices, options: ListVMsOptions): Promise<StoredVM[]> {
-  const predicates = parseVMFilters(options.filters);
   // A VM whose supervisor died says Running until someone looks: ps looks, and records the truth.
   const vms = await Promise.all((await s.client.vms.list()).map((vm) => refreshVMState(s, vm)));
+  return selectVMs(vms, options);
+}
+
+/** The VMs of `vms` that `ps` shows: running ones, or all with `-a`, filtered, oldest first. */
+export function selectVMs(vms: readonly StoredVM[], options: ListVMsOptions): StoredVM[] {
+  const predicates = parseVMFilters(options.filters);
   return vms
     .filter((vm) => options.all || vm.status?.state === 'Running')
     .filter((vm) => predicates.every((p) => p(vm)))

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { fakeServices, messages, type FakeServices } from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { FakeClock } from '../../test/fakes/fake-clock.js';
-import { desired, earlier, OPEN, vmsByName } from '../../test/fakes/manifests.js';
+import { desired, earlier, OPEN, vmsByName, withEngine } from '../../test/fakes/manifests.js';
 import { createVM } from './create-vm.js';
 import {
   MANIFEST_DIR_MANAGER,
@@ -77,7 +77,9 @@ test('reconcileManifestDir: VMs are marked as the directory’s, and gitops’s 
   await earlier([{ name: 'db' }], DIR)(s);
   await createVM(s, { image: 'busybox', name: 'pet' });
   s.hostDirs.files.set(`${DIR}/web.yaml`, vm('web', { running: true }));
-  const pass = await reconcileManifestDir(s, DIR, await readManifestDir(s, DIR), { trust: OPEN });
+  const pass = await reconcileManifestDir(withEngine(s), DIR, await readManifestDir(s, DIR), {
+    trust: OPEN,
+  });
   assert.deepEqual(
     pass.decisions.map((d) => `${d.vm}: ${d.action}`),
     ['web: created'],
@@ -92,11 +94,11 @@ test('reconcileManifestDir: VMs are marked as the directory’s, and gitops’s 
   assert.deepEqual([...vms.keys()].sort(), ['db', 'pet', 'web']);
 
   // The gitops pass of that path leaves the directory's VM alone, and the reverse.
-  assert.deepEqual(await reconcileVMs(s, DIR, desired([]), { trust: OPEN }), [
+  assert.deepEqual(await reconcileVMs(withEngine(s), DIR, desired([]), { trust: OPEN }), [
     { vm: 'db', action: 'deleted', detail: `no manifest for it in ${DIR}` },
   ]);
   s.hostDirs.files.delete(`${DIR}/web.yaml`);
-  const removed = await reconcileManifestDir(s, DIR, await readManifestDir(s, DIR), {
+  const removed = await reconcileManifestDir(withEngine(s), DIR, await readManifestDir(s, DIR), {
     trust: OPEN,
   });
   assert.deepEqual(
@@ -113,7 +115,7 @@ function loop(s: FakeServices, o: { trust?: typeof OPEN } = {}) {
   const passes: ManifestDirPass[] = [];
   const waiters: (() => void)[] = [];
   const abort = new AbortController();
-  const done = runManifestDir(s, {
+  const done = runManifestDir(withEngine(s), {
     dir: DIR,
     signal: abort.signal,
     trust: o.trust ?? OPEN,

@@ -29,7 +29,8 @@ const MAX_DEBOUNCE_MS = 2_000;
 /** Longest wait before a pass whose actions failed is tried again (unless the files change). */
 const MAX_RETRY_MS = 5 * 60_000;
 
-export type ManifestDirServices = ReconcileServices & Pick<Services, 'hostDirs' | 'hostFiles'>;
+export type ManifestDirServices = ReconcileServices &
+  Pick<Services, 'hostDirs' | 'hostFiles' | 'clock'>;
 
 export interface ManifestDirOptions {
   /** The directory, as the operator named it (absolute). */

@@ -95,6 +95,11 @@ test('host files: refused without --allow-host-path; allowed inside; symlinks an
     [],
     'ssh: true needs no host file',
   );
+  assert.deepEqual(
+    await checkManifestTrust(HOST, vm({ ssh: 'ssh-ed25519 AAAAC3Nz u@client' }), none),
+    [],
+    'a public key given itself needs no host file',
+  );
 
   const trust = await resolveManifestTrust(HOST, {
     allowHostPaths: [join(root, 'allowed-link')],

@@ -1,5 +1,5 @@
 import { isAbsolute, sep } from 'node:path';
-import type { VM } from '../api/index.js';
+import { isSSHPublicKeyText, type VM } from '../api/index.js';
 import { invalidArgument, type FieldProblem } from '../errors.js';
 import type { HostFiles } from '../system/host-files.js';
 import type { Services } from './services.js';
@@ -69,7 +69,7 @@ export async function checkManifestTrust(
   };
   for (const [i, f] of (vm.spec.copyFiles ?? []).entries())
     await hostFile(f.hostPath, `.spec.copyFiles[${i}].hostPath`);
-  if (typeof vm.spec.ssh === 'string') {
+  if (typeof vm.spec.ssh === 'string' && !isSSHPublicKeyText(vm.spec.ssh)) {
     // create reads `<path>.pub` unless the path already names the public key.
     const pub = vm.spec.ssh.endsWith('.pub') ? vm.spec.ssh : `${vm.spec.ssh}.pub`;
     await hostFile(pub, '.spec.ssh');

@@ -1,7 +1,7 @@
 import { toAppError } from '../errors.js';
 import type { Image, Kernel, VM } from '../api/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { Services } from './services.js';
+import type { Engine } from './engine.js';
 
 /** One VM manifest from the source, with the file it came from. */
 export interface DesiredVM {
@@ -57,7 +57,7 @@ export async function attempt(
 
 /** Imports the Images and Kernels the source declares, so VMs that use them find them. */
 export async function prefetch(
-  s: Pick<Services, 'imports'>,
+  s: { engine: Pick<Engine, 'importArtifact'> },
   desired: DesiredState,
   decide: (d: ReconcileDecision) => void,
 ): Promise<void> {
@@ -68,7 +68,7 @@ export async function prefetch(
   for (const { obj, file, kind } of wanted) {
     const ref = obj.spec.ociClaim.ref;
     try {
-      await (kind === 'image' ? s.imports.image(ref) : s.imports.kernel(ref));
+      await s.engine.importArtifact(kind === 'image' ? 'Image' : 'Kernel', ref);
     } catch (err) {
       const e = toAppError(err);
       decide({ kind, vm: ref, action: 'failed', detail: `${file}: ${e.message}`, error: e.code });

@@ -1,7 +1,8 @@
-import type { StoredVM, VM } from '../api/index.js';
+import { fromPlainAs, toPlain, type StoredVM, type VM } from '../api/index.js';
 import { AppError } from '../errors.js';
-import { createVM, type CreateVMServices } from './create-vm.js';
+import type { Engine } from './engine.js';
 import { sortByTrust, type ManifestTrust } from './manifest-trust.js';
+import type { Services } from './services.js';
 import {
   changedFields,
   FILE_ANNOTATION,
@@ -28,11 +29,7 @@ export type {
   ReconcileAction,
   ReconcileDecision,
 } from './reconcile-steps.js';
-import { removeVM, type RemoveVMServices } from './remove-vm.js';
-import { startVM, type StartVMServices } from './start-vm.js';
-import { stopVM } from './stop-vm.js';
 import { vmLabel } from './vm-paths.js';
-import { isVMRunning, refreshVMState } from './vm-state.js';
 
 export {
   FILE_ANNOTATION,
@@ -57,7 +54,23 @@ export interface ReconcileOptions {
   stopTimeoutMs?: number;
 }
 
-export type ReconcileServices = CreateVMServices & StartVMServices & RemoveVMServices;
+/** What a reconcile pass asks of ignite: on this host's data dir, or of a daemon. */
+export type ReconcileEngine = Pick<
+  Engine,
+  | 'listVMs'
+  | 'findVM'
+  | 'createVM'
+  | 'startVM'
+  | 'stopVM'
+  | 'replaceVM'
+  | 'removeVM'
+  | 'importArtifact'
+>;
+
+/** The host's files (trust is checked where the manifests are read), a logger, and an engine. */
+export type ReconcileServices = Pick<Services, 'hostFiles' | 'logger'> & {
+  engine: ReconcileEngine;
+};
 
 /**
  * Makes the host's VMs from `source` match `asked`: creates what is new, updates labels and
@@ -109,7 +122,7 @@ export async function reconcileVMs(
   };
   await prefetch(s, desired, decide);
 
-  const all = await s.client.vms.list();
+  const all = await s.engine.listVMs();
   const managed = all.filter((v) => isManagedBy(v, source, options));
   const wanted = new Map<StoredVM, DesiredVM>();
   for (const d of desired.vms) {
@@ -170,12 +183,12 @@ export async function reconcileVMs(
       }
       const changed = await updateInPlace(s, current, d);
       if (changed.length > 0) decide({ vm: name, action: 'updated', detail: changed.join(', ') });
-      const running = isVMRunning(s, await refreshVMState(s, current));
+      const running = (await s.engine.findVM(current.metadata.uid)).status.state === 'Running';
       if (wantsRunning(d.vm) && !running) {
-        await startVM(s, current.metadata.uid, startOptions(options));
+        await s.engine.startVM(current.metadata.uid, startOptions(options));
         decide({ vm: name, action: 'started' });
       } else if (!wantsRunning(d.vm) && running) {
-        await stopVM(s, current.metadata.uid, stopOptions(options));
+        await s.engine.stopVM(current.metadata.uid, { kill: false, ...stopOptions(options) });
         decide({ vm: name, action: 'stopped' });
       }
     });
@@ -224,12 +237,26 @@ async function createFromManifest(
       },
     },
   };
-  const vm = await createVM(s, { manifest });
+  const vm = await s.engine.createVM(manifest);
   const uid = vm.metadata.uid;
-  if (wantsRunning(d.vm)) await startVM(s, uid, startOptions(options));
-  await s.client.vms.update(uid, (v) => {
-    v.metadata.annotations = { ...v.metadata.annotations, [SPEC_HASH_ANNOTATION]: specHash(d.vm) };
-  });
+  const now = wantsRunning(d.vm) ? await s.engine.startVM(uid, startOptions(options)) : vm;
+  await s.engine.replaceVM(
+    uid,
+    withMetadata(now, {
+      annotations: { ...now.metadata.annotations, [SPEC_HASH_ANNOTATION]: specHash(d.vm) },
+    }),
+  );
+}
+
+/** A stored VM as a manifest of itself with other labels or annotations, for replaceVM. */
+function withMetadata(
+  vm: StoredVM,
+  m: { labels?: Record<string, string>; annotations: Record<string, string> },
+): VM {
+  const plain = toPlain(vm);
+  const metadata = { ...(plain['metadata'] as Record<string, unknown>), ...m };
+  if (m.labels !== undefined && Object.keys(m.labels).length === 0) delete metadata['labels'];
+  return fromPlainAs('VM', { ...plain, metadata }, { defaults: false });
 }
 
 async function deleteVM(
@@ -239,8 +266,8 @@ async function deleteVM(
 ): Promise<void> {
   const uid = vm.metadata.uid;
   // A guest that powers off cleanly keeps its disk consistent; rm -f kills what does not.
-  await stopVM(s, uid, stopOptions(options));
-  await removeVM(s, uid, { force: true });
+  await s.engine.stopVM(uid, { kill: false, ...stopOptions(options) });
+  await s.engine.removeVM(uid, { force: true });
 }
 
 /** Labels and the manifest's own annotations change in place; returns what changed. */
@@ -257,13 +284,15 @@ async function updateInPlace(
     changed.push('annotations');
   const file = current.metadata.annotations?.[FILE_ANNOTATION];
   if (changed.length === 0 && file === d.file) return [];
-  await s.client.vms.update(current.metadata.uid, (v) => {
-    const own = Object.fromEntries(
-      Object.entries(v.metadata.annotations ?? {}).filter(([k]) => OWN_ANNOTATIONS.has(k)),
-    );
-    if (Object.keys(wantLabels).length > 0) v.metadata.labels = { ...wantLabels };
-    else delete v.metadata.labels;
-    v.metadata.annotations = { ...wantAnnotations, ...own, [FILE_ANNOTATION]: d.file };
-  });
+  const own = Object.fromEntries(
+    Object.entries(current.metadata.annotations ?? {}).filter(([k]) => OWN_ANNOTATIONS.has(k)),
+  );
+  await s.engine.replaceVM(
+    current.metadata.uid,
+    withMetadata(current, {
+      labels: { ...wantLabels },
+      annotations: { ...wantAnnotations, ...own, [FILE_ANNOTATION]: d.file },
+    }),
+  );
   return changed;
 }

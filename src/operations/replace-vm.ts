@@ -1,5 +1,6 @@
 import { setVMSpecDefaults, type StoredVM, type VM } from '../api/index.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
+import { VMM_ANNOTATION } from './build-vm.js';
 import { changedFields, OWN_ANNOTATIONS } from './reconcile-spec.js';
 import { vmLabel } from './vm-paths.js';
 import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
@@ -36,14 +37,18 @@ export async function replaceVM(s: VMStateServices, query: string, wanted: VM): 
       hint: 'remove the VM and create it again with the new manifest',
     });
   return s.client.vms.update(current.metadata.uid, (vm) => {
-    const own = Object.entries(vm.metadata.annotations ?? {}).filter(([k]) =>
-      OWN_ANNOTATIONS.has(k),
+    // Ignite's own annotations a manifest leaves out are kept. The gitops ones it gives are
+    // written: a reconciler working through the API records its progress so. The hypervisor a
+    // VM was created for never changes.
+    const given = wanted.metadata.annotations ?? {};
+    const kept = Object.entries(vm.metadata.annotations ?? {}).filter(
+      ([k]) => OWN_ANNOTATIONS.has(k) && (k === VMM_ANNOTATION || !(k in given)),
     );
-    const given = Object.entries(wanted.metadata.annotations ?? {}).filter(
-      ([k]) => !OWN_ANNOTATIONS.has(k),
-    );
-    vm.metadata.labels = { ...(wanted.metadata.labels ?? {}) };
-    vm.metadata.annotations = Object.fromEntries([...given, ...own]);
+    const written = Object.entries(given).filter(([k]) => k !== VMM_ANNOTATION);
+    const labels = { ...(wanted.metadata.labels ?? {}) };
+    if (Object.keys(labels).length > 0) vm.metadata.labels = labels;
+    else delete vm.metadata.labels;
+    vm.metadata.annotations = Object.fromEntries([...written, ...kept]);
     if (changed.length > 0) {
       const spec = setVMSpecDefaults(wanted.spec);
       for (const f of changed) {

@@ -3,8 +3,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { invalidArgument, unavailable } from '../errors.js';
 
-/** Where the daemon listens when neither --host nor IGNITE_HOST says otherwise. */
-export const DEFAULT_DAEMON_HOST = 'unix:///run/ignite/ignited.sock';
+export { DEFAULT_DAEMON_HOST } from './address.js';
 
 /** The unix socket of a `unix:///path` daemon address. */
 export function unixSocketOf(host: string, flag = '--host'): string {

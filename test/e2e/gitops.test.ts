@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
+import { throughDaemon } from '../helpers/cli-mode.js';
 import { backgroundIgnite } from '../helpers/background-cli.js';
 import { gitopsTestEnv, vmManifest, type VMJSON } from '../helpers/git-repo.js';
 import { freePort } from '../helpers/registry.js';
@@ -120,94 +121,101 @@ test(
   },
 );
 
-test(
-  'gitops: a reconciler killed mid-reconcile and restarted converges with no duplicate VMs',
-  { timeout: 600_000 },
-  async () => {
-    await using g = await gitopsTestEnv();
-    const { t, repo, env, image } = g;
-    await repo.commit({
-      'a.yaml': vmManifest('a', image, { state: 'Running' }),
-      'b.yaml': vmManifest('b', image),
-      'c.yaml': vmManifest('c', image),
-    });
-    // Killed while it pulls the image, while it builds a root disk (qemu-storage-daemon and its
-    // FUSE view are up), and while a VM's supervisor starts: each time some VM is half made.
-    const staging = join(t.dataDir, '.staging');
-    const vmDir = join(t.dataDir, 'vm');
-    const halfImported = async () => (await readdir(staging).catch(() => [])).length > 0;
-    const halfDisk = async () => {
-      for (const uid of await readdir(vmDir).catch(() => [])) {
-        const files = await readdir(join(vmDir, uid)).catch((): string[] => []);
-        if (files.some((f) => f.endsWith('.partial'))) return true;
+// Run on the data dir only: the kills stop the reconciler in the middle of its own work, which
+// through a daemon is the daemon's, and goes on without it.
+if (!throughDaemon())
+  test(
+    'gitops: a reconciler killed mid-reconcile and restarted converges with no duplicate VMs',
+    { timeout: 600_000 },
+    async () => {
+      await using g = await gitopsTestEnv();
+      const { t, repo, env, image } = g;
+      await repo.commit({
+        'a.yaml': vmManifest('a', image, { state: 'Running' }),
+        'b.yaml': vmManifest('b', image),
+        'c.yaml': vmManifest('c', image),
+      });
+      // Killed while it pulls the image, while it builds a root disk (qemu-storage-daemon and its
+      // FUSE view are up), and while a VM's supervisor starts: each time some VM is half made.
+      const staging = join(t.dataDir, '.staging');
+      const vmDir = join(t.dataDir, 'vm');
+      const halfImported = async () => (await readdir(staging).catch(() => [])).length > 0;
+      const halfDisk = async () => {
+        for (const uid of await readdir(vmDir).catch(() => [])) {
+          const files = await readdir(join(vmDir, uid)).catch((): string[] => []);
+          if (files.some((f) => f.endsWith('.partial'))) return true;
+        }
+        return false;
+      };
+      const halfStarted = async () => {
+        for (const uid of await readdir(vmDir).catch(() => [])) {
+          const files = await readdir(join(vmDir, uid)).catch((): string[] => []);
+          if (files.includes('spawn.log')) return true;
+        }
+        return false;
+      };
+      for (const midWork of [halfImported, halfDisk, halfStarted]) {
+        await using daemon = backgroundIgnite(['gitops', repo.url, '--interval', '1s'], env);
+        const deadline = Date.now() + 120_000;
+        while (!(await midWork())) {
+          assert.ok(Date.now() < deadline, `never caught mid-work:\n${daemon.log().slice(-3000)}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        daemon.child.kill('SIGKILL');
+        await daemon.exited();
       }
-      return false;
-    };
-    const halfStarted = async () => {
-      for (const uid of await readdir(vmDir).catch(() => [])) {
-        const files = await readdir(join(vmDir, uid)).catch((): string[] => []);
-        if (files.includes('spawn.log')) return true;
-      }
-      return false;
-    };
-    for (const midWork of [halfImported, halfDisk, halfStarted]) {
-      await using daemon = backgroundIgnite(['gitops', repo.url, '--interval', '1s'], env);
-      const deadline = Date.now() + 120_000;
-      while (!(await midWork())) {
-        assert.ok(Date.now() < deadline, `never caught mid-work:\n${daemon.log().slice(-3000)}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      daemon.child.kill('SIGKILL');
-      await daemon.exited();
-    }
-    const converge = await ignite(['gitops', repo.url, '--once', '-o', 'json'], {
-      env,
-      timeoutMs: 300_000,
-    });
-    assert.equal(converge.code, 0, converge.stderr);
-    const work = (JSON.parse(converge.stdout) as { decisions: unknown[] }).decisions;
-    assert.ok(work.length > 0, 'the kills left work for the restart to finish');
-    const again = await ignite(['gitops', repo.url, '--once', '-o', 'json'], { env });
-    assert.deepEqual((JSON.parse(again.stdout) as { decisions: unknown[] }).decisions, []);
+      const converge = await ignite(['gitops', repo.url, '--once', '-o', 'json'], {
+        env,
+        timeoutMs: 300_000,
+      });
+      assert.equal(converge.code, 0, converge.stderr);
+      const work = (JSON.parse(converge.stdout) as { decisions: unknown[] }).decisions;
+      assert.ok(work.length > 0, 'the kills left work for the restart to finish');
+      const again = await ignite(['gitops', repo.url, '--once', '-o', 'json'], { env });
+      assert.deepEqual((JSON.parse(again.stdout) as { decisions: unknown[] }).decisions, []);
 
-    const all = JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJSON[];
-    assert.deepEqual(all.map((v) => v.metadata.name).sort(), ['a', 'b', 'c'], 'no duplicates');
-    const state = Object.fromEntries(all.map((v) => [v.metadata.name, v.status.state]));
-    assert.deepEqual(state, { a: 'Running', b: 'Created', c: 'Created' });
-    for (const v of all)
-      assert.match(
-        v.metadata.annotations?.['ignite.weave.works/gitops-spec-hash'] ?? '',
-        /^[0-9a-f]{32}$/,
+      const all = JSON.parse(
+        (await ignite(['ps', '-a', '-o', 'json'], { env })).stdout,
+      ) as VMJSON[];
+      assert.deepEqual(all.map((v) => v.metadata.name).sort(), ['a', 'b', 'c'], 'no duplicates');
+      const state = Object.fromEntries(all.map((v) => [v.metadata.name, v.status.state]));
+      assert.deepEqual(state, { a: 'Running', b: 'Created', c: 'Created' });
+      for (const v of all)
+        assert.match(
+          v.metadata.annotations?.['ignite.weave.works/gitops-spec-hash'] ?? '',
+          /^[0-9a-f]{32}$/,
+        );
+      const dirs = (await readdir(join(t.dataDir, 'vm'))).sort();
+      assert.deepEqual(dirs, all.map((v) => v.metadata.uid).sort(), 'no VM directory left over');
+      assert.deepEqual(await readdir(staging).catch(() => []), [], 'no half-imported image left');
+      const mounts = await readFile('/proc/self/mounts', 'utf8');
+      assert.ok(!mounts.includes(t.dataDir), `no mount left under the data dir:\n${mounts}`);
+      const daemons = await pexec('pgrep', ['-f', `qemu-storage-daemon.*${t.dataDir}`]).catch(
+        () => ({
+          stdout: '',
+        }),
       );
-    const dirs = (await readdir(join(t.dataDir, 'vm'))).sort();
-    assert.deepEqual(dirs, all.map((v) => v.metadata.uid).sort(), 'no VM directory left over');
-    assert.deepEqual(await readdir(staging).catch(() => []), [], 'no half-imported image left');
-    const mounts = await readFile('/proc/self/mounts', 'utf8');
-    assert.ok(!mounts.includes(t.dataDir), `no mount left under the data dir:\n${mounts}`);
-    const daemons = await pexec('pgrep', ['-f', `qemu-storage-daemon.*${t.dataDir}`]).catch(() => ({
-      stdout: '',
-    }));
-    assert.equal(daemons.stdout, '', 'no qemu-storage-daemon left');
-    const running = all.filter((v) => v.status.state === 'Running').length;
-    // A tool a killed reconciler had started on a disk (debugfs, resize2fs) may still be finishing
-    // on its own; what must hold once it has is one hypervisor per running VM and nothing else.
-    const vmProcs = async () =>
-      (await pexec('pgrep', ['-af', `${t.dataDir}/vm/`]).catch(() => ({ stdout: '' }))).stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean);
-    let procs = await vmProcs();
-    for (let i = 0; i < 150 && procs.length !== running; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      procs = await vmProcs();
-    }
-    assert.equal(
-      procs.length,
-      running,
-      `one hypervisor per running VM, no process of a removed VM:\n${procs.join('\n')}`,
-    );
+      assert.equal(daemons.stdout, '', 'no qemu-storage-daemon left');
+      const running = all.filter((v) => v.status.state === 'Running').length;
+      // A tool a killed reconciler had started on a disk (debugfs, resize2fs) may still be finishing
+      // on its own; what must hold once it has is one hypervisor per running VM and nothing else.
+      const vmProcs = async () =>
+        (await pexec('pgrep', ['-af', `${t.dataDir}/vm/`]).catch(() => ({ stdout: '' }))).stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean);
+      let procs = await vmProcs();
+      for (let i = 0; i < 150 && procs.length !== running; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        procs = await vmProcs();
+      }
+      assert.equal(
+        procs.length,
+        running,
+        `one hypervisor per running VM, no process of a removed VM:\n${procs.join('\n')}`,
+      );
 
-    for (const name of ['a', 'b', 'c'])
-      assert.equal((await ignite(['rm', '-f', name], { env })).code, 0);
-  },
-);
+      for (const name of ['a', 'b', 'c'])
+        assert.equal((await ignite(['rm', '-f', name], { env })).code, 0);
+    },
+  );

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
+import { cliMode } from '../helpers/cli-mode.js';
 import { tempDataDir } from '../helpers/data-dir.js';
 import { pushProjectImages, startRegistry } from '../helpers/registry.js';
 
@@ -13,7 +14,8 @@ test(
     await using reg = await startRegistry();
     await pushProjectImages(reg.host, ['busybox', 'kernel']);
     await using dir = await tempDataDir();
-    const env = { IGNITE_DATA_DIR: dir.path };
+    await using mode = await cliMode({ IGNITE_DATA_DIR: dir.path });
+    const { env } = mode;
 
     const first = await ignite(['image', 'import', `${reg.host}/ignite-busybox`], { env });
     assert.equal(first.code, 0, first.stderr);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { API_VERSION, fromPlain, type StoredVM, type VM } from '../../src/api/index.js';
 import type { ManifestTrust } from '../../src/operations/manifest-trust.js';
+import type { Engine } from '../../src/operations/engine.js';
+import { localEngine } from '../../src/operations/local-engine.js';
 import {
   reconcileVMs,
   type DesiredState,
@@ -70,6 +72,11 @@ export function assertDecisions(got: ReconcileDecision[], want: Want[]): void {
   });
 }
 
+/** The services a reconcile pass takes: the fakes, with the engine over them. */
+export function withEngine(s: FakeServices): FakeServices & { engine: Engine } {
+  return { ...s, engine: localEngine(s) };
+}
+
 /** The source the passes reconcile, unless told. */
 export const SRC = 'https://git.example.com/fleet.git';
 /** A trust that allows any host path and port. */
@@ -81,7 +88,7 @@ export async function pass(
   asked: DesiredState,
   o: { source?: string; managedBy?: string; trust?: ManifestTrust; signal?: AbortSignal } = {},
 ): Promise<ReconcileDecision[]> {
-  return reconcileVMs(s, o.source ?? SRC, asked, {
+  return reconcileVMs(withEngine(s), o.source ?? SRC, asked, {
     trust: o.trust ?? OPEN,
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.managedBy !== undefined ? { managedBy: o.managedBy } : {}),

@@ -1,4 +1,5 @@
 import { ignite } from './cli.js';
+import { cliMode } from './cli-mode.js';
 import { tempDataDir } from './data-dir.js';
 import { pushProjectImages, startRegistry, type ProjectImage } from './registry.js';
 
@@ -9,7 +10,10 @@ export interface VMTestEnv extends AsyncDisposable {
   /** The test registry, `127.0.0.1:<port>`, holding the project's images. */
   registry: string;
   dataDir: string;
-  /** The environment for `ignite`: its own data dir, the registry's kernel, TCG. */
+  /**
+   * The environment for `ignite`: its own data dir, the registry's kernel, TCG, and IGNITE_HOST
+   * when the cases run through a daemon (helpers/cli-mode.ts).
+   */
   env: NodeJS.ProcessEnv;
 }
 
@@ -27,15 +31,17 @@ export async function vmTestEnv(images: ProjectImage[]): Promise<VMTestEnv> {
     : images;
   await pushProjectImages(reg.host, push);
   const dir = await tempDataDir();
+  const mode = await cliMode({
+    IGNITE_DATA_DIR: dir.path,
+    IGNITE_KERNEL_IMAGE: `${reg.host}/${TEST_KERNEL}`,
+    IGNITE_ACCEL: 'tcg',
+  });
   return {
     registry: reg.host,
     dataDir: dir.path,
-    env: {
-      IGNITE_DATA_DIR: dir.path,
-      IGNITE_KERNEL_IMAGE: `${reg.host}/${TEST_KERNEL}`,
-      IGNITE_ACCEL: 'tcg',
-    },
+    env: mode.env,
     [Symbol.asyncDispose]: async () => {
+      await mode[Symbol.asyncDispose]();
       // A test that failed half-way may have left VMs running: end them with their data dir.
       const left = await ignite(['ps', '-a', '-q'], { dataDir: dir.path }).catch(() => undefined);
       const ids = left?.stdout.split('\n').filter(Boolean) ?? [];

@@ -85,8 +85,13 @@ export const FileMappingSchema = z
 
 export const SSHSchema = z.union([z.boolean(), z.string().min(1)]).meta({
   description:
-    '`true` generates a key pair for the VM (`<dataDir>/vm/<uid>/id_<uid>`); a string is the path of a public key to authorize.',
+    '`true` generates a key pair for the VM (`<dataDir>/vm/<uid>/id_<uid>`); a string is the path of a public key to authorize, or the public key itself (`ssh-ed25519 AAAA…`).',
 });
+
+/** Whether `spec.ssh` holds a public key itself rather than the path of one. */
+export function isSSHPublicKeyText(ssh: string): boolean {
+  return /^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+=*( |$)/.test(ssh);
+}
 
 export const VMImageSpecSchema = z
   .strictObject({ ociClaim: OCIImageClaimSchema })

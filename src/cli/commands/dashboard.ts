@@ -18,11 +18,14 @@ export function dashboardCommand(ctx: CliContext): Command {
       "Open the daemon's web console on this host: forwards a loopback port to the daemon's unix socket and prints its URL (until interrupted)",
     )
     .option('--port <port>', 'port on 127.0.0.1 (default: any free port)', '0')
-    .option(
-      '--host <address>',
-      `the daemon's socket (env IGNITE_HOST; default ${DEFAULT_DAEMON_HOST})`,
+    .addHelpText(
+      'after',
+      `\nThe daemon is the global --host (env IGNITE_HOST; default ${DEFAULT_DAEMON_HOST}).`,
     )
-    .action(async (opts: DashboardFlags) => {
+    .action(async (flags: { port: string }, cmd: Command) => {
+      // --host is the global option, wherever it is written on the command line.
+      const global = cmd.optsWithGlobals<{ host?: string }>().host;
+      const opts: DashboardFlags = { ...flags, ...(global !== undefined ? { host: global } : {}) };
       const port = Number(opts.port);
       if (!/^\d{1,5}$/.test(opts.port) || port > 65535)
         throw invalidArgument(`--port ${opts.port}: expected a port number (0 for any free one)`);

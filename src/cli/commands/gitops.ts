@@ -79,17 +79,22 @@ export function gitopsCommand(ctx: CliContext): Command {
           : undefined;
       if (server) ctx.io.stderr.write(`serving metrics on ${server.url}\n`);
       try {
-        const result = await runGitops(deps, {
-          url,
-          branch: f.branch,
-          path: f.path,
-          intervalMs: parseDuration(f.interval),
-          once: f.once,
-          signal: controller.signal,
-          metrics: manager.gitops,
-          startTimeoutMs: parseDuration(f.startTimeout),
-          trust,
-        });
+        // With --host or IGNITE_HOST the VMs are created, started, stopped and removed by the
+        // daemon; the repository, its cache and the trust checks stay here.
+        const result = await runGitops(
+          { ...deps, engine: await ctx.engine(cmd) },
+          {
+            url,
+            branch: f.branch,
+            path: f.path,
+            intervalMs: parseDuration(f.interval),
+            once: f.once,
+            signal: controller.signal,
+            metrics: manager.gitops,
+            startTimeoutMs: parseDuration(f.startTimeout),
+            trust,
+          },
+        );
         if (f.once && result) {
           ctx.out(
             format === 'table' || format === 'short'

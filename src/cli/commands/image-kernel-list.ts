@@ -1,12 +1,6 @@
 import { Command } from 'commander';
-import {
-  Size,
-  compareText,
-  toPlain,
-  type Image,
-  type Kernel,
-  type Stored,
-} from '../../api/index.js';
+import { Size, toPlain, type Image, type Kernel, type Stored } from '../../api/index.js';
+import { systemClock } from '../../system/system-clock.js';
 import type { CliContext } from '../context.js';
 import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
 
@@ -31,11 +25,9 @@ export async function runList(
   opts: { output: string },
 ): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = ctx.services(cmd);
+  const engine = await ctx.engine(cmd);
   const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
-  const objs: (Stored<Image> | Stored<Kernel>)[] =
-    kind === 'Image' ? await deps.client.images.list() : await deps.client.kernels.list();
-  objs.sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
+  const objs: (Stored<Image> | Stored<Kernel>)[] = await engine.listArtifacts(kind);
   if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid}\n`).join(''));
   if (typeof format === 'object') return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
   if (format === 'json' || format === 'yaml')
@@ -45,7 +37,7 @@ export async function runList(
         format,
       ),
     );
-  const now = deps.clock.now();
+  const now = systemClock.now();
   const header = [
     `${kind.toUpperCase()} ID`,
     'NAME',

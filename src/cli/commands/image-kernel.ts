@@ -1,12 +1,7 @@
 import { Command } from 'commander';
-import {
-  importImage,
-  importImageFromFile,
-  importKernel,
-  isLocalSource,
-} from '../../operations/import-image.js';
-import { removeImageOrKernel } from '../../operations/remove-artifact.js';
-import { removeVM } from '../../operations/remove-vm.js';
+import { failedPrecondition } from '../../errors.js';
+import { importImageFromFile, isLocalSource } from '../../operations/import-image.js';
+import { nodeHostFiles } from '../../system/node-host-files.js';
 import type { CliContext } from '../context.js';
 import { pullProgress } from '../output/progress.js';
 
@@ -27,25 +22,28 @@ export function importCommand(ctx: CliContext, kind: 'Image' | 'Kernel'): Comman
       'name for an image imported from a file (default: the name the archive gives)',
     )
     .action(async (ref: string, opts: { name?: string }, cmd: Command) => {
-      const deps = ctx.services(cmd);
       const bars = pullProgress(ctx.io.stderr, `${noun} "${ref}"`);
-      if (kind === 'Image' && (await isLocalSource(deps, ref))) {
-        try {
-          const img = await importImageFromFile(deps, ref, {
-            ...(bars.progress ? { progress: bars.progress } : {}),
-            ...(opts.name !== undefined ? { name: opts.name } : {}),
-          });
-          ctx.out(`${img.metadata.uid}\n`);
-        } finally {
-          bars.stop();
-        }
-        return;
-      }
+      const progress = bars.progress ? { progress: bars.progress } : {};
       try {
-        const obj =
-          kind === 'Image'
-            ? await importImage(deps, ref, bars.progress ? { progress: bars.progress } : {})
-            : await importKernel(deps, ref, bars.progress ? { progress: bars.progress } : {});
+        if (kind === 'Image' && (await ctx.daemon(cmd)) === undefined) {
+          const deps = ctx.services(cmd);
+          if (await isLocalSource(deps, ref)) {
+            const img = await importImageFromFile(deps, ref, {
+              ...progress,
+              ...(opts.name !== undefined ? { name: opts.name } : {}),
+            });
+            ctx.out(`${img.metadata.uid}\n`);
+            return;
+          }
+        } else if (kind === 'Image' && (await nodeHostFiles.exists(ref))) {
+          throw failedPrecondition(
+            `image "${ref}": importing an archive needs the host it is on; the daemon imports from registries`,
+            {
+              hint: "run the import on the daemon's host without --host, or push the image to a registry",
+            },
+          );
+        }
+        const obj = await (await ctx.engine(cmd)).importArtifact(kind, ref, progress);
         bars.stop();
         ctx.out(`${obj.metadata.uid}\n`);
       } finally {
@@ -61,12 +59,9 @@ export function removeCommand(ctx: CliContext, kind: 'Image' | 'Kernel', name = 
     .argument(`<${noun}...>`, 'names, IDs, or unique prefixes')
     .option('-f, --force', `also remove the VMs that use the ${noun}`, false)
     .action(async (queries: string[], opts: { force: boolean }, cmd: Command) => {
-      const deps = ctx.services(cmd);
+      const engine = await ctx.engine(cmd);
       for (const q of queries) {
-        const uid = await removeImageOrKernel(deps, kind, q, {
-          force: opts.force,
-          removeVM: (vm) => removeVM(deps, vm, { force: true }),
-        });
+        const uid = await engine.removeArtifact(kind, q, { force: opts.force });
         ctx.out(`${uid}\n`);
       }
     });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { parseKind } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
-import { inspectObject } from '../../operations/inspect.js';
 import type { CliContext } from '../context.js';
 import { formatObject, parseOutput, type OutputFormat } from '../output/format.js';
 
@@ -35,7 +34,9 @@ export function registerInspect(program: Command, ctx: CliContext): void {
           ['json', 'yaml'],
           'json',
         ) as OutputFormat;
-        const obj = await inspectObject(ctx.services(cmd), kind, query);
+        const engine = await ctx.engine(cmd);
+        const obj =
+          kind === 'VM' ? await engine.findVM(query) : await engine.findArtifact(kind, query);
         ctx.out(formatObject(obj, format));
       },
     );

@@ -8,9 +8,7 @@ export function metricsCommand(ctx: CliContext): Command {
     )
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .action(async (vm: string, _o: unknown, cmd: Command) => {
-      // Loaded on use, as in gitops.ts: most commands never need prom-client.
-      const { vmMetrics } = await import('../../operations/metrics.js');
-      ctx.out(await vmMetrics(ctx.services(cmd), vm));
+      ctx.out(await (await ctx.engine(cmd)).vmMetrics(vm));
     });
   metrics
     .command('serve')

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { Size, familiarImageRef, toPlain, type StoredVM } from '../../api/index.js';
-import { listVMs } from '../../operations/list-vms.js';
+import { selectVMs } from '../../operations/list-vms.js';
+import { systemClock } from '../../system/system-clock.js';
 import type { CliContext } from '../context.js';
 import { collect } from '../options.js';
 import {
@@ -50,15 +51,15 @@ export interface PsOptions {
 
 export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = ctx.services(cmd);
+  const engine = await ctx.engine(cmd);
   const format =
     opts.template !== undefined
       ? { template: opts.template }
       : parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
-  const vms = await listVMs(deps, { all: opts.all, filters: opts.filter });
+  const vms = selectVMs(await engine.listVMs(), { all: opts.all, filters: opts.filter });
   if (g.quiet || opts.quiet === true)
     return ctx.out(vms.map((v) => `${v.metadata.uid}\n`).join(''));
-  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, deps.clock.now()));
+  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, systemClock.now()));
   if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
     formatData(

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
-import { parseRestartPolicy, type NetworkMode } from '../../api/index.js';
+import { isSSHPublicKeyText, parseRestartPolicy, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
-import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
-import { runVM } from '../../operations/run-vm.js';
+import { readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
+import { vmManifest } from '../../operations/build-vm.js';
+import type { EngineCreateOptions } from '../../operations/engine.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
-import type { Services } from '../../operations/services.js';
+import { nodeHostFiles } from '../../system/node-host-files.js';
 import type { CliContext } from '../context.js';
 import {
   collect,
@@ -103,7 +104,6 @@ function addCreateFlags(cmd: Command): Command {
 
 async function toOptions(
   ctx: CliContext,
-  s: Pick<Services, 'hostFiles'>,
   image: string | undefined,
   f: CreateFlags,
 ): Promise<CreateVMOptions> {
@@ -136,8 +136,43 @@ async function toOptions(
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)
-    o.manifest = decodeVMConfig(await readManifestFile(s, f.config, ctx.io.stdin), f.config, o);
+    o.manifest = decodeVMConfig(
+      await readManifestFile({ hostFiles: nodeHostFiles }, f.config, ctx.io.stdin),
+      f.config,
+      o,
+    );
   return o;
+}
+
+/**
+ * Builds the VM's manifest here, from the flags and `--config`, and has the engine create it
+ * (and start it, for `run`). A daemon cannot read this host's files: an SSH public key named by
+ * `--ssh=<file>` is read here and sent as the key itself.
+ */
+async function createFromFlags(
+  ctx: CliContext,
+  cmd: Command,
+  image: string | undefined,
+  flags: CreateFlags,
+  options: EngineCreateOptions = {},
+) {
+  const manifest = vmManifest(await toOptions(ctx, image, flags), ctx.vmDefaults(cmd));
+  const remote = (await ctx.daemon(cmd)) !== undefined;
+  if (remote && typeof manifest.spec.ssh === 'string' && !isSSHPublicKeyText(manifest.spec.ssh))
+    manifest.spec.ssh = await readPublicKeyText(manifest.spec.ssh);
+  return (await ctx.engine(cmd)).createVM(manifest, options);
+}
+
+async function readPublicKeyText(path: string): Promise<string> {
+  const file = path.endsWith('.pub') ? path : `${path}.pub`;
+  const key = await nodeHostFiles.readText(file).catch((err: unknown) => {
+    throw invalidArgument(`--ssh ${file}: cannot read the public key: ${(err as Error).message}`, {
+      cause: err,
+    });
+  });
+  if (!isSSHPublicKeyText(key.trim()))
+    throw invalidArgument(`--ssh ${file}: not an SSH public key`);
+  return key.trim();
 }
 
 /**
@@ -157,8 +192,7 @@ export function createCommand(ctx: CliContext): Command {
   return addCreateFlags(new VMCommand('create'))
     .description('Create a VM from an OCI image (pulled on demand), without starting it')
     .action(async (image: string | undefined, flags: CreateFlags, cmd: Command) => {
-      const s = ctx.services(cmd);
-      const vm = await createVM(s, await toOptions(ctx, s, image, flags));
+      const vm = await createFromFlags(ctx, cmd, image, flags);
       ctx.out(`${vm.metadata.uid}\n`);
     });
 }
@@ -179,11 +213,12 @@ export function runCommand(ctx: CliContext): Command {
       '120s',
     )
     .action(async (image: string | undefined, flags: RunFlags, cmd: Command) => {
-      const s = ctx.services(cmd);
-      const vm = await runVM(s, await toOptions(ctx, s, image, flags), {
-        startTimeoutMs: parseDuration(flags.startTimeout),
-        sshTimeoutMs: parseDuration(flags.timeout),
-        ...(flags.debug ? { spawnLogLevel: 'debug' as const } : {}),
+      const vm = await createFromFlags(ctx, cmd, image, flags, {
+        start: {
+          timeoutMs: parseDuration(flags.startTimeout),
+          sshTimeoutMs: parseDuration(flags.timeout),
+          ...(flags.debug ? { logLevel: 'debug' as const } : {}),
+        },
       });
       const uid = vm.metadata.uid;
       ctx.out(`${uid}\n`);

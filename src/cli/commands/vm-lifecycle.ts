@@ -1,8 +1,5 @@
 import { Command, Option } from 'commander';
 import { toAppError, type AppError } from '../../errors.js';
-import { removeVM } from '../../operations/remove-vm.js';
-import { startVM } from '../../operations/start-vm.js';
-import { stopVM } from '../../operations/stop-vm.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../options.js';
 
@@ -50,8 +47,8 @@ export function startCommand(ctx: CliContext): Command {
         opts: { interactive: boolean; debug: boolean; startTimeout: string },
         cmd: Command,
       ) => {
-        const deps = ctx.services(cmd);
-        const started = await startVM(deps, vm, {
+        const engine = await ctx.engine(cmd);
+        const started = await engine.startVM(vm, {
           timeoutMs: parseDuration(opts.startTimeout),
           ...(opts.debug ? { logLevel: 'debug' as const } : {}),
         });
@@ -68,9 +65,9 @@ export function stopCommand(ctx: CliContext): Command {
     .option('-f, --force-kill', 'kill the VM at once instead of asking it to power off', false)
     .addOption(timeoutOption())
     .action(async (vms: string[], opts: { forceKill: boolean; timeout: string }, cmd: Command) => {
-      const deps = ctx.services(cmd);
+      const engine = await ctx.engine(cmd);
       await forEachVM(ctx, vms, async (q) => {
-        const vm = await stopVM(deps, q, {
+        const vm = await engine.stopVM(q, {
           kill: opts.forceKill,
           timeoutMs: parseDuration(opts.timeout),
         });
@@ -84,9 +81,9 @@ export function killCommand(ctx: CliContext): Command {
     .description('Kill running VMs at once')
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .action(async (vms: string[], _opts: unknown, cmd: Command) => {
-      const deps = ctx.services(cmd);
+      const engine = await ctx.engine(cmd);
       await forEachVM(ctx, vms, async (q) => {
-        const vm = await stopVM(deps, q, { kill: true });
+        const vm = await engine.stopVM(q, { kill: true });
         return vm.metadata.uid;
       });
     });
@@ -98,7 +95,7 @@ export function rmCommand(ctx: CliContext): Command {
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .option('-f, --force', 'stop running VMs first', false)
     .action(async (vms: string[], opts: { force: boolean }, cmd: Command) => {
-      const deps = ctx.services(cmd);
-      await forEachVM(ctx, vms, (q) => removeVM(deps, q, { force: opts.force }));
+      const engine = await ctx.engine(cmd);
+      await forEachVM(ctx, vms, (q) => engine.removeVM(q, { force: opts.force }));
     });
 }

@@ -1,7 +1,29 @@
 import { Command } from 'commander';
-import { copyFiles, execInGuest } from '../../operations/guest-ssh.js';
+import { copyFiles, execInGuest, splitVMPath } from '../../operations/guest-ssh.js';
+import { failedPrecondition } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../options.js';
+
+/**
+ * The VM's UID for `exec`, `ssh` and `cp`, which reach the guest from this host with its key
+ * file. Through a daemon on a unix socket (this host) the VM is looked up by the daemon; through
+ * one over TCP the guest's network and key are on another host.
+ */
+async function guestVM(
+  ctx: CliContext,
+  cmd: Command,
+  verb: string,
+  query: string,
+): Promise<string> {
+  const daemon = await ctx.daemon(cmd);
+  if (daemon === undefined) return query;
+  if (daemon.connection.address.kind !== 'unix')
+    throw failedPrecondition(
+      `${verb}: reaching a VM over SSH needs the VM's host; the daemon at ${daemon.url} is reached over TCP`,
+      { hint: `run "ignite ${verb}" on that host, or use "ignite attach" for the console` },
+    );
+  return (await (await ctx.engine(cmd)).findVM(query)).metadata.uid;
+}
 
 export function execCommand(ctx: CliContext): Command {
   return new Command('exec')
@@ -21,7 +43,8 @@ export function execCommand(ctx: CliContext): Command {
         opts: { identity?: string; tty: boolean; timeout: string },
         cmd: Command,
       ) => {
-        const r = await execInGuest(ctx.services(cmd), vm, {
+        const uid = await guestVM(ctx, cmd, 'exec', vm);
+        const r = await execInGuest(ctx.services(cmd), uid, {
           command,
           tty: opts.tty,
           timeoutSeconds: seconds(opts.timeout),
@@ -50,7 +73,8 @@ export function sshCommand(ctx: CliContext): Command {
         opts: { identity?: string; timeout: string },
         cmd: Command,
       ) => {
-        const r = await execInGuest(ctx.services(cmd), vm, {
+        const uid = await guestVM(ctx, cmd, 'ssh', vm);
+        const r = await execInGuest(ctx.services(cmd), uid, {
           command,
           tty: command.length === 0 && ctx.io.stdout.isTTY === true,
           timeoutSeconds: seconds(opts.timeout),
@@ -79,7 +103,13 @@ export function cpCommand(ctx: CliContext): Command {
         opts: { identity?: string; timeout: string },
         cmd: Command,
       ) => {
-        await copyFiles(ctx.services(cmd), src, dst, {
+        const [from, to] = await Promise.all(
+          [src, dst].map(async (arg) => {
+            const v = splitVMPath(arg);
+            return v ? `${await guestVM(ctx, cmd, 'cp', v.vm)}:${v.path}` : arg;
+          }),
+        );
+        await copyFiles(ctx.services(cmd), from ?? src, to ?? dst, {
           timeoutSeconds: seconds(opts.timeout),
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });

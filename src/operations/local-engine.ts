@@ -1,0 +1,85 @@
+import { compareText } from '../api/index.js';
+import { attachConsole, streamLogs } from './console.js';
+import { createVM } from './create-vm.js';
+import type { ArtifactKind, Engine, EngineImportOptions, StoredArtifact } from './engine.js';
+import { removeImageOrKernel } from './remove-artifact.js';
+import { removeVM } from './remove-vm.js';
+import { replaceVM } from './replace-vm.js';
+import { runVM } from './run-vm.js';
+import type { Services } from './services.js';
+import { startVM } from './start-vm.js';
+import { stopVM } from './stop-vm.js';
+import { refreshVMState } from './vm-state.js';
+
+/** The engine that runs the use cases on this host's data dir, in this process. */
+export function localEngine(s: Services): Engine {
+  return {
+    async listVMs() {
+      // A VM whose supervisor died says Running until someone looks: listing looks, and records it.
+      const vms = await Promise.all((await s.client.vms.list()).map((v) => refreshVMState(s, v)));
+      return vms.sort(byCreated);
+    },
+    findVM: async (query) => refreshVMState(s, await s.client.vms.find(query)),
+    createVM: (manifest, options = {}) =>
+      options.start === undefined
+        ? createVM(s, { manifest })
+        : runVM(
+            s,
+            { manifest },
+            {
+              startTimeoutMs: options.start.timeoutMs,
+              sshTimeoutMs: options.start.sshTimeoutMs,
+              ...(options.start.logLevel !== undefined
+                ? { spawnLogLevel: options.start.logLevel }
+                : {}),
+            },
+          ),
+    startVM: (query, options = {}) => startVM(s, query, options),
+    stopVM: (query, options) => stopVM(s, query, options),
+    removeVM: (query, options) => removeVM(s, query, options),
+    replaceVM: (query, manifest) => replaceVM(s, query, manifest),
+    async vmLogs(query, out, options = {}) {
+      const log = options.spawn === true ? 'spawn' : 'console';
+      if (options.follow !== true) return streamLogs(s, query, out, { spawn: log === 'spawn' });
+      const vm = await s.client.vms.find(query);
+      await s.runtimeFiles.followLog(
+        vm.metadata.uid,
+        log,
+        out,
+        options.signal ?? new AbortController().signal,
+      );
+    },
+    async vmMetrics(query) {
+      // Loaded on use: most commands never need prom-client.
+      const { vmMetrics } = await import('./metrics.js');
+      return vmMetrics(s, query);
+    },
+    attach: (query, io) => attachConsole(s, query, io),
+    async listArtifacts<K extends ArtifactKind>(kind: K) {
+      const objs = kind === 'Image' ? await s.client.images.list() : await s.client.kernels.list();
+      return (objs as StoredArtifact[K][]).sort(byCreated);
+    },
+    findArtifact: <K extends ArtifactKind>(kind: K, query: string) =>
+      s.client.of(kind).find(query) as Promise<StoredArtifact[K]>,
+    importArtifact: <K extends ArtifactKind>(
+      kind: K,
+      ref: string,
+      options: EngineImportOptions = {},
+    ) =>
+      (kind === 'Image'
+        ? s.imports.image(ref, options)
+        : s.imports.kernel(ref, options)) as Promise<StoredArtifact[K]>,
+    removeArtifact: (kind, query, options) =>
+      removeImageOrKernel(s, kind, query, {
+        force: options.force,
+        removeVM: (vm) => removeVM(s, vm, { force: true }),
+      }),
+  };
+}
+
+function byCreated(
+  a: { metadata: { created?: string | undefined } },
+  b: { metadata: { created?: string | undefined } },
+): number {
+  return compareText(a.metadata.created ?? '', b.metadata.created ?? '');
+}
