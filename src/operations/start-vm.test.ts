@@ -49,6 +49,16 @@ test('startVM spawns the supervisor, which boots the VM and records it Running',
   assert.equal(config?.netns, `ignite-${uid}`);
 });
 
+test('two starts of one VM at once launch one supervisor; the second finds it running', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  await created(s);
+  const [a, b] = await Promise.all([startVM(s, 'web'), startVM(s, 'web', { by: 'policy' })]);
+  assert.equal(s.processes.spawned.length, 1);
+  assert.equal(a.status.runtime?.spawnPid, b.status.runtime?.spawnPid);
+  assert.equal(b.status.state, 'Running');
+});
+
 test("startVM: the supervisor's log level", async (t) => {
   const cases: { name: string; host: LogLevel; option?: LogLevel; want: string }[] = [
     { name: "this process's level", host: 'warn', want: 'warn' },

@@ -41,7 +41,21 @@ export async function startVM(
   query: string,
   options: StartVMOptions = {},
 ): Promise<StoredVM> {
-  let vm = await s.client.vms.find(query);
+  const found = await s.client.vms.find(query);
+  // One start of a VM at a time, across processes: a user's `start` and ignited restarting the
+  // same VM would otherwise both launch a supervisor, and both fail on the disk's write lock.
+  // The second to come finds the VM running and returns it.
+  return s.runtimeFiles.withStartLock(found.metadata.uid, () =>
+    startUnlocked(s, found.metadata.uid, options),
+  );
+}
+
+async function startUnlocked(
+  s: StartVMServices,
+  uid: string,
+  options: StartVMOptions,
+): Promise<StoredVM> {
+  let vm = await s.client.vms.get(uid);
   vm = await refreshVMState(s, vm);
   if (isVMRunning(s, vm)) {
     vm = await recordDesiredState(s, vm, 'Running');
@@ -50,7 +64,6 @@ export async function startVM(
   }
   const by = options.by ?? 'user';
   vm = await recordDesiredState(s, vm, 'Running', { resetRestarts: by === 'user' });
-  const uid = vm.metadata.uid;
   const paths = vmPaths(s, vm);
   if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
     throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {

@@ -1,6 +1,9 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { unavailable } from '../errors.js';
 import { followFile } from './log-follow.js';
 import { VMStatusSchema, type VMStatus } from '../api/index.js';
 import { runRecordFile, type DataLayout } from './layout.js';
@@ -53,6 +56,31 @@ export class FsRuntimeFiles implements RuntimeFiles {
 
   async removeRunRecord(uid: string): Promise<void> {
     await rm(this.layout.vm(uid).runRecord, { force: true });
+  }
+
+  async withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
+    const dir = this.layout.objectDir('VM', uid);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let release: () => Promise<void>;
+    try {
+      // A start waits for the supervisor for up to two minutes: wait as long for another's.
+      release = await lockfile.lock(dir, {
+        realpath: false,
+        lockfilePath: join(dir, '.start.lock'),
+        stale: 10_000,
+        update: 2_000,
+        retries: { retries: 1500, factor: 1, minTimeout: 100, maxTimeout: 100 },
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOCKED')
+        throw unavailable(`vm ${uid}: another start of it did not finish in time`, { cause: err });
+      throw err;
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => undefined);
+    }
   }
 
   async removeRunFiles(uid: string): Promise<void> {

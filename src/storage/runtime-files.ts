@@ -25,6 +25,11 @@ export interface RuntimeFiles {
   removeRunRecord(uid: string): Promise<void>;
   /** Removes what a run leaves that only a live run uses: sockets and the run record. */
   removeRunFiles(uid: string): Promise<void>;
+  /**
+   * Runs `fn` holding the VM's start lock, which one process at a time holds (the lock of a
+   * process that died is taken over after a few seconds).
+   */
+  withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T>;
   /** The VM's root disk, qcow2 first; undefined when it has none. */
   rootDisk(uid: string): Promise<FoundRootDisk | undefined>;
   /** The supervisor's log, or undefined when it wrote none. */

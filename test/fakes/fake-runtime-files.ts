@@ -1,3 +1,4 @@
+import { Mutex } from '../../src/storage/mutex.js';
 import type { VMStatus } from '../../src/api/index.js';
 import type { FoundRootDisk, RuntimeFiles } from '../../src/storage/runtime-files.js';
 
@@ -40,6 +41,14 @@ export class FakeRuntimeFiles implements RuntimeFiles {
   removeRunRecord(uid: string): Promise<void> {
     this.runRecords.delete(uid);
     return Promise.resolve();
+  }
+
+  private readonly startLocks = new Map<string, Mutex>();
+
+  withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
+    let m = this.startLocks.get(uid);
+    if (m === undefined) this.startLocks.set(uid, (m = new Mutex()));
+    return m.run(fn);
   }
 
   removeRunFiles(uid: string): Promise<void> {
