@@ -197,17 +197,21 @@ test(
     assert.equal(metrics.status, 200, metrics.text);
     assert.equal((await api.request('GET', `${V1}/vms/${tag}-db/metrics`)).status, 409);
 
-    // The socket is for root and the ignite group; a daemon killed with -9 changes nothing.
+    // The socket is for root and the ignite group; a daemon killed with -9, with its whole
+    // process group and session, changes nothing: the VMs' supervisors live in their own.
     assert.equal((await stat(socket)).mode & 0o777, 0o660);
     const running = (await api.request('GET', path)).json<VMJSON>();
     const hypervisor = running.status.runtime?.pid ?? 0;
     assert.ok(isProcessAlive(hypervisor), 'the hypervisor runs');
-    await daemon.stop('SIGKILL');
+    const supervisor = running.status.runtime?.spawnPid ?? 0;
+    await daemon.killGroup();
     assert.ok(isProcessAlive(hypervisor), 'the hypervisor survives the daemon');
+    assert.ok(isProcessAlive(supervisor), 'and so does its supervisor');
     daemon = await startIgnited(socket, env.dataDir, env.env);
     const adopted = (await api.request('GET', path)).json<VMJSON>();
     assert.equal(adopted.status.state, 'Running');
     assert.equal(adopted.status.runtime?.pid, hypervisor);
+    assert.equal(adopted.status.runtime?.spawnPid, supervisor);
     assert.equal((await listVMs()).length, 2);
     assert.equal((await vmDirs()).length, 2);
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { typeOnConsole, waitForText, BUSYBOX_INIT } from '../helpers/console.js';
+import { IGNITE_BIN } from '../helpers/cli.js';
 import { API, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
@@ -81,9 +83,19 @@ async function processesUnder(dir: string): Promise<number[]> {
 test(
   'restart policies: a killed hypervisor comes back with its disk; stopped VMs stay stopped',
   { timeout: 600_000 },
-  async () => {
+  async (t2) => {
     await using t = await vmTestEnv(['busybox', 'kernel']);
     await using d = await startTestDaemon(t.env, { dir: t.dataDir });
+    // `ignite events` through the daemon, from before anything happens.
+    const events = spawn(
+      process.execPath,
+      [IGNITE_BIN, 'events', '-o', 'json', '--filter', 'vm=always'],
+      { env: { ...process.env, ...t.env, IGNITE_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let eventLines = '';
+    events.stdout.on('data', (b: Buffer) => (eventLines += b.toString()));
+    t2.after(() => events.kill('SIGKILL'));
+    await new Promise((r) => setTimeout(r, 1000));
 
     const always = await run(d, busybox(t.registry, 'always', 'always'));
     await run(d, busybox(t.registry, 'never'));
@@ -123,6 +135,17 @@ test(
     assert.equal((await get(d, 'always')).status?.state, 'Stopped');
     assert.equal((await get(d, 'never')).status?.state, 'Stopped');
     assert.equal(count(await readFile(log, 'utf8'), BUSYBOX_INIT), 2, 'no third boot');
+
+    const seen = eventLines
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; reason?: string });
+    assert.deepEqual(
+      seen.map((e) => e.type),
+      ['create', 'start', 'die', 'restart', 'stop'],
+      eventLines,
+    );
+    assert.equal(seen[2]?.reason, 'Crashed');
   },
 );
 
@@ -144,7 +167,7 @@ test(
     assert.equal(stop.status, 200, stop.text);
     const before = (await get(d1, 'up')).status?.runtime?.pid;
 
-    await d1.stop('SIGKILL');
+    await d1.killGroup();
     const victims = await processesUnder(t.dataDir);
     assert.ok(victims.length >= 2, `the VM's supervisor and hypervisor run: ${victims.join(' ')}`);
     for (const p of victims) process.kill(p, 'SIGKILL');

@@ -70,6 +70,8 @@ export interface TestDaemon extends AsyncDisposable {
   ): Promise<APIResponse>;
   /** Kills it with `signal` (SIGTERM by default) and waits for it to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGKILLs its whole process group and session, and waits for it to exit. */
+  killGroup(): Promise<void>;
 }
 
 /**
@@ -84,7 +86,8 @@ export async function startTestDaemon(
   const child = spawn(
     process.execPath,
     [IGNITED_BIN, 'daemon', '--listen', `unix://${socket}`, ...(o.args ?? [])],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own session, as a service manager would start it: a test can kill its whole group.
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -115,6 +118,12 @@ export async function startTestDaemon(
     log: () => stderr,
     request: (method, path, body, headers) => apiRequest(socket, method, path, body, headers),
     stop,
+    async killGroup() {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        process.kill(-child.pid, 'SIGKILL');
+        await exit;
+      }
+    },
     [Symbol.asyncDispose]: () => stop('SIGTERM'),
   };
 }
