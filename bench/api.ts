@@ -1,16 +1,13 @@
 // The daemon's API against the CLI, in the same run: create+start of the busybox image through
 // `POST …/vms?start=true` to the guest's first init line, interleaved with `ignite run` of the
 // same image; and `GET …/vms` with 1,000 stored VMs against `ignite ps -a` of the same store.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newUID } from '../src/api/index.js';
-import { newFsClient } from '../src/storage/index.js';
 import { BUSYBOX_INIT } from '../test/helpers/console.js';
 import { API, startTestDaemon } from '../test/helpers/daemon.js';
-import { vm } from '../test/helpers/objects.js';
 import {
   benchEnv,
+  dataDirWithStoppedVMs,
   bootBusybox,
   fmt,
   IGNITE_BIN,
@@ -75,15 +72,8 @@ function manifest(name: string, registry: string) {
 }
 
 async function listRows(): Promise<string[][]> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ignite-bench-api-'));
+  const dataDir = await dataDirWithStoppedVMs(COUNT);
   try {
-    const client = newFsClient(dataDir);
-    for (let i = 0; i < COUNT; i++) {
-      const v = vm(`vm-${String(i).padStart(4, '0')}`);
-      v.metadata.uid = newUID();
-      v.status = { state: 'Stopped' };
-      await client.vms.set(v);
-    }
     const env = { ...process.env, IGNITE_DATA_DIR: dataDir };
     await using d = await startTestDaemon(env, { dir: dataDir });
     const get = async () => {

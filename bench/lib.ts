@@ -6,6 +6,9 @@ import { promisify } from 'node:util';
 import { pushProjectImages, startRegistry, type ProjectImage } from '../test/helpers/registry.js';
 import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 import { BUSYBOX_INIT } from '../test/helpers/console.js';
+import { newUID } from '../src/api/index.js';
+import { newFsClient } from '../src/storage/index.js';
+import { vm } from '../test/helpers/objects.js';
 
 export const pexec = promisify(execFile);
 
@@ -151,4 +154,22 @@ export async function bootBusybox(
   const uid = out.trim().split('\n').pop() ?? '';
   const file = join(b.dataDir, 'vm', uid, 'console.log');
   return { uid, ms: await waitInFile(file, BUSYBOX_INIT, t0, options.timeoutMs) };
+}
+
+/**
+ * A fresh data dir holding `count` stopped VMs, written through the real storage client as
+ * `ignite create` stores them.
+ */
+export async function dataDirWithStoppedVMs(count: number): Promise<string> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ignite-bench-vms-'));
+  const client = newFsClient(dataDir);
+  for (let i = 0; i < count; i++) {
+    const v = vm(`vm-${String(i).padStart(4, '0')}`);
+    v.metadata.uid = newUID();
+    v.status = { state: 'Stopped' };
+    // set(), not create(): create() checks every stored name, which makes filling the store
+    // quadratic; the names here are unique by construction.
+    await client.vms.set(v);
+  }
+  return dataDir;
 }

@@ -1,28 +1,14 @@
 // `ignite ps -a` with 1,000 stored VMs, against `ignite version` (bare CLI start-up), in this run.
 // The VMs are written through the real storage client, as `ignite create` stores them.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { newUID } from '../src/api/index.js';
-import { newFsClient } from '../src/storage/index.js';
-import { vm } from '../test/helpers/objects.js';
-import { IGNITE_BIN, fmt, median, pexec, sample } from './lib.js';
+import { rm } from 'node:fs/promises';
+import { IGNITE_BIN, dataDirWithStoppedVMs, fmt, median, pexec, sample } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const COUNT = 1000;
 
 export async function psLatencyBench(): Promise<{ rows: string[][]; ratio: number }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ignite-bench-ps-'));
+  const dataDir = await dataDirWithStoppedVMs(COUNT);
   try {
-    const client = newFsClient(dataDir);
-    for (let i = 0; i < COUNT; i++) {
-      const v = vm(`vm-${String(i).padStart(4, '0')}`);
-      v.metadata.uid = newUID();
-      v.status = { state: 'Stopped' };
-      // set(), not create(): create() checks every stored name, which makes filling the store
-      // quadratic; the names here are unique by construction.
-      await client.vms.set(v);
-    }
     const env = { ...process.env, IGNITE_DATA_DIR: dataDir };
     const run = (args: string[]) =>
       pexec(process.execPath, [IGNITE_BIN, ...args], { env, maxBuffer: 64 << 20 });

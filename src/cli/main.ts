@@ -1,14 +1,8 @@
-import { processSignals } from '../system/program-io.js';
+import { processIO } from '../system/program-io.js';
 import { runCli } from './run.js';
 
 // The process's one entry: everything below returns exit codes or throws AppErrors. No top-level
 // await: the bundle is CommonJS (scripts/bundle.mjs).
-void runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  signals: processSignals(process),
-}).then((code) => {
+void runCli(process.argv.slice(2), processIO(process)).then((code) => {
   process.exitCode = code;
 });

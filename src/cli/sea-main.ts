@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { runDaemonProgram } from '../daemon/program.js';
 import { SEA_DAEMON_ARG, SEA_SPAWN_ARG } from '../system/packaging.js';
-import { processSignals, type ProgramIO } from '../system/program-io.js';
+import { processIO } from '../system/program-io.js';
 import { runSpawn } from '../spawn/program.js';
 import { runCli } from './run.js';
 
@@ -12,13 +12,7 @@ import { runCli } from './run.js';
  */
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const io: ProgramIO = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-    env: process.env,
-    signals: processSignals(process),
-  };
+  const io = processIO(process);
   if (args[0] === SEA_SPAWN_ARG) return runSpawn(args.slice(1), io);
   if (args[0] === SEA_DAEMON_ARG) return runDaemonProgram(args.slice(1), io);
   if (basename(process.argv0) === 'ignited') return runDaemonProgram(args, io);

@@ -37,3 +37,14 @@ export function processSignals(proc: NodeJS.Process): SignalHook {
     },
   };
 }
+
+/** The ProgramIO of the running process: its streams, environment and signals. */
+export function processIO(proc: NodeJS.Process): ProgramIO {
+  return {
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    stdin: proc.stdin,
+    env: proc.env,
+    signals: processSignals(proc),
+  };
+}
