@@ -1,6 +1,7 @@
 export * from './raw-storage.js';
 export * from './fs-raw-storage.js';
 export * from './memory-raw-storage.js';
+export * from './etcd-raw-storage.js';
 export * from './serializer.js';
 export * from './storage.js';
 export * from './cache.js';
