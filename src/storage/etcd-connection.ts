@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import { AppError, invalidArgument, unavailable } from '../errors.js';
 
 /** How to reach an etcd cluster: its members' client addresses, and TLS client files. */
@@ -19,7 +19,6 @@ const DEFAULT_CALL_TIMEOUT_MS = 5000;
  * `Unavailable` naming the cluster, when etcd cannot answer (no quorum, members down, TLS refused).
  */
 export class EtcdConnection {
-  readonly client: Etcd3;
   readonly timeoutMs: number;
   /** `etcd at 127.0.0.1:2379,…`: how errors name the cluster. */
   readonly label: string;
@@ -36,7 +35,19 @@ export class EtcdConnection {
         ctx.isStream ? {} : { deadline: Date.now() + Math.max(500, this.timeoutMs - 500) },
     };
     if (config.tls) options.credentials = readCredentials(config.tls);
-    this.client = new Etcd3(options);
+    this.options = options;
+  }
+
+  private readonly options: IOptions;
+  private loaded: Promise<Etcd3> | undefined;
+
+  /**
+   * The etcd client, loaded on first use: the library and its gRPC stack take longer to load
+   * than a whole command on the filesystem store, and most processes that link this never call it.
+   */
+  private etcd(): Promise<Etcd3> {
+    this.loaded ??= import('etcd3').then((m) => new m.Etcd3(this.options));
+    return this.loaded;
   }
 
   /**
@@ -44,7 +55,7 @@ export class EtcdConnection {
    * through, anything else becomes Unavailable. A timed-out write may still be applied later:
    * etcd's own outcome is unknown then, as with any request that got no answer.
    */
-  async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async call<T>(what: string, fn: (etcd: Etcd3) => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -57,7 +68,7 @@ export class EtcdConnection {
       }, this.timeoutMs);
     });
     try {
-      return await Promise.race([fn(), timeout]);
+      return await Promise.race([this.etcd().then(fn), timeout]);
     } catch (err) {
       throw this.mapError(what, err);
     } finally {
@@ -76,8 +87,10 @@ export class EtcdConnection {
     });
   }
 
-  close(): void {
-    this.client.close();
+  async close(): Promise<void> {
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    (await loaded?.catch(() => undefined))?.close();
   }
 }
 

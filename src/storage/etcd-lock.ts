@@ -32,7 +32,7 @@ export interface EtcdLocksOptions {
 export class EtcdLocks {
   private readonly local = new Map<Kind, Mutex>();
   private readonly context = new AsyncLocalStorage<HeldLock>();
-  private lease: { lease: Lease; id: Promise<string> } | undefined;
+  private lease: Promise<{ lease: Lease; id: string }> | undefined;
 
   constructor(
     private readonly conn: EtcdConnection,
@@ -54,7 +54,7 @@ export class EtcdLocks {
       } finally {
         lock.released = true;
         await this.conn
-          .call(`${kindDir(kind)} lock`, () => this.conn.client.delete().key(lock.key).exec())
+          .call(`${kindDir(kind)} lock`, (etcd) => etcd.delete().key(lock.key).exec())
           .catch(() => undefined);
       }
     });
@@ -70,19 +70,25 @@ export class EtcdLocks {
   async close(): Promise<void> {
     const l = this.lease;
     this.lease = undefined;
-    if (!l) return;
-    await this.conn.call('revoke lease', () => l.lease.revoke()).catch(() => undefined);
+    const session = await l?.catch(() => undefined);
+    if (!session) return;
+    await this.conn.call('revoke lease', () => session.lease.revoke()).catch(() => undefined);
   }
 
-  private session(): { lease: Lease; id: Promise<string> } {
+  /** This process's lease, granted on first use and again after it is lost. */
+  private async session(what: string): Promise<{ lease: Lease; id: string }> {
     if (!this.lease) {
-      const lease = this.conn.client.lease(this.options.leaseTTLSeconds);
-      const entry = { lease, id: lease.grant() };
-      entry.id.catch(() => undefined);
-      lease.on('lost', () => {
-        if (this.lease === entry) this.lease = undefined;
+      const entry = this.conn.call(what, async (etcd) => {
+        const lease = etcd.lease(this.options.leaseTTLSeconds);
+        lease.on('lost', () => {
+          if (this.lease === entry) this.lease = undefined;
+        });
+        return { lease, id: await lease.grant() };
       });
       this.lease = entry;
+      entry.catch(() => {
+        if (this.lease === entry) this.lease = undefined;
+      });
     }
     return this.lease;
   }
@@ -90,19 +96,13 @@ export class EtcdLocks {
   private async acquire(kind: Kind): Promise<HeldLock> {
     const what = `${kindDir(kind)} lock`;
     const dir = `${this.prefix}${kindDir(kind)}/`;
-    const s = this.session();
-    const id = await this.conn
-      .call(what, () => s.id)
-      .catch((err: unknown) => {
-        if (this.lease === s) this.lease = undefined;
-        throw err;
-      });
-    const key = `${dir}${id}`;
+    const s = await this.session(what);
+    const key = `${dir}${s.id}`;
     await this.conn.call(what, () => s.lease.put(key).value('').exec());
     const deadline = Date.now() + this.options.waitMs;
     try {
       for (;;) {
-        const res = await this.conn.call(what, () => this.conn.client.getAll().prefix(dir).exec());
+        const res = await this.conn.call(what, (etcd) => etcd.getAll().prefix(dir).exec());
         const mine = res.kvs.find((kv) => kv.key.toString() === key);
         if (!mine) throw unavailable(`${what}: lost while waiting (its lease expired)`);
         const ahead = res.kvs
@@ -112,9 +112,7 @@ export class EtcdLocks {
         await this.waitDeleted(ahead, BigInt(res.header.revision) + 1n, deadline, what);
       }
     } catch (err) {
-      await this.conn
-        .call(what, () => this.conn.client.delete().key(key).exec())
-        .catch(() => undefined);
+      await this.conn.call(what, (etcd) => etcd.delete().key(key).exec()).catch(() => undefined);
       throw err;
     }
   }
@@ -126,13 +124,8 @@ export class EtcdLocks {
     deadline: number,
     what: string,
   ): Promise<void> {
-    const watcher = await this.conn.call(what, () =>
-      this.conn.client
-        .watch()
-        .key(kv.key)
-        .startRevision(String(fromRevision))
-        .only('delete')
-        .create(),
+    const watcher = await this.conn.call(what, (etcd) =>
+      etcd.watch().key(kv.key).startRevision(String(fromRevision)).only('delete').create(),
     );
     try {
       await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import type { ComparatorBuilder, IKeyValue } from 'etcd3';
+import type { ComparatorBuilder, Etcd3, IKeyValue } from 'etcd3';
 import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { alreadyExists, notFound, unavailable } from '../errors.js';
 import { EtcdConnection, type EtcdConfig } from './etcd-connection.js';
@@ -73,7 +73,7 @@ export class EtcdRawStorage implements RawStorage {
   }
 
   private async get(what: string, key: string): Promise<IKeyValue | undefined> {
-    const res = await this.conn.call(what, () => this.conn.client.get(key).exec());
+    const res = await this.conn.call(what, (etcd) => etcd.get(key).exec());
     return res.kvs[0];
   }
 
@@ -93,8 +93,8 @@ export class EtcdRawStorage implements RawStorage {
 
   async list(kind: Kind): Promise<ObjectKey[]> {
     const prefix = this.prefix(kind);
-    const keys = await this.conn.call(`${kindDir(kind)} store`, () =>
-      this.conn.client.getAll().prefix(prefix).keys(),
+    const keys = await this.conn.call(`${kindDir(kind)} store`, (etcd) =>
+      etcd.getAll().prefix(prefix).keys(),
     );
     return keys
       .map((k) => k.slice(prefix.length))
@@ -105,8 +105,8 @@ export class EtcdRawStorage implements RawStorage {
 
   async readAll(kind: Kind): Promise<RawEntry[]> {
     const prefix = this.prefix(kind);
-    const res = await this.conn.call(`${kindDir(kind)} store`, () =>
-      this.conn.client.getAll().prefix(prefix).exec(),
+    const res = await this.conn.call(`${kindDir(kind)} store`, (etcd) =>
+      etcd.getAll().prefix(prefix).exec(),
     );
     return res.kvs
       .map((kv) => ({
@@ -120,12 +120,12 @@ export class EtcdRawStorage implements RawStorage {
 
   async write(key: ObjectKey, data: Buffer): Promise<void> {
     const name = nameOf(data);
-    await this.retry(key, `${this.label(key)}: write`, async (begin) => {
+    await this.retry(key, `${this.label(key)}: write`, async (etcd, begin) => {
       const objectKey = this.objectKey(key);
       const nameKey = name === undefined ? undefined : this.nameKey(key.kind, name);
       const [cur, index] = await Promise.all([
-        this.conn.client.get(objectKey).exec(),
-        nameKey === undefined ? undefined : this.conn.client.get(nameKey).exec(),
+        etcd.get(objectKey).exec(),
+        nameKey === undefined ? undefined : etcd.get(nameKey).exec(),
       ]);
       const curKV = cur.kvs[0];
       const indexKV = index?.kvs[0];
@@ -135,19 +135,19 @@ export class EtcdRawStorage implements RawStorage {
         );
       }
       const txn = begin(objectKey, curKV?.mod_revision ?? 0);
-      const ops = [this.conn.client.put(objectKey).value(data)];
+      const ops = [etcd.put(objectKey).value(data)];
       if (nameKey !== undefined) {
         txn.and(nameKey, 'Mod', '==', indexKV?.mod_revision ?? 0);
-        if (indexKV === undefined) ops.push(this.conn.client.put(nameKey).value(key.uid));
+        if (indexKV === undefined) ops.push(etcd.put(nameKey).value(key.uid));
       }
       const oldName = curKV === undefined ? undefined : nameOf(curKV.value);
       const deletes = [];
       if (oldName !== undefined && oldName !== name) {
         const oldKey = this.nameKey(key.kind, oldName);
-        const old = (await this.conn.client.get(oldKey).exec()).kvs[0];
+        const old = (await etcd.get(oldKey).exec()).kvs[0];
         if (old !== undefined && old.value.toString() === key.uid) {
           txn.and(oldKey, 'Mod', '==', old.mod_revision);
-          deletes.push(this.conn.client.delete().key(oldKey));
+          deletes.push(etcd.delete().key(oldKey));
         }
       }
       return (await txn.then(...ops, ...deletes).commit()).succeeded;
@@ -155,19 +155,19 @@ export class EtcdRawStorage implements RawStorage {
   }
 
   async delete(key: ObjectKey): Promise<void> {
-    await this.retry(key, `${this.label(key)}: delete`, async (begin) => {
+    await this.retry(key, `${this.label(key)}: delete`, async (etcd, begin) => {
       const objectKey = this.objectKey(key);
-      const cur = (await this.conn.client.get(objectKey).exec()).kvs[0];
+      const cur = (await etcd.get(objectKey).exec()).kvs[0];
       if (cur === undefined) return true;
       const txn = begin(objectKey, cur.mod_revision);
-      const ops = [this.conn.client.delete().key(objectKey)];
+      const ops = [etcd.delete().key(objectKey)];
       const name = nameOf(cur.value);
       if (name !== undefined) {
         const nameKey = this.nameKey(key.kind, name);
-        const index = (await this.conn.client.get(nameKey).exec()).kvs[0];
+        const index = (await etcd.get(nameKey).exec()).kvs[0];
         if (index !== undefined && index.value.toString() === key.uid) {
           txn.and(nameKey, 'Mod', '==', index.mod_revision);
-          ops.push(this.conn.client.delete().key(nameKey));
+          ops.push(etcd.delete().key(nameKey));
         }
       }
       return (await txn.then(...ops).commit()).succeeded;
@@ -181,15 +181,17 @@ export class EtcdRawStorage implements RawStorage {
   private async retry(
     key: ObjectKey,
     what: string,
-    attempt: (begin: Begin) => Promise<boolean>,
+    attempt: (etcd: Etcd3, begin: Begin) => Promise<boolean>,
   ): Promise<void> {
     const fence = this.locks.held(key.kind);
-    const begin: Begin = (k, revision) => {
-      const txn = this.conn.client.if(k, 'Mod', '==', revision);
-      return fence === undefined ? txn : txn.and(fence.key, 'Create', '==', fence.createRevision);
-    };
+    const begin =
+      (etcd: Etcd3): Begin =>
+      (k, revision) => {
+        const txn = etcd.if(k, 'Mod', '==', revision);
+        return fence === undefined ? txn : txn.and(fence.key, 'Create', '==', fence.createRevision);
+      };
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
-      if (await this.conn.call(what, () => attempt(begin))) return;
+      if (await this.conn.call(what, (etcd) => attempt(etcd, begin(etcd)))) return;
       if (fence !== undefined && !(await this.stillHeld(fence)))
         throw unavailable(`${what}: not done, the ${kindDir(key.kind)} lock was lost`, {
           hint: 'its lease expired (etcd unreachable for longer than its TTL); retry',
@@ -214,7 +216,7 @@ export class EtcdRawStorage implements RawStorage {
   /** Releases this process's locks and closes the connection. */
   async close(): Promise<void> {
     await this.locks.close();
-    this.conn.close();
+    await this.conn.close();
   }
 }
 

@@ -49,8 +49,8 @@ export class EtcdWatch implements Watch {
     while (!this.closed) {
       try {
         revision ??= await this.readFirst();
-        const watcher = await this.conn.call(`${this.kind.toLowerCase()} watch`, () =>
-          this.conn.client
+        const watcher = await this.conn.call(`${this.kind.toLowerCase()} watch`, (etcd) =>
+          etcd
             .watch()
             .prefix(this.prefix)
             .startRevision(String((revision ?? 0n) + 1n))
@@ -84,14 +84,12 @@ export class EtcdWatch implements Watch {
   private async readFirst(): Promise<bigint> {
     const what = `${this.kind.toLowerCase()} watch`;
     if (this.options.initial !== true) {
-      const res = await this.conn.call(what, () =>
-        this.conn.client.getAll().prefix(this.prefix).limit(1).exec(),
+      const res = await this.conn.call(what, (etcd) =>
+        etcd.getAll().prefix(this.prefix).limit(1).exec(),
       );
       return BigInt(res.header.revision);
     }
-    const res = await this.conn.call(what, () =>
-      this.conn.client.getAll().prefix(this.prefix).exec(),
-    );
+    const res = await this.conn.call(what, (etcd) => etcd.getAll().prefix(this.prefix).exec());
     const kvs = res.kvs
       .filter((kv) => isUID(this.uidOf(kv)))
       .sort((a, b) => compareText(this.uidOf(a), this.uidOf(b)));
