@@ -3,7 +3,7 @@ import { createServices } from '../composition.js';
 import { invalidArgument } from '../errors.js';
 import { attachConsole } from '../operations/console.js';
 import type { Services } from '../operations/services.js';
-import { loadHostConfig } from '../system/host-config.js';
+import { loadHostConfig, storeSettingsOf, type StoreFlags } from '../system/host-config.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { readBuildInfo, type BuildInfo } from '../system/packaging.js';
 import type { HandledSignal, ProgramIO } from '../system/program-io.js';
@@ -17,7 +17,7 @@ export interface GlobalOptions {
   quiet: boolean;
 }
 
-interface GlobalFlags {
+interface GlobalFlags extends StoreFlags {
   logLevel?: string;
   dataDir?: string;
   quiet?: boolean;
@@ -61,6 +61,7 @@ export class CliContext {
           insecureRegistries: o.insecureRegistry,
           importMaxSize: o.importMaxSize,
           importMaxEntries: o.importMaxEntries,
+          store: storeSettingsOf(o),
         },
         this.io.env,
       );
@@ -71,6 +72,13 @@ export class CliContext {
       );
     }
     return this.built;
+  }
+
+  /** Releases what the services hold open (the store's connection), so the process can end. */
+  async close(): Promise<void> {
+    const built = this.built;
+    this.built = undefined;
+    await built?.client.close();
   }
 
   build(): BuildInfo {
