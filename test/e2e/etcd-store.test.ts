@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ignite } from '../helpers/cli.js';
+import { API, startTestDaemon } from '../helpers/daemon.js';
 import { tempDataDir } from '../helpers/data-dir.js';
 import { startEtcdCluster } from '../helpers/etcd-cluster.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
@@ -74,6 +75,38 @@ test('ignite --store etcd://…: a VM created on one host is listed from another
   });
   assert.equal(noCert.code, 7, noCert.stderr);
   assert.match(noCert.stderr, /^Error: etcd at 127\.0\.0\.1:\d+/m);
+
+  // The daemon of a third host serves the same VMs, and ends promptly when told to.
+  await using third = await tempDataDir();
+  const daemon = await startTestDaemon(
+    { ...t.env, IGNITE_DATA_DIR: third.path },
+    {
+      dir: third.path,
+      args: [
+        '--store',
+        etcd.storeURL,
+        '--store-ca',
+        tls.ca,
+        '--store-cert',
+        tls.cert,
+        '--store-key',
+        tls.key,
+      ],
+    },
+  );
+  try {
+    const res = await daemon.request('GET', `${API}/vms`);
+    assert.equal(res.status, 200, res.text);
+    const items = (res.json as { items: VMJSON[] }).items;
+    assert.deepEqual(
+      items.map((v) => v.metadata.name),
+      [name],
+    );
+  } finally {
+    const t0 = Date.now();
+    await daemon.stop();
+    assert.ok(Date.now() - t0 < 10_000, `ignited took ${Date.now() - t0} ms to stop`);
+  }
 
   const removed = await host1(['rm', name]);
   assert.equal(removed.code, 0, removed.stderr);
