@@ -80,7 +80,7 @@ export class EtcdConnection {
   mapError(what: string, err: unknown): AppError {
     if (err instanceof AppError) return err;
     const msg = err instanceof Error ? err.message : String(err);
-    const quorum = /no leader|timed out|deadline|unavailable|circuit|not.*connect/i.test(msg);
+    const quorum = /no leader|timed out|deadline/i.test(msg);
     return unavailable(`${this.label}: ${what}: ${quorum ? `no quorum (${msg})` : msg}`, {
       cause: err,
       hint: 'check that a majority of the etcd members are up: etcdctl endpoint health',

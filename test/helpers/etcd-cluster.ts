@@ -92,6 +92,8 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     'new',
     '--initial-cluster-token',
     token,
+    '--logger',
+    'zap',
     '--log-level',
     'error',
     ...(tls
