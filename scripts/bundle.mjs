@@ -5,10 +5,36 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
+const require = createRequire(import.meta.url);
+
+/**
+ * etcd3 reads its gRPC service definitions from .proto files beside its code when it loads; a
+ * bundle has no such files, so the definitions are compiled into it (proto-loader's fromJSON
+ * takes what loadSync would have read).
+ */
+const etcdProtos = {
+  name: 'etcd3-protos',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+      const protobuf = require(require.resolve('protobufjs', { paths: [dirname(args.path)] }));
+      const file = join(dirname(args.path), '../proto/rpc.proto');
+      const json = new protobuf.Root().loadSync(file, { keepCase: true }).toJSON();
+      const src = readFileSync(args.path, 'utf8');
+      const call = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {';
+      if (!src.includes(call))
+        throw new Error(`${args.path}: rpc.proto is no longer loaded as expected`);
+      return {
+        contents: src.replace(call, `(0, proto_loader_1.fromJSON)(${JSON.stringify(json)}, {`),
+        loader: 'js',
+      };
+    });
+  },
+};
 for (const [entry, out] of [
   ['src/cli/main.ts', 'dist/ignite.cjs'],
   ['src/spawn/main.ts', 'dist/ignite-spawn.cjs'],
@@ -24,6 +50,7 @@ for (const [entry, out] of [
     format: 'cjs',
     target: 'node20',
     define: { 'import.meta.dirname': '__dirname' },
+    plugins: [etcdProtos],
     logLevel: 'warning',
   });
   // The build's identity, which its code cache must carry (see bin/load-bundle.cjs).

@@ -6,7 +6,13 @@ import type { Engine } from '../operations/engine.js';
 import { localEngine } from '../operations/local-engine.js';
 import type { Services } from '../operations/services.js';
 import { DaemonClient, daemonConnection, RemoteEngine } from '../remote/index.js';
-import { hostVMDefaults, loadHostConfig, type HostConfig } from '../system/host-config.js';
+import {
+  hostVMDefaults,
+  loadHostConfig,
+  storeSettingsOf,
+  type HostConfig,
+  type StoreFlags,
+} from '../system/host-config.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { readBuildInfo, type BuildInfo } from '../system/packaging.js';
 import { nodeHostFiles } from '../system/node-host-files.js';
@@ -21,7 +27,7 @@ export interface GlobalOptions {
   quiet: boolean;
 }
 
-interface GlobalFlags {
+interface GlobalFlags extends StoreFlags {
   logLevel?: string;
   dataDir?: string;
   quiet?: boolean;
@@ -70,6 +76,7 @@ export class CliContext {
         insecureRegistries: o.insecureRegistry,
         importMaxSize: o.importMaxSize,
         importMaxEntries: o.importMaxEntries,
+        store: storeSettingsOf(o),
       },
       this.io.env,
     );
@@ -121,6 +128,13 @@ export class CliContext {
       d !== undefined ? new RemoteEngine(d) : localEngine(this.services(cmd)),
     );
     return this.chosen;
+  }
+
+  /** Releases what the services hold open (the store's connection), so the process can end. */
+  async close(): Promise<void> {
+    const built = this.built;
+    this.built = undefined;
+    await built?.client.close();
   }
 
   build(): BuildInfo {

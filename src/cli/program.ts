@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_DAEMON_HOST } from '../remote/index.js';
-import { DEFAULT_DATA_DIR } from '../system/host-config.js';
+import { DEFAULT_DATA_DIR, STORE_FLAG_HELP } from '../system/host-config.js';
 import { LOG_LEVELS } from '../system/logger.js';
 import type { CliContext } from './context.js';
 import { collect } from './options.js';
@@ -30,6 +30,10 @@ export function buildProgram(ctx: CliContext): Command {
       '--data-dir <dir>',
       `where VMs, images and kernels are stored (env IGNITE_DATA_DIR; default ${DEFAULT_DATA_DIR})`,
     )
+    .option('--store <url>', STORE_FLAG_HELP.store)
+    .option('--store-ca <file>', STORE_FLAG_HELP.storeCa)
+    .option('--store-cert <file>', STORE_FLAG_HELP.storeCert)
+    .option('--store-key <file>', STORE_FLAG_HELP.storeKey)
     .option('-q, --quiet', 'print only IDs', false)
     .option(
       '--insecure-registry <host>',

@@ -14,8 +14,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   const program = buildProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });
+    await ctx.close();
     return ctx.exitCode ?? EXIT_CODES.Success;
   } catch (err) {
+    await ctx.close().catch(() => undefined);
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT_CODES.Success;
       return EXIT_CODES.Usage;

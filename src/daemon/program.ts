@@ -2,13 +2,19 @@ import { Command, CommanderError, Option } from 'commander';
 import { createServices } from '../composition.js';
 import { toAppError } from '../errors.js';
 import { DEFAULT_HOST_PORT_RANGE, resolveManifestTrust } from '../operations/manifest-trust.js';
-import { DEFAULT_DATA_DIR, loadHostConfig } from '../system/host-config.js';
+import {
+  DEFAULT_DATA_DIR,
+  loadHostConfig,
+  STORE_FLAG_HELP,
+  storeSettingsOf,
+  type StoreFlags,
+} from '../system/host-config.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import type { ProgramIO } from '../system/program-io.js';
 import { startDaemon } from './daemon.js';
 import { DEFAULT_LISTEN, parseListenAddress } from './listen-address.js';
 
-interface DaemonFlags {
+interface DaemonFlags extends StoreFlags {
   listen: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -40,6 +46,10 @@ function daemonCommand(io: ProgramIO): Command {
     .option('--token-file <file>', 'the bearer token TCP clients must send (mode 0600)')
     .option('--insecure', 'allow plain TCP without a token, on a loopback address only', false)
     .option('--data-dir <dir>', `data directory (env IGNITE_DATA_DIR; default ${DEFAULT_DATA_DIR})`)
+    .option('--store <url>', STORE_FLAG_HELP.store)
+    .option('--store-ca <file>', STORE_FLAG_HELP.storeCa)
+    .option('--store-cert <file>', STORE_FLAG_HELP.storeCert)
+    .option('--store-key <file>', STORE_FLAG_HELP.storeKey)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option(
       '--allow-host-path <dir>',
@@ -59,7 +69,10 @@ function daemonCommand(io: ProgramIO): Command {
     .option('--start-timeout <seconds>', 'how long a start waits for the VM to run', '120')
     .action(async (f: DaemonFlags) => {
       const listen = (f.listen.length > 0 ? f.listen : [DEFAULT_LISTEN]).map(parseListenAddress);
-      const config = loadHostConfig({ dataDir: f.dataDir, logLevel: f.logLevel }, io.env);
+      const config = loadHostConfig(
+        { dataDir: f.dataDir, logLevel: f.logLevel, store: storeSettingsOf(f) },
+        io.env,
+      );
       const s = createServices(config, { stream: io.stderr, component: 'daemon' }, io.signals);
       const trust = await resolveManifestTrust(s, {
         allowHostPaths: f.allowHostPath,
@@ -82,6 +95,7 @@ function daemonCommand(io: ProgramIO): Command {
       await stopped;
       s.logger.info('ignited: stopping (VMs keep running)');
       await daemon.close();
+      await s.client.close();
     });
 }
 

@@ -57,6 +57,8 @@ function spawnProgram(io: ProgramIO): Command {
           const e = toAppError(err);
           s.logger.error({ err, code: e.code, uid }, e.message);
           throw e;
+        } finally {
+          await s.client.close();
         }
       },
     );

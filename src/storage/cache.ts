@@ -90,6 +90,10 @@ export class CachedStorage implements Storage {
     return this.inner.withLock(kind, fn);
   }
 
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
   /** Passed through: entries are checked against the stored checksum on every read anyway. */
   watch<K extends Kind>(
     kind: K,

@@ -26,6 +26,11 @@ export class Client {
     this.kernels = new KindClient(storage, 'Kernel');
   }
 
+  /** Releases the store's connections and locks (RawStorage.close); the client is done after it. */
+  close(): Promise<void> {
+    return this.storage.close();
+  }
+
   of<K extends Kind>(kind: K): KindClient<K> {
     const map = { VM: this.vms, Image: this.images, Kernel: this.kernels } as const;
     return map[kind] as unknown as KindClient<K>;

@@ -236,6 +236,11 @@ export class FsRawStorage implements RawStorage {
     return new PollingWatch(config, listener, options);
   }
 
+  /** Holds no connection: each lock is released by its holder. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
     const dir = this.kindPath(kind);
     let release: () => Promise<void>;

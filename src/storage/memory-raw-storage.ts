@@ -129,6 +129,10 @@ export class MemoryRawStorage implements RawStorage {
     return Promise.resolve(entry ? String(entry.version) : undefined);
   }
 
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
     let m = this.locks.get(kind);
     if (!m) {

@@ -43,6 +43,11 @@ export interface RawStorage {
    * store) go to `options.onError`, and watching goes on.
    */
   watch(kind: Kind, listener: RawWatchListener, options?: WatchOptions): Watch;
+  /**
+   * Releases what the store holds for this process (connections, leases, locks); nothing may be
+   * called after it. A no-op for stores that hold nothing.
+   */
+  close(): Promise<void>;
 }
 
 /** What happened to a watched object. */

@@ -47,6 +47,8 @@ export interface Storage {
   checksum(kind: Kind, uid: string): Promise<string | undefined>;
   keys(kind: Kind): Promise<ObjectKey[]>;
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T>;
+  /** RawStorage.close. */
+  close(): Promise<void>;
   /**
    * RawStorage.watch, decoded. A change whose bytes do not decode goes to `options.onError`
    * instead of the listener.
@@ -124,6 +126,10 @@ export class GenericStorage implements Storage {
 
   withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
     return this.raw.withLock(kind, fn);
+  }
+
+  close(): Promise<void> {
+    return this.raw.close();
   }
 
   watch<K extends Kind>(

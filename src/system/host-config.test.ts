@@ -4,6 +4,7 @@ import {
   DEFAULT_DATA_DIR,
   hostVMDefaults,
   parseHostConfig,
+  storeSettingsOf,
   type HostFlags,
 } from './host-config.js';
 
@@ -95,6 +96,47 @@ test('parseHostConfig: flags, then the environment, then the defaults', () => {
     if (!('dockerConfigDir' in c.want)) assert.equal(got.dockerConfigDir, undefined, c.name);
     assert.equal(got.env, c.env, `${c.name}: the environment is passed on as it is`);
   }
+});
+
+test('parseHostConfig: the store from its flags, else IGNITE_STORE*, and passed on in the environment', () => {
+  const env = {
+    IGNITE_STORE: 'etcd://e1',
+    IGNITE_STORE_CA: '/env/ca.pem',
+    IGNITE_STORE_KEY: '',
+  };
+  const fromEnv = parseHostConfig({}, env, '');
+  assert.deepEqual(fromEnv.store, { url: 'etcd://e1', ca: '/env/ca.pem' });
+  assert.equal(fromEnv.env, env);
+
+  const fromFlags = parseHostConfig(
+    { store: { url: 'etcd://f1,f2', cert: '/f/c.pem', key: '/f/c.key' } },
+    env,
+    '',
+  );
+  assert.deepEqual(fromFlags.store, {
+    url: 'etcd://f1,f2',
+    ca: '/env/ca.pem',
+    cert: '/f/c.pem',
+    key: '/f/c.key',
+  });
+  assert.equal(fromFlags.env['IGNITE_STORE'], 'etcd://f1,f2', 'a supervisor uses the same store');
+  assert.equal(fromFlags.env['IGNITE_STORE_CERT'], '/f/c.pem');
+  assert.equal(env.IGNITE_STORE, 'etcd://e1', 'the given environment is not changed');
+
+  assert.deepEqual(parseHostConfig({}, {}, '').store, {}, 'the data dir by default');
+});
+
+test('storeSettingsOf: the store flags given, and only those', () => {
+  assert.deepEqual(storeSettingsOf({}), {});
+  assert.deepEqual(
+    storeSettingsOf({ store: 'etcd://h', storeCa: 'a', storeCert: 'c', storeKey: 'k' }),
+    {
+      url: 'etcd://h',
+      ca: 'a',
+      cert: 'c',
+      key: 'k',
+    },
+  );
 });
 
 test('parseHostConfig: resolvers without loopback stubs or comments', () => {

@@ -12,7 +12,57 @@ export interface HostFlags {
   insecureRegistries?: readonly string[] | undefined;
   importMaxSize?: string | undefined;
   importMaxEntries?: string | undefined;
+  /** `--store` and its TLS files (`--store-ca`, `--store-cert`, `--store-key`). */
+  store?: StoreSettings | undefined;
 }
+
+/**
+ * Where objects are stored, as written: no `url` (the data dir, the default) or
+ * `etcd://host:port,…` with optional `?ca=&cert=&key=` (PEM files). `ca`, `cert` and `key` come
+ * from the flags or IGNITE_STORE_CA, _CERT and _KEY, and win over the URL's query. Parsed and
+ * checked by src/storage/store-url.ts when the store is opened.
+ */
+export interface StoreSettings {
+  url?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The store flags as commander parses them (`--store`, `--store-ca`, …). */
+export interface StoreFlags {
+  store?: string | undefined;
+  storeCa?: string | undefined;
+  storeCert?: string | undefined;
+  storeKey?: string | undefined;
+}
+
+/** The store settings that the flags give, leaving out those not given. */
+export function storeSettingsOf(f: StoreFlags): StoreSettings {
+  return {
+    ...(f.store !== undefined ? { url: f.store } : {}),
+    ...(f.storeCa !== undefined ? { ca: f.storeCa } : {}),
+    ...(f.storeCert !== undefined ? { cert: f.storeCert } : {}),
+    ...(f.storeKey !== undefined ? { key: f.storeKey } : {}),
+  };
+}
+
+/** The help of the store flags, shared by the programs that take them. */
+export const STORE_FLAG_HELP = {
+  store:
+    'keep VMs, images and kernels in etcd: etcd://host:port,host:port,… (env IGNITE_STORE; default: the data dir). Their files stay in the data dir',
+  storeCa: "the CA (PEM) of the etcd members' certificates: TLS (env IGNITE_STORE_CA)",
+  storeCert: 'the client certificate (PEM) for etcd (env IGNITE_STORE_CERT)',
+  storeKey: "the client certificate's key (PEM) for etcd (env IGNITE_STORE_KEY)",
+} as const;
+
+/** The environment variables of the store settings, each after its flag. */
+const STORE_ENV = {
+  url: 'IGNITE_STORE',
+  ca: 'IGNITE_STORE_CA',
+  cert: 'IGNITE_STORE_CERT',
+  key: 'IGNITE_STORE_KEY',
+} as const;
 
 /**
  * The host's settings, from the global flags, the environment and resolv.conf, read once per
@@ -22,8 +72,13 @@ export interface HostFlags {
 export interface HostConfig {
   dataDir: string;
   logLevel: LogLevel;
-  /** The environment, passed on to the programs ignite starts (its supervisor, git). */
+  /**
+   * The environment, passed on to the programs ignite starts (its supervisor, git). The store
+   * settings are in it as IGNITE_STORE*, so a supervisor uses the store its starter did.
+   */
   env: NodeJS.ProcessEnv;
+  /** `--store` or IGNITE_STORE, and its TLS files. */
+  store: StoreSettings;
   /** IGNITE_VMM: `qemu`, `firecracker`, or `auto` (the default) to use what is installed. */
   vmm: string;
   /** IGNITE_ACCEL: QEMU's accelerator (anything but kvm or tcg is auto). */
@@ -55,10 +110,20 @@ export function parseHostConfig(
   const dockerConfigDir = set('DOCKER_CONFIG');
   const maxSize = flags.importMaxSize ?? env['IGNITE_IMPORT_MAX_SIZE'];
   const maxEntries = flags.importMaxEntries ?? env['IGNITE_IMPORT_MAX_ENTRIES'];
+  const store: StoreSettings = {};
+  const storeFlags: NodeJS.ProcessEnv = {};
+  for (const field of ['url', 'ca', 'cert', 'key'] as const) {
+    const flag = flags.store?.[field];
+    const value = flag !== undefined && flag !== '' ? flag : set(STORE_ENV[field]);
+    if (value !== undefined) store[field] = value;
+    if (value !== undefined && value !== env[STORE_ENV[field]])
+      storeFlags[STORE_ENV[field]] = value;
+  }
   return {
     dataDir: flags.dataDir ?? set('IGNITE_DATA_DIR') ?? DEFAULT_DATA_DIR,
     logLevel: flags.logLevel ?? 'info',
-    env,
+    env: Object.keys(storeFlags).length === 0 ? env : { ...env, ...storeFlags },
+    store,
     vmm: env['IGNITE_VMM'] ?? 'auto',
     accel: accel === 'kvm' || accel === 'tcg' ? accel : 'auto',
     ...(kernelImage !== undefined ? { kernelImage } : {}),
