@@ -46,9 +46,11 @@ export interface VMNetwork {
   /**
    * Undoes attach (namespace, tap, DHCP server, the CNI attachment), releasing the address the
    * attachment held, as a container's is at stop. A reservation not yet handed over stays.
-   * Idempotent; a VM the network does not know is a no-op.
+   * Idempotent; a VM the network does not know is a no-op. With `keepAddress` (a VM stopped with
+   * its memory saved, whose guest keeps its address), the address is reserved for the VM again,
+   * so the next attach hands it back.
    */
-  detach(req: { uid: string }): Promise<void>;
+  detach(req: { uid: string; keepAddress?: boolean }): Promise<void>;
   /** Releases everything the VM holds, its reserved address included. Idempotent. */
   release(req: { uid: string }): Promise<void>;
   /** How many DHCP leases the VM's server handed out since attach (a metric); 0 for none. */

@@ -5,6 +5,7 @@ import type { VMFiles } from '../storage/layout.js';
 import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
+import { RequestDesk } from './supervisor-requests.js';
 import { exitRecord, type AskedEnd } from './vm-exit.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 
@@ -21,6 +22,8 @@ export type SuperviseServices = Pick<
   | 'vmms'
   | 'vmMetrics'
   | 'signals'
+  | 'requests'
+  | 'stateFiles'
 >;
 
 export interface SuperviseOptions {
@@ -75,6 +78,10 @@ export async function superviseVM(
   let exit: ExitInfo | undefined;
   let asked: AskedEnd | undefined;
   let metrics: { close(): Promise<void> } | undefined;
+  let desk: RequestDesk | undefined;
+  let requests: { close(): Promise<void> } | undefined;
+  // A state saved by `stop --save` (or `snapshot create --stop`) is resumed instead of a boot.
+  const restoreFrom = (await s.stateFiles.has(paths.savedState)) ? paths.savedState : undefined;
   try {
     const net = await s.network.attach({
       uid,
@@ -83,37 +90,52 @@ export async function superviseVM(
       ports: vm.spec.network.ports ?? [],
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
-    running = await driver.start({
-      uid,
-      name: vm.metadata.name,
-      vcpus: vm.spec.cpus,
-      memoryMiB: vm.spec.memory.toMiB(),
-      ...(vm.spec.logMaxSize !== undefined ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes } : {}),
-      kernel: {
-        vmlinuxPath: kernel.vmlinux,
-        ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
-        cmdline: vm.spec.kernel.cmdLine,
+    running = await driver.start(
+      {
+        uid,
+        name: vm.metadata.name,
+        vcpus: vm.spec.cpus,
+        memoryMiB: vm.spec.memory.toMiB(),
+        ...(vm.spec.logMaxSize !== undefined
+          ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes }
+          : {}),
+        kernel: {
+          vmlinuxPath: kernel.vmlinux,
+          ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
+          cmdline: vm.spec.kernel.cmdLine,
+        },
+        rootDisk,
+        nics:
+          net.tapName !== undefined && net.mac !== undefined
+            ? [{ tapName: net.tapName, mac: net.mac }]
+            : [],
+        ...(net.netns !== undefined ? { netns: net.netns } : {}),
+        paths: {
+          consoleLog: paths.consoleLog,
+          consoleSocket: paths.consoleSocket,
+          controlSocket: paths.controlSocket,
+          workDir: paths.dir,
+        },
       },
-      rootDisk,
-      nics:
-        net.tapName !== undefined && net.mac !== undefined
-          ? [{ tapName: net.tapName, mac: net.mac }]
-          : [],
-      ...(net.netns !== undefined ? { netns: net.netns } : {}),
-      paths: {
-        consoleLog: paths.consoleLog,
-        consoleSocket: paths.consoleSocket,
-        controlSocket: paths.controlSocket,
-        workDir: paths.dir,
-      },
-    });
+      restoreFrom !== undefined ? { restoreFrom } : {},
+    );
     const hv = running;
-    log.info({ pid: hv.pid, vmm: driver.name }, `${label}: started`);
+    log.info(
+      { pid: hv.pid, vmm: driver.name, restored: restoreFrom !== undefined },
+      `${label}: started`,
+    );
+    // Resumed: the state is spent, as the guest and its disk move on from it.
+    if (restoreFrom !== undefined) await s.stateFiles.remove(restoreFrom);
     const run: DefaultedVMStatus = {
       state: 'Running',
       startTime: s.clock.now().toISOString(),
       ipAddresses: net.ipAddresses,
-      runtime: { vmm: driver.name, spawnPid: s.host.pid, pid: hv.pid },
+      runtime: {
+        vmm: driver.name,
+        spawnPid: s.host.pid,
+        pid: hv.pid,
+        ...(restoreFrom !== undefined ? { restored: true } : {}),
+      },
       network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
     };
     await s.client.vms.update(uid, (v) => {
@@ -127,6 +149,22 @@ export async function superviseVM(
       .catch((err: unknown) => log.warn({ err }, `${label}: could not write ${paths.runRecord}`));
     metrics = await serveMetrics(s, vm, hv, paths, net, driver.name).catch((err: unknown) => {
       log.warn({ err }, `${label}: metrics not served: ${toAppError(err).message}`);
+      return undefined;
+    });
+
+    desk = new RequestDesk(
+      s,
+      hv,
+      paths,
+      label,
+      async () => {
+        asked = 'Stopped';
+        await hv.kill();
+      },
+      rootDisk.path,
+    );
+    requests = await s.requests.serve(paths.supervisorSocket, desk.handle).catch((err: unknown) => {
+      log.warn({ err }, `${label}: requests not served: ${toAppError(err).message}`);
       return undefined;
     });
 
@@ -163,8 +201,16 @@ export async function superviseVM(
     // First: once the record says Stopped, no run file may say otherwise.
     await s.runtimeFiles.removeRunRecord(uid).catch(() => undefined);
     if (metrics) await metrics.close().catch(() => undefined);
+    if (requests) await requests.close().catch(() => undefined);
+    if (desk)
+      await s.stateFiles
+        .adoptOverlay(rootDisk.path, desk.current, desk.superseded)
+        .catch((err: unknown) =>
+          log.error({ err }, `${label}: root disk: ${toAppError(err).message}`),
+        );
     try {
-      await s.network.detach({ uid });
+      // A saved guest keeps its address in memory: the network keeps it for the VM.
+      await s.network.detach({ uid, keepAddress: desk?.saved === true });
     } catch (err) {
       log.error({ err }, `${label}: network teardown failed: ${toAppError(err).message}`);
     }

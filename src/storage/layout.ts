@@ -51,8 +51,11 @@ export interface VMFiles {
    * from it, and a plain stop removes it.
    */
   savedState: string;
-  /** The overlay a running VM writes to after a snapshot froze its disk, until it exits. */
-  nextRootDisk: string;
+  /**
+   * `rootfs.next-<n>.qcow2`: the overlays a running VM writes to after its n-th snapshot froze its
+   * disk; the last becomes the root disk when it exits.
+   */
+  nextRootDisk(n: number): string;
 }
 
 /** The files of one snapshot, all in `<dataDir>/snapshot/<uid>/`. */
@@ -82,7 +85,7 @@ export function vmFiles(dir: string, uid: string): VMFiles {
     runRecord: runRecordFile(dir),
     supervisorSocket: join(dir, 'supervisor.sock'),
     savedState: join(dir, 'state'),
-    nextRootDisk: join(dir, 'rootfs.next.qcow2'),
+    nextRootDisk: (n) => join(dir, `rootfs.next-${n}.qcow2`),
   };
 }
 

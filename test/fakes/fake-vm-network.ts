@@ -68,7 +68,7 @@ export class FakeVMNetwork implements VMNetwork {
     return attachment;
   }
 
-  async detach(req: { uid: string }): Promise<void> {
+  async detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {
     await this.record('detach', req.uid);
     return this.memory.detach(req);
   }

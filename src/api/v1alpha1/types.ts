@@ -156,6 +156,9 @@ export const VMRuntimeStatusSchema = z
       .positive()
       .optional()
       .meta({ description: 'PID of the hypervisor process.' }),
+    restored: z.boolean().optional().meta({
+      description: 'This run resumed a saved state (`stop --save`, `snapshot create --stop`).',
+    }),
   })
   .meta({
     id: 'VMRuntimeStatus',

@@ -1,0 +1,122 @@
+import { isUID } from '../api/index.js';
+import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
+import type { VMFiles } from '../storage/layout.js';
+import type { RunningVM } from '../vmm/vmm-driver.js';
+import type { Services } from './services.js';
+
+/**
+ * What `ignite` asks a running VM's supervisor, which owns the hypervisor, over the VM's
+ * `supervisor.sock`:
+ * - `save` (`stop --save`): save the state into the VM's directory, then end the run; the next
+ *   start resumes from it;
+ * - `snapshot` (`snapshot create`): pause, freeze the disk as the snapshot's, save the state into
+ *   the snapshot's directory, then resume (or, with `stop`, keep the state for the next start and
+ *   end the run).
+ */
+export type SupervisorRequest =
+  { op: 'save' } | { op: 'snapshot'; snapshot: string; stop: boolean };
+
+/** The answer to a save or a snapshot. */
+export interface SaveAnswer {
+  /** The state's files and their total size (for a snapshot, its disk not included). */
+  bytes: number;
+  saveMs: number;
+  /** When the save finished. */
+  created: string;
+}
+
+/** Checks a request as it came off the socket. */
+export function parseSupervisorRequest(value: unknown): SupervisorRequest {
+  const r = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (r['op'] === 'save') return { op: 'save' };
+  if (r['op'] === 'snapshot' && typeof r['snapshot'] === 'string' && isUID(r['snapshot']))
+    return { op: 'snapshot', snapshot: r['snapshot'], stop: r['stop'] === true };
+  throw invalidArgument(`supervisor request ${JSON.stringify(value)}: not understood`);
+}
+
+export type RequestDeskServices = Pick<Services, 'layout' | 'stateFiles' | 'clock' | 'logger'>;
+
+/**
+ * The supervisor's side: serves one request at a time on the hypervisor it owns, and keeps track
+ * of the overlay the VM writes to, which a snapshot changes (`current`; the names it wrote to
+ * before are `superseded`, to go once the hypervisor has exited).
+ */
+export class RequestDesk {
+  current: string;
+  readonly superseded: string[] = [];
+  /** Whether the run ended with its state saved: the VM's address is then kept. */
+  saved = false;
+  private busy = false;
+  private generation = 0;
+
+  constructor(
+    private readonly s: RequestDeskServices,
+    private readonly hv: RunningVM,
+    private readonly paths: VMFiles,
+    private readonly label: string,
+    /** Ends the run as asked by the user (the hypervisor is killed; the VM is recorded Stopped). */
+    private readonly end: () => Promise<void>,
+    rootDisk: string,
+  ) {
+    this.current = rootDisk;
+  }
+
+  readonly handle = async (raw: unknown): Promise<SaveAnswer> => {
+    const request = parseSupervisorRequest(raw);
+    if (this.busy) throw failedPrecondition(`${this.label}: busy saving its state`);
+    if (this.saved) throw failedPrecondition(`${this.label}: stopping`);
+    this.busy = true;
+    try {
+      return request.op === 'save' ? await this.save() : await this.snapshot(request);
+    } finally {
+      this.busy = false;
+    }
+  };
+
+  private async save(): Promise<SaveAnswer> {
+    const file = this.paths.savedState;
+    try {
+      const info = await this.hv.saveState(file);
+      this.saved = true;
+      this.s.logger.info({ bytes: info.bytes, saveMs: info.saveMs }, `${this.label}: state saved`);
+      await this.end();
+      return this.answer(info);
+    } catch (err) {
+      await this.s.stateFiles.remove(file).catch(() => undefined);
+      await this.hv.resume().catch(() => undefined);
+      throw toAppError(err, `${this.label}: save failed`);
+    }
+  }
+
+  private async snapshot(request: { snapshot: string; stop: boolean }): Promise<SaveAnswer> {
+    const snap = this.s.layout.snapshot(request.snapshot);
+    const next = this.paths.nextRootDisk(++this.generation);
+    try {
+      await this.hv.pause();
+      await this.hv.freezeRootDisk(snap.disk, next);
+      this.superseded.push(this.current);
+      this.current = next;
+      const info = await this.hv.saveState(snap.state);
+      this.s.logger.info(
+        { snapshot: request.snapshot, bytes: info.bytes, saveMs: info.saveMs },
+        `${this.label}: snapshot saved`,
+      );
+      if (request.stop) {
+        await this.s.stateFiles.link(snap.state, this.paths.savedState);
+        this.saved = true;
+        await this.end();
+      } else {
+        await this.hv.resume();
+      }
+      return this.answer(info);
+    } catch (err) {
+      await this.s.stateFiles.remove(snap.state).catch(() => undefined);
+      await this.hv.resume().catch(() => undefined);
+      throw toAppError(err, `${this.label}: snapshot failed`);
+    }
+  }
+
+  private answer(info: { bytes: number; saveMs: number }): SaveAnswer {
+    return { bytes: info.bytes, saveMs: info.saveMs, created: this.s.clock.now().toISOString() };
+  }
+}
