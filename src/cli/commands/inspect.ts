@@ -8,8 +8,10 @@ import { formatObject, parseOutput, type OutputFormat } from '../output/format.j
 export function registerInspect(program: Command, ctx: CliContext): void {
   program
     .command('inspect')
-    .description('Inspect a VM, image or kernel: prints the stored object (JSON by default)')
-    .argument('<kind>', 'vm, image or kernel')
+    .description(
+      'Inspect a VM, image, kernel or snapshot: prints the stored object (JSON by default)',
+    )
+    .argument('<kind>', 'vm, image, kernel or snapshot')
     .argument('<object>', 'name, UID, or a unique prefix of either')
     .option(
       '-o, --output <format>',
@@ -29,7 +31,8 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         cmd: Command,
       ) => {
         const kind = parseKind(kindArg);
-        if (!kind) throw invalidArgument(`kind "${kindArg}": unknown (use vm, image or kernel)`);
+        if (!kind)
+          throw invalidArgument(`kind "${kindArg}": unknown (use vm, image, kernel or snapshot)`);
         const format = parseOutput(
           opts.template ?? opts.output,
           ['json', 'yaml'],

@@ -1,0 +1,194 @@
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isProcessAlive } from '../../src/system/linux-processes.js';
+import { ignite } from '../helpers/cli.js';
+import {
+  BUSYBOX_INIT,
+  typeOnConsole,
+  waitForBusyboxInit,
+  waitForText,
+} from '../helpers/console.js';
+import { vmTestEnv } from '../helpers/vm-env.js';
+
+interface VMJSON {
+  metadata: { uid: string; annotations?: Record<string, string> };
+  status: {
+    state: string;
+    desiredState?: string;
+    runtime?: { spawnPid: number; pid: number; restored?: boolean };
+  };
+}
+
+interface SnapshotJSON {
+  metadata: { uid: string; name: string };
+  spec: { source: { name: string; uid: string }; memory: string; vmm: string };
+  status: {
+    files?: { state: string; sidecar: string; disk: string };
+    size?: string;
+    saveSeconds?: number;
+  };
+}
+
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+/** The highest `tick-<n>` the counter printed on the console. */
+const lastTick = (log: string) =>
+  Math.max(0, ...[...log.matchAll(/^tick-(\d+)\r?$/gm)].map((m) => Number(m[1])));
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+// Real QEMU microvm under TCG, no network: what is tested is the guest's memory and disk.
+test(
+  'stop --save and start resume a counter in RAM and keep the disk; a mismatched or truncated state fails cleanly; snapshot create and rm',
+  { timeout: 900_000 },
+  async () => {
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const name = `snap-${process.pid}`;
+    const inspect = async () =>
+      JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJSON;
+
+    const run = await ignite(
+      ['run', `${t.registry}/ignite-busybox`, '--name', name, '--net', 'none', '--memory', '256MB'],
+      { env },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const uid = await waitForBusyboxInit(t.dataDir, run.stdout, 120_000);
+    const vmDir = join(t.dataDir, 'vm', uid);
+    const consoleLog = join(vmDir, 'console.log');
+    const consoleSocket = join(vmDir, 'console.sock');
+    await waitForText(consoleLog, 'ignite-busybox: ready', 60_000);
+    await typeOnConsole(
+      consoleSocket,
+      'echo saved | rev > /root/before; sync; (i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done) &',
+    );
+    await waitForText(consoleLog, /^tick-4\r?$/m, 60_000);
+
+    // stop --save: the state is in the VM's directory, the VM is stopped.
+    const save = await ignite(['stop', '--save', name], { env });
+    assert.equal(save.code, 0, save.stderr);
+    const stopped = await inspect();
+    assert.equal(stopped.status.state, 'Stopped');
+    assert.equal(stopped.status.desiredState, 'Stopped');
+    assert.ok(await exists(join(vmDir, 'state')), 'the state is saved');
+    assert.ok(await exists(join(vmDir, 'state.json')), 'with its sidecar');
+    const before = lastTick(await readFile(consoleLog, 'utf8'));
+    assert.ok(before >= 4, `the counter ran: ${before}`);
+
+    // start resumes: the counter goes on from where it was, the guest did not boot again.
+    const start = await ignite(['start', name], { env });
+    assert.equal(start.code, 0, start.stderr);
+    assert.equal((await inspect()).status.runtime?.restored, true);
+    const resumed = await waitForText(
+      consoleLog,
+      new RegExp(`^tick-${before + 2}\\r?$`, 'm'),
+      60_000,
+    );
+    assert.equal(count(resumed, BUSYBOX_INIT), 1, 'no second boot');
+    assert.doesNotMatch(resumed.slice(resumed.lastIndexOf(`tick-${before}`)), /^tick-1\r?$/m);
+    assert.ok(!(await exists(join(vmDir, 'state'))), 'the spent state is removed');
+    await typeOnConsole(consoleSocket, 'cat /root/before');
+    await waitForText(consoleLog, 'devas', 30_000);
+
+    // A state saved with 256 MiB does not restore into a VM of 128 MiB: a clear error, and
+    // nothing left running.
+    assert.equal((await ignite(['stop', '--save', name], { env })).code, 0);
+    const metadataFile = join(vmDir, 'metadata.json');
+    const original = await readFile(metadataFile, 'utf8');
+    const changed = JSON.parse(original) as { spec: { memory: string } };
+    changed.spec.memory = '128MB';
+    await writeFile(metadataFile, JSON.stringify(changed));
+    const mismatch = await ignite(['start', name], { env });
+    assert.notEqual(mismatch.code, 0);
+    assert.match(mismatch.stderr, /memory: saved with 256 MiB, this VM has 128 MiB/);
+    assert.match(mismatch.stderr, new RegExp(`ignite stop ${name}.*discards it`));
+    await assertNothingRunning(vmDir, await inspect());
+    await writeFile(metadataFile, original);
+
+    // A truncated state fails as clearly, and leaves nothing either.
+    const state = join(vmDir, 'state');
+    await truncate(state, (await stat(state)).size - 4096);
+    const truncated = await ignite(['start', name], { env });
+    assert.notEqual(truncated.code, 0);
+    assert.match(truncated.stderr, /damaged: .*state is \d+ bytes, \d+ bytes were saved/);
+    await assertNothingRunning(vmDir, await inspect());
+
+    // A plain stop discards the state; start then boots afresh, the disk kept.
+    assert.equal((await ignite(['stop', name], { env })).code, 0);
+    assert.ok(!(await exists(state)) && !(await exists(`${state}.json`)), 'state discarded');
+    assert.equal((await ignite(['start', name], { env })).code, 0);
+    const fresh = await waitForText(consoleLog, /(ignite-busybox: ready[\s\S]*){2}/, 120_000);
+    assert.equal(count(fresh, BUSYBOX_INIT), 2, 'booted afresh');
+    assert.notEqual((await inspect()).status.runtime?.restored, true);
+    await typeOnConsole(consoleSocket, 'cat /root/before; echo snap-$((6*7))');
+    await waitForText(consoleLog, /devas[\s\S]*snap-42/, 30_000);
+
+    // snapshot create: the VM goes on; the snapshot's files are under <dataDir>/snapshot/<uid>/.
+    const create = await ignite(['snapshot', 'create', name, '--name', 's1'], { env });
+    assert.equal(create.code, 0, create.stderr);
+    const snapUID = create.stdout.trim();
+    const list = JSON.parse(
+      (await ignite(['snapshot', 'ls', '-o', 'json'], { env })).stdout,
+    ) as SnapshotJSON[];
+    assert.equal(list.length, 1);
+    const s1 = list[0];
+    assert.ok(s1);
+    assert.equal(s1.metadata.uid, snapUID);
+    assert.deepEqual(s1.spec.source, { name, uid });
+    assert.equal(s1.spec.vmm, 'qemu');
+    const snapDir = join(t.dataDir, 'snapshot', snapUID);
+    assert.deepEqual(s1.status.files, {
+      state: join(snapDir, 'state'),
+      sidecar: join(snapDir, 'state.json'),
+      disk: join(snapDir, 'disk.qcow2'),
+    });
+    for (const f of Object.values(s1.status.files ?? {})) assert.ok(await exists(f), f);
+    assert.ok((s1.status.saveSeconds ?? 0) > 0);
+    assert.equal((await inspect()).status.state, 'Running');
+    await typeOnConsole(consoleSocket, 'echo after | rev > /root/after; sync; echo went-$((5*5))');
+    await waitForText(consoleLog, 'went-25', 30_000);
+    const shown = await ignite(['snapshot', 'inspect', 's1'], { env });
+    assert.equal((JSON.parse(shown.stdout) as SnapshotJSON).metadata.uid, snapUID);
+
+    // The VM's disk sits on the snapshot's: rm is refused while the VM exists.
+    const refused = await ignite(['snapshot', 'rm', 's1'], { env });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, new RegExp(`snapshot "s1": in use by vm "${name}"`));
+
+    // The VM writes over the snapshot's disk: after a stop and a start its files are all there.
+    assert.equal((await ignite(['stop', name], { env })).code, 0);
+    assert.deepEqual(
+      (await readdir(vmDir)).filter((f) => f.startsWith('rootfs')),
+      ['rootfs.qcow2'],
+      'the new overlay took the root disk name',
+    );
+    assert.equal((await ignite(['start', name], { env })).code, 0);
+    await waitForText(consoleLog, /(ignite-busybox: ready[\s\S]*){3}/, 120_000);
+    await typeOnConsole(consoleSocket, 'cat /root/before /root/after');
+    await waitForText(consoleLog, /devas\r?\nretfa/, 30_000);
+
+    const rm = await ignite(['rm', '-f', name], { env });
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.ok(await exists(snapDir), 'rm of the VM keeps the snapshot');
+    const removed = await ignite(['snapshot', 'rm', 's1'], { env });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout.trim(), snapUID);
+    assert.deepEqual(await readdir(join(t.dataDir, 'snapshot')), []);
+    assert.equal((await ignite(['snapshot', 'ls', '-q'], { env })).stdout, '');
+  },
+);
+
+/** After a failed start: the VM is stopped, with no supervisor, hypervisor or socket left. */
+async function assertNothingRunning(vmDir: string, vm: VMJSON): Promise<void> {
+  assert.equal(vm.status.state, 'Stopped');
+  assert.equal(vm.status.runtime, undefined);
+  for (const f of ['console.sock', 'control.sock', 'supervisor.sock', 'run.json'])
+    assert.ok(!(await exists(join(vmDir, f))), `${f} is gone`);
+  const log = await readFile(join(vmDir, 'spawn.log'), 'utf8');
+  const pids = [...log.matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]));
+  for (const pid of pids) assert.ok(!isProcessAlive(pid), `process ${pid} has ended`);
+}
