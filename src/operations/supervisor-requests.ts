@@ -84,7 +84,7 @@ export class RequestDesk {
     } catch (err) {
       await this.s.stateFiles.remove(file).catch(() => undefined);
       await this.hv.resume().catch(() => undefined);
-      throw toAppError(err, `${this.label}: save failed`);
+      throw toAppError(err, `${this.label}: save`);
     }
   }
 
@@ -112,7 +112,7 @@ export class RequestDesk {
     } catch (err) {
       await this.s.stateFiles.remove(snap.state).catch(() => undefined);
       await this.hv.resume().catch(() => undefined);
-      throw toAppError(err, `${this.label}: snapshot failed`);
+      throw toAppError(err, `${this.label}: snapshot`);
     }
   }
 
