@@ -161,3 +161,29 @@ test('parseSupervisorRequest: what the socket accepts', () => {
   for (const bad of [null, 'save', {}, { op: 'snapshot', snapshot: '../x' }, { op: 'rm' }])
     assert.throws(() => parseSupervisorRequest(bad), /not understood/);
 });
+
+test("a clone: its disk over the snapshot's, its first start resumes the snapshot; rm waits for it", async () => {
+  const { s } = await running();
+  const snap = await createSnapshot(s, 'web');
+  const files = s.layout.snapshot(snap.metadata.uid);
+  await assert.rejects(
+    createVM(s, { fromSnapshot: 'web-1', name: 'c1' }),
+    /snapshot "web-1": clones run without a network: give --net none/,
+  );
+  await assert.rejects(
+    createVM(s, { fromSnapshot: 'web-1', name: 'c1', networkMode: 'none', image: 'alpine' }),
+    /its image is docker.io\/library\/busybox:latest, not alpine/,
+  );
+  const clone = await createVM(s, { fromSnapshot: 'web-1', name: 'c1', networkMode: 'none' });
+  const cloneDir = s.layout.vm(clone.metadata.uid).dir;
+  assert.equal(s.rootDisks.requests.at(-1)?.over, files.disk);
+  assert.equal(clone.spec.memory.bytes, snap.spec.memory.bytes);
+  assert.equal(clone.metadata.annotations?.[BASE_SNAPSHOTS_ANNOTATION], snap.metadata.uid);
+  assert.ok(s.stateFiles.states.has(`${cloneDir}/state`));
+  await startVM(s, 'c1');
+  assert.deepEqual(s.drivers.qemu.restoredFrom, [`${cloneDir}/state`]);
+  await removeVM(s, 'web', { force: true });
+  await assert.rejects(removeSnapshot(s, 'web-1'), /in use by vm "c1"/);
+  await removeVM(s, 'c1', { force: true });
+  assert.equal(await removeSnapshot(s, 'web-1'), snap.metadata.uid);
+});

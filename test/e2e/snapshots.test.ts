@@ -192,3 +192,89 @@ async function assertNothingRunning(vmDir: string, vm: VMJSON): Promise<void> {
   const pids = [...log.matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]));
   for (const pid of pids) assert.ok(!isProcessAlive(pid), `process ${pid} has ended`);
 }
+
+test(
+  'clones of a snapshot resume its memory on their own disks; snapshot rm waits for them',
+  { timeout: 900_000 },
+  async () => {
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const src = `src-${process.pid}`;
+    const run = await ignite(
+      ['run', `${t.registry}/ignite-busybox`, '--name', src, '--net', 'none', '--memory', '256MB'],
+      { env },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const srcUID = await waitForBusyboxInit(t.dataDir, run.stdout, 120_000);
+    const srcLog = join(t.dataDir, 'vm', srcUID, 'console.log');
+    await waitForText(srcLog, 'ignite-busybox: ready', 60_000);
+    await typeOnConsole(
+      join(t.dataDir, 'vm', srcUID, 'console.sock'),
+      '(i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done) &',
+    );
+    await waitForText(srcLog, /^tick-3\r?$/m, 60_000);
+    const create = await ignite(['snapshot', 'create', src, '--name', 'base'], { env });
+    assert.equal(create.code, 0, create.stderr);
+    const snapUID = create.stdout.trim();
+    const atSnapshot = lastTick(await readFile(srcLog, 'utf8'));
+
+    // A clone with other settings than the state's is refused at start, with the reason.
+    const other = await ignite(
+      [
+        'run',
+        '--from-snapshot',
+        'base',
+        '--name',
+        `bad-${process.pid}`,
+        '--net',
+        'none',
+        '--memory',
+        '128MB',
+      ],
+      { env },
+    );
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /memory: saved with 256 MiB, this VM has 128 MiB/);
+    assert.equal((await ignite(['rm', '-f', `bad-${process.pid}`], { env })).code, 0);
+
+    const clones = [1, 2].map((n) => `c${n}-${process.pid}`);
+    const dirs: string[] = [];
+    for (const [i, name] of clones.entries()) {
+      const r = await ignite(['run', '--from-snapshot', 'base', '--name', name, '--net', 'none'], {
+        env,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const dir = join(t.dataDir, 'vm', r.stdout.trim());
+      dirs.push(dir);
+      // The counter goes on from the snapshot's value, in a guest that never booted.
+      const log = await waitForText(
+        join(dir, 'console.log'),
+        new RegExp(`^tick-${atSnapshot + 2}\\r?$`, 'm'),
+        60_000,
+      );
+      assert.equal(count(log, BUSYBOX_INIT), 0, 'the clone did not boot');
+      assert.ok(!/^tick-1\r?$/m.test(log), 'the counter did not start over');
+      await typeOnConsole(
+        join(dir, 'console.sock'),
+        `echo ${'x'.repeat(i + 1)}-$((10+${i})) > /root/own; sync`,
+      );
+    }
+    for (const [i, dir] of dirs.entries()) {
+      await typeOnConsole(join(dir, 'console.sock'), 'cat /root/own');
+      await waitForText(
+        join(dir, 'console.log'),
+        new RegExp(`^${'x'.repeat(i + 1)}-${10 + i}\\r?$`, 'm'),
+        30_000,
+      );
+    }
+
+    const refused = await ignite(['snapshot', 'rm', 'base'], { env });
+    assert.notEqual(refused.code, 0);
+    for (const name of [src, ...clones]) assert.match(refused.stderr, new RegExp(`vm "${name}"`));
+    assert.equal((await ignite(['rm', '-f', src, ...clones], { env })).code, 0);
+    const removed = await ignite(['snapshot', 'rm', 'base'], { env });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.ok(!(await exists(join(t.dataDir, 'snapshot', snapUID))));
+    assert.deepEqual(await readdir(join(t.dataDir, 'vm')), []);
+  },
+);

@@ -32,6 +32,7 @@ interface CreateFlags {
   label: string[];
   vmm?: string;
   restart?: string;
+  fromSnapshot?: string;
 }
 
 interface RunFlags extends CreateFlags {
@@ -96,6 +97,10 @@ function addCreateFlags(cmd: Command): Command {
       ).choices(['qemu', 'firecracker']),
     )
     .option(
+      '--from-snapshot <snapshot>',
+      "clone a snapshot: the VM's disk goes over the snapshot's, and it resumes the snapshot's memory instead of booting (with --net none)",
+    )
+    .option(
       '--restart <policy>',
       'what ignited does when the VM ends: no (default), on-failure[:N] (restart a crashed VM, at most N times) or always (unless stopped)',
     );
@@ -133,6 +138,7 @@ async function toOptions(
   if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
   if (f.restart !== undefined) o.restartPolicy = parseRestartPolicy(f.restart, '--restart');
+  if (f.fromSnapshot !== undefined) o.fromSnapshot = f.fromSnapshot;
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)
