@@ -187,3 +187,21 @@ test("a clone: its disk over the snapshot's, its first start resumes the snapsho
   await removeVM(s, 'c1', { force: true });
   assert.equal(await removeSnapshot(s, 'web-1'), snap.metadata.uid);
 });
+
+test('a supervisor that died after a snapshot: the next start takes the last overlay as the root disk', async () => {
+  const { s, uid } = await running();
+  await createSnapshot(s, 'web');
+  await createSnapshot(s, 'web');
+  await stopVM(s, 'web');
+  const paths = s.layout.vm(uid);
+  // As if the supervisor had been killed before it could adopt them.
+  s.runtimeFiles.files.set(paths.nextRootDisk(1), 1);
+  s.runtimeFiles.files.set(paths.nextRootDisk(2), 1);
+  const adopted = s.stateFiles.adopted.length;
+  await startVM(s, 'web');
+  assert.deepEqual(s.stateFiles.adopted[adopted], {
+    rootDisk: paths.rootDiskQcow2,
+    current: paths.nextRootDisk(2),
+    superseded: [paths.rootDiskQcow2, paths.nextRootDisk(1)],
+  });
+});

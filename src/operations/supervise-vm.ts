@@ -1,11 +1,10 @@
 import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
-import type { NetworkAttachment } from '../network/vm-network.js';
-import type { VMFiles } from '../storage/layout.js';
 import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
+import { serveMetrics } from './supervise-metrics.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
-import { RequestDesk } from './supervisor-requests.js';
+import { recoverRootDisk, RequestDesk } from './supervisor-requests.js';
 import { exitRecord, type AskedEnd } from './vm-exit.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 
@@ -66,6 +65,8 @@ export async function superviseVM(
   }
   const paths = vmPaths(s, vm);
   const kernel = await kernelFiles(s, vm);
+  const recovered = await recoverRootDisk(s, paths);
+  if (recovered !== undefined) log.warn(`${label}: root disk recovered from ${recovered}`);
   const rootDisk = await s.runtimeFiles.rootDisk(uid);
   if (rootDisk === undefined)
     throw failedPrecondition(`root disk missing in ${paths.dir}`, {
@@ -227,54 +228,6 @@ export async function superviseVM(
         delete v.status.ipAddresses;
       })
       .catch((err: unknown) => log.error({ err }, `${label}: could not record the VM stopped`));
-  }
-}
-
-/**
- * Serves the VM's metrics, its DHCP leases polled every 2 s. The tap lives in the VM's namespace,
- * which the hypervisor's /proc/<pid>/net shows.
- */
-async function serveMetrics(
-  s: Pick<Services, 'network' | 'vmMetrics' | 'clock'>,
-  vm: StoredVM,
-  hv: RunningVM,
-  paths: VMFiles,
-  net: NetworkAttachment,
-  vmm: string,
-): Promise<{ close(): Promise<void> }> {
-  const uid = vm.metadata.uid;
-  let leases = 0;
-  const poll = setInterval(() => {
-    void s.network.leases(uid).then(
-      (n) => (leases = n),
-      () => undefined,
-    );
-  }, 2000).unref();
-  const startTime = s.clock.now();
-  try {
-    const served = await s.vmMetrics.serve(
-      paths.metricsSocket,
-      {
-        state: () => 'Running',
-        bootTimeSeconds: () => startTime.getTime() / 1000,
-        hypervisorPid: () => hv.pid,
-        blockStats: () => hv.blockStats(),
-        netDevice: () =>
-          net.tapName !== undefined ? { pid: hv.pid, ifname: net.tapName } : undefined,
-        dhcpLeases: () => leases,
-      },
-      {
-        uid,
-        name: vm.metadata.name,
-        vmm,
-        image: vm.spec.image.ociClaim.ref,
-        kernel: vm.spec.kernel.ociClaim.ref,
-      },
-    );
-    return { close: () => (clearInterval(poll), served.close()) };
-  } catch (err) {
-    clearInterval(poll);
-    throw err;
   }
 }
 

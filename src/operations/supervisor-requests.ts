@@ -120,3 +120,22 @@ export class RequestDesk {
     return { bytes: info.bytes, saveMs: info.saveMs, created: this.s.clock.now().toISOString() };
   }
 }
+
+/**
+ * A supervisor that died after a snapshot (killed, or the host went down) left the VM's writes in
+ * `rootfs.next-<n>.qcow2`, while `rootfs.qcow2` still names the frozen overlay, now a snapshot's
+ * disk: before anything opens the disk, the last of them becomes the root disk again. Returns the
+ * name it had, or undefined when there was nothing to recover.
+ */
+export async function recoverRootDisk(
+  s: Pick<Services, 'runtimeFiles' | 'stateFiles'>,
+  paths: VMFiles,
+): Promise<string | undefined> {
+  const next: string[] = [];
+  for (let n = 1; await s.runtimeFiles.exists(paths.nextRootDisk(n)); n++)
+    next.push(paths.nextRootDisk(n));
+  const last = next.pop();
+  if (last === undefined) return undefined;
+  await s.stateFiles.adoptOverlay(paths.rootDiskQcow2, last, [paths.rootDiskQcow2, ...next]);
+  return last;
+}
