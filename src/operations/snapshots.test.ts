@@ -205,3 +205,17 @@ test('a supervisor that died after a snapshot: the next start takes the last ove
     superseded: [paths.rootDiskQcow2, paths.nextRootDisk(1)],
   });
 });
+
+test('a supervisor that serves no requests is said so, with the way out', async () => {
+  const { s, uid } = await running();
+  s.requests.served.delete(s.layout.vm(uid).supervisorSocket);
+  await assert.rejects(
+    stopVM(s, 'web', { save: true }),
+    (err: unknown) =>
+      AppError.is(err, 'FailedPrecondition') &&
+      err.message === 'vm "web": its supervisor takes no requests' &&
+      err.hint === 'restart the VM (ignite stop web; ignite start web)',
+  );
+  await assert.rejects(createSnapshot(s, 'web'), /its supervisor takes no requests/);
+  assert.deepEqual(await s.client.snapshots.list(), []);
+});

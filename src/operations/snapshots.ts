@@ -9,9 +9,9 @@ import {
 } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
 import type { Services } from './services.js';
-import type { SaveAnswer } from './supervisor-requests.js';
+import { askSupervisor, type SaveAnswer } from './supervisor-requests.js';
 import { VMM_ANNOTATION } from './build-vm.js';
-import { vmLabel, vmPaths } from './vm-paths.js';
+import { vmLabel } from './vm-paths.js';
 import {
   isVMRunning,
   recordDesiredState,
@@ -73,11 +73,12 @@ export async function createSnapshot(
   const files = s.layout.snapshot(uid);
   let answer: SaveAnswer;
   try {
-    answer = (await s.requests.request(
-      vmPaths(s, vm).supervisorSocket,
+    answer = await askSupervisor(
+      s,
+      vm,
       { op: 'snapshot', snapshot: uid, stop: options.stop === true },
       options.timeoutMs ?? 180_000,
-    )) as SaveAnswer;
+    );
   } catch (err) {
     // A frozen disk is the VM's base now: it stays, and so does the object that guards it.
     if (await s.runtimeFiles.exists(files.disk)) await recordBase(s, vm, [...bases, uid]);

@@ -1,6 +1,7 @@
 import type { StoredVM } from '../api/index.js';
 import { failedPrecondition } from '../errors.js';
 import type { Services } from './services.js';
+import { askSupervisor } from './supervisor-requests.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import {
   isVMRunning,
@@ -56,7 +57,7 @@ export async function stopVM(
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (options.save === true) {
     // The supervisor saves, then ends the hypervisor; a failed save leaves the VM running.
-    await s.requests.request(vmPaths(s, vm).supervisorSocket, { op: 'save' }, timeoutMs + 60_000);
+    await askSupervisor(s, vm, { op: 'save' }, timeoutMs + 60_000);
     if (await s.processes.waitForExit(spawnPid, timeoutMs, same)) return finish(s, uid);
   } else if (!options.kill) {
     s.processes.signalIfSame(spawnPid, same, 'SIGTERM');

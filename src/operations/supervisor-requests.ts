@@ -1,5 +1,5 @@
-import { isUID } from '../api/index.js';
-import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
+import { isUID, type StoredVM } from '../api/index.js';
+import { AppError, failedPrecondition, invalidArgument, toAppError } from '../errors.js';
 import type { VMFiles } from '../storage/layout.js';
 import type { RunningVM } from '../vmm/vmm-driver.js';
 import type { Services } from './services.js';
@@ -138,4 +138,26 @@ export async function recoverRootDisk(
   if (last === undefined) return undefined;
   await s.stateFiles.adoptOverlay(paths.rootDiskQcow2, last, [paths.rootDiskQcow2, ...next]);
   return last;
+}
+
+/**
+ * Sends `request` to the supervisor of the running VM `vm` and returns its answer. A supervisor
+ * that serves no requests (one started by an ignite without them) is said so, with the way out.
+ */
+export async function askSupervisor(
+  s: Pick<Services, 'layout' | 'requests'>,
+  vm: StoredVM,
+  request: SupervisorRequest,
+  timeoutMs: number,
+): Promise<SaveAnswer> {
+  const socket = s.layout.vm(vm.metadata.uid).supervisorSocket;
+  try {
+    return (await s.requests.request(socket, request, timeoutMs)) as SaveAnswer;
+  } catch (err) {
+    if (!AppError.is(err, 'Unavailable') || !/ENOENT|ECONNREFUSED/.test(err.message)) throw err;
+    throw failedPrecondition(`vm "${vm.metadata.name}": its supervisor takes no requests`, {
+      cause: err,
+      hint: `restart the VM (ignite stop ${vm.metadata.name}; ignite start ${vm.metadata.name})`,
+    });
+  }
 }
