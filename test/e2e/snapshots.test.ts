@@ -268,13 +268,36 @@ test(
       );
     }
 
+    // snapshot create --stop: the source stops, and its next start resumes that state.
+    const stopAt = lastTick(await readFile(srcLog, 'utf8'));
+    const second = await ignite(['snapshot', 'create', src, '--name', 'later', '--stop'], {
+      env,
+    });
+    assert.equal(second.code, 0, second.stderr);
+    const laterUID = second.stdout.trim();
+    assert.match(
+      (await ignite(['ps', '-a'], { env })).stdout,
+      new RegExp(`Stopped\\s.*\\s${src}$`, 'm'),
+    );
+    assert.equal((await ignite(['start', src], { env })).code, 0);
+    const srcResumed = await waitForText(
+      srcLog,
+      new RegExp(`^tick-${stopAt + 3}\\r?$`, 'm'),
+      60_000,
+    );
+    assert.equal(count(srcResumed, BUSYBOX_INIT), 1, 'the source did not boot again');
+
     const refused = await ignite(['snapshot', 'rm', 'base'], { env });
     assert.notEqual(refused.code, 0);
     for (const name of [src, ...clones]) assert.match(refused.stderr, new RegExp(`vm "${name}"`));
+    assert.match(refused.stderr, /snapshot "later"/);
     assert.equal((await ignite(['rm', '-f', src, ...clones], { env })).code, 0);
-    const removed = await ignite(['snapshot', 'rm', 'base'], { env });
+    // The later snapshot's disk sits on the first's: it goes first.
+    assert.notEqual((await ignite(['snapshot', 'rm', 'base'], { env })).code, 0);
+    const removed = await ignite(['snapshot', 'rm', 'later', 'base'], { env });
     assert.equal(removed.code, 0, removed.stderr);
-    assert.ok(!(await exists(join(t.dataDir, 'snapshot', snapUID))));
+    assert.deepEqual(removed.stdout.trim().split('\n'), [laterUID, snapUID]);
+    assert.deepEqual(await readdir(join(t.dataDir, 'snapshot')), []);
     assert.deepEqual(await readdir(join(t.dataDir, 'vm')), []);
   },
 );
