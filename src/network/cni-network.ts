@@ -125,6 +125,23 @@ export class CNINetwork implements VMNetwork {
       if (ip === undefined)
         throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
       const { mac, mtu } = await this.plumbing.linkInfo(netns, UPLINK);
+      if (req.guestAddress !== undefined) {
+        await this.plumbing.plumbNAT(netns, {
+          uplink: UPLINK,
+          tap: TAP,
+          mtu,
+          outside: ip.address,
+          inside: req.guestAddress.address,
+        });
+        await sweeping;
+        return {
+          netns,
+          tapName: TAP,
+          mac,
+          ipAddresses: [ip.address],
+          prefixLength: ip.prefixLength,
+        };
+      }
       await this.plumbing.plumbTap(netns, {
         uplink: UPLINK,
         tap: TAP,

@@ -10,6 +10,12 @@ export interface NetworkVMRef {
 export interface NetworkAttachRequest extends NetworkVMRef {
   mode: NetworkMode;
   ports: readonly PortMapping[];
+  /**
+   * A guest that keeps an address of its own in memory (a clone of a snapshot): the VM's address
+   * is NATed to it inside the VM's namespace, so every clone has its own outside address while
+   * its guest has the one it was saved with. No DHCP server is run for it.
+   */
+  guestAddress?: { address: string; prefixLength: number };
 }
 
 /** What a VM's hypervisor needs to join its network, and what its status reports. */

@@ -1,8 +1,24 @@
-import { normalizeImageRef } from '../api/index.js';
+import { normalizeImageRef, type ObjectMeta } from '../api/index.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { CreateVMOptions } from './build-vm.js';
 import type { Services } from './services.js';
 import { BASE_SNAPSHOTS_ANNOTATION, baseSnapshots } from './snapshots.js';
+
+/**
+ * A clone's guest address and prefix (`10.61.0.2/16`): the one its snapshot's guest had, which
+ * the network NATs the clone's own address to.
+ */
+export const GUEST_ADDRESS_ANNOTATION = 'ignite.weave.works/guest-address';
+
+/** The guest address a clone keeps in memory, from its annotation; undefined for other VMs. */
+export function guestAddressOf(vm: {
+  metadata: ObjectMeta;
+}): { address: string; prefixLength: number } | undefined {
+  const m = /^((?:\d{1,3}\.){3}\d{1,3})\/(\d{1,2})$/.exec(
+    vm.metadata.annotations?.[GUEST_ADDRESS_ANNOTATION] ?? '',
+  );
+  return m?.[1] !== undefined ? { address: m[1], prefixLength: Number(m[2]) } : undefined;
+}
 
 /** What a VM made from a snapshot (`run --from-snapshot`) is made of. */
 export interface CloneSource {
@@ -20,7 +36,8 @@ export interface CloneSource {
  * Resolves `options.fromSnapshot` into what the clone is made of. Its vCPUs and memory default to
  * the snapshot's (others fail at start, as the state is bound to them). Refused: another image,
  * files to copy or SSH keys (nothing is written into a clone's disk: it is the snapshot's), and a
- * network (the guest keeps the address it had in memory; clones run with `--net none`).
+ * network mode that does not match the source's having a NIC. A networked clone's guest keeps the
+ * address its source had; the network NATs the clone's own address to it.
  */
 export async function cloneSource(
   s: Pick<Services, 'client' | 'stateFiles'>,
@@ -41,10 +58,16 @@ export async function cloneSource(
     throw invalidArgument(
       `${label}: a clone's disk is the snapshot's; --copy-files and --ssh cannot write into it`,
     );
+  // The saved guest has a NIC when its source had a network, and none otherwise: so has a clone.
   const mode = options.networkMode ?? options.manifest?.spec.network?.mode;
-  if (mode !== 'none')
-    throw invalidArgument(`${label}: clones run without a network: give --net none`, {
-      hint: "a clone's guest keeps the address its source had in memory",
+  const guest = snap.spec.guestAddress;
+  if (guest === undefined && mode !== 'none')
+    throw invalidArgument(
+      `${label}: its VM had no network, so neither can a clone: give --net none`,
+    );
+  if (guest !== undefined && mode === 'none')
+    throw invalidArgument(`${label}: its VM had a network, so a clone needs one too`, {
+      hint: 'leave --net out, or give the mode the VM had',
     });
   return {
     options: {
@@ -59,6 +82,7 @@ export async function cloneSource(
     state: files.state,
     annotations: {
       [BASE_SNAPSHOTS_ANNOTATION]: [...baseSnapshots(snap), snap.metadata.uid].join(','),
+      ...(guest !== undefined ? { [GUEST_ADDRESS_ANNOTATION]: guest } : {}),
     },
   };
 }

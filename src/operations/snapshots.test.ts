@@ -166,22 +166,30 @@ test("a clone: its disk over the snapshot's, its first start resumes the snapsho
   const { s } = await running();
   const snap = await createSnapshot(s, 'web');
   const files = s.layout.snapshot(snap.metadata.uid);
+  assert.equal(snap.spec.guestAddress, '10.61.0.2/24');
   await assert.rejects(
-    createVM(s, { fromSnapshot: 'web-1', name: 'c1' }),
-    /snapshot "web-1": clones run without a network: give --net none/,
+    createVM(s, { fromSnapshot: 'web-1', name: 'c1', networkMode: 'none' }),
+    /snapshot "web-1": its VM had a network, so a clone needs one too/,
   );
   await assert.rejects(
-    createVM(s, { fromSnapshot: 'web-1', name: 'c1', networkMode: 'none', image: 'alpine' }),
+    createVM(s, { fromSnapshot: 'web-1', name: 'c1', image: 'alpine' }),
     /its image is docker.io\/library\/busybox:latest, not alpine/,
   );
-  const clone = await createVM(s, { fromSnapshot: 'web-1', name: 'c1', networkMode: 'none' });
+  const clone = await createVM(s, { fromSnapshot: 'web-1', name: 'c1' });
+  assert.equal(clone.metadata.annotations?.['ignite.weave.works/guest-address'], '10.61.0.2/24');
   const cloneDir = s.layout.vm(clone.metadata.uid).dir;
   assert.equal(s.rootDisks.requests.at(-1)?.over, files.disk);
   assert.equal(clone.spec.memory.bytes, snap.spec.memory.bytes);
   assert.equal(clone.metadata.annotations?.[BASE_SNAPSHOTS_ANNOTATION], snap.metadata.uid);
   assert.ok(s.stateFiles.states.has(`${cloneDir}/state`));
-  await startVM(s, 'c1');
+  const started = await startVM(s, 'c1');
   assert.deepEqual(s.drivers.qemu.restoredFrom, [`${cloneDir}/state`]);
+  // Its own address outside, NATed to the one its guest kept.
+  assert.notDeepEqual(started.status.ipAddresses, ['10.61.0.2']);
+  assert.deepEqual(s.network.attachRequests.at(-1)?.guestAddress, {
+    address: '10.61.0.2',
+    prefixLength: 24,
+  });
   await removeVM(s, 'web', { force: true });
   await assert.rejects(removeSnapshot(s, 'web-1'), /in use by vm "c1"/);
   await removeVM(s, 'c1', { force: true });

@@ -88,6 +88,7 @@ export async function createSnapshot(
   await recordBase(s, vm, [...bases, uid]);
   const size = await s.stateFiles.dirUsage(files.dir);
   const stored = await s.client.snapshots.update(uid, (o) => {
+    if (answer.guestAddress !== undefined) o.spec.guestAddress = answer.guestAddress;
     o.status = {
       files: { state: files.state, sidecar: files.sidecar, disk: files.disk },
       size: Size.fromBytes(size),

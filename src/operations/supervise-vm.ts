@@ -4,6 +4,7 @@ import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
 import { serveMetrics } from './supervise-metrics.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
+import { guestAddressOf } from './clone-source.js';
 import { recoverRootDisk, RequestDesk } from './supervisor-requests.js';
 import { exitRecord, type AskedEnd } from './vm-exit.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
@@ -84,11 +85,13 @@ export async function superviseVM(
   // A state saved by `stop --save` (or `snapshot create --stop`) is resumed instead of a boot.
   const restoreFrom = (await s.stateFiles.has(paths.savedState)) ? paths.savedState : undefined;
   try {
+    const guest = guestAddressOf(vm);
     const net = await s.network.attach({
       uid,
       name: vm.metadata.name,
       mode,
       ports: vm.spec.network.ports ?? [],
+      ...(guest !== undefined ? { guestAddress: guest } : {}),
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     running = await driver.start(
@@ -163,6 +166,11 @@ export async function superviseVM(
         await hv.kill();
       },
       rootDisk.path,
+      guest !== undefined
+        ? `${guest.address}/${guest.prefixLength}`
+        : net.ipAddresses[0] !== undefined && net.prefixLength !== undefined
+          ? `${net.ipAddresses[0]}/${net.prefixLength}`
+          : undefined,
     );
     requests = await s.requests.serve(paths.supervisorSocket, desk.handle).catch((err: unknown) => {
       log.warn({ err }, `${label}: requests not served: ${toAppError(err).message}`);

@@ -23,6 +23,8 @@ export interface SaveAnswer {
   saveMs: number;
   /** When the save finished. */
   created: string;
+  /** The guest's address and prefix (`10.61.0.2/16`), which the saved memory keeps. */
+  guestAddress?: string;
 }
 
 /** Checks a request as it came off the socket. */
@@ -57,6 +59,8 @@ export class RequestDesk {
     /** Ends the run as asked by the user (the hypervisor is killed; the VM is recorded Stopped). */
     private readonly end: () => Promise<void>,
     rootDisk: string,
+    /** The guest's address and prefix, when it has a network. */
+    private readonly guestAddress?: string,
   ) {
     this.current = rootDisk;
   }
@@ -117,7 +121,12 @@ export class RequestDesk {
   }
 
   private answer(info: { bytes: number; saveMs: number }): SaveAnswer {
-    return { bytes: info.bytes, saveMs: info.saveMs, created: this.s.clock.now().toISOString() };
+    return {
+      bytes: info.bytes,
+      saveMs: info.saveMs,
+      created: this.s.clock.now().toISOString(),
+      ...(this.guestAddress !== undefined ? { guestAddress: this.guestAddress } : {}),
+    };
   }
 }
 

@@ -301,3 +301,70 @@ test(
     assert.deepEqual(await readdir(join(t.dataDir, 'vm')), []);
   },
 );
+
+test(
+  'three clones of a networked VM: each has its own address, NATed to the one its guest kept, and serves its own page',
+  { timeout: 900_000 },
+  async () => {
+    assert.equal(process.getuid?.(), 0, 'networking needs root (CI runs as root)');
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const src = `nsrc-${process.pid}`;
+    const inspect = async (n: string) =>
+      JSON.parse((await ignite(['inspect', 'vm', n], { env })).stdout) as VMJSON & {
+        status: { ipAddresses?: string[] };
+      };
+    const run = await ignite(
+      ['run', `${t.registry}/ignite-busybox`, '--name', src, '--memory', '256MB'],
+      { env },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const srcUID = await waitForBusyboxInit(t.dataDir, run.stdout, 120_000);
+    const srcIP = (await inspect(src)).status.ipAddresses?.[0] ?? '';
+    const srcDir = join(t.dataDir, 'vm', srcUID);
+    await waitForText(join(srcDir, 'console.log'), `ignite-busybox: lease ${srcIP}`, 90_000);
+    await typeOnConsole(join(srcDir, 'console.sock'), 'httpd -p 80 -h /www; echo httpd-$((3*3))');
+    await waitForText(join(srcDir, 'console.log'), 'httpd-9', 30_000);
+    const snap = await ignite(['snapshot', 'create', src, '--name', 'web'], { env });
+    assert.equal(snap.code, 0, snap.stderr);
+    const spec = (
+      JSON.parse((await ignite(['snapshot', 'inspect', 'web'], { env })).stdout) as {
+        spec: { guestAddress?: string };
+      }
+    ).spec;
+    assert.match(spec.guestAddress ?? '', new RegExp(`^${srcIP.replaceAll('.', '\\.')}/\\d+$`));
+
+    const names = [1, 2, 3].map((n) => `nc${n}-${process.pid}`);
+    const ips: string[] = [];
+    for (const name of names) {
+      const r = await ignite(['run', '--from-snapshot', 'web', '--name', name], { env });
+      assert.equal(r.code, 0, r.stderr);
+      ips.push((await inspect(name)).status.ipAddresses?.[0] ?? '');
+    }
+    assert.equal(new Set([srcIP, ...ips]).size, 4, `distinct addresses: ${srcIP} ${ips.join(' ')}`);
+    const ps = (await ignite(['ps'], { env })).stdout;
+    for (const [i, name] of names.entries())
+      assert.match(ps, new RegExp(`${(ips[i] ?? '').replaceAll('.', '\\.')}\\s.*\\s${name}$`, 'm'));
+
+    // Each clone's httpd (running since the snapshot) serves a page written after the restore.
+    for (const [i, name] of names.entries()) {
+      const dir = join(t.dataDir, 'vm', (await inspect(name)).metadata.uid);
+      await typeOnConsole(join(dir, 'console.sock'), `echo clone-$((${i}+100)) > /www/own.txt`);
+    }
+    for (const [i, ip] of ips.entries()) {
+      let body = '';
+      for (let k = 0; k < 50 && !body.includes('clone-'); k++) {
+        body = await fetch(`http://${ip}/own.txt`, { signal: AbortSignal.timeout(3000) }).then(
+          (r) => r.text(),
+          () => '',
+        );
+        if (!body.includes('clone-')) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(body.trim(), `clone-${i + 100}`, `clone ${names[i]} at ${ip}`);
+    }
+
+    assert.equal((await ignite(['rm', '-f', src, ...names], { env })).code, 0);
+    assert.equal((await ignite(['snapshot', 'rm', 'web'], { env })).code, 0);
+    assert.deepEqual(await readdir(join(t.dataDir, 'snapshot')), []);
+  },
+);

@@ -35,6 +35,17 @@ export const SnapshotSpecSchema = z
     vmm: z
       .enum(['qemu', 'firecracker'])
       .meta({ description: 'The hypervisor that saved the state; only it can load it.' }),
+    guestAddress: z
+      .string()
+      .regex(
+        /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/,
+        'expected an IPv4 address and prefix, such as 10.61.0.2/16',
+      )
+      .optional()
+      .meta({
+        description:
+          "The source VM's address with its prefix, which the saved guest keeps in memory; clones get it NATed to their own. Absent for a VM without a network.",
+      }),
   })
   .meta({ id: 'SnapshotSpec', description: 'What a snapshot was taken of and is bound to.' });
 
