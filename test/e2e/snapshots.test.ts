@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { ignite } from '../helpers/cli.js';
+import { leftovers } from '../helpers/host-leftovers.js';
 import {
   BUSYBOX_INIT,
   typeOnConsole,
@@ -363,7 +364,11 @@ test(
       assert.equal(body.trim(), `clone-${i + 100}`, `clone ${names[i]} at ${ip}`);
     }
 
+    const uids = await Promise.all(
+      [src, ...names].map(async (n) => (await inspect(n)).metadata.uid),
+    );
     assert.equal((await ignite(['rm', '-f', src, ...names], { env })).code, 0);
+    for (const uid of uids) assert.deepEqual(await leftovers(uid), [], `vm ${uid} left nothing`);
     assert.equal((await ignite(['snapshot', 'rm', 'web'], { env })).code, 0);
     assert.deepEqual(await readdir(join(t.dataDir, 'snapshot')), []);
   },

@@ -98,7 +98,7 @@ function addCreateFlags(cmd: Command): Command {
     )
     .option(
       '--from-snapshot <snapshot>',
-      "clone a snapshot: the VM's disk goes over the snapshot's, and it resumes the snapshot's memory instead of booting (with --net none)",
+      "clone a snapshot: the VM's disk goes over the snapshot's, and it resumes the snapshot's memory instead of booting (its own address is NATed to the one its guest kept)",
     )
     .option(
       '--restart <policy>',
