@@ -40,6 +40,7 @@ test('stop --save: the supervisor saves, the VM keeps its address, start resumes
   const again = await startVM(s, 'web');
   assert.deepEqual(s.drivers.qemu.restoredFrom, [`${dir}/state`]);
   assert.equal(again.status.runtime?.restored, true);
+  assert.equal(typeof again.status.runtime?.restoreSeconds, 'number');
   assert.deepEqual(again.status.ipAddresses, ip);
   assert.ok(!s.stateFiles.states.has(`${dir}/state`), 'a resumed state is spent');
 });

@@ -94,6 +94,7 @@ export async function superviseVM(
       ...(guest !== undefined ? { guestAddress: guest } : {}),
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
+    const startedAt = s.clock.now().getTime();
     running = await driver.start(
       {
         uid,
@@ -124,9 +125,10 @@ export async function superviseVM(
       restoreFrom !== undefined ? { restoreFrom } : {},
     );
     const hv = running;
+    const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
     log.info(
-      { pid: hv.pid, vmm: driver.name, restored: restoreFrom !== undefined },
-      `${label}: started`,
+      { pid: hv.pid, vmm: driver.name, ...(restoreFrom !== undefined ? { restoreSeconds } : {}) },
+      `${label}: ${restoreFrom !== undefined ? 'restored' : 'started'}`,
     );
     // Resumed: the state is spent, as the guest and its disk move on from it.
     if (restoreFrom !== undefined) await s.stateFiles.remove(restoreFrom);
@@ -138,7 +140,7 @@ export async function superviseVM(
         vmm: driver.name,
         spawnPid: s.host.pid,
         pid: hv.pid,
-        ...(restoreFrom !== undefined ? { restored: true } : {}),
+        ...(restoreFrom !== undefined ? { restored: true, restoreSeconds } : {}),
       },
       network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
     };

@@ -18,7 +18,7 @@ interface VMJSON {
   status: {
     state: string;
     desiredState?: string;
-    runtime?: { spawnPid: number; pid: number; restored?: boolean };
+    runtime?: { spawnPid: number; pid: number; restored?: boolean; restoreSeconds?: number };
   };
 }
 
@@ -83,7 +83,9 @@ test(
     // start resumes: the counter goes on from where it was, the guest did not boot again.
     const start = await ignite(['start', name], { env });
     assert.equal(start.code, 0, start.stderr);
-    assert.equal((await inspect()).status.runtime?.restored, true);
+    const restoredRun = (await inspect()).status.runtime;
+    assert.equal(restoredRun?.restored, true);
+    assert.ok((restoredRun?.restoreSeconds ?? 0) > 0, 'the restore is timed');
     const resumed = await waitForText(
       consoleLog,
       new RegExp(`^tick-${before + 2}\\r?$`, 'm'),

@@ -159,6 +159,9 @@ export const VMRuntimeStatusSchema = z
     restored: z.boolean().optional().meta({
       description: 'This run resumed a saved state (`stop --save`, `snapshot create --stop`).',
     }),
+    restoreSeconds: z.number().nonnegative().optional().meta({
+      description: 'How long the hypervisor took to load the saved state, checks included.',
+    }),
   })
   .meta({
     id: 'VMRuntimeStatus',
