@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { ignite } from '../helpers/cli.js';
-import { leftovers } from '../helpers/host-leftovers.js';
+import { leftovers, reservationsOf } from '../helpers/host-leftovers.js';
 import {
   BUSYBOX_INIT,
   typeOnConsole,
@@ -365,6 +365,28 @@ test(
       }
       assert.equal(body.trim(), `clone-${i + 100}`, `clone ${names[i]} at ${ip}`);
     }
+
+    // stop --save and start of a networked VM: the same address, and its httpd goes on serving.
+    assert.equal((await ignite(['stop', '--save', src], { env })).code, 0);
+    // The saved VM holds its address while stopped; a VM created meanwhile gets another.
+    assert.deepEqual(
+      [...(await reservationsOf(srcUID)).entries()],
+      [[srcIP, 'reserve0']],
+      'held under the placeholder interface',
+    );
+    const probe = `probe-${process.pid}`;
+    const created = await ignite(['create', `${t.registry}/ignite-busybox`, '--name', probe], {
+      env,
+    });
+    assert.equal(created.code, 0, created.stderr);
+    const reserved = await reservationsOf((await inspect(probe)).metadata.uid);
+    assert.equal(reserved.size, 1);
+    assert.ok(!reserved.has(srcIP), `the new VM did not get ${srcIP}`);
+    assert.equal((await ignite(['rm', probe], { env })).code, 0);
+    assert.equal((await ignite(['start', src], { env })).code, 0);
+    assert.deepEqual((await inspect(src)).status.ipAddresses, [srcIP]);
+    const page = await fetch(`http://${srcIP}/index.html`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal((await page.text()).trim(), 'hello from ignite-busybox');
 
     const uids = await Promise.all(
       [src, ...names].map(async (n) => (await inspect(n)).metadata.uid),
