@@ -48,7 +48,7 @@ export function baseSnapshots(obj: { metadata: ObjectMeta }): string[] {
  * `ignite snapshot create`: the VM's supervisor pauses it, freezes its overlay as the snapshot's
  * disk (the VM goes on over a new overlay), saves its state into `<dataDir>/snapshot/<uid>/`,
  * then resumes it (or, with `stop`, ends it, keeping the state for its next start). The Snapshot
- * object is stored first, so a failure after the freeze, whose disk the VM now needs, still
+ * object is stored first, so a failure after the freeze, whose disk the VM goes on over, still
  * leaves an object that says so and that `snapshot rm` guards.
  */
 export async function createSnapshot(
@@ -80,7 +80,7 @@ export async function createSnapshot(
       options.timeoutMs ?? 180_000,
     );
   } catch (err) {
-    // A frozen disk is the VM's base now: it stays, and so does the object that guards it.
+    // A frozen disk is the base of the VM from then on: it stays, with the object that guards it.
     if (await s.runtimeFiles.exists(files.disk)) await recordBase(s, vm, [...bases, uid]);
     else await s.client.snapshots.delete(uid);
     throw toAppError(err);
