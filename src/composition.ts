@@ -19,8 +19,10 @@ import { spawnCommand } from './system/packaging.js';
 import type { ProgramIO } from './system/program-io.js';
 import { sshKeygen } from './system/ssh-keygen.js';
 import { systemClock } from './system/system-clock.js';
+import { unixRequestSockets } from './system/unix-request-sockets.js';
 import { unixConsoleConnector } from './vmm/console-connector.js';
 import { HostToolRootDisks } from './vmm/disk/host-tool-root-disks.js';
+import { fsStateFiles } from './vmm/fs-state-files.js';
 import { FirecrackerDriver, QemuDriver } from './vmm/index.js';
 import { askedByHost, askedByVM, fallback, StrategyVMMs, whenAvailable } from './vmm/vmm-choice.js';
 
@@ -88,6 +90,8 @@ export function createServices(
     vmMetrics: new PrometheusVMEndpoint(logger),
     spawnCommand: spawnCommand(),
     signals,
+    requests: unixRequestSockets,
+    stateFiles: fsStateFiles,
   };
   return { ...base, imports: registryImports(base) };
 }

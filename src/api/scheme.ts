@@ -12,6 +12,7 @@ import {
 import {
   setImageDefaults,
   setKernelDefaults,
+  setSnapshotDefaults,
   setVMDefaults,
   type VMDefaults,
   IGNITE_V04_DEFAULTS,
@@ -40,7 +41,7 @@ export function parseKind(s: string): Kind | undefined {
   return KINDS.find((k) => k.toLowerCase() === lower);
 }
 
-/** The lower-case kind names storage directories after (`vm`, `image`, `kernel`). */
+/** The lower-case kind names storage directories after (`vm`, `image`, `kernel`, `snapshot`). */
 export function kindDir(kind: Kind): string {
   return kind.toLowerCase();
 }
@@ -144,6 +145,8 @@ export function applyDefaults(
       return setImageDefaults(obj);
     case 'Kernel':
       return setKernelDefaults(obj);
+    case 'Snapshot':
+      return setSnapshotDefaults(obj);
   }
 }
 

@@ -130,6 +130,18 @@ export class CliContext {
     return this.chosen;
   }
 
+  /**
+   * The services on this host's data dir, for what the daemon's API does not serve yet (`what`,
+   * as in `snapshots`): refused when --host or IGNITE_HOST names a daemon.
+   */
+  async localServices(cmd: Command, what: string): Promise<Services> {
+    if ((await this.daemon(cmd)) !== undefined)
+      throw invalidArgument(`${what}: not served through the daemon's API yet`, {
+        hint: 'run the command on the VM host without --host or IGNITE_HOST',
+      });
+    return this.services(cmd);
+  }
+
   /** Releases what the services hold open (the store's connection), so the process can end. */
   async close(): Promise<void> {
     const built = this.built;

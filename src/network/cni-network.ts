@@ -125,6 +125,23 @@ export class CNINetwork implements VMNetwork {
       if (ip === undefined)
         throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
       const { mac, mtu } = await this.plumbing.linkInfo(netns, UPLINK);
+      if (req.guestAddress !== undefined) {
+        await this.plumbing.plumbNAT(netns, {
+          uplink: UPLINK,
+          tap: TAP,
+          mtu,
+          outside: ip.address,
+          inside: req.guestAddress.address,
+        });
+        await sweeping;
+        return {
+          netns,
+          tapName: TAP,
+          mac,
+          ipAddresses: [ip.address],
+          prefixLength: ip.prefixLength,
+        };
+      }
       await this.plumbing.plumbTap(netns, {
         uplink: UPLINK,
         tap: TAP,
@@ -159,8 +176,16 @@ export class CNINetwork implements VMNetwork {
     }
   }
 
-  detach(req: { uid: string }): Promise<void> {
-    return this.teardown(req.uid, `vm ${req.uid}`);
+  async detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {
+    const label = `vm ${req.uid}`;
+    const state = req.keepAddress === true ? await this.files.readState(req.uid) : undefined;
+    const ip = state?.result !== undefined ? ipv4Of(state.result)?.address : undefined;
+    if (state === undefined || ip === undefined) return this.teardown(req.uid, label);
+    // Under the IPAM lock from the release to the new reservation: no other VM can take it.
+    await this.reservations.locked(async () => {
+      await this.teardown(req.uid, label);
+      await this.reservations.holdLocked(req.uid, state.list, ip, label);
+    });
   }
 
   async release(req: { uid: string }): Promise<void> {

@@ -109,6 +109,15 @@ export class IPAMReservations {
     });
   }
 
+  /**
+   * Reserves exactly `ip` for the VM, as its address already: the caller holds the lock (see
+   * `locked`), and has just given the address back from the VM's interface.
+   */
+  async holdLocked(uid: string, list: NetworkConfigList, ip: string, label: string): Promise<void> {
+    await this.cni.ipam('ADD', list, reservationRuntime(uid, ip), label);
+    await this.files.saveReservation(uid, { ip, list });
+  }
+
   /** Gives the VM's reserved address back to its network, if it holds one. Idempotent. */
   release(uid: string, label: string): Promise<void> {
     return this.locked(async () => {

@@ -86,7 +86,9 @@ export class MemoryVMNetwork implements VMNetwork {
     };
   }
 
-  detach(req: { uid: string }): Promise<void> {
+  detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {
+    const ip = this.attached.get(req.uid)?.ip;
+    if (req.keepAddress === true && ip !== undefined) this.reserved.set(req.uid, ip);
     this.namespaces.delete(`ignite-${req.uid}`);
     this.attached.delete(req.uid);
     this.granted.delete(req.uid);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordingExec } from '../../test/helpers/recording-exec.js';
-import { ipBatch, NetnsPlumbing, tcBatch } from './netns-plumbing.js';
+import { ipBatch, natIPBatch, natRules, NetnsPlumbing, tcBatch } from './netns-plumbing.js';
 
 const plumbing = { uplink: 'eth0', tap: 'tap0', mtu: 1500, serverIP: '169.254.255.1' };
 
@@ -33,6 +33,30 @@ test('values that are not one plain word never reach a batch', () => {
   ]) {
     assert.throws(() => ipBatch(bad), /bad/);
     assert.throws(() => tcBatch(bad), /bad/);
+  }
+});
+
+const nat = { uplink: 'eth0', tap: 'tap0', mtu: 1500, outside: '10.61.0.7', inside: '10.61.0.2' };
+
+test("a clone's NAT: the uplink keeps its address, the guest's is routed to the tap and mapped both ways", () => {
+  assert.equal(
+    natIPBatch(nat),
+    'link set lo up\ntuntap add dev tap0 mode tap\nlink set tap0 mtu 1500 up\nroute add 10.61.0.2/32 dev tap0\n',
+  );
+  assert.deepEqual(natRules(nat).trim().split('\n'), [
+    '*nat',
+    '-A PREROUTING -d 10.61.0.7/32 -j DNAT --to-destination 10.61.0.2',
+    '-A OUTPUT -d 10.61.0.7/32 -j DNAT --to-destination 10.61.0.2',
+    '-A POSTROUTING -s 10.61.0.2/32 -o eth0 -j SNAT --to-source 10.61.0.7',
+    'COMMIT',
+  ]);
+  for (const bad of [
+    { ...nat, inside: '10.61.0.2 -j ACCEPT' },
+    { ...nat, outside: '10.61.0.7/8' },
+    { ...nat, tap: 'tap0\nlink del eth0' },
+  ]) {
+    assert.throws(() => natIPBatch(bad), /bad NAT plumbing/);
+    assert.throws(() => natRules(bad), /bad NAT plumbing/);
   }
 });
 

@@ -60,6 +60,53 @@ export function tcBatch(plumbing: TapPlumbing): string {
   ].join('\n');
 }
 
+/** Where a clone's guest sits behind NAT: its own address, which the namespace's `outside` maps to. */
+export interface NATPlumbing {
+  uplink: string;
+  tap: string;
+  mtu: number;
+  /** The namespace's own address, on the uplink: the one the host reaches the VM by. */
+  outside: string;
+  /** The guest's address, routed to the tap. */
+  inside: string;
+}
+
+/** The `ip -batch` lines of NAT plumbing: the uplink keeps its address, the guest's is routed to the tap. */
+export function natIPBatch(plumbing: NATPlumbing): string {
+  const p = checkedNAT(plumbing);
+  return [
+    'link set lo up',
+    `tuntap add dev ${p.tap} mode tap`,
+    `link set ${p.tap} mtu ${p.mtu} up`,
+    `route add ${p.inside}/32 dev ${p.tap}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The rules of NAT plumbing, for `iptables-restore` in the namespace: what reaches the outside
+ * address goes to the guest, what the guest sends leaves from the outside address.
+ */
+export function natRules(plumbing: NATPlumbing): string {
+  const p = checkedNAT(plumbing);
+  return [
+    '*nat',
+    `-A PREROUTING -d ${p.outside}/32 -j DNAT --to-destination ${p.inside}`,
+    `-A OUTPUT -d ${p.outside}/32 -j DNAT --to-destination ${p.inside}`,
+    `-A POSTROUTING -s ${p.inside}/32 -o ${p.uplink} -j SNAT --to-source ${p.outside}`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+function checkedNAT(p: NATPlumbing): NATPlumbing {
+  if (!NAME.test(p.uplink) || !NAME.test(p.tap) || !IPV4.test(p.outside) || !IPV4.test(p.inside))
+    throw failedPrecondition(`network: bad NAT plumbing ${JSON.stringify(p)}`);
+  if (!Number.isInteger(p.mtu) || p.mtu < 68 || p.mtu > 65535)
+    throw failedPrecondition(`network: bad MTU ${p.mtu}`);
+  return p;
+}
+
 /**
  * A VM's network namespace and the links in it, made with `ip` and `tc` through the exec port.
  * Namespaces are the named ones of `ip netns` (`<netnsDir>/<name>`).
@@ -99,6 +146,28 @@ export class NetnsPlumbing {
   async plumbTap(netns: string, plumbing: TapPlumbing): Promise<void> {
     await this.exec.run('ip', ['-n', netns, '-batch', '-'], { input: ipBatch(plumbing) });
     await this.exec.run('tc', ['-n', netns, '-batch', '-'], { input: tcBatch(plumbing) });
+  }
+
+  /**
+   * Puts a clone's guest behind NAT inside `netns`: its address routed to the tap, which answers
+   * the guest's ARP for anything the namespace routes (proxy ARP), forwarding on, and the NAT
+   * rules (natRules).
+   */
+  async plumbNAT(netns: string, plumbing: NATPlumbing): Promise<void> {
+    await this.exec.run('ip', ['-n', netns, '-batch', '-'], { input: natIPBatch(plumbing) });
+    await this.exec.run('ip', [
+      'netns',
+      'exec',
+      netns,
+      'sysctl',
+      '-q',
+      '-w',
+      'net.ipv4.ip_forward=1',
+      `net.ipv4.conf.${plumbing.tap}.proxy_arp=1`,
+    ]);
+    await this.exec.run('ip', ['netns', 'exec', netns, 'iptables-restore', '--noflush'], {
+      input: natRules(plumbing),
+    });
   }
 
   /** A link's MAC address and MTU, read inside `netns` by one `ip -json` call. */

@@ -10,6 +10,12 @@ export interface NetworkVMRef {
 export interface NetworkAttachRequest extends NetworkVMRef {
   mode: NetworkMode;
   ports: readonly PortMapping[];
+  /**
+   * A guest that keeps an address of its own in memory (a clone of a snapshot): the VM's address
+   * is NATed to it inside the VM's namespace, so every clone has its own outside address while
+   * its guest has the one it was saved with. No DHCP server is run for it.
+   */
+  guestAddress?: { address: string; prefixLength: number };
 }
 
 /** What a VM's hypervisor needs to join its network, and what its status reports. */
@@ -46,9 +52,11 @@ export interface VMNetwork {
   /**
    * Undoes attach (namespace, tap, DHCP server, the CNI attachment), releasing the address the
    * attachment held, as a container's is at stop. A reservation not yet handed over stays.
-   * Idempotent; a VM the network does not know is a no-op.
+   * Idempotent; a VM the network does not know is a no-op. With `keepAddress` (a VM stopped with
+   * its memory saved, whose guest keeps its address), the address is reserved for the VM again,
+   * so the next attach hands it back.
    */
-  detach(req: { uid: string }): Promise<void>;
+  detach(req: { uid: string; keepAddress?: boolean }): Promise<void>;
   /** Releases everything the VM holds, its reserved address included. Idempotent. */
   release(req: { uid: string }): Promise<void>;
   /** How many DHCP leases the VM's server handed out since attach (a metric); 0 for none. */

@@ -45,6 +45,8 @@ export interface CreateVMOptions {
   vmm?: 'qemu' | 'firecracker';
   /** What ignited does when the VM ends (stored as an annotation; default `no`). */
   restartPolicy?: RestartPolicy;
+  /** A snapshot to clone: the VM's disk goes over the snapshot's, and its first start resumes it. */
+  fromSnapshot?: string;
 }
 
 export const VMM_ANNOTATION = 'ignite.weave.works/vmm';

@@ -207,7 +207,12 @@ export class ChangeFeed {
     const size = Math.max(1, options.historySize ?? HISTORY_SIZE);
     const onError = options.onError ?? (() => undefined);
     const make = <K extends Kind>(kind: K) => new KindFeed(kind, start, size, deps.clock, onError);
-    const feed = new ChangeFeed({ VM: make('VM'), Image: make('Image'), Kernel: make('Kernel') });
+    const feed = new ChangeFeed({
+      VM: make('VM'),
+      Image: make('Image'),
+      Kernel: make('Kernel'),
+      Snapshot: make('Snapshot'),
+    });
     try {
       for (const kind of KINDS) {
         const kf = feed.of(kind);

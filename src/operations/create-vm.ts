@@ -2,6 +2,7 @@ import { isSSHPublicKeyText, type StoredVM, type VM } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
 import { hostVMDefaults } from '../system/host-config.js';
 import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from './build-vm.js';
+import { cloneSource } from './clone-source.js';
 import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
 import type { Services } from './services.js';
@@ -25,6 +26,7 @@ export type CreateVMServices = Pick<
   | 'rootDisks'
   | 'runtimeFiles'
   | 'sshKeys'
+  | 'stateFiles'
 >;
 
 /** Reads `--config <file|->`: a VM manifest in YAML or JSON. */
@@ -62,11 +64,19 @@ export { vmLabel };
  * it, and builds its root disk. If anything fails after the VM was stored, the VM and its
  * directory are removed again, so a failed create leaves nothing behind.
  */
-export async function createVM(s: CreateVMServices, options: CreateVMOptions): Promise<StoredVM> {
+export async function createVM(s: CreateVMServices, given: CreateVMOptions): Promise<StoredVM> {
+  const from = given.fromSnapshot;
+  const clone =
+    from !== undefined ? await cloneSource(s, { ...given, fromSnapshot: from }) : undefined;
+  const options = clone?.options ?? given;
   const vm = buildVM(options, hostVMDefaults(s.config));
   requireRootForNetwork(vm, s.host.isRoot);
   const vmm = await s.vmms.pick(options.vmm ?? vm.metadata.annotations?.[VMM_ANNOTATION]);
-  vm.metadata.annotations = { ...vm.metadata.annotations, [VMM_ANNOTATION]: vmm };
+  vm.metadata.annotations = {
+    ...vm.metadata.annotations,
+    [VMM_ANNOTATION]: vmm,
+    ...clone?.annotations,
+  };
   const authorizedKeys: string[] = [];
   if (typeof vm.spec.ssh === 'string') authorizedKeys.push(await readPublicKey(s, vm.spec.ssh));
   for (const f of vm.spec.copyFiles ?? []) {
@@ -124,8 +134,11 @@ export async function createVM(s: CreateVMServices, options: CreateVMOptions): P
       authorizedKeys,
       copyFiles: vm.spec.copyFiles ?? [],
       ...(modules !== undefined ? { modules } : {}),
+      ...(clone !== undefined ? { over: clone.disk } : {}),
       label,
     });
+    // A clone's first start resumes the snapshot's state, linked as the VM's own saved state.
+    if (clone !== undefined) await s.stateFiles.link(clone.state, s.layout.vm(uid).savedState);
   } catch (err) {
     await s.network.release({ uid }).catch(() => undefined);
     await s.client.vms.delete(uid).catch(() => undefined);

@@ -27,6 +27,8 @@ export interface EngineStartOptions {
 
 export interface EngineStopOptions {
   kill: boolean;
+  /** Save the guest's state first, so the next start resumes it (`stop --save`). */
+  save?: boolean;
   timeoutMs?: number;
 }
 

@@ -14,11 +14,13 @@ import type { HostPorts } from '../system/host-ports.js';
 import type { Logger } from '../system/logger.js';
 import type { SpawnCommand } from '../system/packaging.js';
 import type { Processes } from '../system/processes.js';
+import type { RequestSockets } from '../system/request-sockets.js';
 import type { SignalHook } from '../system/program-io.js';
 import type { SSHClient } from '../system/ssh-client.js';
 import type { SSHKeys } from '../system/ssh-keys.js';
 import type { ConsoleConnector } from '../vmm/console-connector.js';
 import type { RootDisks } from '../vmm/disk/root-disks.js';
+import type { StateFiles } from '../vmm/state-files.js';
 import type { VMMs } from '../vmm/vmm-choice.js';
 
 export interface ImportOptions {
@@ -67,4 +69,8 @@ export interface Services {
   spawnCommand: SpawnCommand;
   /** The signals of this process (a supervisor stops its VM on SIGTERM). */
   signals: SignalHook;
+  /** Requests to a VM's supervisor, and its serving them (`snapshot create`, `stop --save`). */
+  requests: RequestSockets;
+  /** Saved states and frozen overlays on disk. */
+  stateFiles: StateFiles;
 }

@@ -12,7 +12,7 @@ import {
 } from './vm-state.js';
 
 export type StartVMServices = VMStateServices &
-  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand'>;
+  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles'>;
 
 export interface StartVMOptions {
   /** A supervisor already started with prestartSupervisor for this VM. */
@@ -101,9 +101,12 @@ async function startUnlocked(
     if (cur.status?.state === 'Running' && cur.status.runtime?.spawnPid === pid) return cur;
     if (!s.processes.isAlive(pid, { startTime: proc.startTime, marker })) {
       const log = await s.runtimeFiles.readSpawnLog(uid);
-      throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, {
-        hint: `see ignite logs --spawn ${vm.metadata.name}`,
-      });
+      const name = vm.metadata.name;
+      // The supervisor keeps a state it could not resume; only the user may throw it away.
+      const hint = (await s.stateFiles.has(paths.savedState))
+        ? `its saved state was not resumed: \`ignite stop ${name}\` discards it, and \`ignite start ${name}\` then boots it afresh (details: ignite logs --spawn ${name})`
+        : `see ignite logs --spawn ${name}`;
+      throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, { hint });
     }
     await s.clock.sleep(100);
   }

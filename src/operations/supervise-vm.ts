@@ -1,10 +1,11 @@
 import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
-import type { NetworkAttachment } from '../network/vm-network.js';
-import type { VMFiles } from '../storage/layout.js';
 import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
+import { serveMetrics } from './supervise-metrics.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
+import { guestAddressOf } from './clone-source.js';
+import { recoverRootDisk, RequestDesk } from './supervisor-requests.js';
 import { exitRecord, type AskedEnd } from './vm-exit.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 
@@ -21,6 +22,8 @@ export type SuperviseServices = Pick<
   | 'vmms'
   | 'vmMetrics'
   | 'signals'
+  | 'requests'
+  | 'stateFiles'
 >;
 
 export interface SuperviseOptions {
@@ -63,6 +66,8 @@ export async function superviseVM(
   }
   const paths = vmPaths(s, vm);
   const kernel = await kernelFiles(s, vm);
+  const recovered = await recoverRootDisk(s, paths);
+  if (recovered !== undefined) log.warn(`${label}: root disk recovered from ${recovered}`);
   const rootDisk = await s.runtimeFiles.rootDisk(uid);
   if (rootDisk === undefined)
     throw failedPrecondition(`root disk missing in ${paths.dir}`, {
@@ -75,45 +80,68 @@ export async function superviseVM(
   let exit: ExitInfo | undefined;
   let asked: AskedEnd | undefined;
   let metrics: { close(): Promise<void> } | undefined;
+  let desk: RequestDesk | undefined;
+  let requests: { close(): Promise<void> } | undefined;
+  // A state saved by `stop --save` (or `snapshot create --stop`) is resumed instead of a boot.
+  const restoreFrom = (await s.stateFiles.has(paths.savedState)) ? paths.savedState : undefined;
   try {
+    const guest = guestAddressOf(vm);
     const net = await s.network.attach({
       uid,
       name: vm.metadata.name,
       mode,
       ports: vm.spec.network.ports ?? [],
+      ...(guest !== undefined ? { guestAddress: guest } : {}),
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
-    running = await driver.start({
-      uid,
-      name: vm.metadata.name,
-      vcpus: vm.spec.cpus,
-      memoryMiB: vm.spec.memory.toMiB(),
-      ...(vm.spec.logMaxSize !== undefined ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes } : {}),
-      kernel: {
-        vmlinuxPath: kernel.vmlinux,
-        ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
-        cmdline: vm.spec.kernel.cmdLine,
+    const startedAt = s.clock.now().getTime();
+    running = await driver.start(
+      {
+        uid,
+        name: vm.metadata.name,
+        vcpus: vm.spec.cpus,
+        memoryMiB: vm.spec.memory.toMiB(),
+        ...(vm.spec.logMaxSize !== undefined
+          ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes }
+          : {}),
+        kernel: {
+          vmlinuxPath: kernel.vmlinux,
+          ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
+          cmdline: vm.spec.kernel.cmdLine,
+        },
+        rootDisk,
+        nics:
+          net.tapName !== undefined && net.mac !== undefined
+            ? [{ tapName: net.tapName, mac: net.mac }]
+            : [],
+        ...(net.netns !== undefined ? { netns: net.netns } : {}),
+        paths: {
+          consoleLog: paths.consoleLog,
+          consoleSocket: paths.consoleSocket,
+          controlSocket: paths.controlSocket,
+          workDir: paths.dir,
+        },
       },
-      rootDisk,
-      nics:
-        net.tapName !== undefined && net.mac !== undefined
-          ? [{ tapName: net.tapName, mac: net.mac }]
-          : [],
-      ...(net.netns !== undefined ? { netns: net.netns } : {}),
-      paths: {
-        consoleLog: paths.consoleLog,
-        consoleSocket: paths.consoleSocket,
-        controlSocket: paths.controlSocket,
-        workDir: paths.dir,
-      },
-    });
+      restoreFrom !== undefined ? { restoreFrom } : {},
+    );
     const hv = running;
-    log.info({ pid: hv.pid, vmm: driver.name }, `${label}: started`);
+    const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
+    log.info(
+      { pid: hv.pid, vmm: driver.name, ...(restoreFrom !== undefined ? { restoreSeconds } : {}) },
+      `${label}: ${restoreFrom !== undefined ? 'restored' : 'started'}`,
+    );
+    // Resumed: the state is spent, as the guest and its disk move on from it.
+    if (restoreFrom !== undefined) await s.stateFiles.remove(restoreFrom);
     const run: DefaultedVMStatus = {
       state: 'Running',
       startTime: s.clock.now().toISOString(),
       ipAddresses: net.ipAddresses,
-      runtime: { vmm: driver.name, spawnPid: s.host.pid, pid: hv.pid },
+      runtime: {
+        vmm: driver.name,
+        spawnPid: s.host.pid,
+        pid: hv.pid,
+        ...(restoreFrom !== undefined ? { restored: true, restoreSeconds } : {}),
+      },
       network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
     };
     await s.client.vms.update(uid, (v) => {
@@ -127,6 +155,27 @@ export async function superviseVM(
       .catch((err: unknown) => log.warn({ err }, `${label}: could not write ${paths.runRecord}`));
     metrics = await serveMetrics(s, vm, hv, paths, net, driver.name).catch((err: unknown) => {
       log.warn({ err }, `${label}: metrics not served: ${toAppError(err).message}`);
+      return undefined;
+    });
+
+    desk = new RequestDesk(
+      s,
+      hv,
+      paths,
+      label,
+      async () => {
+        asked = 'Stopped';
+        await hv.kill();
+      },
+      rootDisk.path,
+      guest !== undefined
+        ? `${guest.address}/${guest.prefixLength}`
+        : net.ipAddresses[0] !== undefined && net.prefixLength !== undefined
+          ? `${net.ipAddresses[0]}/${net.prefixLength}`
+          : undefined,
+    );
+    requests = await s.requests.serve(paths.supervisorSocket, desk.handle).catch((err: unknown) => {
+      log.warn({ err }, `${label}: requests not served: ${toAppError(err).message}`);
       return undefined;
     });
 
@@ -163,8 +212,16 @@ export async function superviseVM(
     // First: once the record says Stopped, no run file may say otherwise.
     await s.runtimeFiles.removeRunRecord(uid).catch(() => undefined);
     if (metrics) await metrics.close().catch(() => undefined);
+    if (requests) await requests.close().catch(() => undefined);
+    if (desk)
+      await s.stateFiles
+        .adoptOverlay(rootDisk.path, desk.current, desk.superseded)
+        .catch((err: unknown) =>
+          log.error({ err }, `${label}: root disk: ${toAppError(err).message}`),
+        );
     try {
-      await s.network.detach({ uid });
+      // A saved guest keeps its address in memory: the network keeps it for the VM.
+      await s.network.detach({ uid, keepAddress: desk?.saved === true });
     } catch (err) {
       log.error({ err }, `${label}: network teardown failed: ${toAppError(err).message}`);
     }
@@ -181,54 +238,6 @@ export async function superviseVM(
         delete v.status.ipAddresses;
       })
       .catch((err: unknown) => log.error({ err }, `${label}: could not record the VM stopped`));
-  }
-}
-
-/**
- * Serves the VM's metrics, its DHCP leases polled every 2 s. The tap lives in the VM's namespace,
- * which the hypervisor's /proc/<pid>/net shows.
- */
-async function serveMetrics(
-  s: Pick<Services, 'network' | 'vmMetrics' | 'clock'>,
-  vm: StoredVM,
-  hv: RunningVM,
-  paths: VMFiles,
-  net: NetworkAttachment,
-  vmm: string,
-): Promise<{ close(): Promise<void> }> {
-  const uid = vm.metadata.uid;
-  let leases = 0;
-  const poll = setInterval(() => {
-    void s.network.leases(uid).then(
-      (n) => (leases = n),
-      () => undefined,
-    );
-  }, 2000).unref();
-  const startTime = s.clock.now();
-  try {
-    const served = await s.vmMetrics.serve(
-      paths.metricsSocket,
-      {
-        state: () => 'Running',
-        bootTimeSeconds: () => startTime.getTime() / 1000,
-        hypervisorPid: () => hv.pid,
-        blockStats: () => hv.blockStats(),
-        netDevice: () =>
-          net.tapName !== undefined ? { pid: hv.pid, ifname: net.tapName } : undefined,
-        dhcpLeases: () => leases,
-      },
-      {
-        uid,
-        name: vm.metadata.name,
-        vmm,
-        image: vm.spec.image.ociClaim.ref,
-        kernel: vm.spec.kernel.ociClaim.ref,
-      },
-    );
-    return { close: () => (clearInterval(poll), served.close()) };
-  } catch (err) {
-    clearInterval(poll);
-    throw err;
   }
 }
 

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import {
   applyDefaults,
   EventSchema,
+  Size,
+  type SnapshotStatus,
   type StoredImage,
+  type StoredSnapshot,
   type StoredVM,
   type VMStatus,
 } from '../api/index.js';
@@ -29,6 +32,23 @@ const busybox = applyDefaults({
   ...image('docker.io/library/busybox:latest'),
   metadata: { name: 'docker.io/library/busybox:latest', uid: 'aaaaaaaaaaaaaaaa' },
 }) as StoredImage;
+
+function snap(status: SnapshotStatus): StoredSnapshot {
+  return {
+    apiVersion: 'ignite.weave.works/v1alpha1',
+    kind: 'Snapshot',
+    metadata: { name: 'web-1', uid: 'bbbbbbbbbbbbbbbb' },
+    spec: {
+      source: { name: 'web', uid: '0123456789abcdef' },
+      image: 'docker.io/library/busybox:latest',
+      kernel: 'docker.io/weaveworks/ignite-kernel:5.10',
+      cpus: 1,
+      memory: Size.parse('256MB'),
+      vmm: 'qemu',
+    },
+    status,
+  };
+}
 
 const running = (more: Partial<VMStatus> = {}) => web({ state: 'Running', startTime: T1, ...more });
 const exited = (reason: 'Stopped' | 'Killed' | 'PoweredOff' | 'Crashed', exitCode?: number) =>
@@ -118,6 +138,38 @@ const table: { name: string; change: Omit<ObjectChange, 'time'>; want: string[] 
   },
   { name: 'VM deleted', change: { type: 'DELETED', object: running() }, want: ['remove'] },
   { name: 'image added', change: { type: 'ADDED', object: busybox }, want: ['import'] },
+  {
+    name: 'Created to Running from a saved state',
+    change: {
+      type: 'MODIFIED',
+      old: exited('Stopped'),
+      object: running({
+        startTime: T2,
+        runtime: { vmm: 'qemu', spawnPid: 10, pid: 11, restored: true },
+      }),
+    },
+    want: ['restore'],
+  },
+  {
+    name: 'snapshot stored before its save',
+    change: { type: 'ADDED', object: snap({}) },
+    want: [],
+  },
+  {
+    name: 'snapshot saved',
+    change: { type: 'MODIFIED', old: snap({}), object: snap({ created: T2 }) },
+    want: ['snapshot'],
+  },
+  {
+    name: 'snapshot changed after its save',
+    change: { type: 'MODIFIED', old: snap({ created: T2 }), object: snap({ created: T2 }) },
+    want: [],
+  },
+  {
+    name: 'snapshot removed',
+    change: { type: 'DELETED', object: snap({ created: T2 }) },
+    want: ['remove'],
+  },
   { name: 'image modified', change: { type: 'MODIFIED', old: busybox, object: busybox }, want: [] },
   { name: 'image deleted', change: { type: 'DELETED', object: busybox }, want: ['remove'] },
 ];

@@ -24,7 +24,10 @@ export type ObjectChange = Pick<Change<Kind>, 'type' | 'time'> & {
  *   `die`, with the exit's reason and code;
  * - both at once (a VM seen Running before and after, with a new exit or start between) is the
  *   exit, then the start;
- * - DELETED is `remove`; an Image or Kernel ADDED is `import`.
+ * - a VM that comes to run from a saved state (`status.runtime.restored`) is `restore`, not
+ *   `start`;
+ * - DELETED is `remove`; an Image or Kernel ADDED is `import`; a Snapshot is `snapshot` once its
+ *   state is saved (`status.created` appears: it is stored before the save, as a guard).
  */
 export function eventsOf(change: ObjectChange): Event[] {
   const { object } = change;
@@ -35,6 +38,12 @@ export function eventsOf(change: ObjectChange): Event[] {
     ...extra,
   });
   if (change.type === 'DELETED') return [event('remove')];
+  if (object.kind === 'Snapshot') {
+    const before =
+      change.type === 'MODIFIED' && change.old?.kind === 'Snapshot' ? change.old : undefined;
+    const saved = object.status.created !== undefined && before?.status.created === undefined;
+    return saved ? [event('snapshot')] : [];
+  }
   if (object.kind !== 'VM') return change.type === 'ADDED' ? [event('import')] : [];
   const old = change.type === 'MODIFIED' && change.old?.kind === 'VM' ? change.old : undefined;
   const out: Event[] = [];
@@ -45,8 +54,10 @@ export function eventsOf(change: ObjectChange): Event[] {
   if (wasRunning && (!isRunning || exit !== undefined)) out.push(exitEvent(exit, event));
   const restarted = (object.status.restartCount ?? 0) > (old?.status.restartCount ?? 0);
   const startedAgain = old !== undefined && old.status.startTime !== object.status.startTime;
-  if (isRunning && (!wasRunning || restarted || startedAgain))
-    out.push(event(restarted && old !== undefined ? 'restart' : 'start'));
+  if (isRunning && (!wasRunning || restarted || startedAgain)) {
+    const restored = object.status.runtime?.restored === true;
+    out.push(event(restarted && old !== undefined ? 'restart' : restored ? 'restore' : 'start'));
+  }
   return out;
 }
 

@@ -56,7 +56,7 @@ const item = (query: string) => encodeURIComponent(query);
 export class RemoteEngine {
   constructor(private readonly client: DaemonClient) {}
 
-  private async list<K extends Kind>(kind: K): Promise<Stored<KindMap[K]>[]> {
+  private async list<K extends 'VM' | ArtifactKind>(kind: K): Promise<Stored<KindMap[K]>[]> {
     const list = await this.client.json<{ items?: unknown[] }>('GET', `/${PATHS[kind]}`);
     return (list.items ?? [])
       .map((o) => decodeStored(this.client.url, kind, o))
@@ -99,10 +99,14 @@ export class RemoteEngine {
     )) as StoredVM;
   }
 
-  async stopVM(query: string, options: { kill: boolean; timeoutMs?: number }): Promise<StoredVM> {
+  async stopVM(
+    query: string,
+    options: { kill: boolean; save?: boolean; timeoutMs?: number },
+  ): Promise<StoredVM> {
     const action = options.kill ? 'kill' : 'stop';
     const path = `/vms/${item(query)}/${action}`;
-    return (await this.one('VM', 'POST', path, timeout(options))) as StoredVM;
+    const body = { ...timeout(options), ...(options.save === true ? { save: true } : {}) };
+    return (await this.one('VM', 'POST', path, body)) as StoredVM;
   }
 
   async replaceVM(query: string, manifest: VM): Promise<StoredVM> {
@@ -158,7 +162,7 @@ export class RemoteEngine {
     return this.remove(kind, query, options.force);
   }
 
-  private async remove(kind: Kind, query: string, force: boolean): Promise<string> {
+  private async remove(kind: 'VM' | ArtifactKind, query: string, force: boolean): Promise<string> {
     const status = await this.client.json<{ details?: { uid?: unknown } }>(
       'DELETE',
       `/${PATHS[kind]}/${item(query)}`,

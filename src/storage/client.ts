@@ -19,11 +19,13 @@ export class Client {
   readonly vms: KindClient<'VM'>;
   readonly images: KindClient<'Image'>;
   readonly kernels: KindClient<'Kernel'>;
+  readonly snapshots: KindClient<'Snapshot'>;
 
   constructor(readonly storage: Storage) {
     this.vms = new KindClient(storage, 'VM');
     this.images = new KindClient(storage, 'Image');
     this.kernels = new KindClient(storage, 'Kernel');
+    this.snapshots = new KindClient(storage, 'Snapshot');
   }
 
   /** Releases the store's connections and locks (RawStorage.close); the client is done after it. */
@@ -32,7 +34,12 @@ export class Client {
   }
 
   of<K extends Kind>(kind: K): KindClient<K> {
-    const map = { VM: this.vms, Image: this.images, Kernel: this.kernels } as const;
+    const map = {
+      VM: this.vms,
+      Image: this.images,
+      Kernel: this.kernels,
+      Snapshot: this.snapshots,
+    } as const;
     return map[kind] as unknown as KindClient<K>;
   }
 
@@ -113,7 +120,7 @@ export class KindClient<K extends Kind> {
   async match(query: string): Promise<StoredOf<K>[]> {
     const all = await this.list();
     const names = new Set([query]);
-    if (this.kind !== 'VM') {
+    if (this.kind === 'Image' || this.kind === 'Kernel') {
       try {
         names.add(normalizeImageRef(query));
       } catch {

@@ -86,8 +86,8 @@ export class FsRuntimeFiles implements RuntimeFiles {
   async removeRunFiles(uid: string): Promise<void> {
     const f = this.layout.vm(uid);
     await Promise.all(
-      [f.consoleSocket, f.controlSocket, f.metricsSocket, f.runRecord].map((p) =>
-        rm(p, { force: true }),
+      [f.consoleSocket, f.controlSocket, f.metricsSocket, f.supervisorSocket, f.runRecord].map(
+        (p) => rm(p, { force: true }),
       ),
     );
   }

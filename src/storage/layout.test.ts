@@ -20,6 +20,14 @@ test('DataLayout names every file under the data dir, absolute', () => {
     initrd: `/var/lib/firecracker/kernel/${UID}/initrd`,
     modules: `/var/lib/firecracker/kernel/${UID}/modules.tar`,
   });
+  assert.deepEqual(l.snapshot(UID), {
+    dir: `/var/lib/firecracker/snapshot/${UID}`,
+    state: `/var/lib/firecracker/snapshot/${UID}/state`,
+    sidecar: `/var/lib/firecracker/snapshot/${UID}/state.json`,
+    disk: `/var/lib/firecracker/snapshot/${UID}/disk.qcow2`,
+  });
+  assert.equal(vm.savedState, `${vm.dir}/state`);
+  assert.equal(vm.supervisorSocket, `${vm.dir}/supervisor.sock`);
   assert.equal(l.stagingDir, '/var/lib/firecracker/.staging');
   assert.equal(l.accelCache, '/var/lib/firecracker/.cache/accel.json');
   assert.equal(l.gitopsDir, '/var/lib/firecracker/gitops');

@@ -11,13 +11,15 @@ import { internal } from '../errors.js';
  *                    the supervisor's log and run record, the metrics socket (see VMFiles)
  *   image/<uid>/     metadata.json, image.ext4
  *   kernel/<uid>/    metadata.json, vmlinux, initrd, modules.tar (the image's /lib/modules)
+ *   snapshot/<uid>/  metadata.json, state, state.json (its sidecar), disk.qcow2 (see SnapshotFiles)
  *   network/         per-VM network state, kept apart so leftovers outlive a removed VM
  *   .staging/        imports in progress, named after their process
  *   .cache/          accel.json, host-tsc.json: what the host's probes found
  *   gitops/          clones of the repositories gitops follows
  * ```
  *
- * All of a VM lives in its directory, so removing the directory removes the VM whole.
+ * All of a VM lives in its directory, so removing the directory removes the VM whole; a VM
+ * resumed from a snapshot also reads that snapshot's disk, which its overlay is over.
  */
 export const ROOT_DISK_QCOW2 = 'rootfs.qcow2';
 export const ROOT_DISK_RAW = 'rootfs.ext4';
@@ -42,6 +44,29 @@ export interface VMFiles {
   metricsSocket: string;
   /** The supervisor's record of the current run, apart from the VM's own record. */
   runRecord: string;
+  /** The supervisor's requests socket (`ignite snapshot create`, `stop --save`), mode 0600. */
+  supervisorSocket: string;
+  /**
+   * The state `stop --save` wrote (its sidecar `state.json` beside it); the next start resumes
+   * from it, and a plain stop removes it.
+   */
+  savedState: string;
+  /**
+   * `rootfs.next-<n>.qcow2`: the overlays a running VM writes to after its n-th snapshot froze its
+   * disk; the last becomes the root disk when it exits.
+   */
+  nextRootDisk(n: number): string;
+}
+
+/** The files of one snapshot, all in `<dataDir>/snapshot/<uid>/`. */
+export interface SnapshotFiles {
+  dir: string;
+  /** The hypervisor's state, with its parts as `state.<part>`. */
+  state: string;
+  /** `state.json`, what the state is bound to (vmm/saved-state.ts). */
+  sidecar: string;
+  /** The VM's overlay at the snapshot, frozen; overlays name it by this path. */
+  disk: string;
 }
 
 /** The files of a VM whose directory is `dir`. */
@@ -58,6 +83,9 @@ export function vmFiles(dir: string, uid: string): VMFiles {
     spawnLog: join(dir, 'spawn.log'),
     metricsSocket: join(dir, 'prometheus.sock'),
     runRecord: runRecordFile(dir),
+    supervisorSocket: join(dir, 'supervisor.sock'),
+    savedState: join(dir, 'state'),
+    nextRootDisk: (n) => join(dir, `rootfs.next-${n}.qcow2`),
   };
 }
 
@@ -90,6 +118,16 @@ export class DataLayout {
 
   imageExt4(uid: string): string {
     return join(this.objectDir('Image', uid), IMAGE_EXT4);
+  }
+
+  snapshot(uid: string): SnapshotFiles {
+    const dir = this.objectDir('Snapshot', uid);
+    return {
+      dir,
+      state: join(dir, 'state'),
+      sidecar: join(dir, 'state.json'),
+      disk: join(dir, 'disk.qcow2'),
+    };
   }
 
   kernelFiles(uid: string): { vmlinux: string; initrd: string; modules: string } {

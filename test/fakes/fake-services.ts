@@ -24,6 +24,8 @@ import { FakeProcesses } from './fake-processes.js';
 import { FakeRootDisks } from './fake-root-disks.js';
 import { FakeRuntimeFiles } from './fake-runtime-files.js';
 import { FakeSignals } from './fake-signals.js';
+import { FakeRequestSockets } from './fake-requests.js';
+import { FakeStateFiles } from './fake-state-files.js';
 import { FakeSSHClient, FakeSSHKeys } from './fake-ssh.js';
 import { FakeVMMDriver } from './fake-vmm.js';
 import { FakeVMNetwork } from './fake-vm-network.js';
@@ -59,6 +61,8 @@ export interface FakeServices extends Services {
   hostPorts: FakeHostPorts;
   vmMetrics: FakeVMMetricsEndpoint;
   signals: FakeSignals;
+  requests: FakeRequestSockets;
+  stateFiles: FakeStateFiles;
   drivers: { qemu: FakeVMMDriver; firecracker: FakeVMMDriver };
   logs: LogLine[];
 }
@@ -140,6 +144,8 @@ export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
     vmMetrics: new FakeVMMetricsEndpoint(),
     spawnCommand: { file: SPAWN_FILE, args: [SPAWN_ENTRY] },
     signals: new FakeSignals(),
+    requests: new FakeRequestSockets(),
+    stateFiles: new FakeStateFiles(),
   };
 }
 

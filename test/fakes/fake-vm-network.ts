@@ -21,6 +21,8 @@ export const FAKE_SUBNET = '10.61.0.0/24';
 export class FakeVMNetwork implements VMNetwork {
   readonly calls: { op: NetworkOp; uid?: string }[] = [];
   readonly attachments: { uid: string; attachment: NetworkAttachment }[] = [];
+  /** Every attach request, as asked. */
+  readonly attachRequests: NetworkAttachRequest[] = [];
   readonly fail: Partial<Record<NetworkOp, Error>> = {};
   readonly memory = new MemoryVMNetwork({ subnet: FAKE_SUBNET });
 
@@ -62,13 +64,14 @@ export class FakeVMNetwork implements VMNetwork {
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
+    this.attachRequests.push(structuredClone(req));
     await this.record('attach', req.uid);
     const attachment = await this.memory.attach(req);
     this.attachments.push({ uid: req.uid, attachment });
     return attachment;
   }
 
-  async detach(req: { uid: string }): Promise<void> {
+  async detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {
     await this.record('detach', req.uid);
     return this.memory.detach(req);
   }

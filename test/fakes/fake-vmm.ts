@@ -26,6 +26,18 @@ function refused(name: string, what: string): Promise<never> {
 }
 
 /**
+ * A hypervisor that can save (FakeVMMDriver.saves): what its VMs were asked, in order
+ * (`pause`, `freeze <frozen> <next>`, `save <file>`, `resume`), and where a saved state goes.
+ */
+export interface FakeSaves {
+  calls: string[];
+  /** Called with the state's file when a save completes (a test marks the state there). */
+  onSave(file: string): void;
+  /** Makes the next save fail. */
+  failSave?: Error;
+}
+
+/**
  * A hypervisor as a process of FakeProcesses: its command line names the VM's directory (so it
  * carries the VM's UID, as QEMU's and Firecracker's do), and `exited` settles when that process
  * ends, by a signal, by `kill`, by a guest power-off, or by `FakeProcesses.exit`.
@@ -40,6 +52,7 @@ export class FakeRunningVM implements RunningVM {
     private readonly processes: FakeProcesses,
     private readonly guest: GuestShutdown,
     private readonly vmm: VMMName,
+    private readonly saves?: FakeSaves,
   ) {
     this.exited = new Promise((resolve) => {
       process.onExit = (signal) =>
@@ -69,19 +82,33 @@ export class FakeRunningVM implements RunningVM {
   }
 
   pause(): Promise<void> {
-    return refused(this.vmm, 'pause');
+    if (!this.saves) return refused(this.vmm, 'pause');
+    this.saves.calls.push('pause');
+    return Promise.resolve();
   }
 
   resume(): Promise<void> {
-    return refused(this.vmm, 'resume');
+    if (!this.saves) return refused(this.vmm, 'resume');
+    this.saves.calls.push('resume');
+    return Promise.resolve();
   }
 
-  saveState(): Promise<SavedStateInfo> {
-    return refused(this.vmm, 'save');
+  saveState(file: string): Promise<SavedStateInfo> {
+    if (!this.saves) return refused(this.vmm, 'save');
+    this.saves.calls.push(`save ${file}`);
+    const failure = this.saves.failSave;
+    if (failure !== undefined) {
+      delete this.saves.failSave;
+      return Promise.reject(failure);
+    }
+    this.saves.onSave(file);
+    return Promise.resolve({ files: [file, `${file}.json`], bytes: 4096, saveMs: 250 });
   }
 
-  freezeRootDisk(): Promise<void> {
-    return refused(this.vmm, 'freeze the root disk');
+  freezeRootDisk(frozenPath: string, newOverlayPath: string): Promise<void> {
+    if (!this.saves) return refused(this.vmm, 'freeze the root disk');
+    this.saves.calls.push(`freeze ${frozenPath} ${newOverlayPath}`);
+    return Promise.resolve();
   }
 }
 
@@ -93,6 +120,10 @@ export class FakeVMMDriver implements VMMDriver {
   guest: GuestShutdown = 'powers-off';
   /** Makes start fail, as a hypervisor that cannot boot the VM. */
   failStart?: Error;
+  /** Set, the VMs can pause, save and freeze, and start restores (see FakeSaves). */
+  saves?: FakeSaves;
+  /** The states VMs were restored from, in order. */
+  readonly restoredFrom: string[] = [];
   /** The kernels (vmlinux paths) this hypervisor cannot boot, and why. */
   readonly unbootable = new Map<string, string>();
 
@@ -117,7 +148,10 @@ export class FakeVMMDriver implements VMMDriver {
   }
 
   start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {
-    if (options.restoreFrom !== undefined) return refused(this.name, 'restore');
+    if (options.restoreFrom !== undefined) {
+      if (!this.saves) return refused(this.name, 'restore');
+      this.restoredFrom.push(options.restoreFrom);
+    }
     this.started.push(config);
     if (this.failStart !== undefined) return Promise.reject(this.failStart);
     const reason = this.unbootable.get(config.kernel.vmlinuxPath);
@@ -133,7 +167,7 @@ export class FakeVMMDriver implements VMMDriver {
     process.onSignal = (signal, self) => {
       if (signal === 'SIGKILL') this.processes.exit(self.pid, signal);
     };
-    const vm = new FakeRunningVM(process, this.processes, this.guest, this.name);
+    const vm = new FakeRunningVM(process, this.processes, this.guest, this.name, this.saves);
     this.running.push(vm);
     return Promise.resolve(vm);
   }

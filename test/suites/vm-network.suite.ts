@@ -104,6 +104,23 @@ export function vmNetworkSuite(name: string, make: () => Promise<VMNetworkHarnes
   );
 
   test(
+    `${name}: detach with keepAddress keeps the address for the next attach, and nobody else gets it`,
+    withNet(async (h) => {
+      const a = vm(h, 'a');
+      const first = await h.network.attach({ ...a, ports: [] });
+      await h.network.detach({ uid: a.uid, keepAddress: true });
+      const other = vm(h, 'other');
+      const otherIP = await h.network.reserve(other);
+      assert.notEqual(otherIP, first.ipAddresses[0]);
+      const again = await h.network.attach({ ...a, ports: [] });
+      assert.deepEqual(again.ipAddresses, first.ipAddresses);
+      await h.network.release(a);
+      await h.network.release(other);
+      assert.deepEqual(await h.held(a.uid), []);
+    }),
+  );
+
+  test(
     `${name}: release frees the address for reuse; attach after release reserves again`,
     withNet(async (h) => {
       const { vms, ips } = await fill(h, capacity(h));

@@ -1,6 +1,7 @@
 import { Size } from '../meta/size.js';
 import { normalizeImageRef } from '../meta/oci-image-ref.js';
 import type { Stored } from '../meta/stored.js';
+import type { Snapshot } from './snapshot.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
 /**
@@ -50,12 +51,14 @@ export type DefaultedVM = Omit<VM, 'spec' | 'status'> & {
 export type StoredVM = Stored<DefaultedVM>;
 export type StoredImage = Stored<Image>;
 export type StoredKernel = Stored<Kernel>;
+export type StoredSnapshot = Stored<Snapshot>;
 
 /** What the store returns, by kind. */
 export interface StoredKindMap {
   VM: StoredVM;
   Image: StoredImage;
   Kernel: StoredKernel;
+  Snapshot: StoredSnapshot;
 }
 
 export function setVMSpecDefaults(
@@ -114,4 +117,9 @@ export function setKernelDefaults(kernel: Kernel): Kernel {
     },
     status: kernel.status ?? {},
   };
+}
+
+/** A snapshot's status is there once stored; everything else in it is given by its creator. */
+export function setSnapshotDefaults(snapshot: Snapshot): Snapshot {
+  return { ...snapshot, status: snapshot.status ?? {} };
 }

@@ -11,11 +11,13 @@ export const EVENT_TYPES = [
   'restart',
   'remove',
   'import',
+  'snapshot',
+  'restore',
 ] as const;
 
 export const EventTypeSchema = z.enum(EVENT_TYPES).meta({
   description:
-    'What happened: a VM was `create`d, `start`ed, `stop`ped on request, `die`d otherwise, `restart`ed by its policy or `remove`d; an image or kernel was `import`ed (or `remove`d).',
+    'What happened: a VM was `create`d, `start`ed, `restore`d from a saved state instead of booting, `stop`ped on request, `die`d otherwise, `restart`ed by its policy or `remove`d; an image or kernel was `import`ed (or `remove`d); a snapshot was taken (`snapshot`, once its state is saved) or `remove`d.',
 });
 
 export const EventObjectSchema = z
@@ -43,7 +45,7 @@ export const EventSchema = z
   .meta({
     id: 'Event',
     description:
-      'Something that happened to a VM, image or kernel (`ignite events`, `GET /events`), derived from the changes of the stored objects.',
+      'Something that happened to a VM, image, kernel or snapshot (`ignite events`, `GET /events`), derived from the changes of the stored objects.',
   });
 
 export type EventType = z.output<typeof EventTypeSchema>;

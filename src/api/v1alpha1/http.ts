@@ -112,6 +112,10 @@ export const ActionOptionsSchema = z
     timeoutSeconds: z.number().min(0).max(3600).optional().meta({
       description: 'How long a stop waits for the guest to power off before it is killed.',
     }),
+    save: z.boolean().optional().meta({
+      description:
+        "`stop` only: save the guest's memory and devices first, so the next start resumes it.",
+    }),
   })
   .meta({ id: 'ActionOptions', description: 'The optional body of `start`, `stop` and `kill`.' });
 

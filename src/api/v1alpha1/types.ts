@@ -1,18 +1,17 @@
 import { z } from 'zod';
 import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
 import { VMExitSchema } from './vm-exit.js';
+import { typeMeta } from './group.js';
+import { SnapshotSchema, type Snapshot } from './snapshot.js';
+
+export { API_VERSION, GROUP, KINDS, VERSION, type Kind } from './group.js';
 
 /**
  * The ignite.weave.works/v1alpha1 API: kinds VM, Image and Kernel, field for field as in Weave
- * Ignite v0.4.0, plus a few optional fields this implementation adds (marked "Extension").
- * Every schema is strict: an unknown field is an error that names it.
+ * Ignite v0.4.0, plus a few optional fields this implementation adds (marked "Extension"), and
+ * the Snapshot kind (snapshot.ts). Every schema is strict: an unknown field is an error that
+ * names it.
  */
-export const GROUP = 'ignite.weave.works';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}` as const;
-
-export const KINDS = ['VM', 'Image', 'Kernel'] as const;
-export type Kind = (typeof KINDS)[number];
 
 export const ImageSourceTypeSchema = z
   .enum(['Docker'])
@@ -162,6 +161,12 @@ export const VMRuntimeStatusSchema = z
       .positive()
       .optional()
       .meta({ description: 'PID of the hypervisor process.' }),
+    restored: z.boolean().optional().meta({
+      description: 'This run resumed a saved state (`stop --save`, `snapshot create --stop`).',
+    }),
+    restoreSeconds: z.number().nonnegative().optional().meta({
+      description: 'How long the hypervisor took to load the saved state, checks included.',
+    }),
   })
   .meta({
     id: 'VMRuntimeStatus',
@@ -204,11 +209,6 @@ export const VMStatusSchema = z
     lastExit: VMExitSchema.optional(),
   })
   .meta({ id: 'VMStatus' });
-
-const typeMeta = <K extends Kind>(kind: K) => ({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal(kind),
-});
 
 export const VMSchema = z
   .strictObject({
@@ -284,16 +284,18 @@ export type FileMapping = z.output<typeof FileMappingSchema>;
 export type OCIImageSource = z.output<typeof OCIImageSourceSchema>;
 export type Image = z.output<typeof ImageSchema>;
 export type Kernel = z.output<typeof KernelSchema>;
-export type APIObject = VM | Image | Kernel;
+export type APIObject = VM | Image | Kernel | Snapshot;
 
 export const KIND_SCHEMAS = {
   VM: VMSchema,
   Image: ImageSchema,
   Kernel: KernelSchema,
+  Snapshot: SnapshotSchema,
 } as const;
 
 export interface KindMap {
   VM: VM;
   Image: Image;
   Kernel: Kernel;
+  Snapshot: Snapshot;
 }

@@ -7,8 +7,10 @@ import { formatObject, parseOutput, type OutputFormat } from '../output/format.j
 export function registerInspect(program: Command, ctx: CliContext): void {
   program
     .command('inspect')
-    .description('Inspect a VM, image or kernel: prints the stored object (JSON by default)')
-    .argument('<kind>', 'vm, image or kernel')
+    .description(
+      'Inspect a VM, image, kernel or snapshot: prints the stored object (JSON by default)',
+    )
+    .argument('<kind>', 'vm, image, kernel or snapshot')
     .argument('<object>', 'name, UID, or a unique prefix of either')
     .option(
       '-o, --output <format>',
@@ -28,7 +30,8 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         cmd: Command,
       ) => {
         const kind = parseKind(kindArg);
-        if (!kind) throw invalidArgument(`kind "${kindArg}": unknown (use vm, image or kernel)`);
+        if (!kind)
+          throw invalidArgument(`kind "${kindArg}": unknown (use vm, image, kernel or snapshot)`);
         const format = parseOutput(
           opts.template ?? opts.output,
           ['json', 'yaml'],
@@ -36,7 +39,11 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         ) as OutputFormat;
         const engine = await ctx.engine(cmd);
         const obj =
-          kind === 'VM' ? await engine.findVM(query) : await engine.findArtifact(kind, query);
+          kind === 'VM'
+            ? await engine.findVM(query)
+            : kind === 'Snapshot'
+              ? await (await ctx.localServices(cmd, 'snapshots')).client.snapshots.find(query)
+              : await engine.findArtifact(kind, query);
         ctx.out(formatObject(obj, format));
       },
     );

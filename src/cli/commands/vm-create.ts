@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { isSSHPublicKeyText, parseRestartPolicy, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
-import { readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
+import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
+import { runVM } from '../../operations/run-vm.js';
 import { vmManifest } from '../../operations/build-vm.js';
 import type { EngineCreateOptions } from '../../operations/engine.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
@@ -33,6 +34,7 @@ interface CreateFlags {
   label: string[];
   vmm?: string;
   restart?: string;
+  fromSnapshot?: string;
 }
 
 interface RunFlags extends CreateFlags {
@@ -97,6 +99,10 @@ function addCreateFlags(cmd: Command): Command {
       ).choices(['qemu', 'firecracker']),
     )
     .option(
+      '--from-snapshot <snapshot>',
+      "clone a snapshot: the VM's disk goes over the snapshot's, and it resumes the snapshot's memory instead of booting (its own address is NATed to the one its guest kept)",
+    )
+    .option(
       '--restart <policy>',
       'what ignited does when the VM ends: no (default), on-failure[:N] (restart a crashed VM, at most N times) or always (unless stopped)',
     );
@@ -133,6 +139,7 @@ async function toOptions(
   if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
   if (f.restart !== undefined) o.restartPolicy = parseRestartPolicy(f.restart, '--restart');
+  if (f.fromSnapshot !== undefined) o.fromSnapshot = f.fromSnapshot;
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)
@@ -156,11 +163,30 @@ async function createFromFlags(
   flags: CreateFlags,
   options: EngineCreateOptions = {},
 ) {
-  const manifest = vmManifest(await toOptions(ctx, image, flags), ctx.vmDefaults(cmd));
+  const given = await toOptions(ctx, image, flags);
+  if (given.fromSnapshot !== undefined) return cloneHere(ctx, cmd, given, options);
+  const manifest = vmManifest(given, ctx.vmDefaults(cmd));
   const remote = (await ctx.daemon(cmd)) !== undefined;
   if (remote && typeof manifest.spec.ssh === 'string' && !isSSHPublicKeyText(manifest.spec.ssh))
     manifest.spec.ssh = await readPublicKeyText(manifest.spec.ssh);
   return (await ctx.engine(cmd)).createVM(manifest, options);
+}
+
+/** A clone is made on this host: snapshots are not served through the daemon's API yet. */
+async function cloneHere(
+  ctx: CliContext,
+  cmd: Command,
+  given: CreateVMOptions,
+  options: EngineCreateOptions,
+) {
+  const s = await ctx.localServices(cmd, '--from-snapshot');
+  if (options.start === undefined) return createVM(s, given);
+  const { timeoutMs, sshTimeoutMs, logLevel } = options.start;
+  return runVM(s, given, {
+    startTimeoutMs: timeoutMs,
+    sshTimeoutMs,
+    ...(logLevel !== undefined ? { spawnLogLevel: logLevel } : {}),
+  });
 }
 
 async function readPublicKeyText(path: string): Promise<string> {

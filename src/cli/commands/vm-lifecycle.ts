@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { toAppError, type AppError } from '../../errors.js';
+import { invalidArgument, toAppError, type AppError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../options.js';
 
@@ -63,17 +63,33 @@ export function stopCommand(ctx: CliContext): Command {
     .description('Stop running VMs: the guest is asked to power off, then killed after --timeout')
     .argument('<vm...>', 'names, IDs, or unique prefixes')
     .option('-f, --force-kill', 'kill the VM at once instead of asking it to power off', false)
+    .option(
+      '--save',
+      "save the guest's memory and devices first: the next start resumes it where it was, with its address (a stop without --save discards a saved state)",
+      false,
+    )
     .addOption(timeoutOption())
-    .action(async (vms: string[], opts: { forceKill: boolean; timeout: string }, cmd: Command) => {
-      const engine = await ctx.engine(cmd);
-      await forEachVM(ctx, vms, async (q) => {
-        const vm = await engine.stopVM(q, {
-          kill: opts.forceKill,
-          timeoutMs: parseDuration(opts.timeout),
+    .action(
+      async (
+        vms: string[],
+        opts: { forceKill: boolean; timeout: string; save: boolean },
+        cmd: Command,
+      ) => {
+        if (opts.save && opts.forceKill)
+          throw invalidArgument('--save and --force-kill: choose one', {
+            hint: '--save ends the VM once its state is saved',
+          });
+        const engine = await ctx.engine(cmd);
+        await forEachVM(ctx, vms, async (q) => {
+          const vm = await engine.stopVM(q, {
+            kill: opts.forceKill,
+            save: opts.save,
+            timeoutMs: parseDuration(opts.timeout),
+          });
+          return vm.metadata.uid;
         });
-        return vm.metadata.uid;
-      });
-    });
+      },
+    );
 }
 
 export function killCommand(ctx: CliContext): Command {

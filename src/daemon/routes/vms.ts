@@ -75,11 +75,11 @@ export function vmRoutes(router: Router, d: DaemonContext): void {
   router.add('POST', `${VM_PATH}/stop`, async (c) => {
     const body = await optionalBody(c);
     const timeoutMs = body.timeoutSeconds !== undefined ? body.timeoutSeconds * 1000 : undefined;
-    sendJSON(
-      c.res,
-      200,
-      toPlain(await stopVM(s, name(c), timeoutMs !== undefined ? { timeoutMs } : {})),
-    );
+    const options = {
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(body.save === true ? { save: true } : {}),
+    };
+    sendJSON(c.res, 200, toPlain(await stopVM(s, name(c), options)));
   });
   router.add('POST', `${VM_PATH}/kill`, async (c) => {
     await optionalBody(c);

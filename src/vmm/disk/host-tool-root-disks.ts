@@ -1,4 +1,8 @@
+import { join } from 'node:path';
+import { invalidArgument } from '../../errors.js';
+import { ROOT_DISK_QCOW2 } from '../../storage/layout.js';
 import { createRootDisk, vmGuestFiles } from './create-root-disk.js';
+import { createCloneOverlay } from './overlay-snapshot.js';
 import { releaseRawViews } from './fuse-export.js';
 import { imageHasPath } from './modules-writer.js';
 import type { RootDiskRequest, RootDisks } from './root-disks.js';
@@ -11,6 +15,11 @@ export class HostToolRootDisks implements RootDisks {
   constructor(private readonly nameservers: readonly string[]) {}
 
   async create(req: RootDiskRequest): Promise<void> {
+    if (req.over !== undefined) {
+      if (req.format !== 'qcow2')
+        throw invalidArgument(`${req.label}: only a qcow2 disk can go over a snapshot's`);
+      return createCloneOverlay(req.over, join(req.vmDir, ROOT_DISK_QCOW2), req.label);
+    }
     await createRootDisk({
       imagePath: req.imagePath,
       vmDir: req.vmDir,

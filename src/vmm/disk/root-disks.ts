@@ -20,6 +20,11 @@ export interface RootDiskRequest {
   copyFiles: { hostPath: string; vmPath: string }[];
   /** The kernel's modules, written in with the VM's files; none when absent. */
   modules?: GuestModules;
+  /**
+   * A snapshot's frozen disk to clone instead (qcow2 only): the VM's disk is an empty overlay
+   * over it, and nothing is written into it.
+   */
+  over?: string;
   /** `vm "web"`: leads error messages. */
   label: string;
 }
