@@ -105,7 +105,7 @@ export class RemoteEngine {
   ): Promise<StoredVM> {
     const action = options.kill ? 'kill' : 'stop';
     const path = `/vms/${item(query)}/${action}`;
-    const body = { ...timeout(options), ...(options.save === true ? { save: true } : {}) };
+    const body = options.save === true ? { ...timeout(options), save: true } : timeout(options);
     return (await this.one('VM', 'POST', path, body)) as StoredVM;
   }
 
