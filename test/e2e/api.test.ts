@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promisify } from 'node:util';
 import { isProcessAlive } from '../../src/system/linux-processes.js';
 import { APIClient } from '../helpers/api-client.js';
 import { runProgram } from '../helpers/cli.js';
@@ -13,9 +11,9 @@ import { IGNITED_BIN, startIgnited, type TestDaemon } from '../helpers/daemon.js
 import { OpenAPIContract } from '../helpers/openapi-contract.js';
 import { rawExchange } from '../helpers/raw-http.js';
 import { freePort } from '../helpers/registry.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { TEST_KERNEL, vmTestEnv, type VMTestEnv } from '../helpers/vm-env.js';
 
-const pexec = promisify(execFile);
 const V1 = '/apis/ignite.weave.works/v1alpha1';
 const API_VERSION = 'ignite.weave.works/v1alpha1';
 
@@ -416,22 +414,7 @@ test(
   async () => {
     const cert = join(work, 'cert.pem');
     const key = join(work, 'key.pem');
-    await pexec('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
+    await selfSignedCert({ cert, key, subject: '/CN=127.0.0.1' }, [
       '-addext',
       'subjectAltName=IP:127.0.0.1',
     ]);

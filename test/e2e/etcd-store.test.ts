@@ -21,21 +21,17 @@ test('ignite --store etcd://…: a VM created on one host is listed from another
   assert.ok(tls);
   const name = `on-etcd-${process.pid}`;
   // Host 1 names the store with flags; host 2 with the environment and the URL's query.
-  const host1 = (args: string[]) =>
-    ignite(
-      [
-        '--store',
-        etcd.storeURL,
-        '--store-ca',
-        tls.ca,
-        '--store-cert',
-        tls.cert,
-        '--store-key',
-        tls.key,
-        ...args,
-      ],
-      { env: t.env },
-    );
+  const storeFlags = [
+    '--store',
+    etcd.storeURL,
+    '--store-ca',
+    tls.ca,
+    '--store-cert',
+    tls.cert,
+    '--store-key',
+    tls.key,
+  ];
+  const host1 = (args: string[]) => ignite([...storeFlags, ...args], { env: t.env });
   const query = `?ca=${tls.ca}&cert=${tls.cert}&key=${tls.key}`;
   const host2 = (args: string[]) =>
     ignite(args, {
@@ -82,16 +78,7 @@ test('ignite --store etcd://…: a VM created on one host is listed from another
     { ...t.env, IGNITE_DATA_DIR: third.path },
     {
       dir: third.path,
-      args: [
-        '--store',
-        etcd.storeURL,
-        '--store-ca',
-        tls.ca,
-        '--store-cert',
-        tls.cert,
-        '--store-key',
-        tls.key,
-      ],
+      args: storeFlags,
     },
   );
   try {

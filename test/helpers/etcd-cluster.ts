@@ -1,3 +1,4 @@
+import { newKeyArgs, selfSignedCert } from './tls.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -203,34 +204,17 @@ async function makeCertificates(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const p = (f: string): string => join(dir, f);
   const openssl = (...args: string[]) => pexec('openssl', args);
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=ignite test etcd CA',
-  );
+  await selfSignedCert({
+    cert: p('ca.crt'),
+    key: p('ca.key'),
+    subject: '/CN=ignite test etcd CA',
+    days: 2,
+  });
   const issue = async (name: string, subject: string, ext: string): Promise<void> => {
     await writeFile(p(`${name}.ext`), ext);
     await openssl(
       'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      p(`${name}.key`),
+      ...newKeyArgs(p(`${name}.key`)),
       '-out',
       p(`${name}.csr`),
       '-subj',
