@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execWhenUp, ignite } from '../helpers/cli.js';
+import { execWhenUp, ignite, runTestVM } from '../helpers/cli.js';
 import { waitForBusyboxInit, waitForText } from '../helpers/console.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
@@ -26,36 +26,22 @@ test(
     await using t = await vmTestEnv(['busybox', 'kernel-micro']);
     const { env } = t;
     const name = `micro-bb-${process.pid}`;
-    try {
-      const run = await ignite(
-        [
-          'run',
-          `${t.registry}/ignite-busybox`,
-          '--name',
-          name,
-          '--net',
-          'none',
-          '--memory',
-          '64MB',
-          '--kernel-image',
-          `${t.registry}/${MICRO}`,
-        ],
-        { env },
-      );
-      assert.equal(run.code, 0, run.stderr);
-      const uid = await waitForBusyboxInit(t.dataDir, run.stdout, 90_000);
-      const consoleLog = join(t.dataDir, 'vm', uid, 'console.log');
-      const boot = await readFile(consoleLog, 'utf8');
-      assert.match(boot, /Linux version 6\.1\.\d+-micro /);
-      assert.doesNotMatch(boot, /initramfs|Kernel panic/i);
+    await using run = await runTestVM(
+      `${t.registry}/ignite-busybox`,
+      name,
+      ['--net', 'none', '--memory', '64MB', '--kernel-image', `${t.registry}/${MICRO}`],
+      env,
+    );
+    const uid = await waitForBusyboxInit(t.dataDir, run.stdout, 90_000);
+    const consoleLog = join(t.dataDir, 'vm', uid, 'console.log');
+    const boot = await readFile(consoleLog, 'utf8');
+    assert.match(boot, /Linux version 6\.1\.\d+-micro /);
+    assert.doesNotMatch(boot, /initramfs|Kernel panic/i);
 
-      // Ctrl-Alt-Del through the i8042 reaches busybox init, which reboots: QEMU ends.
-      const stop = await ignite(['stop', name, '--timeout', '60s'], { env });
-      assert.equal(stop.code, 0, stop.stderr);
-      await waitForText(consoleLog, 'reboot: Restarting system', 5_000);
-    } finally {
-      await ignite(['rm', '-f', name], { env });
-    }
+    // Ctrl-Alt-Del through the i8042 reaches busybox init, which reboots: QEMU ends.
+    const stop = await ignite(['stop', name, '--timeout', '60s'], { env });
+    assert.equal(stop.code, 0, stop.stderr);
+    await waitForText(consoleLog, 'reboot: Restarting system', 5_000);
   },
 );
 
@@ -66,21 +52,12 @@ test('micro kernel: exec and cp into the systemd Debian image', { timeout: 900_0
   const work = await mkdtemp(join(tmpdir(), 'ignite-micro-'));
   const name = `micro-deb-${process.pid}`;
   try {
-    const run = await ignite(
-      [
-        'run',
-        `${t.registry}/ignite-debian:bookworm`,
-        '--name',
-        name,
-        '--ssh',
-        '--memory',
-        '256MB',
-        '--kernel-image',
-        `${t.registry}/${MICRO}`,
-      ],
-      { env },
+    await using _vm = await runTestVM(
+      `${t.registry}/ignite-debian:bookworm`,
+      name,
+      ['--ssh', '--memory', '256MB', '--kernel-image', `${t.registry}/${MICRO}`],
+      env,
     );
-    assert.equal(run.code, 0, run.stderr);
     const uname = await execWhenUp(name, ['uname', '-r'], env);
     assert.equal(uname.code, 0, uname.stderr);
     assert.match(uname.stdout.trim(), /^6\.1\.\d+-micro$/);
@@ -97,7 +74,6 @@ test('micro kernel: exec and cp into the systemd Debian image', { timeout: 900_0
     const state = await ignite(['exec', name, '--', 'systemctl', 'is-system-running'], { env });
     assert.match(state.stdout, /running|degraded/, state.stdout + state.stderr);
   } finally {
-    await ignite(['rm', '-f', name], { env });
     await rm(work, { recursive: true, force: true });
   }
 });
@@ -110,45 +86,28 @@ test(
     await using t = await vmTestEnv(['debian-slim', 'kernel-micro']);
     const { env } = t;
     const name = `micro-slim-${process.pid}`;
-    try {
-      const run = await ignite(
-        [
-          'run',
-          `${t.registry}/ignite-debian:slim`,
-          '--name',
-          name,
-          '--ssh',
-          '--memory',
-          '64MB',
-          '--kernel-image',
-          `${t.registry}/${MICRO}`,
-        ],
-        { env },
-      );
-      assert.equal(run.code, 0, run.stderr);
-      const vm = JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJSON;
-      const ip = vm.status.ipAddresses?.[0] ?? '';
-      assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
-      // The kernel, not the image, took the lease: it says so before init starts.
-      const consoleLog = join(t.dataDir, 'vm', vm.metadata.uid, 'console.log');
-      await waitForText(
-        consoleLog,
-        new RegExp(`IP-Config: Complete:[\\s\\S]*addr=${ip}\\b`),
-        90_000,
-      );
-      await pexec('busybox', ['ping', '-c', '1', '-W', '5', ip]);
+    await using _vm = await runTestVM(
+      `${t.registry}/ignite-debian:slim`,
+      name,
+      ['--ssh', '--memory', '64MB', '--kernel-image', `${t.registry}/${MICRO}`],
+      env,
+    );
+    const vm = JSON.parse((await ignite(['inspect', 'vm', name], { env })).stdout) as VMJSON;
+    const ip = vm.status.ipAddresses?.[0] ?? '';
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    // The kernel, not the image, took the lease: it says so before init starts.
+    const consoleLog = join(t.dataDir, 'vm', vm.metadata.uid, 'console.log');
+    await waitForText(consoleLog, new RegExp(`IP-Config: Complete:[\\s\\S]*addr=${ip}\\b`), 90_000);
+    await pexec('busybox', ['ping', '-c', '1', '-W', '5', ip]);
 
-      const addr = await execWhenUp(name, ['ip', '-4', '-o', 'addr', 'show', 'eth0'], env);
-      assert.equal(addr.code, 0, addr.stderr);
-      assert.match(addr.stdout, new RegExp(` ${ip.replaceAll('.', '\\.')}/`));
-      const clients = await ignite(
-        ['exec', name, '--', 'sh', '-c', 'command -v dhclient udhcpc dhcpcd systemd-networkd'],
-        { env },
-      );
-      assert.equal(clients.stdout, '', 'the image has no DHCP client');
-    } finally {
-      await ignite(['rm', '-f', name], { env });
-    }
+    const addr = await execWhenUp(name, ['ip', '-4', '-o', 'addr', 'show', 'eth0'], env);
+    assert.equal(addr.code, 0, addr.stderr);
+    assert.match(addr.stdout, new RegExp(` ${ip.replaceAll('.', '\\.')}/`));
+    const clients = await ignite(
+      ['exec', name, '--', 'sh', '-c', 'command -v dhclient udhcpc dhcpcd systemd-networkd'],
+      { env },
+    );
+    assert.equal(clients.stdout, '', 'the image has no DHCP client');
   },
 );
 
@@ -161,29 +120,15 @@ test(
     await using t = await vmTestEnv(['busybox', 'kernel']);
     const { env } = t;
     const name = `generic-bb-${process.pid}`;
-    try {
-      const run = await ignite(
-        [
-          'run',
-          `${t.registry}/ignite-busybox`,
-          '--name',
-          name,
-          '--net',
-          'none',
-          '--memory',
-          '128MB',
-          '--kernel-image',
-          `${t.registry}/ignite-kernel:6.1`,
-        ],
-        { env },
-      );
-      assert.equal(run.code, 0, run.stderr);
-      const uid = await waitForBusyboxInit(t.dataDir, run.stdout, 120_000);
-      const boot = await readFile(join(t.dataDir, 'vm', uid, 'console.log'), 'utf8');
-      assert.match(boot, /Linux version 6\.1\.0-\d+-amd64 /);
-      assert.match(boot, /Freeing initrd memory|unpack rootfs image as initramfs/);
-    } finally {
-      await ignite(['rm', '-f', name], { env });
-    }
+    await using run = await runTestVM(
+      `${t.registry}/ignite-busybox`,
+      name,
+      ['--net', 'none', '--memory', '128MB', '--kernel-image', `${t.registry}/ignite-kernel:6.1`],
+      env,
+    );
+    const uid = await waitForBusyboxInit(t.dataDir, run.stdout, 120_000);
+    const boot = await readFile(join(t.dataDir, 'vm', uid, 'console.log'), 'utf8');
+    assert.match(boot, /Linux version 6\.1\.0-\d+-amd64 /);
+    assert.match(boot, /Freeing initrd memory|unpack rootfs image as initramfs/);
   },
 );

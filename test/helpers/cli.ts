@@ -81,3 +81,24 @@ export async function execWhenUp(name: string, args: string[], env: NodeJS.Proce
   }
   return r;
 }
+
+/**
+ * `ignite run IMAGE --name NAME …flags`, which must succeed. Disposing of the result removes the
+ * VM (`rm -f`), whether the test passed or not.
+ */
+export async function runTestVM(
+  image: string,
+  name: string,
+  flags: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<CliResult & AsyncDisposable> {
+  const remove = async () => {
+    await ignite(['rm', '-f', name], { env });
+  };
+  const run = await ignite(['run', image, '--name', name, ...flags], { env });
+  if (run.code !== 0) {
+    await remove();
+    throw new Error(`ignite run ${image} --name ${name}: exit ${run.code}\n${run.stderr}`);
+  }
+  return { ...run, [Symbol.asyncDispose]: remove };
+}
