@@ -6,6 +6,7 @@ export * from './meta/schema.js';
 export * from './meta/stored.js';
 export * from './v1alpha1/types.js';
 export * from './v1alpha1/snapshot.js';
+export * from './v1alpha1/host.js';
 export * from './v1alpha1/event.js';
 export * from './v1alpha1/defaults.js';
 export * from './scheme.js';

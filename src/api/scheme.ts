@@ -13,6 +13,7 @@ import {
   setImageDefaults,
   setKernelDefaults,
   setSnapshotDefaults,
+  setHostDefaults,
   setVMDefaults,
   type VMDefaults,
   IGNITE_V04_DEFAULTS,
@@ -147,6 +148,8 @@ export function applyDefaults(
       return setKernelDefaults(obj);
     case 'Snapshot':
       return setSnapshotDefaults(obj);
+    case 'Host':
+      return setHostDefaults(obj);
   }
 }
 

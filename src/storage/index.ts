@@ -7,13 +7,16 @@ export * from './storage.js';
 export * from './cache.js';
 export * from './client.js';
 export * from './store-url.js';
+export * from './kind-routed-raw-storage.js';
 
 import { CachedStorage } from './cache.js';
 import { Client } from './client.js';
 import { EtcdRawStorage } from './etcd-raw-storage.js';
 import { FsRawStorage } from './fs-raw-storage.js';
+import { KindRoutedRawStorage } from './kind-routed-raw-storage.js';
 import { ObjectDirsRawStorage } from './object-dirs-raw-storage.js';
 import { parseStoreURL } from './store-url.js';
+import type { Kind } from '../api/index.js';
 import type { HostConfig } from '../system/host-config.js';
 import type { RawStorage } from './raw-storage.js';
 import { Serializer } from './serializer.js';
@@ -28,15 +31,24 @@ export function newFsClient(dataDir: string): Client {
   return newClient(new FsRawStorage(dataDir));
 }
 
+/** The kinds each host keeps in its own data dir even when the store is shared. */
+export const HOST_LOCAL_KINDS: Kind[] = ['Image', 'Kernel', 'Snapshot'];
+
 /**
  * The store the host's settings name: etcd for `--store etcd://…` (IGNITE_STORE), else the data
- * dir. Objects' files (disks, sockets, logs) stay in the data dir either way.
+ * dir. With etcd, VMs and hosts are shared there, and images, kernels and snapshots stay in the
+ * data dir with their files (KindRoutedRawStorage). Objects' files (disks, sockets, logs) stay
+ * in the data dir either way.
  */
 export function openRawStorage(config: Pick<HostConfig, 'dataDir' | 'store'>): RawStorage {
   const etcd = parseStoreURL(config.store);
-  return etcd === undefined
-    ? new FsRawStorage(config.dataDir)
-    : new ObjectDirsRawStorage(new EtcdRawStorage(etcd), config.dataDir);
+  const local = new FsRawStorage(config.dataDir);
+  if (etcd === undefined) return local;
+  return new KindRoutedRawStorage({
+    shared: new ObjectDirsRawStorage(new EtcdRawStorage(etcd), config.dataDir),
+    local,
+    localKinds: HOST_LOCAL_KINDS,
+  });
 }
 
 /** The client over the store the host's settings name (openRawStorage). */

@@ -1,6 +1,7 @@
 import { Size } from '../meta/size.js';
 import { normalizeImageRef } from '../meta/oci-image-ref.js';
 import type { Stored } from '../meta/stored.js';
+import type { Host } from './host.js';
 import type { Snapshot } from './snapshot.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
@@ -52,6 +53,7 @@ export type StoredVM = Stored<DefaultedVM>;
 export type StoredImage = Stored<Image>;
 export type StoredKernel = Stored<Kernel>;
 export type StoredSnapshot = Stored<Snapshot>;
+export type StoredHost = Stored<Host>;
 
 /** What the store returns, by kind. */
 export interface StoredKindMap {
@@ -59,6 +61,7 @@ export interface StoredKindMap {
   Image: StoredImage;
   Kernel: StoredKernel;
   Snapshot: StoredSnapshot;
+  Host: StoredHost;
 }
 
 export function setVMSpecDefaults(
@@ -122,4 +125,9 @@ export function setKernelDefaults(kernel: Kernel): Kernel {
 /** A snapshot's status is there once stored; everything else in it is given by its creator. */
 export function setSnapshotDefaults(snapshot: Snapshot): Snapshot {
   return { ...snapshot, status: snapshot.status ?? {} };
+}
+
+/** A host's status is there once stored. */
+export function setHostDefaults(host: Host): Host {
+  return { ...host, status: host.status ?? {} };
 }

@@ -6,10 +6,12 @@ import { TimeSchema } from '../meta/schema.js';
  * or by whoever finds the VM recorded Running with its supervisor gone. A restart policy decides
  * on it (operations/restart-policy.ts).
  */
-export const VMExitReasonSchema = z.enum(['Stopped', 'Killed', 'PoweredOff', 'Crashed']).meta({
-  description:
-    'Why the hypervisor ended: `Stopped` (asked to stop), `Killed` (asked to kill), `PoweredOff` (the guest powered off, exit 0), `Crashed` (anything else).',
-});
+export const VMExitReasonSchema = z
+  .enum(['Stopped', 'Killed', 'PoweredOff', 'Crashed', 'Fenced'])
+  .meta({
+    description:
+      "Why the hypervisor ended: `Stopped` (asked to stop), `Killed` (asked to kill), `PoweredOff` (the guest powered off, exit 0), `Crashed` (anything else), `Fenced` (in a fleet, its host's agent stopped renewing the host's lease, so the supervisor stopped the replaceable VM before it could be placed elsewhere).",
+  });
 
 export const VMExitSchema = z
   .strictObject({
