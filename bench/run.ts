@@ -1,7 +1,7 @@
 // `npm run bench [name…]`: every figure, each a median, compared with a baseline taken in the same
 // run where there is one. Prints a table and writes it, with the machine's details, to
 // bench/results/<date>.md. Names: import, boot, kernels, create, ps, memory, density, gitops, api,
-// snapshots.
+// snapshots, fleet.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
@@ -11,6 +11,7 @@ import { apiBench } from './api.js';
 import { bootBench } from './boot.js';
 import { createLatencyBench } from './create-latency.js';
 import { densityBench } from './density.js';
+import { fleetBench } from './fleet.js';
 import { gitopsBench } from './gitops.js';
 import { importBench } from './import.js';
 import { kernelsBench } from './kernels.js';
@@ -31,6 +32,7 @@ const benches: [string, () => Promise<{ rows: string[][] }>][] = [
   ['density', densityBench],
   ['api', apiBench],
   ['snapshots', snapshotsBench],
+  ['fleet', fleetBench],
 ];
 const unknown = only.filter((o) => !benches.some(([n]) => n === o));
 if (unknown.length > 0) {
