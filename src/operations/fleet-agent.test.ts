@@ -164,6 +164,11 @@ test('fleet agent: a lost lease kills the replaceable VMs first, and they start 
     const k = await s.client.vms.get(keep.metadata.uid);
     assert.equal(k.status.runtime?.spawnPid, keepPid, 'a non-replaceable VM keeps running');
     assert.deepEqual([...(await fleet.liveHosts())], ['h1'], 'the lease is taken again');
+    const spawned = s.processes.spawned.map((r) => r.options.env?.['IGNITE_FENCE_DEADLINE']);
+    assert.ok(
+      spawned.every((d) => d !== undefined && Date.parse(d) > 0),
+      'each supervisor gets its first fence deadline',
+    );
   } finally {
     await a.stop();
   }

@@ -80,9 +80,10 @@ export async function runFleetAgent(
     );
     // Pending VMs are made by FleetVMs before anything may start them.
     const owns = (vm: StoredVM): boolean => placedOn(vm, o.name) && vm.status.state !== 'Pending';
-    const vms = new FleetVMs(s, { host: o.name, startTimeoutMs: o.startTimeoutMs });
+    const startEnv = (): NodeJS.ProcessEnv => fencing.startEnv();
+    const vms = new FleetVMs(s, { host: o.name, startTimeoutMs: o.startTimeoutMs, startEnv });
     await Promise.all([
-      keepVMsRunning(s, term.signal, { startTimeoutMs: o.startTimeoutMs, owns }).catch(
+      keepVMsRunning(s, term.signal, { startTimeoutMs: o.startTimeoutMs, owns, startEnv }).catch(
         (err: unknown) => s.logger.error({ err }, `${label}: restarts: ${toAppError(err).message}`),
       ),
       (async () => {

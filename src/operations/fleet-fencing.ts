@@ -31,6 +31,11 @@ export class Fencing {
     return this.latest;
   }
 
+  /** The environment a supervisor started now gets: its first deadline (IGNITE_FENCE_DEADLINE). */
+  startEnv(): NodeJS.ProcessEnv {
+    return this.latest !== undefined ? { [FENCE_DEADLINE_ENV]: this.latest.toISOString() } : {};
+  }
+
   /** Sets the VMs placed here (the store's view); the replaceable running ones are fenced. */
   track(vms: readonly StoredVM[]): void {
     this.vms = vms.filter((vm) => isReplaceable(vm) && vm.status.state === 'Running');

@@ -16,6 +16,8 @@ const FIRST_BACKOFF_MS = 2_000;
 export interface FleetVMsOptions {
   host: string;
   startTimeoutMs: number;
+  /** Added to each supervisor's environment as it is started (its first fence deadline). */
+  startEnv: () => NodeJS.ProcessEnv;
 }
 
 /**
@@ -102,7 +104,11 @@ export class FleetVMs {
       await stopVM(this.s, uid);
       return;
     }
-    await startVM(this.s, uid, { by: 'resume', timeoutMs: this.o.startTimeoutMs });
+    await startVM(this.s, uid, {
+      by: 'resume',
+      timeoutMs: this.o.startTimeoutMs,
+      env: this.o.startEnv(),
+    });
   }
 
   /**

@@ -1,6 +1,5 @@
-import type { StoredVM } from '../api/index.js';
 import { toAppError } from '../errors.js';
-import { RestartManager } from './restart-vms.js';
+import { RestartManager, type RestartManagerOptions } from './restart-vms.js';
 import type { Services } from './services.js';
 import { refreshVMState } from './vm-state.js';
 
@@ -16,10 +15,10 @@ export const LIVENESS_INTERVAL_MS = 1_000;
 export async function keepVMsRunning(
   s: Services,
   signal: AbortSignal,
-  o: { startTimeoutMs: number; owns?: (vm: StoredVM) => boolean },
+  o: Pick<RestartManagerOptions, 'owns' | 'startEnv'> & { startTimeoutMs: number },
 ): Promise<void> {
   const owns = o.owns ?? (() => true);
-  const manager = new RestartManager(s, s.clock, { startTimeoutMs: o.startTimeoutMs, owns });
+  const manager = new RestartManager(s, s.clock, { ...o, owns });
   signal.addEventListener('abort', () => manager.close(), { once: true });
   const started = await manager.onStartup();
   if (started.length > 0)

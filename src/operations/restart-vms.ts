@@ -15,6 +15,8 @@ export interface RestartManagerOptions {
   startupConcurrency?: number;
   /** The VMs this manager keeps running (default: all); a fleet host's are those placed on it. */
   owns?: (vm: StoredVM) => boolean;
+  /** Added to each supervisor's environment as it is started (a fleet host's fence deadline). */
+  startEnv?: () => NodeJS.ProcessEnv;
 }
 
 /**
@@ -152,6 +154,7 @@ export class RestartManager {
       try {
         await startVM(this.s, uid, {
           by: why === 'policy' ? 'policy' : 'resume',
+          ...(this.options.startEnv !== undefined ? { env: this.options.startEnv() } : {}),
           ...(this.options.startTimeoutMs !== undefined
             ? { timeoutMs: this.options.startTimeoutMs }
             : {}),
