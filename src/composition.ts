@@ -4,7 +4,7 @@ import { registryOptions } from './image/registry-options.js';
 import { PrometheusVMEndpoint } from './metrics/prometheus-vm-endpoint.js';
 import { registryImports } from './operations/import-image.js';
 import type { Services } from './operations/services.js';
-import { newStoreClient } from './storage/index.js';
+import { newStoreClient, openFleet } from './storage/index.js';
 import { FsRuntimeFiles } from './storage/fs-runtime-files.js';
 import { DataLayout } from './storage/layout.js';
 import type { HostConfig } from './system/host-config.js';
@@ -92,6 +92,7 @@ export function createServices(
     signals,
     requests: unixRequestSockets,
     stateFiles: fsStateFiles,
+    fleet: openFleet(config),
   };
   return { ...base, imports: registryImports(base) };
 }

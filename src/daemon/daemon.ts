@@ -5,10 +5,12 @@ import { localEngine } from '../operations/local-engine.js';
 import { ChangeFeed } from '../operations/change-feed.js';
 import { runManifestDir } from '../operations/manifest-dir.js';
 import type { ManifestTrust } from '../operations/manifest-trust.js';
+import { runFleetAgent } from '../operations/fleet-agent.js';
+import type { FleetHostOptions } from '../operations/fleet-host.js';
 import type { Services } from '../operations/services.js';
 import { isVMRunning, refreshVMState } from '../operations/vm-state.js';
 import { processStartTime } from '../system/linux-processes.js';
-import { readUIFile } from '../system/packaging.js';
+import { readBuildInfo, readUIFile } from '../system/packaging.js';
 import { createAPIServer } from './api-server.js';
 import { ConsoleSocket } from './console-socket.js';
 import type { DaemonContext } from './daemon-context.js';
@@ -16,7 +18,7 @@ import { acquireDaemonLock } from './daemon-lock.js';
 import { STATUS_OF_CODE } from './http-error.js';
 import { checkTCPSecurity, type ListenAddress } from './listen-address.js';
 import { listen } from './listeners.js';
-import { keepVMsRunning } from './restarts.js';
+import { keepVMsRunning } from '../operations/keep-vms-running.js';
 import { Router } from './router.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { systemRoutes } from './routes/system.js';
@@ -34,6 +36,8 @@ export interface DaemonOptions {
   startTimeoutMs: number;
   /** Make the host's VMs match the manifests in this directory, as gitops does a branch. */
   manifestDir?: string;
+  /** Join the store's fleet as this host: register it, hold its lease, run its VMs. */
+  fleetHost?: FleetHostOptions;
 }
 
 /** A running daemon: where it listens, and how to stop it (VMs keep running). */
@@ -78,7 +82,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     artifactRoutes(router, d);
     systemRoutes(router, d);
     eventRoutes(router, d);
-    await adopt(s);
+    await adopt(s, o.fleetHost?.name);
     for (const addr of o.listen) {
       const trusted = addr.kind === 'unix';
       const server = createAPIServer({
@@ -105,7 +109,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   // Loops that run while the daemon does; closing aborts them and waits for the VM in hand.
   const abort = new AbortController();
   const loops: Promise<void>[] = [
-    keepVMsRunning(s, abort.signal, { startTimeoutMs: o.startTimeoutMs }).catch((err: unknown) => {
+    hostLoop(s, o, abort.signal).catch((err: unknown) => {
       s.logger.error({ err }, `ignited: restarts stopped: ${toAppError(err).message}`);
     }),
   ];
@@ -143,9 +147,29 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   };
 }
 
-/** Brings the stored states in line with what runs: VMs whose supervisor died are Stopped. */
-async function adopt(s: Services): Promise<void> {
-  const vms = await s.client.vms.list();
+/**
+ * What keeps this host's VMs running: the restart loop, or on a fleet host its agent, which runs
+ * that loop for the VMs placed here once its lease is held and its stale copies are gone.
+ */
+function hostLoop(s: Services, o: DaemonOptions, signal: AbortSignal): Promise<void> {
+  const fleet = s.fleet;
+  if (o.fleetHost === undefined || fleet === undefined)
+    return keepVMsRunning(s, signal, { startTimeoutMs: o.startTimeoutMs });
+  const agent = {
+    ...o.fleetHost,
+    version: readBuildInfo().version,
+    startTimeoutMs: o.startTimeoutMs,
+  };
+  return runFleetAgent({ ...s, fleet }, agent, signal);
+}
+
+/**
+ * Brings the stored states in line with what runs: VMs whose supervisor died are Stopped. A fleet
+ * host looks only at the VMs placed on it: the others' supervisors run elsewhere.
+ */
+async function adopt(s: Services, hostName: string | undefined): Promise<void> {
+  const all = await s.client.vms.list();
+  const vms = hostName === undefined ? all : all.filter((vm) => vm.status.host === hostName);
   let running = 0;
   for (const vm of vms) {
     try {

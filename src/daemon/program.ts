@@ -1,6 +1,12 @@
+import { dirname, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { createServices } from '../composition.js';
 import { toAppError } from '../errors.js';
+import {
+  DEFAULT_LEASE_TTL_SECONDS,
+  DEFAULT_RESCHEDULE_GRACE_SECONDS,
+  fleetHostOptions,
+} from '../operations/fleet-host.js';
 import { DEFAULT_HOST_PORT_RANGE, resolveManifestTrust } from '../operations/manifest-trust.js';
 import {
   DEFAULT_DATA_DIR,
@@ -12,7 +18,7 @@ import {
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import type { ProgramIO } from '../system/program-io.js';
 import { startDaemon } from './daemon.js';
-import { DEFAULT_LISTEN, parseListenAddress } from './listen-address.js';
+import { DEFAULT_LISTEN, DEFAULT_SOCKET, parseListenAddress } from './listen-address.js';
 
 interface DaemonFlags extends StoreFlags {
   listen: string[];
@@ -26,6 +32,14 @@ interface DaemonFlags extends StoreFlags {
   hostPortRange: string;
   startTimeout: string;
   manifestDir?: string;
+  hostName?: string;
+  capacityCpus?: string;
+  capacityMemory?: string;
+  hostLabel: string[];
+  leaseTtl: string;
+  advertiseAddress?: string;
+  rescheduleGrace: string;
+  runtimeDir?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -67,13 +81,57 @@ function daemonCommand(io: ProgramIO): Command {
       'make the VMs match the manifests in this directory (added, changed, removed), as gitops does a branch',
     )
     .option('--start-timeout <seconds>', 'how long a start waits for the VM to run', '120')
+    .option(
+      '--runtime-dir <dir>',
+      `where the default socket ignited.sock goes (default ${dirname(DEFAULT_SOCKET)})`,
+    )
+    .option(
+      '--host-name <name>',
+      'join the fleet of the etcd store as this host: register it, keep its lease, run the VMs placed here (env IGNITE_HOST_NAME)',
+    )
+    .option('--capacity-cpus <n>', "CPUs this host offers to VMs (default: the machine's)")
+    .option('--capacity-memory <size>', "memory this host offers to VMs (default: the machine's)")
+    .option(
+      '--host-label <key=value>',
+      "a label of this host, for VMs' --host-selector; repeatable",
+      collect,
+      [],
+    )
+    .option(
+      '--lease-ttl <seconds>',
+      "the TTL of this host's lease, 5 to 10",
+      String(DEFAULT_LEASE_TTL_SECONDS),
+    )
+    .option(
+      '--advertise-address <address>',
+      'where other hosts reach this daemon (default: the first --listen)',
+    )
+    .option(
+      '--reschedule-grace <seconds>',
+      "when this host schedules: how long after a host's lease lapsed its replaceable VMs move",
+      String(DEFAULT_RESCHEDULE_GRACE_SECONDS),
+    )
     .action(async (f: DaemonFlags) => {
-      const listen = (f.listen.length > 0 ? f.listen : [DEFAULT_LISTEN]).map(parseListenAddress);
+      const defaultListen =
+        f.runtimeDir !== undefined
+          ? `unix://${join(f.runtimeDir, 'ignited.sock')}`
+          : DEFAULT_LISTEN;
+      const listen = (f.listen.length > 0 ? f.listen : [defaultListen]).map(parseListenAddress);
       const config = loadHostConfig(
-        { dataDir: f.dataDir, logLevel: f.logLevel, store: storeSettingsOf(f) },
+        {
+          dataDir: f.dataDir,
+          logLevel: f.logLevel,
+          store: storeSettingsOf(f),
+          hostName: f.hostName,
+        },
         io.env,
       );
       const s = createServices(config, { stream: io.stderr, component: 'daemon' }, io.signals);
+      const fleetHost = fleetHostOptions(config.hostName, f, {
+        sharedStore: s.fleet !== undefined,
+        host: s.host,
+        listen: listen[0]?.url ?? defaultListen,
+      });
       const trust = await resolveManifestTrust(s, {
         allowHostPaths: f.allowHostPath,
         hostPortRange: f.hostPortRange,
@@ -91,11 +149,13 @@ function daemonCommand(io: ProgramIO): Command {
         ...(f.tlsKey !== undefined ? { tlsKey: f.tlsKey } : {}),
         ...(f.tokenFile !== undefined ? { tokenFile: f.tokenFile } : {}),
         ...(f.manifestDir !== undefined ? { manifestDir: f.manifestDir } : {}),
+        ...(fleetHost !== undefined ? { fleetHost } : {}),
       });
       await stopped;
       s.logger.info('ignited: stopping (VMs keep running)');
       await daemon.close();
       await s.client.close();
+      await s.fleet?.close();
     });
 }
 

@@ -6,7 +6,7 @@ import { cloneSource } from './clone-source.js';
 import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
 import type { Services } from './services.js';
-import { guestModules, requireBootableKernel } from './vm-kernel.js';
+import { createdStatus, importVMArtifacts, makeVMFiles } from './make-vm.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
 
 export { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions };
@@ -85,15 +85,8 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   }
   await checkHostPortsFree(s, vm);
 
-  // The kernel first: one the hypervisor cannot boot is refused before the image is pulled.
-  const kernel = await s.imports.kernel(vm.spec.kernel.ociClaim.ref);
-  await requireBootableKernel(s, vmm, kernel);
-  const image = await s.imports.image(vm.spec.image.ociClaim.ref);
-  vm.status = {
-    state: 'Created',
-    ...(image.status?.ociSource ? { image: image.status.ociSource } : {}),
-    ...(kernel.status?.ociSource ? { kernel: kernel.status.ociSource } : {}),
-  };
+  const artifacts = await importVMArtifacts(s, vm, vmm);
+  vm.status = createdStatus(artifacts);
 
   // Uniqueness is checked under the store's lock, in create(); a generated name that another
   // create took meanwhile is simply generated again.
@@ -111,34 +104,14 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   }
   const uid = created.metadata.uid;
   const name = created.metadata.name;
-  const label = vmLabel(created);
   try {
     await checkHostPortsFree(s, created, { afterStore: true });
-    await s.network.reserve({ uid, name, mode: vm.spec.network.mode });
-    const vmDir = s.layout.objectDir('VM', uid);
-    if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
-    const imageBytes = image.status?.ociSource?.size?.bytes ?? 0;
-    let size = vm.spec.diskSize.bytes;
-    if (size < imageBytes) {
-      s.logger.warn({ vm: name }, `${label}: disk size raised to the image's size`);
-      size = imageBytes;
-    }
-    const imagePath = s.layout.imageExt4(image.metadata.uid);
-    const modules = await guestModules(s, kernel, imagePath, label);
-    await s.rootDisks.create({
-      imagePath,
-      vmDir,
-      format: vmm === 'firecracker' ? 'raw' : 'qcow2',
-      sizeBytes: size,
-      hostname: name,
+    await makeVMFiles(s, created, {
+      ...artifacts,
+      vmm,
       authorizedKeys,
-      copyFiles: vm.spec.copyFiles ?? [],
-      ...(modules !== undefined ? { modules } : {}),
-      ...(clone !== undefined ? { over: clone.disk } : {}),
-      label,
+      ...(clone !== undefined ? { clone: { disk: clone.disk, state: clone.state } } : {}),
     });
-    // A clone's first start resumes the snapshot's state, linked as the VM's own saved state.
-    if (clone !== undefined) await s.stateFiles.link(clone.state, s.layout.vm(uid).savedState);
   } catch (err) {
     await s.network.release({ uid }).catch(() => undefined);
     await s.client.vms.delete(uid).catch(() => undefined);

@@ -13,6 +13,10 @@ export interface RestartManagerOptions {
   startTimeoutMs?: number;
   /** How many VMs `onStartup` starts at once. */
   startupConcurrency?: number;
+  /** The VMs this manager keeps running (default: all); a fleet host's are those placed on it. */
+  owns?: (vm: StoredVM) => boolean;
+  /** Added to each supervisor's environment as it is started (a fleet host's fence deadline). */
+  startEnv?: () => NodeJS.ProcessEnv;
 }
 
 /**
@@ -45,7 +49,7 @@ export class RestartManager {
    */
   async onStartup(): Promise<string[]> {
     const queue = (await this.s.client.vms.list()).filter(
-      (vm) => vm.status.desiredState === 'Running',
+      (vm) => vm.status.desiredState === 'Running' && this.owns(vm),
     );
     const started: string[] = [];
     const next = async (): Promise<void> => {
@@ -69,11 +73,15 @@ export class RestartManager {
    */
   onChange(vm: StoredVM): void {
     const uid = vm.metadata.uid;
-    if (this.closed || this.waiting.has(uid) || this.starting.has(uid)) return;
+    if (this.closed || this.waiting.has(uid) || this.starting.has(uid) || !this.owns(vm)) return;
     const decision = restartDecision(vm, this.clock.now(), this.history.get(uid));
     if (decision.kind === 'none') return;
     this.waiting.add(uid);
     this.track(this.restartWhenDue(uid, decision));
+  }
+
+  private owns(vm: StoredVM): boolean {
+    return this.options.owns?.(vm) ?? true;
   }
 
   /** Stops scheduling: waits end early and start nothing. */
@@ -120,7 +128,7 @@ export class RestartManager {
     let again: StoredVM | undefined;
     try {
       const found = await this.s.client.vms.tryFind(uid);
-      if (found === undefined) {
+      if (found === undefined || !this.owns(found)) {
         this.history.delete(uid);
         return false;
       }
@@ -146,6 +154,7 @@ export class RestartManager {
       try {
         await startVM(this.s, uid, {
           by: why === 'policy' ? 'policy' : 'resume',
+          ...(this.options.startEnv !== undefined ? { env: this.options.startEnv() } : {}),
           ...(this.options.startTimeoutMs !== undefined
             ? { timeoutMs: this.options.startTimeoutMs }
             : {}),

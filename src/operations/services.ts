@@ -3,6 +3,7 @@ import type { ImportWorkspace, PullProgress, RegistryClient } from '../image/ind
 import type { VMMetricsEndpoint } from '../metrics/vm-metrics-endpoint.js';
 import type { VMNetwork } from '../network/vm-network.js';
 import type { Client } from '../storage/client.js';
+import type { Fleet } from '../storage/fleet.js';
 import type { DataLayout } from '../storage/layout.js';
 import type { RuntimeFiles } from '../storage/runtime-files.js';
 import type { Clock } from '../system/clock.js';
@@ -73,4 +74,6 @@ export interface Services {
   requests: RequestSockets;
   /** Saved states and frozen overlays on disk. */
   stateFiles: StateFiles;
+  /** Host leases, live hosts and the scheduler election: with an etcd store only. */
+  fleet?: Fleet | undefined;
 }

@@ -28,6 +28,8 @@ export interface StartVMOptions {
    * (`resume`: counted as neither).
    */
   by?: 'user' | 'policy' | 'resume';
+  /** Added to the supervisor's environment (a fleet host's first fence deadline). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -88,7 +90,7 @@ async function startUnlocked(
   } else {
     proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, false, options), {
       logFile: paths.spawnLog,
-      env: s.config.env,
+      env: options.env !== undefined ? { ...s.config.env, ...options.env } : s.config.env,
     });
   }
   const pid = proc.pid;

@@ -7,6 +7,10 @@ import type { Services } from './services.js';
 import { guestAddressOf } from './clone-source.js';
 import { recoverRootDisk, RequestDesk } from './supervisor-requests.js';
 import { exitRecord, type AskedEnd } from './vm-exit.js';
+import { FenceTimer } from './fence-timer.js';
+import { isReplaceable } from './fleet-copies.js';
+import { FENCE_DEADLINE_ENV } from './fleet-fencing.js';
+import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 
 export type SuperviseServices = Pick<
@@ -24,6 +28,7 @@ export type SuperviseServices = Pick<
   | 'signals'
   | 'requests'
   | 'stateFiles'
+  | 'config'
 >;
 
 export interface SuperviseOptions {
@@ -82,6 +87,10 @@ export async function superviseVM(
   let metrics: { close(): Promise<void> } | undefined;
   let desk: RequestDesk | undefined;
   let requests: { close(): Promise<void> } | undefined;
+  let fence: FenceTimer | undefined;
+  // On a fleet host, the VM's status is written only while it is placed here, as it was at start.
+  const host = s.config.hostName;
+  const owner = host !== undefined ? ownerOf(vm, host) : undefined;
   // A state saved by `stop --save` (or `snapshot create --stop`) is resumed instead of a boot.
   const restoreFrom = (await s.stateFiles.has(paths.savedState)) ? paths.savedState : undefined;
   try {
@@ -144,12 +153,18 @@ export async function superviseVM(
       },
       network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
     };
-    await s.client.vms.update(uid, (v) => {
+    const recorded = await updateOwnedVM(s, uid, owner, (v) => {
       const count = v.status?.restartCount ?? 0;
       v.status = { ...v.status, ...run };
       // In the same write as Running, so a watcher sees this run start as a restart.
       if (options.policyRestart === true) v.status.restartCount = count + 1;
     });
+    if (recorded === undefined) {
+      // Placed on another host meanwhile: this copy must not run.
+      asked = 'Killed';
+      log.warn(`${label}: no longer placed on ${host ?? 'this host'}; ending this run`);
+      await hv.kill();
+    }
     await s.runtimeFiles
       .writeRunRecord(uid, run)
       .catch((err: unknown) => log.warn({ err }, `${label}: could not write ${paths.runRecord}`));
@@ -174,6 +189,16 @@ export async function superviseVM(
           ? `${net.ipAddresses[0]}/${net.prefixLength}`
           : undefined,
     );
+    if (owner !== undefined && isReplaceable(vm)) {
+      fence = new FenceTimer(s.clock, (deadline) => {
+        asked = 'Fenced';
+        log.warn(`${label}: fenced: no renewal of this host's lease by ${deadline.toISOString()}`);
+        void hv.kill();
+      });
+      desk.onFence = (deadline) => fence?.extend(deadline);
+      const first = s.config.env[FENCE_DEADLINE_ENV];
+      if (first !== undefined) fence.extend(new Date(first));
+    }
     requests = await s.requests.serve(paths.supervisorSocket, desk.handle).catch((err: unknown) => {
       log.warn({ err }, `${label}: requests not served: ${toAppError(err).message}`);
       return undefined;
@@ -209,6 +234,7 @@ export async function superviseVM(
     exit = await hv.exited;
     log.info({ code: exit.code, signal: exit.signal }, `${label}: hypervisor exited`);
   } finally {
+    fence?.close();
     // First: once the record says Stopped, no run file may say otherwise.
     await s.runtimeFiles.removeRunRecord(uid).catch(() => undefined);
     if (metrics) await metrics.close().catch(() => undefined);
@@ -226,18 +252,16 @@ export async function superviseVM(
       log.error({ err }, `${label}: network teardown failed: ${toAppError(err).message}`);
     }
     await s.runtimeFiles.removeRunFiles(uid);
-    await s.client.vms
-      .update(uid, (v) => {
-        // Another supervisor took over meanwhile: its record stands.
-        const owner = v.status?.runtime?.spawnPid;
-        if (owner !== undefined && owner !== s.host.pid) return;
-        const before = v.status?.state ?? 'Created';
-        v.status = { ...v.status, state: running || before === 'Running' ? 'Stopped' : before };
-        if (exit !== undefined) v.status.lastExit = exitRecord(exit, asked, s.clock.now());
-        delete v.status.runtime;
-        delete v.status.ipAddresses;
-      })
-      .catch((err: unknown) => log.error({ err }, `${label}: could not record the VM stopped`));
+    await updateOwnedVM(s, uid, owner, (v) => {
+      // Another supervisor took over meanwhile: its record stands.
+      const supervisor = v.status?.runtime?.spawnPid;
+      if (supervisor !== undefined && supervisor !== s.host.pid) return;
+      const before = v.status?.state ?? 'Created';
+      v.status = { ...v.status, state: running || before === 'Running' ? 'Stopped' : before };
+      if (exit !== undefined) v.status.lastExit = exitRecord(exit, asked, s.clock.now());
+      delete v.status.runtime;
+      delete v.status.ipAddresses;
+    }).catch((err: unknown) => log.error({ err }, `${label}: could not record the VM stopped`));
   }
 }
 

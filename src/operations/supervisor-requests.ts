@@ -11,10 +11,14 @@ import type { Services } from './services.js';
  *   start resumes from it;
  * - `snapshot` (`snapshot create`): pause, freeze the disk as the snapshot's, save the state into
  *   the snapshot's directory, then resume (or, with `stop`, keep the state for the next start and
- *   end the run).
+ *   end the run);
+ * - `fence` (a fleet host's agent, after each renewal of its lease): kill the hypervisor at once
+ *   if `deadline` (RFC 3339) passes before a later one comes.
  */
 export type SupervisorRequest =
-  { op: 'save' } | { op: 'snapshot'; snapshot: string; stop: boolean };
+  | { op: 'save' }
+  | { op: 'snapshot'; snapshot: string; stop: boolean }
+  | { op: 'fence'; deadline: string };
 
 /** The answer to a save or a snapshot. */
 export interface SaveAnswer {
@@ -31,6 +35,12 @@ export interface SaveAnswer {
 export function parseSupervisorRequest(value: unknown): SupervisorRequest {
   const r = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   if (r['op'] === 'save') return { op: 'save' };
+  if (
+    r['op'] === 'fence' &&
+    typeof r['deadline'] === 'string' &&
+    !Number.isNaN(Date.parse(r['deadline']))
+  )
+    return { op: 'fence', deadline: r['deadline'] };
   if (r['op'] === 'snapshot' && typeof r['snapshot'] === 'string' && isUID(r['snapshot']))
     return { op: 'snapshot', snapshot: r['snapshot'], stop: r['stop'] === true };
   throw invalidArgument(`supervisor request ${JSON.stringify(value)}: not understood`);
@@ -49,6 +59,8 @@ export class RequestDesk {
   /** Whether the run ended with its state saved: the VM's address is then kept. */
   saved = false;
   private busy = false;
+  /** Set by a supervisor whose VM is fenced: takes each new deadline. */
+  onFence: ((deadline: Date) => void) | undefined;
   private generation = 0;
 
   constructor(
@@ -65,8 +77,14 @@ export class RequestDesk {
     this.current = rootDisk;
   }
 
-  readonly handle = async (raw: unknown): Promise<SaveAnswer> => {
+  readonly handle = async (raw: unknown): Promise<SaveAnswer | { deadline: string }> => {
     const request = parseSupervisorRequest(raw);
+    // Never queued behind a save: a deadline must reach the fence while the lease holds.
+    if (request.op === 'fence') {
+      if (this.onFence === undefined) throw failedPrecondition(`${this.label}: not fenced`);
+      this.onFence(new Date(request.deadline));
+      return { deadline: request.deadline };
+    }
     if (this.busy) throw failedPrecondition(`${this.label}: busy saving its state`);
     if (this.saved) throw failedPrecondition(`${this.label}: stopping`);
     this.busy = true;

@@ -1,8 +1,11 @@
 import type { VMExit } from '../api/index.js';
 import type { ExitInfo } from '../vmm/vmm-driver.js';
 
-/** What the supervisor was asked before the hypervisor ended: stop (SIGTERM) or kill (SIGQUIT). */
-export type AskedEnd = 'Stopped' | 'Killed';
+/**
+ * Why the supervisor ended the hypervisor: asked to stop (SIGTERM) or kill (SIGQUIT), or its
+ * fence deadline passed (a fleet host that could not renew its lease).
+ */
+export type AskedEnd = 'Stopped' | 'Killed' | 'Fenced';
 
 /**
  * How a run ended, as `status.lastExit` records it: an end that was asked for is Stopped or

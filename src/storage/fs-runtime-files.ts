@@ -1,11 +1,21 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { unavailable } from '../errors.js';
 import { followFile } from './log-follow.js';
-import { VMStatusSchema, type VMStatus } from '../api/index.js';
+import { isUID, VMStatusSchema, type VMStatus } from '../api/index.js';
 import { runRecordFile, type DataLayout } from './layout.js';
 import type { FoundRootDisk, RuntimeFiles } from './runtime-files.js';
 
@@ -21,6 +31,13 @@ export class FsRuntimeFiles implements RuntimeFiles {
 
   async makeVMDir(uid: string): Promise<void> {
     await mkdir(this.layout.objectDir('VM', uid), { recursive: true, mode: 0o700 });
+  }
+
+  async listVMDirs(): Promise<string[]> {
+    const entries = await readdir(this.layout.kindDir('VM'), {
+      withFileTypes: true,
+    }).catch(() => []);
+    return entries.filter((e) => e.isDirectory() && isUID(e.name)).map((e) => e.name);
   }
 
   async removeVMDir(uid: string): Promise<void> {

@@ -8,10 +8,14 @@ export * from './cache.js';
 export * from './client.js';
 export * from './store-url.js';
 export * from './kind-routed-raw-storage.js';
+export * from './fleet.js';
+export * from './etcd-fleet.js';
 
 import { CachedStorage } from './cache.js';
 import { Client } from './client.js';
+import { EtcdFleet } from './etcd-fleet.js';
 import { EtcdRawStorage } from './etcd-raw-storage.js';
+import type { Fleet } from './fleet.js';
 import { FsRawStorage } from './fs-raw-storage.js';
 import { KindRoutedRawStorage } from './kind-routed-raw-storage.js';
 import { ObjectDirsRawStorage } from './object-dirs-raw-storage.js';
@@ -54,4 +58,13 @@ export function openRawStorage(config: Pick<HostConfig, 'dataDir' | 'store'>): R
 /** The client over the store the host's settings name (openRawStorage). */
 export function newStoreClient(config: Pick<HostConfig, 'dataDir' | 'store'>): Client {
   return newClient(openRawStorage(config));
+}
+
+/**
+ * The fleet (host leases, live hosts, the scheduler election) of the store the host's settings
+ * name: etcd's for `--store etcd://…`, none for the data dir.
+ */
+export function openFleet(config: Pick<HostConfig, 'store'>): Fleet | undefined {
+  const etcd = parseStoreURL(config.store);
+  return etcd === undefined ? undefined : new EtcdFleet(etcd);
 }

@@ -14,6 +14,8 @@ export interface FoundRootDisk {
 export interface RuntimeFiles {
   /** Creates `<dataDir>/vm/<uid>/` before the VM is stored (a prestarted supervisor logs there). */
   makeVMDir(uid: string): Promise<void>;
+  /** The UIDs of the VM directories in this host's data dir: the VMs with files here. */
+  listVMDirs(): Promise<string[]>;
   /** Removes a VM's directory that holds no stored VM. */
   removeVMDir(uid: string): Promise<void>;
   /**

@@ -126,6 +126,18 @@ test('parseHostConfig: the store from its flags, else IGNITE_STORE*, and passed 
   assert.deepEqual(parseHostConfig({}, {}, '').store, {}, 'the data dir by default');
 });
 
+test('parseHostConfig: the host name from --host-name, else IGNITE_HOST_NAME, passed on to supervisors', () => {
+  assert.equal(parseHostConfig({}, {}, '').hostName, undefined);
+  const env = { IGNITE_HOST_NAME: 'h-env' };
+  const fromEnv = parseHostConfig({}, env, '');
+  assert.equal(fromEnv.hostName, 'h-env');
+  assert.equal(fromEnv.env, env);
+  const fromFlag = parseHostConfig({ hostName: 'h1' }, env, '');
+  assert.equal(fromFlag.hostName, 'h1');
+  assert.equal(fromFlag.env['IGNITE_HOST_NAME'], 'h1', 'its supervisors know the host');
+  assert.equal(env.IGNITE_HOST_NAME, 'h-env');
+});
+
 test('storeSettingsOf: the store flags given, and only those', () => {
   assert.deepEqual(storeSettingsOf({}), {});
   assert.deepEqual(

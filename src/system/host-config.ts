@@ -14,6 +14,8 @@ export interface HostFlags {
   importMaxEntries?: string | undefined;
   /** `--store` and its TLS files (`--store-ca`, `--store-cert`, `--store-key`). */
   store?: StoreSettings | undefined;
+  /** `--host-name` of ignited: this host's name in a fleet. */
+  hostName?: string | undefined;
 }
 
 /**
@@ -93,6 +95,11 @@ export interface HostConfig {
   dockerConfigDir?: string;
   /** The host's resolvers for guests, minus loopback stubs (127.0.0.53 and the like). */
   nameservers: string[];
+  /**
+   * This host's name in a fleet (`--host-name`, else IGNITE_HOST_NAME); in the environment of
+   * the supervisors it starts, so they write only the VMs placed here.
+   */
+  hostName?: string;
 }
 
 /** Builds the settings from flags, environment and the text of /etc/resolv.conf. */
@@ -111,18 +118,20 @@ export function parseHostConfig(
   const maxSize = flags.importMaxSize ?? env['IGNITE_IMPORT_MAX_SIZE'];
   const maxEntries = flags.importMaxEntries ?? env['IGNITE_IMPORT_MAX_ENTRIES'];
   const store: StoreSettings = {};
-  const storeFlags: NodeJS.ProcessEnv = {};
+  const hostName = flags.hostName ?? set('IGNITE_HOST_NAME');
+  const passOn: NodeJS.ProcessEnv = {};
   for (const field of ['url', 'ca', 'cert', 'key'] as const) {
     const flag = flags.store?.[field];
     const value = flag !== undefined && flag !== '' ? flag : set(STORE_ENV[field]);
     if (value !== undefined) store[field] = value;
-    if (value !== undefined && value !== env[STORE_ENV[field]])
-      storeFlags[STORE_ENV[field]] = value;
+    if (value !== undefined && value !== env[STORE_ENV[field]]) passOn[STORE_ENV[field]] = value;
   }
+  if (hostName !== undefined && hostName !== env['IGNITE_HOST_NAME'])
+    passOn['IGNITE_HOST_NAME'] = hostName;
   return {
     dataDir: flags.dataDir ?? set('IGNITE_DATA_DIR') ?? DEFAULT_DATA_DIR,
     logLevel: flags.logLevel ?? 'info',
-    env: Object.keys(storeFlags).length === 0 ? env : { ...env, ...storeFlags },
+    env: Object.keys(passOn).length === 0 ? env : { ...env, ...passOn },
     store,
     vmm: env['IGNITE_VMM'] ?? 'auto',
     accel: accel === 'kvm' || accel === 'tcg' ? accel : 'auto',
@@ -140,6 +149,7 @@ export function parseHostConfig(
     },
     ...(dockerConfigDir !== undefined ? { dockerConfigDir } : {}),
     nameservers: parseNameservers(resolvConf),
+    ...(hostName !== undefined ? { hostName } : {}),
   };
 }
 

@@ -12,4 +12,7 @@ export interface HostFacts {
   platform: string;
   /** Whether `/dev/kvm` exists (for `ignite version`). */
   hasKVMDevice(): boolean;
+  /** The machine's CPUs and memory in bytes: a fleet host's capacity unless told otherwise. */
+  cpus: number;
+  memoryBytes: number;
 }

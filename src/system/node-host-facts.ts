@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import type { HostFacts } from './host-facts.js';
 
 /** The facts of the running Node process. */
@@ -11,5 +12,7 @@ export function nodeHostFacts(): HostFacts {
     nodeVersion: process.version,
     platform: `${process.platform}/${process.arch}`,
     hasKVMDevice: () => existsSync('/dev/kvm'),
+    cpus: availableParallelism(),
+    memoryBytes: totalmem(),
   };
 }

@@ -12,6 +12,8 @@ export function fakeHostFacts(
     pid: 4242,
     nodeVersion: 'v20.19.0',
     platform: 'linux/x64',
+    cpus: 4,
+    memoryBytes: 8 * 1024 ** 3,
     ...facts,
     hasKVMDevice: () => kvm,
   };

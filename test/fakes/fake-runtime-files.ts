@@ -19,6 +19,10 @@ export class FakeRuntimeFiles implements RuntimeFiles {
     return Promise.resolve();
   }
 
+  listVMDirs(): Promise<string[]> {
+    return Promise.resolve([...this.vmDirs]);
+  }
+
   removeVMDir(uid: string): Promise<void> {
     this.vmDirs.delete(uid);
     this.spawnLogs.delete(uid);

@@ -1,7 +1,7 @@
 import { toAppError } from '../errors.js';
-import { RestartManager } from '../operations/restart-vms.js';
-import type { Services } from '../operations/services.js';
-import { refreshVMState } from '../operations/vm-state.js';
+import { RestartManager, type RestartManagerOptions } from './restart-vms.js';
+import type { Services } from './services.js';
+import { refreshVMState } from './vm-state.js';
 
 /** How often the daemon looks for VMs whose supervisor or hypervisor ended. */
 export const LIVENESS_INTERVAL_MS = 1_000;
@@ -15,9 +15,10 @@ export const LIVENESS_INTERVAL_MS = 1_000;
 export async function keepVMsRunning(
   s: Services,
   signal: AbortSignal,
-  o: { startTimeoutMs: number },
+  o: Pick<RestartManagerOptions, 'owns' | 'startEnv'> & { startTimeoutMs: number },
 ): Promise<void> {
-  const manager = new RestartManager(s, s.clock, { startTimeoutMs: o.startTimeoutMs });
+  const owns = o.owns ?? (() => true);
+  const manager = new RestartManager(s, s.clock, { ...o, owns });
   signal.addEventListener('abort', () => manager.close(), { once: true });
   const started = await manager.onStartup();
   if (started.length > 0)
@@ -26,6 +27,7 @@ export async function keepVMsRunning(
     try {
       for (const vm of await s.client.vms.list()) {
         if (signal.aborted) break;
+        if (!owns(vm)) continue;
         manager.onChange(vm.status.state === 'Running' ? await refreshVMState(s, vm) : vm);
       }
     } catch (err) {
