@@ -24,6 +24,8 @@ export interface FleetAgentOptions extends FleetHostOptions {
 }
 
 const RETRY_MS = 1000;
+/** How often the agent looks at the VMs when no watch event comes first. */
+const PASS_INTERVAL_MS = 2000;
 
 /**
  * A fleet host's agent, until `signal` aborts: registers the Host, then, for each term of its
@@ -87,6 +89,16 @@ export async function runFleetAgent(
         (err: unknown) => s.logger.error({ err }, `${label}: restarts: ${toAppError(err).message}`),
       ),
       (async () => {
+        // A change of a VM or of the live hosts starts the next pass at once.
+        let nap = new AbortController();
+        const poke = (): void => nap.abort();
+        term.signal.addEventListener('abort', poke, { once: true });
+        const onError = (err: unknown): void =>
+          s.logger.warn({ err }, `${label}: watching: ${toAppError(err).message}`);
+        const watches = [
+          s.client.vms.watch(poke, { onError }),
+          s.fleet.watchLiveHosts(poke, { onError }),
+        ];
         while (!term.signal.aborted) {
           try {
             known = await s.client.vms.list();
@@ -95,8 +107,12 @@ export async function runFleetAgent(
           } catch (err) {
             s.logger.warn({ err }, `${label}: checking VMs: ${toAppError(err).message}`);
           }
-          await s.clock.sleep(o.passIntervalMs ?? RETRY_MS, term.signal);
+          if (term.signal.aborted) break;
+          if (!nap.signal.aborted)
+            await s.clock.sleep(o.passIntervalMs ?? PASS_INTERVAL_MS, nap.signal);
+          nap = new AbortController();
         }
+        for (const w of watches) w.close();
         await vms.settled();
       })(),
     ]);

@@ -5,7 +5,7 @@ import { vmLabel } from './vm-paths.js';
 
 export type VMStateServices = Pick<
   Services,
-  'client' | 'logger' | 'processes' | 'runtimeFiles' | 'network' | 'clock'
+  'client' | 'logger' | 'processes' | 'runtimeFiles' | 'network' | 'clock' | 'config'
 >;
 
 /** How a VM found recorded Running without its supervisor is recorded to have ended. */
@@ -24,6 +24,12 @@ export function isVMRunning(s: Pick<Services, 'processes'>, vm: VM): boolean {
   );
 }
 
+/** Whether the VM is placed on a fleet host other than this one (`status.host`). */
+function placedElsewhere(s: Pick<Services, 'config'>, vm: VM): boolean {
+  const host = vm.status?.host;
+  return host !== undefined && host !== s.config.hostName;
+}
+
 /**
  * Makes a stored VM tell the truth, both ways. If it says Running but its supervisor is gone
  * (killed, or the host rebooted), it is marked Stopped and what the supervisor would have cleaned
@@ -37,12 +43,14 @@ export async function refreshVMState(
   vm: StoredVM,
   gone: GoneExit = SUPERVISOR_GONE,
 ): Promise<StoredVM> {
+  // A VM placed on another fleet host runs there: only that host can tell its state.
+  if (placedElsewhere(s, vm)) return vm;
   if (vm.status?.state !== 'Running') return adoptLiveRun(s, vm);
   if (isVMRunning(s, vm)) return vm;
   const uid = vm.metadata.uid;
   const updated = await s.client.vms.update(uid, (v) => {
     // Re-check under the lock: a new spawn may have started it meanwhile.
-    if (v.status?.state !== 'Running' || isVMRunning(s, v)) return;
+    if (v.status?.state !== 'Running' || isVMRunning(s, v) || placedElsewhere(s, v)) return;
     const lastExit: VMExit = { time: s.clock.now().toISOString(), ...gone };
     v.status = { ...v.status, state: 'Stopped', lastExit };
     delete v.status.runtime;
