@@ -1,3 +1,4 @@
+import { fsVolumeFiles } from './system/fs-volume-files.js';
 import { CNINetwork } from './network/cni-network.js';
 import { FsImportWorkspace, RegistryClient } from './image/index.js';
 import { registryOptions } from './image/registry-options.js';
@@ -92,6 +93,7 @@ export function createServices(
     signals,
     requests: unixRequestSockets,
     stateFiles: fsStateFiles,
+    volumeFiles: fsVolumeFiles,
   };
   return { ...base, imports: registryImports(base) };
 }

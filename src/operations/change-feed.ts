@@ -212,6 +212,7 @@ export class ChangeFeed {
       Image: make('Image'),
       Kernel: make('Kernel'),
       Snapshot: make('Snapshot'),
+      Volume: make('Volume'),
     });
     try {
       for (const kind of KINDS) {

@@ -8,6 +8,8 @@ import { uniqueRandomName } from './names.js';
 import type { Services } from './services.js';
 import { guestModules, requireBootableKernel } from './vm-kernel.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
+import { attachedVolumes, fstabLines } from './vm-storage.js';
+import { checkVolumeSources } from './vm-volumes.js';
 
 export { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions };
 
@@ -84,6 +86,8 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
       throw invalidArgument(`--copy-files: ${f.hostPath}: not found on the host or not readable`);
   }
   await checkHostPortsFree(s, vm);
+  await checkVolumeSources(s, vm, vmm);
+  const volumes = attachedVolumes(vm.spec.storage);
 
   // The kernel first: one the hypervisor cannot boot is refused before the image is pulled.
   const kernel = await s.imports.kernel(vm.spec.kernel.ociClaim.ref);
@@ -133,6 +137,12 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
       hostname: name,
       authorizedKeys,
       copyFiles: vm.spec.copyFiles ?? [],
+      ...(volumes.length > 0
+        ? {
+            fstab: fstabLines(volumes),
+            mountPoints: volumes.flatMap((v) => (v.mountPath !== undefined ? [v.mountPath] : [])),
+          }
+        : {}),
       ...(modules !== undefined ? { modules } : {}),
       ...(clone !== undefined ? { over: clone.disk } : {}),
       label,

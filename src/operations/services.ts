@@ -18,6 +18,7 @@ import type { RequestSockets } from '../system/request-sockets.js';
 import type { SignalHook } from '../system/program-io.js';
 import type { SSHClient } from '../system/ssh-client.js';
 import type { SSHKeys } from '../system/ssh-keys.js';
+import type { VolumeFiles } from '../system/volume-files.js';
 import type { ConsoleConnector } from '../vmm/console-connector.js';
 import type { RootDisks } from '../vmm/disk/root-disks.js';
 import type { StateFiles } from '../vmm/state-files.js';
@@ -73,4 +74,6 @@ export interface Services {
   requests: RequestSockets;
   /** Saved states and frozen overlays on disk. */
   stateFiles: StateFiles;
+  /** Named volumes' files (`<dataDir>/volume/<uid>/volume.img`). */
+  volumeFiles: VolumeFiles;
 }

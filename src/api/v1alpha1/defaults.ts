@@ -2,6 +2,7 @@ import { Size } from '../meta/size.js';
 import { normalizeImageRef } from '../meta/oci-image-ref.js';
 import type { Stored } from '../meta/stored.js';
 import type { Snapshot } from './snapshot.js';
+import type { Volume } from './volume.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
 /**
@@ -52,6 +53,7 @@ export type StoredVM = Stored<DefaultedVM>;
 export type StoredImage = Stored<Image>;
 export type StoredKernel = Stored<Kernel>;
 export type StoredSnapshot = Stored<Snapshot>;
+export type StoredVolume = Stored<Volume>;
 
 /** What the store returns, by kind. */
 export interface StoredKindMap {
@@ -59,6 +61,7 @@ export interface StoredKindMap {
   Image: StoredImage;
   Kernel: StoredKernel;
   Snapshot: StoredSnapshot;
+  Volume: StoredVolume;
 }
 
 export function setVMSpecDefaults(
@@ -122,4 +125,13 @@ export function setKernelDefaults(kernel: Kernel): Kernel {
 /** A snapshot's status is there once stored; everything else in it is given by its creator. */
 export function setSnapshotDefaults(snapshot: Snapshot): Snapshot {
   return { ...snapshot, status: snapshot.status ?? {} };
+}
+
+/** A volume is ext4 unless it says raw; its status is there once stored. */
+export function setVolumeDefaults(volume: Volume): Volume {
+  return {
+    ...volume,
+    spec: { ...volume.spec, format: volume.spec.format ?? 'ext4' },
+    status: volume.status ?? {},
+  };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
 import { VMExitSchema } from './vm-exit.js';
 import { typeMeta } from './group.js';
-import { SnapshotSchema, type Snapshot } from './snapshot.js';
+import { VMStorageSpecSchema } from './vm-storage.js';
 
 export { API_VERSION, GROUP, KINDS, VERSION, type Kind } from './group.js';
 
@@ -132,6 +132,7 @@ export const VMSpecSchema = z
       .optional()
       .meta({ description: 'Host files written into the root disk before boot.' }),
     ssh: SSHSchema.optional(),
+    storage: VMStorageSpecSchema.optional(),
   })
   .meta({ id: 'VMSpec', description: 'The desired VM.' });
 
@@ -284,18 +285,3 @@ export type FileMapping = z.output<typeof FileMappingSchema>;
 export type OCIImageSource = z.output<typeof OCIImageSourceSchema>;
 export type Image = z.output<typeof ImageSchema>;
 export type Kernel = z.output<typeof KernelSchema>;
-export type APIObject = VM | Image | Kernel | Snapshot;
-
-export const KIND_SCHEMAS = {
-  VM: VMSchema,
-  Image: ImageSchema,
-  Kernel: KernelSchema,
-  Snapshot: SnapshotSchema,
-} as const;
-
-export interface KindMap {
-  VM: VM;
-  Image: Image;
-  Kernel: Kernel;
-  Snapshot: Snapshot;
-}

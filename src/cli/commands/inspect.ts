@@ -31,7 +31,9 @@ export function registerInspect(program: Command, ctx: CliContext): void {
       ) => {
         const kind = parseKind(kindArg);
         if (!kind)
-          throw invalidArgument(`kind "${kindArg}": unknown (use vm, image, kernel or snapshot)`);
+          throw invalidArgument(
+            `kind "${kindArg}": unknown (use vm, image, kernel, snapshot or volume)`,
+          );
         const format = parseOutput(
           opts.template ?? opts.output,
           ['json', 'yaml'],
@@ -41,8 +43,8 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         const obj =
           kind === 'VM'
             ? await engine.findVM(query)
-            : kind === 'Snapshot'
-              ? await (await ctx.localServices(cmd, 'snapshots')).client.snapshots.find(query)
+            : kind === 'Snapshot' || kind === 'Volume'
+              ? await (await ctx.localServices(cmd, 'snapshots')).client.of(kind).find(query)
               : await engine.findArtifact(kind, query);
         ctx.out(formatObject(obj, format));
       },
