@@ -3,11 +3,17 @@ import assert from 'node:assert/strict';
 import { Size } from '../api/index.js';
 import { internal } from '../errors.js';
 import { rejectsWith } from '../../test/fakes/expect.js';
-import { DATA_DIR, fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
+import {
+  DATA_DIR,
+  fakeServices,
+  untilState,
+  type FakeServices,
+} from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from './create-vm.js';
 import { removeVM } from './remove-vm.js';
 import { startVM } from './start-vm.js';
+import { superviseVM } from './supervise-vm.js';
 import { createVolume, removeVolume } from './volumes.js';
 
 const dataVolume = (s: FakeServices, name = 'data') =>
@@ -189,3 +195,48 @@ function volumeAt(mountPath: string, readOnly = false) {
     volumeMounts: [{ name: 'data', mountPath, ...(readOnly ? { readOnly } : {}) }],
   };
 }
+
+test('the supervisor attaches volumes in spec order, and refuses one a running VM holds', async () => {
+  const s = fakeServices();
+  s.hostFiles.blockDevices.add('/dev/loop7');
+  const vol = await dataVolume(s);
+  const mk = (name: string) =>
+    createVM(s, {
+      image: 'busybox',
+      name,
+      networkMode: 'none',
+      storage: {
+        volumes: [
+          { name: 'data', volume: { name: 'data' } },
+          { name: 'dev', blockDevice: { path: '/dev/loop7' } },
+        ],
+        volumeMounts: [
+          { name: 'data', mountPath: '/data' },
+          { name: 'dev', mountPath: '/mnt', readOnly: true },
+        ],
+      },
+    });
+  const a = await mk('a');
+  const b = await mk('b');
+  // a runs (its supervisor is a live process); b's supervisor gets past startVM's own check,
+  // as a start racing with a's would, and is refused under the volume lock.
+  const aSupervisor = s.processes.add(['supervisor-of', a.metadata.uid]);
+  await s.client.vms.update(a.metadata.uid, (v) => {
+    v.status = { ...v.status, state: 'Running', runtime: { spawnPid: aSupervisor.pid } };
+  });
+  await rejectsWith(
+    superviseVM(s, b.metadata.uid),
+    'FailedPrecondition',
+    /^vm "b": volume "data" is attached to running vm "a"$/,
+  );
+  assert.equal(s.drivers.qemu.started.length, 0, 'b was never started');
+
+  s.processes.exit(aSupervisor.pid);
+  void superviseVM(s, b.metadata.uid);
+  await untilState(s, b.metadata.uid, 'Running');
+  assert.deepEqual(s.drivers.qemu.started[0]?.disks, [
+    { path: `${DATA_DIR}/volume/${vol.metadata.uid}/volume.img`, readOnly: false },
+    { path: '/dev/loop7', readOnly: true },
+  ]);
+  await s.drivers.qemu.running[0]?.kill();
+});
