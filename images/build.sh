@@ -99,6 +99,8 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+# Volumes and shared directories: ignite writes their /etc/fstab lines before boot.
+[ -s /etc/fstab ] && mount -a
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then

@@ -1,3 +1,4 @@
+import { fsVolumeFiles } from './system/fs-volume-files.js';
 import { CNINetwork } from './network/cni-network.js';
 import { FsImportWorkspace, RegistryClient } from './image/index.js';
 import { registryOptions } from './image/registry-options.js';
@@ -93,6 +94,7 @@ export function createServices(
     requests: unixRequestSockets,
     stateFiles: fsStateFiles,
     fleet: openFleet(config),
+    volumeFiles: fsVolumeFiles,
   };
   return { ...base, imports: registryImports(base) };
 }

@@ -1,19 +1,14 @@
 import type { z } from 'zod';
 import { parseAllDocuments } from 'yaml';
 import { invalidArgument, type FieldProblem } from '../errors.js';
-import {
-  API_VERSION,
-  KIND_SCHEMAS,
-  KINDS,
-  type APIObject,
-  type Kind,
-  type KindMap,
-} from './v1alpha1/types.js';
+import { API_VERSION, KINDS, type Kind } from './v1alpha1/types.js';
+import { KIND_SCHEMAS, type APIObject, type KindMap } from './v1alpha1/kinds.js';
 import {
   setImageDefaults,
   setKernelDefaults,
   setSnapshotDefaults,
   setHostDefaults,
+  setVolumeDefaults,
   setVMDefaults,
   type VMDefaults,
   IGNITE_V04_DEFAULTS,
@@ -150,6 +145,8 @@ export function applyDefaults(
       return setSnapshotDefaults(obj);
     case 'Host':
       return setHostDefaults(obj);
+    case 'Volume':
+      return setVolumeDefaults(obj);
   }
 }
 

@@ -14,9 +14,11 @@ import {
   type Size,
   type VM,
   type VMDefaults,
+  type VMStorageSpec,
 } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import { checkPortConflicts } from './vm-options.js';
+import { checkStorage, mergeStorage } from './vm-storage.js';
 
 /**
  * What `create` and `run` take. `manifest` is the VM from `--config`; every other field is a
@@ -39,6 +41,8 @@ export interface CreateVMOptions {
   ssh?: boolean | string;
   copyFiles?: FileMapping[];
   ports?: PortMapping[];
+  /** Volumes and shared directories (`-v`, `--mount`), added after the manifest's. */
+  storage?: VMStorageSpec;
   labels?: Record<string, string>;
   networkMode?: NetworkMode;
   /** Pin the VM to a hypervisor (stored as an annotation). */
@@ -117,6 +121,10 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
     };
   }
   checkPortConflicts(spec.network?.ports ?? []);
+  const storage = mergeStorage(spec.storage, options.storage);
+  if (storage !== undefined) spec.storage = storage;
+  const vmName = options.name ?? base.metadata.name;
+  checkStorage(spec.storage, vmName ? `vm "${vmName}"` : 'vm');
   const guestPaths = new Set<string>();
   for (const f of spec.copyFiles ?? []) {
     if (guestPaths.has(f.vmPath))

@@ -213,6 +213,7 @@ export class ChangeFeed {
       Kernel: make('Kernel'),
       Snapshot: make('Snapshot'),
       Host: make('Host'),
+      Volume: make('Volume'),
     });
     try {
       for (const kind of KINDS) {

@@ -8,6 +8,7 @@ import { uniqueRandomName } from './names.js';
 import type { Services } from './services.js';
 import { createdStatus, importVMArtifacts, makeVMFiles } from './make-vm.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
+import { checkVolumeSources } from './vm-volumes.js';
 
 export { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions };
 
@@ -84,6 +85,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
       throw invalidArgument(`--copy-files: ${f.hostPath}: not found on the host or not readable`);
   }
   await checkHostPortsFree(s, vm);
+  await checkVolumeSources(s, vm, vmm);
 
   const artifacts = await importVMArtifacts(s, vm, vmm);
   vm.status = createdStatus(artifacts);

@@ -9,6 +9,7 @@ import type { VMMName } from '../vmm/vmm-driver.js';
 import type { Services } from './services.js';
 import { guestModules, requireBootableKernel } from './vm-kernel.js';
 import { vmLabel } from './vm-paths.js';
+import { attachedVolumes, fstabLines } from './vm-storage.js';
 
 export type MakeVMServices = Pick<
   Services,
@@ -87,6 +88,7 @@ export async function makeVMFiles(
     }
     const imagePath = s.layout.imageExt4(o.image.metadata.uid);
     const modules = await guestModules(s, o.kernel, imagePath, label);
+    const volumes = attachedVolumes(vm.spec.storage);
     await s.rootDisks.create({
       imagePath,
       vmDir,
@@ -95,6 +97,12 @@ export async function makeVMFiles(
       hostname: name,
       authorizedKeys,
       copyFiles: vm.spec.copyFiles ?? [],
+      ...(volumes.length > 0
+        ? {
+            fstab: fstabLines(volumes),
+            mountPoints: volumes.flatMap((v) => (v.mountPath !== undefined ? [v.mountPath] : [])),
+          }
+        : {}),
       ...(modules !== undefined ? { modules } : {}),
       ...(o.clone !== undefined ? { over: o.clone.disk } : {}),
       label,

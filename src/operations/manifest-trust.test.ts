@@ -160,3 +160,45 @@ test('host files: refused without --allow-host-path; allowed inside; symlinks an
     /use an absolute path/,
   );
 });
+
+test('volumes: host block devices, image files and directories are host paths; named volumes are not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-trust-vol-'));
+  try {
+    await writeFile(join(dir, 'disk.img'), '');
+    const storage: VM['spec']['storage'] = {
+      volumes: [
+        { name: 'data', volume: { name: 'data' } },
+        { name: 'dev', blockDevice: { path: '/dev/loop0' } },
+        { name: 'img', file: { path: join(dir, 'disk.img') } },
+        { name: 'www', directory: { path: dir } },
+      ],
+    };
+    const closed: ManifestTrust = { allowHostPaths: [], hostPortRange: [30000, 32767] };
+    const refused = await checkManifestTrust(HOST, vm({ storage }), closed);
+    assert.deepEqual(
+      refused.map((p) => p.path),
+      [
+        '.spec.storage.volumes[1].blockDevice.path',
+        '.spec.storage.volumes[2].file.path',
+        '.spec.storage.volumes[3].directory.path',
+      ],
+    );
+    const open = await resolveManifestTrust(HOST, {
+      allowHostPaths: [dir],
+      hostPortRange: '30000-32767',
+    });
+    const left = await checkManifestTrust(HOST, vm({ storage }), open);
+    assert.deepEqual(
+      left.map((p) => p.path),
+      ['.spec.storage.volumes[1].blockDevice.path'],
+    );
+    const named = await checkManifestTrust(
+      HOST,
+      vm({ storage: { volumes: [{ name: 'data', volume: { name: 'data' } }] } }),
+      closed,
+    );
+    assert.deepEqual(named, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -7,7 +7,8 @@ import type { Services } from './services.js';
 /**
  * How far a manifest from a less trusted source (a git repository, a directory of manifests) is
  * trusted. Such a manifest is written by whoever can push to the repository, not by the host's
- * root, so it may name no host file (`copyFiles`, an `ssh` public key path) outside the
+ * root, so it may name no host file (`copyFiles`, an `ssh` public key path, a volume's block
+ * device, image file or shared directory) outside the
  * directories the operator allowed, and may map only host ports inside the operator's range.
  * `ssh: true` (a generated key) needs no host file and is always allowed.
  */
@@ -73,6 +74,13 @@ export async function checkManifestTrust(
     // create reads `<path>.pub` unless the path already names the public key.
     const pub = vm.spec.ssh.endsWith('.pub') ? vm.spec.ssh : `${vm.spec.ssh}.pub`;
     await hostFile(pub, '.spec.ssh');
+  }
+  // Block devices, image files and shared directories are host paths; named volumes are not.
+  for (const [i, v] of (vm.spec.storage?.volumes ?? []).entries()) {
+    const field = `.spec.storage.volumes[${i}]`;
+    if (v.blockDevice) await hostFile(v.blockDevice.path, `${field}.blockDevice.path`);
+    if (v.file) await hostFile(v.file.path, `${field}.file.path`);
+    if (v.directory) await hostFile(v.directory.path, `${field}.directory.path`);
   }
   const [low, high] = trust.hostPortRange;
   for (const [i, p] of (vm.spec.network?.ports ?? []).entries()) {

@@ -1,6 +1,8 @@
 import { newUID, type StoredVM } from '../api/index.js';
 import type { LogLevel } from '../system/logger.js';
+import { vmManifest } from './build-vm.js';
 import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
+import { checkVolumeConflicts } from './vm-volumes.js';
 import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js';
 import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
 
@@ -30,6 +32,8 @@ export async function runVM(
   const supervisor = await prestartSupervisor(s, uid, level);
   let created: StoredVM;
   try {
+    // Refused before the VM is made: a named volume another running VM holds read-write.
+    if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
     created = await createVM(s, { ...create, uid });
   } catch (err) {
     await supervisor.abandon();

@@ -19,6 +19,7 @@ import type { RequestSockets } from '../system/request-sockets.js';
 import type { SignalHook } from '../system/program-io.js';
 import type { SSHClient } from '../system/ssh-client.js';
 import type { SSHKeys } from '../system/ssh-keys.js';
+import type { VolumeFiles } from '../system/volume-files.js';
 import type { ConsoleConnector } from '../vmm/console-connector.js';
 import type { RootDisks } from '../vmm/disk/root-disks.js';
 import type { StateFiles } from '../vmm/state-files.js';
@@ -76,4 +77,6 @@ export interface Services {
   stateFiles: StateFiles;
   /** Host leases, live hosts and the scheduler election: with an etcd store only. */
   fleet?: Fleet | undefined;
+  /** Named volumes' files (`<dataDir>/volume/<uid>/volume.img`). */
+  volumeFiles: VolumeFiles;
 }

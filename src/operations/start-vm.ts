@@ -4,6 +4,7 @@ import type { LogLevel } from '../system/logger.js';
 import type { ProcessRef } from '../system/processes.js';
 import type { Services } from './services.js';
 import { requireRootForNetwork, vmLabel, vmPaths } from './vm-paths.js';
+import { checkVolumeConflicts } from './vm-volumes.js';
 import {
   isVMRunning,
   recordDesiredState,
@@ -73,6 +74,8 @@ async function startUnlocked(
     });
   }
   requireRootForNetwork(vm, s.host.isRoot);
+  // Said here as what it is; the supervisor checks again under the volume lock.
+  await checkVolumeConflicts(s, vm, uid);
   let proc: ProcessRef;
   const marker = uid;
   const prestarted = options.prestarted;

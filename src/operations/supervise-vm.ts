@@ -12,6 +12,8 @@ import { isReplaceable } from './fleet-copies.js';
 import { FENCE_DEADLINE_ENV } from './fleet-fencing.js';
 import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
+import { checkVolumeConflicts, volumeDevices } from './vm-volumes.js';
+import { namedVolumes } from './vm-storage.js';
 
 export type SuperviseServices = Pick<
   Services,
@@ -103,62 +105,76 @@ export async function superviseVM(
       ...(guest !== undefined ? { guestAddress: guest } : {}),
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
+    const volumes = await volumeDevices(s, vm);
     const startedAt = s.clock.now().getTime();
-    running = await driver.start(
-      {
-        uid,
-        name: vm.metadata.name,
-        vcpus: vm.spec.cpus,
-        memoryMiB: vm.spec.memory.toMiB(),
-        ...(vm.spec.logMaxSize !== undefined
-          ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes }
-          : {}),
-        kernel: {
-          vmlinuxPath: kernel.vmlinux,
-          ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
-          cmdline: vm.spec.kernel.cmdLine,
+    const boot = async (): Promise<{ hv: RunningVM; run: DefaultedVMStatus; recorded: StoredVM | undefined }> => {
+      running = await driver.start(
+        {
+          uid,
+          name: vm.metadata.name,
+          vcpus: vm.spec.cpus,
+          memoryMiB: vm.spec.memory.toMiB(),
+          ...(vm.spec.logMaxSize !== undefined
+            ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes }
+            : {}),
+          kernel: {
+            vmlinuxPath: kernel.vmlinux,
+            ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
+            cmdline: vm.spec.kernel.cmdLine,
+          },
+          rootDisk,
+          ...volumes,
+          nics:
+            net.tapName !== undefined && net.mac !== undefined
+              ? [{ tapName: net.tapName, mac: net.mac }]
+              : [],
+          ...(net.netns !== undefined ? { netns: net.netns } : {}),
+          paths: {
+            consoleLog: paths.consoleLog,
+            consoleSocket: paths.consoleSocket,
+            controlSocket: paths.controlSocket,
+            workDir: paths.dir,
+          },
         },
-        rootDisk,
-        nics:
-          net.tapName !== undefined && net.mac !== undefined
-            ? [{ tapName: net.tapName, mac: net.mac }]
-            : [],
-        ...(net.netns !== undefined ? { netns: net.netns } : {}),
-        paths: {
-          consoleLog: paths.consoleLog,
-          consoleSocket: paths.consoleSocket,
-          controlSocket: paths.controlSocket,
-          workDir: paths.dir,
+        restoreFrom !== undefined ? { restoreFrom } : {},
+      );
+      const hv = running;
+      const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
+      log.info(
+        { pid: hv.pid, vmm: driver.name, ...(restoreFrom !== undefined ? { restoreSeconds } : {}) },
+        `${label}: ${restoreFrom !== undefined ? 'restored' : 'started'}`,
+      );
+      // Resumed: the state is spent, as the guest and its disk move on from it.
+      if (restoreFrom !== undefined) await s.stateFiles.remove(restoreFrom);
+      const run: DefaultedVMStatus = {
+        state: 'Running',
+        startTime: s.clock.now().toISOString(),
+        ipAddresses: net.ipAddresses,
+        runtime: {
+          vmm: driver.name,
+          spawnPid: s.host.pid,
+          pid: hv.pid,
+          ...(restoreFrom !== undefined ? { restored: true, restoreSeconds } : {}),
         },
-      },
-      restoreFrom !== undefined ? { restoreFrom } : {},
-    );
-    const hv = running;
-    const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
-    log.info(
-      { pid: hv.pid, vmm: driver.name, ...(restoreFrom !== undefined ? { restoreSeconds } : {}) },
-      `${label}: ${restoreFrom !== undefined ? 'restored' : 'started'}`,
-    );
-    // Resumed: the state is spent, as the guest and its disk move on from it.
-    if (restoreFrom !== undefined) await s.stateFiles.remove(restoreFrom);
-    const run: DefaultedVMStatus = {
-      state: 'Running',
-      startTime: s.clock.now().toISOString(),
-      ipAddresses: net.ipAddresses,
-      runtime: {
-        vmm: driver.name,
-        spawnPid: s.host.pid,
-        pid: hv.pid,
-        ...(restoreFrom !== undefined ? { restored: true, restoreSeconds } : {}),
-      },
-      network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
+        network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
+      };
+      const recorded = await updateOwnedVM(s, uid, owner, (v) => {
+        const count = v.status?.restartCount ?? 0;
+        v.status = { ...v.status, ...run };
+        // In the same write as Running, so a watcher sees this run start as a restart.
+        if (options.policyRestart === true) v.status.restartCount = count + 1;
+      });
+      return { hv, run, recorded };
     };
-    const recorded = await updateOwnedVM(s, uid, owner, (v) => {
-      const count = v.status?.restartCount ?? 0;
-      v.status = { ...v.status, ...run };
-      // In the same write as Running, so a watcher sees this run start as a restart.
-      if (options.policyRestart === true) v.status.restartCount = count + 1;
-    });
+    // A VM with named volumes checks who else holds them and records itself Running under the
+    // host's volume lock, so two starts cannot both take a volume.
+    const { hv, run, recorded } =
+      namedVolumes(vm.spec.storage).length > 0
+        ? await s.runtimeFiles.withVolumeLock(async () => {
+            await checkVolumeConflicts(s, vm, uid);
+            return boot();
+          })
+        : await boot();
     if (recorded === undefined) {
       // Placed on another host meanwhile: this copy must not run.
       asked = 'Killed';

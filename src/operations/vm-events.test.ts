@@ -8,6 +8,7 @@ import {
   type StoredImage,
   type StoredSnapshot,
   type StoredVM,
+  type StoredVolume,
   type VMStatus,
 } from '../api/index.js';
 import { image, vm } from '../../test/helpers/objects.js';
@@ -32,6 +33,13 @@ const busybox = applyDefaults({
   ...image('docker.io/library/busybox:latest'),
   metadata: { name: 'docker.io/library/busybox:latest', uid: 'aaaaaaaaaaaaaaaa' },
 }) as StoredImage;
+
+const dataVolume = applyDefaults({
+  apiVersion: 'ignite.weave.works/v1alpha1',
+  kind: 'Volume',
+  metadata: { name: 'data', uid: 'bbbbbbbbbbbbbbbb' },
+  spec: { size: Size.parse('1GB') },
+}) as StoredVolume;
 
 function snap(status: SnapshotStatus): StoredSnapshot {
   return {
@@ -138,6 +146,7 @@ const table: { name: string; change: Omit<ObjectChange, 'time'>; want: string[] 
   },
   { name: 'VM deleted', change: { type: 'DELETED', object: running() }, want: ['remove'] },
   { name: 'image added', change: { type: 'ADDED', object: busybox }, want: ['import'] },
+  { name: 'volume created', change: { type: 'ADDED', object: dataVolume }, want: ['create'] },
   {
     name: 'Created to Running from a saved state',
     change: {

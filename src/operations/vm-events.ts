@@ -26,7 +26,7 @@ export type ObjectChange = Pick<Change<Kind>, 'type' | 'time'> & {
  *   exit, then the start;
  * - a VM that comes to run from a saved state (`status.runtime.restored`) is `restore`, not
  *   `start`;
- * - DELETED is `remove`; an Image or Kernel ADDED is `import`; a Snapshot is `snapshot` once its
+ * - DELETED is `remove`; an Image or Kernel ADDED is `import`, a Volume ADDED `create`; a Snapshot is `snapshot` once its
  *   state is saved (`status.created` appears: it is stored before the save, as a guard).
  */
 export function eventsOf(change: ObjectChange): Event[] {
@@ -44,6 +44,7 @@ export function eventsOf(change: ObjectChange): Event[] {
     const saved = object.status.created !== undefined && before?.status.created === undefined;
     return saved ? [event('snapshot')] : [];
   }
+  if (object.kind === 'Volume') return change.type === 'ADDED' ? [event('create')] : [];
   if (object.kind !== 'VM') return change.type === 'ADDED' ? [event('import')] : [];
   const old = change.type === 'MODIFIED' && change.old?.kind === 'VM' ? change.old : undefined;
   const out: Event[] = [];

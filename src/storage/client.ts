@@ -21,6 +21,7 @@ export class Client {
   readonly kernels: KindClient<'Kernel'>;
   readonly snapshots: KindClient<'Snapshot'>;
   readonly hosts: KindClient<'Host'>;
+  readonly volumes: KindClient<'Volume'>;
 
   constructor(readonly storage: Storage) {
     this.vms = new KindClient(storage, 'VM');
@@ -28,6 +29,7 @@ export class Client {
     this.kernels = new KindClient(storage, 'Kernel');
     this.snapshots = new KindClient(storage, 'Snapshot');
     this.hosts = new KindClient(storage, 'Host');
+    this.volumes = new KindClient(storage, 'Volume');
   }
 
   /** Releases the store's connections and locks (RawStorage.close); the client is done after it. */
@@ -42,6 +44,7 @@ export class Client {
       Kernel: this.kernels,
       Snapshot: this.snapshots,
       Host: this.hosts,
+      Volume: this.volumes,
     } as const;
     return map[kind] as unknown as KindClient<K>;
   }

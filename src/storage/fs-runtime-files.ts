@@ -75,22 +75,36 @@ export class FsRuntimeFiles implements RuntimeFiles {
     await rm(this.layout.vm(uid).runRecord, { force: true });
   }
 
-  async withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
+  withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
     const dir = this.layout.objectDir('VM', uid);
+    return this.withLock(dir, '.start.lock', `vm ${uid}: another start of it`, fn);
+  }
+
+  withVolumeLock<T>(fn: () => Promise<T>): Promise<T> {
+    const dir = this.layout.kindDir('Volume');
+    return this.withLock(dir, '.attach.lock', 'volumes: another VM start', fn);
+  }
+
+  private async withLock<T>(
+    dir: string,
+    file: string,
+    what: string,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
       // A start waits for the supervisor for up to two minutes: wait as long for another's.
       release = await lockfile.lock(dir, {
         realpath: false,
-        lockfilePath: join(dir, '.start.lock'),
+        lockfilePath: join(dir, file),
         stale: 10_000,
         update: 2_000,
         retries: { retries: 1500, factor: 1, minTimeout: 100, maxTimeout: 100 },
       });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ELOCKED')
-        throw unavailable(`vm ${uid}: another start of it did not finish in time`, { cause: err });
+        throw unavailable(`${what} did not finish in time`, { cause: err });
       throw err;
     }
     try {

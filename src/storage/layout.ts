@@ -12,6 +12,7 @@ import { internal } from '../errors.js';
  *   image/<uid>/     metadata.json, image.ext4
  *   kernel/<uid>/    metadata.json, vmlinux, initrd, modules.tar (the image's /lib/modules)
  *   snapshot/<uid>/  metadata.json, state, state.json (its sidecar), disk.qcow2 (see SnapshotFiles)
+ *   volume/<uid>/    metadata.json, volume.img (sparse; ext4 unless made raw)
  *   network/         per-VM network state, kept apart so leftovers outlive a removed VM
  *   .staging/        imports in progress, named after their process
  *   .cache/          accel.json, host-tsc.json: what the host's probes found
@@ -27,6 +28,7 @@ export const IMAGE_EXT4 = 'image.ext4';
 export const KERNEL_VMLINUX = 'vmlinux';
 export const KERNEL_INITRD = 'initrd';
 export const KERNEL_MODULES = 'modules.tar';
+export const VOLUME_FILE = 'volume.img';
 
 /** The files of one VM, all in `<dataDir>/vm/<uid>/`. */
 export interface VMFiles {
@@ -128,6 +130,11 @@ export class DataLayout {
       sidecar: join(dir, 'state.json'),
       disk: join(dir, 'disk.qcow2'),
     };
+  }
+
+  /** A named volume's disk file; the VMs it is attached to use it in place, never a copy. */
+  volumeFile(uid: string): string {
+    return join(this.objectDir('Volume', uid), VOLUME_FILE);
   }
 
   kernelFiles(uid: string): { vmlinux: string; initrd: string; modules: string } {

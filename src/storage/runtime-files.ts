@@ -32,6 +32,12 @@ export interface RuntimeFiles {
    * process that died is taken over after a few seconds).
    */
   withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` holding the host's one volume lock (`<dataDir>/volume/.attach.lock`): a VM that
+   * attaches named volumes checks who else holds them and records itself Running under it, so
+   * two starts cannot both take a volume.
+   */
+  withVolumeLock<T>(fn: () => Promise<T>): Promise<T>;
   /** The VM's root disk, qcow2 first; undefined when it has none. */
   rootDisk(uid: string): Promise<FoundRootDisk | undefined>;
   /** The supervisor's log, or undefined when it wrote none. */

@@ -15,4 +15,6 @@ export interface HostFiles {
   isDirectory(path: string): Promise<boolean>;
   /** Whether `path` is a regular file (not following a final symlink). */
   isFile(path: string): Promise<boolean>;
+  /** Whether `path` is a block device (a final symlink followed, as `/dev/disk/by-id/…`). */
+  isBlockDevice(path: string): Promise<boolean>;
 }

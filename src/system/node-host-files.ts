@@ -14,4 +14,5 @@ export const nodeHostFiles: HostFiles = {
   realpath: (path) => realpath(path).catch(() => undefined),
   isDirectory: (path) => stat(path).then((s) => s.isDirectory(), no),
   isFile: (path) => lstat(path).then((s) => s.isFile(), no),
+  isBlockDevice: (path) => stat(path).then((s) => s.isBlockDevice(), no),
 };

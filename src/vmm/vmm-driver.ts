@@ -37,6 +37,13 @@ export interface VMConfig {
   };
   /** The VM's own root disk (a qcow2 overlay for QEMU, a raw sparse/reflinked file for Firecracker). */
   rootDisk: { path: string; format: 'qcow2' | 'raw' };
+  /**
+   * More disks after the root disk, in this order (the guest's `/dev/vdb`, `/dev/vdc`, …): named
+   * volumes, host block devices and image files, attached raw, as they are.
+   */
+  disks?: { path: string; readOnly: boolean }[];
+  /** Host directories shared over virtio-9p, mounted in the guest by `tag` (QEMU only). */
+  shares?: { tag: string; path: string; readOnly: boolean }[];
   /** Tap devices, already created by the network layer, in `netns`. */
   nics: { tapName: string; mac: string }[];
   /** The named network namespace the hypervisor runs in (where the taps are); none: the host's. */

@@ -8,6 +8,7 @@ export class FakeHostFiles implements HostFiles {
   readonly files = new Map<string, string>();
   readonly dirs = new Set<string>();
   readonly unreadable = new Set<string>();
+  readonly blockDevices = new Set<string>();
 
   readText(path: string): Promise<string> {
     const text = this.files.get(path);
@@ -32,6 +33,10 @@ export class FakeHostFiles implements HostFiles {
 
   realpath(path: string): Promise<string | undefined> {
     return Promise.resolve(this.existsSync(path) ? path : undefined);
+  }
+
+  isBlockDevice(path: string): Promise<boolean> {
+    return Promise.resolve(this.blockDevices.has(path));
   }
 
   isDirectory(path: string): Promise<boolean> {

@@ -49,6 +49,12 @@ export class FakeRuntimeFiles implements RuntimeFiles {
 
   private readonly startLocks = new Map<string, Mutex>();
 
+  private readonly volumeLock = new Mutex();
+
+  withVolumeLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.volumeLock.run(fn);
+  }
+
   withStartLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
     let m = this.startLocks.get(uid);
     if (m === undefined) this.startLocks.set(uid, (m = new Mutex()));

@@ -1,3 +1,4 @@
+import { FakeVolumeFiles } from './fake-volume-files.js';
 import { pino } from 'pino';
 import type { StoredVM } from '../../src/api/index.js';
 import { RegistryClient, type ImportWorkspace } from '../../src/image/index.js';
@@ -63,6 +64,7 @@ export interface FakeServices extends Services {
   signals: FakeSignals;
   requests: FakeRequestSockets;
   stateFiles: FakeStateFiles;
+  volumeFiles: FakeVolumeFiles;
   drivers: { qemu: FakeVMMDriver; firecracker: FakeVMMDriver };
   logs: LogLine[];
 }
@@ -146,6 +148,7 @@ export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
     signals: new FakeSignals(),
     requests: new FakeRequestSockets(),
     stateFiles: new FakeStateFiles(),
+    volumeFiles: new FakeVolumeFiles(),
   };
 }
 

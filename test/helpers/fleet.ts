@@ -237,7 +237,7 @@ export async function eventually<T>(
     }
     if (Date.now() > deadline)
       throw new Error(
-        `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`,
+        `${what}: not within ${timeoutMs} ms${last instanceof Error ? ` (last error: ${last.message})` : ''}`,
       );
     await new Promise((r) => setTimeout(r, everyMs));
   }

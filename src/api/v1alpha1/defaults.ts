@@ -3,6 +3,7 @@ import { normalizeImageRef } from '../meta/oci-image-ref.js';
 import type { Stored } from '../meta/stored.js';
 import type { Host } from './host.js';
 import type { Snapshot } from './snapshot.js';
+import type { Volume } from './volume.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
 /**
@@ -54,6 +55,7 @@ export type StoredImage = Stored<Image>;
 export type StoredKernel = Stored<Kernel>;
 export type StoredSnapshot = Stored<Snapshot>;
 export type StoredHost = Stored<Host>;
+export type StoredVolume = Stored<Volume>;
 
 /** What the store returns, by kind. */
 export interface StoredKindMap {
@@ -62,6 +64,7 @@ export interface StoredKindMap {
   Kernel: StoredKernel;
   Snapshot: StoredSnapshot;
   Host: StoredHost;
+  Volume: StoredVolume;
 }
 
 export function setVMSpecDefaults(
@@ -130,4 +133,13 @@ export function setSnapshotDefaults(snapshot: Snapshot): Snapshot {
 /** A host's status is there once stored. */
 export function setHostDefaults(host: Host): Host {
   return { ...host, status: host.status ?? {} };
+}
+
+/** A volume is ext4 unless it says raw; its status is there once stored. */
+export function setVolumeDefaults(volume: Volume): Volume {
+  return {
+    ...volume,
+    spec: { ...volume.spec, format: volume.spec.format ?? 'ext4' },
+    status: volume.status ?? {},
+  };
 }

@@ -55,9 +55,46 @@ export const HostSchema = z
       'Extension: a host of a fleet, registered by its `ignited` agent in the shared etcd store.',
   });
 
+/**
+ * Where in a fleet a VM may run: `spec.placement` of a VM.
+ */
+export const VMPlacementSchema = z
+  .strictObject({
+    host: z.string().min(1).optional().meta({
+      description: 'The host (its `--host-name`) the VM must run on (`--on-host`).',
+    }),
+    hostSelector: z.record(z.string(), z.string()).optional().meta({
+      description: 'Labels a host must have for the VM to be placed on it (`--host-selector`).',
+    }),
+    reschedule: z.boolean().optional().meta({
+      description:
+        'The VM may be moved to another host when its host is lost or drained (`--reschedule`). Its disk is local, so a moved VM starts from a fresh disk made from its image.',
+    }),
+  })
+  .meta({
+    id: 'VMPlacement',
+    description:
+      'Extension: where in a fleet the VM may run (docs/fleet.md). Ignored on a single host.',
+  });
+
 export type Host = z.output<typeof HostSchema>;
 export type HostSpec = z.output<typeof HostSpecSchema>;
 export type HostCapacity = z.output<typeof HostCapacitySchema>;
+
+export const VMPlacementStatusSchema = z
+  .strictObject({
+    generation: z.number().int().min(1).meta({
+      description:
+        'Counts placements of this VM; a host acts on the VM only under the generation it was given.',
+    }),
+    time: TimeSchema.meta({ description: 'When the VM was placed on `host`.' }),
+    message: z.string().optional().meta({
+      description: 'Why the VM is not placed or not made on its host yet.',
+    }),
+  })
+  .meta({ id: 'VMPlacementStatus', description: 'Extension: how the VM was placed in a fleet.' });
+
+export type VMPlacement = z.output<typeof VMPlacementSchema>;
 
 /** A host's readiness as `host ls` shows it: from its lease and its drain mark. */
 export type HostReadiness = 'Ready' | 'NotReady';

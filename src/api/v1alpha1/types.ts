@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
 import { VMExitSchema } from './vm-exit.js';
 import { typeMeta } from './group.js';
-import { HostSchema, type Host } from './host.js';
-import { SnapshotSchema, type Snapshot } from './snapshot.js';
+import { VMPlacementSchema, VMPlacementStatusSchema } from './host.js';
+import { VMStorageSpecSchema } from './vm-storage.js';
 
 export { API_VERSION, GROUP, KINDS, VERSION, type Kind } from './group.js';
 
@@ -104,25 +104,6 @@ export const VMKernelSpecSchema = z
   })
   .meta({ id: 'VMKernelSpec' });
 
-export const VMPlacementSchema = z
-  .strictObject({
-    host: z.string().min(1).optional().meta({
-      description: 'The host (its `--host-name`) the VM must run on (`--on-host`).',
-    }),
-    hostSelector: z.record(z.string(), z.string()).optional().meta({
-      description: 'Labels a host must have for the VM to be placed on it (`--host-selector`).',
-    }),
-    reschedule: z.boolean().optional().meta({
-      description:
-        'The VM may be moved to another host when its host is lost or drained (`--reschedule`). Its disk is local, so a moved VM starts from a fresh disk made from its image.',
-    }),
-  })
-  .meta({
-    id: 'VMPlacement',
-    description:
-      'Extension: where in a fleet the VM may run (docs/fleet.md). Ignored on a single host.',
-  });
-
 export const VMSpecSchema = z
   .strictObject({
     image: VMImageSpecSchema.meta({ description: 'The base image the root disk is made from.' }),
@@ -153,6 +134,7 @@ export const VMSpecSchema = z
       .meta({ description: 'Host files written into the root disk before boot.' }),
     ssh: SSHSchema.optional(),
     placement: VMPlacementSchema.optional(),
+    storage: VMStorageSpecSchema.optional(),
   })
   .meta({ id: 'VMSpec', description: 'The desired VM.' });
 
@@ -233,19 +215,7 @@ export const VMStatusSchema = z
       description:
         'Extension: in a fleet, the host the VM is placed on; absent until the scheduler places it.',
     }),
-    placement: z
-      .strictObject({
-        generation: z.number().int().min(1).meta({
-          description:
-            'Counts placements of this VM; a host acts on the VM only under the generation it was given.',
-        }),
-        time: TimeSchema.meta({ description: 'When the VM was placed on `host`.' }),
-        message: z.string().optional().meta({
-          description: 'Why the VM is not placed or not made on its host yet.',
-        }),
-      })
-      .optional()
-      .meta({ description: 'Extension: how the VM was placed in a fleet.' }),
+    placement: VMPlacementStatusSchema.optional(),
   })
   .meta({ id: 'VMStatus' });
 
@@ -323,20 +293,3 @@ export type FileMapping = z.output<typeof FileMappingSchema>;
 export type OCIImageSource = z.output<typeof OCIImageSourceSchema>;
 export type Image = z.output<typeof ImageSchema>;
 export type Kernel = z.output<typeof KernelSchema>;
-export type APIObject = VM | Image | Kernel | Snapshot | Host;
-
-export const KIND_SCHEMAS = {
-  VM: VMSchema,
-  Image: ImageSchema,
-  Kernel: KernelSchema,
-  Snapshot: SnapshotSchema,
-  Host: HostSchema,
-} as const;
-
-export interface KindMap {
-  VM: VM;
-  Image: Image;
-  Kernel: Kernel;
-  Snapshot: Snapshot;
-  Host: Host;
-}

@@ -32,7 +32,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         const kind = parseKind(kindArg);
         if (!kind)
           throw invalidArgument(
-            `kind "${kindArg}": unknown (use vm, image, kernel, snapshot or host)`,
+            `kind "${kindArg}": unknown (use vm, image, kernel, snapshot, host or volume)`,
           );
         const format = parseOutput(
           opts.template ?? opts.output,
@@ -43,7 +43,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         const obj =
           kind === 'VM'
             ? await engine.findVM(query)
-            : kind === 'Snapshot' || kind === 'Host'
+            : kind === 'Snapshot' || kind === 'Host' || kind === 'Volume'
               ? await (
                   await ctx.localServices(cmd, `${kind.toLowerCase()}s`)
                 ).client

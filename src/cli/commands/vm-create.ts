@@ -8,6 +8,7 @@ import type { EngineCreateOptions } from '../../operations/engine.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
 import { nodeHostFiles } from '../../system/node-host-files.js';
 import type { CliContext } from '../context.js';
+import { storageFromFlags } from '../volume-options.js';
 import {
   collect,
   parseCopyFile,
@@ -22,6 +23,8 @@ interface CreateFlags {
   config?: string;
   ports: string[];
   copyFiles: string[];
+  volumes: string[];
+  mount: string[];
   cpus?: string;
   memory?: string;
   size?: string;
@@ -61,6 +64,18 @@ function addCreateFlags(cmd: Command): Command {
     .option(
       '-f, --copy-files <host:vm>',
       'copy a host file into the VM before it boots; repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '-v, --volumes <src:/guest/path[:ro]>',
+      'attach a named volume, a host block device (/dev/…) or a host image file as a disk, mounted at the path; repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--mount <type=bind,src=DIR,dst=PATH[,ro]>',
+      'share a host directory with the guest over virtio-9p (QEMU only); repeatable',
       collect,
       [],
     )
@@ -136,6 +151,8 @@ async function toOptions(
   if (f.ssh !== undefined) o.ssh = f.ssh === '' || f.ssh === true ? true : f.ssh;
   if (f.ports.length > 0) o.ports = f.ports.map(parsePortMapping);
   if (f.copyFiles.length > 0) o.copyFiles = f.copyFiles.map(parseCopyFile);
+  const storage = storageFromFlags(f.volumes, f.mount);
+  if (storage !== undefined) o.storage = storage;
   if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
   if (f.restart !== undefined) o.restartPolicy = parseRestartPolicy(f.restart, '--restart');

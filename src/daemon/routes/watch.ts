@@ -55,7 +55,7 @@ export function watchKind(c: RouteContext, d: DaemonContext, kind: Kind): Promis
   });
 }
 
-/** `/events`: what happened to VMs, images, kernels and snapshots, as a list or (`?watch=true`) a stream. */
+/** `/events`: what happened to VMs, images, kernels, snapshots and volumes, as a list or (`?watch=true`) a stream. */
 export function eventRoutes(router: Router, d: DaemonContext): void {
   router.add('GET', `${API_BASE}/events`, (c) => {
     const filter = eventFilter(c.url);
@@ -63,7 +63,7 @@ export function eventRoutes(router: Router, d: DaemonContext): void {
     // History is replayed when asked for (`since`, or a plain list); a watch otherwise starts now.
     const replay = filter.since !== undefined || watch !== 'true';
     const subscribeAll = (fn: (e: Event) => void): Subscription[] =>
-      (['VM', 'Image', 'Kernel', 'Snapshot'] as const).map((kind) =>
+      (['VM', 'Image', 'Kernel', 'Snapshot', 'Volume'] as const).map((kind) =>
         d.feed.subscribe(kind, replay ? d.feed.oldestVersion(kind) : d.feed.version(kind), (ch) => {
           for (const e of eventsOf(ch)) if (matchesEventFilter(filter, e)) fn(e);
         }),

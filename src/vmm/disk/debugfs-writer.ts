@@ -33,6 +33,15 @@ export async function writeGuestFiles(
     const made = new Set<string>();
     for (const [i, f] of files.entries()) {
       checkGuestPath(f.guestPath, label);
+      if (f.directory === true) {
+        const parts = f.guestPath.split('/').filter(Boolean);
+        for (let j = 1; j <= parts.length; j++) {
+          const d = `/${parts.slice(0, j).join('/')}`;
+          if (!made.has(d)) cmds.push(`mkdir ${d}`);
+          made.add(d);
+        }
+        continue;
+      }
       const src = join(work, `f${i}`);
       let mode = f.mode ?? 0o644;
       if (f.hostPath !== undefined) {
@@ -78,7 +87,8 @@ export async function writeGuestFiles(
       sections.set(part.slice(0, nl).trim(), part.slice(nl + 1));
     }
     for (const f of files) {
-      if (!/Type: regular/.test(sections.get(f.guestPath) ?? ''))
+      const want = f.directory === true ? /Type: directory/ : /Type: regular/;
+      if (!want.test(sections.get(f.guestPath) ?? ''))
         throw internal(`${label}: writing ${f.guestPath} into the root disk failed`);
     }
   } finally {

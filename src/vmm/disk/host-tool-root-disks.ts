@@ -5,6 +5,7 @@ import { createRootDisk, vmGuestFiles } from './create-root-disk.js';
 import { createCloneOverlay } from './overlay-snapshot.js';
 import { releaseRawViews } from './fuse-export.js';
 import { imageHasPath } from './modules-writer.js';
+import { readGuestFile } from './debugfs-writer.js';
 import type { RootDiskRequest, RootDisks } from './root-disks.js';
 
 /**
@@ -20,6 +21,19 @@ export class HostToolRootDisks implements RootDisks {
         throw invalidArgument(`${req.label}: only a qcow2 disk can go over a snapshot's`);
       return createCloneOverlay(req.over, join(req.vmDir, ROOT_DISK_QCOW2), req.label);
     }
+    const files = vmGuestFiles({
+      hostname: req.hostname,
+      nameservers: [...this.nameservers],
+      authorizedKeys: req.authorizedKeys,
+      copyFiles: req.copyFiles,
+    });
+    for (const dir of req.mountPoints ?? []) files.push({ guestPath: dir, directory: true });
+    if ((req.fstab ?? []).length > 0) {
+      // The image's own lines are kept; the VM's come after them.
+      const own = await imageFstab(req.imagePath);
+      const lines = [...(own === '' ? [] : [own.replace(/\n*$/, '')]), ...(req.fstab ?? [])];
+      files.push({ guestPath: '/etc/fstab', content: `${lines.join('\n')}\n`, mode: 0o644 });
+    }
     await createRootDisk({
       imagePath: req.imagePath,
       vmDir: req.vmDir,
@@ -27,12 +41,7 @@ export class HostToolRootDisks implements RootDisks {
       sizeBytes: req.sizeBytes,
       label: req.label,
       ...(req.modules !== undefined ? { modules: req.modules } : {}),
-      files: vmGuestFiles({
-        hostname: req.hostname,
-        nameservers: [...this.nameservers],
-        authorizedKeys: req.authorizedKeys,
-        copyFiles: req.copyFiles,
-      }),
+      files,
     });
   }
 
@@ -43,4 +52,10 @@ export class HostToolRootDisks implements RootDisks {
   release(vmDir: string): Promise<void> {
     return releaseRawViews(vmDir);
   }
+}
+
+/** The image's `/etc/fstab`, or '' when it has none. */
+async function imageFstab(imagePath: string): Promise<string> {
+  if (!(await imageHasPath(imagePath, '/etc/fstab'))) return '';
+  return readGuestFile(imagePath, '/etc/fstab');
 }

@@ -11,6 +11,8 @@ export interface GuestFile {
   /** Absolute path in the guest. */
   guestPath: string;
   content?: string | Buffer;
+  /** A directory (with its parents) instead of a file: `content` and `hostPath` are unused. */
+  directory?: boolean;
   /** A host file to copy instead of `content`. */
   hostPath?: string;
   /** Default: the host file's mode for `hostPath`, else 0644. */

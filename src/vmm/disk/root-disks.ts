@@ -18,6 +18,10 @@ export interface RootDiskRequest {
   hostname: string;
   authorizedKeys: string[];
   copyFiles: { hostPath: string; vmPath: string }[];
+  /** Lines added to the image's `/etc/fstab`: the VM's volumes and shared directories. */
+  fstab?: string[];
+  /** Directories made in the root disk for the guest to mount on. */
+  mountPoints?: string[];
   /** The kernel's modules, written in with the VM's files; none when absent. */
   modules?: GuestModules;
   /**

@@ -124,6 +124,8 @@ export class FirecrackerDriver implements VMMDriver {
 
   async start(config: VMConfig, options: VMStartOptions = {}): Promise<RunningVM> {
     const label = vmLabel(config);
+    if ((config.shares ?? []).length > 0)
+      throw invalidArgument(`${label}: firecracker has no shared-directory device`);
     if (config.rootDisk.format !== 'raw') {
       throw invalidArgument(
         `${label}: firecracker needs a raw root disk, not ${config.rootDisk.format}`,
@@ -233,6 +235,13 @@ async function boot(client: FirecrackerClient, config: VMConfig): Promise<void> 
     isRootDevice: true,
     isReadOnly: false,
   });
+  for (const [i, disk] of (config.disks ?? []).entries()) {
+    await client.putDrive(`disk${i}`, {
+      pathOnHost: disk.path,
+      isRootDevice: false,
+      isReadOnly: disk.readOnly,
+    });
+  }
   for (const [i, nic] of config.nics.entries()) {
     await client.putNetworkInterface(`eth${i}`, { hostDevName: nic.tapName, guestMac: nic.mac });
   }

@@ -98,3 +98,39 @@ test('qemuArgs: KVM passes the host CPU; no initrd means no -initrd', () => {
   assert.deepEqual(values(args, '-initrd'), []);
   assert.deepEqual(values(args, '-netdev'), []);
 });
+
+test('qemuArgs: volumes after the root disk in order, read-only ones readonly=on, shares over 9p', () => {
+  const args = qemuArgs(
+    {
+      ...config,
+      disks: [
+        { path: '/data/volume/1/volume.img', readOnly: false },
+        { path: '/dev/loop0', readOnly: true },
+      ],
+      shares: [
+        { tag: 'share0', path: '/srv/a,b', readOnly: false },
+        { tag: 'share1', path: '/srv/ro', readOnly: true },
+      ],
+    },
+    { accel: 'tcg', tscKHz: 2_300_000 },
+  );
+  assert.deepEqual(values(args, '-drive'), [
+    'id=root,file=/vm/a,,b/rootfs.qcow2,format=qcow2,if=none,cache=writeback,discard=unmap',
+    'id=disk0,file=/data/volume/1/volume.img,format=raw,if=none,cache=writeback',
+    'id=disk1,file=/dev/loop0,format=raw,if=none,cache=writeback,readonly=on',
+  ]);
+  assert.deepEqual(values(args, '-fsdev'), [
+    'local,id=fs0,path=/srv/a,,b,security_model=passthrough',
+    'local,id=fs1,path=/srv/ro,security_model=passthrough,readonly=on',
+  ]);
+  assert.deepEqual(
+    values(args, '-device').filter((d) => d.startsWith('virtio-blk') || d.startsWith('virtio-9p')),
+    [
+      'virtio-blk-device,drive=root',
+      'virtio-blk-device,drive=disk0',
+      'virtio-blk-device,drive=disk1',
+      'virtio-9p-device,fsdev=fs0,mount_tag=share0',
+      'virtio-9p-device,fsdev=fs1,mount_tag=share1',
+    ],
+  );
+});

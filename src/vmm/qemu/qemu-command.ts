@@ -87,6 +87,27 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     '-device',
     'virtio-blk-device,drive=root',
   ];
+  // After the root disk, so the guest names them /dev/vdb, /dev/vdc, … in this order.
+  (config.disks ?? []).forEach((disk, i) => {
+    const ro = disk.readOnly ? ',readonly=on' : '';
+    args.push(
+      '-drive',
+      `id=disk${i},file=${opt(disk.path)},format=raw,if=none,cache=writeback${ro}`,
+      '-device',
+      `virtio-blk-device,drive=disk${i}`,
+    );
+  });
+  (config.shares ?? []).forEach((share, i) => {
+    const ro = share.readOnly ? ',readonly=on' : '';
+    args.push(
+      '-fsdev',
+      // passthrough: the guest's files are the host's, with their owners and modes (QEMU runs
+      // as root), so what the guest writes is plainly there on the host.
+      `local,id=fs${i},path=${opt(share.path)},security_model=passthrough${ro}`,
+      '-device',
+      `virtio-9p-device,fsdev=fs${i},mount_tag=${opt(share.tag)}`,
+    );
+  });
   config.nics.forEach((nic, i) => {
     args.push(
       '-netdev',
