@@ -1,3 +1,4 @@
+import { USER_NET_DNS } from '../network/user-network.js';
 import { isSSHPublicKeyText, type StoredVM, type VM } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
 import { hostVMDefaults } from '../system/host-config.js';
@@ -114,7 +115,12 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   const label = vmLabel(created);
   try {
     await checkHostPortsFree(s, created, { afterStore: true });
-    await s.network.reserve({ uid, name, mode: vm.spec.network.mode });
+    await s.network.reserve({
+      uid,
+      name,
+      mode: vm.spec.network.mode,
+      ports: vm.spec.network.ports ?? [],
+    });
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
     const imageBytes = image.status?.ociSource?.size?.bytes ?? 0;
@@ -133,6 +139,8 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
       hostname: name,
       authorizedKeys,
       copyFiles: vm.spec.copyFiles ?? [],
+      // The host's resolvers are not the guest's to reach in user mode: its stack answers DNS.
+      ...(vm.spec.network.mode === 'user' ? { nameservers: [USER_NET_DNS] } : {}),
       ...(modules !== undefined ? { modules } : {}),
       ...(clone !== undefined ? { over: clone.disk } : {}),
       label,

@@ -1,6 +1,7 @@
 import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
-import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
+import type { UserNIC } from '../network/vm-network.js';
+import type { ExitInfo, RunningVM, UserNICConfig, VMMDriver } from '../vmm/vmm-driver.js';
 import { serveMetrics } from './supervise-metrics.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
@@ -115,6 +116,7 @@ export async function superviseVM(
             ? [{ tapName: net.tapName, mac: net.mac }]
             : [],
         ...(net.netns !== undefined ? { netns: net.netns } : {}),
+        ...(net.user !== undefined ? { userNIC: userNICOf(net.user) } : {}),
         paths: {
           consoleLog: paths.consoleLog,
           consoleSocket: paths.consoleSocket,
@@ -142,7 +144,11 @@ export async function superviseVM(
         pid: hv.pid,
         ...(restoreFrom !== undefined ? { restored: true, restoreSeconds } : {}),
       },
-      network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
+      network: {
+        mode,
+        ...(net.netns !== undefined ? { netns: net.netns } : {}),
+        ...(net.user !== undefined ? { sshPort: net.user.sshPort } : {}),
+      },
     };
     await s.client.vms.update(uid, (v) => {
       const count = v.status?.restartCount ?? 0;
@@ -239,6 +245,13 @@ export async function superviseVM(
       })
       .catch((err: unknown) => log.error({ err }, `${label}: could not record the VM stopped`));
   }
+}
+
+/** The hypervisor's part of a user-mode NIC (the SSH port is the network's and the CLI's). */
+function userNICOf(nic: UserNIC): UserNICConfig {
+  return nic.backend === 'passt'
+    ? { backend: 'passt', mac: nic.mac, socket: nic.socket }
+    : { backend: 'slirp', mac: nic.mac, forwards: nic.forwards };
 }
 
 /** The kernel files of the VM's kernel object: `<dataDir>/kernel/<uid>/vmlinux` and an initrd if any. */

@@ -29,7 +29,7 @@ export class HostToolRootDisks implements RootDisks {
       ...(req.modules !== undefined ? { modules: req.modules } : {}),
       files: vmGuestFiles({
         hostname: req.hostname,
-        nameservers: [...this.nameservers],
+        nameservers: req.nameservers ?? [...this.nameservers],
         authorizedKeys: req.authorizedKeys,
         copyFiles: req.copyFiles,
       }),

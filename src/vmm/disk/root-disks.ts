@@ -18,6 +18,8 @@ export interface RootDiskRequest {
   hostname: string;
   authorizedKeys: string[];
   copyFiles: { hostPath: string; vmPath: string }[];
+  /** The guest's resolvers for /etc/resolv.conf; the host's when absent. */
+  nameservers?: string[];
   /** The kernel's modules, written in with the VM's files; none when absent. */
   modules?: GuestModules;
   /**
