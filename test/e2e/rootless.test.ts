@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -279,6 +279,7 @@ test(
       const other = await asUser(user2, ['ps', '-a', '-q'], {});
       assert.equal(other.code, 0, other.stderr);
       assert.equal(other.stdout.trim(), '', "the second user's store is its own");
+      assert.equal((await stat(dataDir1)).mode & 0o077, 0, "the user's data dir is 0700");
       const peek = await runProgram(
         'runuser',
         ['-u', user2.name, '--', 'ls', join(dataDir1, 'vm'), runtime1],
