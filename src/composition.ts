@@ -1,5 +1,7 @@
 import { fsVolumeFiles } from './system/fs-volume-files.js';
 import { CNINetwork } from './network/cni-network.js';
+import { ModeNetwork } from './network/mode-network.js';
+import { UserNetwork } from './network/user-network.js';
 import { FsImportWorkspace, RegistryClient } from './image/index.js';
 import { registryOptions } from './image/registry-options.js';
 import { PrometheusVMEndpoint } from './metrics/prometheus-vm-endpoint.js';
@@ -68,11 +70,14 @@ export function createServices(
     hostFiles: nodeHostFiles,
     hostDirs: nodeHostDirectories,
     runtimeFiles: new FsRuntimeFiles(layout),
-    network: new CNINetwork({
-      dataDir: config.dataDir,
-      logger,
-      nameservers: () => Promise.resolve(config.nameservers),
-    }),
+    network: new ModeNetwork(
+      new CNINetwork({
+        dataDir: config.dataDir,
+        logger,
+        nameservers: () => Promise.resolve(config.nameservers),
+      }),
+      new UserNetwork({ runtimeDir: config.runtimeDir, isRoot: host.isRoot }),
+    ),
     vmms: new StrategyVMMs(
       [askedByVM, askedByHost, whenAvailable(firecracker), fallback('qemu')],
       config.vmm,

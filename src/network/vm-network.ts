@@ -28,7 +28,28 @@ export interface NetworkAttachment {
   ipAddresses: string[];
   gateway?: string;
   prefixLength?: number;
+  /** `user` mode: how the hypervisor's NIC reaches the outside (no namespace, no tap). */
+  user?: UserNIC;
 }
+
+/** A host port forwarded into the guest by user networking. */
+export interface UserForward {
+  protocol: 'tcp' | 'udp';
+  /** The host address it is bound to; all addresses when absent. */
+  hostAddress?: string;
+  hostPort: number;
+  vmPort: number;
+}
+
+/**
+ * A NIC served by an unprivileged user-mode stack. `passt`: a passt process of the VM's, whose
+ * unix socket the hypervisor connects to (QEMU `-netdev stream`); it forwards the ports itself.
+ * `slirp`: QEMU's built-in stack, which forwards `forwards` (`hostfwd=`). Either way the guest's
+ * SSH is forwarded from `127.0.0.1:<sshPort>`.
+ */
+export type UserNIC =
+  | { backend: 'passt'; mac: string; socket: string; sshPort: number }
+  | { backend: 'slirp'; mac: string; forwards: UserForward[]; sshPort: number };
 
 /**
  * The network as the use cases see it. A VM's address is reserved at create, so concurrent
@@ -39,10 +60,13 @@ export interface NetworkAttachment {
  */
 export interface VMNetwork {
   /**
-   * Reserves the VM's address; returns it, or undefined for `none`. Repeats return the same one,
+   * Reserves the VM's address; returns it, or undefined for `none` and `user` (whose host ports
+   * are checked here instead: below the unprivileged port start they are refused at once). Repeats return the same one,
    * and so does a reserve while the VM is attached. Unavailable when the network has none left.
    */
-  reserve(req: NetworkVMRef & { mode: NetworkMode }): Promise<string | undefined>;
+  reserve(
+    req: NetworkVMRef & { mode: NetworkMode; ports?: readonly PortMapping[] },
+  ): Promise<string | undefined>;
   /**
    * Joins the VM to its network with its reserved address, or a new one when it holds none (after
    * a detach or a release). A leftover of an earlier run of the same VM goes first. `none` gives

@@ -9,7 +9,10 @@ export type GuestSSHServices = WaitForSSHServices & Pick<Services, 'layout' | 'h
 
 export interface GuestTarget {
   vm: StoredVM;
+  /** Where the guest's SSH server is reached: its address, or 127.0.0.1 in user mode. */
   ip: string;
+  /** 22, or the host port forwarded to it in user mode. */
+  port: number;
   identity: string;
 }
 
@@ -21,7 +24,9 @@ export async function guestTarget(
 ): Promise<GuestTarget> {
   const vm = await s.client.vms.find(query);
   if (!isVMRunning(s, vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
-  const ip = vm.status?.ipAddresses?.[0];
+  // In user mode the guest's address is not reachable from the host: its SSH is forwarded.
+  const sshPort = vm.status?.network?.sshPort;
+  const ip = sshPort !== undefined ? '127.0.0.1' : vm.status?.ipAddresses?.[0];
   if (ip === undefined)
     throw failedPrecondition(`${vmLabel(vm)}: has no IP address`, {
       hint: 'the VM has no network (--net none) or has not got its address yet',
@@ -32,7 +37,7 @@ export async function guestTarget(
       hint: 'create the VM with --ssh, or pass -i <private key>',
     });
   }
-  return { vm, ip, identity: key };
+  return { vm, ip, port: sshPort ?? 22, identity: key };
 }
 
 /** Options every ssh/scp call gets: the VM's own key, no host-key prompts, no stored host keys. */
@@ -80,7 +85,10 @@ async function reachGuest(
 ): Promise<GuestTarget & { secondsLeft: number }> {
   const started = s.clock.now().getTime();
   const t = await guestTarget(s, query, identity);
-  await waitForSSH(s, t.vm.metadata.uid, t.ip, { timeoutMs: timeoutSeconds * 1000 });
+  await waitForSSH(s, t.vm.metadata.uid, t.ip, {
+    timeoutMs: timeoutSeconds * 1000,
+    port: t.port,
+  });
   const left = timeoutSeconds - Math.floor((s.clock.now().getTime() - started) / 1000);
   return { ...t, secondsLeft: Math.max(1, left) };
 }
@@ -101,13 +109,14 @@ export async function execInGuest(
   const args = [
     ...sshOptions(t.identity, t.secondsLeft),
     ...(options.tty ? ['-t'] : ['-T']),
+    ...(t.port !== 22 ? ['-p', String(t.port)] : []),
     `root@${t.ip}`,
   ];
   if (options.command.length > 0) args.push('--', ...remoteCommand(options.command));
   const r = await s.ssh.ssh(args, options.stdio);
   if (r.code === 255) {
     throw unavailable(
-      `${vmLabel(t.vm)}: ssh to ${t.ip} failed${r.stderr ? `: ${r.stderr.trim().split('\n').pop() ?? ''}` : ''}`,
+      `${vmLabel(t.vm)}: ssh to ${t.ip}${t.port !== 22 ? `:${t.port}` : ''} failed${r.stderr ? `: ${r.stderr.trim().split('\n').pop() ?? ''}` : ''}`,
     );
   }
   return r;
@@ -158,6 +167,7 @@ export async function copyFiles(
     ...sshOptions(t.identity, t.secondsLeft),
     // -r copies a file as it is, and a directory with its contents.
     '-r',
+    ...(t.port !== 22 ? ['-P', String(t.port)] : []),
     from ? remoteArg : src,
     to ? remoteArg : dst,
   ];

@@ -1,3 +1,4 @@
+import { USER_NET_DNS } from '../network/user-network.js';
 import type {
   DefaultedVM,
   DefaultedVMStatus,
@@ -77,7 +78,12 @@ export async function makeVMFiles(
   const label = vmLabel(vm);
   const authorizedKeys = [...o.authorizedKeys];
   try {
-    await s.network.reserve({ uid, name, mode: vm.spec.network.mode });
+    await s.network.reserve({
+      uid,
+      name,
+      mode: vm.spec.network.mode,
+      ports: vm.spec.network.ports ?? [],
+    });
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
     const imageBytes = o.image.status?.ociSource?.size?.bytes ?? 0;
@@ -97,6 +103,8 @@ export async function makeVMFiles(
       hostname: name,
       authorizedKeys,
       copyFiles: vm.spec.copyFiles ?? [],
+      // The host's resolvers are not the guest's to reach in user mode: its stack answers DNS.
+      ...(vm.spec.network.mode === 'user' ? { nameservers: [USER_NET_DNS] } : {}),
       ...(volumes.length > 0
         ? {
             fstab: fstabLines(volumes),

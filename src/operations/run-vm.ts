@@ -44,8 +44,13 @@ export async function runVM(
     prestarted: supervisor,
     ...level,
   });
-  const ip = vm.status?.ipAddresses?.[0];
+  // In user mode the guest's SSH is reached through its forwarded port on the host's loopback.
+  const sshPort = vm.status?.network?.sshPort;
+  const ip = sshPort !== undefined ? '127.0.0.1' : vm.status?.ipAddresses?.[0];
   if (created.spec.ssh !== undefined && created.spec.ssh !== false && ip !== undefined)
-    await waitForSSH(s, uid, ip, { timeoutMs: options.sshTimeoutMs });
+    await waitForSSH(s, uid, ip, {
+      timeoutMs: options.sshTimeoutMs,
+      ...(sshPort !== undefined ? { port: sshPort } : {}),
+    });
   return vm;
 }

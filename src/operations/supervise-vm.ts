@@ -1,6 +1,7 @@
 import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
-import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
+import type { UserNIC } from '../network/vm-network.js';
+import type { ExitInfo, RunningVM, UserNICConfig, VMMDriver } from '../vmm/vmm-driver.js';
 import { serveMetrics } from './supervise-metrics.js';
 import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
@@ -107,7 +108,11 @@ export async function superviseVM(
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     const volumes = await volumeDevices(s, vm);
     const startedAt = s.clock.now().getTime();
-    const boot = async (): Promise<{ hv: RunningVM; run: DefaultedVMStatus; recorded: StoredVM | undefined }> => {
+    const boot = async (): Promise<{
+      hv: RunningVM;
+      run: DefaultedVMStatus;
+      recorded: StoredVM | undefined;
+    }> => {
       running = await driver.start(
         {
           uid,
@@ -129,6 +134,7 @@ export async function superviseVM(
               ? [{ tapName: net.tapName, mac: net.mac }]
               : [],
           ...(net.netns !== undefined ? { netns: net.netns } : {}),
+          ...(net.user !== undefined ? { userNIC: userNICOf(net.user) } : {}),
           paths: {
             consoleLog: paths.consoleLog,
             consoleSocket: paths.consoleSocket,
@@ -156,7 +162,11 @@ export async function superviseVM(
           pid: hv.pid,
           ...(restoreFrom !== undefined ? { restored: true, restoreSeconds } : {}),
         },
-        network: { mode, ...(net.netns !== undefined ? { netns: net.netns } : {}) },
+        network: {
+          mode,
+          ...(net.netns !== undefined ? { netns: net.netns } : {}),
+          ...(net.user !== undefined ? { sshPort: net.user.sshPort } : {}),
+        },
       };
       const recorded = await updateOwnedVM(s, uid, owner, (v) => {
         const count = v.status?.restartCount ?? 0;
@@ -279,6 +289,13 @@ export async function superviseVM(
       delete v.status.ipAddresses;
     }).catch((err: unknown) => log.error({ err }, `${label}: could not record the VM stopped`));
   }
+}
+
+/** The hypervisor's part of a user-mode NIC (the SSH port is the network's and the CLI's). */
+function userNICOf(nic: UserNIC): UserNICConfig {
+  return nic.backend === 'passt'
+    ? { backend: 'passt', mac: nic.mac, socket: nic.socket }
+    : { backend: 'slirp', mac: nic.mac, forwards: nic.forwards };
 }
 
 /** The kernel files of the VM's kernel object: `<dataDir>/kernel/<uid>/vmlinux` and an initrd if any. */

@@ -13,14 +13,17 @@ export function vmLabel(vm: VM): string {
 }
 
 /**
- * A VM on a network (docker-bridge or cni) needs root: network namespaces, a bridge, a tap and
- * iptables rules. Said up front, with the way out, rather than as a failing `ip` command.
+ * A VM on a bridged network (docker-bridge or cni) needs root: network namespaces, a bridge, a
+ * tap and iptables rules. Said up front, with the way out, rather than as a failing `ip` command.
+ * `user` and `none` need no privilege.
  */
 export function requireRootForNetwork(vm: DefaultedVM, isRoot: boolean): void {
   const mode = vm.spec.network.mode;
-  if (mode === 'none' || isRoot) return;
+  if (mode === 'none' || mode === 'user' || isRoot) return;
   throw permissionDenied(
     `${vmLabel(vm)}: its network (${mode}) needs root: network namespaces, bridges, taps and iptables rules`,
-    { hint: 'run ignite as root, or give the VM no network with --net none' },
+    {
+      hint: 'run ignite as root, or use user-mode networking with --net user (the default without root)',
+    },
   );
 }

@@ -13,6 +13,8 @@ export interface WaitForSSHOptions {
   timeoutMs: number;
   /** Checked between attempts; the default polls every quarter second. */
   intervalMs?: number;
+  /** The port SSH answers on: 22, or the host port forwarded to it in user mode. */
+  port?: number;
 }
 
 /**
@@ -29,16 +31,17 @@ export async function waitForSSH(
 ): Promise<void> {
   const now = () => s.clock.now().getTime();
   const deadline = now() + options.timeoutMs;
+  const port = options.port ?? 22;
   for (;;) {
     const left = Math.max(500, deadline - now());
-    if (await s.ssh.answers(ip, 22, { connectMs: Math.min(2000, left), bannerMs: left })) return;
+    if (await s.ssh.answers(ip, port, { connectMs: Math.min(2000, left), bannerMs: left })) return;
     const vm = await s.client.vms.get(uid);
     if (!isVMRunning(s, vm)) {
       throw unavailable(`${vmLabel(vm)}: stopped before SSH answered${await consoleTail(s, uid)}`);
     }
     if (now() >= deadline) {
       throw unavailable(
-        `${vmLabel(vm)}: SSH did not answer at ${ip}:22 within ${Math.round(options.timeoutMs / 1000)} s${await consoleTail(s, uid)}`,
+        `${vmLabel(vm)}: SSH did not answer at ${ip}:${port} within ${Math.round(options.timeoutMs / 1000)} s${await consoleTail(s, uid)}`,
         {
           hint: `the VM keeps running: give it longer with --timeout, see ignite logs ${vm.metadata.name ?? uid}, or remove it with ignite rm -f`,
         },

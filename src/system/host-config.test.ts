@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DEFAULT_DATA_DIR,
+  defaultDirs,
   hostVMDefaults,
   parseHostConfig,
   storeSettingsOf,
@@ -163,4 +164,51 @@ test('hostVMDefaults: IGNITE_KERNEL_IMAGE replaces the kernel image, normalized'
     '127.0.0.1:5000/k:latest',
   );
   assert.throws(() => hostVMDefaults({ kernelImage: 'UPPER case' }));
+});
+
+test('defaultDirs: root keeps the host-wide directories; a user gets private ones', () => {
+  const user = { uid: 1000, home: '/home/ann' };
+  const cases: {
+    name: string;
+    user: { uid: number; home: string };
+    env: NodeJS.ProcessEnv;
+    want: { dataDir: string; runtimeDir: string };
+  }[] = [
+    {
+      name: 'root, whatever XDG says',
+      user: { uid: 0, home: '/root' },
+      env: { XDG_DATA_HOME: '/x', XDG_RUNTIME_DIR: '/run/user/0' },
+      want: { dataDir: DEFAULT_DATA_DIR, runtimeDir: '/run/ignite' },
+    },
+    {
+      name: 'a user with a session',
+      user,
+      env: { XDG_RUNTIME_DIR: '/run/user/1000' },
+      want: { dataDir: '/home/ann/.local/share/ignite', runtimeDir: '/run/user/1000/ignite' },
+    },
+    {
+      name: 'a user with XDG_DATA_HOME and no runtime dir',
+      user,
+      env: { XDG_DATA_HOME: '/data/ann' },
+      want: { dataDir: '/data/ann/ignite', runtimeDir: '/tmp/ignite-1000' },
+    },
+    {
+      name: 'relative XDG values are ignored, as the spec says',
+      user,
+      env: { XDG_DATA_HOME: 'rel', XDG_RUNTIME_DIR: '' },
+      want: { dataDir: '/home/ann/.local/share/ignite', runtimeDir: '/tmp/ignite-1000' },
+    },
+  ];
+  for (const c of cases) assert.deepEqual(defaultDirs(c.user, c.env), c.want, c.name);
+  const cfg = parseHostConfig({}, { XDG_RUNTIME_DIR: '/run/user/1000' }, '', user);
+  assert.equal(cfg.dataDir, '/home/ann/.local/share/ignite');
+  assert.equal(cfg.rootless, true);
+  assert.equal(parseHostConfig({}, {}, '').rootless, false);
+  assert.equal(parseHostConfig({ dataDir: '/d' }, {}, '', user).dataDir, '/d', 'the flag wins');
+});
+
+test('hostVMDefaults: user networking without root, docker-bridge as root', () => {
+  assert.equal(hostVMDefaults({ rootless: true }).networkMode, 'user');
+  assert.equal(hostVMDefaults({ rootless: false }).networkMode, 'docker-bridge');
+  assert.equal(hostVMDefaults({}).networkMode, 'docker-bridge');
 });

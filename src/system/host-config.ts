@@ -1,9 +1,41 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VMDefaults } from '../api/index.js';
 import type { LogLevel } from './logger.js';
 
-/** Where VMs, images and kernels are kept when neither --data-dir nor IGNITE_DATA_DIR says. */
+/** Where root keeps VMs, images and kernels when neither --data-dir nor IGNITE_DATA_DIR says. */
 export const DEFAULT_DATA_DIR = '/var/lib/firecracker';
+
+/** Where root keeps the sockets and pid files of its VMs' helpers (passt). */
+export const ROOT_RUNTIME_DIR = '/run/ignite';
+
+/** Who runs ignite: root keeps the host-wide directories, anyone else their own. */
+export interface HostUser {
+  uid: number;
+  /** The home directory, for the default data dir of an ordinary user. */
+  home: string;
+}
+
+const ROOT: HostUser = { uid: 0, home: '/root' };
+
+/**
+ * The default data and runtime directories of `user`: root's host-wide ones, or, for anyone
+ * else, `${XDG_DATA_HOME:-~/.local/share}/ignite` and `$XDG_RUNTIME_DIR/ignite` (a private
+ * `/tmp/ignite-<uid>` where the session has no runtime dir), so two users never share files.
+ */
+export function defaultDirs(
+  user: HostUser,
+  env: NodeJS.ProcessEnv,
+): { dataDir: string; runtimeDir: string } {
+  if (user.uid === 0) return { dataDir: DEFAULT_DATA_DIR, runtimeDir: ROOT_RUNTIME_DIR };
+  const absolute = (v: string | undefined) => (v?.startsWith('/') === true ? v : undefined);
+  const dataHome = absolute(env['XDG_DATA_HOME']) ?? `${user.home}/.local/share`;
+  const runtime = absolute(env['XDG_RUNTIME_DIR']);
+  return {
+    dataDir: `${dataHome}/ignite`,
+    runtimeDir: runtime !== undefined ? `${runtime}/ignite` : `/tmp/ignite-${user.uid}`,
+  };
+}
 
 /** The global flags that are host settings too (the flag wins over the environment). */
 export interface HostFlags {
@@ -73,6 +105,13 @@ const STORE_ENV = {
  */
 export interface HostConfig {
   dataDir: string;
+  /**
+   * Sockets and pid files of the VMs' helper processes (passt): `/run/ignite` for root, the
+   * user's own runtime dir otherwise (see defaultDirs). Made 0700 when first used.
+   */
+  runtimeDir: string;
+  /** ignite runs as an ordinary user: VMs default to `user` networking. */
+  rootless: boolean;
   logLevel: LogLevel;
   /**
    * The environment, passed on to the programs ignite starts (its supervisor, git). The store
@@ -102,12 +141,14 @@ export interface HostConfig {
   hostName?: string;
 }
 
-/** Builds the settings from flags, environment and the text of /etc/resolv.conf. */
+/** Builds the settings from flags, environment and the text of /etc/resolv.conf, for `user`. */
 export function parseHostConfig(
   flags: HostFlags,
   env: NodeJS.ProcessEnv,
   resolvConf: string,
+  user: HostUser = ROOT,
 ): HostConfig {
+  const dirs = defaultDirs(user, env);
   const set = (name: string): string | undefined => {
     const v = env[name];
     return v === undefined || v === '' ? undefined : v;
@@ -129,7 +170,9 @@ export function parseHostConfig(
   if (hostName !== undefined && hostName !== env['IGNITE_HOST_NAME'])
     passOn['IGNITE_HOST_NAME'] = hostName;
   return {
-    dataDir: flags.dataDir ?? set('IGNITE_DATA_DIR') ?? DEFAULT_DATA_DIR,
+    dataDir: flags.dataDir ?? set('IGNITE_DATA_DIR') ?? dirs.dataDir,
+    runtimeDir: dirs.runtimeDir,
+    rootless: user.uid !== 0,
     logLevel: flags.logLevel ?? 'info',
     env: Object.keys(passOn).length === 0 ? env : { ...env, ...passOn },
     store,
@@ -168,15 +211,23 @@ export function loadHostConfig(flags: HostFlags, env: NodeJS.ProcessEnv): HostCo
   } catch {
     // No resolvers: guests get none either.
   }
-  return parseHostConfig(flags, env, resolvConf);
+  const uid = process.getuid?.() ?? 0;
+  return parseHostConfig(flags, env, resolvConf, { uid, home: env['HOME'] ?? homedir() });
 }
 
 /**
  * Defaults for new VMs: Ignite v0.4.0's, except the kernel image where IGNITE_KERNEL_IMAGE sets
- * one (Ignite's is on Docker Hub, which not every host reaches).
+ * one (Ignite's is on Docker Hub, which not every host reaches), and the network without root:
+ * `user`, the only mode that needs no privilege.
  */
-export function hostVMDefaults(config: Pick<HostConfig, 'kernelImage'>): VMDefaults {
-  return config.kernelImage === undefined
-    ? { ...IGNITE_V04_DEFAULTS }
-    : { ...IGNITE_V04_DEFAULTS, kernelImage: normalizeImageRef(config.kernelImage) };
+export function hostVMDefaults(
+  config: Pick<HostConfig, 'kernelImage'> & Partial<Pick<HostConfig, 'rootless'>>,
+): VMDefaults {
+  return {
+    ...IGNITE_V04_DEFAULTS,
+    ...(config.kernelImage !== undefined
+      ? { kernelImage: normalizeImageRef(config.kernelImage) }
+      : {}),
+    ...(config.rootless === true ? { networkMode: 'user' as const } : {}),
+  };
 }

@@ -8,8 +8,8 @@ export interface SSHProbeOptions {
 }
 
 /**
- * Whether an SSH server answers at `host:port`: a TCP connection that receives the server's
- * identification line (`SSH-2.0-…`). A refused or unreachable address, a timeout, or another
+ * Whether an SSH server answers at `host:port`: a TCP connection, sending the client's
+ * identification line, that receives the server's (`SSH-2.0-…`). A refused or unreachable address, a timeout, or another
  * protocol answering are all `false`.
  */
 export function sshAnswers(host: string, port: number, options: SSHProbeOptions): Promise<boolean> {
@@ -23,6 +23,10 @@ export function sshAnswers(host: string, port: number, options: SSHProbeOptions)
     };
     let timer = setTimeout(() => done(false), options.connectMs);
     sock.on('connect', () => {
+      // Both sides send their identification at once (RFC 4253 4.2), as OpenSSH's client does:
+      // some forwarders (Debian 12's passt) pass the server's greeting on only once the
+      // client has spoken.
+      sock.write('SSH-2.0-ignite-probe\r\n');
       // A busy guest (emulated, with sshd starting a process per connection) is slow to greet.
       clearTimeout(timer);
       timer = setTimeout(() => done(false), options.bannerMs);

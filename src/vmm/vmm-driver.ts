@@ -20,6 +20,20 @@
  */
 export type VMMName = 'qemu' | 'firecracker';
 
+/** A user-mode NIC as the hypervisor sets it up (see VMConfig.userNIC). */
+export type UserNICConfig =
+  | { backend: 'passt'; mac: string; socket: string }
+  | {
+      backend: 'slirp';
+      mac: string;
+      forwards: {
+        protocol: 'tcp' | 'udp';
+        hostAddress?: string;
+        hostPort: number;
+        vmPort: number;
+      }[];
+    };
+
 export interface VMConfig {
   uid: string;
   name: string;
@@ -48,6 +62,11 @@ export interface VMConfig {
   nics: { tapName: string; mac: string }[];
   /** The named network namespace the hypervisor runs in (where the taps are); none: the host's. */
   netns?: string;
+  /**
+   * A NIC on an unprivileged user-mode stack instead of taps: passt's socket (QEMU
+   * `-netdev stream`), or QEMU's slirp with its host forwards. Firecracker has neither.
+   */
+  userNIC?: UserNICConfig;
   /** Cap of the console log before it is rotated (default 10 MiB). */
   consoleLogMaxBytes?: number;
   /** Files of the running VM, all inside the VM's directory. */

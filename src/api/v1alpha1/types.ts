@@ -52,9 +52,9 @@ export const PortMappingSchema = z
   })
   .meta({ id: 'PortMapping', description: 'Forwards a port of the host to a port of the VM.' });
 
-export const NetworkModeSchema = z.enum(['docker-bridge', 'cni', 'none']).meta({
+export const NetworkModeSchema = z.enum(['docker-bridge', 'cni', 'user', 'none']).meta({
   description:
-    "How the VM is networked. `docker-bridge` (Ignite's default) needs no Docker here: it is served by ignite's default bridge network, a private address with NAT. `cni` uses the CNI configuration in /etc/cni/net.d. `none` (extension) gives the VM no network.",
+    "How the VM is networked. `docker-bridge` (Ignite's default as root) needs no Docker here: it is served by ignite's default bridge network, a private address with NAT. `cni` uses the CNI configuration in /etc/cni/net.d. `user` (extension; the default without root) needs no privilege: the hypervisor's traffic goes through passt (or QEMU's own user networking where passt is missing), with host ports forwarded by it. `none` (extension) gives the VM no network.",
 });
 
 export const VMNetworkSpecSchema = z
@@ -184,6 +184,10 @@ export const VMNetworkStatusSchema = z
       .string()
       .optional()
       .meta({ description: "The network namespace the VM's hypervisor runs in." }),
+    sshPort: z.number().int().min(1).max(65535).optional().meta({
+      description:
+        "`user` mode: the port on the host's 127.0.0.1 forwarded to the guest's port 22, which `exec`, `ssh` and `cp` use.",
+    }),
   })
   .meta({ id: 'VMNetworkStatus', description: 'Extension: how the VM is networked.' });
 

@@ -94,12 +94,12 @@ function addCreateFlags(cmd: Command): Command {
     .addOption(
       new Option(
         '--net <mode>',
-        "network: docker-bridge (default; ignite's default bridge), cni, or none",
-      ).choices(['docker-bridge', 'cni', 'none']),
+        "network: docker-bridge (default as root; ignite's default bridge), cni, user (default without root; passt or QEMU's slirp, no privilege), or none",
+      ).choices(['docker-bridge', 'cni', 'user', 'none']),
     )
     .addOption(
       new Option('--network-plugin <mode>', 'alias of --net, as later Ignite versions named it')
-        .choices(['docker-bridge', 'cni', 'none'])
+        .choices(['docker-bridge', 'cni', 'user', 'none'])
         .hideHelp(),
     )
     .option(

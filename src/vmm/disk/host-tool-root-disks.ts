@@ -23,7 +23,7 @@ export class HostToolRootDisks implements RootDisks {
     }
     const files = vmGuestFiles({
       hostname: req.hostname,
-      nameservers: [...this.nameservers],
+      nameservers: req.nameservers ?? [...this.nameservers],
       authorizedKeys: req.authorizedKeys,
       copyFiles: req.copyFiles,
     });

@@ -22,6 +22,8 @@ export interface RootDiskRequest {
   fstab?: string[];
   /** Directories made in the root disk for the guest to mount on. */
   mountPoints?: string[];
+  /** The guest's resolvers for /etc/resolv.conf; the host's when absent. */
+  nameservers?: string[];
   /** The kernel's modules, written in with the VM's files; none when absent. */
   modules?: GuestModules;
   /**

@@ -131,6 +131,12 @@ export class FirecrackerDriver implements VMMDriver {
         `${label}: firecracker needs a raw root disk, not ${config.rootDisk.format}`,
       );
     }
+    if (config.userNIC !== undefined) {
+      throw invalidArgument(
+        `${label}: firecracker has no user-mode networking (--net user): it joins taps only`,
+        { hint: 'create the VM with --vmm qemu, or as root with another --net mode' },
+      );
+    }
     await checkVMConfig(config);
     const hypervisor = await this.hypervisor();
     const restore = options.restoreFrom;

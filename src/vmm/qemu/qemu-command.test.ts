@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { VMConfig } from '../vmm-driver.js';
-import { qemuArgs, qemuCmdline } from './qemu-command.js';
+import { qemuArgs, qemuCmdline, userNICArgs } from './qemu-command.js';
 
 const config: VMConfig = {
   uid: '0123456789abcdef',
@@ -133,4 +133,44 @@ test('qemuArgs: volumes after the root disk in order, read-only ones readonly=on
       'virtio-9p-device,fsdev=fs1,mount_tag=share1',
     ],
   );
+});
+
+test('userNICArgs: a stream to passt, or slirp with its host forwards', () => {
+  assert.deepEqual(
+    userNICArgs({ backend: 'passt', mac: '02:00:00:00:00:09', socket: '/run/a,b/passt.sock' }, 0),
+    [
+      '-netdev',
+      'stream,id=net0,server=off,addr.type=unix,addr.path=/run/a,,b/passt.sock',
+      '-device',
+      'virtio-net-device,netdev=net0,mac=02:00:00:00:00:09',
+    ],
+  );
+  const slirp = userNICArgs(
+    {
+      backend: 'slirp',
+      mac: '02:00:00:00:00:09',
+      forwards: [
+        { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 40022, vmPort: 22 },
+        { protocol: 'udp', hostPort: 5353, vmPort: 53 },
+      ],
+    },
+    1,
+  );
+  assert.equal(
+    slirp[1],
+    'user,id=net1,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=udp::5353-:53',
+    'forwards on the given address, or all',
+  );
+  const args = qemuArgs(
+    {
+      ...config,
+      kernel: { ...config.kernel, cmdline: 'ip=dhcp' },
+      nics: [],
+      userNIC: { backend: 'passt', mac: '02:00:00:00:00:09', socket: '/s' },
+    },
+    { accel: 'kvm' },
+  );
+  assert.ok(args.includes('virtio-net-device,netdev=net0,mac=02:00:00:00:00:09'));
+  const append = args[args.indexOf('-append') + 1] ?? '';
+  assert.match(append, /ip=dhcp/, 'the user NIC counts: ip= stays');
 });

@@ -1,5 +1,5 @@
 import { cmdlineWords, hasCmdlineKey, withoutIPAutoconfig } from '../kernel-cmdline.js';
-import type { VMConfig } from '../vmm-driver.js';
+import type { UserNICConfig, VMConfig } from '../vmm-driver.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -68,7 +68,11 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     config.kernel.vmlinuxPath,
     ...(config.kernel.initrdPath === undefined ? [] : ['-initrd', config.kernel.initrdPath]),
     '-append',
-    qemuCmdline(config.kernel.cmdline, options, config.nics.length),
+    qemuCmdline(
+      config.kernel.cmdline,
+      options,
+      config.nics.length + (config.userNIC !== undefined ? 1 : 0),
+    ),
     // The console is QEMU's stdin and stdout: the supervisor relays it to the log (rotated at
     // its cap) and to `ignite attach` clients, and drops a client that stops reading.
     '-chardev',
@@ -116,7 +120,26 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
       `virtio-net-device,netdev=net${i},mac=${nic.mac}`,
     );
   });
+  if (config.userNIC !== undefined) args.push(...userNICArgs(config.userNIC, config.nics.length));
   return args;
+}
+
+/**
+ * The user-mode NIC: a stream to passt's unix socket, or slirp with its host forwards (its DNS
+ * on 10.0.2.3, the host's loopback as 10.0.2.2).
+ */
+export function userNICArgs(nic: UserNICConfig, index: number): string[] {
+  const id = `net${index}`;
+  const netdev =
+    nic.backend === 'passt'
+      ? `stream,id=${id},server=off,addr.type=unix,addr.path=${opt(nic.socket)}`
+      : [
+          `user,id=${id}`,
+          ...nic.forwards.map(
+            (f) => `hostfwd=${f.protocol}:${f.hostAddress ?? ''}:${f.hostPort}-:${f.vmPort}`,
+          ),
+        ].join(',');
+  return ['-netdev', netdev, '-device', `virtio-net-device,netdev=${id},mac=${nic.mac}`];
 }
 
 /** Escapes a value inside QEMU's comma-separated option syntax. */

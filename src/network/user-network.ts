@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PortMapping } from '../api/index.js';
+import { unavailable } from '../errors.js';
+import { systemProcesses, type ProcessPort } from './exec-port.js';
+import { checkUnprivilegedPorts, linuxUserNetHost, type UserNetHost } from './user-ports.js';
+import type { NetworkAttachRequest, NetworkAttachment, UserForward } from './vm-network.js';
+
+/**
+ * The guest's resolver in `user` mode: QEMU's slirp answers DNS there, and passt is told to
+ * forward what is sent there to the host's resolver, so one address serves both backends.
+ */
+export const USER_NET_DNS = '10.0.2.3';
+
+/** The guest's address under slirp, which hands out only this one. */
+const SLIRP_GUEST = '10.0.2.15';
+
+export interface UserNetworkOptions {
+  /** The user's runtime dir: each VM's passt socket, pid file and log go in `<dir>/<uid>/`. */
+  runtimeDir: string;
+  /** Root binds any port: the unprivileged port start is not checked. */
+  isRoot: boolean;
+  host?: UserNetHost;
+  processes?: ProcessPort;
+}
+
+/**
+ * `user` networking, which needs no privilege: no namespace, bridge or tap. With passt installed
+ * each VM gets its own passt process (started at attach, ended at detach; it also quits by itself
+ * once its hypervisor disconnects), which gives the guest its address by DHCP, NATs its TCP, UDP
+ * and ICMP through ordinary sockets and forwards host ports. Without passt QEMU's slirp does the
+ * same inside the hypervisor. Either way the guest's port 22 is forwarded from a free port on
+ * 127.0.0.1, which `exec`, `ssh` and `cp` use, and connections from the guest to its gateway
+ * reach the host's loopback.
+ */
+export class UserNetwork {
+  private readonly host: UserNetHost;
+  private readonly processes: ProcessPort;
+
+  constructor(private readonly options: UserNetworkOptions) {
+    this.host = options.host ?? linuxUserNetHost;
+    this.processes = options.processes ?? systemProcesses;
+  }
+
+  /** Refuses host ports this user cannot bind; there is no address to reserve. */
+  async check(ports: readonly PortMapping[], label: string): Promise<void> {
+    if (this.options.isRoot) return;
+    checkUnprivilegedPorts(ports, await this.host.unprivilegedPortStart(), label);
+  }
+
+  private dir(uid: string): string {
+    return join(this.options.runtimeDir, uid);
+  }
+
+  async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
+    const label = `vm "${req.name}"`;
+    await this.check(req.ports, label);
+    await this.detach({ uid: req.uid });
+    const sshPort = await this.host.freeLoopbackPort();
+    const mac = userMAC(req.uid);
+    const forwards: UserForward[] = [
+      { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: sshPort, vmPort: 22 },
+      ...req.ports.map((p) => ({
+        protocol: p.protocol ?? 'tcp',
+        hostPort: p.hostPort,
+        vmPort: p.vmPort,
+      })),
+    ];
+    const passt = await this.host.passt();
+    if (passt === undefined) {
+      return {
+        ipAddresses: [SLIRP_GUEST],
+        mac,
+        user: { backend: 'slirp', mac, forwards, sshPort },
+      };
+    }
+    const dir = this.dir(req.uid);
+    await mkdir(this.options.runtimeDir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const socket = join(dir, 'passt.sock');
+    const args = [
+      '--foreground',
+      '--one-off',
+      '--quiet',
+      '--socket',
+      socket,
+      '--pid',
+      join(dir, 'passt.pid'),
+      '--dns-forward',
+      USER_NET_DNS,
+      ...forwards.flatMap((f) => [
+        f.protocol === 'tcp' ? '-t' : '-u',
+        `${f.hostAddress !== undefined ? `${f.hostAddress}/` : ''}${f.hostPort}:${f.vmPort}`,
+      ]),
+    ];
+    const log = join(dir, 'passt.log');
+    const pid = this.processes.start(passt, args, log);
+    for (let waited = 0; !(await isSocket(socket)); waited += 10) {
+      if (waited >= 5000 || !this.processes.isAlive(pid, socket)) {
+        const why = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop();
+        await this.detach({ uid: req.uid });
+        throw unavailable(`${label}: passt did not start${why ? `: ${why}` : ''}`, {
+          hint: 'a forwarded host port may be in use',
+        });
+      }
+      await this.processes.sleep(10);
+    }
+    return { ipAddresses: [], mac, user: { backend: 'passt', mac, socket, sshPort } };
+  }
+
+  /** Ends the VM's passt, if any, and removes its runtime files. Idempotent. */
+  async detach(req: { uid: string }): Promise<void> {
+    const dir = this.dir(req.uid);
+    const socket = join(dir, 'passt.sock');
+    const text = await readFile(join(dir, 'passt.pid'), 'utf8').catch(() => '');
+    const pid = Number.parseInt(text.trim(), 10);
+    if (Number.isInteger(pid) && pid > 0 && this.processes.isAlive(pid, socket)) {
+      this.processes.signal(pid, 'SIGTERM');
+      if (!(await this.processes.waitForExit(pid, 2000, socket)))
+        this.processes.signal(pid, 'SIGKILL');
+    }
+    await rm(dir, { recursive: true, force: true });
+    // The runtime dir itself goes with the user's last VM; another VM's files keep it.
+    await rmdir(this.options.runtimeDir).catch(() => undefined);
+  }
+}
+
+async function isSocket(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isSocket(),
+    () => false,
+  );
+}
+
+/** A locally administered unicast MAC derived from the VM's UID: the same on every start. */
+export function userMAC(uid: string): string {
+  const b = createHash('sha256').update(uid).digest().subarray(0, 6);
+  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
