@@ -31,6 +31,7 @@ test('VMs by state, images and kernels are read at scrape time; gitops events co
     'ignite_vms,state=Created': 0,
     'ignite_vms,state=Running': 2,
     'ignite_vms,state=Stopped': 1,
+    'ignite_vms,state=Pending': 0,
     ignite_images: 2,
     ignite_image_bytes: 3_000_000,
     ignite_kernels: 1,

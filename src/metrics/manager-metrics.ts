@@ -1,5 +1,5 @@
 import { Counter, Registry } from 'prom-client';
-import { VMStateSchema, type VMState } from '../api/index.js';
+import { STORED_VM_STATES, type VMState } from '../api/index.js';
 import type { Logger } from '../system/logger.js';
 import { registerProcessMetrics } from './process-metrics.js';
 import { ScrapedGauge, coalesce } from './scraped-metric.js';
@@ -70,7 +70,7 @@ export function createManagerMetrics(
     labelNames: ['state'],
     read: async () => {
       const states = await sources.vmStates();
-      return VMStateSchema.options.map((state) => ({
+      return STORED_VM_STATES.map((state) => ({
         labels: { state },
         value: states.filter((s) => s === state).length,
       }));

@@ -66,6 +66,7 @@ test('every series, read from the sources; network seen from the guest side of t
     'ignite_vm_state{state=Created}': 0,
     'ignite_vm_state{state=Running}': 1,
     'ignite_vm_state{state=Stopped}': 0,
+    'ignite_vm_state{state=Pending}': 0,
     'ignite_vm_boot_time_seconds{}': 1_700_000_000,
     'ignite_vm_hypervisor_cpu_seconds_total{}': 18,
     'ignite_vm_hypervisor_resident_memory_bytes{}': 262144 * 1024,

@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import { VMStateSchema, type VMState } from '../api/index.js';
+import { STORED_VM_STATES, type VMState } from '../api/index.js';
 import type { Logger } from '../system/logger.js';
 import { registerProcessMetrics } from './process-metrics.js';
 import {
@@ -111,7 +111,7 @@ export async function createVMMetrics(
     labelNames: ['state'],
     read: () => {
       const current = sources.state();
-      return VMStateSchema.options.map((state) => ({
+      return STORED_VM_STATES.map((state) => ({
         labels: { state },
         value: state === current ? 1 : 0,
       }));

@@ -291,6 +291,9 @@ export type VM = z.output<typeof VMSchema>;
 export type VMSpec = z.output<typeof VMSpecSchema>;
 export type VMStatus = z.output<typeof VMStatusSchema>;
 export type VMState = z.output<typeof VMStateSchema>;
+
+/** The states a stored VM can have: all but `Unknown`, which is only ever shown. */
+export const STORED_VM_STATES = VMStateSchema.options.filter((s) => s !== 'Unknown');
 export type NetworkMode = z.output<typeof NetworkModeSchema>;
 export type PortMapping = z.output<typeof PortMappingSchema>;
 export type FileMapping = z.output<typeof FileMappingSchema>;
