@@ -19,6 +19,7 @@ import { eventsCommand } from './commands/events.js';
 import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { hostCommand } from './commands/host.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
 export function buildProgram(ctx: CliContext): Command {
@@ -108,6 +109,7 @@ export function buildProgram(ctx: CliContext): Command {
   }
 
   program.addCommand(snapshotCommand(ctx));
+  program.addCommand(hostCommand(ctx));
   program.addCommand(metricsCommand(ctx));
   program.addCommand(gitopsCommand(ctx));
   program.addCommand(eventsCommand(ctx));

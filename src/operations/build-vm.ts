@@ -14,9 +14,13 @@ import {
   type Size,
   type VM,
   type VMDefaults,
+  type VMSpec,
 } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import { checkPortConflicts } from './vm-options.js';
+
+/** Where in a fleet a VM may run. */
+export type VMPlacement = NonNullable<VMSpec['placement']>;
 
 /**
  * What `create` and `run` take. `manifest` is the VM from `--config`; every other field is a
@@ -47,6 +51,8 @@ export interface CreateVMOptions {
   restartPolicy?: RestartPolicy;
   /** A snapshot to clone: the VM's disk goes over the snapshot's, and its first start resumes it. */
   fromSnapshot?: string;
+  /** Where in a fleet it may run (`--on-host`, `--host-selector`, `--reschedule`). */
+  placement?: VMPlacement;
 }
 
 export const VMM_ANNOTATION = 'ignite.weave.works/vmm';
@@ -116,6 +122,8 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
         : {}),
     };
   }
+  if (options.placement !== undefined)
+    spec.placement = mergePlacement(spec.placement, options.placement);
   checkPortConflicts(spec.network?.ports ?? []);
   const guestPaths = new Set<string>();
   for (const f of spec.copyFiles ?? []) {
@@ -141,6 +149,16 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
   restartPolicyOf({ metadata });
   // The desired state of a manifest is for gitops; a created VM starts out Created.
   return { apiVersion: API_VERSION, kind: 'VM', metadata, spec, status: { state: 'Created' } };
+}
+
+/** The flags' placement over the manifest's: selector labels add up, the rest is replaced. */
+function mergePlacement(base: VMPlacement | undefined, flags: VMPlacement): VMPlacement {
+  const hostSelector = { ...base?.hostSelector, ...flags.hostSelector };
+  return {
+    ...base,
+    ...flags,
+    ...(Object.keys(hostSelector).length > 0 ? { hostSelector } : {}),
+  };
 }
 
 /** Whether two references name the same image once normalized (`busybox` is `busybox:latest`). */

@@ -8,6 +8,7 @@ export * from './cache.js';
 export * from './client.js';
 export * from './store-url.js';
 export * from './kind-routed-raw-storage.js';
+export * from './etcd-host-leases.js';
 
 import { CachedStorage } from './cache.js';
 import { Client } from './client.js';
