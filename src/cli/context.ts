@@ -3,9 +3,17 @@ import { createServices } from '../composition.js';
 import { invalidArgument } from '../errors.js';
 import type { VMDefaults } from '../api/index.js';
 import type { Engine } from '../operations/engine.js';
+import { FleetEngine } from '../operations/fleet-engine.js';
 import { localEngine } from '../operations/local-engine.js';
 import type { Services } from '../operations/services.js';
-import { DaemonClient, daemonConnection, RemoteEngine } from '../remote/index.js';
+import {
+  connectionTo,
+  daemonConnection,
+  daemonCredentials,
+  DaemonClient,
+  RemoteEngine,
+} from '../remote/index.js';
+import type { Fleet } from '../storage/index.js';
 import {
   hostVMDefaults,
   loadHostConfig,
@@ -17,6 +25,9 @@ import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { readBuildInfo, type BuildInfo } from '../system/packaging.js';
 import { nodeHostFiles } from '../system/node-host-files.js';
 import type { HandledSignal, ProgramIO } from '../system/program-io.js';
+
+/** How long `create` in a fleet waits for the VM to be made on its host. */
+const FLEET_CREATE_TIMEOUT_MS = 300_000;
 
 /** The process's streams, environment and signals, injected so commands never touch `process`. */
 export type CliIO = ProgramIO;
@@ -121,13 +132,59 @@ export class CliContext {
 
   /**
    * Where the VM, image and kernel commands go, chosen once: the daemon named by --host or
-   * IGNITE_HOST, else the use cases on the data dir in this process.
+   * IGNITE_HOST; else, with an etcd store, the fleet (each VM's commands go to the daemon of
+   * the host it is placed on); else the use cases on the data dir in this process.
    */
   engine(cmd: Command): Promise<Engine> {
-    this.chosen ??= this.daemon(cmd).then((d) =>
-      d !== undefined ? new RemoteEngine(d) : localEngine(this.services(cmd)),
-    );
+    this.chosen ??= this.chooseEngine(cmd);
     return this.chosen;
+  }
+
+  private async chooseEngine(cmd: Command): Promise<Engine> {
+    const daemon = await this.daemon(cmd);
+    if (daemon !== undefined) return new RemoteEngine(daemon);
+    const s = this.services(cmd);
+    const fleet = await this.fleet(cmd);
+    // A shared store that no agent has joined is used as one host's store, as without a fleet.
+    if (fleet === undefined || (await s.client.hosts.list()).length === 0) return localEngine(s);
+    const o = cmd.optsWithGlobals<GlobalFlags>();
+    const credentials = await daemonCredentials(
+      {
+        ...(o.tlsCa !== undefined ? { tlsCa: o.tlsCa } : {}),
+        ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}),
+      },
+      this.io.env,
+      nodeHostFiles,
+    );
+    return new FleetEngine({
+      client: s.client,
+      fleet,
+      clock: s.clock,
+      local: localEngine(s),
+      daemonFor: (address) =>
+        new RemoteEngine(new DaemonClient(connectionTo(address, credentials))),
+      vmDefaults: this.vmDefaults(cmd),
+      createTimeoutMs: FLEET_CREATE_TIMEOUT_MS,
+    });
+  }
+
+  /**
+   * The fleet with an etcd store and no --host or IGNITE_HOST, else undefined: single-host
+   * commands and those sent to one daemon are what they always were.
+   */
+  async fleet(cmd: Command): Promise<Fleet | undefined> {
+    if ((await this.daemon(cmd)) !== undefined) return undefined;
+    return this.services(cmd).fleet;
+  }
+
+  /** The fleet, for the commands that only a fleet has (`host`). */
+  async requireFleet(cmd: Command, what: string): Promise<Fleet> {
+    const fleet = await this.fleet(cmd);
+    if (fleet === undefined)
+      throw invalidArgument(`${what}: needs a fleet store (--store etcd://…)`, {
+        hint: 'give --store etcd://… (or IGNITE_STORE), without --host or IGNITE_HOST',
+      });
+    return fleet;
   }
 
   /**
@@ -146,7 +203,7 @@ export class CliContext {
   async close(): Promise<void> {
     const built = this.built;
     this.built = undefined;
-    await built?.client.close();
+    await Promise.all([built?.client.close(), built?.fleet?.close()]);
   }
 
   build(): BuildInfo {

@@ -60,12 +60,12 @@ export function parseCopyFile(value: string): FileMapping {
   return { hostPath, vmPath };
 }
 
-export function parseLabel(value: string): [string, string] {
+export function parseLabel(value: string, flag = '--label'): [string, string] {
   const i = value.indexOf('=');
   const key = i < 0 ? value : value.slice(0, i);
   if (!/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$/.test(key)) {
     throw invalidArgument(
-      `--label "${value}": expected key=value with a key of letters, digits, '.', '_', '-' or '/'`,
+      `${flag} "${value}": expected key=value with a key of letters, digits, '.', '_', '-' or '/'`,
     );
   }
   return [key, i < 0 ? '' : value.slice(i + 1)];

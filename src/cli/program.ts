@@ -20,6 +20,7 @@ import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { volumeCommand } from './commands/volume.js';
+import { hostCommand } from './commands/host.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
 export function buildProgram(ctx: CliContext): Command {
@@ -110,6 +111,7 @@ export function buildProgram(ctx: CliContext): Command {
 
   program.addCommand(snapshotCommand(ctx));
   program.addCommand(volumeCommand(ctx));
+  program.addCommand(hostCommand(ctx));
   program.addCommand(metricsCommand(ctx));
   program.addCommand(gitopsCommand(ctx));
   program.addCommand(eventsCommand(ctx));

@@ -121,3 +121,20 @@ test('validateVMName refuses names that are unsafe in paths and shells', () => {
     assert.throws(() => validateVMName(bad), AppError, bad);
   }
 });
+
+test('placement flags go over the manifest placement: selector labels add up', () => {
+  const manifest: VM = {
+    ...FULL,
+    spec: { ...FULL.spec, placement: { host: 'h1', hostSelector: { zone: 'a', disk: 'hdd' } } },
+  };
+  const vm = buildVM({
+    manifest,
+    placement: { host: 'h2', hostSelector: { disk: 'ssd' }, reschedule: true },
+  });
+  assert.deepEqual(vm.spec.placement, {
+    host: 'h2',
+    hostSelector: { zone: 'a', disk: 'ssd' },
+    reschedule: true,
+  });
+  assert.equal(buildVM({ manifest: FULL }).spec.placement, undefined, 'none unless asked');
+});

@@ -15,10 +15,14 @@ import {
   type VM,
   type VMDefaults,
   type VMStorageSpec,
+  type VMSpec,
 } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import { checkPortConflicts } from './vm-options.js';
 import { checkStorage, mergeStorage } from './vm-storage.js';
+
+/** Where in a fleet a VM may run. */
+export type VMPlacement = NonNullable<VMSpec['placement']>;
 
 /**
  * What `create` and `run` take. `manifest` is the VM from `--config`; every other field is a
@@ -51,6 +55,8 @@ export interface CreateVMOptions {
   restartPolicy?: RestartPolicy;
   /** A snapshot to clone: the VM's disk goes over the snapshot's, and its first start resumes it. */
   fromSnapshot?: string;
+  /** Where in a fleet it may run (`--on-host`, `--host-selector`, `--reschedule`). */
+  placement?: VMPlacement;
 }
 
 export const VMM_ANNOTATION = 'ignite.weave.works/vmm';
@@ -120,6 +126,8 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
         : {}),
     };
   }
+  if (options.placement !== undefined)
+    spec.placement = mergePlacement(spec.placement, options.placement);
   checkPortConflicts(spec.network?.ports ?? []);
   const storage = mergeStorage(spec.storage, options.storage);
   if (storage !== undefined) spec.storage = storage;
@@ -149,6 +157,16 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
   restartPolicyOf({ metadata });
   // The desired state of a manifest is for gitops; a created VM starts out Created.
   return { apiVersion: API_VERSION, kind: 'VM', metadata, spec, status: { state: 'Created' } };
+}
+
+/** The flags' placement over the manifest's: selector labels add up, the rest is replaced. */
+function mergePlacement(base: VMPlacement | undefined, flags: VMPlacement): VMPlacement {
+  const hostSelector = { ...base?.hostSelector, ...flags.hostSelector };
+  return {
+    ...base,
+    ...flags,
+    ...(Object.keys(hostSelector).length > 0 ? { hostSelector } : {}),
+  };
 }
 
 /** Whether two references name the same image once normalized (`busybox` is `busybox:latest`). */

@@ -1,3 +1,4 @@
+import { MemoryFleet } from '../../test/fakes/memory-fleet.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -5,7 +6,7 @@ import { IGNITE_V04_DEFAULTS, type StoredVM } from '../api/index.js';
 import { MemoryRawStorage, newClient, type Client } from '../storage/index.js';
 import { rejectsWith } from '../../test/fakes/expect.js';
 import { FakeClock } from '../../test/fakes/fake-clock.js';
-import { FakeFleet, fleetVM, hostObject } from '../../test/fakes/fleet-fake-for-b.js';
+import { fleetVM, hostObject } from '../../test/fakes/fleet-objects.js';
 import type { Engine } from './engine.js';
 import { FleetEngine } from './fleet-engine.js';
 
@@ -30,7 +31,7 @@ function recordingEngine(name: string, calls: Call[], answer: unknown = 'ok'): E
 function harness() {
   const clock = new FakeClock();
   const client = newClient(new MemoryRawStorage(), () => clock.now());
-  const fleet = new FakeFleet();
+  const fleet = new MemoryFleet();
   const calls: Call[] = [];
   const engine = new FleetEngine({
     client,

@@ -90,11 +90,13 @@ export class FleetEngine implements Engine {
         if (!(generated && AppError.is(err, 'AlreadyExists') && attempt < 10)) throw err;
       }
     }
-    const want = options.start !== undefined ? 'Running' : 'Created';
-    return waitForVM(this.deps, created, {
-      want,
-      timeoutMs: options.start?.timeoutMs ?? this.deps.createTimeoutMs,
+    // Made first (an image pull on its host may take a while), then started.
+    const made = await waitForVM(this.deps, created, {
+      want: 'Created',
+      timeoutMs: this.deps.createTimeoutMs,
     });
+    if (options.start === undefined) return made;
+    return waitForVM(this.deps, made, { want: 'Running', timeoutMs: options.start.timeoutMs });
   }
 
   async startVM(query: string, options: EngineStartOptions = {}): Promise<StoredVM> {

@@ -1,3 +1,4 @@
+import { MemoryFleet } from '../../test/fakes/memory-fleet.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -6,19 +7,18 @@ import type { StoredVM } from '../api/index.js';
 import { MemoryRawStorage, newClient, type Client } from '../storage/index.js';
 import { FakeClock } from '../../test/fakes/fake-clock.js';
 import {
-  FakeFleet,
   fleetVM,
   hostObject,
   type HostFixture,
   type VMFixture,
-} from '../../test/fakes/fleet-fake-for-b.js';
+} from '../../test/fakes/fleet-objects.js';
 import { runScheduler } from './fleet-scheduler.js';
 
 const GRACE_MS = 5000;
 
 interface Harness {
   client: Client;
-  fleet: FakeFleet;
+  fleet: MemoryFleet;
   clock: FakeClock;
   logs: string[];
   addHost(name: string, f?: HostFixture): Promise<void>;
@@ -32,7 +32,7 @@ interface Harness {
 function scheduler(): Harness {
   const clock = new FakeClock();
   const client = newClient(new MemoryRawStorage(), () => clock.now());
-  const fleet = new FakeFleet();
+  const fleet = new MemoryFleet();
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (l: string) => void logs.push(l) });
   const abort = new AbortController();

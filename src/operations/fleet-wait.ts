@@ -41,13 +41,29 @@ export function notReachedError(vm: StoredVM, want: FleetWant): AppError {
  * what is holding it up (placement.message), or at once when the VM is removed meanwhile. The
  * VM stays stored either way.
  */
-export async function waitForVM(
+export function waitForVM(
   deps: { client: Client; clock: Clock },
   vm: StoredVM,
   options: { want: FleetWant; timeoutMs: number },
 ): Promise<StoredVM> {
+  return waitUntil(deps, vm, (v) => reached(v, options.want), {
+    timeoutMs: options.timeoutMs,
+    onTimeout: (last) => notReachedError(last, options.want),
+  });
+}
+
+/**
+ * Waits, watching the shared store, until `ok` holds of the VM; after `timeoutMs` fails with
+ * `onTimeout` of the VM as last seen, and at once with NotFound when the VM is removed.
+ */
+export async function waitUntil(
+  deps: { client: Client; clock: Clock },
+  vm: StoredVM,
+  ok: (vm: StoredVM) => boolean,
+  options: { timeoutMs: number; onTimeout: (last: StoredVM) => AppError },
+): Promise<StoredVM> {
   const uid = vm.metadata.uid;
-  if (reached(vm, options.want)) return vm;
+  if (ok(vm)) return vm;
   const stop = new AbortController();
   let last = vm;
   try {
@@ -58,7 +74,7 @@ export async function waitForVM(
           return;
         }
         last = current;
-        if (reached(current, options.want)) resolve(current);
+        if (ok(current)) resolve(current);
       };
       const watch = deps.client.vms.watch(
         (change) => {
@@ -77,7 +93,7 @@ export async function waitForVM(
         );
       void deps.clock
         .sleep(options.timeoutMs, stop.signal)
-        .then(() => reject(notReachedError(last, options.want)));
+        .then(() => reject(options.onTimeout(last)));
     });
   } finally {
     stop.abort();

@@ -56,11 +56,14 @@ export async function listVMs(s: VMStateServices, options: ListVMsOptions): Prom
   return selectVMs(vms, options);
 }
 
-/** The VMs of `vms` that `ps` shows: running ones, or all with `-a`, filtered, oldest first. */
+/**
+ * The VMs of `vms` that `ps` shows: running ones (and in a fleet the Unknown ones, which may
+ * still run on a host that lost its lease), or all with `-a`, filtered, oldest first.
+ */
 export function selectVMs(vms: readonly StoredVM[], options: ListVMsOptions): StoredVM[] {
   const predicates = parseVMFilters(options.filters);
   return vms
-    .filter((vm) => options.all || vm.status?.state === 'Running')
+    .filter((vm) => options.all || vm.status.state === 'Running' || vm.status.state === 'Unknown')
     .filter((vm) => predicates.every((p) => p(vm)))
     .sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StoredHost, StoredVM } from '../api/index.js';
-import { storedHost, storedVM } from '../../test/fakes/fleet-fake-for-b.js';
+import { storedHost, storedVM } from '../../test/fakes/fleet-objects.js';
 import { hostAllocation, hostStatusText, placeVM } from './placement.js';
 
 interface Case {

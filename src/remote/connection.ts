@@ -33,17 +33,39 @@ export async function daemonConnection(
   const host = flags.host ?? nonEmpty(env['IGNITE_HOST']) ?? fallback;
   if (host === undefined) return undefined;
   const address = parseDaemonAddress(host);
-  const conn: DaemonConnection = { address };
-  if (address.kind === 'unix') return conn;
+  if (address.kind === 'unix') return { address };
+  return { address, ...(await daemonCredentials(flags, env, files)) };
+}
+
+/**
+ * What the CLI proves itself with to a tcp:// daemon: the CA from `--tls-ca` or
+ * `IGNITE_TLS_CA`, the token from `--token-file`, `IGNITE_TOKEN_FILE` or `IGNITE_TOKEN`. In a
+ * fleet it is read once and used for every host's daemon.
+ */
+export async function daemonCredentials(
+  flags: Omit<DaemonFlags, 'host'>,
+  env: NodeJS.ProcessEnv,
+  files: Pick<HostFiles, 'readText'>,
+): Promise<Omit<DaemonConnection, 'address'>> {
+  const creds: Omit<DaemonConnection, 'address'> = {};
   const caFile = flags.tlsCa ?? nonEmpty(env['IGNITE_TLS_CA']);
-  if (caFile !== undefined) conn.ca = await read(files, '--tls-ca', caFile);
+  if (caFile !== undefined) creds.ca = await read(files, '--tls-ca', caFile);
   const tokenFile = flags.tokenFile ?? nonEmpty(env['IGNITE_TOKEN_FILE']);
   const token =
     tokenFile !== undefined
       ? (await read(files, '--token-file', tokenFile)).trim()
       : nonEmpty(env['IGNITE_TOKEN'])?.trim();
-  if (token !== undefined && token !== '') conn.token = token;
-  return conn;
+  if (token !== undefined && token !== '') creds.token = token;
+  return creds;
+}
+
+/** How to reach the daemon at `host` (a Host's `spec.address`) with `credentials`. */
+export function connectionTo(
+  host: string,
+  credentials: Omit<DaemonConnection, 'address'>,
+): DaemonConnection {
+  const address = parseDaemonAddress(host);
+  return address.kind === 'unix' ? { address } : { address, ...credentials };
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -1,5 +1,11 @@
 export { DEFAULT_DAEMON_HOST, parseDaemonAddress, type DaemonAddress } from './address.js';
-export { daemonConnection, type DaemonConnection, type DaemonFlags } from './connection.js';
+export {
+  connectionTo,
+  daemonConnection,
+  daemonCredentials,
+  type DaemonConnection,
+  type DaemonFlags,
+} from './connection.js';
 export { API_BASE, DaemonClient, type RequestOptions } from './daemon-client.js';
 export {
   EVENT_TYPES,

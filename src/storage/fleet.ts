@@ -37,6 +37,9 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
+/** What a fleet's front ends read of it: which hosts hold a lease now. */
+export type LiveHosts = Pick<Fleet, 'liveHosts' | 'close'>;
+
 export interface HostLeaseEvents {
   /**
    * A keep-alive was answered. `sentAt` is when it was sent: the lease lasts at least until

@@ -34,7 +34,29 @@ export class MemoryFleet implements Fleet {
   private readonly listeners = new Set<(host: string, live: boolean) => void>();
   private readonly candidates: Candidate[] = [];
 
-  constructor(private readonly options: { renewMs?: number } = {}) {}
+  /** `live`: hosts that are live from the start, as `setLive(host, true)` makes them. */
+  constructor(private readonly options: { renewMs?: number; live?: Iterable<string> } = {}) {
+    for (const host of options.live ?? []) this.setLive(host, true);
+  }
+
+  /**
+   * Makes `host` live (a lease key no holder renews, which never lapses) or not live, as a test
+   * of the readers of liveness wants it, and tells the watchers.
+   */
+  setLive(host: string, live: boolean): void {
+    if (this.leases.has(host) === live) return;
+    if (!live) return this.drop(host);
+    const noop = (): void => undefined;
+    this.leases.set(host, {
+      host,
+      ttlMs: Number.POSITIVE_INFINITY,
+      events: { renewed: noop, lost: noop },
+      renewedAt: Date.now(),
+      timer: undefined,
+      renewing: false,
+    });
+    this.tell(host, true);
+  }
 
   hostLease(host: string, ttlSeconds: number, events: HostLeaseEvents): Promise<HeldHostLease> {
     if (this.leases.has(host)) this.drop(host);

@@ -59,7 +59,10 @@ export async function runPs(ctx: CliContext, cmd: Command, opts: PsOptions): Pro
   const vms = selectVMs(await engine.listVMs(), { all: opts.all, filters: opts.filter });
   if (g.quiet || opts.quiet === true)
     return ctx.out(vms.map((v) => `${v.metadata.uid}\n`).join(''));
-  if (format === 'table' || format === 'short') return ctx.out(vmTable(vms, systemClock.now()));
+  if (format === 'table' || format === 'short') {
+    const fleet = (await ctx.fleet(cmd)) !== undefined;
+    return ctx.out(vmTable(vms, systemClock.now(), fleet));
+  }
   if (typeof format === 'object') return ctx.out(vms.map((v) => formatObject(v, format)).join(''));
   ctx.out(
     formatData(
@@ -73,7 +76,8 @@ export function registerPs(program: Command, ctx: CliContext): void {
   program.addCommand(psCommand(ctx));
 }
 
-function vmTable(vms: StoredVM[], now: Date): string {
+/** Ignite's columns; in a fleet, also the host each VM is placed on, before its name. */
+function vmTable(vms: StoredVM[], now: Date, fleet: boolean): string {
   const header = [
     'VM ID',
     'IMAGE',
@@ -87,6 +91,7 @@ function vmTable(vms: StoredVM[], now: Date): string {
     'RESTARTS',
     'IPS',
     'PORTS',
+    ...(fleet ? ['HOST'] : []),
     'NAME',
   ];
   const rows = vms.map((vm) => [
@@ -106,6 +111,7 @@ function vmTable(vms: StoredVM[], now: Date): string {
     (vm.spec.network?.ports ?? [])
       .map((p) => `0.0.0.0:${p.hostPort}->${p.vmPort}${p.protocol === 'udp' ? '/udp' : ''}`)
       .join(', '),
+    ...(fleet ? [vm.status.host ?? ''] : []),
     vm.metadata.name,
   ]);
   return formatTable(header, rows);

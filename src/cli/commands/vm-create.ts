@@ -3,7 +3,7 @@ import { isSSHPublicKeyText, parseRestartPolicy, type NetworkMode } from '../../
 import { invalidArgument } from '../../errors.js';
 import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
 import { runVM } from '../../operations/run-vm.js';
-import { vmManifest } from '../../operations/build-vm.js';
+import { vmManifest, type VMPlacement } from '../../operations/build-vm.js';
 import type { EngineCreateOptions } from '../../operations/engine.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
 import { nodeHostFiles } from '../../system/node-host-files.js';
@@ -38,6 +38,9 @@ interface CreateFlags {
   vmm?: string;
   restart?: string;
   fromSnapshot?: string;
+  onHost?: string;
+  hostSelector: string[];
+  reschedule?: boolean;
 }
 
 interface RunFlags extends CreateFlags {
@@ -117,6 +120,17 @@ function addCreateFlags(cmd: Command): Command {
       '--from-snapshot <snapshot>',
       "clone a snapshot: the VM's disk goes over the snapshot's, and it resumes the snapshot's memory instead of booting (its own address is NATed to the one its guest kept)",
     )
+    .option('--on-host <name>', 'in a fleet: run the VM on this host (its --host-name)')
+    .option(
+      '--host-selector <key=value>',
+      'in a fleet: place the VM only on a host with this label; repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--reschedule',
+      'in a fleet: the VM may be moved to another host (with a fresh disk) when its host is lost or drained',
+    )
     .option(
       '--restart <policy>',
       'what ignited does when the VM ends: no (default), on-failure[:N] (restart a crashed VM, at most N times) or always (unless stopped)',
@@ -153,10 +167,12 @@ async function toOptions(
   if (f.copyFiles.length > 0) o.copyFiles = f.copyFiles.map(parseCopyFile);
   const storage = storageFromFlags(f.volumes, f.mount);
   if (storage !== undefined) o.storage = storage;
-  if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
+  if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map((l) => parseLabel(l)));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
   if (f.restart !== undefined) o.restartPolicy = parseRestartPolicy(f.restart, '--restart');
   if (f.fromSnapshot !== undefined) o.fromSnapshot = f.fromSnapshot;
+  const placement = placementOf(f);
+  if (placement !== undefined) o.placement = placement;
   // The flags are written over the manifest before it is validated: Ignite's configs often leave
   // the name and image to --name and the argument.
   if (f.config !== undefined)
@@ -166,6 +182,17 @@ async function toOptions(
       o,
     );
   return o;
+}
+
+function placementOf(f: CreateFlags): VMPlacement | undefined {
+  const p: VMPlacement = {};
+  if (f.onHost !== undefined) p.host = f.onHost;
+  if (f.hostSelector.length > 0)
+    p.hostSelector = Object.fromEntries(
+      f.hostSelector.map((l) => parseLabel(l, '--host-selector')),
+    );
+  if (f.reschedule === true) p.reschedule = true;
+  return Object.keys(p).length > 0 ? p : undefined;
 }
 
 /**
@@ -183,7 +210,8 @@ async function createFromFlags(
   const given = await toOptions(ctx, image, flags);
   if (given.fromSnapshot !== undefined) return cloneHere(ctx, cmd, given, options);
   const manifest = vmManifest(given, ctx.vmDefaults(cmd));
-  const remote = (await ctx.daemon(cmd)) !== undefined;
+  // A daemon, or the host a fleet places the VM on, cannot read this host's files.
+  const remote = (await ctx.daemon(cmd)) !== undefined || (await ctx.fleet(cmd)) !== undefined;
   if (remote && typeof manifest.spec.ssh === 'string' && !isSSHPublicKeyText(manifest.spec.ssh))
     manifest.spec.ssh = await readPublicKeyText(manifest.spec.ssh);
   return (await ctx.engine(cmd)).createVM(manifest, options);

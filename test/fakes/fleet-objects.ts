@@ -1,3 +1,4 @@
+/** Hosts and VMs of a fleet, built as a scheduler or FleetEngine test needs them. */
 import {
   API_VERSION,
   fromPlain,
@@ -7,80 +8,6 @@ import {
   type StoredVM,
   type VM,
 } from '../../src/api/index.js';
-import type {
-  Fleet,
-  HeldHostLease,
-  HostLeaseEvents,
-  Leadership,
-  LeadershipEvents,
-} from '../../src/storage/fleet.js';
-import type { Watch } from '../../src/storage/raw-storage.js';
-
-/**
- * An in-memory Fleet: hosts are live while `setLive(host, true)` (or a held lease) says so, and
- * every listener hears each change at once. There is no election: `campaign` is elected at once.
- */
-export class FakeFleet implements Fleet {
-  private readonly live = new Set<string>();
-  private readonly listeners = new Set<(host: string, live: boolean) => void>();
-  closed = false;
-
-  constructor(live: Iterable<string> = []) {
-    for (const h of live) this.live.add(h);
-  }
-
-  setLive(host: string, live: boolean): void {
-    if (this.live.has(host) === live) return;
-    if (live) this.live.add(host);
-    else this.live.delete(host);
-    for (const l of [...this.listeners]) l(host, live);
-  }
-
-  hostLease(host: string, _ttlSeconds: number, _events: HostLeaseEvents): Promise<HeldHostLease> {
-    this.setLive(host, true);
-    return Promise.resolve({
-      release: () => {
-        this.setLive(host, false);
-        return Promise.resolve();
-      },
-      abandon: () => this.setLive(host, false),
-    });
-  }
-
-  liveHosts(): Promise<Set<string>> {
-    return Promise.resolve(new Set(this.live));
-  }
-
-  watchLiveHosts(
-    listener: (host: string, live: boolean) => void,
-    options: { initial?: boolean; onError?: (err: unknown) => void } = {},
-  ): Watch {
-    if (options.initial === true) for (const h of this.live) listener(h, true);
-    this.listeners.add(listener);
-    return { ready: Promise.resolve(), close: () => this.listeners.delete(listener) };
-  }
-
-  campaign(_candidate: string, events: LeadershipEvents): Leadership {
-    let leading = true;
-    queueMicrotask(() => events.elected());
-    return {
-      isLeader: () => leading,
-      close: () => {
-        leading = false;
-        return Promise.resolve();
-      },
-    };
-  }
-
-  leader(): Promise<string | undefined> {
-    return Promise.resolve(undefined);
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    return Promise.resolve();
-  }
-}
 
 export interface HostFixture {
   cpus?: number;
