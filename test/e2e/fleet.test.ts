@@ -31,6 +31,16 @@ async function vmOf(fleet: TestFleet, name: string, from = 0): Promise<FleetVM |
   return (await ps(fleet, from)).find((v) => v.metadata.name === name);
 }
 
+/** Removes every VM and uncordons every host, so a case starts from an empty fleet even after one failed. */
+async function clearFleet(fleet: TestFleet): Promise<void> {
+  const ids = (await fleet.cli(0, ['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) {
+    const rm = await fleet.cli(0, ['rm', '-f', ...ids]);
+    assert.equal(rm.code, 0, rm.stderr);
+  }
+  for (const h of fleet.hosts) await fleet.cli(0, ['host', 'uncordon', h.name]);
+}
+
 const run = (name: string, ...extra: string[]) => [
   'run',
   'ignite-busybox',
@@ -112,6 +122,7 @@ test(
     await t.test(
       'host 2 dies: its VMs turn Unknown, the replaceable one moves, the other waits and comes back',
       async () => {
+        await clearFleet(fleet);
         // Both land on h2: the others are drained while they are placed.
         for (const h of ['h1', 'h3'])
           assert.equal((await fleet.cli(0, ['host', 'drain', h])).code, 0);
@@ -144,10 +155,16 @@ test(
           (LEASE_TTL_S + GRACE_S) * 1000 + 2000,
         );
         const hosts = await fleet.cli(0, ['host', 'ls', '-o', 'json']);
-        const h2Status = (
-          JSON.parse(hosts.stdout) as { metadata: { name: string }; ready?: string }[]
-        ).find((h) => h.metadata.name === 'h2');
-        assert.ok(h2Status);
+        assert.equal(hosts.code, 0, hosts.stderr);
+        const rows = JSON.parse(hosts.stdout) as { name: string; status: string }[];
+        assert.deepEqual(
+          rows.map((h) => [h.name, h.status]),
+          [
+            ['h1', 'Ready'],
+            ['h2', 'NotReady'],
+            ['h3', 'Ready'],
+          ],
+        );
         const moved = await eventually(
           'the replaceable VM running elsewhere',
           async () => {
@@ -176,6 +193,26 @@ test(
         // h2 keeps no copy of the VM that moved away.
         const procs = await fleet.hypervisors();
         assert.deepEqual(procs.get(moved.metadata.uid), [moved.status.host]);
+
+        // Draining the host the replaceable VM moved to moves it on at once; `keep` stays.
+        const from = moved.status.host ?? '';
+        const drain = await fleet.cli(0, ['host', 'drain', from]);
+        assert.equal(drain.code, 0, drain.stderr);
+        const again = await eventually(
+          'the replaceable VM running off the drained host',
+          async () => {
+            const v = await vmOf(fleet, 'move');
+            return v?.status.state === 'Running' && v.status.host !== from ? v : undefined;
+          },
+          60_000,
+        );
+        assert.deepEqual((await fleet.hypervisors()).get(again.metadata.uid), [again.status.host]);
+        const listed = JSON.parse((await fleet.cli(0, ['host', 'ls', '-o', 'json'])).stdout) as {
+          name: string;
+          status: string;
+        }[];
+        assert.equal(listed.find((h) => h.name === from)?.status, 'Ready,SchedulingDisabled');
+        assert.equal((await fleet.cli(0, ['host', 'uncordon', from])).code, 0);
         assert.equal((await fleet.cli(0, ['rm', '-f', 'keep', 'move'])).code, 0);
       },
     );
@@ -183,6 +220,7 @@ test(
     await t.test(
       'host 3 frozen past its lease: its replaceable VM is fenced there before it runs elsewhere',
       async () => {
+        await clearFleet(fleet);
         for (const h of ['h1', 'h2'])
           assert.equal((await fleet.cli(0, ['host', 'drain', h])).code, 0);
         const r = await runOn(0, 'frozen', '--reschedule');
@@ -221,6 +259,7 @@ test(
     await t.test(
       'etcd quorum: one member down changes nothing; two down fail clearly and keep VMs running',
       async () => {
+        await clearFleet(fleet);
         const a = await runOn(0, 'q1');
         assert.equal(a.code, 0, a.stderr);
         await fleet.etcd.kill('m1');
@@ -268,6 +307,7 @@ test(
     await t.test(
       'gitops: nine manifests in a repository run, spread across the hosts',
       async () => {
+        await clearFleet(fleet);
         await using repo = await testRepo();
         const files: Record<string, string> = {};
         for (let i = 1; i <= 9; i++)
