@@ -84,7 +84,7 @@ export class EtcdFleet implements Fleet {
     } catch (err) {
       over = true;
       clearInterval(watchdog);
-      await lease.revoke().catch(() => undefined);
+      await this.conn.call(what, () => lease.revoke()).catch(() => lease.release());
       throw err;
     }
     events.renewed(grantedAt);
@@ -201,7 +201,8 @@ export class EtcdFleet implements Fleet {
           leader = false;
           events.lost(this.conn.mapError('scheduler election', err));
         });
-        if (over) void c.resign().catch(() => undefined);
+        if (over)
+          void this.conn.call('scheduler election', () => c.resign()).catch(() => undefined);
       })
       .catch((err: unknown) => {
         if (over) return;
@@ -214,7 +215,9 @@ export class EtcdFleet implements Fleet {
         over = true;
         leader = false;
         await started;
-        await campaign?.resign().catch(() => undefined);
+        // Bounded: with etcd gone, a resign would otherwise wait for it forever.
+        const c = campaign;
+        if (c) await this.conn.call('scheduler election', () => c.resign()).catch(() => undefined);
       },
     };
   }
