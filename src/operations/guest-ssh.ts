@@ -23,6 +23,13 @@ export async function guestTarget(
   identity?: string,
 ): Promise<GuestTarget> {
   const vm = await s.client.vms.find(query);
+  const key = identity ?? vmPaths(s, vm).sshKey;
+  // In a fleet, the VM's key and supervisor are on the host it is placed on.
+  const host = vm.status.host;
+  if (host !== undefined && identity === undefined && !(await s.hostFiles.exists(key)))
+    throw failedPrecondition(`${vmLabel(vm)}: runs on host "${host}", which keeps its SSH key`, {
+      hint: `run the command on host "${host}" (ignite host inspect ${host} shows where it is), or use "ignite attach" from here`,
+    });
   if (!isVMRunning(s, vm)) throw failedPrecondition(`${vmLabel(vm)}: is not running`);
   // In user mode the guest's address is not reachable from the host: its SSH is forwarded.
   const sshPort = vm.status?.network?.sshPort;
@@ -31,7 +38,6 @@ export async function guestTarget(
     throw failedPrecondition(`${vmLabel(vm)}: has no IP address`, {
       hint: 'the VM has no network (--net none) or has not got its address yet',
     });
-  const key = identity ?? vmPaths(s, vm).sshKey;
   if (!(await s.hostFiles.exists(key))) {
     throw failedPrecondition(`${vmLabel(vm)}: no SSH key at ${key}`, {
       hint: 'create the VM with --ssh, or pass -i <private key>',
