@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import { parseKind } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
+import { inspectObject } from '../../operations/inspect.js';
 import type { CliContext } from '../context.js';
 import { formatObject, parseOutput, type OutputFormat } from '../output/format.js';
 
@@ -53,4 +54,21 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         ctx.out(formatObject(obj, format));
       },
     );
+}
+
+/**
+ * `<kind> inspect`, for the kinds this host keeps and the daemon's API does not serve (volumes,
+ * snapshots): the object as stored, JSON by default.
+ */
+export function localInspectCommand(ctx: CliContext, kind: 'Volume' | 'Snapshot'): Command {
+  const noun = kind.toLowerCase();
+  return new Command('inspect')
+    .description(`Print a ${noun} (JSON by default)`)
+    .argument(`<${noun}>`, 'name, ID, or a unique prefix of either')
+    .option('-o, --output <format>', 'json, yaml, or a {{template}}', 'json')
+    .action(async (query: string, opts: { output: string }, cmd: Command) => {
+      const format = parseOutput(opts.output, ['json', 'yaml'], 'json') as OutputFormat;
+      const deps = await ctx.localServices(cmd, `${noun}s`);
+      ctx.out(formatObject(await inspectObject(deps, kind, query), format));
+    });
 }

@@ -1,17 +1,10 @@
 import { Command } from 'commander';
 import { compareText, Size, toPlain } from '../../api/index.js';
-import { inspectObject } from '../../operations/inspect.js';
 import { createSnapshot, removeSnapshot } from '../../operations/snapshots.js';
 import type { CliContext } from '../context.js';
+import { localInspectCommand } from './inspect.js';
 import { parseDuration } from '../options.js';
-import {
-  ago,
-  formatData,
-  formatObject,
-  formatTable,
-  parseOutput,
-  type OutputFormat,
-} from '../output/format.js';
+import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
 
 /** `ignite snapshot`: create, list, inspect and remove snapshots of running VMs. */
 export function snapshotCommand(ctx: CliContext): Command {
@@ -53,21 +46,7 @@ export function snapshotCommand(ctx: CliContext): Command {
       )
       .action((opts: { output: string }, cmd: Command) => listSnapshots(ctx, cmd, opts)),
   );
-  group.addCommand(
-    new Command('inspect')
-      .description('Print a snapshot (JSON by default)')
-      .argument('<snapshot>', 'name, ID, or a unique prefix of either')
-      .option('-o, --output <format>', 'json, yaml, or a {{template}}', 'json')
-      .action(async (query: string, opts: { output: string }, cmd: Command) => {
-        const format = parseOutput(opts.output, ['json', 'yaml'], 'json') as OutputFormat;
-        ctx.out(
-          formatObject(
-            await inspectObject(await ctx.localServices(cmd, 'snapshots'), 'Snapshot', query),
-            format,
-          ),
-        );
-      }),
-  );
+  group.addCommand(localInspectCommand(ctx, 'Snapshot'));
   group.addCommand(
     new Command('rm')
       .description(

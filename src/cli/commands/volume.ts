@@ -1,17 +1,10 @@
 import { Command } from 'commander';
 import { compareText, Size, toPlain, VolumeFormatSchema } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
-import { inspectObject } from '../../operations/inspect.js';
 import { createVolume, removeVolume, volumeUsers } from '../../operations/volumes.js';
 import type { CliContext } from '../context.js';
-import {
-  ago,
-  formatData,
-  formatObject,
-  formatTable,
-  parseOutput,
-  type OutputFormat,
-} from '../output/format.js';
+import { localInspectCommand } from './inspect.js';
+import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
 
 /** `ignite volume`: create, list, inspect and remove named volumes. */
 export function volumeCommand(ctx: CliContext): Command {
@@ -56,17 +49,7 @@ export function volumeCommand(ctx: CliContext): Command {
       )
       .action((opts: { output: string }, cmd: Command) => listVolumes(ctx, cmd, opts)),
   );
-  group.addCommand(
-    new Command('inspect')
-      .description('Print a volume (JSON by default)')
-      .argument('<volume>', 'name, ID, or a unique prefix of either')
-      .option('-o, --output <format>', 'json, yaml, or a {{template}}', 'json')
-      .action(async (query: string, opts: { output: string }, cmd: Command) => {
-        const format = parseOutput(opts.output, ['json', 'yaml'], 'json') as OutputFormat;
-        const deps = await ctx.localServices(cmd, 'volumes');
-        ctx.out(formatObject(await inspectObject(deps, 'Volume', query), format));
-      }),
-  );
+  group.addCommand(localInspectCommand(ctx, 'Volume'));
   group.addCommand(
     new Command('rm')
       .description('Remove volumes and their files; refuses one a VM uses, unless -f')
