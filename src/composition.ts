@@ -76,7 +76,7 @@ export function createServices(
         logger,
         nameservers: () => Promise.resolve(config.nameservers),
       }),
-      new UserNetwork({ runtimeDir: config.runtimeDir, isRoot: host.isRoot }),
+      new UserNetwork({ runtimeDir: config.runtimeDir, isRoot: host.isRoot, logger }),
     ),
     vmms: new StrategyVMMs(
       [askedByVM, askedByHost, whenAvailable(firecracker), fallback('qemu')],

@@ -83,7 +83,9 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     systemRoutes(router, d);
     eventRoutes(router, d);
     await adopt(s, o.fleetHost?.name);
-    for (const addr of o.listen) {
+    // TCP first: a client (or a test) that sees the unix socket answer may use TCP at once.
+    const ordered = [...tcp, ...o.listen.filter((a) => a.kind !== 'tcp')];
+    for (const addr of ordered) {
       const trusted = addr.kind === 'unix';
       const server = createAPIServer({
         router,

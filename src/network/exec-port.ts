@@ -21,8 +21,16 @@ export interface ExecPort {
 
 /** The long-lived processes the network starts (the DHCP servers), as a port for the same reason. */
 export interface ProcessPort {
-  /** Starts a detached process whose output is appended to `logFile`; returns its PID. */
-  start(file: string, args: readonly string[], logFile: string): number;
+  /**
+   * Starts a detached process whose output is appended to `logFile`; returns its PID. `onExit`
+   * hears how it ended, if that happens while this process runs.
+   */
+  start(
+    file: string,
+    args: readonly string[],
+    logFile: string,
+    onExit?: (code: number | null, signal: NodeJS.Signals | null) => void,
+  ): number;
   /** Whether `pid` lives and its command line contains `marker` (a reused PID does not). */
   isAlive(pid: number, marker: string): boolean;
   signal(pid: number, signal: NodeJS.Signals): void;
@@ -34,7 +42,8 @@ export interface ProcessPort {
 export const systemExec: ExecPort = { run, runUnchecked };
 
 export const systemProcesses: ProcessPort = {
-  start: (file, args, logFile) => spawnDetached(file, args, { logFile }).pid,
+  start: (file, args, logFile, onExit) =>
+    spawnDetached(file, args, { logFile, ...(onExit !== undefined ? { onExit } : {}) }).pid,
   isAlive: (pid, marker) => isProcessAlive(pid, marker),
   signal: (pid, signal) => void signalProcess(pid, signal),
   waitForExit: (pid, timeoutMs, marker) => waitForExit(pid, timeoutMs, marker),

@@ -1,10 +1,12 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors.js';
+import { createLogger } from '../system/logger.js';
 import type { ProcessPort } from './exec-port.js';
 import { ModeNetwork } from './mode-network.js';
 import { UserNetwork } from './user-network.js';
@@ -117,6 +119,41 @@ test('UserNetwork: passt gets its forwards, its socket in a 0700 dir; detach end
     assert.deepEqual(await readdir(join(rt, '..')), [], 'the runtime dir went with the last VM');
   } finally {
     server?.close();
+    await rm(join(rt, '..'), { recursive: true, force: true });
+  }
+});
+
+test('UserNetwork: a passt that ends at once is tried twice, with its exit told, then slirp serves', async () => {
+  const rt = join(await mkdtemp(join(tmpdir(), 'ignite-usernet-')), 'rt');
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: 'warn',
+    stream: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }),
+  });
+  try {
+    // A real process that exits at once without a word, as the passt seen failing did.
+    const net = new UserNetwork({
+      runtimeDir: rt,
+      isRoot: false,
+      host: host('/bin/false'),
+      logger,
+    });
+    const a = await net.attach({
+      uid: 'u3',
+      name: 'c',
+      mode: 'user',
+      ports: [{ hostPort: 8080, vmPort: 80 }],
+    });
+    assert.equal(a.user?.backend, 'slirp');
+    assert.deepEqual(a.ipAddresses, ['10.0.2.15']);
+    const said = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    assert.deepEqual(said, [
+      'vm "c": passt did not start: passt exit code 1',
+      'vm "c": passt did not start: passt exit code 1',
+      'vm "c": using QEMU\'s user networking instead',
+    ]);
+    assert.deepEqual(await readdir(join(rt, '..')), [], 'no passt files are left');
+  } finally {
     await rm(join(rt, '..'), { recursive: true, force: true });
   }
 });

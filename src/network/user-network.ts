@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PortMapping } from '../api/index.js';
-import { unavailable } from '../errors.js';
+import { toAppError, unavailable } from '../errors.js';
+import type { Logger } from '../system/logger.js';
 import { systemProcesses, type ProcessPort } from './exec-port.js';
 import { checkUnprivilegedPorts, linuxUserNetHost, type UserNetHost } from './user-ports.js';
 import type { NetworkAttachRequest, NetworkAttachment, UserForward } from './vm-network.js';
@@ -23,6 +24,7 @@ export interface UserNetworkOptions {
   isRoot: boolean;
   host?: UserNetHost;
   processes?: ProcessPort;
+  logger?: Logger;
 }
 
 /**
@@ -67,15 +69,37 @@ export class UserNetwork {
         vmPort: p.vmPort,
       })),
     ];
+    const slirp: NetworkAttachment = {
+      ipAddresses: [SLIRP_GUEST],
+      mac,
+      user: { backend: 'slirp', mac, forwards, sshPort },
+    };
     const passt = await this.host.passt();
-    if (passt === undefined) {
-      return {
-        ipAddresses: [SLIRP_GUEST],
-        mac,
-        user: { backend: 'slirp', mac, forwards, sshPort },
-      };
+    if (passt === undefined) return slirp;
+    // passt can fail where QEMU's slirp still works (once it was seen to end at once, silently):
+    // one more try, then slirp, which serves the guest the same way, only more slowly.
+    let why = '';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const socket = await this.startPasst(passt, req.uid, forwards).catch((err: unknown) => {
+        why = toAppError(err).message;
+        return undefined;
+      });
+      if (socket !== undefined)
+        return { ipAddresses: [], mac, user: { backend: 'passt', mac, socket, sshPort } };
+      this.options.logger?.warn({ vm: req.name, attempt }, `${label}: passt did not start: ${why}`);
     }
-    const dir = this.dir(req.uid);
+    this.options.logger?.warn({ vm: req.name }, `${label}: using QEMU's user networking instead`);
+    return slirp;
+  }
+
+  /** Starts the VM's passt and returns its socket once it is there; throws with passt's reason. */
+  private async startPasst(
+    passt: string,
+    uid: string,
+    forwards: readonly UserForward[],
+  ): Promise<string> {
+    await this.detach({ uid });
+    const dir = this.dir(uid);
     await mkdir(this.options.runtimeDir, { recursive: true, mode: 0o700 });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const socket = join(dir, 'passt.sock');
@@ -95,18 +119,20 @@ export class UserNetwork {
       ]),
     ];
     const log = join(dir, 'passt.log');
-    const pid = this.processes.start(passt, args, log);
+    let ended: string | undefined;
+    const pid = this.processes.start(passt, args, log, (code, signal) => {
+      ended = signal !== null ? `killed by ${signal}` : `exit code ${code ?? '?'}`;
+    });
     for (let waited = 0; !(await isSocket(socket)); waited += 10) {
-      if (waited >= 5000 || !this.processes.isAlive(pid, socket)) {
-        const why = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop();
-        await this.detach({ uid: req.uid });
-        throw unavailable(`${label}: passt did not start${why ? `: ${why}` : ''}`, {
-          hint: 'a forwarded host port may be in use',
-        });
+      if (waited >= 5000 || ended !== undefined || !this.processes.isAlive(pid, socket)) {
+        const said = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop();
+        const how = ended ?? (waited >= 5000 ? 'no socket after 5 s' : 'gone');
+        await this.detach({ uid });
+        throw unavailable(`passt ${how}${said ? `: ${said}` : ''}`);
       }
       await this.processes.sleep(10);
     }
-    return { ipAddresses: [], mac, user: { backend: 'passt', mac, socket, sshPort } };
+    return socket;
   }
 
   /** Ends the VM's passt, if any, and removes its runtime files. Idempotent. */

@@ -94,6 +94,8 @@ export function spawnDetached(
     });
     // A missing binary is reported through 'error' after spawn returns; pid tells us synchronously.
     child.on('error', () => undefined);
+    const onExit = options.onExit;
+    if (onExit !== undefined) child.once('exit', (code, signal) => onExit(code, signal));
     if (child.pid === undefined) throw new Error(`${file}: could not start`);
     child.unref();
     const startTime = processStartTime(child.pid);

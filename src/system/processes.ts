@@ -21,6 +21,8 @@ export interface DetachedOptions {
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Told how the process ended, if it ends while this process still runs. */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 export interface Processes {

@@ -104,7 +104,7 @@ async function processesOf(user: string): Promise<string[]> {
 test(
   'rootless: an ordinary user imports, runs with user networking and port forwards, exec/cp over the forwarded SSH, and rm leaves nothing',
   { timeout: 600_000 },
-  async () => {
+  async (ctx) => {
     assert.equal(process.getuid?.(), 0, 'the test makes users and switches to them: run as root');
     await using t = await vmTestEnv(['busybox', 'debian-slim', 'kernel-micro']);
     const [u1, u2] = await Promise.all(USERS.map(ensureUser));
@@ -188,6 +188,9 @@ test(
         env,
       );
       assert.equal(run.code, 0, run.stderr);
+      const spawnLog = await asUser(user1, ['logs', '--spawn', name], env);
+      for (const line of spawnLog.stdout.split('\n').filter((l) => /passt|user networking/.test(l)))
+        ctx.diagnostic(`supervisor: ${line}`);
       const inspect = JSON.parse((await asUser(user1, ['inspect', 'vm', name], env)).stdout) as {
         spec: { network: { mode: string } };
         status: { network: { mode: string; sshPort?: number } };
