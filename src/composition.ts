@@ -1,4 +1,5 @@
 import { CNINetwork } from './network/cni-network.js';
+import { HostNamedNetworks } from './network/host-named-networks.js';
 import { FsImportWorkspace, RegistryClient } from './image/index.js';
 import { registryOptions } from './image/registry-options.js';
 import { PrometheusVMEndpoint } from './metrics/prometheus-vm-endpoint.js';
@@ -72,6 +73,7 @@ export function createServices(
       logger,
       nameservers: () => Promise.resolve(config.nameservers),
     }),
+    namedNetworks: new HostNamedNetworks(),
     vmms: new StrategyVMMs(
       [askedByVM, askedByHost, whenAvailable(firecracker), fallback('qemu')],
       config.vmm,

@@ -6,6 +6,8 @@ export * from './meta/schema.js';
 export * from './meta/stored.js';
 export * from './v1alpha1/types.js';
 export * from './v1alpha1/snapshot.js';
+export * from './v1alpha1/network.js';
+export * from './v1alpha1/kinds.js';
 export * from './v1alpha1/event.js';
 export * from './v1alpha1/defaults.js';
 export * from './scheme.js';

@@ -1,18 +1,13 @@
 import type { z } from 'zod';
 import { parseAllDocuments } from 'yaml';
 import { invalidArgument, type FieldProblem } from '../errors.js';
-import {
-  API_VERSION,
-  KIND_SCHEMAS,
-  KINDS,
-  type APIObject,
-  type Kind,
-  type KindMap,
-} from './v1alpha1/types.js';
+import { API_VERSION, KINDS, type Kind } from './v1alpha1/types.js';
+import { KIND_SCHEMAS, type APIObject, type KindMap } from './v1alpha1/kinds.js';
 import {
   setImageDefaults,
   setKernelDefaults,
   setSnapshotDefaults,
+  setNetworkDefaults,
   setVMDefaults,
   type VMDefaults,
   IGNITE_V04_DEFAULTS,
@@ -147,6 +142,8 @@ export function applyDefaults(
       return setKernelDefaults(obj);
     case 'Snapshot':
       return setSnapshotDefaults(obj);
+    case 'Network':
+      return setNetworkDefaults(obj);
   }
 }
 

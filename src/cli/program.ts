@@ -18,6 +18,7 @@ import { gitopsCommand } from './commands/gitops.js';
 import { eventsCommand } from './commands/events.js';
 import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
+import { networkCommand } from './commands/network.js';
 import { snapshotCommand } from './commands/snapshot.js';
 
 /** Builds the whole command tree. Each command is a thin layer over one use case. */
@@ -108,6 +109,7 @@ export function buildProgram(ctx: CliContext): Command {
   }
 
   program.addCommand(snapshotCommand(ctx));
+  program.addCommand(networkCommand(ctx));
   program.addCommand(metricsCommand(ctx));
   program.addCommand(gitopsCommand(ctx));
   program.addCommand(eventsCommand(ctx));

@@ -20,6 +20,7 @@ import { NetworkFiles, type NetworkState } from './network-state.js';
 import type {
   NetworkAttachRequest,
   NetworkAttachment,
+  NamedNetworkTarget,
   NetworkVMRef,
   VMNetwork,
 } from './vm-network.js';
@@ -81,22 +82,24 @@ export class CNINetwork implements VMNetwork {
     return `ignite-${uid}`;
   }
 
-  async reserve(req: NetworkVMRef & { mode: NetworkMode }): Promise<string | undefined> {
-    if (req.mode === 'none') return undefined;
-    const list = await this.networkFor(req.mode);
+  async reserve(
+    req: NetworkVMRef & { mode: NetworkMode; network?: NamedNetworkTarget | undefined },
+  ): Promise<string | undefined> {
+    if (req.mode === 'none' && req.network === undefined) return undefined;
+    const list = req.network?.list ?? (await this.networkFor(req.mode));
     await this.sweep();
     // An attached VM's address is its interface's: asking again reserves no second one.
     const attached = await this.attachedAddress(req.uid);
     if (attached !== undefined) return attached;
-    return this.reservations.reserve(req.uid, list, `vm "${req.name}"`);
+    return this.reservations.reserve(req.uid, list, `vm "${req.name}"`, req.network?.ip);
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
-    if (req.mode === 'none') return { ipAddresses: [] };
+    if (req.mode === 'none' && req.network === undefined) return { ipAddresses: [] };
     const label = `vm "${req.name}"`;
     const netns = CNINetwork.netnsName(req.uid);
     const reserved = await this.files.readReservation(req.uid);
-    const list = reserved?.list ?? (await this.networkFor(req.mode));
+    const list = reserved?.list ?? req.network?.list ?? (await this.networkFor(req.mode));
     await this.teardown(req.uid, label);
     // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
     // exists, and this one's is made before anything of it is added.
@@ -116,7 +119,8 @@ export class CNINetwork implements VMNetwork {
       await this.files.saveState(state);
       await this.plumbing.add(netns);
       state.result = await this.reservations.handOver(req.uid, label, async (reservation) => {
-        if (reservation !== undefined) runtime.args = `IgnoreUnknown=1;IP=${reservation.ip}`;
+        const ip = reservation?.ip ?? req.network?.ip;
+        if (ip !== undefined) runtime.args = `IgnoreUnknown=1;IP=${ip}`;
         await repairZeroMacBridges(list, this.exec, this.options.logger);
         return this.cni.add(list, runtime, label);
       });
@@ -124,6 +128,10 @@ export class CNINetwork implements VMNetwork {
       const ip = ipv4Of(state.result);
       if (ip === undefined)
         throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
+      if (req.network?.isolated === true)
+        await this.plumbing.isolatePort(hostVeth(list, state.result));
+      if (req.network?.mac !== undefined)
+        await this.plumbing.setMAC(netns, UPLINK, req.network.mac);
       const { mac, mtu } = await this.plumbing.linkInfo(netns, UPLINK);
       if (req.guestAddress !== undefined) {
         await this.plumbing.plumbNAT(netns, {
@@ -274,4 +282,12 @@ function ipv4Of(
   const [address = '', prefix = '32'] = ip.address.split('/');
   const gateway = ip.gateway ?? result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
   return { address, prefixLength: Number(prefix), gateway };
+}
+
+/** The host end of the VM's veth pair: the result's interface outside any sandbox, not a bridge. */
+function hostVeth(list: NetworkConfigList, result: CNIResult): string {
+  const bridges = new Set(list.plugins.map((p) => p['bridge']));
+  const veth = result.interfaces?.find((i) => i.sandbox === undefined && !bridges.has(i.name));
+  if (veth === undefined) throw failedPrecondition('network: the bridge plugin named no host veth');
+  return veth.name;
 }

@@ -1,6 +1,6 @@
 import lockfile from 'proper-lockfile';
 import { join } from 'node:path';
-import { failedPrecondition } from '../errors.js';
+import { alreadyExists, failedPrecondition } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import type { CNIRunner, CNIRuntime, NetworkConfigList } from './cni/cni-runner.js';
 import type { NetworkFiles } from './network-state.js';
@@ -62,11 +62,19 @@ export class IPAMReservations {
   }
 
   /** The VM's reserved address: the one it holds, else a new one from `list`'s IPAM. */
-  reserve(uid: string, list: NetworkConfigList, label: string): Promise<string> {
+  reserve(uid: string, list: NetworkConfigList, label: string, wanted?: string): Promise<string> {
     return this.locked(async () => {
       const existing = await this.files.readReservation(uid);
       if (existing) return existing.ip;
-      const result = await this.cni.ipam('ADD', list, reservationRuntime(uid), label);
+      const result = await this.cni
+        .ipam('ADD', list, reservationRuntime(uid, wanted), label)
+        .catch((err: unknown) => {
+          if (wanted === undefined) throw err;
+          throw alreadyExists(`${label}: address ${wanted} is not free in network "${list.name}"`, {
+            cause: err,
+            hint: 'choose another address, or remove the VM that holds it',
+          });
+        });
       const ip = firstIPv4(result?.ips);
       if (ip === undefined) {
         await this.cni.ipam('DEL', list, reservationRuntime(uid), label).catch(() => undefined);

@@ -212,6 +212,7 @@ export class ChangeFeed {
       Image: make('Image'),
       Kernel: make('Kernel'),
       Snapshot: make('Snapshot'),
+      Network: make('Network'),
     });
     try {
       for (const kind of KINDS) {

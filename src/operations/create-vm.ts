@@ -5,6 +5,7 @@ import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from '.
 import { cloneSource } from './clone-source.js';
 import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
+import { networkTargetOf } from './vm-network-target.js';
 import type { Services } from './services.js';
 import { guestModules, requireBootableKernel } from './vm-kernel.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
@@ -21,6 +22,7 @@ export type CreateVMServices = Pick<
   | 'hostFiles'
   | 'hostPorts'
   | 'network'
+  | 'namedNetworks'
   | 'vmms'
   | 'imports'
   | 'rootDisks'
@@ -84,6 +86,8 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
       throw invalidArgument(`--copy-files: ${f.hostPath}: not found on the host or not readable`);
   }
   await checkHostPortsFree(s, vm);
+  // The network and a static address in it are checked before anything is pulled or stored.
+  const target = await networkTargetOf(s, vm);
 
   // The kernel first: one the hypervisor cannot boot is refused before the image is pulled.
   const kernel = await s.imports.kernel(vm.spec.kernel.ociClaim.ref);
@@ -114,7 +118,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   const label = vmLabel(created);
   try {
     await checkHostPortsFree(s, created, { afterStore: true });
-    await s.network.reserve({ uid, name, mode: vm.spec.network.mode });
+    await s.network.reserve({ uid, name, mode: vm.spec.network.mode, network: target });
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
     const imageBytes = image.status?.ociSource?.size?.bytes ?? 0;

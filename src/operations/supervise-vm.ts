@@ -8,6 +8,7 @@ import { guestAddressOf } from './clone-source.js';
 import { recoverRootDisk, RequestDesk } from './supervisor-requests.js';
 import { exitRecord, type AskedEnd } from './vm-exit.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
+import { networkTargetOf } from './vm-network-target.js';
 
 export type SuperviseServices = Pick<
   Services,
@@ -19,6 +20,7 @@ export type SuperviseServices = Pick<
   | 'processes'
   | 'runtimeFiles'
   | 'network'
+  | 'namedNetworks'
   | 'vmms'
   | 'vmMetrics'
   | 'signals'
@@ -90,6 +92,7 @@ export async function superviseVM(
       uid,
       name: vm.metadata.name,
       mode,
+      network: await networkTargetOf(s, vm, { ensure: true }),
       ports: vm.spec.network.ports ?? [],
       ...(guest !== undefined ? { guestAddress: guest } : {}),
     });

@@ -20,12 +20,14 @@ export class Client {
   readonly images: KindClient<'Image'>;
   readonly kernels: KindClient<'Kernel'>;
   readonly snapshots: KindClient<'Snapshot'>;
+  readonly networks: KindClient<'Network'>;
 
   constructor(readonly storage: Storage) {
     this.vms = new KindClient(storage, 'VM');
     this.images = new KindClient(storage, 'Image');
     this.kernels = new KindClient(storage, 'Kernel');
     this.snapshots = new KindClient(storage, 'Snapshot');
+    this.networks = new KindClient(storage, 'Network');
   }
 
   /** Releases the store's connections and locks (RawStorage.close); the client is done after it. */
@@ -39,6 +41,7 @@ export class Client {
       Image: this.images,
       Kernel: this.kernels,
       Snapshot: this.snapshots,
+      Network: this.networks,
     } as const;
     return map[kind] as unknown as KindClient<K>;
   }

@@ -143,6 +143,11 @@ export class DataLayout {
     return join(this.root, 'network');
   }
 
+  /** A named network's CNI configuration list, `<dataDir>/cni/<name>.conflist`. */
+  networkConflist(name: string): string {
+    return join(this.root, 'cni', `${name}.conflist`);
+  }
+
   get stagingDir(): string {
     return join(this.root, '.staging');
   }

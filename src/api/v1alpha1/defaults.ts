@@ -2,6 +2,7 @@ import { Size } from '../meta/size.js';
 import { normalizeImageRef } from '../meta/oci-image-ref.js';
 import type { Stored } from '../meta/stored.js';
 import type { Snapshot } from './snapshot.js';
+import type { Network } from './network.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
 /**
@@ -52,6 +53,7 @@ export type StoredVM = Stored<DefaultedVM>;
 export type StoredImage = Stored<Image>;
 export type StoredKernel = Stored<Kernel>;
 export type StoredSnapshot = Stored<Snapshot>;
+export type StoredNetwork = Stored<Network>;
 
 /** What the store returns, by kind. */
 export interface StoredKindMap {
@@ -59,6 +61,7 @@ export interface StoredKindMap {
   Image: StoredImage;
   Kernel: StoredKernel;
   Snapshot: StoredSnapshot;
+  Network: StoredNetwork;
 }
 
 export function setVMSpecDefaults(
@@ -122,4 +125,17 @@ export function setKernelDefaults(kernel: Kernel): Kernel {
 /** A snapshot's status is there once stored; everything else in it is given by its creator. */
 export function setSnapshotDefaults(snapshot: Snapshot): Snapshot {
   return { ...snapshot, status: snapshot.status ?? {} };
+}
+
+/** A network's policy fields are present once stored: NAT on, isolation off, unless given. */
+export function setNetworkDefaults(network: Network): Network {
+  return {
+    ...network,
+    spec: {
+      ...network.spec,
+      nat: network.spec.nat ?? true,
+      isolated: network.spec.isolated ?? false,
+    },
+    status: network.status ?? {},
+  };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ObjectMetaSchema, OCIImageRefSchema, SizeSchema, TimeSchema } from '../meta/schema.js';
 import { VMExitSchema } from './vm-exit.js';
 import { typeMeta } from './group.js';
-import { SnapshotSchema, type Snapshot } from './snapshot.js';
+import { VMNetworkAttachmentSchema } from './network.js';
 
 export { API_VERSION, GROUP, KINDS, VERSION, type Kind } from './group.js';
 
@@ -63,6 +63,10 @@ export const VMNetworkSpecSchema = z
       .array(PortMappingSchema)
       .optional()
       .meta({ description: 'Host ports forwarded to the VM.' }),
+    networks: z.array(VMNetworkAttachmentSchema).optional().meta({
+      description:
+        'Extension: the named networks the VM joins (`--network`), one interface each in order (eth0, eth1, …). Absent: the network of `mode`.',
+    }),
   })
   .meta({ id: 'VMNetworkSpec' });
 
@@ -284,18 +288,3 @@ export type FileMapping = z.output<typeof FileMappingSchema>;
 export type OCIImageSource = z.output<typeof OCIImageSourceSchema>;
 export type Image = z.output<typeof ImageSchema>;
 export type Kernel = z.output<typeof KernelSchema>;
-export type APIObject = VM | Image | Kernel | Snapshot;
-
-export const KIND_SCHEMAS = {
-  VM: VMSchema,
-  Image: ImageSchema,
-  Kernel: KernelSchema,
-  Snapshot: SnapshotSchema,
-} as const;
-
-export interface KindMap {
-  VM: VM;
-  Image: Image;
-  Kernel: Kernel;
-  Snapshot: Snapshot;
-}

@@ -41,8 +41,12 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         const obj =
           kind === 'VM'
             ? await engine.findVM(query)
-            : kind === 'Snapshot'
-              ? await (await ctx.localServices(cmd, 'snapshots')).client.snapshots.find(query)
+            : kind === 'Snapshot' || kind === 'Network'
+              ? await (
+                  await ctx.localServices(cmd, `${kind.toLowerCase()}s`)
+                ).client
+                  .of(kind)
+                  .find(query)
               : await engine.findArtifact(kind, query);
         ctx.out(formatObject(obj, format));
       },

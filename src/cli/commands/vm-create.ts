@@ -13,6 +13,7 @@ import {
   parseCopyFile,
   parseDuration,
   parseLabel,
+  parseNetworks,
   parsePortMapping,
   parseSize,
 } from '../options.js';
@@ -30,6 +31,9 @@ interface CreateFlags {
   kernelImage?: string;
   net?: string;
   networkPlugin?: string;
+  network: string[];
+  ip?: string;
+  mac?: string;
   ssh?: boolean | string;
   label: string[];
   vmm?: string;
@@ -58,6 +62,14 @@ function addCreateFlags(cmd: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--network <name[,ip=addr][,mac=mac]>',
+      'join a named network (first eth0, then eth1, …); repeatable',
+      collect,
+      [],
+    )
+    .option('--ip <address>', 'a static address on the first --network, in its subnet')
+    .option('--mac <mac>', 'the MAC address of the first --network interface')
     .option(
       '-f, --copy-files <host:vm>',
       'copy a host file into the VM before it boots; repeatable',
@@ -135,6 +147,8 @@ async function toOptions(
   if (net !== undefined) o.networkMode = net as NetworkMode;
   if (f.ssh !== undefined) o.ssh = f.ssh === '' || f.ssh === true ? true : f.ssh;
   if (f.ports.length > 0) o.ports = f.ports.map(parsePortMapping);
+  const networks = parseNetworks(f.network, f.ip, f.mac);
+  if (networks.length > 0) o.networks = networks;
   if (f.copyFiles.length > 0) o.copyFiles = f.copyFiles.map(parseCopyFile);
   if (f.label.length > 0) o.labels = Object.fromEntries(f.label.map(parseLabel));
   if (f.vmm !== undefined) o.vmm = f.vmm as 'qemu' | 'firecracker';
