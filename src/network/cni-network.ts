@@ -91,7 +91,13 @@ export class CNINetwork implements VMNetwork {
     // An attached VM's address is its interface's: asking again reserves no second one.
     const attached = await this.attachedAddress(req.uid);
     if (attached !== undefined) return attached;
-    return this.reservations.reserve(req.uid, list, `vm "${req.name}"`, req.network?.ip);
+    const wanted = req.network?.ip;
+    return this.reservations.reserve(
+      req.uid,
+      list,
+      `vm "${req.name}"`,
+      wanted !== undefined ? { ip: wanted, network: req.network?.name ?? list.name } : undefined,
+    );
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
