@@ -70,6 +70,7 @@ export function createServices(
     runtimeFiles: new FsRuntimeFiles(layout),
     network: new CNINetwork({
       dataDir: config.dataDir,
+      namedConfDir: layout.networkConfDir,
       logger,
       nameservers: () => Promise.resolve(config.nameservers),
     }),

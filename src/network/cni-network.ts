@@ -5,11 +5,11 @@ import {
   CNIRunner,
   DEFAULT_CNI_CONF_DIR,
   loadNetworkConfig,
-  type CNIResult,
   type CNIRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
 import { repairZeroMacBridges } from './cni/bridge-repair.js';
+import { hostVeth, ipv4Of } from './cni/cni-result.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
 import { DHCP_SERVER_IP, DHCPServer } from './dhcp-server.js';
 import { systemExec, type ExecPort, type ProcessPort } from './exec-port.js';
@@ -39,6 +39,8 @@ export interface CNINetworkOptions {
   processes?: ProcessPort;
   /** Where `ip netns` keeps named namespaces (/run/netns). */
   netnsDir?: string;
+  /** Where the named networks' CNI configuration lists are, for the sweep (`<dataDir>/cni`). */
+  namedConfDir?: string;
   /** Where the host-local IPAM plugin keeps its addresses (/var/lib/cni/networks). */
   hostLocalDir?: string;
 }
@@ -227,6 +229,7 @@ export class CNINetwork implements VMNetwork {
         plumbing: this.plumbing,
         files: this.files,
         hostLocalDir: this.options.hostLocalDir,
+        namedConfDir: this.options.namedConfDir,
         teardown: (uid) => this.teardown(uid, `vm ${uid}`),
       });
     } catch (err) {
@@ -277,23 +280,4 @@ export class CNINetwork implements VMNetwork {
     );
     return DEFAULT_NETWORK;
   }
-}
-
-/** A CNI result's IPv4 address, its prefix length and gateway. */
-function ipv4Of(
-  result: CNIResult,
-): { address: string; prefixLength: number; gateway: string | undefined } | undefined {
-  const ip = result.ips?.find((i) => !i.address.includes(':'));
-  if (ip === undefined) return undefined;
-  const [address = '', prefix = '32'] = ip.address.split('/');
-  const gateway = ip.gateway ?? result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
-  return { address, prefixLength: Number(prefix), gateway };
-}
-
-/** The host end of the VM's veth pair: the result's interface outside any sandbox, not a bridge. */
-function hostVeth(list: NetworkConfigList, result: CNIResult): string {
-  const bridges = new Set(list.plugins.map((p) => p['bridge']));
-  const veth = result.interfaces?.find((i) => i.sandbox === undefined && !bridges.has(i.name));
-  if (veth === undefined) throw failedPrecondition('network: the bridge plugin named no host veth');
-  return veth.name;
 }
