@@ -1,5 +1,6 @@
 import { fsVolumeFiles } from './system/fs-volume-files.js';
 import { CNINetwork } from './network/cni-network.js';
+import { HostNamedNetworks } from './network/host-named-networks.js';
 import { ModeNetwork } from './network/mode-network.js';
 import { UserNetwork } from './network/user-network.js';
 import { FsImportWorkspace, RegistryClient } from './image/index.js';
@@ -73,11 +74,13 @@ export function createServices(
     network: new ModeNetwork(
       new CNINetwork({
         dataDir: config.dataDir,
+        namedConfDir: layout.networkConfDir,
         logger,
         nameservers: () => Promise.resolve(config.nameservers),
       }),
       new UserNetwork({ runtimeDir: config.runtimeDir, isRoot: host.isRoot, logger }),
     ),
+    namedNetworks: new HostNamedNetworks(),
     vmms: new StrategyVMMs(
       [askedByVM, askedByHost, whenAvailable(firecracker), fallback('qemu')],
       config.vmm,

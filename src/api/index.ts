@@ -10,6 +10,7 @@ export * from './v1alpha1/snapshot.js';
 export * from './v1alpha1/host.js';
 export * from './v1alpha1/volume.js';
 export * from './v1alpha1/vm-storage.js';
+export * from './v1alpha1/network.js';
 export * from './v1alpha1/event.js';
 export * from './v1alpha1/defaults.js';
 export * from './scheme.js';

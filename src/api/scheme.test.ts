@@ -136,3 +136,46 @@ test('fromPlainAs names another kind as the one problem, not the fields its sche
   );
   assert.equal(fromPlainAs('VM', { ...image, kind: 'VM' }).kind, 'VM');
 });
+
+test('v0.4 VM manifests load without spec.network.networks; one with networks keeps them', () => {
+  const dir = join(FIXTURES, 'ignite-v0.4');
+  for (const file of readdirSync(dir)) {
+    const obj = decode(readFileSync(join(dir, file), 'utf8'), { source: file });
+    if (obj.kind === 'VM') assert.equal(obj.spec.network?.networks, undefined, file);
+  }
+  const vm = fromPlainAs('VM', {
+    apiVersion: 'ignite.weave.works/v1alpha1',
+    kind: 'VM',
+    metadata: { name: 'two' },
+    spec: {
+      image: { ociClaim: { ref: 'busybox' } },
+      network: {
+        networks: [
+          { name: 'a', ip: '10.70.0.10' },
+          { name: 'b', mac: '02:00:00:00:00:0b' },
+        ],
+      },
+    },
+  });
+  assert.deepEqual(vm.spec.network?.networks, [
+    { name: 'a', ip: '10.70.0.10' },
+    { name: 'b', mac: '02:00:00:00:00:0b' },
+  ]);
+  assert.throws(
+    () =>
+      decode(
+        'apiVersion: ignite.weave.works/v1alpha1\nkind: VM\nmetadata: {name: x}\nspec:\n  image: {ociClaim: {ref: busybox}}\n  network: {networks: [{name: a, ip: 10.70.0.300}]}\n',
+      ),
+    /\.spec\.network\.networks\[0\]\.ip: expected an IPv4 address/,
+  );
+});
+
+test('a Network manifest defaults nat on and isolation off', () => {
+  const net = decode(
+    'apiVersion: ignite.weave.works/v1alpha1\nkind: Network\nmetadata: {name: lab}\nspec: {subnet: 10.70.0.0/24}\n',
+  );
+  assert.equal(net.kind, 'Network');
+  if (net.kind !== 'Network') return;
+  assert.deepEqual(net.spec, { subnet: '10.70.0.0/24', nat: true, isolated: false });
+  assert.deepEqual(net.status, {});
+});

@@ -9,6 +9,7 @@ import {
   setSnapshotDefaults,
   setHostDefaults,
   setVolumeDefaults,
+  setNetworkDefaults,
   setVMDefaults,
   type VMDefaults,
   IGNITE_V04_DEFAULTS,
@@ -147,6 +148,8 @@ export function applyDefaults(
       return setHostDefaults(obj);
     case 'Volume':
       return setVolumeDefaults(obj);
+    case 'Network':
+      return setNetworkDefaults(obj);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   parseCopyFile,
   parseDuration,
   parseLabel,
+  parseNetworks,
   parsePortMapping,
   parseSize,
 } from './options.js';
@@ -60,4 +61,32 @@ test('parseSize names the flag in its error', () => {
 
 test('collect gathers a repeatable option', () => {
   assert.deepEqual(collect('b', collect('a', [])), ['a', 'b']);
+});
+
+test('parseNetworks reads NAME[,ip=][,mac=] in order, with --ip and --mac for the first', () => {
+  assert.deepEqual(parseNetworks(['a', 'b,ip=10.71.0.9,mac=02:00:00:00:00:0B']), [
+    { name: 'a' },
+    { name: 'b', ip: '10.71.0.9', mac: '02:00:00:00:00:0b' },
+  ]);
+  assert.deepEqual(parseNetworks(['a', 'b'], '10.70.0.10', '02:00:00:00:00:0a'), [
+    { name: 'a', ip: '10.70.0.10', mac: '02:00:00:00:00:0a' },
+    { name: 'b' },
+  ]);
+  assert.deepEqual(parseNetworks([]), []);
+});
+
+test('parseNetworks refuses bad values with the flag named', () => {
+  const cases: [string[], string | undefined, string | undefined, RegExp][] = [
+    [['A!'], undefined, undefined, /--network "A!": expected NAME/],
+    [['a,ip=10.70.0.300'], undefined, undefined, /--network a,ip "10.70.0.300"/],
+    [['a,mac=01:00:00:00:00:01'], undefined, undefined, /unicast MAC/],
+    [['a,port=3'], undefined, undefined, /unknown or repeated "port"/],
+    [['a,ip=10.0.0.1,ip=10.0.0.2'], undefined, undefined, /repeated "ip"/],
+    [[], '10.70.0.10', undefined, /--ip: give the network with --network NAME/],
+    [[], undefined, '02:00:00:00:00:01', /--mac: give the network/],
+    [['a,ip=10.70.0.9'], '10.70.0.10', undefined, /--ip 10.70.0.10: network "a" has ip= already/],
+    [['a'], 'x', undefined, /--ip "x"/],
+  ];
+  for (const [values, ip, mac, message] of cases)
+    assert.throws(() => parseNetworks(values, ip, mac), message, values.join(' '));
 });

@@ -1,5 +1,10 @@
 import { isAbsolute } from 'node:path';
-import { Size, type FileMapping, type PortMapping } from '../api/index.js';
+import {
+  Size,
+  type FileMapping,
+  type PortMapping,
+  type VMNetworkAttachment,
+} from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 
 /**
@@ -69,4 +74,68 @@ export function parseLabel(value: string, flag = '--label'): [string, string] {
     );
   }
   return [key, i < 0 ? '' : value.slice(i + 1)];
+}
+
+const IP_TEXT = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const MAC_TEXT = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+function checkIP(flag: string, ip: string): string {
+  const m = IP_TEXT.exec(ip);
+  if (!m || m.slice(1).some((o) => Number(o) > 255))
+    throw invalidArgument(`${flag} "${ip}": expected an IPv4 address such as 10.70.0.10`);
+  return ip;
+}
+
+function checkMAC(flag: string, mac: string): string {
+  if (!MAC_TEXT.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1)
+    throw invalidArgument(
+      `${flag} "${mac}": expected a unicast MAC address such as 02:42:0a:46:00:0a`,
+    );
+  return mac.toLowerCase();
+}
+
+/**
+ * `--network NAME[,ip=A.B.C.D][,mac=…]`, repeatable, one interface each in order, with `--ip` and
+ * `--mac` for the first. An address or MAC given twice for one interface is an error.
+ */
+export function parseNetworks(
+  values: readonly string[],
+  ip?: string,
+  mac?: string,
+): VMNetworkAttachment[] {
+  const out = values.map((value) => {
+    const [name = '', ...pairs] = value.split(',');
+    if (!/^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/.test(name))
+      throw invalidArgument(`--network "${value}": expected NAME[,ip=A.B.C.D][,mac=MAC]`);
+    const att: VMNetworkAttachment = { name };
+    for (const pair of pairs) {
+      const i = pair.indexOf('=');
+      const key = i < 0 ? pair : pair.slice(0, i);
+      const v = i < 0 ? '' : pair.slice(i + 1);
+      if (key === 'ip' && att.ip === undefined) att.ip = checkIP(`--network ${name},ip`, v);
+      else if (key === 'mac' && att.mac === undefined)
+        att.mac = checkMAC(`--network ${name},mac`, v);
+      else
+        throw invalidArgument(
+          `--network "${value}": unknown or repeated "${key}" (use ip= or mac=)`,
+        );
+    }
+    return att;
+  });
+  const first = out[0];
+  if ((ip !== undefined || mac !== undefined) && first === undefined)
+    throw invalidArgument(
+      `--${ip !== undefined ? 'ip' : 'mac'}: give the network with --network NAME`,
+    );
+  if (first !== undefined && ip !== undefined) {
+    if (first.ip !== undefined)
+      throw invalidArgument(`--ip ${ip}: network "${first.name}" has ip= already`);
+    first.ip = checkIP('--ip', ip);
+  }
+  if (first !== undefined && mac !== undefined) {
+    if (first.mac !== undefined)
+      throw invalidArgument(`--mac ${mac}: network "${first.name}" has mac= already`);
+    first.mac = checkMAC('--mac', mac);
+  }
+  return out;
 }

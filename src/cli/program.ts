@@ -18,6 +18,7 @@ import { gitopsCommand } from './commands/gitops.js';
 import { eventsCommand } from './commands/events.js';
 import { importCommand, removeCommand } from './commands/image-kernel.js';
 import { listCommand, runList } from './commands/image-kernel-list.js';
+import { networkCommand } from './commands/network.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { volumeCommand } from './commands/volume.js';
 import { hostCommand } from './commands/host.js';
@@ -112,6 +113,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(snapshotCommand(ctx));
   program.addCommand(volumeCommand(ctx));
   program.addCommand(hostCommand(ctx));
+  program.addCommand(networkCommand(ctx));
   program.addCommand(metricsCommand(ctx));
   program.addCommand(gitopsCommand(ctx));
   program.addCommand(eventsCommand(ctx));

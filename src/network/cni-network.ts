@@ -5,11 +5,11 @@ import {
   CNIRunner,
   DEFAULT_CNI_CONF_DIR,
   loadNetworkConfig,
-  type CNIResult,
   type CNIRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
 import { repairZeroMacBridges } from './cni/bridge-repair.js';
+import { hostVeth, ipv4Of } from './cni/cni-result.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
 import { DHCP_SERVER_IP, DHCPServer } from './dhcp-server.js';
 import { systemExec, type ExecPort, type ProcessPort } from './exec-port.js';
@@ -20,6 +20,7 @@ import { NetworkFiles, type NetworkState } from './network-state.js';
 import type {
   NetworkAttachRequest,
   NetworkAttachment,
+  NamedNetworkTarget,
   NetworkVMRef,
   VMNetwork,
 } from './vm-network.js';
@@ -38,6 +39,8 @@ export interface CNINetworkOptions {
   processes?: ProcessPort;
   /** Where `ip netns` keeps named namespaces (/run/netns). */
   netnsDir?: string;
+  /** Where the named networks' CNI configuration lists are, for the sweep (`<dataDir>/cni`). */
+  namedConfDir?: string;
   /** Where the host-local IPAM plugin keeps its addresses (/var/lib/cni/networks). */
   hostLocalDir?: string;
 }
@@ -81,22 +84,30 @@ export class CNINetwork implements VMNetwork {
     return `ignite-${uid}`;
   }
 
-  async reserve(req: NetworkVMRef & { mode: NetworkMode }): Promise<string | undefined> {
-    if (req.mode === 'none') return undefined;
-    const list = await this.networkFor(req.mode);
+  async reserve(
+    req: NetworkVMRef & { mode: NetworkMode; network?: NamedNetworkTarget | undefined },
+  ): Promise<string | undefined> {
+    if (req.mode === 'none' && req.network === undefined) return undefined;
+    const list = req.network?.list ?? (await this.networkFor(req.mode));
     await this.sweep();
     // An attached VM's address is its interface's: asking again reserves no second one.
     const attached = await this.attachedAddress(req.uid);
     if (attached !== undefined) return attached;
-    return this.reservations.reserve(req.uid, list, `vm "${req.name}"`);
+    const wanted = req.network?.ip;
+    return this.reservations.reserve(
+      req.uid,
+      list,
+      `vm "${req.name}"`,
+      wanted !== undefined ? { ip: wanted, network: req.network?.name ?? list.name } : undefined,
+    );
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
-    if (req.mode === 'none') return { ipAddresses: [] };
+    if (req.mode === 'none' && req.network === undefined) return { ipAddresses: [] };
     const label = `vm "${req.name}"`;
     const netns = CNINetwork.netnsName(req.uid);
     const reserved = await this.files.readReservation(req.uid);
-    const list = reserved?.list ?? (await this.networkFor(req.mode));
+    const list = reserved?.list ?? req.network?.list ?? (await this.networkFor(req.mode));
     await this.teardown(req.uid, label);
     // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
     // exists, and this one's is made before anything of it is added.
@@ -116,7 +127,8 @@ export class CNINetwork implements VMNetwork {
       await this.files.saveState(state);
       await this.plumbing.add(netns);
       state.result = await this.reservations.handOver(req.uid, label, async (reservation) => {
-        if (reservation !== undefined) runtime.args = `IgnoreUnknown=1;IP=${reservation.ip}`;
+        const ip = reservation?.ip ?? req.network?.ip;
+        if (ip !== undefined) runtime.args = `IgnoreUnknown=1;IP=${ip}`;
         await repairZeroMacBridges(list, this.exec, this.options.logger);
         return this.cni.add(list, runtime, label);
       });
@@ -124,6 +136,10 @@ export class CNINetwork implements VMNetwork {
       const ip = ipv4Of(state.result);
       if (ip === undefined)
         throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
+      if (req.network?.isolated === true)
+        await this.plumbing.isolatePort(hostVeth(list, state.result));
+      if (req.network?.mac !== undefined)
+        await this.plumbing.setMAC(netns, UPLINK, req.network.mac);
       const { mac, mtu } = await this.plumbing.linkInfo(netns, UPLINK);
       if (req.guestAddress !== undefined) {
         await this.plumbing.plumbNAT(netns, {
@@ -213,6 +229,7 @@ export class CNINetwork implements VMNetwork {
         plumbing: this.plumbing,
         files: this.files,
         hostLocalDir: this.options.hostLocalDir,
+        namedConfDir: this.options.namedConfDir,
         teardown: (uid) => this.teardown(uid, `vm ${uid}`),
       });
     } catch (err) {
@@ -263,15 +280,4 @@ export class CNINetwork implements VMNetwork {
     );
     return DEFAULT_NETWORK;
   }
-}
-
-/** A CNI result's IPv4 address, its prefix length and gateway. */
-function ipv4Of(
-  result: CNIResult,
-): { address: string; prefixLength: number; gateway: string | undefined } | undefined {
-  const ip = result.ips?.find((i) => !i.address.includes(':'));
-  if (ip === undefined) return undefined;
-  const [address = '', prefix = '32'] = ip.address.split('/');
-  const gateway = ip.gateway ?? result.routes?.find((r) => r.dst === '0.0.0.0/0')?.gw;
-  return { address, prefixLength: Number(prefix), gateway };
 }

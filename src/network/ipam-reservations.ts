@@ -1,6 +1,6 @@
 import lockfile from 'proper-lockfile';
 import { join } from 'node:path';
-import { failedPrecondition } from '../errors.js';
+import { alreadyExists, failedPrecondition } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import type { CNIRunner, CNIRuntime, NetworkConfigList } from './cni/cni-runner.js';
 import type { NetworkFiles } from './network-state.js';
@@ -62,11 +62,28 @@ export class IPAMReservations {
   }
 
   /** The VM's reserved address: the one it holds, else a new one from `list`'s IPAM. */
-  reserve(uid: string, list: NetworkConfigList, label: string): Promise<string> {
+  /** With `wanted`, exactly that address: AlreadyExists when it is not free. */
+  reserve(
+    uid: string,
+    list: NetworkConfigList,
+    label: string,
+    wanted?: { ip: string; network: string },
+  ): Promise<string> {
     return this.locked(async () => {
       const existing = await this.files.readReservation(uid);
       if (existing) return existing.ip;
-      const result = await this.cni.ipam('ADD', list, reservationRuntime(uid), label);
+      const result = await this.cni
+        .ipam('ADD', list, reservationRuntime(uid, wanted?.ip), label)
+        .catch((err: unknown) => {
+          if (wanted === undefined) throw err;
+          throw alreadyExists(
+            `${label}: address ${wanted.ip} is not free in network "${wanted.network}"`,
+            {
+              cause: err,
+              hint: 'choose another address, or remove the VM that holds it',
+            },
+          );
+        });
       const ip = firstIPv4(result?.ips);
       if (ip === undefined) {
         await this.cni.ipam('DEL', list, reservationRuntime(uid), label).catch(() => undefined);

@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../system/logger.js';
 import { toAppError } from '../errors.js';
 import {
@@ -21,6 +23,8 @@ export interface SweepTarget {
   exec: ExecPort;
   plumbing: Pick<NetnsPlumbing, 'add' | 'addUplink' | 'delete' | 'namespaces' | 'path'>;
   files: Pick<NetworkFiles, 'readState' | 'saveState'>;
+  /** Where the named networks' configuration lists are (`<dataDir>/cni`). */
+  namedConfDir?: string | undefined;
   /** The host-local plugin's data directory, when not its default. */
   hostLocalDir?: string | undefined;
   /** A normal, idempotent teardown from the saved state: CNI DEL, namespace, files. */
@@ -42,6 +46,7 @@ export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
   const networks = new Map([[DEFAULT_NETWORK.name, DEFAULT_NETWORK]]);
   const conf = await loadNetworkConfig(target.confDir ?? DEFAULT_CNI_CONF_DIR);
   if (conf) networks.set(conf.name, conf);
+  for (const named of await namedNetworkLists(target.namedConfDir)) networks.set(named.name, named);
   // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
   const leftovers = (
     await findCNILeftovers(
@@ -107,4 +112,21 @@ async function sweepOne(
     throw err;
   }
   await target.teardown(uid);
+}
+
+/** The configuration lists of the named networks, each `<name>.conflist` in `dir`. */
+async function namedNetworkLists(dir: string | undefined): Promise<NetworkConfigList[]> {
+  if (dir === undefined) return [];
+  const lists: NetworkConfigList[] = [];
+  for (const file of await readdir(dir).catch(() => [] as string[])) {
+    if (!file.endsWith('.conflist')) continue;
+    try {
+      const doc = JSON.parse(await readFile(join(dir, file), 'utf8')) as Partial<NetworkConfigList>;
+      if (typeof doc.name === 'string' && Array.isArray(doc.plugins))
+        lists.push({ cniVersion: doc.cniVersion ?? '1.0.0', name: doc.name, plugins: doc.plugins });
+    } catch {
+      continue;
+    }
+  }
+  return lists;
 }

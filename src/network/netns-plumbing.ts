@@ -187,6 +187,23 @@ export class NetnsPlumbing {
     return { mac: link.address, mtu: link.mtu };
   }
 
+  /** Sets `dev`'s MAC address inside `netns` (a VM given `--mac`: the guest takes it over). */
+  async setMAC(netns: string, dev: string, mac: string): Promise<void> {
+    if (!NAME.test(dev) || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac))
+      throw failedPrecondition(`network: bad MAC ${mac} for ${dev}`);
+    await this.exec.run('ip', ['-n', netns, 'link', 'set', 'dev', dev, 'address', mac]);
+  }
+
+  /**
+   * Isolates a host veth's bridge port: the bridge forwards nothing between isolated ports, so
+   * the VM reaches the gateway (the bridge itself) and nothing else on it. The port goes with
+   * the veth.
+   */
+  async isolatePort(hostVeth: string): Promise<void> {
+    if (!NAME.test(hostVeth)) throw failedPrecondition(`network: bad link "${hostVeth}"`);
+    await this.exec.run('bridge', ['link', 'set', 'dev', hostVeth, 'isolated', 'on']);
+  }
+
   /** Puts `address` (CIDR) back on `dev`; a failure (no namespace, no link) is no error. */
   async restoreAddress(netns: string, dev: string, address: string): Promise<void> {
     await this.exec.runUnchecked('ip', ['-n', netns, 'addr', 'add', address, 'dev', dev]);

@@ -1,4 +1,19 @@
 import type { NetworkMode, PortMapping } from '../api/index.js';
+import type { NetworkConfigList } from './cni/cni-runner.js';
+
+/**
+ * A named network a VM's interface joins instead of its mode's network, with the address and
+ * MAC asked for it, if any. The operations resolve it from the Network object.
+ */
+export interface NamedNetworkTarget {
+  name: string;
+  list: NetworkConfigList;
+  /** The VM's port on the bridge is isolated: it reaches the gateway, not its peers. */
+  isolated: boolean;
+  /** A static address, reserved and handed to the guest. */
+  ip?: string | undefined;
+  mac?: string | undefined;
+}
 
 /** Who a network request is for: the VM's UID keys everything the network keeps for it. */
 export interface NetworkVMRef {
@@ -9,6 +24,8 @@ export interface NetworkVMRef {
 
 export interface NetworkAttachRequest extends NetworkVMRef {
   mode: NetworkMode;
+  /** The named network of the VM's interface; its mode's network when absent. */
+  network?: NamedNetworkTarget | undefined;
   ports: readonly PortMapping[];
   /**
    * A guest that keeps an address of its own in memory (a clone of a snapshot): the VM's address
@@ -65,11 +82,16 @@ export interface VMNetwork {
    * and so does a reserve while the VM is attached. Unavailable when the network has none left.
    */
   reserve(
-    req: NetworkVMRef & { mode: NetworkMode; ports?: readonly PortMapping[] },
+    req: NetworkVMRef & {
+      mode: NetworkMode;
+      ports?: readonly PortMapping[];
+      network?: NamedNetworkTarget | undefined;
+    },
   ): Promise<string | undefined>;
   /**
    * Joins the VM to its network with its reserved address, or a new one when it holds none (after
-   * a detach or a release). A leftover of an earlier run of the same VM goes first. `none` gives
+   * a detach or a release). With `network.ip`, exactly that address: AlreadyExists when another
+   * VM holds it. A leftover of an earlier run of the same VM goes first. `none` gives
    * no namespace and no address.
    */
   attach(req: NetworkAttachRequest): Promise<NetworkAttachment>;

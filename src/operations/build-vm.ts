@@ -14,6 +14,7 @@ import {
   type Size,
   type VM,
   type VMDefaults,
+  type VMNetworkAttachment,
   type VMStorageSpec,
   type VMSpec,
 } from '../api/index.js';
@@ -49,6 +50,8 @@ export interface CreateVMOptions {
   storage?: VMStorageSpec;
   labels?: Record<string, string>;
   networkMode?: NetworkMode;
+  /** Named networks, one interface each (`--network`); they replace the manifest's. */
+  networks?: VMNetworkAttachment[];
   /** Pin the VM to a hypervisor (stored as an annotation). */
   vmm?: 'qemu' | 'firecracker';
   /** What ignited does when the VM ends (stored as an annotation; default `no`). */
@@ -128,6 +131,8 @@ export function vmManifest(options: CreateVMOptions, defaults?: Readonly<VMDefau
   }
   if (options.placement !== undefined)
     spec.placement = mergePlacement(spec.placement, options.placement);
+  if (options.networks?.length) spec.network = { ...spec.network, networks: options.networks };
+  checkNetworks(spec.network);
   checkPortConflicts(spec.network?.ports ?? []);
   const storage = mergeStorage(spec.storage, options.storage);
   if (storage !== undefined) spec.storage = storage;
@@ -185,4 +190,13 @@ export function validateVMName(name: string): void {
       `vm name "${name}": use 1-63 lower-case letters, digits, '.', '_' or '-', starting and ending with a letter or digit`,
     );
   }
+}
+
+/** Named networks: each once, and not with mode `none`. */
+function checkNetworks(network: VM['spec']['network']): void {
+  const names = (network?.networks ?? []).map((n) => n.name);
+  if (names.length > 0 && network?.mode === 'none')
+    throw invalidArgument(`--network ${names.join(', ')}: the VM's network mode is "none"`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw invalidArgument(`--network ${dup}: given twice`);
 }

@@ -214,6 +214,7 @@ export class ChangeFeed {
       Snapshot: make('Snapshot'),
       Host: make('Host'),
       Volume: make('Volume'),
+      Network: make('Network'),
     });
     try {
       for (const kind of KINDS) {

@@ -1,6 +1,7 @@
 import type { StoredImage, StoredKernel } from '../api/index.js';
 import type { ImportWorkspace, PullProgress, RegistryClient } from '../image/index.js';
 import type { VMMetricsEndpoint } from '../metrics/vm-metrics-endpoint.js';
+import type { NamedNetworks } from '../network/named-networks.js';
 import type { VMNetwork } from '../network/vm-network.js';
 import type { Client } from '../storage/client.js';
 import type { Fleet } from '../storage/fleet.js';
@@ -57,6 +58,8 @@ export interface Services {
   /** Run records, sockets, logs and root disks beside stored objects. */
   runtimeFiles: RuntimeFiles;
   network: VMNetwork;
+  /** The host side of named networks: their bridges, rules and CNI files. */
+  namedNetworks: NamedNetworks;
   vmms: VMMs;
   registry: RegistryClient;
   importWorkspace: ImportWorkspace;

@@ -13,6 +13,7 @@ import { isReplaceable } from './fleet-copies.js';
 import { FENCE_DEADLINE_ENV } from './fleet-fencing.js';
 import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
+import { networkTargetOf } from './vm-network-target.js';
 import { checkVolumeConflicts, volumeDevices } from './vm-volumes.js';
 import { namedVolumes } from './vm-storage.js';
 
@@ -26,6 +27,7 @@ export type SuperviseServices = Pick<
   | 'processes'
   | 'runtimeFiles'
   | 'network'
+  | 'namedNetworks'
   | 'vmms'
   | 'vmMetrics'
   | 'signals'
@@ -102,6 +104,7 @@ export async function superviseVM(
       uid,
       name: vm.metadata.name,
       mode,
+      network: await networkTargetOf(s, vm, { ensure: true }),
       ports: vm.spec.network.ports ?? [],
       ...(guest !== undefined ? { guestAddress: guest } : {}),
     });

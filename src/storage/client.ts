@@ -22,6 +22,7 @@ export class Client {
   readonly snapshots: KindClient<'Snapshot'>;
   readonly hosts: KindClient<'Host'>;
   readonly volumes: KindClient<'Volume'>;
+  readonly networks: KindClient<'Network'>;
 
   constructor(readonly storage: Storage) {
     this.vms = new KindClient(storage, 'VM');
@@ -30,6 +31,7 @@ export class Client {
     this.snapshots = new KindClient(storage, 'Snapshot');
     this.hosts = new KindClient(storage, 'Host');
     this.volumes = new KindClient(storage, 'Volume');
+    this.networks = new KindClient(storage, 'Network');
   }
 
   /** Releases the store's connections and locks (RawStorage.close); the client is done after it. */
@@ -45,6 +47,7 @@ export class Client {
       Snapshot: this.snapshots,
       Host: this.hosts,
       Volume: this.volumes,
+      Network: this.networks,
     } as const;
     return map[kind] as unknown as KindClient<K>;
   }

@@ -35,14 +35,17 @@ export function newFsClient(dataDir: string): Client {
   return newClient(new FsRawStorage(dataDir));
 }
 
-/** The kinds each host keeps in its own data dir even when the store is shared. */
-export const HOST_LOCAL_KINDS: Kind[] = ['Image', 'Kernel', 'Snapshot'];
+/**
+ * The kinds each host keeps in its own data dir even when the store is shared: their files, or
+ * for a network its bridge and rules, exist on one host only.
+ */
+export const HOST_LOCAL_KINDS: Kind[] = ['Image', 'Kernel', 'Snapshot', 'Network'];
 
 /**
  * The store the host's settings name: etcd for `--store etcd://…` (IGNITE_STORE), else the data
- * dir. With etcd, VMs and hosts are shared there, and images, kernels and snapshots stay in the
- * data dir with their files (KindRoutedRawStorage). Objects' files (disks, sockets, logs) stay
- * in the data dir either way.
+ * dir. With etcd, VMs and hosts are shared there, and images, kernels, snapshots and networks
+ * stay in the data dir with their files (KindRoutedRawStorage). Objects' files (disks, sockets,
+ * logs) stay in the data dir either way.
  */
 export function openRawStorage(config: Pick<HostConfig, 'dataDir' | 'store'>): RawStorage {
   const etcd = parseStoreURL(config.store);

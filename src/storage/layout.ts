@@ -150,6 +150,16 @@ export class DataLayout {
     return join(this.root, 'network');
   }
 
+  /** The named networks' CNI configuration lists, `<dataDir>/cni`. */
+  get networkConfDir(): string {
+    return join(this.root, 'cni');
+  }
+
+  /** A named network's CNI configuration list, `<dataDir>/cni/<name>.conflist`. */
+  networkConflist(name: string): string {
+    return join(this.networkConfDir, `${name}.conflist`);
+  }
+
   get stagingDir(): string {
     return join(this.root, '.staging');
   }

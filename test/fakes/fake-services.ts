@@ -29,6 +29,7 @@ import { FakeRequestSockets } from './fake-requests.js';
 import { FakeStateFiles } from './fake-state-files.js';
 import { FakeSSHClient, FakeSSHKeys } from './fake-ssh.js';
 import { FakeVMMDriver } from './fake-vmm.js';
+import { FakeNamedNetworks } from './fake-named-networks.js';
 import { FakeVMNetwork } from './fake-vm-network.js';
 
 /** A line the use cases logged (pino's JSON), as parsed. */
@@ -55,6 +56,7 @@ export interface FakeServices extends Services {
   hostDirs: FakeHostDirectories;
   runtimeFiles: FakeRuntimeFiles;
   network: FakeVMNetwork;
+  namedNetworks: FakeNamedNetworks;
   imports: FakeImports;
   rootDisks: FakeRootDisks;
   sshKeys: FakeSSHKeys;
@@ -127,6 +129,7 @@ export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
     hostDirs: new FakeHostDirectories(),
     runtimeFiles,
     network: new FakeVMNetwork(),
+    namedNetworks: new FakeNamedNetworks(),
     vmms: new StrategyVMMs(
       [askedByVM, askedByHost, whenAvailable(drivers.firecracker), fallback('qemu')],
       config.vmm,

@@ -4,6 +4,7 @@ import type { Stored } from '../meta/stored.js';
 import type { Host } from './host.js';
 import type { Snapshot } from './snapshot.js';
 import type { Volume } from './volume.js';
+import type { Network } from './network.js';
 import type { Image, Kernel, NetworkMode, VM, VMSpec, VMStatus } from './types.js';
 
 /**
@@ -56,6 +57,7 @@ export type StoredKernel = Stored<Kernel>;
 export type StoredSnapshot = Stored<Snapshot>;
 export type StoredHost = Stored<Host>;
 export type StoredVolume = Stored<Volume>;
+export type StoredNetwork = Stored<Network>;
 
 /** What the store returns, by kind. */
 export interface StoredKindMap {
@@ -65,6 +67,7 @@ export interface StoredKindMap {
   Snapshot: StoredSnapshot;
   Host: StoredHost;
   Volume: StoredVolume;
+  Network: StoredNetwork;
 }
 
 export function setVMSpecDefaults(
@@ -141,5 +144,18 @@ export function setVolumeDefaults(volume: Volume): Volume {
     ...volume,
     spec: { ...volume.spec, format: volume.spec.format ?? 'ext4' },
     status: volume.status ?? {},
+  };
+}
+
+/** A network's policy fields are present once stored: NAT on, isolation off, unless given. */
+export function setNetworkDefaults(network: Network): Network {
+  return {
+    ...network,
+    spec: {
+      ...network.spec,
+      nat: network.spec.nat ?? true,
+      isolated: network.spec.isolated ?? false,
+    },
+    status: network.status ?? {},
   };
 }

@@ -5,7 +5,7 @@ export const GROUP = 'ignite.weave.works';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}` as const;
 
-export const KINDS = ['VM', 'Image', 'Kernel', 'Snapshot', 'Host', 'Volume'] as const;
+export const KINDS = ['VM', 'Image', 'Kernel', 'Snapshot', 'Host', 'Volume', 'Network'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** The `apiVersion` and `kind` fields of a kind's schema. */

@@ -1,10 +1,11 @@
 import { HostSchema, type Host } from './host.js';
+import { NetworkSchema, type Network } from './network.js';
 import { SnapshotSchema, type Snapshot } from './snapshot.js';
 import { ImageSchema, KernelSchema, VMSchema, type Image, type Kernel, type VM } from './types.js';
 import { VolumeSchema, type Volume } from './volume.js';
 
 /** Every kind of the group: its schema and its type. */
-export type APIObject = VM | Image | Kernel | Snapshot | Host | Volume;
+export type APIObject = VM | Image | Kernel | Snapshot | Host | Volume | Network;
 
 export const KIND_SCHEMAS = {
   VM: VMSchema,
@@ -13,6 +14,7 @@ export const KIND_SCHEMAS = {
   Snapshot: SnapshotSchema,
   Host: HostSchema,
   Volume: VolumeSchema,
+  Network: NetworkSchema,
 } as const;
 
 export interface KindMap {
@@ -22,4 +24,5 @@ export interface KindMap {
   Snapshot: Snapshot;
   Host: Host;
   Volume: Volume;
+  Network: Network;
 }

@@ -4,6 +4,7 @@ import { VMExitSchema } from './vm-exit.js';
 import { typeMeta } from './group.js';
 import { VMPlacementSchema, VMPlacementStatusSchema } from './host.js';
 import { VMStorageSpecSchema } from './vm-storage.js';
+import { VMNetworkAttachmentSchema } from './network.js';
 
 export { API_VERSION, GROUP, KINDS, VERSION, type Kind } from './group.js';
 
@@ -64,6 +65,10 @@ export const VMNetworkSpecSchema = z
       .array(PortMappingSchema)
       .optional()
       .meta({ description: 'Host ports forwarded to the VM.' }),
+    networks: z.array(VMNetworkAttachmentSchema).optional().meta({
+      description:
+        'Extension: the named networks the VM joins (`--network`), one interface each in order (eth0, eth1, …). Absent: the network of `mode`.',
+    }),
   })
   .meta({ id: 'VMNetworkSpec' });
 

@@ -44,7 +44,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         const obj =
           kind === 'VM'
             ? await engine.findVM(query)
-            : kind === 'Snapshot' || kind === 'Host' || kind === 'Volume'
+            : kind === 'Snapshot' || kind === 'Host' || kind === 'Volume' || kind === 'Network'
               ? await (
                   await ctx.localServices(cmd, `${kind.toLowerCase()}s`)
                 ).client

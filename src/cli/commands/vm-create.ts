@@ -14,6 +14,7 @@ import {
   parseCopyFile,
   parseDuration,
   parseLabel,
+  parseNetworks,
   parsePortMapping,
   parseSize,
 } from '../options.js';
@@ -33,6 +34,9 @@ interface CreateFlags {
   kernelImage?: string;
   net?: string;
   networkPlugin?: string;
+  network: string[];
+  ip?: string;
+  mac?: string;
   ssh?: boolean | string;
   label: string[];
   vmm?: string;
@@ -64,6 +68,14 @@ function addCreateFlags(cmd: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--network <name[,ip=addr][,mac=mac]>',
+      'join a named network (first eth0, then eth1, …); repeatable',
+      collect,
+      [],
+    )
+    .option('--ip <address>', 'a static address on the first --network, in its subnet')
+    .option('--mac <mac>', 'the MAC address of the first --network interface')
     .option(
       '-f, --copy-files <host:vm>',
       'copy a host file into the VM before it boots; repeatable',
@@ -164,6 +176,8 @@ async function toOptions(
   if (net !== undefined) o.networkMode = net as NetworkMode;
   if (f.ssh !== undefined) o.ssh = f.ssh === '' || f.ssh === true ? true : f.ssh;
   if (f.ports.length > 0) o.ports = f.ports.map(parsePortMapping);
+  const networks = parseNetworks(f.network, f.ip, f.mac);
+  if (networks.length > 0) o.networks = networks;
   if (f.copyFiles.length > 0) o.copyFiles = f.copyFiles.map(parseCopyFile);
   const storage = storageFromFlags(f.volumes, f.mount);
   if (storage !== undefined) o.storage = storage;

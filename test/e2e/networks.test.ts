@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ignite } from '../helpers/cli.js';
+import { typeOnConsole, waitForText } from '../helpers/console.js';
+import { leftovers } from '../helpers/host-leftovers.js';
+import { vmTestEnv } from '../helpers/vm-env.js';
+
+const pexec = promisify(execFile);
+
+interface VMJSON {
+  metadata: { uid: string; name: string };
+  status: { ipAddresses?: string[] };
+}
+
+/** host-local's files of a named network, other than its bookkeeping. */
+async function addressesHeld(network: string): Promise<string[]> {
+  const dir = `/var/lib/cni/networks/ignite-net-${network}`;
+  return (await readdir(dir).catch(() => [] as string[])).filter((f) => /^\d/.test(f));
+}
+
+// As root, under TCG with the micro kernel: networks A and B, two busybox VMs on A (one with a
+// static address) and one on B; what reaches what, refused static addresses, and teardown.
+test(
+  'named networks: VMs on one network reach each other, not another; --ip; nothing leaks',
+  { timeout: 600_000 },
+  async () => {
+    assert.equal(process.getuid?.(), 0, 'networks need root: bridges, namespaces and iptables');
+    await using t = await vmTestEnv(['busybox', 'kernel']);
+    const { env } = t;
+    const id = process.pid;
+    const octet = 150 + (id % 50);
+    const netA = `a-${id}`;
+    const netB = `b-${id}`;
+    const static1 = `10.${octet}.1.10`;
+    const image = `${t.registry}/ignite-busybox`;
+    const cli = async (args: string[]) => {
+      const r = await ignite(args, { env });
+      assert.equal(r.code, 0, `ignite ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    const inspect = async (n: string) => JSON.parse(await cli(['inspect', 'vm', n])) as VMJSON;
+    const consoleOf = (uid: string) => ({
+      log: join(t.dataDir, 'vm', uid, 'console.log'),
+      sock: join(t.dataDir, 'vm', uid, 'console.sock'),
+    });
+    let mark = 0;
+    /** Runs `ping` in a guest; true when it got an answer. */
+    const pings = async (uid: string, ip: string): Promise<boolean> => {
+      const n = ++mark;
+      const c = consoleOf(uid);
+      await typeOnConsole(
+        c.sock,
+        `ping -c 1 -W 3 ${ip} >/dev/null && echo PING-$((${n}*7))-YES || echo PING-$((${n}*7))-NO`,
+      );
+      const seen = await Promise.race([
+        waitForText(c.log, `PING-${n * 7}-YES`, 30_000).then(() => true),
+        waitForText(c.log, `PING-${n * 7}-NO`, 30_000).then(() => false),
+      ]);
+      return seen;
+    };
+
+    await cli(['network', 'create', netA, '--subnet', `10.${octet}.1.0/24`]);
+    await cli(['network', 'create', netB, '--subnet', `10.${octet}.2.0/24`]);
+    const overlap = await ignite(
+      ['network', 'create', `c-${id}`, '--subnet', `10.${octet}.1.128/25`],
+      { env },
+    );
+    assert.notEqual(overlap.code, 0);
+    assert.match(overlap.stderr, /overlaps network/);
+
+    const vms = [
+      [`a1-${id}`, ['--network', netA, '--ip', static1]],
+      [`a2-${id}`, ['--network', netA]],
+      [`b1-${id}`, ['--network', netB]],
+    ] as const;
+    try {
+      for (const [n, flags] of vms)
+        await cli(['run', image, '--name', n, '--memory', '128MB', ...flags]);
+      const [a1, a2, b1] = await Promise.all(vms.map(([n]) => inspect(n)));
+      assert.ok(a1 && a2 && b1);
+      const ip = (vm: VMJSON) => vm.status.ipAddresses?.[0] ?? '';
+      assert.equal(ip(a1), static1);
+      assert.match(ip(a2), new RegExp(`^10\\.${octet}\\.1\\.\\d+$`));
+      assert.match(ip(b1), new RegExp(`^10\\.${octet}\\.2\\.\\d+$`));
+      for (const vm of [a1, a2, b1])
+        await waitForText(
+          consoleOf(vm.metadata.uid).log,
+          `ignite-busybox: lease ${ip(vm)}`,
+          90_000,
+        );
+      assert.match(await cli(['ps']), new RegExp(`${static1.replaceAll('.', '\\.')}\\s.*a1-${id}`));
+      const view = JSON.parse(await cli(['network', 'inspect', netA])) as {
+        vms: { name: string; ip?: string }[];
+      };
+      assert.deepEqual(
+        view.vms.map((v) => [v.name, v.ip]).sort(),
+        [
+          [`a1-${id}`, static1],
+          [`a2-${id}`, ip(a2)],
+        ].sort(),
+      );
+
+      // The host reaches every VM; the A VMs reach each other; nothing crosses A and B.
+      for (const vm of [a1, a2, b1]) await pexec('busybox', ['ping', '-c', '1', '-W', '5', ip(vm)]);
+      assert.equal(await pings(a1.metadata.uid, ip(a2)), true, 'a1 reaches a2');
+      assert.equal(await pings(a2.metadata.uid, ip(a1)), true, 'a2 reaches a1');
+      assert.equal(await pings(a1.metadata.uid, ip(b1)), false, 'a1 must not reach b1');
+      assert.equal(await pings(b1.metadata.uid, ip(a1)), false, 'b1 must not reach a1');
+
+      // A taken or out-of-subnet address is refused at create, and leaves nothing.
+      const held = await addressesHeld(netA);
+      for (const [ipAsked, message] of [
+        [static1, /not free in network/],
+        [`10.${octet}.2.10`, /outside network/],
+      ] as const) {
+        const r = await ignite(
+          ['create', image, '--name', `x-${id}`, '--network', netA, '--ip', ipAsked],
+          { env },
+        );
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, message);
+        assert.doesNotMatch(await cli(['ps', '-a']), new RegExp(`x-${id}`));
+        assert.deepEqual((await addressesHeld(netA)).sort(), held.sort());
+      }
+      const busy = await ignite(['network', 'rm', netA], { env });
+      assert.notEqual(busy.code, 0);
+      assert.match(busy.stderr, /in use by vm/);
+
+      await cli(['rm', '-f', ...vms.map(([n]) => n)]);
+      for (const vm of [a1, a2, b1]) assert.deepEqual(await leftovers(vm.metadata.uid), []);
+      assert.deepEqual(await addressesHeld(netA), []);
+    } finally {
+      await ignite(['rm', '-f', ...vms.map(([n]) => n)], { env });
+    }
+    const bridges = JSON.parse(await cli(['network', 'ls', '-o', 'json'])) as {
+      metadata: { name: string };
+      status: { bridge: string; conflist: string };
+    }[];
+    await cli(['network', 'rm', netA, netB]);
+    const rules = (await pexec('iptables-save', [])).stdout;
+    for (const net of bridges) {
+      assert.equal(existsSync(`/sys/class/net/${net.status.bridge}`), false, net.status.bridge);
+      assert.equal(existsSync(net.status.conflist), false, net.status.conflist);
+      assert.equal(rules.includes(net.status.bridge), false, `rules of ${net.status.bridge}`);
+      assert.equal(existsSync(`/var/lib/cni/networks/ignite-net-${net.metadata.name}`), false);
+    }
+  },
+);
