@@ -103,12 +103,16 @@ mount -t tmpfs tmpfs /run
 [ -s /etc/fstab ] && mount -a
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up
-if [ -e /sys/class/net/eth0 ]; then
-  ip link set eth0 up
+# Every NIC takes its address by DHCP: eth0's lease brings the default route and DNS, the
+# others' only their subnets.
+for dev in /sys/class/net/eth*; do
+  [ -e "$dev" ] || continue
+  i=${dev##*/}
+  ip link set "$i" up
   # -b: keep trying in the background, so a VM without a DHCP server still boots.
-  udhcpc -i eth0 -s /usr/share/udhcpc/default.script -t 5 -T 1 -b -S
-  ip -4 -o addr show dev eth0 | sed -n 's/.* inet \([0-9.\/]*\).*/ignite-busybox: eth0 \1/p'
-fi
+  udhcpc -i "$i" -s /usr/share/udhcpc/default.script -t 5 -T 1 -b -S -p "/run/udhcpc.$i.pid"
+  ip -4 -o addr show dev "$i" | sed -n "s/.* inet \\([0-9.\\/]*\\).*/ignite-busybox: $i \\1/p"
+done
 echo "ignite-busybox: ready"
 RCS
     cat > "$r/usr/share/udhcpc/default.script" <<'DHCP'
@@ -122,8 +126,10 @@ case "$1" in
       while route del default gw 0.0.0.0 dev "$interface" 2>/dev/null; do :; done
       for r in $router; do route add default gw "$r" dev "$interface"; done
     fi
-    : > /etc/resolv.conf
-    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    if [ -n "$dns" ]; then
+      : > /etc/resolv.conf
+      for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    fi
     [ -n "$hostname" ] && hostname "$hostname"
     echo "ignite-busybox: lease $ip from ${serverid:-?}" ;;
 esac

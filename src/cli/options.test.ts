@@ -11,14 +11,16 @@ import {
   parseSize,
 } from './options.js';
 
-test('parsePortMapping reads hostPort:vmPort with an optional protocol', () => {
+test('parsePortMapping reads [network:]hostPort:vmPort with an optional protocol', () => {
   const cases: [string, unknown][] = [
     ['8080:80', { hostPort: 8080, vmPort: 80 }],
+    ['lab:8080:80', { hostPort: 8080, vmPort: 80, network: 'lab' }],
+    ['back-2:53:53/udp', { hostPort: 53, vmPort: 53, protocol: 'udp', network: 'back-2' }],
     ['53:53/udp', { hostPort: 53, vmPort: 53, protocol: 'udp' }],
     ['443:6443/TCP', { hostPort: 443, vmPort: 6443 }],
   ];
   for (const [input, want] of cases) assert.deepEqual(parsePortMapping(input), want, input);
-  for (const bad of ['80', '0:80', '70000:80', 'a:b', '80:80/sctp', '1:2:3']) {
+  for (const bad of ['80', '0:80', '70000:80', 'a:b', '80:80/sctp', '1:2:3', '-x:1:2', 'a b:1:2']) {
     assert.throws(
       () => parsePortMapping(bad),
       (e: unknown) => AppError.is(e, 'InvalidArgument') && e.message.includes(bad),

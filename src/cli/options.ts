@@ -41,18 +41,25 @@ export function parseSize(flag: string, value: string): Size {
  * Each error names the flag and the value.
  */
 export function parsePortMapping(value: string): PortMapping {
-  const m = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/i.exec(value.trim());
+  const m = /^(?:([A-Za-z][A-Za-z0-9_.-]*):)?(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/i.exec(
+    value.trim(),
+  );
   if (!m)
     throw invalidArgument(
-      `--ports "${value}": expected hostPort:vmPort[/tcp|udp], such as 8080:80`,
+      `--ports "${value}": expected [network:]hostPort:vmPort[/tcp|udp], such as 8080:80`,
     );
-  const hostPort = Number(m[1]);
-  const vmPort = Number(m[2]);
+  const hostPort = Number(m[2]);
+  const vmPort = Number(m[3]);
   for (const p of [hostPort, vmPort]) {
     if (p < 1 || p > 65535) throw invalidArgument(`--ports "${value}": ports are 1 to 65535`);
   }
-  const protocol = m[3]?.toLowerCase();
-  return protocol === 'udp' ? { hostPort, vmPort, protocol: 'udp' } : { hostPort, vmPort };
+  const protocol = m[4]?.toLowerCase();
+  return {
+    hostPort,
+    vmPort,
+    ...(protocol === 'udp' ? { protocol: 'udp' as const } : {}),
+    ...(m[1] !== undefined ? { network: m[1] } : {}),
+  };
 }
 
 export function parseCopyFile(value: string): FileMapping {

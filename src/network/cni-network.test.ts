@@ -1,5 +1,5 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -128,6 +128,7 @@ test('reserve, attach and detach run exactly these programs, in this order', asy
     netns: NS,
     tapName: 'tap0',
     mac: MAC,
+    nics: [{ tapName: 'tap0', mac: MAC }],
     ipAddresses: ['10.9.0.5'],
     gateway: '10.9.0.1',
     prefixLength: 24,
@@ -225,4 +226,67 @@ test('sweep rebuilds and tears down the attachment of a VM whose namespace vanis
     del(plugin('bridge')),
     `ip netns del ${ns}`,
   ]);
+});
+
+test('two named networks: eth0 and eth1 in one namespace, each port on its network, a lease with no route on eth1; all undone', async (t) => {
+  const { network, exec, servers, taken } = await fakeHost(t);
+  const list = (name: string) => ({
+    cniVersion: '1.0.0',
+    name,
+    plugins: [
+      { type: 'bridge', bridge: `br-${name}`, ipam: { type: 'host-local' } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  });
+  const networks = [
+    { name: 'front', list: list('front'), isolated: false },
+    { name: 'back', list: list('back'), isolated: false, ip: '10.9.0.20' },
+  ];
+  const vm = { uid: UID, name: 'web', mode: 'cni' as const, networks };
+  assert.equal(await network.reserve(vm), '10.9.0.5');
+  taken();
+  const att = await network.attach({
+    ...vm,
+    ports: [
+      { hostPort: 8080, vmPort: 80 },
+      { hostPort: 8443, vmPort: 443, network: 'back' },
+    ],
+  });
+  assert.deepEqual(att.nics, [
+    { tapName: 'tap0', mac: MAC },
+    { tapName: 'tap1', mac: MAC },
+  ]);
+  assert.deepEqual(att.ipAddresses, ['10.9.0.5', '10.9.0.20']);
+  const mapped = exec.runs
+    .filter((r) => r.file.endsWith('/portmap'))
+    .map((r) => (JSON.parse(r.input ?? '{}') as { runtimeConfig?: unknown }).runtimeConfig);
+  assert.deepEqual(mapped, [
+    { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] },
+    { portMappings: [{ hostPort: 8443, containerPort: 443, protocol: 'tcp' }] },
+  ]);
+  const lines = taken();
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith('ip netns add')),
+    [`ip netns add ${NS}`],
+    'one namespace for both',
+  );
+  const adds = lines.filter((l) => l.includes('CNI_COMMAND=ADD') && l.endsWith('/portmap'));
+  assert.equal(adds.length, 2);
+  assert.match(adds[0] ?? '', new RegExp(`CNI_CONTAINERID=${NS} .*CNI_IFNAME=eth0 `));
+  assert.match(adds[1] ?? '', new RegExp(`CNI_CONTAINERID=${NS}\\.1 .*CNI_IFNAME=eth1 `));
+  const confs = [...servers.values()];
+  assert.equal(confs.length, 2, 'a DHCP server per interface');
+  assert.match(confs[1] ?? '', new RegExp(`/network/${UID}\\.1\\.udhcpd\\.conf$`));
+  const conf = (i: number) => readFile(confs[i]?.split(' ').pop() ?? '', 'utf8');
+  assert.match(await conf(0), /^opt router 10\.9\.0\.1$/m);
+  assert.match(await conf(1), /^interface tap1$/m);
+  assert.doesNotMatch(await conf(1), /^opt (router|dns|hostname)/m, 'eth1 gives no route');
+
+  await network.release(vm);
+  assert.equal(servers.size, 0, 'both DHCP servers were stopped');
+  const undone = taken();
+  assert.ok(undone.some((l) => /CNI_COMMAND=DEL .*CNI_IFNAME=eth1 .*bridge$/.test(l)));
+  assert.ok(undone.includes(`ip netns del ${NS}`));
+  await network.release(vm);
+  assert.deepEqual(taken(), [], 'nothing is left to undo');
 });

@@ -1,22 +1,26 @@
-import type { NetworkMode } from '../api/index.js';
+import type { NetworkMode, PortMapping } from '../api/index.js';
 import { failedPrecondition, toAppError, type AppError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import {
   CNIRunner,
   DEFAULT_CNI_CONF_DIR,
   loadNetworkConfig,
-  type CNIRuntime,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
-import { repairZeroMacBridges } from './cni/bridge-repair.js';
-import { hostVeth, ipv4Of } from './cni/cni-result.js';
+import { ipv4Of } from './cni/cni-result.js';
+import {
+  attachInterface,
+  type AttachedInterface,
+  type InterfaceParts,
+  type InterfacePlan,
+} from './cni-interface.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
-import { DHCP_SERVER_IP, DHCPServer } from './dhcp-server.js';
+import { DHCPServer } from './dhcp-server.js';
 import { systemExec, type ExecPort, type ProcessPort } from './exec-port.js';
 import { IPAMReservations, RESERVE_IF } from './ipam-reservations.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { NetnsPlumbing } from './netns-plumbing.js';
-import { NetworkFiles, type NetworkState } from './network-state.js';
+import { interfaceKey, NetworkFiles, vmOfInterface } from './network-state.js';
 import type {
   NetworkAttachRequest,
   NetworkAttachment,
@@ -45,23 +49,20 @@ export interface CNINetworkOptions {
   hostLocalDir?: string;
 }
 
-/** The namespace's CNI interface, and the tap the hypervisor's NIC uses beside it. */
-const UPLINK = 'eth0';
-const TAP = 'tap0';
-
 /**
- * The VMNetwork over CNI. For `cni` and `docker-bridge` a VM gets:
- * - a network namespace `ignite-<uid>`, joined to a CNI network (its `eth0`);
- * - a tap `tap0` in it, joined to `eth0` both ways with tc mirred redirects, so the guest uses
- *   eth0's MAC and takes over its address. tc-redirect rather than an in-namespace bridge: nothing
- *   in the namespace has to learn addresses, and the CNI bridge, its ARP and portmap's DNAT reach
- *   the guest as they would reach a container (NetnsPlumbing);
- * - a DHCP server in the namespace that answers the guest's MAC with exactly that address, the
- *   gateway, DNS and its hostname (DHCPServer).
- * The address is reserved at create (IPAMReservations) and handed to eth0 by the first attach;
- * from then on it is released at detach, as a container's is. What DEL needs later is kept in
- * `<dataDir>/network/<uid>.json` (NetworkFiles), outside the VM's directory, so leftovers can be
- * collected even after the VM was removed. `none` gives no network at all.
+ * The VMNetwork over CNI. For `cni` and `docker-bridge`, or for each named network it joins, a
+ * VM gets, in one network namespace `ignite-<uid>`:
+ * - an interface `eth<n>` joined to the CNI network;
+ * - a tap `tap<n>` beside it, joined to `eth<n>` both ways with tc mirred redirects, so the
+ *   guest's n-th NIC uses its MAC and takes over its address. tc-redirect rather than an
+ *   in-namespace bridge: nothing in the namespace has to learn addresses, and the CNI bridge, its
+ *   ARP and portmap's DNAT reach the guest as they would reach a container (NetnsPlumbing);
+ * - a DHCP server on the tap that answers the guest's MAC with exactly that address, and on the
+ *   first interface also the gateway, DNS and its hostname (DHCPServer).
+ * Addresses are reserved at create (IPAMReservations) and handed over by the first attach, then
+ * released at detach, as a container's are. What DEL needs is kept outside the VM's directory
+ * (NetworkFiles), so leftovers can be collected even after the VM was removed. `none` without
+ * named networks gives no network at all.
  */
 export class CNINetwork implements VMNetwork {
   private readonly files: NetworkFiles;
@@ -70,6 +71,7 @@ export class CNINetwork implements VMNetwork {
   private readonly plumbing: NetnsPlumbing;
   private readonly reservations: IPAMReservations;
   private readonly dhcp: DHCPServer;
+  private readonly parts: InterfaceParts;
 
   constructor(private readonly options: CNINetworkOptions) {
     this.exec = options.exec ?? systemExec;
@@ -78,143 +80,122 @@ export class CNINetwork implements VMNetwork {
     this.plumbing = new NetnsPlumbing(this.exec, options.netnsDir);
     this.reservations = new IPAMReservations(this.files, this.cni, options.logger);
     this.dhcp = new DHCPServer(this.files, options.processes);
+    this.parts = {
+      files: this.files,
+      exec: this.exec,
+      cni: this.cni,
+      plumbing: this.plumbing,
+      reservations: this.reservations,
+      dhcp: this.dhcp,
+      logger: options.logger,
+      nameservers: options.nameservers,
+    };
   }
 
-  static netnsName(uid: string): string {
-    return `ignite-${uid}`;
+  /** The VM's namespace, which all its interfaces share; a key names the VM's. */
+  static netnsName(key: string): string {
+    return `ignite-${vmOfInterface(key)}`;
   }
 
   async reserve(
-    req: NetworkVMRef & { mode: NetworkMode; network?: NamedNetworkTarget | undefined },
+    req: NetworkVMRef & { mode: NetworkMode; networks?: readonly NamedNetworkTarget[] | undefined },
   ): Promise<string | undefined> {
-    if (req.mode === 'none' && req.network === undefined) return undefined;
-    const list = req.network?.list ?? (await this.networkFor(req.mode));
+    const ifaces = await this.interfaces(req);
+    if (ifaces.length === 0) return undefined;
     await this.sweep();
-    // An attached VM's address is its interface's: asking again reserves no second one.
-    const attached = await this.attachedAddress(req.uid);
-    if (attached !== undefined) return attached;
-    const wanted = req.network?.ip;
-    return this.reservations.reserve(
-      req.uid,
-      list,
-      `vm "${req.name}"`,
-      wanted !== undefined ? { ip: wanted, network: req.network?.name ?? list.name } : undefined,
-    );
+    let first: string | undefined;
+    for (const f of ifaces) {
+      // An attached VM's address is its interface's: asking again reserves no second one.
+      const ip =
+        (await this.attachedAddress(f.key)) ??
+        (await this.reservations.reserve(
+          f.key,
+          f.list,
+          `vm "${req.name}"`,
+          f.target?.ip !== undefined ? { ip: f.target.ip, network: f.target.name } : undefined,
+        ));
+      first ??= ip;
+    }
+    return first;
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
-    if (req.mode === 'none' && req.network === undefined) return { ipAddresses: [] };
+    const ifaces = await this.interfaces(req);
+    if (ifaces.length === 0) return { ipAddresses: [] };
     const label = `vm "${req.name}"`;
+    if (req.guestAddress !== undefined && ifaces.length > 1)
+      throw failedPrecondition(`${label}: a clone has one interface; its source has several`);
     const netns = CNINetwork.netnsName(req.uid);
-    const reserved = await this.files.readReservation(req.uid);
-    const list = reserved?.list ?? req.network?.list ?? (await this.networkFor(req.mode));
-    await this.teardown(req.uid, label);
+    await this.teardown(await this.files.interfaceKeys(req.uid), label);
     // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
     // exists, and this one's is made before anything of it is added.
     const sweeping = this.sweep();
-    const runtime: CNIRuntime = {
-      containerId: `ignite-${req.uid}`,
-      netns: this.plumbing.path(netns),
-      ifName: UPLINK,
-      portMappings: req.ports.map((p) => ({
-        hostPort: p.hostPort,
-        containerPort: p.vmPort,
-        protocol: p.protocol ?? 'tcp',
-      })),
-    };
-    const state: NetworkState = { uid: req.uid, netns, list, runtime };
+    const keys = ifaces.map((f) => f.key);
     try {
-      await this.files.saveState(state);
       await this.plumbing.add(netns);
-      state.result = await this.reservations.handOver(req.uid, label, async (reservation) => {
-        const ip = reservation?.ip ?? req.network?.ip;
-        if (ip !== undefined) runtime.args = `IgnoreUnknown=1;IP=${ip}`;
-        await repairZeroMacBridges(list, this.exec, this.options.logger);
-        return this.cni.add(list, runtime, label);
-      });
-      await this.files.saveState(state);
-      const ip = ipv4Of(state.result);
-      if (ip === undefined)
-        throw failedPrecondition(`${label}: network "${list.name}" gave no IPv4 address`);
-      if (req.network?.isolated === true)
-        await this.plumbing.isolatePort(hostVeth(list, state.result));
-      if (req.network?.mac !== undefined)
-        await this.plumbing.setMAC(netns, UPLINK, req.network.mac);
-      const { mac, mtu } = await this.plumbing.linkInfo(netns, UPLINK);
-      if (req.guestAddress !== undefined) {
-        await this.plumbing.plumbNAT(netns, {
-          uplink: UPLINK,
-          tap: TAP,
-          mtu,
-          outside: ip.address,
-          inside: req.guestAddress.address,
-        });
-        await sweeping;
-        return {
-          netns,
-          tapName: TAP,
-          mac,
-          ipAddresses: [ip.address],
-          prefixLength: ip.prefixLength,
-        };
+      const nics: AttachedInterface[] = [];
+      for (const f of ifaces) {
+        const reserved = await this.files.readReservation(f.key);
+        nics.push(
+          await attachInterface(this.parts, {
+            ...f,
+            list: reserved?.list ?? f.list,
+            netns,
+            name: req.name,
+            label,
+            guestAddress: req.guestAddress,
+          }),
+        );
       }
-      await this.plumbing.plumbTap(netns, {
-        uplink: UPLINK,
-        tap: TAP,
-        mtu,
-        serverIP: DHCP_SERVER_IP,
-      });
-      const lease = {
-        iface: TAP,
-        mac,
-        address: ip.address,
-        prefixLength: ip.prefixLength,
-        gateway: ip.gateway,
-        nameservers: (await this.options.nameservers?.()) ?? [],
-        hostname: req.name,
-      };
-      state.dhcpPid = await this.dhcp.start(req.uid, netns, lease, label);
-      await this.files.saveState(state);
       await sweeping;
+      const [first] = nics;
       return {
         netns,
-        tapName: TAP,
-        mac,
-        ipAddresses: [ip.address],
-        ...(ip.gateway !== undefined ? { gateway: ip.gateway } : {}),
-        prefixLength: ip.prefixLength,
+        ...(first !== undefined ? { tapName: first.tapName, mac: first.mac } : {}),
+        nics: nics.map((n) => ({ tapName: n.tapName, mac: n.mac })),
+        ipAddresses: nics.map((n) => n.address),
+        ...(first?.gateway !== undefined ? { gateway: first.gateway } : {}),
+        ...(first !== undefined ? { prefixLength: first.prefixLength } : {}),
       };
     } catch (err) {
       // The sweep first: once this VM's namespace is gone, the sweep may take it for a leftover.
       await sweeping;
-      await this.teardown(req.uid, label).catch(() => undefined);
+      await this.teardown(keys, label).catch(() => undefined);
       throw err;
     }
   }
 
   async detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {
     const label = `vm ${req.uid}`;
-    const state = req.keepAddress === true ? await this.files.readState(req.uid) : undefined;
-    const ip = state?.result !== undefined ? ipv4Of(state.result)?.address : undefined;
-    if (state === undefined || ip === undefined) return this.teardown(req.uid, label);
+    const keys = await this.files.interfaceKeys(req.uid);
+    if (req.keepAddress !== true) return this.teardown(keys, label);
+    const held: { key: string; list: NetworkConfigList; ip: string }[] = [];
+    for (const key of keys) {
+      const state = await this.files.readState(key);
+      const ip = state?.result !== undefined ? ipv4Of(state.result)?.address : undefined;
+      if (state !== undefined && ip !== undefined) held.push({ key, list: state.list, ip });
+    }
     // Under the IPAM lock from the release to the new reservation: no other VM can take it.
     await this.reservations.locked(async () => {
-      await this.teardown(req.uid, label);
-      await this.reservations.holdLocked(req.uid, state.list, ip, label);
+      await this.teardown(keys, label);
+      for (const h of held) await this.reservations.holdLocked(h.key, h.list, h.ip, label);
     });
   }
 
   async release(req: { uid: string }): Promise<void> {
     const label = `vm ${req.uid}`;
+    const keys = await this.files.interfaceKeys(req.uid);
     let failure: AppError | undefined;
-    await this.teardown(req.uid, label).catch((err: unknown) => (failure = toAppError(err)));
-    // A VM removed before it ever started still holds its address under the placeholder.
-    await this.reservations.release(req.uid, label);
+    await this.teardown(keys, label).catch((err: unknown) => (failure = toAppError(err)));
+    // A VM removed before it ever started still holds its addresses under the placeholder.
+    for (const key of keys) await this.reservations.release(key, label);
     if (failure !== undefined) throw failure;
   }
 
-  leases(uid: string): Promise<number> {
-    return this.dhcp.leases(uid);
+  async leases(uid: string): Promise<number> {
+    let n = 0;
+    for (const key of await this.files.interfaceKeys(uid)) n += await this.dhcp.leases(key);
+    return n;
   }
 
   /** See sweepLeftovers in leftover-sweep.ts. */
@@ -230,7 +211,7 @@ export class CNINetwork implements VMNetwork {
         files: this.files,
         hostLocalDir: this.options.hostLocalDir,
         namedConfDir: this.options.namedConfDir,
-        teardown: (uid) => this.teardown(uid, `vm ${uid}`),
+        teardown: (key) => this.teardown([key], `vm ${key}`),
       });
     } catch (err) {
       this.options.logger?.warn({ err }, `network: sweep failed: ${toAppError(err).message}`);
@@ -238,34 +219,70 @@ export class CNINetwork implements VMNetwork {
     }
   }
 
-  /** Undoes attach: DHCP server, CNI DEL (releasing eth0's address), the namespace. Idempotent. */
-  private async teardown(uid: string, label: string): Promise<void> {
-    const state = await this.files.readState(uid);
-    const netns = CNINetwork.netnsName(uid);
-    await this.dhcp.stop(uid, state?.dhcpPid);
+  /**
+   * Undoes attach for the VM's interfaces `keys` (its UID first): DHCP servers, CNI DELs
+   * (releasing the addresses), then the namespace they share. Idempotent.
+   */
+  private async teardown(keys: readonly string[], label: string): Promise<void> {
+    const [first] = keys;
+    if (first === undefined) return;
+    const netns = CNINetwork.netnsName(first);
     let failure: unknown;
-    if (state) {
-      // The bridge plugin finds what to un-masquerade from eth0's address, which the guest took
-      // over at attach: give it back first, or the NAT rules of this VM would stay behind.
+    for (const key of keys) {
+      const state = await this.files.readState(key);
+      await this.dhcp.stop(key, state?.dhcpPid);
+      if (state === undefined) continue;
+      // The bridge plugin finds what to un-masquerade from the uplink's address, which the guest
+      // took over at attach: give it back first, or the NAT rules of this VM would stay behind.
       const ip = state.result?.ips?.find((i) => !i.address.includes(':'));
       if (ip && this.plumbing.exists(netns))
-        await this.plumbing.restoreAddress(netns, UPLINK, ip.address);
+        await this.plumbing.restoreAddress(netns, state.runtime.ifName, ip.address);
       await this.cni
         .del(state.list, state.runtime, state.result, label)
-        .catch((err: unknown) => (failure = err));
+        .catch((err: unknown) => (failure ??= err));
     }
     await this.plumbing.delete(netns);
-    if (failure === undefined) return this.files.removeAttachment(uid);
+    if (failure === undefined) {
+      for (const key of keys) await this.files.removeAttachment(key);
+      return;
+    }
     const err = toAppError(failure);
-    this.options.logger?.warn({ uid, err }, `network teardown of ${uid}: ${err.message}`);
+    this.options.logger?.warn({ uid: first, err }, `network teardown of ${first}: ${err.message}`);
     throw err;
   }
 
-  /** The address of the VM's attachment, while its namespace exists. */
-  private async attachedAddress(uid: string): Promise<string | undefined> {
-    const state = await this.files.readState(uid);
+  /** The address of an interface's attachment, while its namespace exists. */
+  private async attachedAddress(key: string): Promise<string | undefined> {
+    const state = await this.files.readState(key);
     if (state?.result === undefined || !this.plumbing.exists(state.netns)) return undefined;
     return ipv4Of(state.result)?.address;
+  }
+
+  /**
+   * The VM's interfaces: one per named network in order, each with the ports that name it (the
+   * first also those that name none); else one on the mode's network, none for `none`.
+   */
+  private async interfaces(req: {
+    uid: string;
+    mode: NetworkMode;
+    networks?: readonly NamedNetworkTarget[] | undefined;
+    ports?: readonly PortMapping[];
+  }): Promise<InterfacePlan[]> {
+    const ports = req.ports ?? [];
+    const named = req.networks ?? [];
+    if (named.length === 0) {
+      if (req.mode === 'none') return [];
+      return [{ key: req.uid, index: 0, list: await this.networkFor(req.mode), ports }];
+    }
+    return named.map((target, index) => ({
+      key: interfaceKey(req.uid, index),
+      index,
+      list: target.list,
+      target,
+      ports: ports.filter((p) =>
+        p.network === undefined ? index === 0 : p.network === target.name,
+      ),
+    }));
   }
 
   private async networkFor(mode: NetworkMode): Promise<NetworkConfigList> {

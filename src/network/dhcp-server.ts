@@ -15,8 +15,8 @@ export interface DHCPLease {
   prefixLength: number;
   gateway?: string | undefined;
   nameservers: readonly string[];
-  /** The guest's hostname (the VM's name). */
-  hostname: string;
+  /** The guest's hostname (the VM's name); given on its first interface only. */
+  hostname?: string | undefined;
 }
 
 /** A prefix length as a dotted netmask: 24 → 255.255.255.0. */
@@ -32,7 +32,9 @@ const WORD = /^[^\s]+$/;
  * to the VM for as long as it is attached, and a guest that renews would only add traffic.
  */
 export function udhcpdConfig(lease: DHCPLease, leaseFile: string): string {
-  for (const v of [lease.iface, lease.mac, lease.address, lease.hostname, ...lease.nameservers])
+  const words = [lease.iface, lease.mac, lease.address, ...lease.nameservers];
+  if (lease.hostname !== undefined) words.push(lease.hostname);
+  for (const v of words)
     if (!WORD.test(v)) throw failedPrecondition(`network: bad DHCP value ${JSON.stringify(v)}`);
   return [
     `interface ${lease.iface}`,
@@ -44,7 +46,7 @@ export function udhcpdConfig(lease: DHCPLease, leaseFile: string): string {
     `opt subnet ${prefixToMask(lease.prefixLength)}`,
     ...(lease.gateway ? [`opt router ${lease.gateway}`] : []),
     ...(lease.nameservers.length ? [`opt dns ${lease.nameservers.join(' ')}`] : []),
-    `opt hostname ${lease.hostname}`,
+    ...(lease.hostname !== undefined ? [`opt hostname ${lease.hostname}`] : []),
     'opt lease 315360000',
     '',
   ].join('\n');

@@ -80,6 +80,7 @@ export class MemoryVMNetwork implements VMNetwork {
       netns,
       tapName: 'tap0',
       mac: macOf(req.uid),
+      nics: [{ tapName: 'tap0', mac: macOf(req.uid) }],
       ipAddresses: [ip],
       gateway: this.gateway,
       prefixLength: this.prefix,

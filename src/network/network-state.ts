@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CNIResult, CNIRuntime, NetworkConfigList } from './cni/cni-runner.js';
 
@@ -49,6 +49,20 @@ export class NetworkFiles {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
+  /**
+   * The keys of a VM's interfaces that have files here: its UID for the first, `<uid>.<n>` for
+   * interface n > 0 (whether or not the first has files of its own).
+   */
+  async interfaceKeys(uid: string): Promise<string[]> {
+    const more = new Set<string>();
+    const pattern = /^([a-z0-9]+\.\d+)\.(json|reservation\.json)$/;
+    for (const f of await readdir(this.dir).catch(() => [] as string[])) {
+      const key = pattern.exec(f)?.[1];
+      if (key !== undefined && key.startsWith(`${uid}.`)) more.add(key);
+    }
+    return [uid, ...[...more].sort((a, b) => interfaceIndex(a) - interfaceIndex(b))];
+  }
+
   readState(uid: string): Promise<NetworkState | undefined> {
     return this.readJSON<NetworkState>(this.file(uid, '.json'));
   }
@@ -88,4 +102,21 @@ export class NetworkFiles {
     await writeFile(`${file}.tmp`, JSON.stringify(value), { mode: 0o600 });
     await rename(`${file}.tmp`, file);
   }
+}
+
+/** The key of a VM's interface `index`: its UID for the first, `<uid>.<index>` for the others. */
+export function interfaceKey(uid: string, index: number): string {
+  return index === 0 ? uid : `${uid}.${index}`;
+}
+
+/** The VM UID and interface index of an interface key. */
+export function interfaceIndex(key: string): number {
+  const dot = key.indexOf('.');
+  return dot < 0 ? 0 : Number(key.slice(dot + 1));
+}
+
+/** The VM UID of an interface key. */
+export function vmOfInterface(key: string): string {
+  const dot = key.indexOf('.');
+  return dot < 0 ? key : key.slice(0, dot);
 }

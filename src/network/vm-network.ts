@@ -24,8 +24,12 @@ export interface NetworkVMRef {
 
 export interface NetworkAttachRequest extends NetworkVMRef {
   mode: NetworkMode;
-  /** The named network of the VM's interface; its mode's network when absent. */
-  network?: NamedNetworkTarget | undefined;
+  /**
+   * The named networks of the VM's interfaces, in order (eth0, eth1, …); one interface on its
+   * mode's network when empty or absent. A port maps to the interface of the network it names,
+   * else to the first.
+   */
+  networks?: readonly NamedNetworkTarget[] | undefined;
   ports: readonly PortMapping[];
   /**
    * A guest that keeps an address of its own in memory (a clone of a snapshot): the VM's address
@@ -39,9 +43,12 @@ export interface NetworkAttachRequest extends NetworkVMRef {
 export interface NetworkAttachment {
   /** The network namespace the hypervisor runs in (absent for `none`). */
   netns?: string;
-  /** The tap device, in `netns`, that the hypervisor's NIC uses. */
+  /** The first interface's tap device, in `netns`, and its MAC. */
   tapName?: string;
   mac?: string;
+  /** Every interface's tap, in `netns`, and MAC, in the guest's order (eth0, eth1, …). */
+  nics?: { tapName: string; mac: string }[];
+  /** Every interface's address, first interface first. */
   ipAddresses: string[];
   gateway?: string;
   prefixLength?: number;
@@ -85,7 +92,7 @@ export interface VMNetwork {
     req: NetworkVMRef & {
       mode: NetworkMode;
       ports?: readonly PortMapping[];
-      network?: NamedNetworkTarget | undefined;
+      networks?: readonly NamedNetworkTarget[] | undefined;
     },
   ): Promise<string | undefined>;
   /**

@@ -5,7 +5,7 @@ import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from '.
 import { cloneSource } from './clone-source.js';
 import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
-import { networkTargetOf } from './vm-network-target.js';
+import { networkTargetsOf } from './vm-network-target.js';
 import type { Services } from './services.js';
 import { createdStatus, importVMArtifacts, makeVMFiles } from './make-vm.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
@@ -89,7 +89,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   await checkHostPortsFree(s, vm);
   await checkVolumeSources(s, vm, vmm);
   // The network and a static address in it are checked before anything is pulled or stored.
-  const network = await networkTargetOf(s, vm);
+  const networks = await networkTargetsOf(s, vm);
 
   const artifacts = await importVMArtifacts(s, vm, vmm);
   vm.status = createdStatus(artifacts);
@@ -115,7 +115,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
     await makeVMFiles(s, created, {
       ...artifacts,
       vmm,
-      ...(network !== undefined ? { network } : {}),
+      networks,
       authorizedKeys,
       ...(clone !== undefined ? { clone: { disk: clone.disk, state: clone.state } } : {}),
     });

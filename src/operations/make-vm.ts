@@ -10,7 +10,7 @@ import type { NamedNetworkTarget } from '../network/vm-network.js';
 import type { VMMName } from '../vmm/vmm-driver.js';
 import type { Services } from './services.js';
 import { guestModules, requireBootableKernel } from './vm-kernel.js';
-import { networkTargetOf } from './vm-network-target.js';
+import { networkTargetsOf } from './vm-network-target.js';
 import { vmLabel } from './vm-paths.js';
 import { attachedVolumes, fstabLines } from './vm-storage.js';
 
@@ -65,8 +65,8 @@ export interface VMFilesOptions extends VMArtifacts {
   authorizedKeys: string[];
   /** A snapshot's disk and state to make the VM over (a clone). */
   clone?: { disk: string; state: string };
-  /** The VM's named network, checked by the caller; looked up here when not given. */
-  network?: NamedNetworkTarget;
+  /** The VM's named networks, checked by the caller; looked up here when not given. */
+  networks?: NamedNetworkTarget[];
 }
 
 /**
@@ -89,7 +89,7 @@ export async function makeVMFiles(
       name,
       mode: vm.spec.network.mode,
       ports: vm.spec.network.ports ?? [],
-      network: o.network ?? (await networkTargetOf(s, vm)),
+      networks: o.networks ?? (await networkTargetsOf(s, vm)),
     });
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));

@@ -13,7 +13,7 @@ import { isReplaceable } from './fleet-copies.js';
 import { FENCE_DEADLINE_ENV } from './fleet-fencing.js';
 import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
-import { networkTargetOf } from './vm-network-target.js';
+import { networkTargetsOf } from './vm-network-target.js';
 import { checkVolumeConflicts, volumeDevices } from './vm-volumes.js';
 import { namedVolumes } from './vm-storage.js';
 
@@ -104,7 +104,7 @@ export async function superviseVM(
       uid,
       name: vm.metadata.name,
       mode,
-      network: await networkTargetOf(s, vm, { ensure: true }),
+      networks: await networkTargetsOf(s, vm, { ensure: true }),
       ports: vm.spec.network.ports ?? [],
       ...(guest !== undefined ? { guestAddress: guest } : {}),
     });
@@ -132,10 +132,7 @@ export async function superviseVM(
           },
           rootDisk,
           ...volumes,
-          nics:
-            net.tapName !== undefined && net.mac !== undefined
-              ? [{ tapName: net.tapName, mac: net.mac }]
-              : [],
+          nics: net.nics ?? [],
           ...(net.netns !== undefined ? { netns: net.netns } : {}),
           ...(net.user !== undefined ? { userNIC: userNICOf(net.user) } : {}),
           paths: {

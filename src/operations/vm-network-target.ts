@@ -1,4 +1,4 @@
-import type { DefaultedVM } from '../api/index.js';
+import type { DefaultedVM, VMNetworkAttachment } from '../api/index.js';
 import { failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import { formatIPv4, isHostOf, parseIPv4, parseSubnet } from '../network/ipv4.js';
 import { conflistFor, gatewayOf } from '../network/named-network.js';
@@ -9,49 +9,65 @@ import type { Services } from './services.js';
 export type NetworkTargetServices = Pick<Services, 'client' | 'layout' | 'namedNetworks'>;
 
 /**
- * The named network of a VM's interface, from its Network object, with the static address
- * checked against the subnet; undefined for a VM on its mode's network. With `ensure` (at
- * start), the network's CNI file and rules are put in place again, as after a host reboot.
+ * The named networks of a VM's interfaces, in order (eth0, eth1, …), each from its Network
+ * object with its static address checked against the subnet; empty for a VM on its mode's
+ * network. A port that names a network must name one of them. With `ensure` (at start), each
+ * network's CNI file and rules are put in place again, as after a host reboot.
  */
-export async function networkTargetOf(
+export async function networkTargetsOf(
   s: NetworkTargetServices,
   vm: Pick<DefaultedVM, 'spec' | 'metadata'>,
   options: { ensure?: boolean } = {},
-): Promise<NamedNetworkTarget | undefined> {
+): Promise<NamedNetworkTarget[]> {
   const label = `vm "${vm.metadata.name ?? ''}"`;
   const networks = vm.spec.network.networks ?? [];
-  const [first, ...more] = networks;
-  if (first === undefined) return undefined;
-  if (more.length > 0)
-    throw failedPrecondition(
-      `${label}: ${networks.length} networks asked; one interface per VM is supported`,
-      { hint: 'give one --network' },
-    );
-  const net = await s.client.networks.findByName(first.name);
+  const names = networks.map((n) => n.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined)
+    throw invalidArgument(`${label}: network "${twice}" is given twice`, {
+      hint: 'a VM has one interface per network',
+    });
+  for (const p of vm.spec.network.ports ?? [])
+    if (p.network !== undefined && !names.includes(p.network))
+      throw invalidArgument(
+        `${label}: port ${p.hostPort}:${p.vmPort} names network "${p.network}", which the VM does not join`,
+        { hint: `add --network ${p.network}, or drop "${p.network}:" from the port` },
+      );
+  if (networks.length > 0 && vm.spec.network.mode === 'user')
+    throw failedPrecondition(`${label}: named networks need bridges, which --net user has none of`);
+  const targets: NamedNetworkTarget[] = [];
+  for (const n of networks) targets.push(await targetOf(s, label, n, options.ensure === true));
+  return targets;
+}
+
+async function targetOf(
+  s: NetworkTargetServices,
+  label: string,
+  n: VMNetworkAttachment,
+  ensure: boolean,
+): Promise<NamedNetworkTarget> {
+  const net = await s.client.networks.findByName(n.name);
   if (net === undefined)
-    throw notFound(`network "${first.name}": not found`, {
-      hint: `create it with: ignite network create ${first.name} --subnet CIDR`,
+    throw notFound(`network "${n.name}": not found`, {
+      hint: `create it with: ignite network create ${n.name} --subnet CIDR`,
     });
   const config = networkConfigOf(net);
-  if (first.ip !== undefined) {
+  if (n.ip !== undefined) {
     const subnet = parseSubnet(net.spec.subnet);
-    const ip = parseIPv4(first.ip);
+    const ip = parseIPv4(n.ip);
     if (ip === undefined || !isHostOf(subnet, ip))
       throw invalidArgument(
-        `${label}: address ${first.ip} is outside network "${first.name}" (${net.spec.subnet})`,
+        `${label}: address ${n.ip} is outside network "${n.name}" (${net.spec.subnet})`,
       );
     if (formatIPv4(ip) === gatewayOf(config))
-      throw invalidArgument(
-        `${label}: address ${first.ip} is the gateway of network "${first.name}"`,
-      );
+      throw invalidArgument(`${label}: address ${n.ip} is the gateway of network "${n.name}"`);
   }
-  if (options.ensure === true)
-    await s.namedNetworks.ensure(config, s.layout.networkConflist(config.name));
+  if (ensure) await s.namedNetworks.ensure(config, s.layout.networkConflist(config.name));
   return {
-    name: first.name,
+    name: n.name,
     list: conflistFor(config),
     isolated: config.isolated,
-    ...(first.ip !== undefined ? { ip: first.ip } : {}),
-    ...(first.mac !== undefined ? { mac: first.mac.toLowerCase() } : {}),
+    ...(n.ip !== undefined ? { ip: n.ip } : {}),
+    ...(n.mac !== undefined ? { mac: n.mac.toLowerCase() } : {}),
   };
 }

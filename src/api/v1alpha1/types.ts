@@ -50,6 +50,10 @@ export const PortMappingSchema = z
       .enum(['tcp', 'udp'])
       .optional()
       .meta({ description: 'Extension: `tcp` (default) or `udp`.' }),
+    network: z.string().min(1).optional().meta({
+      description:
+        "Extension: the named network (one of `spec.network.networks`) whose interface the port maps to; the VM's first interface when absent.",
+    }),
   })
   .meta({ id: 'PortMapping', description: 'Forwards a port of the host to a port of the VM.' });
 

@@ -63,8 +63,8 @@ function addCreateFlags(cmd: Command): Command {
       'a VM manifest (YAML or JSON, "-" for stdin); flags override its fields',
     )
     .option(
-      '-p, --ports <host:vm[/proto]>',
-      'map a host port to a VM port; repeatable',
+      '-p, --ports <[net:]host:vm[/proto]>',
+      "map a host port to a VM port (on named network net's interface, else the first); repeatable",
       collect,
       [],
     )

@@ -5,8 +5,12 @@ import type { ExecPort } from '../exec-port.js';
 /** Where the host-local IPAM plugin keeps its reservations, one directory per network. */
 export const HOST_LOCAL_DIR = '/var/lib/cni/networks';
 
-/** What the CNI plugins keep on the host for one ignite VM (container ID `ignite-<uid>`). */
+/**
+ * What the CNI plugins keep on the host for one interface of an ignite VM (container ID
+ * `ignite-<uid>` for its first, `ignite-<uid>.<n>` for the others).
+ */
 export interface CNILeftover {
+  /** The interface's key: the VM's UID, with `.<n>` for its interface n > 0. */
   uid: string;
   network: string;
   /** Addresses host-local holds for it on an attached interface, or its masquerade rule names. */
@@ -17,7 +21,7 @@ export interface CNILeftover {
   placeholderOnly: boolean;
 }
 
-const ID = /^ignite-([a-z0-9]{16})$/;
+const ID = /^ignite-([a-z0-9]{16}(?:\.\d+)?)$/;
 
 /**
  * The ignite container IDs that the bridge, portmap and host-local plugins hold state for: the
@@ -55,7 +59,7 @@ export async function findCNILeftovers(
   }
   const nat = await exec.runUnchecked('iptables', ['-w', '-t', 'nat', '-S']);
   for (const line of nat.stdout.split('\n')) {
-    const m = /name: \\"([^"\\]+)\\" id: \\"ignite-([a-z0-9]{16})\\"/.exec(line);
+    const m = /name: \\"([^"\\]+)\\" id: \\"ignite-([a-z0-9]{16}(?:\.\d+)?)\\"/.exec(line);
     if (!m?.[1] || !m[2] || !networks.includes(m[1])) continue;
     const e = entry(m[2], m[1]);
     e.placeholderOnly = false;
