@@ -37,6 +37,7 @@ test(
     const octet = 150 + (id % 50);
     const netA = `a-${id}`;
     const netB = `b-${id}`;
+    const netI = `i-${id}`;
     const static1 = `10.${octet}.1.10`;
     const image = `${t.registry}/ignite-busybox`;
     const cli = async (args: string[]) => {
@@ -71,6 +72,7 @@ test(
       [`b1-${id}`, ['--network', netB]],
     ] as const;
     const both = `ab-${id}`;
+    const lonely = [`i1-${id}`, `i2-${id}`];
     // Whatever fails, the host keeps no bridge, rule or CNI file of these networks.
     try {
       await cli(['network', 'create', netA, '--subnet', `10.${octet}.1.0/24`]);
@@ -170,6 +172,30 @@ test(
         assert.deepEqual(await leftovers(ab.metadata.uid), []);
         assert.equal((await addressesHeld(netB)).includes(staticB), false, 'eth1 released');
 
+        // On an --isolated network each VM reaches the gateway (the host) and nothing else.
+        await cli(['network', 'create', netI, '--subnet', `10.${octet}.3.0/24`, '--isolated']);
+        for (const n of lonely)
+          await cli(['run', image, '--name', n, '--memory', '64MB', '--network', netI]);
+        const [i1, i2] = await Promise.all(lonely.map((n) => inspect(n)));
+        assert.ok(i1 && i2);
+        for (const vm of [i1, i2]) {
+          await waitForText(
+            consoleOf(vm.metadata.uid).log,
+            `ignite-busybox: lease ${ip(vm)}`,
+            90_000,
+          );
+          await pexec('busybox', ['ping', '-c', '1', '-W', '5', ip(vm)]);
+        }
+        assert.equal(
+          await pings(i1.metadata.uid, `10.${octet}.3.1`),
+          true,
+          'i1 reaches its gateway',
+        );
+        assert.equal(await pings(i1.metadata.uid, ip(i2)), false, 'i1 must not reach i2');
+        assert.equal(await pings(i2.metadata.uid, ip(i1)), false, 'i2 must not reach i1');
+        await cli(['rm', '-f', ...lonely]);
+        await cli(['network', 'rm', netI]);
+
         // A taken or out-of-subnet address is refused at create, and leaves nothing.
         const held = await addressesHeld(netA);
         for (const [ipAsked, message] of [
@@ -209,8 +235,8 @@ test(
         assert.equal(existsSync(`/var/lib/cni/networks/ignite-net-${net.metadata.name}`), false);
       }
     } finally {
-      await ignite(['rm', '-f', both, ...vms.map(([n]) => n)], { env });
-      await ignite(['network', 'rm', netA, netB], { env });
+      await ignite(['rm', '-f', both, ...lonely, ...vms.map(([n]) => n)], { env });
+      await ignite(['network', 'rm', netA, netB, netI], { env });
     }
   },
 );
