@@ -26,13 +26,17 @@ const config: VMConfig = {
 const values = (args: string[], flag: string) =>
   args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ''] : []));
 
-test('qemuCmdline: adds root=, console= and, under TCG, tsc_early_khz= unless the spec has them', () => {
+test('qemuCmdline: adds root=, console= and, under TCG, tsc_early_khz= and tsc=reliable unless the spec has them', () => {
   const table: [string, 'kvm' | 'tcg', string][] = [
-    ['root=/dev/vda', 'tcg', 'root=/dev/vda console=ttyS0 tsc_early_khz=2300000'],
+    ['root=/dev/vda', 'tcg', 'root=/dev/vda console=ttyS0 tsc_early_khz=2300000 tsc=reliable'],
     ['root=/dev/vda', 'kvm', 'root=/dev/vda console=ttyS0'],
     ['console=hvc0  quiet', 'kvm', 'console=hvc0 quiet root=/dev/vda rw'],
-    ['tsc_early_khz=1 console=ttyS0 ro', 'tcg', 'tsc_early_khz=1 console=ttyS0 ro root=/dev/vda'],
-    ['', 'tcg', 'root=/dev/vda rw console=ttyS0 tsc_early_khz=2300000'],
+    [
+      'tsc_early_khz=1 console=ttyS0 ro tsc=unstable',
+      'tcg',
+      'tsc_early_khz=1 console=ttyS0 ro tsc=unstable root=/dev/vda',
+    ],
+    ['', 'tcg', 'root=/dev/vda rw console=ttyS0 tsc_early_khz=2300000 tsc=reliable'],
     // A word that only starts like a key is not that key.
     ['consoleblank=0 rootwait', 'kvm', 'consoleblank=0 rootwait root=/dev/vda rw console=ttyS0'],
   ];
@@ -64,7 +68,7 @@ test('qemuArgs: a microvm with the disk, NICs, console socket+log and QMP', () =
   const args = qemuArgs(config, { accel: 'tcg', tscKHz: 2_300_000 });
   assert.deepEqual(values(args, '-M'), ['microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=on']);
   assert.deepEqual(values(args, '-accel'), ['tcg']);
-  assert.deepEqual(values(args, '-cpu'), []);
+  assert.deepEqual(values(args, '-cpu'), ['qemu64,+arat'], 'an always-running APIC timer');
   assert.deepEqual(values(args, '-smp'), ['2']);
   assert.deepEqual(values(args, '-m'), ['512M']);
   assert.deepEqual(values(args, '-kernel'), ['/k/vmlinux']);

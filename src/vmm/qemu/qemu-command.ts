@@ -37,6 +37,9 @@ export function qemuCmdline(cmdline: string, options: QemuCommandOptions, nics =
     if (options.tscKHz === undefined) throw new Error('qemuCmdline: tcg needs tscKHz');
     words.push(`tsc_early_khz=${options.tscKHz}`);
   }
+  // TCG's TSC follows the host's monotonic clock; the guest's watchdog, comparing it with
+  // jiffies that lag on a busy host, would mark it unstable and fall back to a periodic tick.
+  if (options.accel === 'tcg' && !has('tsc')) words.push('tsc=reliable');
   return words.join(' ');
 }
 
@@ -53,8 +56,10 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     MICROVM_MACHINE,
     '-accel',
     options.accel,
-    // Under KVM the guest sees the host CPU; TCG keeps QEMU's default model, measured to boot.
-    ...(options.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    // Under KVM the guest sees the host CPU. TCG keeps QEMU's default model, measured to boot,
+    // plus ARAT: without an always-running APIC timer, and with no broadcast timer on microvm,
+    // the guest cannot go tickless and an idle VM takes a timer interrupt 250 times a second.
+    ...(options.accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'qemu64,+arat']),
     '-smp',
     String(config.vcpus),
     '-m',
