@@ -23,8 +23,13 @@ test('VMs, Images and Kernels are read; other API groups are passed over', () =>
       text: 'apiVersion: ignite.weave.works/v1alpha1\nkind: Image\nmetadata:\n  name: i\nspec:\n  ociClaim:\n    ref: busybox\n',
     },
     { path: 'k8s.yaml', text: 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\n' },
+    {
+      path: 'net.yaml',
+      text: 'apiVersion: ignite.weave.works/v1alpha1\nkind: Network\nmetadata:\n  name: lab\nspec:\n  subnet: 10.70.0.0/24\n',
+    },
   ]);
   assert.deepEqual(invalid, []);
+  assert.deepEqual(desired.hostObjects, [{ kind: 'Network', name: 'lab', file: 'net.yaml' }]);
   assert.deepEqual(
     desired.vms.map((d) => `${d.file}:${d.vm.metadata.name}`),
     ['a.json:a', 'b.yaml:b', 'b.yaml:c'],

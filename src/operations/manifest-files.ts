@@ -80,6 +80,12 @@ export function readDesiredState(
       for (const o of objects) {
         if (o.kind === 'Image') desired.images.push({ obj: o, file: file.path });
         if (o.kind === 'Kernel') desired.kernels.push({ obj: o, file: file.path });
+        if (o.kind !== 'VM' && o.kind !== 'Image' && o.kind !== 'Kernel')
+          (desired.hostObjects ??= []).push({
+            kind: o.kind,
+            name: o.metadata.name ?? '',
+            file: file.path,
+          });
       }
     } catch (err) {
       const e = toAppError(err);

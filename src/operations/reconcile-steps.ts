@@ -14,6 +14,12 @@ export interface DesiredState {
   vms: DesiredVM[];
   images: { obj: Image; file: string }[];
   kernels: { obj: Kernel; file: string }[];
+  /**
+   * Objects of the host's own kinds (Network, Volume, Host, Snapshot): a source names them in its
+   * VMs but never makes them, since each is a piece of the host (a bridge and routes, disk space)
+   * that only its operator gives out. Absent when there are none.
+   */
+  hostObjects?: { kind: string; name: string; file: string }[];
   /** Files that exist but are invalid: the VMs they held are kept as they are. */
   invalidFiles: string[];
 }
@@ -31,7 +37,7 @@ export type ReconcileAction =
 
 /** One decision of a reconcile pass, for the log and the caller. */
 export interface ReconcileDecision {
-  kind?: 'vm' | 'image' | 'kernel';
+  kind?: 'vm' | 'image' | 'kernel' | 'network' | 'volume' | 'host' | 'snapshot';
   /** The VM's name, or the image's or kernel's reference. */
   vm: string;
   action: ReconcileAction;

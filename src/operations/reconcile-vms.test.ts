@@ -307,3 +307,27 @@ test('reconcileVMs: images and kernels the source declares are imported first', 
     },
   ]);
 });
+
+test('reconcileVMs: a Network or Volume in the source is refused with where it comes from; its VMs still reconcile', async () => {
+  const s = fakeServices();
+  const decisions = await pass(s, {
+    ...desired([{ name: 'web' }]),
+    hostObjects: [
+      { kind: 'Network', name: 'lab', file: 'net.yaml' },
+      { kind: 'Volume', name: 'data', file: 'vol.yaml' },
+    ],
+  });
+  assertDecisions(decisions, [
+    ['lab', 'refused', /^a Network is made on the host \(ignite network create\)/],
+    ['data', 'refused', /^a Volume is made on the host \(ignite volume create\)/],
+    ['web', 'created'],
+  ]);
+  assert.deepEqual(
+    decisions.slice(0, 2).map((d) => [d.kind, d.file, d.error]),
+    [
+      ['network', 'net.yaml', 'PermissionDenied'],
+      ['volume', 'vol.yaml', 'PermissionDenied'],
+    ],
+  );
+  assert.ok((await byName(s)).has('web'));
+});

@@ -54,6 +54,14 @@ export interface ReconcileOptions {
   stopTimeoutMs?: number;
 }
 
+/** Where each of the host's own kinds comes from, for a manifest that declares one. */
+const MADE_BY: Record<string, string> = {
+  Network: 'ignite network create',
+  Volume: 'ignite volume create',
+  Snapshot: 'ignite snapshot create',
+  Host: "its ignited's registration",
+};
+
 /** What a reconcile pass asks of ignite: on this host's data dir, or of a daemon. */
 export type ReconcileEngine = Pick<
   Engine,
@@ -120,6 +128,15 @@ export async function reconcileVMs(
     vms: trusted,
     invalidFiles: [...new Set([...asked.invalidFiles, ...refused.map((r) => r.file)])],
   };
+  for (const o of asked.hostObjects ?? [])
+    decide({
+      kind: o.kind.toLowerCase() as 'network' | 'volume' | 'host' | 'snapshot',
+      vm: o.name,
+      action: 'refused',
+      detail: `a ${o.kind} is made on the host (${MADE_BY[o.kind] ?? 'by its operator'}), not by a manifest; VMs may name it`,
+      error: 'PermissionDenied',
+      file: o.file,
+    });
   await prefetch(s, desired, decide);
 
   const all = await s.engine.listVMs();
