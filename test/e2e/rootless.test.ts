@@ -31,6 +31,18 @@ async function portOr(preferred: number): Promise<number> {
   return free ? preferred : freePort();
 }
 
+/** The body of `http://127.0.0.1:<port>/`, tried for up to about 10 s; '' if none came. */
+async function fetchPage(port: number): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const page = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) })
+      .then((r) => (r.ok ? r.text() : ''))
+      .catch(() => '');
+    if (page !== '') return page;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return '';
+}
+
 /** A DNS server answering A queries for `name` with `address` (and nothing else). */
 async function startDNSStub(name: string, address: string, port: number) {
   const sock = createSocket('udp4');
@@ -115,6 +127,13 @@ test(
         [],
       );
       assert.ok(Object.values(asRoot.entries).some((e) => e.uid === 0));
+
+      const debian = await asUser(
+        user1,
+        ['--log-level', 'warn', 'image', 'import', `${t.registry}/ignite-debian:slim`],
+        env,
+      );
+      assert.equal(debian.code, 0, debian.stderr);
 
       // 2. A port below the unprivileged start is refused at once, with the reason.
       const low = await asUser(
@@ -229,14 +248,7 @@ test(
         env,
       );
       assert.equal(serve.code, 0, serve.stderr);
-      let page = '';
-      for (let i = 0; i < 50 && page === ''; i++) {
-        page = await fetch(`http://127.0.0.1:${httpFwd}/`, { signal: AbortSignal.timeout(5000) })
-          .then((r) => (r.ok ? r.text() : ''))
-          .catch(() => '');
-        if (page === '') await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(page, 'served by a rootless guest\n');
+      assert.equal(await fetchPage(httpFwd), 'served by a rootless guest\n');
 
       // cp both ways.
       await writeFile(join(work, 'in.txt'), 'to a rootless guest\n');
@@ -317,7 +329,17 @@ test(
         "root's store holds only root's VM",
       );
 
-      // 7. stop, then rm: no process, socket or file of the VM is left.
+      // 7. Saved and resumed: nothing of the run is left while it is saved (the migration socket
+      // is made in the run dir), and the guest's HTTP server, in RAM only, answers again.
+      const saved = await asUser(user1, ['stop', '--save', name], env);
+      assert.equal(saved.code, 0, saved.stderr);
+      assert.deepEqual(await processesOf(user1.name), [], 'no process while saved');
+      assert.deepEqual(await readdir(runtime1), [], 'no socket or pid file while saved');
+      const resumed = await asUser(user1, ['start', name], env);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal(await fetchPage(httpFwd), 'served by a rootless guest\n', 'resumed from RAM');
+
+      // 8. stop, then rm: no process, socket or file of the VM is left.
       const stopped = await asUser(user1, ['stop', name], env);
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.deepEqual(await processesOf(user1.name), [], 'no process once stopped');
