@@ -1,7 +1,7 @@
 // `npm run bench [name…]`: every figure, each a median, compared with a baseline taken in the same
 // run where there is one. Prints a table and writes it, with the machine's details, to
 // bench/results/<date>.md. Names: import, boot, kernels, create, ps, memory, density, gitops, api,
-// snapshots, fleet.
+// snapshots, fleet, rootless.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
@@ -17,6 +17,7 @@ import { importBench } from './import.js';
 import { kernelsBench } from './kernels.js';
 import { memoryBench } from './memory.js';
 import { psLatencyBench } from './ps-latency.js';
+import { rootlessBench } from './rootless.js';
 import { snapshotsBench } from './snapshots.js';
 
 const pexec = promisify(execFile);
@@ -33,6 +34,7 @@ const benches: [string, () => Promise<{ rows: string[][] }>][] = [
   ['api', apiBench],
   ['snapshots', snapshotsBench],
   ['fleet', fleetBench],
+  ['rootless', rootlessBench],
 ];
 const unknown = only.filter((o) => !benches.some(([n]) => n === o));
 if (unknown.length > 0) {

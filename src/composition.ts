@@ -45,7 +45,7 @@ export function createServices(
   log: LogTarget,
   signals: ProgramIO['signals'],
 ): Services {
-  const layout = new DataLayout(config.dataDir);
+  const layout = new DataLayout(config.dataDir, config.vmRunDir);
   const logger = createLogger({
     level: config.logLevel,
     stream: log.stream,

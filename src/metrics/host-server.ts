@@ -12,7 +12,7 @@ import { closeServer, type MetricsServer } from './socket-server.js';
 export interface VMSocket {
   uid: string;
   name: string;
-  /** `<dataDir>/vm/<uid>/prometheus.sock` */
+  /** `prometheus.sock` in the VM's run dir (storage/layout.ts) */
   socketPath: string;
 }
 

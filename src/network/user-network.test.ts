@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
@@ -113,13 +113,47 @@ test('UserNetwork: passt gets its forwards, its socket in a 0700 dir; detach end
       args.flatMap((x, i) => (x === '-t' || x === '-u' ? [`${x} ${args[i + 1] ?? ''}`] : [])),
       ['-t 127.0.0.1/40022:22', '-t 8080:80', '-u 5353:53'],
     );
+    // The VM's other run files share the dir (storage/layout.ts): detach leaves them.
+    await writeFile(join(rt, 'u2', 'run.json'), '{}');
     server?.close();
     await net.detach({ uid: 'u2' });
     assert.equal(alive.size, 0, 'passt was signalled');
+    assert.deepEqual(await readdir(join(rt, 'u2')), ['run.json'], "only passt's files went");
+    await rm(join(rt, 'u2', 'run.json'));
+    await net.detach({ uid: 'u2' });
     assert.deepEqual(await readdir(join(rt, '..')), [], 'the runtime dir went with the last VM');
   } finally {
     server?.close();
     await rm(join(rt, '..'), { recursive: true, force: true });
+  }
+});
+
+test('UserNetwork: a runtime dir another user could enter is refused', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'ignite-usernet-'));
+  const rt = join(base, 'rt');
+  try {
+    // Not empty, so that it is not removed as a runtime dir left by the last VM.
+    await mkdir(rt, { mode: 0o777 });
+    await chmod(rt, 0o777);
+    await writeFile(join(rt, 'planted'), '');
+    const net = new UserNetwork({
+      runtimeDir: rt,
+      isRoot: false,
+      host: host('/usr/bin/passt'),
+      processes: {
+        start: () => assert.fail('passt must not start in a shared dir'),
+        isAlive: () => false,
+        signal: () => undefined,
+        waitForExit: () => Promise.resolve(true),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      },
+    });
+    // Each try is refused; slirp, inside the hypervisor, needs no file there.
+    const a = await net.attach({ uid: 'u4', name: 'd', mode: 'user', ports: [] });
+    assert.equal(a.user?.backend, 'slirp');
+    assert.deepEqual(await readdir(rt), ['planted'], 'nothing was put in it');
+  } finally {
+    await rm(base, { recursive: true, force: true });
   }
 });
 

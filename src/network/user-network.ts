@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { PortMapping } from '../api/index.js';
 import { toAppError, unavailable } from '../errors.js';
 import type { Logger } from '../system/logger.js';
+import { ensurePrivateDir } from '../system/private-dir.js';
 import { systemProcesses, type ProcessPort } from './exec-port.js';
 import { checkUnprivilegedPorts, linuxUserNetHost, type UserNetHost } from './user-ports.js';
 import type { NetworkAttachRequest, NetworkAttachment, UserForward } from './vm-network.js';
@@ -100,7 +101,8 @@ export class UserNetwork {
   ): Promise<string> {
     await this.detach({ uid });
     const dir = this.dir(uid);
-    await mkdir(this.options.runtimeDir, { recursive: true, mode: 0o700 });
+    if (this.options.isRoot) await mkdir(this.options.runtimeDir, { recursive: true, mode: 0o700 });
+    else await ensurePrivateDir(this.options.runtimeDir);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const socket = join(dir, 'passt.sock');
     const args = [
@@ -135,18 +137,23 @@ export class UserNetwork {
     return socket;
   }
 
-  /** Ends the VM's passt, if any, and removes its runtime files. Idempotent. */
+  /**
+   * Ends the VM's passt, if any, and removes its files. Idempotent. The VM's dir, which its
+   * other sockets may share (storage/layout.ts), goes only when this leaves it empty.
+   */
   async detach(req: { uid: string }): Promise<void> {
     const dir = this.dir(req.uid);
     const socket = join(dir, 'passt.sock');
-    const text = await readFile(join(dir, 'passt.pid'), 'utf8').catch(() => '');
+    const pidFile = join(dir, 'passt.pid');
+    const text = await readFile(pidFile, 'utf8').catch(() => '');
     const pid = Number.parseInt(text.trim(), 10);
     if (Number.isInteger(pid) && pid > 0 && this.processes.isAlive(pid, socket)) {
       this.processes.signal(pid, 'SIGTERM');
       if (!(await this.processes.waitForExit(pid, 2000, socket)))
         this.processes.signal(pid, 'SIGKILL');
     }
-    await rm(dir, { recursive: true, force: true });
+    await Promise.all([socket, pidFile, join(dir, 'passt.log')].map((f) => rm(f, { force: true })));
+    await rmdir(dir).catch(() => undefined);
     // The runtime dir itself goes with the user's last VM; another VM's files keep it.
     await rmdir(this.options.runtimeDir).catch(() => undefined);
   }

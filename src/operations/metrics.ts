@@ -11,7 +11,7 @@ import type { Services } from './services.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning, refreshVMState, type VMStateServices } from './vm-state.js';
 
-/** A running VM's metrics, as its supervisor serves them on `<dataDir>/vm/<uid>/prometheus.sock`. */
+/** A running VM's metrics, as its supervisor serves them on the VM's `prometheus.sock`. */
 export async function vmMetrics(
   s: VMStateServices & Pick<Services, 'layout'>,
   query: string,

@@ -10,7 +10,7 @@ import {
 } from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from './create-vm.js';
-import { removeVM } from './remove-vm.js';
+import { removeVM, sweepRunDirs } from './remove-vm.js';
 import { startVM } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
 
@@ -116,4 +116,21 @@ test("removeVM ends the VM's processes its record does not know, and only those"
       );
     });
   }
+});
+
+test('removeVM sweeps the run dirs no live process names, its own and those of dead runs', async () => {
+  const { s, uid } = await vmIn('Running');
+  assert.ok(s.runtimeFiles.runDirs.has(uid), 'the run made its run dir');
+  const dead = 'aaaaaaaaaaaaaaaa';
+  const otherDataDir = 'bbbbbbbbbbbbbbbb';
+  await s.runtimeFiles.makeRunDir(dead);
+  await s.runtimeFiles.makeRunDir(otherDataDir);
+  // passt names its socket, in the run dir, by path.
+  const passt = s.processes.add(['passt', '--socket', `/run/user/1000/ignite/${otherDataDir}/p`]);
+  await removeVM(s, 'web', { force: true });
+  assert.deepEqual([...s.runtimeFiles.runDirs], [otherDataDir]);
+  assert.ok(passt.alive, 'a live process keeps its dir and is left alone');
+  passt.alive = false;
+  assert.deepEqual(await sweepRunDirs(s), [otherDataDir]);
+  assert.deepEqual(await sweepRunDirs(s), [], 'nothing left to sweep');
 });

@@ -14,7 +14,8 @@ export interface RemoveVMOptions {
 
 /**
  * Removes a VM and everything of it: its supervisor and hypervisor (with -f), network, root disk,
- * keys, logs, sockets and metadata — all of which live in its directory, removed whole.
+ * keys, logs, sockets and metadata — all of which live in its directory, removed whole, and in
+ * its dir under the user's runtime dir, swept with those of other VMs that no process runs.
  */
 export async function removeVM(
   s: RemoveVMServices,
@@ -38,6 +39,7 @@ export async function removeVM(
   await s.network.release({ uid });
   await s.rootDisks.release(vmPaths(s, vm).dir);
   await s.client.vms.delete(uid);
+  await sweepRunDirs(s);
   s.logger.info(
     { vm: vm.metadata.name, uid },
     `Removed VM with name "${vm.metadata.name}" and ID "${uid}"`,
@@ -68,4 +70,26 @@ async function killStrays(s: RemoveVMServices, vm: StoredVM): Promise<void> {
   );
   for (const p of strays) s.processes.signalIfSame(p.pid, { startTime: p.startTime }, 'SIGKILL');
   for (const p of strays) await s.processes.waitForExit(p.pid, 5000, { startTime: p.startTime });
+}
+
+/**
+ * Removes the run dirs (storage/layout.ts) that no live process names: what a VM removed, or a
+ * run killed with its supervisor, left under the user's runtime dir. A dir whose UID is in a
+ * live process's command line stays: a run starting, or a VM of another data dir of the user.
+ * Returns the UIDs swept.
+ */
+export async function sweepRunDirs(
+  s: Pick<RemoveVMServices, 'runtimeFiles' | 'processes' | 'logger'>,
+): Promise<string[]> {
+  const uids = await s.runtimeFiles.listRunDirs();
+  if (uids.length === 0) return [];
+  const swept: string[] = [];
+  for (const uid of uids) {
+    const live = await s.processes.find((argv) => argv.some((a) => a.includes(uid)));
+    if (live.length > 0) continue;
+    await s.runtimeFiles.removeRunDir(uid);
+    swept.push(uid);
+  }
+  if (swept.length > 0) s.logger.debug({ uids: swept }, 'run dirs of ended VMs removed');
+  return swept;
 }

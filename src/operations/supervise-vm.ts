@@ -99,6 +99,7 @@ export async function superviseVM(
   // A state saved by `stop --save` (or `snapshot create --stop`) is resumed instead of a boot.
   const restoreFrom = (await s.stateFiles.has(paths.savedState)) ? paths.savedState : undefined;
   try {
+    await s.runtimeFiles.makeRunDir(uid);
     const guest = guestAddressOf(vm);
     const net = await s.network.attach({
       uid,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -48,6 +48,46 @@ test('run files: sockets and run record go, logs and disks stay', () =>
     assert.equal((await f.rootDisk(UID))?.format, 'qcow2', 'qcow2 first');
     await f.removeVMDir(UID);
     assert.equal(await f.rootDisk(UID), undefined);
+  }));
+
+test('with a run dir: a 0700 dir per run; run files go, and the dirs once empty; sweeps', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-runtime-'));
+  try {
+    const layout = new DataLayout(join(dir, 'data'), join(dir, 'rt', 'ignite'));
+    const f = new FsRuntimeFiles(layout);
+    await f.makeVMDir(UID);
+    assert.deepEqual(await f.listRunDirs(), []);
+    await f.makeRunDir(UID);
+    const v = layout.vm(UID);
+    assert.equal((await stat(v.runDir)).mode & 0o777, 0o700);
+    assert.equal((await stat(join(dir, 'rt', 'ignite'))).mode & 0o777, 0o700);
+    await f.writeRunRecord(UID, { state: 'Running', runtime: { spawnPid: 10, pid: 11 } });
+    assert.equal(f.readRunRecord(UID)?.runtime?.pid, 11);
+    for (const p of [v.consoleSocket, v.controlSocket, v.metricsSocket, v.supervisorSocket])
+      await writeFile(p, '');
+    assert.deepEqual(await readdir(v.dir), [], 'nothing of the run in the data dir');
+    await f.removeRunFiles(UID);
+    assert.deepEqual(await readdir(join(dir, 'rt')), [], 'the run dir went with its last VM');
+    // A run killed with its files left: a foreign file keeps removeRunFiles from the dir, the
+    // sweep's removeRunDir takes it whole.
+    await f.makeRunDir(UID);
+    await writeFile(join(v.runDir, 'passt.sock'), '');
+    await f.removeRunFiles(UID);
+    assert.deepEqual(await f.listRunDirs(), [UID]);
+    await f.removeRunDir(UID);
+    assert.deepEqual(await readdir(join(dir, 'rt')), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('without a run dir there is none to list or sweep', () =>
+  withFiles(async (f) => {
+    await f.makeVMDir(UID);
+    await f.makeRunDir(UID);
+    assert.deepEqual(await f.listRunDirs(), []);
+    await f.removeRunDir(UID);
+    assert.deepEqual(await f.listVMDirs(), [UID], 'the VM dir is not a run dir to sweep');
   }));
 
 test('logs: the console rotated generation first; tails; absent logs', () =>

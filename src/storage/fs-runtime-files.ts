@@ -7,6 +7,7 @@ import {
   readFile,
   rename,
   rm,
+  rmdir,
   stat,
   writeFile,
 } from 'node:fs/promises';
@@ -14,9 +15,10 @@ import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { unavailable } from '../errors.js';
+import { ensurePrivateDir } from '../system/private-dir.js';
 import { followFile } from './log-follow.js';
 import { isUID, VMStatusSchema, type VMStatus } from '../api/index.js';
-import { runRecordFile, type DataLayout } from './layout.js';
+import type { DataLayout } from './layout.js';
 import type { FoundRootDisk, RuntimeFiles } from './runtime-files.js';
 
 const exists = (path: string): Promise<boolean> =>
@@ -40,12 +42,31 @@ export class FsRuntimeFiles implements RuntimeFiles {
     return entries.filter((e) => e.isDirectory() && isUID(e.name)).map((e) => e.name);
   }
 
+  async makeRunDir(uid: string): Promise<void> {
+    if (this.layout.runDir !== undefined) await ensurePrivateDir(this.layout.runDir);
+    await mkdir(this.layout.vmRunDir(uid), { recursive: true, mode: 0o700 });
+  }
+
+  async listRunDirs(): Promise<string[]> {
+    const base = this.layout.runDir;
+    if (base === undefined) return [];
+    const entries = await readdir(base, { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory() && isUID(e.name)).map((e) => e.name);
+  }
+
+  async removeRunDir(uid: string): Promise<void> {
+    const base = this.layout.runDir;
+    if (base === undefined) return;
+    await rm(this.layout.vmRunDir(uid), { recursive: true, force: true });
+    await rmdir(base).catch(() => undefined);
+  }
+
   async removeVMDir(uid: string): Promise<void> {
     await rm(this.layout.objectDir('VM', uid), { recursive: true, force: true });
   }
 
   readRunRecord(uid: string): VMStatus | undefined {
-    const path = runRecordFile(this.layout.objectDir('VM', uid));
+    const path = this.layout.runRecord(uid);
     // A stat that finds nothing returns; a read that finds nothing throws, and the exception's
     // stack costs more than the lookup. Synchronous: one failed open costs far less than a
     // thread-pool round trip.
@@ -121,6 +142,12 @@ export class FsRuntimeFiles implements RuntimeFiles {
         (p) => rm(p, { force: true }),
       ),
     );
+    const base = this.layout.runDir;
+    if (base === undefined) return;
+    // The VM's run dir goes once its network's files have gone too, and the user's runtime dir
+    // with the last VM's: a user who runs none keeps nothing there.
+    await rmdir(f.runDir).catch(() => undefined);
+    await rmdir(base).catch(() => undefined);
   }
 
   async rootDisk(uid: string): Promise<FoundRootDisk | undefined> {

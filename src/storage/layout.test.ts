@@ -39,3 +39,27 @@ test('DataLayout: a relative data dir still gives absolute paths; a bad UID is r
   for (const bad of ['', '../../etc', 'ABC', `${UID}/x`])
     assert.throws(() => l.objectDir('Image', bad), /not a valid uid/, bad);
 });
+
+test('DataLayout with a run dir: sockets and run record in <runDir>/<uid>, the rest in the VM dir', () => {
+  const l = new DataLayout('/home/ann/.local/share/ignite', '/run/user/1000/ignite');
+  const vm = l.vm(UID);
+  const run = `/run/user/1000/ignite/${UID}`;
+  assert.equal(vm.dir, `/home/ann/.local/share/ignite/vm/${UID}`);
+  assert.equal(vm.runDir, run);
+  assert.equal(l.vmRunDir(UID), run);
+  for (const [file, path] of [
+    ['console.sock', vm.consoleSocket],
+    ['control.sock', vm.controlSocket],
+    ['prometheus.sock', vm.metricsSocket],
+    ['supervisor.sock', vm.supervisorSocket],
+    ['run.json', vm.runRecord],
+  ] as const)
+    assert.equal(path, `${run}/${file}`);
+  assert.equal(l.runRecord(UID), vm.runRecord);
+  for (const path of [vm.rootDiskQcow2, vm.sshKey, vm.consoleLog, vm.spawnLog, vm.savedState])
+    assert.ok(path.startsWith(`${vm.dir}/`), path);
+  // sun_path holds 108 bytes: the longest socket name in a usual session dir fits well.
+  assert.ok(Buffer.byteLength(vm.supervisorSocket) < 80);
+  assert.throws(() => l.vmRunDir('../x'), /not a valid uid/);
+  assert.equal(new DataLayout('/d').vm(UID).runDir, `/d/vm/${UID}`, 'no run dir: the VM dir');
+});

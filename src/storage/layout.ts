@@ -7,8 +7,8 @@ import { internal } from '../errors.js';
  *
  * ```
  * <dataDir>/
- *   vm/<uid>/        metadata.json, the root disk, the SSH key pair, the console log and sockets,
- *                    the supervisor's log and run record, the metrics socket (see VMFiles)
+ *   vm/<uid>/        metadata.json, the root disk, the SSH key pair, the console log, the
+ *                    supervisor's log; with no run dir also the sockets and run record (see VMFiles)
  *   image/<uid>/     metadata.json, image.ext4
  *   kernel/<uid>/    metadata.json, vmlinux, initrd, modules.tar (the image's /lib/modules)
  *   snapshot/<uid>/  metadata.json, state, state.json (its sidecar), disk.qcow2 (see SnapshotFiles)
@@ -21,6 +21,11 @@ import { internal } from '../errors.js';
  *
  * All of a VM lives in its directory, so removing the directory removes the VM whole; a VM
  * resumed from a snapshot also reads that snapshot's disk, which its overlay is over.
+ *
+ * Given a run dir (an ordinary user's runtime dir), what only a live run uses — the QMP, console,
+ * supervisor and metrics sockets and the run record with the supervisor's and hypervisor's pids —
+ * goes in `<runDir>/<uid>/` instead, beside the VM's passt files: a 0700 dir of the user's session
+ * that a reboot empties. The names stay short, since a socket's path must fit in 108 bytes.
  */
 export const ROOT_DISK_QCOW2 = 'rootfs.qcow2';
 export const ROOT_DISK_RAW = 'rootfs.ext4';
@@ -30,9 +35,11 @@ export const KERNEL_INITRD = 'initrd';
 export const KERNEL_MODULES = 'modules.tar';
 export const VOLUME_FILE = 'volume.img';
 
-/** The files of one VM, all in `<dataDir>/vm/<uid>/`. */
+/** The files of one VM, in `<dataDir>/vm/<uid>/` and, if there is a run dir, `<runDir>/<uid>/`. */
 export interface VMFiles {
   dir: string;
+  /** Where the sockets and run record go: `dir` itself, or the VM's dir under the run dir. */
+  runDir: string;
   rootDiskQcow2: string;
   rootDiskRaw: string;
   sshKey: string;
@@ -71,37 +78,41 @@ export interface SnapshotFiles {
   disk: string;
 }
 
-/** The files of a VM whose directory is `dir`. */
-export function vmFiles(dir: string, uid: string): VMFiles {
+/** The files of a VM whose directory is `dir` and whose sockets go in `runDir`. */
+export function vmFiles(dir: string, uid: string, runDir = dir): VMFiles {
   return {
     dir,
+    runDir,
     rootDiskQcow2: join(dir, ROOT_DISK_QCOW2),
     rootDiskRaw: join(dir, ROOT_DISK_RAW),
     sshKey: join(dir, `id_${uid}`),
     sshPubKey: join(dir, `id_${uid}.pub`),
     consoleLog: join(dir, 'console.log'),
-    consoleSocket: join(dir, 'console.sock'),
-    controlSocket: join(dir, 'control.sock'),
+    consoleSocket: join(runDir, 'console.sock'),
+    controlSocket: join(runDir, 'control.sock'),
     spawnLog: join(dir, 'spawn.log'),
-    metricsSocket: join(dir, 'prometheus.sock'),
-    runRecord: runRecordFile(dir),
-    supervisorSocket: join(dir, 'supervisor.sock'),
+    metricsSocket: join(runDir, 'prometheus.sock'),
+    runRecord: runRecordFile(runDir),
+    supervisorSocket: join(runDir, 'supervisor.sock'),
     savedState: join(dir, 'state'),
     nextRootDisk: (n) => join(dir, `rootfs.next-${n}.qcow2`),
   };
 }
 
-/** The run record alone, for `ps`, which asks it of every VM. */
-export function runRecordFile(vmDir: string): string {
-  return join(vmDir, 'run.json');
+/** The run record in a VM's run dir. */
+function runRecordFile(runDir: string): string {
+  return join(runDir, 'run.json');
 }
 
 /** The data directory's layout. Every path it gives is absolute. */
 export class DataLayout {
   readonly root: string;
+  /** Where VMs' sockets and run records go, `<runDir>/<uid>/`; undefined: in the VM's dir. */
+  readonly runDir: string | undefined;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, runDir?: string) {
     this.root = resolve(dataDir);
+    this.runDir = runDir !== undefined ? resolve(runDir) : undefined;
   }
 
   kindDir(kind: Kind): string {
@@ -115,7 +126,18 @@ export class DataLayout {
   }
 
   vm(uid: string): VMFiles {
-    return vmFiles(this.objectDir('VM', uid), uid);
+    return vmFiles(this.objectDir('VM', uid), uid, this.vmRunDir(uid));
+  }
+
+  /** The directory of the VM's sockets and run record (its own directory without a run dir). */
+  vmRunDir(uid: string): string {
+    const dir = this.objectDir('VM', uid);
+    return this.runDir !== undefined ? join(this.runDir, uid) : dir;
+  }
+
+  /** The run record alone, for `ps`, which asks it of every VM. */
+  runRecord(uid: string): string {
+    return runRecordFile(this.vmRunDir(uid));
   }
 
   imageExt4(uid: string): string {

@@ -16,6 +16,18 @@ export interface RuntimeFiles {
   makeVMDir(uid: string): Promise<void>;
   /** The UIDs of the VM directories in this host's data dir: the VMs with files here. */
   listVMDirs(): Promise<string[]>;
+  /**
+   * Creates the VM's run dir (layout.ts), 0700, before a run makes its sockets there: under the
+   * user's runtime dir it may be gone since the last run (a reboot empties it).
+   */
+  makeRunDir(uid: string): Promise<void>;
+  /** The UIDs of the VMs with a dir under the run dir; none when runs use the VMs' own dirs. */
+  listRunDirs(): Promise<string[]>;
+  /**
+   * Removes a VM's dir under the run dir whole, whatever a dead run left there (passt's files
+   * too), with the run dir itself when that leaves it empty. Nothing without a run dir.
+   */
+  removeRunDir(uid: string): Promise<void>;
   /** Removes a VM's directory that holds no stored VM. */
   removeVMDir(uid: string): Promise<void>;
   /**
@@ -25,7 +37,10 @@ export interface RuntimeFiles {
   readRunRecord(uid: string): VMStatus | undefined;
   writeRunRecord(uid: string, status: VMStatus): Promise<void>;
   removeRunRecord(uid: string): Promise<void>;
-  /** Removes what a run leaves that only a live run uses: sockets and the run record. */
+  /**
+   * Removes what a run leaves that only a live run uses: sockets and the run record, and the
+   * VM's run dir (with the run dir itself, when they are left empty).
+   */
   removeRunFiles(uid: string): Promise<void>;
   /**
    * Runs `fn` holding the VM's start lock, which one process at a time holds (the lock of a

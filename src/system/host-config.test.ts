@@ -203,7 +203,9 @@ test('defaultDirs: root keeps the host-wide directories; a user gets private one
   const cfg = parseHostConfig({}, { XDG_RUNTIME_DIR: '/run/user/1000' }, '', user);
   assert.equal(cfg.dataDir, '/home/ann/.local/share/ignite');
   assert.equal(cfg.rootless, true);
+  assert.equal(cfg.vmRunDir, '/run/user/1000/ignite', "a user's VM sockets in the session dir");
   assert.equal(parseHostConfig({}, {}, '').rootless, false);
+  assert.equal(parseHostConfig({}, {}, '').vmRunDir, undefined, "root's in the VMs' dirs");
   assert.equal(parseHostConfig({ dataDir: '/d' }, {}, '', user).dataDir, '/d', 'the flag wins');
 });
 

@@ -110,6 +110,14 @@ export interface HostConfig {
    * user's own runtime dir otherwise (see defaultDirs). Made 0700 when first used.
    */
   runtimeDir: string;
+  /**
+   * Where each VM's sockets (QMP, console, supervisor, metrics) and run record go, as
+   * `<dir>/<uid>/`: the runtime dir for an ordinary user, so that every socket and pid file of
+   * the user's VMs is in the user's session dir. Unset for root, whose VMs keep them in their
+   * directory under the data dir: root's data dirs are many on one host (a fleet's hosts in
+   * tests, `--data-dir`), and a VM copied between two of them keeps its UID.
+   */
+  vmRunDir?: string;
   /** ignite runs as an ordinary user: VMs default to `user` networking. */
   rootless: boolean;
   logLevel: LogLevel;
@@ -172,6 +180,7 @@ export function parseHostConfig(
   return {
     dataDir: flags.dataDir ?? set('IGNITE_DATA_DIR') ?? dirs.dataDir,
     runtimeDir: dirs.runtimeDir,
+    ...(user.uid !== 0 ? { vmRunDir: dirs.runtimeDir } : {}),
     rootless: user.uid !== 0,
     logLevel: flags.logLevel ?? 'info',
     env: Object.keys(passOn).length === 0 ? env : { ...env, ...passOn },

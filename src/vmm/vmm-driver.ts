@@ -69,7 +69,11 @@ export interface VMConfig {
   userNIC?: UserNICConfig;
   /** Cap of the console log before it is rotated (default 10 MiB). */
   consoleLogMaxBytes?: number;
-  /** Files of the running VM, all inside the VM's directory. */
+  /**
+   * Files of the running VM: the logs in the VM's directory, the sockets in its run dir (the same
+   * directory for root, the user's runtime dir otherwise; see storage/layout.ts). A driver may
+   * make other short-lived sockets beside `controlSocket`.
+   */
   paths: {
     /**
      * Everything the guest writes to its console is appended here (`ignite logs`); past

@@ -7,43 +7,40 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { IGNITE_BIN, ignite, runProgram, type CliResult } from '../helpers/cli.js';
+import { ignite, runProgram } from '../helpers/cli.js';
 import { freePort } from '../helpers/registry.js';
+import {
+  asUser,
+  ensureUser,
+  processesOf,
+  ROOTLESS_USERS,
+  runtimeDirOf,
+} from '../helpers/rootless-user.js';
 import { diffTrees, snapshotTree, type TreeSnapshot } from '../helpers/tree-snapshot.js';
 import { TEST_KERNEL, vmTestEnv } from '../helpers/vm-env.js';
 
 const pexec = promisify(execFile);
 
-/** Two ordinary users, made if missing: no sudo, no groups beyond their own. */
-const USERS = ['ignite-rootless1', 'ignite-rootless2'] as const;
-
-async function ensureUser(name: string): Promise<{ uid: number; home: string }> {
-  const have = await pexec('id', ['-u', name]).catch(() => undefined);
-  if (have === undefined) await pexec('useradd', ['-m', '-s', '/bin/sh', name]);
-  const [, , uid, , , home] = (await pexec('getent', ['passwd', name])).stdout.trim().split(':');
-  return { uid: Number(uid), home: home ?? `/home/${name}` };
+/** `preferred` if nothing on the host holds it now (on any address), else a free port. */
+async function portOr(preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(preferred, () => s.close(() => resolve(true)));
+  });
+  return free ? preferred : freePort();
 }
 
-/** The built CLI as `user`, with only the environment a login would give plus `env`. */
-function asUser(
-  user: { name: string; home: string },
-  args: readonly string[],
-  env: Record<string, string>,
-  timeoutMs = 180_000,
-): Promise<CliResult> {
-  const vars = Object.entries({ HOME: user.home, USER: user.name, ...env }).map(
-    ([k, v]) => `${k}=${v}`,
-  );
-  return runProgram(
-    'runuser',
-    ['-u', user.name, '--', 'env', '-i', `PATH=${process.env['PATH'] ?? ''}`, ...vars].concat([
-      process.execPath,
-      IGNITE_BIN,
-      ...args,
-    ]),
-    {},
-    timeoutMs,
-  );
+/** The body of `http://127.0.0.1:<port>/`, tried for up to about 10 s; '' if none came. */
+async function fetchPage(port: number): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const page = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) })
+      .then((r) => (r.ok ? r.text() : ''))
+      .catch(() => '');
+    if (page !== '') return page;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return '';
 }
 
 /** A DNS server answering A queries for `name` with `address` (and nothing else). */
@@ -90,31 +87,17 @@ async function imageTree(image: string): Promise<TreeSnapshot> {
   }
 }
 
-async function processesOf(user: string): Promise<string[]> {
-  const r = await pexec('ps', ['-u', user, '-o', 'pid=,stat=,args=']).catch(() => ({
-    stdout: '',
-  }));
-  // Zombies hold nothing and end with their parent (runuser's, here).
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !/^\d+\s+Z/.test(l));
-}
-
 test(
-  'rootless: an ordinary user imports, runs with user networking and port forwards, exec/cp over the forwarded SSH, and rm leaves nothing',
+  'rootless: an ordinary user imports, runs with user networking and port forwards, exec/cp over the forwarded SSH, a guest HTTP server on the host port, and stop then rm leave nothing',
   { timeout: 600_000 },
   async (ctx) => {
     assert.equal(process.getuid?.(), 0, 'the test makes users and switches to them: run as root');
     await using t = await vmTestEnv(['busybox', 'debian-slim', 'kernel-micro']);
-    const [u1, u2] = await Promise.all(USERS.map(ensureUser));
-    const user1 = { name: USERS[0], ...(u1 ?? { uid: 0, home: '' }) };
-    const user2 = { name: USERS[1], ...(u2 ?? { uid: 0, home: '' }) };
+    const user1 = await ensureUser(ROOTLESS_USERS[0]);
+    const user2 = await ensureUser(ROOTLESS_USERS[1]);
     for (const u of [user1, user2])
       await rm(join(u.home, '.local/share/ignite'), { recursive: true, force: true });
-    const runtime1 = await mkdtemp(join(tmpdir(), 'ignite-rootless-rt-'));
-    await pexec('chown', [`${user1.uid}:${user1.uid}`, runtime1]);
-    await chmod(runtime1, 0o700);
+    const runtime1 = await runtimeDirOf(user1);
     const env = {
       IGNITE_KERNEL_IMAGE: `${t.registry}/${TEST_KERNEL}`,
       IGNITE_ACCEL: 'tcg',
@@ -145,6 +128,13 @@ test(
       );
       assert.ok(Object.values(asRoot.entries).some((e) => e.uid === 0));
 
+      const debian = await asUser(
+        user1,
+        ['--log-level', 'warn', 'image', 'import', `${t.registry}/ignite-debian:slim`],
+        env,
+      );
+      assert.equal(debian.code, 0, debian.stderr);
+
       // 2. A port below the unprivileged start is refused at once, with the reason.
       const low = await asUser(
         user1,
@@ -170,8 +160,12 @@ test(
       );
       assert.equal(rootVM.code, 0, rootVM.stderr);
 
-      // 4. The user's VM: user networking by default, SSH and a host port forwarded.
-      const sshFwd = await freePort();
+      // 4. The user's VM: user networking by default, SSH and an HTTP port forwarded. The issue
+      // names 2222 and 8080; on a host shared with other work either may be taken, and then any
+      // free port tests the same forwarding.
+      const sshFwd = await portOr(2222);
+      const httpFwd = await portOr(8080);
+      ctx.diagnostic(`forwarded host ports: ${sshFwd}:22, ${httpFwd}:80`);
       const run = await asUser(
         user1,
         [
@@ -182,6 +176,8 @@ test(
           '--ssh',
           '-p',
           `${sshFwd}:22`,
+          '-p',
+          `${httpFwd}:80`,
           '--memory',
           '128MB',
         ],
@@ -192,11 +188,32 @@ test(
       for (const line of spawnLog.stdout.split('\n').filter((l) => /passt|user networking/.test(l)))
         ctx.diagnostic(`supervisor: ${line}`);
       const inspect = JSON.parse((await asUser(user1, ['inspect', 'vm', name], env)).stdout) as {
+        metadata: { uid: string };
         spec: { network: { mode: string } };
         status: { network: { mode: string; sshPort?: number } };
       };
       assert.equal(inspect.spec.network.mode, 'user', 'the default without root, recorded');
       assert.ok(inspect.status.network.sshPort, 'the forwarded SSH port is in the status');
+
+      // Every socket and pid file of the running VM is under the user's runtime dir, none in
+      // its directory under the data dir.
+      const runDir = join(runtime1, 'ignite', inspect.metadata.uid);
+      const vmDir = join(dataDir1, 'vm', inspect.metadata.uid);
+      const inRunDir = await readdir(runDir);
+      for (const sock of ['control.sock', 'console.sock', 'supervisor.sock', 'prometheus.sock']) {
+        assert.ok(inRunDir.includes(sock), `${sock} in ${runDir}: ${inRunDir.join(' ')}`);
+        assert.ok((await stat(join(runDir, sock))).isSocket(), sock);
+      }
+      assert.ok(inRunDir.includes('run.json'), 'the run record with its pids');
+      assert.deepEqual(
+        (await readdir(vmDir)).filter((f) => /\.(sock|pid)$|^run\.json$/.test(f)),
+        [],
+        'no socket or pid file in the data dir',
+      );
+      assert.equal((await stat(runDir)).mode & 0o077, 0, 'the run dir is 0700');
+      const metrics = await asUser(user1, ['metrics', name], env);
+      assert.equal(metrics.code, 0, metrics.stderr);
+      assert.match(metrics.stdout, /^# HELP /m, 'metrics served on the runtime dir socket');
 
       const uname = await asUser(
         user1,
@@ -215,6 +232,23 @@ test(
         setTimeout(() => (c.destroy(), reject(new Error('no banner'))), 10_000).unref();
       });
       assert.match(banner, /^SSH-2\.0-/);
+
+      // A guest HTTP server (perl is the one interpreter the image has) answers on the
+      // forwarded host port. It closes its stdio so that exec returns at once.
+      const httpd = [
+        '$s = IO::Socket::INET->new(LocalPort => 80, Listen => 5, ReuseAddr => 1) or die "$!";',
+        'close STDIN; close STDOUT; close STDERR;',
+        'while ($c = $s->accept) { while (<$c>) { last if /^\\r?$/ }',
+        'print $c "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nserved by a rootless guest\\n";',
+        'close $c }',
+      ].join(' ');
+      const serve = await asUser(
+        user1,
+        ['exec', name, '--', 'setsid', '-f', 'perl', '-MIO::Socket::INET', '-e', httpd],
+        env,
+      );
+      assert.equal(serve.code, 0, serve.stderr);
+      assert.equal(await fetchPage(httpFwd), 'served by a rootless guest\n');
 
       // cp both ways.
       await writeFile(join(work, 'in.txt'), 'to a rootless guest\n');
@@ -295,8 +329,22 @@ test(
         "root's store holds only root's VM",
       );
 
-      // 7. rm: no process, socket or file of the VM is left.
-      const removed = await asUser(user1, ['rm', '-f', name], env);
+      // 7. Saved and resumed: nothing of the run is left while it is saved (the migration socket
+      // is made in the run dir), and the guest's HTTP server, in RAM only, answers again.
+      const saved = await asUser(user1, ['stop', '--save', name], env);
+      assert.equal(saved.code, 0, saved.stderr);
+      assert.deepEqual(await processesOf(user1.name), [], 'no process while saved');
+      assert.deepEqual(await readdir(runtime1), [], 'no socket or pid file while saved');
+      const resumed = await asUser(user1, ['start', name], env);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal(await fetchPage(httpFwd), 'served by a rootless guest\n', 'resumed from RAM');
+
+      // 8. stop, then rm: no process, socket or file of the VM is left.
+      const stopped = await asUser(user1, ['stop', name], env);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.deepEqual(await processesOf(user1.name), [], 'no process once stopped');
+      assert.deepEqual(await readdir(runtime1), [], 'no socket or pid file once stopped');
+      const removed = await asUser(user1, ['rm', name], env);
       assert.equal(removed.code, 0, removed.stderr);
       assert.deepEqual(await processesOf(user1.name), []);
       assert.deepEqual(await readdir(join(dataDir1, 'vm')), []);

@@ -19,6 +19,23 @@ export class FakeRuntimeFiles implements RuntimeFiles {
     return Promise.resolve();
   }
 
+  /** VMs with a run dir (made by a start, removed with their run files). */
+  readonly runDirs = new Set<string>();
+
+  makeRunDir(uid: string): Promise<void> {
+    this.runDirs.add(uid);
+    return Promise.resolve();
+  }
+
+  listRunDirs(): Promise<string[]> {
+    return Promise.resolve([...this.runDirs]);
+  }
+
+  removeRunDir(uid: string): Promise<void> {
+    this.runDirs.delete(uid);
+    return Promise.resolve();
+  }
+
   listVMDirs(): Promise<string[]> {
     return Promise.resolve([...this.vmDirs]);
   }
@@ -63,6 +80,7 @@ export class FakeRuntimeFiles implements RuntimeFiles {
 
   removeRunFiles(uid: string): Promise<void> {
     this.runFilesRemoved.push(uid);
+    this.runDirs.delete(uid);
     return this.removeRunRecord(uid);
   }
 

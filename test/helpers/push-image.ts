@@ -49,7 +49,16 @@ export async function pushCraftedImage(
   tag: string,
   layers: readonly (readonly LayerEntry[])[],
 ): Promise<void> {
-  const tars = await Promise.all(layers.map((l) => tarOf(l)));
+  await pushLayerTars(host, repo, tag, await Promise.all(layers.map((l) => tarOf(l))));
+}
+
+/** Pushes an image whose layers are the given tarballs (gzipped here), as pushCraftedImage. */
+export async function pushLayerTars(
+  host: string,
+  repo: string,
+  tag: string,
+  tars: readonly Buffer[],
+): Promise<void> {
   const gz = tars.map((t) => gzipSync(t));
   const config = Buffer.from(
     JSON.stringify({

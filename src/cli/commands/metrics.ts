@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 export function metricsCommand(ctx: CliContext): Command {
   const metrics = new Command('metrics')
     .description(
-      "Print a running VM's Prometheus metrics (as its supervisor serves them on <dataDir>/vm/<uid>/prometheus.sock)",
+      "Print a running VM's Prometheus metrics (as its supervisor serves them on prometheus.sock in <dataDir>/vm/<uid>/, or in <runtimeDir>/<uid>/ without root)",
     )
     .argument('<vm>', 'name, ID, or a unique prefix of either')
     .action(async (vm: string, _o: unknown, cmd: Command) => {

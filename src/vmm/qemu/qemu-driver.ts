@@ -140,7 +140,10 @@ export class QemuDriver implements VMMDriver {
       const qemuVersion = versionOf(greeting);
       if (restore !== undefined && saved !== undefined) {
         checkBinding(saved.sidecar.binding, { hypervisorVersion: qemuVersion }, label, restore);
-        await migrateFromFile(client, restore, saved.stream, { label });
+        await migrateFromFile(client, restore, saved.stream, {
+          label,
+          socketDir: dirname(p.controlSocket),
+        });
         await client.cont();
       }
       const status = await client.queryStatus();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,28 @@ test('migrateToFile: lifts the bandwidth cap, migrates to a private socket, poll
     const uri = String((qemu.args.migrate as { uri: string }).uri);
     assert.match(uri, /^unix:.*ignite-state-.*\/migration\.sock$/);
     await assert.rejects(readFile(uri.slice('unix:'.length)), { code: 'ENOENT' });
+    client.close();
+  });
+});
+
+test('migrateToFile with a socket dir: the socket is made there and removed, the dir kept', async () => {
+  await withDir(async (dir) => {
+    const stream = randomBytes(4096);
+    const qemu = savingQemu(stream, 'completed');
+    const { client } = await QMPClient.open(qemu.client, 'vm "t"');
+    const runDir = join(dir, 'run');
+    await mkdir(runDir, { mode: 0o700 });
+    await writeFile(join(runDir, 'control.sock'), '');
+    const digest = await migrateToFile(client, join(dir, 'state.partial'), {
+      label: 'vm "t"',
+      socketDir: runDir,
+    });
+    assert.equal(digest.size, stream.length);
+    assert.equal(
+      String((qemu.args.migrate as { uri: string }).uri),
+      `unix:${join(runDir, 'migrate.sock')}`,
+    );
+    assert.deepEqual(await readdir(runDir), ['control.sock'], 'only the migration socket went');
     client.close();
   });
 });

@@ -28,6 +28,12 @@ const UNCAPPED_BYTES_PER_SECOND = 64 * 1024 * 1024 * 1024;
 export interface MigrationOptions {
   label: string;
   timeoutMs?: number;
+  /**
+   * A private (0700) directory for the migration's socket, `migrate.sock`: the VM's run dir, so
+   * that an ordinary user's sockets all stay in the user's runtime dir. Without it, a fresh
+   * directory under the system's temporary dir.
+   */
+  socketDir?: string;
 }
 
 /**
@@ -40,7 +46,7 @@ export async function migrateToFile(
   dest: string,
   options: MigrationOptions,
 ): Promise<FileDigest> {
-  const { dir, socketPath } = await privateSocketPath();
+  const { socketPath, release } = await privateSocketPath(options.socketDir);
   let server: Server | undefined;
   try {
     let written: Promise<FileDigest> | undefined;
@@ -60,7 +66,7 @@ export async function migrateToFile(
     return await written;
   } finally {
     server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await release();
   }
 }
 
@@ -76,7 +82,7 @@ export async function migrateFromFile(
   expected: StatePart,
   options: MigrationOptions,
 ): Promise<void> {
-  const { dir, socketPath } = await privateSocketPath();
+  const { socketPath, release } = await privateSocketPath(options.socketDir);
   let socket: Socket | undefined;
   try {
     await qmp.execute('migrate-incoming', { uri: `unix:${socketPath}` });
@@ -96,7 +102,7 @@ export async function migrateFromFile(
     if (loaded.status === 'rejected') throw loaded.reason;
   } finally {
     socket?.destroy();
-    await rm(dir, { recursive: true, force: true });
+    await release();
   }
 }
 
@@ -149,8 +155,21 @@ async function waitForMigration(
   }
 }
 
-/** A socket path in a fresh 0700 directory: short (sun_path is 108 bytes) and private. */
-async function privateSocketPath(): Promise<{ dir: string; socketPath: string }> {
+/**
+ * A socket path that fits sun_path (108 bytes) in a private directory: `socketDir` if given, else
+ * a fresh 0700 one. `release` removes what was made.
+ */
+async function privateSocketPath(
+  socketDir: string | undefined,
+): Promise<{ socketPath: string; release: () => Promise<void> }> {
+  if (socketDir !== undefined) {
+    const socketPath = join(socketDir, 'migrate.sock');
+    await rm(socketPath, { force: true });
+    return { socketPath, release: () => rm(socketPath, { force: true }) };
+  }
   const dir = await mkdtemp(join(tmpdir(), 'ignite-state-'));
-  return { dir, socketPath: join(dir, 'migration.sock') };
+  return {
+    socketPath: join(dir, 'migration.sock'),
+    release: () => rm(dir, { recursive: true, force: true }),
+  };
 }

@@ -115,7 +115,10 @@ export class QemuVM implements RunningVM {
     const binding = await this.binding;
     await mkdir(dirname(file), { recursive: true });
     try {
-      const digest = await migrateToFile(this.qmp, partialPath(file), { label: this.label });
+      const digest = await migrateToFile(this.qmp, partialPath(file), {
+        label: this.label,
+        socketDir: dirname(this.config.paths.controlSocket),
+      });
       return await commitSavedState(file, {
         binding,
         parts: [{ suffix: '', ...digest }],
