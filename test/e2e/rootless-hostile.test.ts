@@ -36,7 +36,7 @@ test(
     assert.equal(process.getuid?.(), 0, 'the test makes a user and switches to it: run as root');
     await using reg = await startRegistry();
     await using rootData = await tempDataDir();
-    const user = await ensureUser(ROOTLESS_USERS[0]);
+    const user = await ensureUser(ROOTLESS_USERS[2]);
     const dataDir = join(user.home, '.local/share/ignite');
     await rm(dataDir, { recursive: true, force: true });
     const runtime = await runtimeDirOf(user);

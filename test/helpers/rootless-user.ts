@@ -14,8 +14,11 @@ export interface TestUser {
   home: string;
 }
 
-/** The ordinary users rootless tests run as: no sudo, no groups beyond their own. */
-export const ROOTLESS_USERS = ['ignite-rootless1', 'ignite-rootless2'] as const;
+/**
+ * The ordinary users rootless tests run as: no sudo, no groups beyond their own. Test files run
+ * in parallel, so each file has users of its own: the third is the hostile-layer test's.
+ */
+export const ROOTLESS_USERS = ['ignite-rootless1', 'ignite-rootless2', 'ignite-rootless3'] as const;
 
 /** The user `name`, made (with a home) if missing. */
 export async function ensureUser(name: string): Promise<TestUser> {
