@@ -1,3 +1,4 @@
+import { withAdminDirs } from './system/exec.js';
 import { fsVolumeFiles } from './system/fs-volume-files.js';
 import { CNINetwork } from './network/cni-network.js';
 import { HostNamedNetworks } from './network/host-named-networks.js';
@@ -45,6 +46,8 @@ export function createServices(
   log: LogTarget,
   signals: ProgramIO['signals'],
 ): Services {
+  // Once per process, before any tool runs; supervisors and tools inherit it.
+  process.env['PATH'] = withAdminDirs(process.env['PATH']);
   const layout = new DataLayout(config.dataDir, config.vmRunDir);
   const logger = createLogger({
     level: config.logLevel,

@@ -114,6 +114,18 @@ export function findProgram(
   return undefined;
 }
 
+/** Where Debian keeps administration tools that an ordinary user may run as well. */
+const ADMIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/**
+ * `path` with the administration directories after its own: an ordinary user's PATH lacks them,
+ * yet debugfs and mkfs.ext4, which a rootless import and root disk need, live there.
+ */
+export function withAdminDirs(path: string | undefined): string {
+  const dirs = (path ?? '').split(':').filter((d) => d !== '');
+  return [...dirs, ...ADMIN_DIRS.filter((d) => !dirs.includes(d))].join(':');
+}
+
 /** Whether `file` can be found on PATH (or is an executable path). */
 export function hasProgram(file: string): boolean {
   return findProgram(file) !== undefined;

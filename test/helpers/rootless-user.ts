@@ -36,6 +36,12 @@ export async function runtimeDirOf(user: TestUser): Promise<string> {
   return dir;
 }
 
+/**
+ * Debian's PATH for an ordinary user's login (login.defs ENV_PATH): no sbin directories, where
+ * tools such as debugfs and mkfs.ext4 live.
+ */
+const USER_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games';
+
 /** The built CLI as `user`, with only the environment a login would give plus `env`. */
 export function asUser(
   user: Pick<TestUser, 'name' | 'home'>,
@@ -48,7 +54,7 @@ export function asUser(
   );
   return runProgram(
     'runuser',
-    ['-u', user.name, '--', 'env', '-i', `PATH=${process.env['PATH'] ?? ''}`, ...vars].concat([
+    ['-u', user.name, '--', 'env', '-i', `PATH=${USER_PATH}`, ...vars].concat([
       process.execPath,
       IGNITE_BIN,
       ...args,
