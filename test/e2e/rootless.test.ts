@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -349,8 +349,41 @@ test(
       assert.deepEqual(await processesOf(user1.name), []);
       assert.deepEqual(await readdir(join(dataDir1, 'vm')), []);
       assert.deepEqual(await readdir(runtime1), []);
+
+      // 9. Manifests as the user: --config, and gitops from a repository of the user's.
+      const manifest = (vm: string) =>
+        `apiVersion: ignite.weave.works/v1alpha1\nkind: VM\nmetadata:\n  name: ${vm}\nspec:\n  image:\n    ociClaim:\n      ref: ${busybox}\n  memory: 64MB\n`;
+      await writeFile(join(work, 'vm.yaml'), manifest(`${name}-cfg`));
+      await chmod(join(work, 'vm.yaml'), 0o644);
+      const fromConfig = await asUser(user1, ['create', '--config', join(work, 'vm.yaml')], env);
+      assert.equal(fromConfig.code, 0, fromConfig.stderr);
+      const repo = join(user1.home, 'manifests');
+      await rm(repo, { recursive: true, force: true });
+      await mkdir(repo);
+      await writeFile(join(repo, 'vm.yaml'), manifest(`${name}-git`));
+      const git = (args: string[]) =>
+        runProgram('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {});
+      for (const args of [
+        ['init', '-q', '-b', 'main'],
+        ['add', '.'],
+        ['commit', '-qm', 'vm'],
+      ])
+        assert.equal((await git(args)).code, 0);
+      await runProgram('chown', ['-R', `${user1.uid}:${user1.uid}`, repo], {});
+      const gitops = await asUser(user1, ['gitops', '--once', `file://${repo}`], env);
+      assert.equal(gitops.code, 0, gitops.stderr);
+      assert.match(gitops.stdout, new RegExp(`${name}-git\\s+created`));
+      const listed = (await asUser(user1, ['ps', '-a'], env)).stdout;
+      for (const vm of [`${name}-cfg`, `${name}-git`]) assert.match(listed, new RegExp(vm));
+      const cleared = await asUser(user1, ['rm', '-f', `${name}-cfg`, `${name}-git`], env);
+      assert.equal(cleared.code, 0, cleared.stderr);
+      assert.deepEqual(await processesOf(user1.name), []);
+      assert.deepEqual(await readdir(join(dataDir1, 'vm')), []);
+      await rm(repo, { recursive: true, force: true });
     } finally {
-      await asUser(user1, ['rm', '-f', name], env).catch(() => undefined);
+      await asUser(user1, ['rm', '-f', name, `${name}-cfg`, `${name}-git`], env).catch(
+        () => undefined,
+      );
       await ignite(['rm', '-f', `${name}-root`], { env: t.env }).catch(() => undefined);
       await rm(work, { recursive: true, force: true });
       await rm(runtime1, { recursive: true, force: true });
