@@ -14,7 +14,7 @@ import { FENCE_DEADLINE_ENV } from './fleet-fencing.js';
 import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { networkTargetsOf } from './vm-network-target.js';
-import { checkVolumeConflicts, volumeDevices } from './vm-volumes.js';
+import { checkVolumeConflicts, recoverReadOnlyVolumes, volumeDevices } from './vm-volumes.js';
 import { namedVolumes } from './vm-storage.js';
 
 export type SuperviseServices = Pick<
@@ -30,6 +30,7 @@ export type SuperviseServices = Pick<
   | 'namedNetworks'
   | 'vmms'
   | 'vmMetrics'
+  | 'volumeFiles'
   | 'signals'
   | 'requests'
   | 'stateFiles'
@@ -182,7 +183,7 @@ export async function superviseVM(
     const { hv, run, recorded } =
       namedVolumes(vm.spec.storage).length > 0
         ? await s.runtimeFiles.withVolumeLock(async () => {
-            await checkVolumeConflicts(s, vm, uid);
+            await recoverReadOnlyVolumes(s, vm, await checkVolumeConflicts(s, vm, uid));
             return boot();
           })
         : await boot();

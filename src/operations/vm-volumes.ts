@@ -72,23 +72,49 @@ export async function volumeDevices(
 
 /**
  * Refuses to run `vm` while another running VM holds one of its named volumes, unless both
- * mount it read-only. `except` is left out (the VM itself).
+ * mount it read-only. `except` is left out (the VM itself). Returns the named volumes other
+ * running VMs hold.
  */
 export async function checkVolumeConflicts(
   s: Pick<Services, 'client' | 'processes'>,
   vm: VM,
   except?: string,
-): Promise<void> {
+): Promise<Set<string>> {
+  const held = new Set<string>();
   const mine = namedVolumes(vm.spec.storage);
-  if (mine.length === 0) return;
+  if (mine.length === 0) return held;
   for (const other of await s.client.vms.list()) {
     if (other.metadata.uid === except || !isVMRunning(s, other)) continue;
-    const volume = volumeConflict(mine, namedVolumes(other.spec.storage));
+    const theirs = namedVolumes(other.spec.storage);
+    for (const t of theirs) held.add(t.volume);
+    const volume = volumeConflict(mine, theirs);
     if (volume !== undefined) {
       throw failedPrecondition(
         `${vmLabel(vm)}: volume "${volume}" is attached to running vm "${other.metadata.name}"`,
         { hint: 'a volume is shared between running VMs only when all mount it read-only (:ro)' },
       );
     }
+  }
+  return held;
+}
+
+/**
+ * Replays the journal of each ext4 volume `vm` mounts read-only that no other running VM holds
+ * (`held`): its read-only device could not, and a VM killed while writing leaves one to replay.
+ * Run under the host's volume lock, so no VM attaches the volume meanwhile.
+ */
+export async function recoverReadOnlyVolumes(
+  s: Pick<Services, 'client' | 'layout' | 'volumeFiles'>,
+  vm: VM,
+  held: ReadonlySet<string>,
+): Promise<void> {
+  for (const m of namedVolumes(vm.spec.storage)) {
+    if (!m.readOnly || held.has(m.volume)) continue;
+    const vol = await s.client.volumes.tryFind(m.volume);
+    if (vol === undefined || vol.metadata.name !== m.volume || vol.spec.format === 'raw') continue;
+    await s.volumeFiles.recover(
+      s.layout.volumeFile(vol.metadata.uid),
+      `${vmLabel(vm)}: volume "${m.volume}"`,
+    );
   }
 }

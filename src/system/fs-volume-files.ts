@@ -1,7 +1,7 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { AppError, toAppError } from '../errors.js';
-import { run } from './exec.js';
+import { AppError, failedPrecondition, toAppError } from '../errors.js';
+import { run, runUnchecked } from './exec.js';
 import type { VolumeFiles } from './volume-files.js';
 
 /** Volume files on the host's filesystem, formatted with e2fsprogs' mkfs.ext4. */
@@ -23,6 +23,15 @@ export const fsVolumeFiles: VolumeFiles = {
         throw new AppError(err.code, `${label}: ${err.message}`, { cause: err });
       throw toAppError(err, label);
     }
+  },
+  async recover(path, label) {
+    // 0: clean, 1: errors fixed; 4 and up: problems a preen must not fix alone.
+    const r = await runUnchecked('e2fsck', ['-p', path]);
+    if (r.exitCode >= 4)
+      throw failedPrecondition(
+        `${label}: its filesystem needs repair (e2fsck exit ${r.exitCode}): ${r.stdout.trim().split('\n').pop() ?? ''}`,
+        { hint: `stop the VMs that use it, then run: e2fsck -f ${path}` },
+      );
   },
   removeDir: (dir) => rm(dir, { recursive: true, force: true }),
 };

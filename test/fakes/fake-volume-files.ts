@@ -14,6 +14,13 @@ export class FakeVolumeFiles implements VolumeFiles {
     return Promise.resolve();
   }
 
+  readonly recovered: string[] = [];
+
+  recover(path: string): Promise<void> {
+    this.recovered.push(path);
+    return Promise.resolve();
+  }
+
   removeDir(dir: string): Promise<void> {
     this.removed.push(dir);
     for (const p of [...this.files.keys()]) if (p.startsWith(`${dir}/`)) this.files.delete(p);
