@@ -9,6 +9,7 @@ import {
 } from '../../operations/networks.js';
 import type { CliContext } from '../context.js';
 import { formatData, formatTable, parseOutput } from '../output/format.js';
+import { listOutput, listSubcommand, type ListOptions } from '../output/list-output.js';
 
 /** `ignite network`: create, list, inspect and remove named networks. */
 export function networkCommand(ctx: CliContext): Command {
@@ -41,11 +42,9 @@ export function networkCommand(ctx: CliContext): Command {
       ),
   );
   group.addCommand(
-    new Command('ls')
-      .aliases(['list'])
-      .description('List networks, the default one included')
-      .option('-o, --output <format>', 'table, json or yaml', 'table')
-      .action((opts: { output: string }, cmd: Command) => listNetworks(ctx, cmd, opts)),
+    listSubcommand('List networks, the default one included in the table', (opts, cmd) =>
+      listNetworks(ctx, cmd, opts),
+    ),
   );
   group.addCommand(
     new Command('inspect')
@@ -72,34 +71,25 @@ export function networkCommand(ctx: CliContext): Command {
   return group;
 }
 
-async function listNetworks(
-  ctx: CliContext,
-  cmd: Command,
-  opts: { output: string },
-): Promise<void> {
+async function listNetworks(ctx: CliContext, cmd: Command, opts: ListOptions): Promise<void> {
   const deps = await ctx.localServices(cmd, 'networks');
-  const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const nets = await deps.client.networks.list();
   nets.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
-  if (format === 'json' || format === 'yaml')
-    return ctx.out(
-      formatData(
-        nets.map((n) => toPlain(n)),
-        format,
-      ),
-    );
-  const vms = await deps.client.vms.list();
-  const rows = [
-    [DEFAULT_NETWORK_NAME, '10.61.0.0/16', '10.61.0.1', 'ignite0', 'true', 'false', ''],
-    ...nets.map((n) => [
-      n.metadata.name,
-      n.spec.subnet,
-      n.spec.gateway ?? '',
-      n.status.bridge ?? '',
-      String(n.spec.nat ?? true),
-      String(n.spec.isolated ?? false),
-      String(vmsOn(vms, n.metadata.name).length),
-    ]),
-  ];
-  ctx.out(formatTable(['NAME', 'SUBNET', 'GATEWAY', 'BRIDGE', 'NAT', 'ISOLATED', 'VMS'], rows));
+  const table = async () => {
+    const vms = await deps.client.vms.list();
+    const rows = [
+      [DEFAULT_NETWORK_NAME, '10.61.0.0/16', '10.61.0.1', 'ignite0', 'true', 'false', ''],
+      ...nets.map((n) => [
+        n.metadata.name,
+        n.spec.subnet,
+        n.spec.gateway ?? '',
+        n.status.bridge ?? '',
+        String(n.spec.nat ?? true),
+        String(n.spec.isolated ?? false),
+        String(vmsOn(vms, n.metadata.name).length),
+      ]),
+    ];
+    return formatTable(['NAME', 'SUBNET', 'GATEWAY', 'BRIDGE', 'NAT', 'ISOLATED', 'VMS'], rows);
+  };
+  ctx.out(await listOutput(nets, { quiet: ctx.globals(cmd).quiet, output: opts.output }, table));
 }

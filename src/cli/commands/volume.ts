@@ -1,10 +1,11 @@
 import { Command } from 'commander';
-import { compareText, Size, toPlain, VolumeFormatSchema } from '../../api/index.js';
+import { compareText, Size, VolumeFormatSchema } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { createVolume, removeVolume, volumeUsers } from '../../operations/volumes.js';
 import type { CliContext } from '../context.js';
 import { localInspectCommand } from './inspect.js';
-import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
+import { ago, formatTable } from '../output/format.js';
+import { listOutput, listSubcommand, type ListOptions } from '../output/list-output.js';
 
 /** `ignite volume`: create, list, inspect and remove named volumes. */
 export function volumeCommand(ctx: CliContext): Command {
@@ -39,15 +40,9 @@ export function volumeCommand(ctx: CliContext): Command {
       }),
   );
   group.addCommand(
-    new Command('ls')
-      .aliases(['list'])
-      .description('List named volumes and the VMs that use them')
-      .option(
-        '-o, --output <format>',
-        'table, json, yaml, or a {{template}} applied to each',
-        'table',
-      )
-      .action((opts: { output: string }, cmd: Command) => listVolumes(ctx, cmd, opts)),
+    listSubcommand('List named volumes and the VMs that use them', (opts, cmd) =>
+      listVolumes(ctx, cmd, opts),
+    ),
   );
   group.addCommand(localInspectCommand(ctx, 'Volume'));
   group.addCommand(
@@ -64,32 +59,24 @@ export function volumeCommand(ctx: CliContext): Command {
   return group;
 }
 
-async function listVolumes(ctx: CliContext, cmd: Command, opts: { output: string }): Promise<void> {
-  const g = ctx.globals(cmd);
+async function listVolumes(ctx: CliContext, cmd: Command, opts: ListOptions): Promise<void> {
   const deps = await ctx.localServices(cmd, 'volumes');
-  const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
   const objs = await deps.client.volumes.list();
   objs.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
-  if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid}\n`).join(''));
-  if (typeof format === 'object') return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
-  if (format === 'json' || format === 'yaml')
-    return ctx.out(
-      formatData(
-        objs.map((o) => toPlain(o)),
-        format,
-      ),
-    );
-  const vms = await deps.client.vms.list();
-  const now = deps.clock.now();
-  const rows = objs.map((o) => [
-    o.metadata.uid,
-    o.metadata.name,
-    o.spec.size.toHuman(),
-    o.spec.format ?? 'ext4',
-    volumeUsers(vms, o.metadata.name)
-      .map((v) => v.metadata.name)
-      .join(','),
-    o.metadata.created ? ago(new Date(o.metadata.created), now) : '',
-  ]);
-  ctx.out(formatTable(['VOLUME ID', 'NAME', 'SIZE', 'FORMAT', 'VMS', 'CREATED'], rows));
+  const table = async () => {
+    const vms = await deps.client.vms.list();
+    const now = deps.clock.now();
+    const rows = objs.map((o) => [
+      o.metadata.uid,
+      o.metadata.name,
+      o.spec.size.toHuman(),
+      o.spec.format ?? 'ext4',
+      volumeUsers(vms, o.metadata.name)
+        .map((v) => v.metadata.name)
+        .join(','),
+      o.metadata.created ? ago(new Date(o.metadata.created), now) : '',
+    ]);
+    return formatTable(['VOLUME ID', 'NAME', 'SIZE', 'FORMAT', 'VMS', 'CREATED'], rows);
+  };
+  ctx.out(await listOutput(objs, { quiet: ctx.globals(cmd).quiet, output: opts.output }, table));
 }
