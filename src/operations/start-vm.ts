@@ -113,7 +113,7 @@ async function startUnlocked(
         : `see ignite logs --spawn ${name}`;
       throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, { hint });
     }
-    await s.clock.sleep(100);
+    await s.clock.sleep(25);
   }
   throw unavailable(
     `${vmLabel(vm)}: did not report running within ${Math.round(timeoutMs / 1000)} s`,

@@ -6,8 +6,9 @@ import { connectWhenReady, killNow, spawnHypervisor } from '../hypervisor-proces
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import {
-  bindingFor,
+  bindingWith,
   checkBinding,
+  kernelDigestFor,
   readSavedState,
   type StatePart,
   type StateSidecar,
@@ -171,9 +172,10 @@ export class QemuDriver implements VMMDriver {
       throw failedPrecondition(`${label}: saved state ${file}: not a state QEMU wrote`);
     }
     // QEMU's own version is checked once its greeting tells it.
-    const expected = await bindingFor(
+    const expected = bindingWith(
       config,
       qemuBindingFacts(accel, saved.binding.hypervisorVersion),
+      await kernelDigestFor(config.kernel.vmlinuxPath, saved),
     );
     checkBinding(saved.binding, expected, label, file);
     return { sidecar: saved, stream };
