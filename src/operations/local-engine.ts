@@ -16,7 +16,7 @@ import { replaceVM } from './replace-vm.js';
 import { runVM } from './run-vm.js';
 import type { Services } from './services.js';
 import { createSnapshot, removeSnapshot } from './snapshots.js';
-import { startVM } from './start-vm.js';
+import { startVMAhead } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
 import { refreshVMState } from './vm-state.js';
 
@@ -30,7 +30,7 @@ export function localEngine(s: Services): Engine {
     },
     findVM: async (query) => refreshVMState(s, await s.client.vms.find(query)),
     createVM: (manifest, options = {}) => createOrRun(s, { manifest }, options),
-    startVM: (query, options = {}) => startVM(s, query, options),
+    startVM: (query, options = {}) => startVMAhead(s, query, options),
     stopVM: (query, options) => stopVM(s, query, options),
     removeVM: (query, options) => removeVM(s, query, options),
     replaceVM: (query, manifest) => replaceVM(s, query, manifest),
