@@ -136,10 +136,9 @@ const scenarios: Scenario[] = [
     want: [['db', 'deleted']],
     check: async (s, before) => {
       const spawnPid = before.get('db')?.status.runtime?.spawnPid ?? 0;
-      // Told to go when it was started ahead (SIGUSR2), then to power the guest off.
       assert.deepEqual(
         s.processes.signals.filter((x) => x.pid === spawnPid).map((x) => x.signal),
-        ['SIGUSR2', 'SIGTERM'],
+        ['SIGUSR2', 'SIGTERM'], // told to go (it was started ahead), then to power off
       );
       assert.equal((await byName(s)).size, 0);
     },

@@ -218,10 +218,7 @@ async function createFromFlags(
   return (await ctx.engine(cmd)).createVM(manifest, options);
 }
 
-/**
- * A clone, made where the snapshot is (here, or by the daemon named by --host or IGNITE_HOST):
- * its manifest has the snapshot's image unless the flags name one, which must be the same.
- */
+/** A clone, made where the snapshot is (here, or by the daemon --host or IGNITE_HOST names). */
 async function cloneFromFlags(
   ctx: CliContext,
   cmd: Command,
