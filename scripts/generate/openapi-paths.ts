@@ -265,6 +265,66 @@ function collection(plural: string, kind: string, tag: string): Record<string, S
   };
 }
 
+/** Snapshots: list, create of a running VM, get, delete, and a clone of one. */
+function snapshots(): Record<string, Schema> {
+  const tag = 'snapshots';
+  const one = `${API_BASE}/snapshots/{name}`;
+  return {
+    [`${API_BASE}/snapshots`]: {
+      get: op({
+        id: 'listSnapshots',
+        tag,
+        summary: 'List Snapshots, oldest first',
+        ok: [200, 'The Snapshots.', { 'application/json': ref('SnapshotList') }],
+        errors: [],
+      }),
+      post: op({
+        id: 'createSnapshot',
+        tag,
+        summary: 'Snapshot a running VM, as `ignite snapshot create`',
+        description:
+          'Pauses the VM, freezes its disk and saves its memory and devices, then lets it go on (or with `stop`, ends it: its next start resumes the snapshot). Answers once the state is saved.',
+        body: { schema: ref('SnapshotRequest'), required: true },
+        ok: [201, 'The stored Snapshot.', { 'application/json': ref('Snapshot') }],
+        errors: [400, 404, 409, 503],
+      }),
+    },
+    [one]: {
+      parameters: [NAME_PARAM],
+      get: op({
+        id: 'getSnapshot',
+        tag,
+        summary: 'Get a Snapshot',
+        ok: [200, 'The Snapshot.', { 'application/json': ref('Snapshot') }],
+        errors: [400, 404],
+      }),
+      delete: op({
+        id: 'deleteSnapshot',
+        tag,
+        summary: 'Delete a Snapshot and its files',
+        description: 'Refused (409) while a VM or snapshot sits on its disk, unless `force`.',
+        query: [['force', bool, 'Remove it even so: what sits on it can no longer start.']],
+        ok: [200, 'Deleted.', { 'application/json': ref('Status') }],
+        errors: [400, 404, 409],
+      }),
+    },
+    [`${one}/clone`]: {
+      parameters: [NAME_PARAM],
+      post: op({
+        id: 'cloneSnapshot',
+        tag,
+        summary: 'Create a VM from a Snapshot, as `ignite run --from-snapshot`',
+        description:
+          "The manifest gives the clone's name, labels, network mode and ports; its image must be the snapshot's, and its kernel, vCPUs and memory default to the snapshot's. Its first start resumes the snapshot instead of booting.",
+        query: [['start', bool, 'Start it too, as `ignite run`; answers once it runs.']],
+        body: { schema: ref('VM'), required: true, yaml: true },
+        ok: [201, 'The stored VM.', { 'application/json': ref('VM') }],
+        errors: [400, 403, 404, 409, 503],
+      }),
+    },
+  };
+}
+
 function system(): Record<string, Schema> {
   return {
     [`${API_BASE}/events`]: {
@@ -346,6 +406,7 @@ export function buildPaths(): { paths: Record<string, Schema>; responses: Record
       ...collection('vms', 'VM', 'vms'),
       ...collection('images', 'Image', 'images'),
       ...collection('kernels', 'Kernel', 'kernels'),
+      ...snapshots(),
       ...system(),
     },
     responses: {

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { createServices } from '../composition.js';
 import { invalidArgument } from '../errors.js';
 import type { VMDefaults } from '../api/index.js';
-import type { Engine } from '../operations/engine.js';
+import type { Engine, SnapshotEngine } from '../operations/engine.js';
 import { FleetEngine } from '../operations/fleet-engine.js';
-import { localEngine } from '../operations/local-engine.js';
+import { localEngine, localSnapshotEngine } from '../operations/local-engine.js';
 import type { Services } from '../operations/services.js';
 import {
   connectionTo,
@@ -166,6 +166,17 @@ export class CliContext {
       vmDefaults: this.vmDefaults(cmd),
       createTimeoutMs: FLEET_CREATE_TIMEOUT_MS,
     });
+  }
+
+  /**
+   * Where the snapshot commands go: the daemon named by --host or IGNITE_HOST, else this host's
+   * data dir (snapshots stay on their VM's host, also in a fleet).
+   */
+  async snapshots(cmd: Command): Promise<SnapshotEngine> {
+    const daemon = await this.daemon(cmd);
+    return daemon !== undefined
+      ? new RemoteEngine(daemon)
+      : localSnapshotEngine(this.services(cmd));
   }
 
   /**

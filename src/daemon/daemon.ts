@@ -23,6 +23,7 @@ import { Router } from './router.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { systemRoutes } from './routes/system.js';
 import { eventRoutes } from './routes/watch.js';
+import { snapshotRoutes } from './routes/snapshots.js';
 import { vmRoutes } from './routes/vms.js';
 import { UIFiles } from './ui-files.js';
 
@@ -80,6 +81,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     const router = new Router();
     vmRoutes(router, d);
     artifactRoutes(router, d);
+    snapshotRoutes(router, d);
     systemRoutes(router, d);
     eventRoutes(router, d);
     await adopt(s, o.fleetHost?.name);

@@ -50,11 +50,17 @@ export async function cloneSource(
     throw failedPrecondition(`${label}: has no saved state to start from`, {
       hint: 'take a new snapshot of the VM',
     });
-  if (options.image !== undefined && normalizeImageRef(options.image) !== snap.spec.image)
-    throw invalidArgument(`${label}: its image is ${snap.spec.image}, not ${options.image}`, {
+  const m = options.manifest?.spec;
+  const image = options.image ?? m?.image.ociClaim.ref;
+  if (image !== undefined && normalizeImageRef(image) !== snap.spec.image)
+    throw invalidArgument(`${label}: its image is ${snap.spec.image}, not ${image}`, {
       hint: 'leave the image out with --from-snapshot',
     });
-  if ((options.copyFiles?.length ?? 0) > 0 || (options.ssh !== undefined && options.ssh !== false))
+  const ssh = options.ssh ?? m?.ssh;
+  if (
+    (options.copyFiles?.length ?? 0) + (m?.copyFiles?.length ?? 0) > 0 ||
+    (ssh !== undefined && ssh !== false)
+  )
     throw invalidArgument(
       `${label}: a clone's disk is the snapshot's; --copy-files and --ssh cannot write into it`,
     );
@@ -74,8 +80,8 @@ export async function cloneSource(
       ...options,
       image: snap.spec.image,
       kernelImage: snap.spec.kernel,
-      cpus: options.cpus ?? snap.spec.cpus,
-      memory: options.memory ?? snap.spec.memory,
+      cpus: options.cpus ?? m?.cpus ?? snap.spec.cpus,
+      memory: options.memory ?? m?.memory ?? snap.spec.memory,
       vmm: snap.spec.vmm,
     },
     disk: files.disk,

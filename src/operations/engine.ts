@@ -1,4 +1,4 @@
-import type { StoredImage, StoredKernel, StoredVM, VM } from '../api/index.js';
+import type { StoredImage, StoredKernel, StoredSnapshot, StoredVM, VM } from '../api/index.js';
 import type { PullProgress } from '../image/index.js';
 import type { LogLevel } from '../system/logger.js';
 
@@ -95,3 +95,30 @@ export interface ArtifactEngine {
 }
 
 export type Engine = VMEngine & ArtifactEngine;
+
+export interface EngineSnapshotOptions {
+  /** The snapshot's name; default `<vm>-<n>`. */
+  name?: string;
+  /** End the VM once saved; its next start resumes from the snapshot. */
+  stop?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * The snapshot commands (docs/snapshots.md): on this host's data dir, or through an `ignited`
+ * (its `/snapshots` routes). Snapshots stay on the host of their VM.
+ */
+export interface SnapshotEngine {
+  /** Every snapshot, oldest first. */
+  listSnapshots(): Promise<StoredSnapshot[]>;
+  findSnapshot(query: string): Promise<StoredSnapshot>;
+  /** Snapshots the running VM `vm`; it goes on, or with `stop` ends. */
+  createSnapshot(vm: string, options?: EngineSnapshotOptions): Promise<StoredSnapshot>;
+  /** Refuses a snapshot a VM or snapshot sits on unless `force`; returns its UID. */
+  removeSnapshot(query: string, options: { force: boolean }): Promise<string>;
+  /**
+   * Creates a clone of snapshot `query` from `manifest` (its image is the snapshot's; its name,
+   * labels, network mode and ports are the manifest's), started with `options.start`.
+   */
+  cloneSnapshot(query: string, manifest: VM, options?: EngineCreateOptions): Promise<StoredVM>;
+}

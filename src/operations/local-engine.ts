@@ -1,13 +1,22 @@
 import { compareText } from '../api/index.js';
+import type { CreateVMOptions } from './build-vm.js';
 import { attachConsole, streamLogs } from './console.js';
 import { createVM } from './create-vm.js';
-import type { ArtifactKind, Engine, EngineImportOptions, StoredArtifact } from './engine.js';
+import type {
+  ArtifactKind,
+  Engine,
+  EngineCreateOptions,
+  EngineImportOptions,
+  SnapshotEngine,
+  StoredArtifact,
+} from './engine.js';
 import { removeImageOrKernel } from './remove-artifact.js';
 import { removeVM } from './remove-vm.js';
 import { replaceVM } from './replace-vm.js';
 import { runVM } from './run-vm.js';
 import type { Services } from './services.js';
-import { startVM } from './start-vm.js';
+import { createSnapshot, removeSnapshot } from './snapshots.js';
+import { startVMAhead } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
 import { refreshVMState } from './vm-state.js';
 
@@ -20,21 +29,8 @@ export function localEngine(s: Services): Engine {
       return vms.sort(byCreated);
     },
     findVM: async (query) => refreshVMState(s, await s.client.vms.find(query)),
-    createVM: (manifest, options = {}) =>
-      options.start === undefined
-        ? createVM(s, { manifest })
-        : runVM(
-            s,
-            { manifest },
-            {
-              startTimeoutMs: options.start.timeoutMs,
-              sshTimeoutMs: options.start.sshTimeoutMs,
-              ...(options.start.logLevel !== undefined
-                ? { spawnLogLevel: options.start.logLevel }
-                : {}),
-            },
-          ),
-    startVM: (query, options = {}) => startVM(s, query, options),
+    createVM: (manifest, options = {}) => createOrRun(s, { manifest }, options),
+    startVM: (query, options = {}) => startVMAhead(s, query, options),
     stopVM: (query, options) => stopVM(s, query, options),
     removeVM: (query, options) => removeVM(s, query, options),
     replaceVM: (query, manifest) => replaceVM(s, query, manifest),
@@ -75,6 +71,29 @@ export function localEngine(s: Services): Engine {
         removeVM: (vm) => removeVM(s, vm, { force: true }),
       }),
   };
+}
+
+/** The snapshot commands on this host's data dir. */
+export function localSnapshotEngine(s: Services): SnapshotEngine {
+  return {
+    listSnapshots: async () => (await s.client.snapshots.list()).sort(byCreated),
+    findSnapshot: (query) => s.client.snapshots.find(query),
+    createSnapshot: (vm, options = {}) => createSnapshot(s, vm, options),
+    removeSnapshot: (query, options) => removeSnapshot(s, query, options),
+    cloneSnapshot: (query, manifest, options = {}) =>
+      createOrRun(s, { manifest, fromSnapshot: query }, options),
+  };
+}
+
+/** `create`, or with `options.start` `run`. */
+function createOrRun(s: Services, given: CreateVMOptions, options: EngineCreateOptions) {
+  if (options.start === undefined) return createVM(s, given);
+  const { timeoutMs, sshTimeoutMs, logLevel } = options.start;
+  return runVM(s, given, {
+    startTimeoutMs: timeoutMs,
+    sshTimeoutMs,
+    ...(logLevel !== undefined ? { spawnLogLevel: logLevel } : {}),
+  });
 }
 
 function byCreated(

@@ -138,7 +138,7 @@ const scenarios: Scenario[] = [
       const spawnPid = before.get('db')?.status.runtime?.spawnPid ?? 0;
       assert.deepEqual(
         s.processes.signals.filter((x) => x.pid === spawnPid).map((x) => x.signal),
-        ['SIGTERM'],
+        ['SIGUSR2', 'SIGTERM'], // told to go (it was started ahead), then to power off
       );
       assert.equal((await byName(s)).size, 0);
     },

@@ -12,7 +12,7 @@ import {
 import { installSupervisor, type SupervisorBehaviour } from '../../test/fakes/fake-supervisor.js';
 import type { LogLevel } from '../system/logger.js';
 import { createVM } from './create-vm.js';
-import { lastError, startVM } from './start-vm.js';
+import { lastError, startVM, startVMAhead } from './start-vm.js';
 
 async function created(s: FakeServices, name = 'web'): Promise<StoredVM> {
   return createVM(s, { image: 'busybox', name, cpus: 2 });
@@ -201,4 +201,43 @@ test('lastError picks the message a person needs', () => {
     ['Error: boom', 'boom'],
   ];
   for (const [log, want] of cases) assert.equal(lastError(log), want);
+});
+
+test('startVMAhead starts the supervisor first, lets it go once the VM is recorded, and ends it when the start is refused or not needed', async (t) => {
+  await t.test('a stopped VM: one supervisor, started to wait, then told to go', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'supervises' });
+    await created(s);
+    const vm = await startVMAhead(s, 'web');
+    assert.equal(s.processes.spawned.length, 1);
+    const spawn = s.processes.spawned[0];
+    assert.ok(spawn?.args.includes('--wait-signal'));
+    assert.deepEqual(
+      s.processes.signals.map((x) => x.signal),
+      ['SIGUSR2'],
+    );
+    assert.equal(vm.status.state, 'Running');
+    assert.equal(vm.status.runtime?.spawnPid, spawn?.process.pid);
+  });
+  await t.test('a refused start: the supervisor started ahead is told to give up', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'supervises' });
+    const vm = await created(s);
+    s.runtimeFiles.rootDisks.delete(vm.metadata.uid);
+    await rejectsWith(startVMAhead(s, 'web'), 'FailedPrecondition', /its root disk is missing/);
+    assert.equal(s.processes.spawned.length, 1);
+    assert.deepEqual(s.processes.signals, [
+      { pid: s.processes.spawned[0]?.process.pid, signal: 'SIGTERM' },
+    ]);
+    assert.equal(s.drivers.qemu.started.length, 0, 'nothing booted');
+  });
+  await t.test('a running VM: no second supervisor', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'supervises' });
+    await created(s);
+    const first = await startVMAhead(s, 'web');
+    const again = await startVMAhead(s, 'web');
+    assert.equal(s.processes.spawned.length, 1);
+    assert.equal(again.status.runtime?.spawnPid, first.status.runtime?.spawnPid);
+  });
 });

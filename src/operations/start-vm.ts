@@ -60,7 +60,12 @@ async function startUnlocked(
 ): Promise<StoredVM> {
   let vm = await s.client.vms.get(uid);
   vm = await refreshVMState(s, vm);
+  // A supervisor started ahead for a start that does not happen is told to give up (SIGTERM).
+  const giveUp = () => {
+    if (options.prestarted !== undefined) s.processes.signal(options.prestarted.pid, 'SIGTERM');
+  };
   if (isVMRunning(s, vm)) {
+    giveUp();
     vm = await recordDesiredState(s, vm, 'Running');
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
@@ -68,14 +73,19 @@ async function startUnlocked(
   const by = options.by ?? 'user';
   vm = await recordDesiredState(s, vm, 'Running', { resetRestarts: by === 'user' });
   const paths = vmPaths(s, vm);
-  if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
-    throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {
-      hint: 'remove the VM and create it again',
-    });
+  try {
+    if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
+      throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {
+        hint: 'remove the VM and create it again',
+      });
+    }
+    requireRootForNetwork(vm, s.host.isRoot);
+    // Said here as what it is; the supervisor checks again under the volume lock.
+    await checkVolumeConflicts(s, vm, uid);
+  } catch (err) {
+    giveUp();
+    throw err;
   }
-  requireRootForNetwork(vm, s.host.isRoot);
-  // Said here as what it is; the supervisor checks again under the volume lock.
-  await checkVolumeConflicts(s, vm, uid);
   let proc: ProcessRef;
   const marker = uid;
   const prestarted = options.prestarted;
@@ -113,11 +123,32 @@ async function startUnlocked(
         : `see ignite logs --spawn ${name}`;
       throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, { hint });
     }
-    await s.clock.sleep(100);
+    await s.clock.sleep(25);
   }
   throw unavailable(
     `${vmLabel(vm)}: did not report running within ${Math.round(timeoutMs / 1000)} s`,
   );
+}
+
+/**
+ * startVM for a front end that waits for the VM, as the CLI's `start`: the supervisor is started
+ * first, with `--wait-signal`, and loads while startVM checks and records the VM, so its start-up
+ * (a Node process) overlaps that work instead of following it, as `run` does. A VM found running
+ * meanwhile, or a start refused, tells it to give up.
+ */
+export async function startVMAhead(
+  s: StartVMServices,
+  query: string,
+  options: Omit<StartVMOptions, 'prestarted'> = {},
+): Promise<StoredVM> {
+  const vm = await refreshVMState(s, await s.client.vms.find(query));
+  if (isVMRunning(s, vm)) return startVM(s, vm.metadata.uid, options);
+  const prestarted = await prestartSupervisor(s, vm.metadata.uid, {
+    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.by !== undefined ? { by: options.by } : {}),
+  });
+  return startVM(s, vm.metadata.uid, { ...options, prestarted });
 }
 
 /** The message of the last error line the supervisor logged (pino JSON lines), or its last line. */
@@ -163,12 +194,12 @@ function spawnArgs(
 export async function prestartSupervisor(
   s: Pick<Services, 'config' | 'layout' | 'client' | 'processes' | 'runtimeFiles' | 'spawnCommand'>,
   uid: string,
-  o: { logLevel?: LogLevel } = {},
+  o: { logLevel?: LogLevel; env?: NodeJS.ProcessEnv; by?: StartVMOptions['by'] } = {},
 ): Promise<ProcessRef & { abandon(): Promise<void> }> {
   await s.runtimeFiles.makeVMDir(uid);
   const proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, true, o), {
     logFile: s.layout.vm(uid).spawnLog,
-    env: s.config.env,
+    env: o.env !== undefined ? { ...s.config.env, ...o.env } : s.config.env,
   });
   return {
     ...proc,

@@ -112,6 +112,36 @@ export async function superviseVM(
     });
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     const volumes = await volumeDevices(s, vm);
+    // Installed as soon as the hypervisor runs, before the VM is recorded Running: a stop or kill
+    // sent once a start has returned is then always the user's, never taken for a death.
+    let stopping = false;
+    const onStopSignals = (hv: RunningVM): void => {
+      s.signals.on('SIGTERM', () => void gracefulStop('SIGTERM'));
+      s.signals.on('SIGINT', () => void gracefulStop('SIGINT'));
+      s.signals.on('SIGQUIT', () => {
+        asked = 'Killed';
+        log.info(`${label}: killing (SIGQUIT)`);
+        void hv.kill();
+      });
+      async function gracefulStop(sig: string): Promise<void> {
+        if (stopping) return;
+        stopping = true;
+        asked ??= 'Stopped';
+        log.info(`${label}: asking the guest to power off (${sig})`);
+        try {
+          await hv.shutdown();
+        } catch (err) {
+          log.warn({ err }, `${label}: graceful shutdown failed; killing`);
+          await hv.kill();
+          return;
+        }
+        const timer = setTimeout(() => {
+          log.warn(`${label}: did not power off in time; killing`);
+          void hv.kill();
+        }, options.stopTimeoutMs ?? 30_000);
+        void hv.exited.then(() => clearTimeout(timer));
+      }
+    };
     const startedAt = s.clock.now().getTime();
     const boot = async (): Promise<{
       hv: RunningVM;
@@ -147,6 +177,7 @@ export async function superviseVM(
         restoreFrom !== undefined ? { restoreFrom } : {},
       );
       const hv = running;
+      onStopSignals(hv);
       const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
       log.info(
         { pid: hv.pid, vmm: driver.name, ...(restoreFrom !== undefined ? { restoreSeconds } : {}) },
@@ -231,33 +262,6 @@ export async function superviseVM(
       log.warn({ err }, `${label}: requests not served: ${toAppError(err).message}`);
       return undefined;
     });
-
-    let stopping = false;
-    s.signals.on('SIGTERM', () => void gracefulStop('SIGTERM'));
-    s.signals.on('SIGINT', () => void gracefulStop('SIGINT'));
-    s.signals.on('SIGQUIT', () => {
-      asked = 'Killed';
-      log.info(`${label}: killing (SIGQUIT)`);
-      void hv.kill();
-    });
-    async function gracefulStop(sig: string): Promise<void> {
-      if (stopping) return;
-      stopping = true;
-      asked ??= 'Stopped';
-      log.info(`${label}: asking the guest to power off (${sig})`);
-      try {
-        await hv.shutdown();
-      } catch (err) {
-        log.warn({ err }, `${label}: graceful shutdown failed; killing`);
-        await hv.kill();
-        return;
-      }
-      const timer = setTimeout(() => {
-        log.warn(`${label}: did not power off in time; killing`);
-        void hv.kill();
-      }, options.stopTimeoutMs ?? 30_000);
-      void hv.exited.then(() => clearTimeout(timer));
-    }
 
     exit = await hv.exited;
     log.info({ code: exit.code, signal: exit.signal }, `${label}: hypervisor exited`);

@@ -8,6 +8,7 @@ import {
   type Stored,
   type StoredImage,
   type StoredKernel,
+  type StoredSnapshot,
   type StoredVM,
   type VM,
 } from '../api/index.js';
@@ -23,7 +24,8 @@ interface StoredArtifact {
   Kernel: StoredKernel;
 }
 
-const PATHS = { VM: 'vms', Image: 'images', Kernel: 'kernels' } as const;
+const PATHS = { VM: 'vms', Image: 'images', Kernel: 'kernels', Snapshot: 'snapshots' } as const;
+type ListedKind = keyof typeof PATHS;
 
 /** An object as the daemon sends it, checked against its kind's schema. */
 export function decodeStored<K extends Kind>(
@@ -56,7 +58,7 @@ const item = (query: string) => encodeURIComponent(query);
 export class RemoteEngine {
   constructor(private readonly client: DaemonClient) {}
 
-  private async list<K extends 'VM' | ArtifactKind>(kind: K): Promise<Stored<KindMap[K]>[]> {
+  private async list<K extends ListedKind>(kind: K): Promise<Stored<KindMap[K]>[]> {
     const list = await this.client.json<{ items?: unknown[] }>('GET', `/${PATHS[kind]}`);
     return (list.items ?? [])
       .map((o) => decodeStored(this.client.url, kind, o))
@@ -162,7 +164,42 @@ export class RemoteEngine {
     return this.remove(kind, query, options.force);
   }
 
-  private async remove(kind: 'VM' | ArtifactKind, query: string, force: boolean): Promise<string> {
+  async listSnapshots(): Promise<StoredSnapshot[]> {
+    return await this.list('Snapshot');
+  }
+
+  async findSnapshot(query: string): Promise<StoredSnapshot> {
+    return await this.one('Snapshot', 'GET', `/snapshots/${item(query)}`);
+  }
+
+  async createSnapshot(
+    vm: string,
+    options: { name?: string; stop?: boolean; timeoutMs?: number } = {},
+  ): Promise<StoredSnapshot> {
+    const body = {
+      vm,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.stop === true ? { stop: true } : {}),
+      ...timeout(options),
+    };
+    return await this.one('Snapshot', 'POST', '/snapshots', body);
+  }
+
+  removeSnapshot(query: string, options: { force: boolean }): Promise<string> {
+    return this.remove('Snapshot', query, options.force);
+  }
+
+  async cloneSnapshot(
+    query: string,
+    manifest: VM,
+    options: { start?: object } = {},
+  ): Promise<StoredVM> {
+    const started = options.start !== undefined ? { start: true } : undefined;
+    const path = `/snapshots/${item(query)}/clone`;
+    return (await this.one('VM', 'POST', path, toPlain(manifest), started)) as StoredVM;
+  }
+
+  private async remove(kind: ListedKind, query: string, force: boolean): Promise<string> {
     const status = await this.client.json<{ details?: { uid?: unknown } }>(
       'DELETE',
       `/${PATHS[kind]}/${item(query)}`,

@@ -29,6 +29,8 @@ export interface SpawnHypervisorOptions {
    * PID stays the hypervisor's). The VM's tap device lives there.
    */
   netns?: string;
+  /** Open files the hypervisor gets as fds 3, 4, … in this order (QEMU `-incoming fd:3`). */
+  extraFds?: readonly number[];
 }
 
 const TAIL_LINES = 8;
@@ -39,8 +41,12 @@ export async function spawnHypervisor(
   args: readonly string[],
   options: SpawnHypervisorOptions,
 ): Promise<HypervisorProcess> {
-  const stdio: StdioOptions =
-    options.stdio === 'console' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+  const stdio: StdioOptions = [
+    options.stdio === 'console' ? 'pipe' : 'ignore',
+    'pipe',
+    'pipe',
+    ...(options.extraFds ?? []),
+  ];
   const argv =
     options.netns === undefined
       ? [file, ...args]

@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import {
   bindingFor,
+  bindingWithKernelFile,
   checkBinding,
+  kernelDigestFor,
   commitSavedState,
   digestFile,
   partialPath,
@@ -107,6 +109,46 @@ test('bindingFor: takes the sizes and devices from the config and hashes the ker
       nics: 1,
       rootDiskFormat: 'qcow2',
     });
+  });
+});
+
+test('kernelDigestFor: the recorded digest while the vmlinux is unchanged; hashed again once it is written or replaced', async () => {
+  await withDir(async (dir) => {
+    const kernel = join(dir, 'vmlinux');
+    await writeFile(kernel, 'kernel bytes');
+    const config = {
+      vcpus: 1,
+      memoryMiB: 256,
+      kernel: { vmlinuxPath: kernel, cmdline: '' },
+      nics: [],
+      rootDisk: { path: '/d', format: 'qcow2' },
+    } as unknown as VMConfig;
+    const facts = { hypervisor: 'qemu', hypervisorVersion: '7', machine: 'm' } as const;
+    const { binding, kernelFile } = await bindingWithKernelFile(config, facts);
+    assert.ok(kernelFile, 'the identity is recorded');
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    assert.equal(binding.kernel.sha256, sha('kernel bytes'));
+    // A recorded digest that is not the file's shows that the file was not read.
+    const recorded = { size: 12, sha256: 'f'.repeat(64) };
+    const sidecar = {
+      version: 1 as const,
+      binding: { ...binding, kernel: recorded },
+      kernelFile,
+      parts: [],
+      created: '',
+      saveMs: 0,
+    };
+    assert.deepEqual(await kernelDigestFor(kernel, sidecar), recorded);
+    const { kernelFile: _omitted, ...withoutIdentity } = sidecar;
+    assert.equal((await kernelDigestFor(kernel, withoutIdentity)).sha256, sha('kernel bytes'));
+    // Written in place with bytes of the same size: its times change, so it is hashed.
+    await new Promise((r) => setTimeout(r, 5));
+    await writeFile(kernel, 'kernel BYTES');
+    assert.equal((await kernelDigestFor(kernel, sidecar)).sha256, sha('kernel BYTES'));
+    // Replaced by another file (another inode) with the first content.
+    await writeFile(join(dir, 'other'), 'kernel bytes');
+    await rename(join(dir, 'other'), kernel);
+    assert.equal((await kernelDigestFor(kernel, sidecar)).sha256, sha('kernel bytes'));
   });
 });
 

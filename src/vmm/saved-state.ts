@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { failedPrecondition } from '../errors.js';
+import { fileIdentity, sameIdentity, type FileIdentity } from './file-identity.js';
 import type { SavedStateInfo, VMConfig, VMMName } from './vmm-driver.js';
 
 /**
@@ -46,10 +47,17 @@ export interface StatePart extends FileDigest {
 export interface StateSidecar {
   version: 1;
   binding: StateBinding;
+  /**
+   * The vmlinux's identity when `binding.kernel` was hashed from it: a restore whose vmlinux
+   * still has it takes the recorded digest instead of hashing tens of MB again.
+   */
+  kernelFile?: FileIdentity;
   parts: StatePart[];
   created: string;
   saveMs: number;
 }
+
+export type { FileIdentity };
 
 export const SIDECAR_SUFFIX = '.json';
 const PARTIAL = '.partial';
@@ -95,11 +103,49 @@ export async function bindingFor(
   config: VMConfig,
   hypervisor: Pick<StateBinding, 'hypervisor' | 'hypervisorVersion' | 'machine'>,
 ): Promise<StateBinding> {
+  return bindingWith(config, hypervisor, await digestFile(config.kernel.vmlinuxPath));
+}
+
+/**
+ * bindingFor(), with the identity of the vmlinux it hashed (none when the file changed while it
+ * was read), for the sidecar's `kernelFile`.
+ */
+export async function bindingWithKernelFile(
+  config: VMConfig,
+  hypervisor: Pick<StateBinding, 'hypervisor' | 'hypervisorVersion' | 'machine'>,
+): Promise<{ binding: StateBinding; kernelFile?: FileIdentity }> {
+  const path = config.kernel.vmlinuxPath;
+  const before = await fileIdentity(path);
+  const digest = await digestFile(path);
+  const after = await fileIdentity(path);
+  return {
+    binding: bindingWith(config, hypervisor, digest),
+    ...(sameIdentity(before, after) ? { kernelFile: after } : {}),
+  };
+}
+
+/**
+ * The digest of the vmlinux at `path` to check a saved state's binding with: the recorded one
+ * when the file still has the identity recorded with it (`kernelFile`), else hashed now.
+ */
+export async function kernelDigestFor(path: string, saved: StateSidecar): Promise<FileDigest> {
+  const recorded = saved.kernelFile;
+  if (recorded !== undefined && sameIdentity(recorded, await fileIdentity(path)))
+    return saved.binding.kernel;
+  return digestFile(path);
+}
+
+/** bindingFor() with the kernel's digest given. */
+export function bindingWith(
+  config: VMConfig,
+  hypervisor: Pick<StateBinding, 'hypervisor' | 'hypervisorVersion' | 'machine'>,
+  kernel: FileDigest,
+): StateBinding {
   return {
     ...hypervisor,
     vcpus: config.vcpus,
     memoryMiB: config.memoryMiB,
-    kernel: await digestFile(config.kernel.vmlinuxPath),
+    kernel,
     nics: config.nics.length,
     rootDiskFormat: config.rootDisk.format,
   };

@@ -271,6 +271,28 @@ test(
       );
     }
 
+    // Randomness (docs/snapshots.md): each clone's virtio-rng is fed by the host's /dev/urandom,
+    // so past the first read (the bytes its driver had buffered before the snapshot, the same in
+    // every clone) /dev/hwrng gives each its own. Its kernel mixes them into its pool and reseeds
+    // from it at its next reseed: the snapshot was taken a few seconds after boot, when that is
+    // due every half-uptime, so 8 s of the clone's time later their /dev/urandom differ.
+    const drawn: { hw: string; urandom: string }[] = [];
+    for (const dir of dirs) {
+      const log = join(dir, 'console.log');
+      await waitForText(log, new RegExp(`^tick-${atSnapshot + 8}\\r?$`, 'm'), 60_000);
+      await typeOnConsole(
+        join(dir, 'console.sock'),
+        'head -c 8 /dev/hwrng >/dev/null; echo RNG-$(cat /sys/class/misc/hw_random/rng_current)-HW-$(head -c 8 /dev/hwrng | od -An -tx1 | tr -d " \\n")-UR-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n")',
+      );
+      const m = /^RNG-(\S+)-HW-([0-9a-f]{16})-UR-([0-9a-f]{32})\r?$/m.exec(
+        await waitForText(log, /^RNG-\S+-HW-[0-9a-f]{16}-UR-[0-9a-f]{32}\r?$/m, 30_000),
+      );
+      assert.equal(m?.[1], 'virtio_rng.0', 'the clone reads the host through virtio-rng');
+      drawn.push({ hw: m?.[2] ?? '', urandom: m?.[3] ?? '' });
+    }
+    assert.notEqual(drawn[0]?.hw, drawn[1]?.hw, 'each clone reads its own host bytes');
+    assert.notEqual(drawn[0]?.urandom, drawn[1]?.urandom, 'the clones draw different randomness');
+
     // snapshot create --stop: the source stops, and its next start resumes that state.
     const stopAt = lastTick(await readFile(srcLog, 'utf8'));
     const second = await ignite(['snapshot', 'create', src, '--name', 'later', '--stop'], {

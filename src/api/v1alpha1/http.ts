@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EventSchema } from './event.js';
 import { ERROR_CODES } from '../../errors.js';
 import { UIDSchema } from '../meta/schema.js';
+import { SnapshotSchema } from './snapshot.js';
 import { API_VERSION, ImageSchema, KernelSchema, KINDS, VMSchema } from './types.js';
 
 /**
@@ -42,6 +43,7 @@ export const EventListSchema = z
 export const VMListSchema = listOf('VM', VMSchema);
 export const ImageListSchema = listOf('Image', ImageSchema);
 export const KernelListSchema = listOf('Kernel', KernelSchema);
+export const SnapshotListSchema = listOf('Snapshot', SnapshotSchema);
 
 export const WatchEventTypeSchema = z.enum(['ADDED', 'MODIFIED', 'DELETED']).meta({
   id: 'WatchEventType',
@@ -119,6 +121,29 @@ export const ActionOptionsSchema = z
   })
   .meta({ id: 'ActionOptions', description: 'The optional body of `start`, `stop` and `kill`.' });
 
+export const SnapshotRequestSchema = z
+  .strictObject({
+    vm: z.string().min(1).meta({
+      description: 'The running VM to snapshot: its name, UID, or a unique prefix of either.',
+    }),
+    name: z.string().min(1).optional().meta({
+      description: "The snapshot's name; default `<vm>-<n>`, the first n not taken.",
+    }),
+    stop: z.boolean().optional().meta({
+      description: 'End the VM once saved; its next start resumes from the snapshot.',
+    }),
+    timeoutSeconds: z
+      .number()
+      .min(1)
+      .max(3600)
+      .optional()
+      .meta({ description: 'How long the save may take (default 180).' }),
+  })
+  .meta({
+    id: 'SnapshotRequest',
+    description: 'What `POST /snapshots` snapshots, as `ignite snapshot create` takes it.',
+  });
+
 export const ImportProgressSchema = z
   .strictObject({
     type: z.literal('progress'),
@@ -173,4 +198,5 @@ export const VersionDetailsSchema = z
 
 export type ImportRequest = z.output<typeof ImportRequestSchema>;
 export type ActionOptions = z.output<typeof ActionOptionsSchema>;
+export type SnapshotRequest = z.output<typeof SnapshotRequestSchema>;
 export type WatchEventType = z.output<typeof WatchEventTypeSchema>;

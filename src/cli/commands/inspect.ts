@@ -44,23 +44,25 @@ export function registerInspect(program: Command, ctx: CliContext): void {
         const obj =
           kind === 'VM'
             ? await engine.findVM(query)
-            : kind === 'Snapshot' || kind === 'Host' || kind === 'Volume' || kind === 'Network'
-              ? await (
-                  await ctx.localServices(cmd, `${kind.toLowerCase()}s`)
-                ).client
-                  .of(kind)
-                  .find(query)
-              : await engine.findArtifact(kind, query);
+            : kind === 'Snapshot'
+              ? await (await ctx.snapshots(cmd)).findSnapshot(query)
+              : kind === 'Host' || kind === 'Volume' || kind === 'Network'
+                ? await (
+                    await ctx.localServices(cmd, `${kind.toLowerCase()}s`)
+                  ).client
+                    .of(kind)
+                    .find(query)
+                : await engine.findArtifact(kind, query);
         ctx.out(formatObject(obj, format));
       },
     );
 }
 
 /**
- * `<kind> inspect`, for the kinds this host keeps and the daemon's API does not serve (volumes,
- * snapshots): the object as stored, JSON by default.
+ * `<kind> inspect`, for the kinds this host keeps and the daemon's API does not serve (volumes):
+ * the object as stored, JSON by default.
  */
-export function localInspectCommand(ctx: CliContext, kind: 'Volume' | 'Snapshot'): Command {
+export function localInspectCommand(ctx: CliContext, kind: 'Volume'): Command {
   const noun = kind.toLowerCase();
   return new Command('inspect')
     .description(`Print a ${noun} (JSON by default)`)
@@ -70,5 +72,17 @@ export function localInspectCommand(ctx: CliContext, kind: 'Volume' | 'Snapshot'
       const format = parseOutput(opts.output, ['json', 'yaml'], 'json') as OutputFormat;
       const deps = await ctx.localServices(cmd, `${noun}s`);
       ctx.out(formatObject(await inspectObject(deps, kind, query), format));
+    });
+}
+
+/** `snapshot inspect`: here, or through the daemon named by --host or IGNITE_HOST. */
+export function snapshotInspectCommand(ctx: CliContext): Command {
+  return new Command('inspect')
+    .description('Print a snapshot (JSON by default)')
+    .argument('<snapshot>', 'name, ID, or a unique prefix of either')
+    .option('-o, --output <format>', 'json, yaml, or a {{template}}', 'json')
+    .action(async (query: string, opts: { output: string }, cmd: Command) => {
+      const format = parseOutput(opts.output, ['json', 'yaml'], 'json') as OutputFormat;
+      ctx.out(formatObject(await (await ctx.snapshots(cmd)).findSnapshot(query), format));
     });
 }

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { compareText, Size, toPlain } from '../../api/index.js';
-import { createSnapshot, removeSnapshot } from '../../operations/snapshots.js';
+import { Size, toPlain } from '../../api/index.js';
+import { systemClock } from '../../system/system-clock.js';
 import type { CliContext } from '../context.js';
-import { localInspectCommand } from './inspect.js';
+import { snapshotInspectCommand } from './inspect.js';
 import { parseDuration } from '../options.js';
 import { ago, formatData, formatObject, formatTable, parseOutput } from '../output/format.js';
 
@@ -26,7 +26,9 @@ export function snapshotCommand(ctx: CliContext): Command {
           opts: { name?: string; stop: boolean; timeout: string },
           cmd: Command,
         ) => {
-          const snap = await createSnapshot(await ctx.localServices(cmd, 'snapshots'), vm, {
+          const snap = await (
+            await ctx.snapshots(cmd)
+          ).createSnapshot(vm, {
             ...(opts.name !== undefined ? { name: opts.name } : {}),
             stop: opts.stop,
             timeoutMs: parseDuration(opts.timeout),
@@ -46,7 +48,7 @@ export function snapshotCommand(ctx: CliContext): Command {
       )
       .action((opts: { output: string }, cmd: Command) => listSnapshots(ctx, cmd, opts)),
   );
-  group.addCommand(localInspectCommand(ctx, 'Snapshot'));
+  group.addCommand(snapshotInspectCommand(ctx));
   group.addCommand(
     new Command('rm')
       .description(
@@ -55,9 +57,9 @@ export function snapshotCommand(ctx: CliContext): Command {
       .argument('<snapshot...>', 'names, IDs, or unique prefixes')
       .option('-f, --force', 'remove it even so: what sits on it can no longer start', false)
       .action(async (queries: string[], opts: { force: boolean }, cmd: Command) => {
-        const deps = await ctx.localServices(cmd, 'snapshots');
+        const snaps = await ctx.snapshots(cmd);
         for (const q of queries)
-          ctx.out(`${await removeSnapshot(deps, q, { force: opts.force })}\n`);
+          ctx.out(`${await snaps.removeSnapshot(q, { force: opts.force })}\n`);
       }),
   );
   group.action((_o: unknown, cmd: Command) => listSnapshots(ctx, cmd, { output: 'table' }));
@@ -70,10 +72,8 @@ async function listSnapshots(
   opts: { output: string },
 ): Promise<void> {
   const g = ctx.globals(cmd);
-  const deps = await ctx.localServices(cmd, 'snapshots');
   const format = parseOutput(opts.output, ['table', 'json', 'yaml'], 'table');
-  const objs = await deps.client.snapshots.list();
-  objs.sort((a, b) => compareText(a.metadata.created ?? '', b.metadata.created ?? ''));
+  const objs = await (await ctx.snapshots(cmd)).listSnapshots();
   if (g.quiet) return ctx.out(objs.map((o) => `${o.metadata.uid}\n`).join(''));
   if (typeof format === 'object') return ctx.out(objs.map((o) => formatObject(o, format)).join(''));
   if (format === 'json' || format === 'yaml')
@@ -83,7 +83,7 @@ async function listSnapshots(
         format,
       ),
     );
-  const now = deps.clock.now();
+  const now = systemClock.now();
   const rows = objs.map((o) => [
     o.metadata.uid,
     o.metadata.name,

@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
 import { isSSHPublicKeyText, parseRestartPolicy, type NetworkMode } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
-import { createVM, readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
-import { runVM } from '../../operations/run-vm.js';
+import { readManifestFile, type CreateVMOptions } from '../../operations/create-vm.js';
 import { vmManifest, type VMPlacement } from '../../operations/build-vm.js';
 import type { EngineCreateOptions } from '../../operations/engine.js';
 import { decodeVMConfig } from '../../operations/vm-config.js';
@@ -222,7 +221,9 @@ async function createFromFlags(
   options: EngineCreateOptions = {},
 ) {
   const given = await toOptions(ctx, image, flags);
-  if (given.fromSnapshot !== undefined) return cloneHere(ctx, cmd, given, options);
+  const from = given.fromSnapshot;
+  if (from !== undefined)
+    return cloneFromFlags(ctx, cmd, { ...given, fromSnapshot: from }, options);
   const manifest = vmManifest(given, ctx.vmDefaults(cmd));
   // A daemon, or the host a fleet places the VM on, cannot read this host's files.
   const remote = (await ctx.daemon(cmd)) !== undefined || (await ctx.fleet(cmd)) !== undefined;
@@ -231,21 +232,20 @@ async function createFromFlags(
   return (await ctx.engine(cmd)).createVM(manifest, options);
 }
 
-/** A clone is made on this host: snapshots are not served through the daemon's API yet. */
-async function cloneHere(
+/** A clone, made where the snapshot is (here, or by the daemon --host or IGNITE_HOST names). */
+async function cloneFromFlags(
   ctx: CliContext,
   cmd: Command,
-  given: CreateVMOptions,
+  given: CreateVMOptions & { fromSnapshot: string },
   options: EngineCreateOptions,
 ) {
-  const s = await ctx.localServices(cmd, '--from-snapshot');
-  if (options.start === undefined) return createVM(s, given);
-  const { timeoutMs, sshTimeoutMs, logLevel } = options.start;
-  return runVM(s, given, {
-    startTimeoutMs: timeoutMs,
-    sshTimeoutMs,
-    ...(logLevel !== undefined ? { spawnLogLevel: logLevel } : {}),
-  });
+  const snaps = await ctx.snapshots(cmd);
+  const snap = await snaps.findSnapshot(given.fromSnapshot);
+  const manifest = vmManifest(
+    { ...given, image: given.image ?? snap.spec.image },
+    ctx.vmDefaults(cmd),
+  );
+  return snaps.cloneSnapshot(snap.metadata.uid, manifest, options);
 }
 
 async function readPublicKeyText(path: string): Promise<string> {

@@ -137,7 +137,7 @@ export function deleted(kind: string, obj: { metadata: { name: string; uid: stri
 }
 
 /** The VM manifest of a request body, checked against the trust of a TCP client. */
-async function manifestFrom(c: RouteContext, d: DaemonContext): Promise<VM> {
+export async function manifestFrom(c: RouteContext, d: DaemonContext): Promise<VM> {
   const doc = await readDocument(c.req);
   if (doc === undefined) throw invalidArgument('request body: a VM manifest is required');
   const vm = fromPlainAs('VM', doc, { source: 'request body', defaults: false });

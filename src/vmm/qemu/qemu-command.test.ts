@@ -86,7 +86,9 @@ test('qemuArgs: a microvm with the disk, NICs, console socket+log and QMP', () =
     'virtio-blk-device,drive=root',
     'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
     'virtio-net-device,netdev=net1,mac=02:00:00:00:00:02',
+    'virtio-rng-device,rng=rng0',
   ]);
+  assert.deepEqual(values(args, '-object'), ['rng-random,id=rng0,filename=/dev/urandom']);
   assert.deepEqual(values(args, '-chardev'), [
     'stdio,id=console,signal=off',
     'socket,id=qmp,path=/vm/control.sock,server=on,wait=off',

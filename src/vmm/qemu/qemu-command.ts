@@ -126,8 +126,23 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     );
   });
   if (config.userNIC !== undefined) args.push(...userNICArgs(config.userNIC, config.nics.length));
+  args.push(...RNG_ARGS);
   return args;
 }
+
+/**
+ * A virtio-rng device fed by the host's /dev/urandom, last so that it moves no other device. A
+ * guest with a virtio-rng driver (the micro kernel builds it in) seeds its pool from it at boot,
+ * and after a restore reads the host's fresh bytes, not the saved guest's: what sets clones of
+ * one snapshot apart (docs/snapshots.md, "Randomness"). It is part of the device state, so a
+ * state saved without it does not load with it (see qemuBindingFacts).
+ */
+export const RNG_ARGS = [
+  '-object',
+  'rng-random,id=rng0,filename=/dev/urandom',
+  '-device',
+  'virtio-rng-device,rng=rng0',
+];
 
 /**
  * The user-mode NIC: a stream to passt's unix socket, or slirp with its host forwards (its DNS

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AppError, failedPrecondition, internal } from '../../errors.js';
 import type { Logger } from '../../system/logger.js';
@@ -6,8 +6,11 @@ import { connectWhenReady, killNow, spawnHypervisor } from '../hypervisor-proces
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
 import {
-  bindingFor,
+  bindingWith,
   checkBinding,
+  checkDigest,
+  digestFile,
+  kernelDigestFor,
   readSavedState,
   type StatePart,
   type StateSidecar,
@@ -25,7 +28,7 @@ import type {
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
 import { detectHostTsc, detectHostTscCached } from './host-tsc.js';
 import { qemuArgs, type Accel } from './qemu-command.js';
-import { migrateFromFile } from './qemu-migration.js';
+import { awaitIncoming, INCOMING_FD_ARGS } from './qemu-migration.js';
 import { qemuBindingFacts, QemuVM } from './qemu-vm.js';
 import { QMPClient, type QMPGreeting } from './qmp-client.js';
 
@@ -117,7 +120,12 @@ export class QemuDriver implements VMMDriver {
           ).kHz)
         : undefined;
     const args = qemuArgs(config, tscKHz === undefined ? { accel } : { accel, tscKHz });
-    if (restore !== undefined) args.push('-incoming', 'defer');
+    // QEMU loads the state from the file itself, open as its fd 3, as soon as it starts; the
+    // file is hashed meanwhile, and the guest runs only once both are done and agree.
+    const state = restore === undefined ? undefined : await open(restore, 'r');
+    if (state !== undefined) args.push(...INCOMING_FD_ARGS);
+    const digest = restore === undefined ? undefined : digestFile(restore);
+    digest?.catch(() => undefined);
 
     const p = config.paths;
     await mkdir(dirname(p.consoleLog), { recursive: true });
@@ -127,7 +135,8 @@ export class QemuDriver implements VMMDriver {
       label,
       stdio: 'console',
       ...(config.netns !== undefined ? { netns: config.netns } : {}),
-    });
+      ...(state !== undefined ? { extraFds: [state.fd] } : {}),
+    }).finally(() => state?.close());
     let relay: ConsoleRelay | undefined;
     try {
       relay = await relayHypervisorConsole(proc.child, config, label, this.options.logger);
@@ -138,12 +147,9 @@ export class QemuDriver implements VMMDriver {
       });
       const { client, greeting } = await QMPClient.open(socket, label);
       const qemuVersion = versionOf(greeting);
-      if (restore !== undefined && saved !== undefined) {
+      if (restore !== undefined && saved !== undefined && digest !== undefined) {
         checkBinding(saved.sidecar.binding, { hypervisorVersion: qemuVersion }, label, restore);
-        await migrateFromFile(client, restore, saved.stream, {
-          label,
-          socketDir: dirname(p.controlSocket),
-        });
+        await awaitIncoming(client, restore, saved.stream, digest, { label });
         await client.cont();
       }
       const status = await client.queryStatus();
@@ -152,6 +158,10 @@ export class QemuDriver implements VMMDriver {
     } catch (err) {
       await killNow(proc);
       await relay?.close();
+      // QEMU ends as soon as it cannot load a state: when the file is damaged, that is the news.
+      const hashed = await digest?.catch(() => undefined);
+      if (hashed !== undefined && saved !== undefined && restore !== undefined)
+        checkDigest(saved.stream, hashed, restore, label);
       const said = proc.outputTail();
       if (!(err instanceof AppError) || said === '' || err.message.includes(said)) throw err;
       // The process may have died mid-handshake: its own words beat "connection closed".
@@ -174,9 +184,10 @@ export class QemuDriver implements VMMDriver {
       throw failedPrecondition(`${label}: saved state ${file}: not a state QEMU wrote`);
     }
     // QEMU's own version is checked once its greeting tells it.
-    const expected = await bindingFor(
+    const expected = bindingWith(
       config,
       qemuBindingFacts(accel, saved.binding.hypervisorVersion),
+      await kernelDigestFor(config.kernel.vmlinuxPath, saved),
     );
     checkBinding(saved.binding, expected, label, file);
     return { sidecar: saved, stream };

@@ -1,9 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { internal, unavailable } from '../../errors.js';
 import { sleep } from '../../system/linux-processes.js';
 import { checkDigest, writeDigested, type FileDigest, type StatePart } from '../saved-state.js';
@@ -12,11 +10,11 @@ import type { QMPClient } from './qmp-client.js';
 /**
  * QEMU's device and memory state to and from a file, through QMP migration. QEMU 7.2 has no
  * `file:` migration URI, and `exec:` runs its command through `/bin/sh`, which would parse the
- * file's path; so the stream goes through a unix socket in a private temporary directory: QEMU
- * connects to it to save and listens on it to restore, and this side copies between the socket
- * and the file, hashing on the way. A pathname socket reaches QEMU inside the VM's network
- * namespace as its control socket does. Measured under TCG (docs/snapshots.md):
- * a 256 MiB busybox guest streams about 75 MB in about half a second.
+ * file's path. To save, the stream goes through a unix socket in a private temporary directory:
+ * QEMU connects to it, and this side writes what comes to the file, hashing on the way (a
+ * pathname socket reaches QEMU inside the VM's network namespace as its control socket does). To
+ * restore, QEMU gets the file itself, open as its fd 3 (`-incoming fd:3`), and loads it as it
+ * starts, while this side hashes the file. Measured under TCG (docs/snapshots.md).
  */
 
 /** Migration statuses after which nothing more happens. */
@@ -70,67 +68,30 @@ export async function migrateToFile(
   }
 }
 
+/** QEMU's arguments to load a saved state from the file it gets open as fd 3 (see below). */
+export const INCOMING_FD_ARGS = ['-incoming', 'fd:3'];
+
 /**
- * Feeds `file` to a QEMU started with `-incoming defer` and waits until it has loaded it, while
- * checking every byte against the sidecar's `expected` SHA-256. The guest stays paused (it was
- * saved paused) for the caller to let it run. Damage is reported as such, also when it made
- * QEMU's load fail.
+ * Waits until a QEMU started with INCOMING_FD_ARGS, the state `file` open as its fd 3, has loaded
+ * it, and checks `digest` (the same file, hashed meanwhile) against the sidecar's `expected`
+ * SHA-256. QEMU reads the file itself, with no copy through this process. The guest stays paused
+ * (it was saved paused) for the caller to let it run once this resolves. Damage is reported as
+ * such, also when it made QEMU's load fail.
  */
-export async function migrateFromFile(
+export async function awaitIncoming(
   qmp: QMPClient,
   file: string,
   expected: StatePart,
+  digest: Promise<FileDigest>,
   options: MigrationOptions,
 ): Promise<void> {
-  const { socketPath, release } = await privateSocketPath(options.socketDir);
-  let socket: Socket | undefined;
-  try {
-    await qmp.execute('migrate-incoming', { uri: `unix:${socketPath}` });
-    const conn = connect(socketPath);
-    socket = conn;
-    await new Promise<void>((resolve, reject) => {
-      conn.once('connect', resolve);
-      conn.once('error', reject);
-    });
-    // QEMU closes the socket when it stops reading, done or not: its status says which.
-    const [sent, loaded] = await Promise.allSettled([
-      sendDigested(file, conn),
-      waitForMigration(qmp, 'restore', options),
-    ]);
-    if (sent.status === 'fulfilled') checkDigest(expected, sent.value, file, options.label);
-    if (sent.status === 'rejected') throw sent.reason;
-    if (loaded.status === 'rejected') throw loaded.reason;
-  } finally {
-    socket?.destroy();
-    await release();
-  }
-}
-
-async function sendDigested(file: string, conn: Socket): Promise<FileDigest> {
-  const hash = createHash('sha256');
-  let size = 0;
-  // A reader that stopped early (a failed load) is reported by the migration status.
-  conn.on('error', () => undefined);
-  for await (const chunk of createReadStream(file, {
-    highWaterMark: 1 << 20,
-  }) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-    if (conn.destroyed) continue;
-    if (!conn.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          conn.off('drain', done);
-          conn.off('close', done);
-          resolve();
-        };
-        conn.on('drain', done);
-        conn.on('close', done);
-      });
-    }
-  }
-  conn.end();
-  return { size, sha256: hash.digest('hex') };
+  const [hashed, loaded] = await Promise.allSettled([
+    digest,
+    waitForMigration(qmp, 'restore', options),
+  ]);
+  if (hashed.status === 'rejected') throw hashed.reason;
+  checkDigest(expected, hashed.value, file, options.label);
+  if (loaded.status === 'rejected') throw loaded.reason;
 }
 
 async function waitForMigration(

@@ -5,10 +5,11 @@ import type { Logger } from '../../system/logger.js';
 import { linkFrozenOverlay } from '../disk/overlay-snapshot.js';
 import { exitsWithin, killNow, type HypervisorProcess } from '../hypervisor-process.js';
 import {
-  bindingFor,
+  bindingWithKernelFile,
   commitSavedState,
   partialPath,
   SIDECAR_SUFFIX,
+  type FileIdentity,
   type StateBinding,
 } from '../saved-state.js';
 import { vmLabel } from '../vm-config-check.js';
@@ -25,7 +26,8 @@ export function qemuBindingFacts(
   return {
     hypervisor: 'qemu',
     hypervisorVersion: qemuVersion,
-    machine: `${MICROVM_MACHINE} -accel ${accel}`,
+    // The devices every VM has beyond its disks and NICs (counted apart) are part of the state.
+    machine: `${MICROVM_MACHINE} -accel ${accel} +virtio-rng`,
   };
 }
 
@@ -39,7 +41,7 @@ export class QemuVM implements RunningVM {
   readonly pid: number;
   readonly exited: RunningVM['exited'];
   private readonly label: string;
-  private binding: Promise<StateBinding> | undefined;
+  private binding: Promise<{ binding: StateBinding; kernelFile?: FileIdentity }> | undefined;
   private overlays = 0;
   /** The overlay the guest writes to: the config's, until freezeRootDisk() moves it. */
   private rootDiskPath: string;
@@ -108,11 +110,11 @@ export class QemuVM implements RunningVM {
       );
     }
     await this.pause();
-    this.binding ??= bindingFor(
+    this.binding ??= bindingWithKernelFile(
       this.config,
       qemuBindingFacts(this.facts.accel, this.facts.qemuVersion),
     );
-    const binding = await this.binding;
+    const { binding, kernelFile } = await this.binding;
     await mkdir(dirname(file), { recursive: true });
     try {
       const digest = await migrateToFile(this.qmp, partialPath(file), {
@@ -121,6 +123,7 @@ export class QemuVM implements RunningVM {
       });
       return await commitSavedState(file, {
         binding,
+        ...(kernelFile !== undefined ? { kernelFile } : {}),
         parts: [{ suffix: '', ...digest }],
         saveMs: Date.now() - started,
       });
