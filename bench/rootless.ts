@@ -43,47 +43,18 @@ export async function rootlessBench(): Promise<{ rows: string[][] }> {
     IGNITE_ACCEL: 'tcg',
     PATH: process.env['PATH'] ?? '',
   };
-  const vars = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
   // Both start from `env -i` with the same variables; the user's through setpriv, which switches
   // ids without a PAM session (runuser's costs tens of ms that root's run would not pay).
-  const root: Runner = {
-    dataDir: rootData,
+  const runner = (dataDir: string, prefix: string[], env: Record<string, string>): Runner => ({
+    dataDir,
     ig: async (args) =>
       (
         await pexec(
-          'env',
-          ['-i', ...vars({ ...common, HOME: '/root', IGNITE_DATA_DIR: rootData })].concat([
-            process.execPath,
-            IGNITE_BIN,
-            '--log-level',
-            'warn',
-            ...args,
-          ]),
-          { maxBuffer: 64 << 20 },
-        )
-      ).stdout,
-  };
-  const userEnv = {
-    ...common,
-    HOME: user.home,
-    USER: user.name,
-    IGNITE_DATA_DIR: userData,
-    XDG_RUNTIME_DIR: runtime,
-  };
-  const rootless: Runner = {
-    dataDir: userData,
-    ig: async (args) =>
-      (
-        await pexec(
-          'setpriv',
+          prefix[0] ?? 'env',
           [
-            `--reuid=${user.uid}`,
-            `--regid=${user.uid}`,
-            '--init-groups',
-            '--',
-            'env',
+            ...(prefix.length > 0 ? [...prefix.slice(1), 'env'] : []),
             '-i',
-            ...vars(userEnv),
+            ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
             process.execPath,
             IGNITE_BIN,
             '--log-level',
@@ -93,7 +64,20 @@ export async function rootlessBench(): Promise<{ rows: string[][] }> {
           { maxBuffer: 64 << 20 },
         )
       ).stdout,
-  };
+  });
+  const root = runner(rootData, [], {
+    ...common,
+    HOME: '/root',
+    IGNITE_DATA_DIR: rootData,
+  });
+  const setpriv = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.uid}`, '--init-groups', '--'];
+  const rootless = runner(userData, setpriv, {
+    ...common,
+    HOME: user.home,
+    USER: user.name,
+    IGNITE_DATA_DIR: userData,
+    XDG_RUNTIME_DIR: runtime,
+  });
   try {
     for (const r of [root, rootless]) {
       await r.ig(['image', 'import', `${reg.host}/ignite-busybox`]);
