@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { parseDocuments, zodProblems } from '../api/index.js';
+import {
+  API_VERSION,
+  parseDocuments,
+  toPlain,
+  zodProblems,
+  type APIObject,
+  type Kind,
+} from '../api/index.js';
 import { invalidArgument } from '../errors.js';
 import { HTTPError, toProblem } from './http-error.js';
 
@@ -74,6 +81,21 @@ export function sendJSON(res: ServerResponse, status: number, value: unknown): v
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+/** A list of a kind's objects, as the API answers every list: at the feed's `version`. */
+export function sendList(
+  res: ServerResponse,
+  kind: Kind,
+  version: number,
+  items: readonly APIObject[],
+): void {
+  sendJSON(res, 200, {
+    apiVersion: API_VERSION,
+    kind: `${kind}List`,
+    metadata: { resourceVersion: String(version) },
+    items: items.map((o) => toPlain(o)),
+  });
 }
 
 export function sendText(

@@ -1,4 +1,4 @@
-import { API_VERSION, ImportRequestSchema, toPlain } from '../../api/index.js';
+import { ImportRequestSchema, toPlain } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import type { PullProgress } from '../../image/index.js';
 import { importImage, importKernel, isLocalSource } from '../../operations/import-image.js';
@@ -6,7 +6,7 @@ import { removeImageOrKernel } from '../../operations/remove-artifact.js';
 import { removeVM } from '../../operations/remove-vm.js';
 import type { DaemonContext } from '../daemon-context.js';
 import { toProblem } from '../http-error.js';
-import { bodyAs, readDocument, sendJSON, startJSONLines } from '../http-io.js';
+import { bodyAs, readDocument, sendJSON, sendList, startJSONLines } from '../http-io.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 import { deleted, flag } from './vms.js';
 import { watchKind } from './watch.js';
@@ -21,12 +21,7 @@ export function artifactRoutes(router: Router, d: DaemonContext): void {
       if (flag(c, 'watch')) return watchKind(c, d, kind);
       const version = d.feed.version(kind);
       const items = await kc.list();
-      sendJSON(c.res, 200, {
-        apiVersion: API_VERSION,
-        kind: `${kind}List`,
-        metadata: { resourceVersion: String(version) },
-        items: items.map((o) => toPlain(o)),
-      });
+      sendList(c.res, kind, version, items);
     });
     router.add('GET', `${base}/{name}`, async (c) => {
       sendJSON(c.res, 200, toPlain(await kc.find(c.params['name'] ?? '')));

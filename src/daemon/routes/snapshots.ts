@@ -1,8 +1,8 @@
-import { API_VERSION, SnapshotRequestSchema, toPlain } from '../../api/index.js';
+import { SnapshotRequestSchema, toPlain } from '../../api/index.js';
 import { invalidArgument } from '../../errors.js';
 import { localSnapshotEngine } from '../../operations/local-engine.js';
 import type { DaemonContext } from '../daemon-context.js';
-import { bodyAs, readDocument, sendJSON } from '../http-io.js';
+import { bodyAs, readDocument, sendJSON, sendList } from '../http-io.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 import { deleted, flag, manifestFrom } from './vms.js';
 
@@ -18,12 +18,7 @@ export function snapshotRoutes(router: Router, d: DaemonContext): void {
   router.add('GET', SNAPSHOTS, async (c) => {
     const version = d.feed.version('Snapshot');
     const items = await snaps.listSnapshots();
-    sendJSON(c.res, 200, {
-      apiVersion: API_VERSION,
-      kind: 'SnapshotList',
-      metadata: { resourceVersion: String(version) },
-      items: items.map((o) => toPlain(o)),
-    });
+    sendList(c.res, 'Snapshot', version, items);
   });
   router.add('POST', SNAPSHOTS, async (c) => {
     const doc = await readDocument(c.req);

@@ -21,7 +21,7 @@ import { startVM } from '../../operations/start-vm.js';
 import { stopVM } from '../../operations/stop-vm.js';
 import { refreshVMState } from '../../operations/vm-state.js';
 import type { DaemonContext } from '../daemon-context.js';
-import { bodyAs, readDocument, sendJSON, sendText } from '../http-io.js';
+import { bodyAs, readDocument, sendJSON, sendList, sendText } from '../http-io.js';
 import { watchKind } from './watch.js';
 import { API_BASE, type RouteContext, type Router } from '../router.js';
 
@@ -38,12 +38,7 @@ export function vmRoutes(router: Router, d: DaemonContext): void {
     const vms = (await listVMs(s, { all: true, filters: [] })).filter((v) =>
       select(v.metadata.labels),
     );
-    sendJSON(c.res, 200, {
-      apiVersion: API_VERSION,
-      kind: 'VMList',
-      metadata: { resourceVersion: String(version) },
-      items: vms.map((v) => toPlain(v)),
-    });
+    sendList(c.res, 'VM', version, vms);
   });
   router.add('POST', VMS, async (c) => {
     const vm = await manifestFrom(c, d);
