@@ -228,6 +228,22 @@ function collection(plural: string, kind: string, tag: string): Record<string, S
           errors: [400, 404, 409],
         }),
       },
+      [`${one}/exec`]: {
+        parameters: [NAME_PARAM],
+        get: op({
+          id: 'execInVM',
+          tag,
+          summary: "Run a command in a running VM's guest over SSH, as a WebSocket",
+          description:
+            "The VM's own host runs the command with the VM's key. Subprotocol `ignite.exec`. Query: `command` (repeated: one word is a shell command line, several an argv, none a login shell), `tty` (`true` forces a terminal), `timeout` (seconds to wait for the guest's SSH server, 1 to 600, default 10). Every frame is binary, its first byte the channel: 0 stdin and 4 end of stdin from the client; 1 stdout, 2 stderr and 3 the exit status (`{\"code\": N}`) from the daemon, which then closes. An error closes the socket with code 4000 + its HTTP status and the message as the reason.",
+          headers: [
+            ['Upgrade', '`websocket`'],
+            ['Connection', '`Upgrade`'],
+          ],
+          ok: [101, 'Switching Protocols: the WebSocket is open.', {}],
+          errors: [400, 404, 409],
+        }),
+      },
     };
   }
   return {

@@ -18,3 +18,4 @@ export * from './meta/label-selector.js';
 export * from './v1alpha1/vm-exit.js';
 export * from './v1alpha1/restart-policy.js';
 export * from './v1alpha1/http.js';
+export * from './v1alpha1/exec-protocol.js';

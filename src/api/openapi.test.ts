@@ -34,6 +34,7 @@ test('api/openapi.json describes every operation of the daemon', () => {
     ['get', `${base}/vms/{name}/logs`],
     ['get', `${base}/vms/{name}/metrics`],
     ['get', `${base}/vms/{name}/console`],
+    ['get', `${base}/vms/{name}/exec`],
     ['get', `${base}/snapshots`],
     ['post', `${base}/snapshots`],
     ['get', `${base}/snapshots/{name}`],

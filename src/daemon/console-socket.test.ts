@@ -8,7 +8,9 @@ import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from '../operations/create-vm.js';
 import { startVM } from '../operations/start-vm.js';
-import { closeReason, CONSOLE_PROTOCOL, ConsoleSocket, consoleVM } from './console-socket.js';
+import { CONSOLE_PROTOCOL } from './console-socket.js';
+import { VMSockets } from './vm-sockets.js';
+import { closeReason, vmOfSocketPath } from './socket-kit.js';
 import { API_BASE } from './router.js';
 import { sameOrigin } from './same-origin.js';
 
@@ -25,7 +27,7 @@ class GuestEnd extends Duplex {
 interface Harness {
   s: FakeServices;
   guest: GuestEnd;
-  consoles: ConsoleSocket;
+  consoles: VMSockets;
   url: string;
   host: string;
 }
@@ -43,7 +45,7 @@ async function harness(options: { clientBufferBytes?: number } = {}): Promise<Ha
   s.runtimeFiles.consoleLogs.set(vm.metadata.uid, 'ignite-busybox: init started\r\n/ # ');
   const guest = new GuestEnd();
   s.consoles = { connect: () => Promise.resolve(guest) };
-  const consoles = new ConsoleSocket(s, {
+  const consoles = new VMSockets(s, {
     statusOf: (e) => (e.code === 'NotFound' ? 404 : e.code === 'FailedPrecondition' ? 409 : 500),
     ...options,
   });
@@ -166,17 +168,19 @@ test('console socket: a client that stops reading is dropped, the guest never wa
   assert.match(got.reason, /stopped reading/);
 });
 
-test('sameOrigin, consoleVM and closeReason', () => {
+test('sameOrigin, vmOfSocketPath and closeReason', () => {
   const paths: [path: string, vm: string | undefined][] = [
     [`${API_BASE}/vms/web/console`, 'web'],
     [`${API_BASE}/vms/web/console/`, 'web'],
     [`${API_BASE}/vms/a%20b/console`, 'a b'],
     [`${API_BASE}/vms/%E0%A4%A/console`, undefined],
     [`${API_BASE}/vms/web/logs`, undefined],
+    [`${API_BASE}/vms/web/exec`, undefined],
     [`${API_BASE}/vms//console`, undefined],
     ['/vms/web/console', undefined],
   ];
-  for (const [path, vm] of paths) assert.equal(consoleVM(path), vm, path);
+  for (const [path, vm] of paths) assert.equal(vmOfSocketPath(path, 'console'), vm, path);
+  assert.equal(vmOfSocketPath(`${API_BASE}/vms/web/exec`, 'exec'), 'web');
   const cases: [origin: string | undefined, host: string, want: boolean][] = [
     [undefined, '127.0.0.1:8080', true],
     ['http://127.0.0.1:8080', '127.0.0.1:8080', true],

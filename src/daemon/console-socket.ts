@@ -5,16 +5,14 @@ import { toAppError, type AppError } from '../errors.js';
 import { openConsoleWithHistory } from '../operations/console.js';
 import type { Services } from '../operations/services.js';
 import { CONSOLE_CLIENT_BUFFER_BYTES, SLOW_CLIENT_MESSAGE } from '../vmm/console-relay.js';
-import { API_BASE } from './router.js';
 import { sameOrigin } from './same-origin.js';
+import { closeReason, FORBIDDEN, KeepAlive, toBuffer } from './socket-kit.js';
 
 /** The subprotocol a console client asks for (a browser may add `ignite.bearer.<token>`). */
 export const CONSOLE_PROTOCOL = 'ignite.console';
 
 /** How much of the console log a new client is sent first: a screenful or several. */
 const HISTORY_BYTES = 64 * 1024;
-/** How often clients are pinged; one that has not answered the last ping is cut off. */
-const PING_EVERY_MS = 30_000;
 
 export type ConsoleSocketServices = Pick<
   Services,
@@ -39,8 +37,7 @@ export interface ConsoleSocketOptions {
  */
 export class ConsoleSocket {
   private readonly wss: WebSocketServer;
-  private readonly alive = new WeakSet<WebSocket>();
-  private readonly pinger: NodeJS.Timeout;
+  private readonly keepAlive: KeepAlive;
   private readonly limit: number;
 
   constructor(
@@ -55,21 +52,7 @@ export class ConsoleSocket {
       clientTracking: true,
       handleProtocols: (protocols) => (protocols.has(CONSOLE_PROTOCOL) ? CONSOLE_PROTOCOL : false),
     });
-    this.pinger = setInterval(() => this.ping(), options.pingEveryMs ?? PING_EVERY_MS);
-    this.pinger.unref();
-  }
-
-  /**
-   * Takes over an HTTP upgrade: `…/vms/{name}/console` is served, any other path gets a 404.
-   * The caller has authenticated the request.
-   */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const vm = consoleVM(new URL(req.url ?? '/', 'http://ignited').pathname);
-    if (vm === undefined) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    this.handleUpgrade(req, socket, head, vm);
+    this.keepAlive = new KeepAlive(this.wss, options.pingEveryMs);
   }
 
   /**
@@ -79,16 +62,14 @@ export class ConsoleSocket {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: string): void {
     if (!sameOrigin(req)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(FORBIDDEN);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => void this.serve(ws, query));
   }
 
   private async serve(ws: WebSocket, query: string): Promise<void> {
-    this.alive.add(ws);
-    ws.on('pong', () => this.alive.add(ws));
-    ws.on('error', () => ws.terminate());
+    this.keepAlive.track(ws);
     let opened;
     try {
       opened = await openConsoleWithHistory(
@@ -138,50 +119,8 @@ export class ConsoleSocket {
     stream.resume();
   }
 
-  private ping(): void {
-    for (const ws of this.wss.clients) {
-      if (!this.alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      this.alive.delete(ws);
-      ws.ping();
-    }
-  }
-
   /** Closes every console client (the daemon is stopping). */
   close(): void {
-    clearInterval(this.pinger);
-    for (const ws of this.wss.clients) ws.close(1001, 'the daemon is stopping');
-    setTimeout(() => {
-      for (const ws of this.wss.clients) ws.terminate();
-    }, 1000).unref();
-    this.wss.close();
+    this.keepAlive.close();
   }
-}
-
-const CONSOLE_PATH = new RegExp(`^${API_BASE}/vms/([^/]+)/console/?$`);
-
-/** The VM a console path names (decoded), or undefined for any other path. */
-export function consoleVM(pathname: string): string | undefined {
-  const raw = CONSOLE_PATH.exec(pathname)?.[1];
-  if (raw === undefined) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-/** A WebSocket close reason is at most 123 bytes of UTF-8. */
-export function closeReason(message: string): string {
-  let r = message;
-  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
-  return r;
 }

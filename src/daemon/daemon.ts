@@ -12,7 +12,7 @@ import { isVMRunning, refreshVMState } from '../operations/vm-state.js';
 import { processStartTime } from '../system/linux-processes.js';
 import { readBuildInfo, readUIFile } from '../system/packaging.js';
 import { createAPIServer } from './api-server.js';
-import { ConsoleSocket } from './console-socket.js';
+import { VMSockets } from './vm-sockets.js';
 import type { DaemonContext } from './daemon-context.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { STATUS_OF_CODE } from './http-error.js';
@@ -71,7 +71,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   // Only sockets this daemon made are removed when it closes, never another daemon's.
   const listening: ListenAddress[] = [];
   const ui = new UIFiles((name) => readUIFile(name));
-  const consoles = new ConsoleSocket(s, { statusOf: (e) => STATUS_OF_CODE[e.code] });
+  const sockets = new VMSockets(s, { statusOf: (e) => STATUS_OF_CODE[e.code] });
   try {
     feed = await ChangeFeed.open(s, {
       onError: (err) =>
@@ -94,7 +94,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
         logger: s.logger,
         trusted,
         publicFiles: (req, res) => ui.serve(req, res),
-        upgrade: (req, socket, head) => consoles.upgrade(req, socket, head),
+        upgrade: (req, socket, head) => sockets.upgrade(req, socket, head),
         ...(addr.kind === 'tcp' && tls ? { tls } : {}),
         ...(addr.kind === 'tcp' && token !== undefined ? { token } : {}),
       });
@@ -104,7 +104,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
       s.logger.info({ listen: addr.url }, `ignited: serving the API on ${addr.url}`);
     }
   } catch (err) {
-    consoles.close();
+    sockets.close();
     await closeServers(servers, listening);
     feed?.close();
     await release();
@@ -142,7 +142,7 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     close: () =>
       (closing ??= (async () => {
         abort.abort();
-        consoles.close();
+        sockets.close();
         await Promise.all(loops);
         await closeServers(servers, listening);
         feed?.close();

@@ -46,6 +46,24 @@ export interface ConsoleIO {
   stdout: NodeJS.WritableStream;
 }
 
+export interface EngineExecOptions {
+  /** One word is a shell command line; several are an argv; none is a login shell. */
+  command: string[];
+  tty: boolean;
+  /** How long to wait for the guest's SSH server. */
+  timeoutSeconds: number;
+  /** A private key file on this host, instead of the VM's own. */
+  identity?: string;
+  signal?: AbortSignal;
+}
+
+/** Where a command in a guest reads and writes. */
+export interface ExecIO {
+  stdin: NodeJS.ReadableStream & { setRawMode?: (raw: boolean) => unknown; isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
 export interface EngineImportOptions {
   progress?: PullProgress;
 }
@@ -79,6 +97,8 @@ export interface VMEngine {
   vmMetrics(query: string): Promise<string>;
   /** Connects `io` to a running VM's console until the user detaches or the VM stops. */
   attach(query: string, io: ConsoleIO): Promise<void>;
+  /** Runs a command in a running VM's guest over SSH, from the VM's own host; returns its status. */
+  exec(query: string, options: EngineExecOptions, io: ExecIO): Promise<number>;
 }
 
 export interface ArtifactEngine {

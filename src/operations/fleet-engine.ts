@@ -164,6 +164,11 @@ export class FleetEngine implements Engine {
     await engine.attach(vm.metadata.uid, io);
   }
 
+  async exec(...[query, options, io]: Parameters<Engine['exec']>): Promise<number> {
+    const { vm, engine } = await this.owner(query);
+    return engine.exec(vm.metadata.uid, options, io);
+  }
+
   listArtifacts: Engine['listArtifacts'] = (kind) => this.deps.local.listArtifacts(kind);
   findArtifact: Engine['findArtifact'] = (kind, query) => this.deps.local.findArtifact(kind, query);
   importArtifact: Engine['importArtifact'] = (kind, ref, options) =>

@@ -1,5 +1,6 @@
 import type { StoredVM } from '../api/index.js';
 import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
+import type { SSHStreams } from '../system/ssh-client.js';
 import type { Services } from './services.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { isVMRunning } from './vm-state.js';
@@ -76,7 +77,9 @@ export interface ExecOptions {
   identity?: string;
   /** How long to wait for the guest's SSH server, which a booting VM has not started yet. */
   timeoutSeconds?: number;
-  stdio: 'inherit' | 'pipe';
+  stdio: 'inherit' | 'pipe' | SSHStreams;
+  /** Ends the command (its client went away). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -114,12 +117,17 @@ export async function execInGuest(
   const t = await reachGuest(s, query, options.identity, options.timeoutSeconds ?? 10);
   const args = [
     ...sshOptions(t.identity, t.secondsLeft),
-    ...(options.tty ? ['-t'] : ['-T']),
+    // Through streams ssh's stdin is no terminal, so a terminal is forced when one is asked for.
+    ...(options.tty ? [typeof options.stdio === 'object' ? '-tt' : '-t'] : ['-T']),
     ...(t.port !== 22 ? ['-p', String(t.port)] : []),
     `root@${t.ip}`,
   ];
   if (options.command.length > 0) args.push('--', ...remoteCommand(options.command));
-  const r = await s.ssh.ssh(args, options.stdio);
+  const r = await s.ssh.ssh(
+    args,
+    options.stdio,
+    options.signal !== undefined ? { signal: options.signal } : {},
+  );
   if (r.code === 255) {
     throw unavailable(
       `${vmLabel(t.vm)}: ssh to ${t.ip}${t.port !== 22 ? `:${t.port}` : ''} failed${r.stderr ? `: ${r.stderr.trim().split('\n').pop() ?? ''}` : ''}`,

@@ -2,6 +2,7 @@ import { compareText } from '../api/index.js';
 import type { CreateVMOptions } from './build-vm.js';
 import { attachConsole, streamLogs } from './console.js';
 import { createVM } from './create-vm.js';
+import { execInGuest } from './guest-ssh.js';
 import type {
   ArtifactKind,
   Engine,
@@ -51,6 +52,17 @@ export function localEngine(s: Services): Engine {
       return vmMetrics(s, query);
     },
     attach: (query, io) => attachConsole(s, query, io),
+    async exec(query, options, io) {
+      const r = await execInGuest(s, query, {
+        command: options.command,
+        tty: options.tty,
+        timeoutSeconds: options.timeoutSeconds,
+        stdio: io,
+        ...(options.identity !== undefined ? { identity: options.identity } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      });
+      return r.code;
+    },
     async listArtifacts<K extends ArtifactKind>(kind: K) {
       const objs = kind === 'Image' ? await s.client.images.list() : await s.client.kernels.list();
       return (objs as StoredArtifact[K][]).sort(byCreated);

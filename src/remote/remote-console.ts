@@ -1,7 +1,5 @@
-import WebSocket from 'ws';
-import { AppError } from '../errors.js';
 import type { DaemonClient } from './daemon-client.js';
-import { codeOfStatus, problemToAppError } from './problem.js';
+import { openDaemonSocket } from './remote-socket.js';
 
 /** The subprotocol the daemon's console socket speaks. */
 const CONSOLE_PROTOCOL = 'ignite.console';
@@ -15,14 +13,6 @@ export interface ConsoleTerminal {
   stdout: NodeJS.WritableStream;
 }
 
-/** The WebSocket URL of a path under the API, on the daemon's unix socket or TCP address. */
-function socketURL(client: DaemonClient, path: string): string {
-  const a = client.connection.address;
-  if (a.kind === 'unix') return `ws+unix://${a.path}:${path}`;
-  const host = a.host.includes(':') ? `[${a.host}]` : a.host;
-  return `${a.tls ? 'wss' : 'ws'}://${host}:${a.port}${path}`;
-}
-
 /**
  * Connects a terminal to a VM's console through the daemon's WebSocket (binary frames, both
  * ways) until the user detaches with Ctrl-P Ctrl-Q or the VM's console closes.
@@ -32,34 +22,12 @@ export async function attachRemoteConsole(
   uid: string,
   io: ConsoleTerminal,
 ): Promise<void> {
-  const { path, headers } = client.endpoint(`/vms/${encodeURIComponent(uid)}/console`);
-  const ca = client.connection.ca;
-  const ws = new WebSocket(socketURL(client, path), [CONSOLE_PROTOCOL], {
-    headers,
-    ...(ca !== undefined ? { ca } : {}),
-  });
-  // Listening from the start: what the console sends right after the handshake arrives with it.
-  ws.on('message', (data: WebSocket.RawData) =>
-    io.stdout.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)),
+  const { ws, closed } = await openDaemonSocket(
+    client,
+    `/vms/${encodeURIComponent(uid)}/console`,
+    CONSOLE_PROTOCOL,
+    (data) => io.stdout.write(data),
   );
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.once('close', (code: number, reason: Buffer) =>
-      resolve({ code, reason: reason.toString('utf8') }),
-    ),
-  );
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        reject(
-          problemToAppError(client.url, res.statusCode ?? 0, Buffer.concat(chunks).toString()),
-        ),
-      );
-    });
-    ws.once('error', (err) => reject(client.connectionError(err)));
-  });
   const raw = io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
   if (raw) io.stdin.setRawMode?.(true);
   let prev = -1;
@@ -81,10 +49,9 @@ export async function attachRemoteConsole(
       };
       io.stdin.on('data', onData);
       io.stdin.resume();
-      // The daemon tells why it could not attach (the VM is not running) as close code 4000 +
-      // the HTTP status, with the message as the reason.
-      void closed.then(({ code, reason }) => {
-        if (code >= 4000 && code < 5000) reject(new AppError(codeOfStatus(code - 4000), reason));
+      // The daemon tells why it could not attach (the VM is not running) as an error close.
+      closed.then(finish, (err: Error) => {
+        reject(err);
         finish();
       });
       ws.on('error', finish);

@@ -10,12 +10,14 @@ import {
   type StoredKernel,
   type StoredSnapshot,
   type StoredVM,
+  type ExecRequest,
   type VM,
 } from '../api/index.js';
 import { AppError, failedPrecondition, internal } from '../errors.js';
 import type { LogLevel } from '../system/logger.js';
 import type { DaemonClient } from './daemon-client.js';
 import { attachRemoteConsole, type ConsoleTerminal } from './remote-console.js';
+import { execThroughDaemon, type RemoteExecIO } from './remote-exec.js';
 import { importThroughDaemon, type ImportProgress } from './remote-import.js';
 
 type ArtifactKind = 'Image' | 'Kernel';
@@ -141,6 +143,21 @@ export class RemoteEngine {
   async attach(query: string, io: ConsoleTerminal): Promise<void> {
     const vm = await this.findVM(query);
     await attachRemoteConsole(this.client, vm.metadata.uid, io);
+  }
+
+  async exec(
+    query: string,
+    options: ExecRequest & { identity?: string },
+    io: RemoteExecIO,
+  ): Promise<number> {
+    if (options.identity !== undefined)
+      throw failedPrecondition(
+        `exec: a key file of this host cannot be used through the daemon at ${this.client.url}`,
+        { hint: "leave out -i: the daemon uses the VM's own key on its host" },
+      );
+    const vm = await this.findVM(query);
+    const { command, tty, timeoutSeconds } = options;
+    return execThroughDaemon(this.client, vm.metadata.uid, { command, tty, timeoutSeconds }, io);
   }
 
   async listArtifacts<K extends ArtifactKind>(kind: K): Promise<StoredArtifact[K][]> {

@@ -120,6 +120,56 @@ test(
     );
 
     await t.test(
+      'exec, inspect, metrics and stop from other hosts reach the VM on its own host',
+      async () => {
+        await clearFleet(fleet);
+        // Debian's sshd behind user-mode networking: SSH needs a network, and this one is the
+        // VM's own, so the three hosts on one machine do not share a bridge.
+        const r = await fleet.cli(0, [
+          'run',
+          `${fleet.registry}/ignite-debian:slim`,
+          '--name',
+          'shell',
+          '--on-host',
+          'h2',
+          '--net',
+          'user',
+          '--ssh',
+          '--cpus',
+          '1',
+          '--memory',
+          '128MB',
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        // From h3 (h2's key and sshd are reached through h2's agent): stdin goes in, stdout and
+        // stderr come out apart, and the guest's exit status is the CLI's.
+        const script = 'read -r line; echo "$(hostname): $line"; echo to-stderr >&2; exit 7';
+        const exec = await fleet.cli(
+          2,
+          ['exec', 'shell', '--timeout', '180s', '--', 'sh', '-c', script],
+          240_000,
+          'from h3\n',
+        );
+        assert.equal(exec.code, 7, exec.stderr);
+        assert.equal(exec.stdout, 'shell: from h3\n');
+        assert.equal(exec.stderr, 'to-stderr\n');
+        const inspect = await fleet.cli(2, ['inspect', 'vm', 'shell']);
+        assert.equal(inspect.code, 0, inspect.stderr);
+        const vm = JSON.parse(inspect.stdout) as FleetVM;
+        assert.equal(vm.status.host, 'h2');
+        assert.equal(vm.status.state, 'Running');
+        const metrics = await fleet.cli(0, ['metrics', 'shell']);
+        assert.equal(metrics.code, 0, metrics.stderr);
+        assert.match(metrics.stdout, /^ignite_vm_info\{[^}]*vm_name="shell"/m);
+        const stop = await fleet.cli(2, ['stop', 'shell']);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.equal((await vmOf(fleet, 'shell', 1))?.status.state, 'Stopped');
+        assert.equal((await fleet.hypervisors()).get(vm.metadata.uid), undefined);
+        assert.equal((await fleet.cli(0, ['rm', 'shell'])).code, 0);
+      },
+    );
+
+    await t.test(
       'host 2 dies: its VMs turn Unknown, the replaceable one moves, the other waits and comes back',
       async () => {
         await clearFleet(fleet);

@@ -13,12 +13,18 @@ export interface CliResult {
 /** Runs the built `ignite` CLI as a user would, with its own data dir. Never throws on exit codes. */
 export function ignite(
   args: readonly string[],
-  options: { dataDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: {
+    dataDir?: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    /** Written to the CLI's stdin, which is then closed. */
+    input?: string;
+  } = {},
 ): Promise<CliResult> {
   const env = { ...process.env, ...options.env };
   if (options.dataDir !== undefined) env['IGNITE_DATA_DIR'] = options.dataDir;
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [IGNITE_BIN, ...args],
       { env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
@@ -28,6 +34,7 @@ export function ignite(
         resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
       },
     );
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 

@@ -25,7 +25,7 @@ export interface TestFleet extends AsyncDisposable {
   registry: string;
   hosts: FleetHost[];
   /** `ignite` on host `i` (0-based), against the fleet's store. */
-  cli(i: number, args: readonly string[], timeoutMs?: number): Promise<CliResult>;
+  cli(i: number, args: readonly string[], timeoutMs?: number, input?: string): Promise<CliResult>;
   /**
    * The hosts each VM's hypervisor runs on now, by VM UID, read from /proc: every QEMU whose
    * root disk lies in one of the fleet's data dirs.
@@ -55,7 +55,7 @@ export async function startTestFleet(options: TestFleetOptions = {}): Promise<Te
   const reg = await startRegistry();
   const cleanups: (() => PromiseLike<unknown>)[] = [() => reg[Symbol.asyncDispose]()];
   try {
-    await pushProjectImages(reg.host, ['busybox', 'kernel-micro']);
+    await pushProjectImages(reg.host, ['busybox', 'debian-slim', 'kernel-micro']);
     const etcd = await startEtcdCluster();
     cleanups.unshift(() => etcd[Symbol.asyncDispose]());
     const hosts: FleetHost[] = [];
@@ -118,10 +118,14 @@ export async function startTestFleet(options: TestFleetOptions = {}): Promise<Te
       etcd,
       registry: reg.host,
       hosts,
-      cli: (i, args, timeoutMs) => {
+      cli: (i, args, timeoutMs, input) => {
         const host = hosts[i];
         if (!host) throw new Error(`no host ${i}`);
-        return ignite(args, { env: host.env, timeoutMs: timeoutMs ?? 180_000 });
+        return ignite(args, {
+          env: host.env,
+          timeoutMs: timeoutMs ?? 180_000,
+          ...(input !== undefined ? { input } : {}),
+        });
       },
       hypervisors: () => hypervisorsByVM(hosts),
       [Symbol.asyncDispose]: async () => {

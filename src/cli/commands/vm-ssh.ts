@@ -5,9 +5,9 @@ import type { CliContext } from '../context.js';
 import { parseDuration } from '../options.js';
 
 /**
- * The VM's UID for `exec`, `ssh` and `cp`, which reach the guest from this host with its key
- * file. Through a daemon on a unix socket (this host) the VM is looked up by the daemon; through
- * one over TCP the guest's network and key are on another host.
+ * The VM's UID for `cp`, which reaches the guest from this host with its key file. Through a
+ * daemon on a unix socket (this host) the VM is looked up by the daemon; through one over TCP the
+ * guest's network and key are on another host.
  */
 async function guestVM(
   ctx: CliContext,
@@ -23,6 +23,33 @@ async function guestVM(
       { hint: `run "ignite ${verb}" on that host, or use "ignite attach" for the console` },
     );
   return (await (await ctx.engine(cmd)).findVM(query)).metadata.uid;
+}
+
+interface GuestCommand {
+  command: string[];
+  tty: boolean;
+  timeoutSeconds: number;
+  identity?: string;
+}
+
+/**
+ * Runs a command in a VM's guest and returns its status. On this host (no daemon, or one on a
+ * unix socket) ssh runs here with this terminal; through a daemon over TCP, or in a fleet, the
+ * VM's own host runs it and relays the streams.
+ */
+async function runInGuest(
+  ctx: CliContext,
+  cmd: Command,
+  vm: string,
+  o: GuestCommand,
+): Promise<number> {
+  const daemon = await ctx.daemon(cmd);
+  if (daemon?.connection.address.kind === 'unix') {
+    const uid = (await (await ctx.engine(cmd)).findVM(vm)).metadata.uid;
+    const r = await execInGuest(ctx.services(cmd), uid, { ...o, stdio: 'inherit' });
+    return r.code;
+  }
+  return (await ctx.engine(cmd)).exec(vm, o, ctx.io);
 }
 
 export function execCommand(ctx: CliContext): Command {
@@ -43,15 +70,12 @@ export function execCommand(ctx: CliContext): Command {
         opts: { identity?: string; tty: boolean; timeout: string },
         cmd: Command,
       ) => {
-        const uid = await guestVM(ctx, cmd, 'exec', vm);
-        const r = await execInGuest(ctx.services(cmd), uid, {
+        ctx.exitCode = await runInGuest(ctx, cmd, vm, {
           command,
           tty: opts.tty,
           timeoutSeconds: seconds(opts.timeout),
-          stdio: 'inherit',
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });
-        ctx.exitCode = r.code;
       },
     );
 }
@@ -73,15 +97,12 @@ export function sshCommand(ctx: CliContext): Command {
         opts: { identity?: string; timeout: string },
         cmd: Command,
       ) => {
-        const uid = await guestVM(ctx, cmd, 'ssh', vm);
-        const r = await execInGuest(ctx.services(cmd), uid, {
+        ctx.exitCode = await runInGuest(ctx, cmd, vm, {
           command,
           tty: command.length === 0 && ctx.io.stdout.isTTY === true,
           timeoutSeconds: seconds(opts.timeout),
-          stdio: 'inherit',
           ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         });
-        ctx.exitCode = r.code;
       },
     );
 }
