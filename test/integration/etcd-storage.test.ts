@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { Etcd3 } from 'etcd3';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -171,5 +172,64 @@ test('EtcdRawStorage: without quorum, calls fail as Unavailable within the time 
     assert.equal((await raw.read(A)).toString(), 'after');
   } finally {
     await stores.closeAll();
+  }
+});
+
+test('EtcdRawStorage: a watch whose revision was compacted while its member was down reads again and reports what changed', async () => {
+  assert.ok(cluster);
+  const root = `/ignite-test-${randomBytes(4).toString('hex')}/`;
+  const [m1, ...others] = cluster.members;
+  assert.ok(m1);
+  const hostOf = (url: string) => new URL(url).host;
+  // The watching client knows only m1, so its stream breaks while m1 is down and resumes there.
+  const watching = new EtcdRawStorage({
+    endpoints: [hostOf(m1.clientURL)],
+    root,
+    leaseTTLSeconds: 5,
+    callTimeoutMs: 3000,
+  });
+  const writing = new EtcdRawStorage({
+    endpoints: others.map((m) => hostOf(m.clientURL)),
+    root,
+    leaseTTLSeconds: 5,
+    callTimeoutMs: 3000,
+  });
+  const admin = new Etcd3({ hosts: others.map((m) => m.clientURL) });
+  const key = (uid: string) => ({ kind: 'VM' as const, uid });
+  const [kept, changed, removed, added, later] = [
+    '1111111111111111',
+    '2222222222222222',
+    '3333333333333333',
+    '4444444444444444',
+    '5555555555555555',
+  ];
+  const events: string[] = [];
+  try {
+    for (const uid of [kept, changed, removed]) await writing.write(key(uid), Buffer.from('v1'));
+    const w = watching.watch('VM', (e) => events.push(`${e.type} ${e.key.uid} ${e.data.toString()}`));
+    await w.ready;
+    await cluster.kill('m1');
+    await writing.write(key(changed), Buffer.from('v2'));
+    await writing.write(key(changed), Buffer.from('v3'));
+    await writing.delete(key(removed));
+    await writing.write(key(added), Buffer.from('v1'));
+    const revision = (await admin.getAll().prefix(root).exec()).header.revision;
+    await admin.kv.compact({ revision, physical: true });
+    await cluster.restart('m1');
+    const want = [`MODIFIED ${changed} v3`, `DELETED ${removed} v1`, `ADDED ${added} v1`];
+    const deadline = Date.now() + 30_000;
+    while (want.some((e) => !events.includes(e)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([...events].sort(), [...want].sort(), 'the changes missed, each once');
+    // And it watches on.
+    await writing.write(key(later), Buffer.from('v1'));
+    while (!events.includes(`ADDED ${later} v1`) && Date.now() < deadline + 10_000)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(events.includes(`ADDED ${later} v1`), events.join('\n'));
+    assert.ok(!events.some((e) => e.includes(kept)), 'nothing about the object that stayed');
+    w.close();
+  } finally {
+    admin.close();
+    await Promise.all([watching.close(), writing.close()]);
   }
 });
