@@ -120,15 +120,20 @@ export class EtcdFleet implements Fleet {
     let retry: NodeJS.Timeout | undefined;
     let wake: (() => void) | undefined;
     const hostOf = (key: Buffer): string => key.toString().slice(this.leasePrefix.length);
+    // The hosts last reported live, so a resync reports only what changed.
+    const known = new Set<string>();
     const emit = (host: string, live: boolean): void => {
       if (closed) return;
+      if (live) known.add(host);
+      else known.delete(host);
       try {
         listener(host, live);
       } catch (err) {
         options.onError?.(err);
       }
     };
-    const start = async (): Promise<void> => {
+    /** Reads the live hosts (reporting them, or on a resync what changed) and watches from there. */
+    const start = async (how: 'first' | 'resync'): Promise<void> => {
       let revision: bigint | undefined;
       while (!closed) {
         try {
@@ -136,7 +141,13 @@ export class EtcdFleet implements Fleet {
             const res = await this.conn.call('live hosts watch', (etcd) =>
               etcd.getAll().prefix(this.leasePrefix).exec(),
             );
-            if (options.initial === true) for (const kv of res.kvs) emit(hostOf(kv.key), true);
+            const now = new Set(res.kvs.map((kv) => hostOf(kv.key)));
+            if (how === 'resync') for (const h of [...known]) if (!now.has(h)) emit(h, false);
+            for (const h of now)
+              if (!known.has(h)) {
+                if (how === 'resync' || options.initial === true) emit(h, true);
+                else known.add(h);
+              }
             revision = BigInt(res.header.revision);
           }
           const from = revision;
@@ -156,7 +167,14 @@ export class EtcdFleet implements Fleet {
             if (kv.version === '1') emit(hostOf(kv.key), true);
           });
           w.on('delete', (kv) => emit(hostOf(kv.key), false));
-          w.on('error', (err) => options.onError?.(this.conn.mapError('live hosts watch', err)));
+          w.on('error', (err) => {
+            options.onError?.(this.conn.mapError('live hosts watch', err));
+            // etcd canceled the watch (its revision was compacted): read again and go on.
+            if (watcher !== w || closed) return;
+            watcher = undefined;
+            void w.cancel().catch(() => undefined);
+            void start('resync');
+          });
           return;
         } catch (err) {
           options.onError?.(err);
@@ -168,7 +186,7 @@ export class EtcdFleet implements Fleet {
       }
     };
     return {
-      ready: start(),
+      ready: start('first'),
       close: () => {
         closed = true;
         clearTimeout(retry);
