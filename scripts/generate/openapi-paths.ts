@@ -89,6 +89,31 @@ function op(s: Spec): Operation {
 const an = (kind: string) => `${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind}`;
 
 const bool: Schema = { type: 'boolean' };
+
+/** A WebSocket under a VM (`GET` with the upgrade headers, answered 101) on `…/vms/{name}/…`. */
+function socketOp(
+  id: string,
+  summary: string,
+  description: string,
+  query: Spec['query'] = [],
+): Record<string, unknown> {
+  return {
+    parameters: [NAME_PARAM],
+    get: op({
+      id,
+      tag: 'vms',
+      summary,
+      description,
+      query,
+      headers: [
+        ['Upgrade', '`websocket`'],
+        ['Connection', '`Upgrade`'],
+      ],
+      ok: [101, 'Switching Protocols: the WebSocket is open.', {}],
+      errors: [400, 404, 409],
+    }),
+  };
+}
 const NAME_PARAM = {
   name: 'name',
   in: 'path',
@@ -212,38 +237,29 @@ function collection(plural: string, kind: string, tag: string): Record<string, S
           errors: [400, 404, 409],
         }),
       },
-      [`${one}/console`]: {
-        parameters: [NAME_PARAM],
-        get: op({
-          id: 'attachVMConsole',
-          tag,
-          summary: "A running VM's serial console, as a WebSocket",
-          description:
-            'Binary frames both ways: what the console prints, and what is typed on it. Over TCP the token may ride as the subprotocol `ignite.bearer.<token>`.',
-          headers: [
-            ['Upgrade', '`websocket`'],
-            ['Connection', '`Upgrade`'],
+      [`${one}/console`]: socketOp(
+        'attachVMConsole',
+        "A running VM's serial console, as a WebSocket",
+        'Binary frames both ways: what the console prints, and what is typed on it. Over TCP the token may ride as the subprotocol `ignite.bearer.<token>`.',
+      ),
+      [`${one}/exec`]: socketOp(
+        'execInVM',
+        "Run a command in a running VM's guest over SSH, as a WebSocket",
+        "The VM's own host runs the command with the VM's key. Subprotocol `ignite.exec`. Every frame is binary, its first byte the channel: 0 stdin and 4 end of stdin from the client; 1 stdout, 2 stderr and 3 the exit status (`{\"code\": N}`) from the daemon, which then closes. An error closes the socket with code 4000 + its HTTP status and the message as the reason.",
+        [
+          [
+            'command',
+            { type: 'array', items: text },
+            'Repeated: one word is a shell command line, several an argv, none a login shell.',
           ],
-          ok: [101, 'Switching Protocols: the WebSocket is open.', {}],
-          errors: [400, 404, 409],
-        }),
-      },
-      [`${one}/exec`]: {
-        parameters: [NAME_PARAM],
-        get: op({
-          id: 'execInVM',
-          tag,
-          summary: "Run a command in a running VM's guest over SSH, as a WebSocket",
-          description:
-            "The VM's own host runs the command with the VM's key. Subprotocol `ignite.exec`. Query: `command` (repeated: one word is a shell command line, several an argv, none a login shell), `tty` (`true` forces a terminal), `timeout` (seconds to wait for the guest's SSH server, 1 to 600, default 10). Every frame is binary, its first byte the channel: 0 stdin and 4 end of stdin from the client; 1 stdout, 2 stderr and 3 the exit status (`{\"code\": N}`) from the daemon, which then closes. An error closes the socket with code 4000 + its HTTP status and the message as the reason.",
-          headers: [
-            ['Upgrade', '`websocket`'],
-            ['Connection', '`Upgrade`'],
+          ['tty', bool, 'Force a terminal on the command.'],
+          [
+            'timeout',
+            { type: 'integer', minimum: 1, maximum: 600, default: 10 },
+            "Seconds to wait for the guest's SSH server.",
           ],
-          ok: [101, 'Switching Protocols: the WebSocket is open.', {}],
-          errors: [400, 404, 409],
-        }),
-      },
+        ],
+      ),
     };
   }
   return {
