@@ -99,7 +99,7 @@ export class UserNetwork {
     uid: string,
     forwards: readonly UserForward[],
   ): Promise<string> {
-    await this.detach({ uid });
+    // attach has cleared what an earlier run left, and a failed try clears its own below.
     const dir = this.dir(uid);
     if (this.options.isRoot) await mkdir(this.options.runtimeDir, { recursive: true, mode: 0o700 });
     else await ensurePrivateDir(this.options.runtimeDir);
