@@ -13,7 +13,6 @@ import {
 } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { unavailable } from '../errors.js';
 import { ensurePrivateDir } from '../system/private-dir.js';
 import { followFile } from './log-follow.js';
@@ -115,6 +114,8 @@ export class FsRuntimeFiles implements RuntimeFiles {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
+      // Loaded on first use, as most commands take no lock.
+      const { default: lockfile } = await import('proper-lockfile');
       // A start waits for the supervisor for up to two minutes: wait as long for another's.
       release = await lockfile.lock(dir, {
         realpath: false,
