@@ -1,0 +1,240 @@
+import { statSync } from 'node:fs';
+import { compareText, isUID, type APIObject, type Kind, type KindMap } from '../api/index.js';
+import type { BuildInfo } from '../system/packaging.js';
+import { reviveDecodedForm, toDecodedForm } from './decoded-form.js';
+import { checksumOf } from './fs-raw-storage.js';
+import { DataLayout, METADATA_FILE } from './layout.js';
+import { ListingCacheFile, readNames, type ListingCacheEntry } from './listing-cache-file.js';
+import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
+import type { Storage, StoredChange, StoredEntry } from './storage.js';
+
+/**
+ * An object is cached only once its file's last change is this far in the past when it is read:
+ * a file replaced within one tick of the kernel's coarse clock could take a freed inode with
+ * the same size and times, and so the same identity, as the one it replaced.
+ */
+const SETTLE_MS = 2000;
+/** More misses than this are read in one pass over the kind, not one by one. */
+const MAX_SINGLE_READS = 32;
+
+/** Where a listed object's file stands: the store's checksum, and the identity the cache keeps. */
+interface Stamp {
+  checksum: string;
+  id: string;
+  changedMs: number;
+}
+
+type Known<K extends Kind> = (uid: string, checksum: string) => KindMap[K] | undefined;
+
+/**
+ * A listing cache over the fs store (FsRawStorage beneath `inner`), kept in a file per kind
+ * (layout.listingCache): each object's decoded form with the identity (inode, size, mtime, ctime)
+ * of the file it was decoded from. A listing reads the kind's directory and stats each object's
+ * file; an object whose identity matches is taken from the cache without reading or validating
+ * its file again, and any other is read and decoded by `inner`, as without the cache. The file is
+ * rewritten when what it should hold changed. Several processes may list and write at once: an
+ * entry is served only while its file's identity is the one it was decoded at.
+ *
+ * `decoder` names the code that decoded the cached objects (see listingCacheDecoder): a cache
+ * written by another build of ignite, whose schema or defaults may differ, is ignored.
+ */
+export class FsListingCache implements Storage {
+  private readonly layout: DataLayout;
+  private readonly files = new Map<Kind, ListingCacheFile>();
+
+  constructor(
+    private readonly inner: Storage,
+    dataDir: string,
+    private readonly decoder: string,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    this.layout = new DataLayout(dataDir);
+  }
+
+  private file(kind: Kind): ListingCacheFile {
+    let f = this.files.get(kind);
+    if (f === undefined) {
+      f = new ListingCacheFile(this.layout.listingCache(kind), this.decoder);
+      this.files.set(kind, f);
+    }
+    return f;
+  }
+
+  async list<K extends Kind>(kind: K): Promise<KindMap[K][]> {
+    return (await this.entries(kind)).map((e) => e.obj);
+  }
+
+  async entries<K extends Kind>(kind: K, known?: Known<K>): Promise<StoredEntry<K>[]> {
+    const started = this.nowMs();
+    const names = readNames(this.layout.kindDir(kind));
+    const stamps = names === undefined ? undefined : this.stamps(kind, names);
+    if (names === undefined || stamps === undefined) return this.inner.entries(kind, known);
+    const file = this.file(kind);
+    file.sweep(names);
+    const cached = file.load();
+    const served = new Map<string, { entry: StoredEntry<K>; cache: ListingCacheEntry }>();
+    const misses: string[] = [];
+    for (const [uid, stamp] of stamps) {
+      const hit = cached.get(uid);
+      const obj =
+        hit?.id === stamp.id ? (known?.(uid, stamp.checksum) ?? revive<K>(hit.form)) : undefined;
+      if (hit !== undefined && obj !== undefined)
+        served.set(uid, { entry: { uid, checksum: stamp.checksum, obj }, cache: hit });
+      else misses.push(uid);
+    }
+    let listed: StoredEntry<K>[] | undefined = [...served.values()].map((s) => s.entry);
+    if (misses.length > 0) {
+      const read =
+        cached.size > 0 && misses.length <= MAX_SINGLE_READS
+          ? await this.readEach(kind, misses, stamps)
+          : undefined;
+      listed =
+        read !== undefined
+          ? [...listed, ...read].sort((a, b) => compareText(a.uid, b.uid))
+          : await this.inner.entries(kind, (uid, checksum) => {
+              const s = served.get(uid)?.entry;
+              return s?.checksum === checksum ? s.obj : known?.(uid, checksum);
+            });
+    }
+    const next = new Map<string, ListingCacheEntry>();
+    for (const e of listed) {
+      const stamp = stamps.get(e.uid);
+      if (stamp === undefined || stamp.checksum !== e.checksum) continue;
+      if (stamp.changedMs > started - SETTLE_MS) continue;
+      const hit = served.get(e.uid)?.cache;
+      const form = hit?.id === stamp.id ? hit.form : formOf(e.obj);
+      if (form !== undefined) next.set(e.uid, { id: stamp.id, form });
+    }
+    if (!sameEntries(cached, next)) file.save(next);
+    return listed;
+  }
+
+  /**
+   * The identity of each object's file, by uid in uid order; undefined when a file cannot be
+   * looked at, which leaves the listing to `inner` and its errors.
+   */
+  private stamps(kind: Kind, names: readonly string[]): Map<string, Stamp> | undefined {
+    const out = new Map<string, Stamp>();
+    const dir = this.layout.kindDir(kind);
+    for (const uid of names.filter((n) => isUID(n)).sort()) {
+      try {
+        const stamp = stampOf(`${dir}/${uid}/${METADATA_FILE}`);
+        if (stamp !== undefined) out.set(uid, stamp);
+      } catch {
+        return undefined;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads the missed objects one by one, each between two looks at its file that agree, so what
+   * was read is what the stamp describes; undefined when a file changed meanwhile.
+   */
+  private async readEach<K extends Kind>(
+    kind: K,
+    uids: readonly string[],
+    stamps: Map<string, Stamp>,
+  ): Promise<StoredEntry<K>[] | undefined> {
+    const out: StoredEntry<K>[] = [];
+    for (const uid of uids) {
+      const before = stamps.get(uid);
+      let obj: KindMap[K];
+      try {
+        obj = await this.inner.get(kind, uid);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'NotFound') return undefined;
+        throw err;
+      }
+      const after = stampOf(this.layout.metadata(kind, uid));
+      if (before === undefined || after?.id !== before.id) return undefined;
+      out.push({ uid, checksum: before.checksum, obj });
+    }
+    return out;
+  }
+
+  get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
+    return this.inner.get(kind, uid);
+  }
+
+  set(obj: APIObject): Promise<void> {
+    return this.inner.set(obj);
+  }
+
+  delete(kind: Kind, uid: string): Promise<void> {
+    return this.inner.delete(kind, uid);
+  }
+
+  exists(kind: Kind, uid: string): Promise<boolean> {
+    return this.inner.exists(kind, uid);
+  }
+
+  checksum(kind: Kind, uid: string): Promise<string | undefined> {
+    return this.inner.checksum(kind, uid);
+  }
+
+  keys(kind: Kind): Promise<ObjectKey[]> {
+    return this.inner.keys(kind);
+  }
+
+  withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
+    return this.inner.withLock(kind, fn);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  watch<K extends Kind>(
+    kind: K,
+    listener: (change: StoredChange<K>) => void,
+    options?: WatchOptions,
+  ): Watch {
+    return this.inner.watch(kind, listener, options);
+  }
+}
+
+/**
+ * What names the decoding code in the listing cache: the build's version, commit and date, the
+ * date telling apart two builds of one commit. A run from source has no build date, and keeps no
+ * listing cache (undefined).
+ */
+export function listingCacheDecoder(build: BuildInfo): string | undefined {
+  if (build.buildDate === 'unknown') return undefined;
+  return `${build.version}+${build.gitCommit}@${build.buildDate}`;
+}
+
+/** Where the object file at `path` stands; undefined when there is none. */
+function stampOf(path: string): Stamp | undefined {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  return {
+    checksum: checksumOf(st),
+    id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
+    changedMs: Number(st.ctimeNs / 1_000_000n),
+  };
+}
+
+function revive<K extends Kind>(form: string): KindMap[K] | undefined {
+  try {
+    return reviveDecodedForm(
+      JSON.parse(form) as Parameters<typeof reviveDecodedForm>[0],
+    ) as KindMap[K];
+  } catch {
+    return undefined;
+  }
+}
+
+function formOf(obj: APIObject): string | undefined {
+  const form = toDecodedForm(obj);
+  return form === undefined ? undefined : JSON.stringify(form);
+}
+
+function sameEntries(
+  a: ReadonlyMap<string, ListingCacheEntry>,
+  b: ReadonlyMap<string, ListingCacheEntry>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [uid, e] of b) if (a.get(uid)?.id !== e.id) return false;
+  return true;
+}

@@ -1,0 +1,135 @@
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { isProcessAlive } from '../system/linux-processes.js';
+
+/** One cached object: the identity of the file it was decoded from, and its decoded form's JSON. */
+export interface ListingCacheEntry {
+  id: string;
+  form: string;
+}
+
+/** Bumped whenever the file's layout changes; a file of another format is ignored. */
+const FORMAT = 1;
+
+/**
+ * The listing cache's file: `{format, decoder, entries: {uid: [id, form]}}`, mode 0600, owned by
+ * the process's user. Each form stays a string until it is used, so a listing parses only the
+ * objects it takes from the cache, and a loaded file can be kept while its identity holds.
+ *
+ * A missing, unreadable or corrupt file, one of another format or decoder, or one that another
+ * user owns or could have written, reads as empty: the cache is never the authority, and what it
+ * serves is not validated again, so only a file this user wrote is trusted.
+ */
+export class ListingCacheFile {
+  private loaded: { stamp: string; entries: Map<string, ListingCacheEntry> } | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly decoder: string,
+  ) {}
+
+  load(): Map<string, ListingCacheEntry> {
+    let fd: number;
+    try {
+      fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return new Map();
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      const uid = process.geteuid?.();
+      if (
+        !st.isFile() ||
+        (uid !== undefined && st.uid !== BigInt(uid)) ||
+        (st.mode & 0o077n) !== 0n
+      )
+        return new Map();
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      if (this.loaded?.stamp === stamp) return this.loaded.entries;
+      const entries = this.parse(readFileSync(fd, 'utf8'));
+      this.loaded = { stamp, entries };
+      return entries;
+    } catch {
+      return new Map();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private parse(text: string): Map<string, ListingCacheEntry> {
+    const out = new Map<string, ListingCacheEntry>();
+    const doc = JSON.parse(text) as { format?: unknown; decoder?: unknown; entries?: unknown };
+    if (doc.format !== FORMAT || doc.decoder !== this.decoder) return out;
+    const entries = doc.entries;
+    if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) return out;
+    for (const [uid, e] of Object.entries(entries as Record<string, unknown>)) {
+      if (!Array.isArray(e) || e.length !== 2) continue;
+      const [id, form] = e as unknown[];
+      if (typeof id === 'string' && typeof form === 'string') out.set(uid, { id, form });
+    }
+    return out;
+  }
+
+  /**
+   * Replaces the file with `entries`, atomically (a temp file renamed over it), so a reader sees
+   * one writer's whole file. Best-effort: a cache that cannot be written is only slower.
+   */
+  save(entries: ReadonlyMap<string, ListingCacheEntry>): void {
+    const doc: Record<string, [string, string]> = {};
+    for (const [uid, e] of entries) doc[uid] = [e.id, e.form];
+    const text = JSON.stringify({ format: FORMAT, decoder: this.decoder, entries: doc });
+    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    try {
+      const fd = openSync(tmp, 'wx', 0o600);
+      try {
+        const data = Buffer.from(text);
+        let off = 0;
+        while (off < data.length) off += writeSync(fd, data, off);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch {
+      removeQuietly(tmp);
+    }
+  }
+
+  /** Removes temp files of writers that died before their rename. */
+  sweep(names: readonly string[]): void {
+    const prefix = `${basename(this.path)}.`;
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = Number(/^(\d+)\.[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1]);
+      if (Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid))
+        removeQuietly(join(dirname(this.path), name));
+    }
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Left for a later sweep.
+  }
+}
+
+/** The names in a directory; undefined when it cannot be read (absent, or not ours to read). */
+export function readNames(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
