@@ -77,6 +77,7 @@ function plain(v: unknown, path: Path, sizes: Path[], undefs: Path[]): unknown {
  * paths (a damaged cache), which callers treat as absent.
  */
 export function reviveDecodedForm(form: DecodedForm): APIObject {
+  if (typeof form !== 'object' || form === null) throw new TypeError('decoded form: not a form');
   const root = form.json;
   if (root === null || typeof root !== 'object' || Array.isArray(root))
     throw new TypeError('decoded form: not an object');
@@ -94,7 +95,7 @@ export function reviveDecodedForm(form: DecodedForm): APIObject {
 }
 
 function locate(root: object, path: Path): [Record<string | number, unknown>, string | number] {
-  if (path.length === 0) throw new TypeError('decoded form: empty path');
+  if (!Array.isArray(path) || path.length === 0) throw new TypeError('decoded form: bad path');
   let cur: unknown = root;
   for (let i = 0; i < path.length - 1; i++) {
     const key = path[i] as string | number;

@@ -117,8 +117,8 @@ test('a corrupt cache, one of another decoder, or one others could write or read
     assert.deepStrictEqual(listed, await p.inner.list('VM'));
     return decoded;
   };
-  const doc = JSON.parse(good) as { entries: Record<string, [string, string]> };
-  const damaged = (form: string) => {
+  const doc = JSON.parse(good) as { entries: Record<string, [string, unknown]> };
+  const damaged = (form: unknown) => {
     const [uid = '', [id = ''] = []] = Object.entries(doc.entries)[0] ?? [];
     return JSON.stringify({ ...doc, entries: { [uid]: [id, form] } });
   };
@@ -127,8 +127,8 @@ test('a corrupt cache, one of another decoder, or one others could write or read
   await writeFile(file, good.slice(0, good.length / 2), { mode: 0o600 });
   assert.equal(await decodedBy(), 1, 'a truncated file');
   await writeFile(file, damaged('{"json":'), { mode: 0o600 });
-  assert.equal(await decodedBy(), 1, 'an entry that does not parse');
-  await writeFile(file, damaged('{"json":{},"sizes":[["spec","memory"]]}'), { mode: 0o600 });
+  assert.equal(await decodedBy(), 1, 'an entry that is not a form');
+  await writeFile(file, damaged({ json: {}, sizes: [['spec', 'memory']] }), { mode: 0o600 });
   assert.equal(await decodedBy(), 1, 'an entry that does not revive');
   await writeFile(file, good, { mode: 0o600 });
   assert.equal(await decodedBy(), 0, 'the good file again');

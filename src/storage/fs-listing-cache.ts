@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { compareText, isUID, type APIObject, type Kind, type KindMap } from '../api/index.js';
 import type { BuildInfo } from '../system/packaging.js';
-import { reviveDecodedForm, toDecodedForm } from './decoded-form.js';
+import { reviveDecodedForm, toDecodedForm, type DecodedForm } from './decoded-form.js';
 import { checksumOf } from './fs-raw-storage.js';
 import { DataLayout, METADATA_FILE } from './layout.js';
 import { ListingCacheFile, readNames, type ListingCacheEntry } from './listing-cache-file.js';
@@ -72,17 +72,16 @@ export class FsListingCache implements Storage {
     const file = this.file(kind);
     file.sweep(names);
     const cached = file.load();
-    const served = new Map<string, { entry: StoredEntry<K>; cache: ListingCacheEntry }>();
+    const served = new Map<string, StoredEntry<K>>();
     const misses: string[] = [];
     for (const [uid, stamp] of stamps) {
       const hit = cached.get(uid);
       const obj =
         hit?.id === stamp.id ? (known?.(uid, stamp.checksum) ?? revive<K>(hit.form)) : undefined;
-      if (hit !== undefined && obj !== undefined)
-        served.set(uid, { entry: { uid, checksum: stamp.checksum, obj }, cache: hit });
+      if (obj !== undefined) served.set(uid, { uid, checksum: stamp.checksum, obj });
       else misses.push(uid);
     }
-    let listed: StoredEntry<K>[] | undefined = [...served.values()].map((s) => s.entry);
+    let listed = [...served.values()];
     if (misses.length > 0) {
       const read =
         cached.size > 0 && misses.length <= MAX_SINGLE_READS
@@ -92,20 +91,20 @@ export class FsListingCache implements Storage {
         read !== undefined
           ? [...listed, ...read].sort((a, b) => compareText(a.uid, b.uid))
           : await this.inner.entries(kind, (uid, checksum) => {
-              const s = served.get(uid)?.entry;
+              const s = served.get(uid);
               return s?.checksum === checksum ? s.obj : known?.(uid, checksum);
             });
     }
-    const next = new Map<string, ListingCacheEntry>();
-    for (const e of listed) {
+    // What the cache should hold: the listed objects whose files have settled, as listed.
+    const keep = listed.filter((e) => {
       const stamp = stamps.get(e.uid);
-      if (stamp === undefined || stamp.checksum !== e.checksum) continue;
-      if (stamp.changedMs > started - SETTLE_MS) continue;
-      const hit = served.get(e.uid)?.cache;
-      const form = hit?.id === stamp.id ? hit.form : formOf(e.obj);
-      if (form !== undefined) next.set(e.uid, { id: stamp.id, form });
-    }
-    if (!sameEntries(cached, next)) file.save(next);
+      return stamp?.checksum === e.checksum && stamp.changedMs <= started - SETTLE_MS;
+    });
+    const same =
+      keep.length === cached.size &&
+      keep.every((e) => cached.get(e.uid)?.id === stamps.get(e.uid)?.id);
+    // Before the objects are handed out, while they are as decoded.
+    if (!same) file.save(cacheEntries(keep, stamps));
     return listed;
   }
 
@@ -215,26 +214,25 @@ function stampOf(path: string): Stamp | undefined {
   };
 }
 
-function revive<K extends Kind>(form: string): KindMap[K] | undefined {
+/** The object a cached form holds (which it takes apart); undefined when it holds none. */
+function revive<K extends Kind>(form: unknown): KindMap[K] | undefined {
   try {
-    return reviveDecodedForm(
-      JSON.parse(form) as Parameters<typeof reviveDecodedForm>[0],
-    ) as KindMap[K];
+    return reviveDecodedForm(form as DecodedForm) as KindMap[K];
   } catch {
     return undefined;
   }
 }
 
-function formOf(obj: APIObject): string | undefined {
-  const form = toDecodedForm(obj);
-  return form === undefined ? undefined : JSON.stringify(form);
-}
-
-function sameEntries(
-  a: ReadonlyMap<string, ListingCacheEntry>,
-  b: ReadonlyMap<string, ListingCacheEntry>,
-): boolean {
-  if (a.size !== b.size) return false;
-  for (const [uid, e] of b) if (a.get(uid)?.id !== e.id) return false;
-  return true;
+/** The cache's entries for `listed`, each with the identity of the file it was read from. */
+function cacheEntries<K extends Kind>(
+  listed: readonly StoredEntry<K>[],
+  stamps: ReadonlyMap<string, Stamp>,
+): Map<string, ListingCacheEntry> {
+  const out = new Map<string, ListingCacheEntry>();
+  for (const e of listed) {
+    const id = stamps.get(e.uid)?.id;
+    const form = toDecodedForm(e.obj);
+    if (id !== undefined && form !== undefined) out.set(e.uid, { id, form });
+  }
+  return out;
 }

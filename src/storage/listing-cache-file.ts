@@ -13,10 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { isProcessAlive } from '../system/linux-processes.js';
 
-/** One cached object: the identity of the file it was decoded from, and its decoded form's JSON. */
+/** One cached object: the identity of the file it was decoded from, and its decoded form. */
 export interface ListingCacheEntry {
   id: string;
-  form: string;
+  form: unknown;
 }
 
 /** Bumped whenever the file's layout changes; a file of another format is ignored. */
@@ -24,16 +24,14 @@ const FORMAT = 1;
 
 /**
  * The listing cache's file: `{format, decoder, entries: {uid: [id, form]}}`, mode 0600, owned by
- * the process's user. Each form stays a string until it is used, so a listing parses only the
- * objects it takes from the cache, and a loaded file can be kept while its identity holds.
+ * the process's user. Read whole on each listing: it is one file where the store has one per
+ * object.
  *
  * A missing, unreadable or corrupt file, one of another format or decoder, or one that another
  * user owns or could have written, reads as empty: the cache is never the authority, and what it
  * serves is not validated again, so only a file this user wrote is trusted.
  */
 export class ListingCacheFile {
-  private loaded: { stamp: string; entries: Map<string, ListingCacheEntry> } | undefined;
-
   constructor(
     readonly path: string,
     private readonly decoder: string,
@@ -47,19 +45,11 @@ export class ListingCacheFile {
       return new Map();
     }
     try {
-      const st = fstatSync(fd, { bigint: true });
+      const st = fstatSync(fd);
       const uid = process.geteuid?.();
-      if (
-        !st.isFile() ||
-        (uid !== undefined && st.uid !== BigInt(uid)) ||
-        (st.mode & 0o077n) !== 0n
-      )
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0)
         return new Map();
-      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-      if (this.loaded?.stamp === stamp) return this.loaded.entries;
-      const entries = this.parse(readFileSync(fd, 'utf8'));
-      this.loaded = { stamp, entries };
-      return entries;
+      return this.parse(readFileSync(fd, 'utf8'));
     } catch {
       return new Map();
     } finally {
@@ -76,7 +66,7 @@ export class ListingCacheFile {
     for (const [uid, e] of Object.entries(entries as Record<string, unknown>)) {
       if (!Array.isArray(e) || e.length !== 2) continue;
       const [id, form] = e as unknown[];
-      if (typeof id === 'string' && typeof form === 'string') out.set(uid, { id, form });
+      if (typeof id === 'string') out.set(uid, { id, form });
     }
     return out;
   }
@@ -86,7 +76,7 @@ export class ListingCacheFile {
    * one writer's whole file. Best-effort: a cache that cannot be written is only slower.
    */
   save(entries: ReadonlyMap<string, ListingCacheEntry>): void {
-    const doc: Record<string, [string, string]> = {};
+    const doc: Record<string, [string, unknown]> = {};
     for (const [uid, e] of entries) doc[uid] = [e.id, e.form];
     const text = JSON.stringify({ format: FORMAT, decoder: this.decoder, entries: doc });
     const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
