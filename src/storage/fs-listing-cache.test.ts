@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import {
   chmod,
   chown,
+  readdir,
   lstat,
   mkdtemp,
   readFile,
@@ -67,7 +68,8 @@ test('a second listing takes every unchanged object from the cache, equal to wha
   assert.equal(again.decodes(), 0);
   assert.deepStrictEqual(second, first);
   assert.deepStrictEqual(second, await again.inner.entries('VM'));
-  assert.equal((await stat(join(s.dir, 'vm', '.listing.json'))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(s.dir, '.cache', 'listing-vm.json'))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(s.dir, '.cache'))).mode & 0o777, 0o700);
 });
 
 test('a changed, removed or new object is read from its file, never served stale', async () => {
@@ -90,8 +92,16 @@ test('a changed, removed or new object is read from its file, never served stale
   assert.deepEqual(listed.map((o) => o.metadata.name).sort(), ['a', 'c']);
   assert.equal(next.decodes(), 1);
   assert.deepStrictEqual(listed, await next.inner.list('VM'));
-  const cache = await readFile(join(s.dir, 'vm', '.listing.json'), 'utf8');
+  const cache = await readFile(join(s.dir, '.cache', 'listing-vm.json'), 'utf8');
   assert.ok(!cache.includes(b.metadata.uid ?? '-') && cache.includes(c.metadata.uid ?? '-'));
+  // The cache keeps out of the kind's directory, and goes with the kind's last object.
+  assert.deepEqual(
+    (await readdir(join(s.dir, 'vm'))).sort(),
+    [a, c].map((v) => v.metadata.uid).sort(),
+  );
+  for (const v of [a, c]) await w.storage.delete('VM', v.metadata.uid ?? '');
+  assert.deepEqual(await s.open().storage.list('VM'), []);
+  assert.deepEqual(await readdir(join(s.dir, '.cache')), []);
 });
 
 test('objects changed too recently to tell apart by identity are not cached', async () => {
@@ -107,7 +117,7 @@ test('a corrupt cache, one of another decoder, or one others could write or read
   await using s = await store();
   await s.open().storage.set(aVM('a'));
   await s.open().storage.list('VM');
-  const file = join(s.dir, 'vm', '.listing.json');
+  const file = join(s.dir, '.cache', 'listing-vm.json');
   const good = await readFile(file, 'utf8');
   /** How many objects were not taken from the cache (read and decoded), checking the listing. */
   const decodedBy = async (o: { decoder?: string } = {}) => {
@@ -171,7 +181,7 @@ test('several processes writing and listing at once each see their own last writ
   assert.deepStrictEqual(listed, await after.inner.list('VM'));
   for (const uid of workers)
     assert.deepEqual(listed.find((o) => o.metadata.uid === uid)?.metadata.labels, { round: '14' });
-  const cached = await readFile(join(s.dir, 'vm', '.listing.json'), 'utf8');
+  const cached = await readFile(join(s.dir, '.cache', 'listing-vm.json'), 'utf8');
   assert.ok(
     others.every((o) => cached.includes(o.metadata.uid ?? '-')),
     'the still ones cached',

@@ -1,10 +1,10 @@
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { compareText, isUID, type APIObject, type Kind, type KindMap } from '../api/index.js';
 import type { BuildInfo } from '../system/packaging.js';
 import { reviveDecodedForm, toDecodedForm, type DecodedForm } from './decoded-form.js';
 import { checksumOf } from './fs-raw-storage.js';
 import { DataLayout, METADATA_FILE } from './layout.js';
-import { ListingCacheFile, readNames, type ListingCacheEntry } from './listing-cache-file.js';
+import { ListingCacheFile, type ListingCacheEntry } from './listing-cache-file.js';
 import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
 import type { Storage, StoredChange, StoredEntry } from './storage.js';
 
@@ -28,7 +28,7 @@ type Known<K extends Kind> = (uid: string, checksum: string) => KindMap[K] | und
 
 /**
  * A listing cache over the fs store (FsRawStorage beneath `inner`), kept in a file per kind
- * (layout.listingCache): each object's decoded form with the identity (inode, size, mtime, ctime)
+ * (layout.listingCache, `<dataDir>/.cache/listing-<kind>.json`): each object's decoded form with the identity (inode, size, mtime, ctime)
  * of the file it was decoded from. A listing reads the kind's directory and stats each object's
  * file; an object whose identity matches is taken from the cache without reading or validating
  * its file again, and any other is read and decoded by `inner`, as without the cache. The file is
@@ -70,7 +70,6 @@ export class FsListingCache implements Storage {
     const stamps = names === undefined ? undefined : this.stamps(kind, names);
     if (names === undefined || stamps === undefined) return this.inner.entries(kind, known);
     const file = this.file(kind);
-    file.sweep(names);
     const cached = file.load();
     const served = new Map<string, StoredEntry<K>>();
     const misses: string[] = [];
@@ -201,6 +200,15 @@ export class FsListingCache implements Storage {
 export function listingCacheDecoder(build: BuildInfo): string | undefined {
   if (build.buildDate === 'unknown') return undefined;
   return `${build.version}+${build.gitCommit}@${build.buildDate}`;
+}
+
+/** The names in a directory; undefined when it cannot be read (absent, or not ours to read). */
+function readNames(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the object file at `path` stands; undefined when there is none. */

@@ -7,7 +7,6 @@ import { internal } from '../errors.js';
  *
  * ```
  * <dataDir>/
- *   <kind>/.listing.json  the listing cache of a kind's decoded objects (fs-listing-cache.ts)
  *   vm/<uid>/        metadata.json, the root disk, the SSH key pair, the console log, the
  *                    supervisor's log; with no run dir also the sockets and run record (see VMFiles)
  *   image/<uid>/     metadata.json, image.ext4
@@ -16,7 +15,8 @@ import { internal } from '../errors.js';
  *   volume/<uid>/    metadata.json, volume.img (sparse; ext4 unless made raw)
  *   network/         per-VM network state, kept apart so leftovers outlive a removed VM
  *   .staging/        imports in progress, named after their process
- *   .cache/          accel.json, host-tsc.json: what the host's probes found
+ *   .cache/          accel.json, host-tsc.json: what the host's probes found; listing-<kind>.json,
+ *                    the listing cache of a kind's decoded objects (fs-listing-cache.ts)
  *   gitops/          clones of the repositories gitops follows
  * ```
  *
@@ -29,7 +29,6 @@ import { internal } from '../errors.js';
  * that a reboot empties. The names stay short, since a socket's path must fit in 108 bytes.
  */
 export const METADATA_FILE = 'metadata.json';
-export const LISTING_CACHE_FILE = '.listing.json';
 export const ROOT_DISK_QCOW2 = 'rootfs.qcow2';
 export const ROOT_DISK_RAW = 'rootfs.ext4';
 export const IMAGE_EXT4 = 'image.ext4';
@@ -142,11 +141,11 @@ export class DataLayout {
   }
 
   /**
-   * `<dataDir>/<kind>/.listing.json`: a cache of the kind's decoded objects, each with the
+   * `<dataDir>/.cache/listing-<kind>.json`: a cache of the kind's decoded objects, each with the
    * identity of the file it was decoded from (fs-listing-cache.ts). Never the authority.
    */
   listingCache(kind: Kind): string {
-    return join(this.kindDir(kind), LISTING_CACHE_FILE);
+    return join(this.root, '.cache', `listing-${kindDir(kind)}.json`);
   }
 
   vm(uid: string): VMFiles {

@@ -2,6 +2,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  mkdirSync,
   openSync,
   readFileSync,
   readdirSync,
@@ -73,9 +74,21 @@ export class ListingCacheFile {
 
   /**
    * Replaces the file with `entries`, atomically (a temp file renamed over it), so a reader sees
-   * one writer's whole file. Best-effort: a cache that cannot be written is only slower.
+   * one writer's whole file; with no entries, removes it. Best-effort: a cache that cannot be
+   * written is only slower.
    */
   save(entries: ReadonlyMap<string, ListingCacheEntry>): void {
+    if (entries.size === 0) {
+      removeQuietly(this.path);
+      return;
+    }
+    const dir = dirname(this.path);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.sweep(readdirSync(dir));
+    } catch {
+      return;
+    }
     const doc: Record<string, [string, unknown]> = {};
     for (const [uid, e] of entries) doc[uid] = [e.id, e.form];
     const text = JSON.stringify({ format: FORMAT, decoder: this.decoder, entries: doc });
@@ -96,7 +109,7 @@ export class ListingCacheFile {
   }
 
   /** Removes temp files of writers that died before their rename. */
-  sweep(names: readonly string[]): void {
+  private sweep(names: readonly string[]): void {
     const prefix = `${basename(this.path)}.`;
     for (const name of names) {
       if (!name.startsWith(prefix)) continue;
@@ -112,14 +125,5 @@ function removeQuietly(path: string): void {
     rmSync(path, { force: true });
   } catch {
     // Left for a later sweep.
-  }
-}
-
-/** The names in a directory; undefined when it cannot be read (absent, or not ours to read). */
-export function readNames(dir: string): string[] | undefined {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return undefined;
   }
 }
