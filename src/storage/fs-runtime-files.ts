@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import {
   access,
   mkdir,
@@ -80,6 +80,18 @@ export class FsRuntimeFiles implements RuntimeFiles {
       const parsed = VMStatusSchema.safeParse(JSON.parse(text));
       return parsed.success ? parsed.data : undefined;
     } catch {
+      return undefined;
+    }
+  }
+
+  mayHaveRunRecords(): ReadonlySet<string> | undefined {
+    const base = this.layout.runDir;
+    if (base === undefined) return undefined;
+    try {
+      return new Set(readdirSync(base));
+    } catch (err) {
+      // No run dir yet (or since a reboot): no VM has a run record.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
       return undefined;
     }
   }
