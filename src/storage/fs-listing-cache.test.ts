@@ -106,7 +106,8 @@ test('a changed, removed or new object is read from its file, never served stale
 
 test('objects changed too recently to tell apart by identity are not cached', async () => {
   await using s = await store();
-  const w = s.open({ nowMs: Date.now });
+  // A clock that has not yet moved past the write, however slow this host is.
+  const w = s.open({ nowMs: () => Date.now() - 60_000 });
   await w.storage.set(aVM('a'));
   await w.storage.list('VM');
   await w.storage.list('VM');
@@ -167,7 +168,7 @@ test('several processes writing and listing at once each see their own last writ
   for (const v of others) await w.storage.set(v);
   // Old enough to be cached by the workers, which use the real clock: each first replaces its
   // own VM's cached entry.
-  await new Promise((r) => setTimeout(r, 2100));
+  await new Promise((r) => setTimeout(r, 200));
   await s.open({ nowMs: Date.now }).storage.list('VM');
   const worker = join(ROOT, 'test/helpers/listing-cache-worker.ts');
   const run = (uid: string) =>

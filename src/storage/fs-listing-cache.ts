@@ -9,11 +9,13 @@ import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
 import type { Storage, StoredChange, StoredEntry } from './storage.js';
 
 /**
- * An object is cached only once its file's last change is this far in the past when it is read:
- * a file replaced within one tick of the kernel's coarse clock could take a freed inode with
- * the same size and times, and so the same identity, as the one it replaced.
+ * An object is cached only once its file's last change (ctime) is this far in the past when it
+ * is read. Two writes within one tick of the kernel's coarse clock (at most 10 ms) could give a
+ * file that takes a freed inode the same size and times, so the same identity, as the one it
+ * replaced; once the clock has moved on, any later write has other times. The margin leaves room
+ * for the coarse clock's lag behind the one read here.
  */
-const SETTLE_MS = 2000;
+const SETTLE_MS = 100;
 /** More misses than this are read in one pass over the kind, not one by one. */
 const MAX_SINGLE_READS = 32;
 

@@ -44,13 +44,22 @@ export function formatTable(
   header: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3)))
-      .join('')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  // Loops rather than spreads and joins: `ps` prints a table of thousands of VMs.
+  const widths = header.map((h) => h.length);
+  for (const r of rows)
+    for (let i = 0; i < widths.length; i++) {
+      const n = (r[i] ?? '').length;
+      if (n > (widths[i] ?? 0)) widths[i] = n;
+    }
+  const line = (cells: readonly string[]) => {
+    let out = '';
+    const last = cells.length - 1;
+    for (let i = 0; i < last; i++) out += (cells[i] ?? '').padEnd((widths[i] ?? 0) + 3);
+    return `${(out + (cells[last] ?? '')).trimEnd()}\n`;
+  };
+  let out = line(header);
+  for (const r of rows) out += line(r);
+  return out;
 }
 
 /** `3 minutes ago`, as Docker and Ignite print ages. */
