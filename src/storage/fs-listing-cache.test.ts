@@ -158,6 +158,21 @@ test('a corrupt cache, one of another decoder, or one others could write or read
   assert.equal((await stat(file)).mode & 0o777, 0o600, 'rewritten as a file of its own');
 });
 
+test('a cache that cannot be written leaves listings as they were without it', async () => {
+  await using s = await store();
+  await s.open().storage.set(aVM('a'));
+  await writeFile(join(s.dir, '.cache'), 'not a directory');
+  for (let i = 0; i < 2; i++) {
+    const p = s.open();
+    assert.deepEqual(
+      (await p.storage.list('VM')).map((o) => o.metadata.name),
+      ['a'],
+    );
+    assert.equal(p.decodes(), 1);
+  }
+  assert.equal(await readFile(join(s.dir, '.cache'), 'utf8'), 'not a directory');
+});
+
 test('several processes writing and listing at once each see their own last write', async () => {
   await using s = await store();
   const w = s.open();

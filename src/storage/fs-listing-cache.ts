@@ -30,11 +30,11 @@ type Known<K extends Kind> = (uid: string, checksum: string) => KindMap[K] | und
 
 /**
  * A listing cache over the fs store (FsRawStorage beneath `inner`), kept in a file per kind
- * (layout.listingCache, `<dataDir>/.cache/listing-<kind>.json`): each object's decoded form with the identity (inode, size, mtime, ctime)
- * of the file it was decoded from. A listing reads the kind's directory and stats each object's
- * file; an object whose identity matches is taken from the cache without reading or validating
- * its file again, and any other is read and decoded by `inner`, as without the cache. The file is
- * rewritten when what it should hold changed. Several processes may list and write at once: an
+ * (layout.listingCache, `<dataDir>/.cache/listing-<kind>.json`): each object's decoded form with
+ * the identity (inode, size, mtime, ctime) of the file it was decoded from. A listing reads the
+ * kind's directory and stats each object's file; an object whose identity matches is taken from
+ * the cache without reading or validating its file again, and any other is read and decoded by
+ * `inner`, as without the cache. The file is rewritten when what it should hold changed. Several processes may list and write at once: an
  * entry is served only while its file's identity is the one it was decoded at.
  *
  * `decoder` names the code that decoded the cached objects (see listingCacheDecoder): a cache
@@ -105,7 +105,7 @@ export class FsListingCache implements Storage {
       keep.length === cached.size &&
       keep.every((e) => cached.get(e.uid)?.id === stamps.get(e.uid)?.id);
     // Before the objects are handed out, while they are as decoded.
-    if (!same) file.save(cacheEntries(keep, stamps));
+    if (!same) file.save(() => cacheEntries(keep, stamps));
     return listed;
   }
 

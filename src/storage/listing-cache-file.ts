@@ -73,38 +73,46 @@ export class ListingCacheFile {
   }
 
   /**
-   * Replaces the file with `entries`, atomically (a temp file renamed over it), so a reader sees
-   * one writer's whole file; with no entries, removes it. Best-effort: a cache that cannot be
-   * written is only slower.
+   * Replaces the file with the entries `make` gives, atomically (a temp file renamed over it), so
+   * a reader sees one writer's whole file; with no entries, removes it. `make` is called only once
+   * the temp file is open: where the cache cannot be written (a data dir this user may only
+   * read), a listing pays nothing for it but the failed open. Best-effort: a cache that cannot
+   * be written is only slower.
    */
-  save(entries: ReadonlyMap<string, ListingCacheEntry>): void {
-    if (entries.size === 0) {
-      removeQuietly(this.path);
-      return;
-    }
+  save(make: () => ReadonlyMap<string, ListingCacheEntry>): void {
     const dir = dirname(this.path);
+    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    let fd: number;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.sweep(readdirSync(dir));
+      fd = openSync(tmp, 'wx', 0o600);
     } catch {
       return;
     }
-    const doc: Record<string, [string, unknown]> = {};
-    for (const [uid, e] of entries) doc[uid] = [e.id, e.form];
-    const text = JSON.stringify({ format: FORMAT, decoder: this.decoder, entries: doc });
-    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      const fd = openSync(tmp, 'wx', 0o600);
-      try {
-        const data = Buffer.from(text);
-        let off = 0;
-        while (off < data.length) off += writeSync(fd, data, off);
-      } finally {
-        closeSync(fd);
+      const entries = make();
+      if (entries.size === 0) {
+        removeQuietly(this.path);
+        return;
       }
+      const doc: Record<string, [string, unknown]> = {};
+      for (const [uid, e] of entries) doc[uid] = [e.id, e.form];
+      const data = Buffer.from(
+        JSON.stringify({ format: FORMAT, decoder: this.decoder, entries: doc }),
+      );
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off);
       renameSync(tmp, this.path);
     } catch {
+      // Left as it was: the next listing that can write it will.
+    } finally {
+      closeSync(fd);
       removeQuietly(tmp);
+    }
+    try {
+      this.sweep(readdirSync(dir));
+    } catch {
+      // Swept by a later save.
     }
   }
 
