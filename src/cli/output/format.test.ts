@@ -14,6 +14,16 @@ test('formatTable: left-aligned columns three spaces apart, the last column unpa
       'ID   NAME       IPS\n1    web\n22   database   10.0.0.2, 10.0.0.3\n',
     ],
     [['ID', 'IPS', 'NAME'], [['1', '', 'web']], 'ID   IPS   NAME\n1          web\n'],
+    [
+      ['A', 'B', 'C'],
+      [
+        ['x', '', ''],
+        ['', '', ''],
+        ['x', ' ', ''],
+        ['x', 'y ', ''],
+      ],
+      'A   B    C\nx\n\nx\nx   y\n',
+    ],
   ] as const;
   for (const [header, rows, want] of table) assert.equal(formatTable(header, rows), want);
 });

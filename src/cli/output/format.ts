@@ -52,10 +52,13 @@ export function formatTable(
       if (n > (widths[i] ?? 0)) widths[i] = n;
     }
   const line = (cells: readonly string[]) => {
+    // Empty cells at the end would only be padding, which the line does not end with.
+    let end = cells.length - 1;
+    while (end > 0 && (cells[end] ?? '') === '') end--;
     let out = '';
-    const last = cells.length - 1;
-    for (let i = 0; i < last; i++) out += (cells[i] ?? '').padEnd((widths[i] ?? 0) + 3);
-    return `${(out + (cells[last] ?? '')).trimEnd()}\n`;
+    for (let i = 0; i < end; i++) out += (cells[i] ?? '').padEnd((widths[i] ?? 0) + 3);
+    out += cells[end] ?? '';
+    return /\s$/.test(out) ? `${out.trimEnd()}\n` : `${out}\n`;
   };
   let out = line(header);
   for (const r of rows) out += line(r);
