@@ -9,7 +9,7 @@ import { registryOptions } from './image/registry-options.js';
 import { PrometheusVMEndpoint } from './metrics/prometheus-vm-endpoint.js';
 import { registryImports } from './operations/import-image.js';
 import type { Services } from './operations/services.js';
-import { newStoreClient, openFleet } from './storage/index.js';
+import { listingCacheDecoder, newStoreClient, openFleet } from './storage/index.js';
 import { FsRuntimeFiles } from './storage/fs-runtime-files.js';
 import { DataLayout } from './storage/layout.js';
 import type { HostConfig } from './system/host-config.js';
@@ -20,7 +20,7 @@ import { nodeHostFacts } from './system/node-host-facts.js';
 import { nodeHostDirectories } from './system/node-host-dirs.js';
 import { nodeHostFiles } from './system/node-host-files.js';
 import { opensshClient } from './system/openssh-client.js';
-import { spawnCommand } from './system/packaging.js';
+import { readBuildInfo, spawnCommand } from './system/packaging.js';
 import type { ProgramIO } from './system/program-io.js';
 import { sshKeygen } from './system/ssh-keygen.js';
 import { systemClock } from './system/system-clock.js';
@@ -66,7 +66,7 @@ export function createServices(
   const base = {
     config,
     layout,
-    client: newStoreClient(config),
+    client: newStoreClient(config, { listingCacheDecoder: listingCacheDecoder(readBuildInfo()) }),
     logger,
     clock: systemClock,
     host,

@@ -1,6 +1,6 @@
 import { compareText, type StoredVM } from '../api/index.js';
 import { invalidArgument } from '../errors.js';
-import { refreshVMState, type VMStateServices } from './vm-state.js';
+import { refreshVMStates, type VMStateServices } from './vm-state.js';
 
 export interface ListVMsOptions {
   /** Include VMs that are not running (`ps -a`). */
@@ -52,7 +52,7 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
 /** The VMs `ignite ps` shows: running ones, or all with `-a`, filtered, oldest first. */
 export async function listVMs(s: VMStateServices, options: ListVMsOptions): Promise<StoredVM[]> {
   // A VM whose supervisor died says Running until someone looks: ps looks, and records the truth.
-  const vms = await Promise.all((await s.client.vms.list()).map((vm) => refreshVMState(s, vm)));
+  const vms = await refreshVMStates(s, await s.client.vms.list());
   return selectVMs(vms, options);
 }
 

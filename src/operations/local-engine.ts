@@ -19,14 +19,14 @@ import type { Services } from './services.js';
 import { createSnapshot, removeSnapshot } from './snapshots.js';
 import { startVMAhead } from './start-vm.js';
 import { stopVM } from './stop-vm.js';
-import { refreshVMState } from './vm-state.js';
+import { refreshVMState, refreshVMStates } from './vm-state.js';
 
 /** The engine that runs the use cases on this host's data dir, in this process. */
 export function localEngine(s: Services): Engine {
   return {
     async listVMs() {
       // A VM whose supervisor died says Running until someone looks: listing looks, and records it.
-      const vms = await Promise.all((await s.client.vms.list()).map((v) => refreshVMState(s, v)));
+      const vms = await refreshVMStates(s, await s.client.vms.list());
       return vms.sort(byCreated);
     },
     findVM: async (query) => refreshVMState(s, await s.client.vms.find(query)),

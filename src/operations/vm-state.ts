@@ -42,10 +42,14 @@ export async function refreshVMState(
   s: VMStateServices,
   vm: StoredVM,
   gone: GoneExit = SUPERVISOR_GONE,
+  runRecords?: ReadonlySet<string>,
 ): Promise<StoredVM> {
   // A VM placed on another fleet host runs there: only that host can tell its state.
   if (placedElsewhere(s, vm)) return vm;
-  if (vm.status?.state !== 'Running') return adoptLiveRun(s, vm);
+  if (vm.status?.state !== 'Running') {
+    if (runRecords !== undefined && !runRecords.has(vm.metadata.uid)) return vm;
+    return adoptLiveRun(s, vm);
+  }
   if (isVMRunning(s, vm)) return vm;
   const uid = vm.metadata.uid;
   const updated = await s.client.vms.update(uid, (v) => {
@@ -64,6 +68,16 @@ export async function refreshVMState(
     await collectLeftovers(s, uid);
   }
   return updated;
+}
+
+/**
+ * refreshVMState for each VM of a listing. Which VMs may have a run record is looked up once
+ * for all of them where the store can tell (RuntimeFiles.mayHaveRunRecords); each VM that claims
+ * to run is still checked on its own.
+ */
+export function refreshVMStates(s: VMStateServices, vms: StoredVM[]): Promise<StoredVM[]> {
+  const runRecords = s.runtimeFiles.mayHaveRunRecords();
+  return Promise.all(vms.map((vm) => refreshVMState(s, vm, SUPERVISOR_GONE, runRecords)));
 }
 
 /**

@@ -2,12 +2,11 @@ import { closeSync, fstatSync, openSync, readSync, statSync, type BigIntStats } 
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { compareText, isUID, kindDir, type Kind } from '../api/index.js';
 import { unavailable } from '../errors.js';
 import { isProcessAlive } from '../system/linux-processes.js';
 import { mapFsError } from './fs-errors.js';
-import { DataLayout } from './layout.js';
+import { DataLayout, METADATA_FILE as METADATA } from './layout.js';
 import { PollingWatch } from './polling-watch.js';
 import type {
   ObjectKey,
@@ -18,7 +17,6 @@ import type {
   WatchOptions,
 } from './raw-storage.js';
 
-const METADATA = 'metadata.json';
 const TRASH_PREFIX = '.trash-';
 /** `write`'s temp file, named after its writer's pid. */
 const EMPTY_DIR_GRACE_MS = 30_000;
@@ -58,7 +56,7 @@ export class FsRawStorage implements RawStorage {
   }
 
   private file(key: ObjectKey): string {
-    return join(this.objectDir(key), METADATA);
+    return this.layout.metadata(key.kind, key.uid);
   }
 
   async read(key: ObjectKey): Promise<Buffer> {
@@ -246,6 +244,8 @@ export class FsRawStorage implements RawStorage {
     let release: () => Promise<void>;
     try {
       await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      // Loaded on first use: listing and reading never lock, and the library patches fs on load.
+      const { default: lockfile } = await import('proper-lockfile');
       release = await lockfile.lock(dir, {
         realpath: false,
         lockfilePath: join(dir, '.lock'),
@@ -275,7 +275,8 @@ function isAbsent(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-function checksumOf(s: BigIntStats): string {
+/** The checksum of an object's file: its identity, which every replacing write changes. */
+export function checksumOf(s: BigIntStats): string {
   return `${s.ino}:${s.mtimeNs}:${s.size}`;
 }
 

@@ -23,6 +23,7 @@ test('run record: written whole, read back, unreadable or absent is undefined', 
   withFiles(async (f, l) => {
     await f.makeVMDir(UID);
     assert.equal(f.readRunRecord(UID), undefined);
+    assert.equal(f.mayHaveRunRecords(), undefined, 'in the VM dirs: a look at each tells');
     await f.writeRunRecord(UID, { state: 'Running', runtime: { spawnPid: 10, pid: 11 } });
     assert.deepEqual(f.readRunRecord(UID), {
       state: 'Running',
@@ -57,7 +58,9 @@ test('with a run dir: a 0700 dir per run; run files go, and the dirs once empty;
     const f = new FsRuntimeFiles(layout);
     await f.makeVMDir(UID);
     assert.deepEqual(await f.listRunDirs(), []);
+    assert.deepEqual(f.mayHaveRunRecords(), new Set(), 'no run dir yet');
     await f.makeRunDir(UID);
+    assert.deepEqual(f.mayHaveRunRecords(), new Set([UID]));
     const v = layout.vm(UID);
     assert.equal((await stat(v.runDir)).mode & 0o777, 0o700);
     assert.equal((await stat(join(dir, 'rt', 'ignite'))).mode & 0o777, 0o700);

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import {
   access,
   mkdir,
@@ -13,7 +13,6 @@ import {
 } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { unavailable } from '../errors.js';
 import { ensurePrivateDir } from '../system/private-dir.js';
 import { followFile } from './log-follow.js';
@@ -85,6 +84,18 @@ export class FsRuntimeFiles implements RuntimeFiles {
     }
   }
 
+  mayHaveRunRecords(): ReadonlySet<string> | undefined {
+    const base = this.layout.runDir;
+    if (base === undefined) return undefined;
+    try {
+      return new Set(readdirSync(base));
+    } catch (err) {
+      // No run dir yet (or since a reboot): no VM has a run record.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+      return undefined;
+    }
+  }
+
   async writeRunRecord(uid: string, status: VMStatus): Promise<void> {
     const path = this.layout.vm(uid).runRecord;
     const tmp = `${path}.tmp`;
@@ -115,6 +126,8 @@ export class FsRuntimeFiles implements RuntimeFiles {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
+      // Loaded on first use, as most commands take no lock.
+      const { default: lockfile } = await import('proper-lockfile');
       // A start waits for the supervisor for up to two minutes: wait as long for another's.
       release = await lockfile.lock(dir, {
         realpath: false,

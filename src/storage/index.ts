@@ -10,12 +10,14 @@ export * from './store-url.js';
 export * from './kind-routed-raw-storage.js';
 export * from './fleet.js';
 export * from './etcd-fleet.js';
+export * from './fs-listing-cache.js';
 
 import { CachedStorage } from './cache.js';
 import { Client } from './client.js';
 import { EtcdFleet } from './etcd-fleet.js';
 import { EtcdRawStorage } from './etcd-raw-storage.js';
 import type { Fleet } from './fleet.js';
+import { FsListingCache } from './fs-listing-cache.js';
 import { FsRawStorage } from './fs-raw-storage.js';
 import { KindRoutedRawStorage } from './kind-routed-raw-storage.js';
 import { ObjectDirsRawStorage } from './object-dirs-raw-storage.js';
@@ -58,9 +60,27 @@ export function openRawStorage(config: Pick<HostConfig, 'dataDir' | 'store'>): R
   });
 }
 
-/** The client over the store the host's settings name (openRawStorage). */
-export function newStoreClient(config: Pick<HostConfig, 'dataDir' | 'store'>): Client {
-  return newClient(openRawStorage(config));
+export interface StoreClientOptions {
+  /**
+   * Names the code that decodes stored objects (listingCacheDecoder): given, listings of the data
+   * dir's store go through its listing cache (FsListingCache), which that name keys.
+   */
+  listingCacheDecoder?: string | undefined;
+}
+
+/**
+ * The client over the store the host's settings name (openRawStorage). A store in the data dir
+ * alone is listed through its listing cache when `options` names a decoder.
+ */
+export function newStoreClient(
+  config: Pick<HostConfig, 'dataDir' | 'store'>,
+  options: StoreClientOptions = {},
+): Client {
+  const decoder = options.listingCacheDecoder;
+  if (parseStoreURL(config.store) !== undefined || decoder === undefined)
+    return newClient(openRawStorage(config));
+  const storage = new GenericStorage(new FsRawStorage(config.dataDir), new Serializer());
+  return new Client(new CachedStorage(new FsListingCache(storage, config.dataDir, decoder)));
 }
 
 /**

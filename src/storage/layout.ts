@@ -15,7 +15,8 @@ import { internal } from '../errors.js';
  *   volume/<uid>/    metadata.json, volume.img (sparse; ext4 unless made raw)
  *   network/         per-VM network state, kept apart so leftovers outlive a removed VM
  *   .staging/        imports in progress, named after their process
- *   .cache/          accel.json, host-tsc.json: what the host's probes found
+ *   .cache/          accel.json, host-tsc.json: what the host's probes found; listing-<kind>.json,
+ *                    the listing cache of a kind's decoded objects (fs-listing-cache.ts)
  *   gitops/          clones of the repositories gitops follows
  * ```
  *
@@ -27,6 +28,7 @@ import { internal } from '../errors.js';
  * goes in `<runDir>/<uid>/` instead, beside the VM's passt files: a 0700 dir of the user's session
  * that a reboot empties. The names stay short, since a socket's path must fit in 108 bytes.
  */
+export const METADATA_FILE = 'metadata.json';
 export const ROOT_DISK_QCOW2 = 'rootfs.qcow2';
 export const ROOT_DISK_RAW = 'rootfs.ext4';
 export const IMAGE_EXT4 = 'image.ext4';
@@ -99,9 +101,17 @@ export function vmFiles(dir: string, uid: string, runDir = dir): VMFiles {
   };
 }
 
+/**
+ * `dir/name` for an absolute, normalized `dir` and a plain `name` (no `/`, `.` or `..`): what
+ * `join` gives, without its normalizing pass, which a listing pays for every object.
+ */
+function under(dir: string, name: string): string {
+  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
+}
+
 /** The run record in a VM's run dir. */
 function runRecordFile(runDir: string): string {
-  return join(runDir, 'run.json');
+  return under(runDir, 'run.json');
 }
 
 /** The data directory's layout. Every path it gives is absolute. */
@@ -116,13 +126,26 @@ export class DataLayout {
   }
 
   kindDir(kind: Kind): string {
-    return join(this.root, kindDir(kind));
+    return under(this.root, kindDir(kind));
   }
 
   /** `<dataDir>/<kind>/<uid>`; a UID that is not one (`../x`) is refused, never joined. */
   objectDir(kind: Kind, uid: string): string {
     if (!isUID(uid)) throw internal(`${kindDir(kind)} "${uid}": not a valid uid`);
-    return join(this.kindDir(kind), uid);
+    return under(this.kindDir(kind), uid);
+  }
+
+  /** `<dataDir>/<kind>/<uid>/metadata.json`: the stored object itself. */
+  metadata(kind: Kind, uid: string): string {
+    return under(this.objectDir(kind, uid), METADATA_FILE);
+  }
+
+  /**
+   * `<dataDir>/.cache/listing-<kind>.json`: a cache of the kind's decoded objects, each with the
+   * identity of the file it was decoded from (fs-listing-cache.ts). Never the authority.
+   */
+  listingCache(kind: Kind): string {
+    return join(this.root, '.cache', `listing-${kindDir(kind)}.json`);
   }
 
   vm(uid: string): VMFiles {
@@ -132,7 +155,7 @@ export class DataLayout {
   /** The directory of the VM's sockets and run record (its own directory without a run dir). */
   vmRunDir(uid: string): string {
     const dir = this.objectDir('VM', uid);
-    return this.runDir !== undefined ? join(this.runDir, uid) : dir;
+    return this.runDir !== undefined ? under(this.runDir, uid) : dir;
   }
 
   /** The run record alone, for `ps`, which asks it of every VM. */

@@ -35,6 +35,12 @@ export interface RuntimeFiles {
    * case) or it is unreadable. Synchronous: `ps` asks it of every VM that is not running.
    */
   readRunRecord(uid: string): VMStatus | undefined;
+  /**
+   * The UIDs that may have a run record, from one look at the run dir: a listing asks
+   * readRunRecord only of these. Undefined when run records are kept in the VMs' own
+   * directories, where only a look at each tells.
+   */
+  mayHaveRunRecords(): ReadonlySet<string> | undefined;
   writeRunRecord(uid: string, status: VMStatus): Promise<void>;
   removeRunRecord(uid: string): Promise<void>;
   /**

@@ -54,6 +54,10 @@ export class FakeRuntimeFiles implements RuntimeFiles {
     return r === undefined ? undefined : structuredClone(r);
   }
 
+  mayHaveRunRecords(): ReadonlySet<string> {
+    return new Set(this.runRecords.keys());
+  }
+
   writeRunRecord(uid: string, status: VMStatus): Promise<void> {
     this.runRecords.set(uid, structuredClone(status));
     return Promise.resolve();

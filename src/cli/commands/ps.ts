@@ -94,6 +94,7 @@ function vmTable(vms: StoredVM[], now: Date, fleet: boolean): string {
     ...(fleet ? ['HOST'] : []),
     'NAME',
   ];
+  const shortRef = memoized(shortRefOf);
   const rows = vms.map((vm) => [
     vm.metadata.uid,
     shortRef(vm.spec.image.ociClaim.ref),
@@ -117,7 +118,20 @@ function vmTable(vms: StoredVM[], now: Date, fleet: boolean): string {
   return formatTable(header, rows);
 }
 
-function shortRef(ref: string): string {
+/** `fn` with its results kept by argument: a thousand VMs often share one or two images. */
+function memoized(fn: (s: string) => string): (s: string) => string {
+  const seen = new Map<string, string>();
+  return (s) => {
+    let out = seen.get(s);
+    if (out === undefined) {
+      out = fn(s);
+      seen.set(s, out);
+    }
+    return out;
+  };
+}
+
+function shortRefOf(ref: string): string {
   try {
     return familiarImageRef(ref);
   } catch {

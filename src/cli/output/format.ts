@@ -44,13 +44,25 @@ export function formatTable(
   header: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3)))
-      .join('')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  // Loops rather than spreads and joins: `ps` prints a table of thousands of VMs.
+  const widths = header.map((h) => h.length);
+  for (const r of rows)
+    for (let i = 0; i < widths.length; i++) {
+      const n = (r[i] ?? '').length;
+      if (n > (widths[i] ?? 0)) widths[i] = n;
+    }
+  const line = (cells: readonly string[]) => {
+    // Empty cells at the end would only be padding, which the line does not end with.
+    let end = cells.length - 1;
+    while (end > 0 && (cells[end] ?? '') === '') end--;
+    let out = '';
+    for (let i = 0; i < end; i++) out += (cells[i] ?? '').padEnd((widths[i] ?? 0) + 3);
+    out += cells[end] ?? '';
+    return /\s$/.test(out) ? `${out.trimEnd()}\n` : `${out}\n`;
+  };
+  let out = line(header);
+  for (const r of rows) out += line(r);
+  return out;
 }
 
 /** `3 minutes ago`, as Docker and Ignite print ages. */
