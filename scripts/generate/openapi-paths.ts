@@ -245,7 +245,7 @@ function collection(plural: string, kind: string, tag: string): Record<string, S
       [`${one}/exec`]: socketOp(
         'execInVM',
         "Run a command in a running VM's guest over SSH, as a WebSocket",
-        "The VM's own host runs the command with the VM's key. Subprotocol `ignite.exec`. Every frame is binary, its first byte the channel: 0 stdin and 4 end of stdin from the client; 1 stdout, 2 stderr and 3 the exit status (`{\"code\": N}`) from the daemon, which then closes. An error closes the socket with code 4000 + its HTTP status and the message as the reason.",
+        'The VM\'s own host runs the command with the VM\'s key. Subprotocol `ignite.exec`. Every frame is binary, its first byte the channel: 0 stdin and 4 end of stdin from the client; 1 stdout, 2 stderr and 3 the exit status (`{"code": N}`) from the daemon, which then closes. An error closes the socket with code 4000 + its HTTP status and the message as the reason.',
         [
           [
             'command',

@@ -206,7 +206,9 @@ test('EtcdRawStorage: a watch whose revision was compacted while its member was 
   const events: string[] = [];
   try {
     for (const uid of [kept, changed, removed]) await writing.write(key(uid), Buffer.from('v1'));
-    const w = watching.watch('VM', (e) => events.push(`${e.type} ${e.key.uid} ${e.data.toString()}`));
+    const w = watching.watch('VM', (e) =>
+      events.push(`${e.type} ${e.key.uid} ${e.data.toString()}`),
+    );
     await w.ready;
     await cluster.kill('m1');
     await writing.write(key(changed), Buffer.from('v2'));
