@@ -101,6 +101,7 @@ export async function attachInterface(
   state.dhcpPid = await p.dhcp.start(
     f.key,
     f.netns,
+    p.plumbing.path(f.netns),
     {
       iface: tap,
       mac,

@@ -1,6 +1,7 @@
 import type { NetworkMode, PortMapping } from '../api/index.js';
-import { failedPrecondition, toAppError, type AppError } from '../errors.js';
+import { AppError, failedPrecondition, toAppError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
+import type { Tracer } from '../system/trace.js';
 import {
   CNIRunner,
   DEFAULT_CNI_CONF_DIR,
@@ -16,7 +17,7 @@ import {
 } from './cni-interface.js';
 import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
 import { DHCPServer } from './dhcp-server.js';
-import { systemExec, type ExecPort, type ProcessPort } from './exec-port.js';
+import { systemExec, tracedExec, type ExecPort, type ProcessPort } from './exec-port.js';
 import { IPAMReservations, RESERVE_IF } from './ipam-reservations.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { NetnsPlumbing } from './netns-plumbing.js';
@@ -35,6 +36,8 @@ export interface CNINetworkOptions {
   confDir?: string;
   pluginPaths?: string[];
   logger?: Logger;
+  /** Traces each program the network runs (IGNITE_TRACE). */
+  trace?: Tracer;
   /** Resolvers handed to guests (the host's, minus loopback stubs). */
   nameservers?: () => Promise<string[]>;
   /** Runs ip, tc, iptables and the CNI plugins; the host's unless a test records them. */
@@ -74,7 +77,8 @@ export class CNINetwork implements VMNetwork {
   private readonly parts: InterfaceParts;
 
   constructor(private readonly options: CNINetworkOptions) {
-    this.exec = options.exec ?? systemExec;
+    const exec = options.exec ?? systemExec;
+    this.exec = options.trace !== undefined ? tracedExec(exec, options.trace) : exec;
     this.files = new NetworkFiles(options.dataDir);
     this.cni = new CNIRunner(options.pluginPaths, this.exec);
     this.plumbing = new NetnsPlumbing(this.exec, options.netnsDir);
@@ -102,7 +106,23 @@ export class CNINetwork implements VMNetwork {
   ): Promise<string | undefined> {
     const ifaces = await this.interfaces(req);
     if (ifaces.length === 0) return undefined;
-    await this.sweep();
+    // Swept alongside: the sweep leaves reservations alone. Addresses it frees may be the only
+    // ones left, so a network found full is asked again once the sweep freed something.
+    const sweeping = this.sweep();
+    try {
+      return await this.reserveEach(req, ifaces);
+    } catch (err) {
+      if (!AppError.is(err, 'Unavailable') || (await sweeping).length === 0) throw err;
+      return this.reserveEach(req, ifaces);
+    } finally {
+      await sweeping;
+    }
+  }
+
+  private async reserveEach(
+    req: NetworkVMRef,
+    ifaces: readonly InterfacePlan[],
+  ): Promise<string | undefined> {
     let first: string | undefined;
     for (const f of ifaces) {
       // An attached VM's address is its interface's: asking again reserves no second one.

@@ -30,6 +30,7 @@ export type CreateVMServices = Pick<
   | 'runtimeFiles'
   | 'sshKeys'
   | 'stateFiles'
+  | 'trace'
 >;
 
 /** Reads `--config <file|->`: a VM manifest in YAML or JSON. */
@@ -91,7 +92,9 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   // The network and a static address in it are checked before anything is pulled or stored.
   const networks = await networkTargetsOf(s, vm);
 
+  s.trace.mark('create: checked');
   const artifacts = await importVMArtifacts(s, vm, vmm);
+  s.trace.mark('create: image and kernel found');
   vm.status = createdStatus(artifacts);
 
   // Uniqueness is checked under the store's lock, in create(); a generated name that another
@@ -110,6 +113,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   }
   const uid = created.metadata.uid;
   const name = created.metadata.name;
+  s.trace.mark('create: stored');
   try {
     await checkHostPortsFree(s, created, { afterStore: true });
     await makeVMFiles(s, created, {
@@ -124,6 +128,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
     await s.client.vms.delete(uid).catch(() => undefined);
     throw err;
   }
+  s.trace.mark('create: files made');
   s.logger.info({ vm: name, uid }, `Created VM with ID "${uid}" and name "${name}"`);
   return created;
 }

@@ -27,6 +27,7 @@ export type MakeVMServices = Pick<
   | 'stateFiles'
   | 'client'
   | 'namedNetworks'
+  | 'trace'
 >;
 
 /** What a VM boots from, in this host's data dir. */
@@ -84,6 +85,7 @@ export async function makeVMFiles(
   const label = vmLabel(vm);
   const authorizedKeys = [...o.authorizedKeys];
   try {
+    s.trace.mark('files: reserve address');
     await s.network.reserve({
       uid,
       name,
@@ -100,7 +102,9 @@ export async function makeVMFiles(
       size = imageBytes;
     }
     const imagePath = s.layout.imageExt4(o.image.metadata.uid);
+    s.trace.mark('files: address reserved');
     const modules = await guestModules(s, o.kernel, imagePath, label);
+    s.trace.mark('files: root disk');
     const volumes = attachedVolumes(vm.spec.storage);
     await s.rootDisks.create({
       imagePath,

@@ -4,9 +4,13 @@ import { vmManifest } from './build-vm.js';
 import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
 import { checkVolumeConflicts } from './vm-volumes.js';
 import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js';
+import type { Services } from './services.js';
 import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
 
-export type RunVMServices = CreateVMServices & StartVMServices & WaitForSSHServices;
+export type RunVMServices = CreateVMServices &
+  StartVMServices &
+  WaitForSSHServices &
+  Pick<Services, 'trace'>;
 
 export interface RunVMOptions {
   /** How long the supervisor gets to report the VM running. */
@@ -29,7 +33,9 @@ export async function runVM(
 ): Promise<StoredVM> {
   const uid = create.manifest?.metadata.uid ?? newUID();
   const level = options.spawnLogLevel !== undefined ? { logLevel: options.spawnLogLevel } : {};
+  s.trace.mark('run');
   const supervisor = await prestartSupervisor(s, uid, level);
+  s.trace.mark('supervisor spawned');
   let created: StoredVM;
   try {
     // Refused before the VM is made: a named volume another running VM holds read-write.
@@ -39,11 +45,13 @@ export async function runVM(
     await supervisor.abandon();
     throw err;
   }
+  s.trace.mark('created');
   const vm = await startVM(s, uid, {
     timeoutMs: options.startTimeoutMs,
     prestarted: supervisor,
     ...level,
   });
+  s.trace.mark('running');
   // In user mode the guest's SSH is reached through its forwarded port on the host's loopback.
   const sshPort = vm.status?.network?.sshPort;
   const ip = sshPort !== undefined ? '127.0.0.1' : vm.status?.ipAddresses?.[0];

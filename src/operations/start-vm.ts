@@ -13,7 +13,7 @@ import {
 } from './vm-state.js';
 
 export type StartVMServices = VMStateServices &
-  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles'>;
+  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles' | 'trace'>;
 
 export interface StartVMOptions {
   /** A supervisor already started with prestartSupervisor for this VM. */
@@ -100,6 +100,7 @@ async function startUnlocked(
     while (!(await s.processes.catchesSignal(proc.pid, 12)) && s.clock.now().getTime() < deadline)
       await s.clock.sleep(5);
     s.processes.signal(proc.pid, 'SIGUSR2');
+    s.trace.mark('start: go sent');
   } else {
     proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, false, options), {
       logFile: paths.spawnLog,

@@ -35,6 +35,7 @@ export type SuperviseServices = Pick<
   | 'requests'
   | 'stateFiles'
   | 'config'
+  | 'trace'
 >;
 
 export interface SuperviseOptions {
@@ -102,14 +103,13 @@ export async function superviseVM(
   try {
     await s.runtimeFiles.makeRunDir(uid);
     const guest = guestAddressOf(vm);
-    const net = await s.network.attach({
-      uid,
-      name: vm.metadata.name,
-      mode,
-      networks: await networkTargetsOf(s, vm, { ensure: true }),
-      ports: vm.spec.network.ports ?? [],
-      ...(guest !== undefined ? { guestAddress: guest } : {}),
-    });
+    const networks = await networkTargetsOf(s, vm, { ensure: true });
+    const net = await s.trace.span('network attach', () =>
+      s.network.attach({
+        ...{ uid, name: vm.metadata.name, mode, networks, ports: vm.spec.network.ports ?? [] },
+        ...(guest !== undefined ? { guestAddress: guest } : {}),
+      }),
+    );
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     const volumes = await volumeDevices(s, vm);
     // Installed as soon as the hypervisor runs, before the VM is recorded Running: a stop or kill
@@ -207,6 +207,7 @@ export async function superviseVM(
         // In the same write as Running, so a watcher sees this run start as a restart.
         if (options.policyRestart === true) v.status.restartCount = count + 1;
       });
+      s.trace.mark('recorded running');
       return { hv, run, recorded };
     };
     // A VM with named volumes checks who else holds them and records itself Running under the

@@ -47,7 +47,9 @@ function spawnProgram(io: ProgramIO): Command {
         const go = opts.waitSignal ? goSignal(io.signals) : Promise.resolve(true);
         const config = loadHostConfig({ dataDir: opts.dataDir, logLevel: opts.logLevel }, io.env);
         const s = createServices(config, { stream: io.stdout, component: 'spawn' }, io.signals);
+        s.trace.mark('services built');
         if (!(await go)) return;
+        s.trace.mark('go');
         try {
           await superviseVM(s, uid, {
             stopTimeoutMs: Number(opts.stopTimeout) * 1000,
