@@ -123,6 +123,11 @@ export class DHCPServer {
     }
   }
 
+  /** Whether the server at `pid` runs and is still this VM's. */
+  isRunning(uid: string, pid: number): boolean {
+    return this.processes.isAlive(pid, this.marker(uid));
+  }
+
   /** Stops the server at `pid` if it is still this VM's: SIGTERM, then SIGKILL after 2 s. */
   async stop(uid: string, pid: number | undefined): Promise<void> {
     const marker = this.marker(uid);

@@ -11,6 +11,7 @@ import type { VMMName } from '../vmm/vmm-driver.js';
 import type { Services } from './services.js';
 import { guestModules, requireBootableKernel } from './vm-kernel.js';
 import { networkTargetsOf } from './vm-network-target.js';
+import { attachRequestOf } from './supervise-inputs.js';
 import { vmLabel } from './vm-paths.js';
 import { attachedVolumes, fstabLines } from './vm-storage.js';
 
@@ -68,6 +69,11 @@ export interface VMFilesOptions extends VMArtifacts {
   clone?: { disk: string; state: string };
   /** The VM's named networks, checked by the caller; looked up here when not given. */
   networks?: NamedNetworkTarget[];
+  /**
+   * Attach the VM's network while its root disk is built, for its supervisor to take over
+   * (`run`). A failed attach is left to the supervisor, which attaches afresh and says why.
+   */
+  attachNetwork?: boolean;
 }
 
 /**
@@ -103,33 +109,67 @@ export async function makeVMFiles(
     }
     const imagePath = s.layout.imageExt4(o.image.metadata.uid);
     s.trace.mark('files: address reserved');
-    const modules = await guestModules(s, o.kernel, imagePath, label);
-    s.trace.mark('files: root disk');
-    const volumes = attachedVolumes(vm.spec.storage);
-    await s.rootDisks.create({
-      imagePath,
-      vmDir,
-      format: o.vmm === 'firecracker' ? 'raw' : 'qcow2',
-      sizeBytes: size,
-      hostname: name,
-      authorizedKeys,
-      copyFiles: vm.spec.copyFiles ?? [],
-      // The host's resolvers are not the guest's to reach in user mode: its stack answers DNS.
-      ...(vm.spec.network.mode === 'user' ? { nameservers: [USER_NET_DNS] } : {}),
-      ...(volumes.length > 0
-        ? {
-            fstab: fstabLines(volumes),
-            mountPoints: volumes.flatMap((v) => (v.mountPath !== undefined ? [v.mountPath] : [])),
-          }
-        : {}),
-      ...(modules !== undefined ? { modules } : {}),
-      ...(o.clone !== undefined ? { over: o.clone.disk } : {}),
-      label,
-    });
+    const attaching = attachAhead(s, vm, o);
+    try {
+      await makeRootDisk(s, vm, { ...o, authorizedKeys, size, imagePath, vmDir });
+    } finally {
+      await attaching;
+    }
     // A clone's first start resumes the snapshot's state, linked as the VM's own saved state.
     if (o.clone !== undefined) await s.stateFiles.link(o.clone.state, s.layout.vm(uid).savedState);
   } catch (err) {
     await s.network.release({ uid }).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The network attach of `run`, made alongside the root disk (see VMFilesOptions.attachNetwork):
+ * never for a clone, whose guest's address its restore decides, nor in user mode, which has
+ * nothing to take over. Resolves when it is done, whether it worked or not.
+ */
+function attachAhead(s: MakeVMServices, vm: StoredVM, o: VMFilesOptions): Promise<void> {
+  if (o.attachNetwork !== true || o.clone !== undefined || vm.spec.network.mode === 'user')
+    return Promise.resolve();
+  return s.trace
+    .span('files: network attach', async () => s.network.attach(await attachRequestOf(s, vm)))
+    .then(
+      () => undefined,
+      (err: unknown) =>
+        s.logger.debug({ err }, `${vmLabel(vm)}: network not attached ahead of the start`),
+    );
+}
+
+/** The VM's root disk, `size` bytes, over the image at `imagePath` (or a snapshot's disk). */
+async function makeRootDisk(
+  s: MakeVMServices,
+  vm: StoredVM,
+  o: VMFilesOptions & { size: number; imagePath: string; vmDir: string },
+): Promise<void> {
+  const { name } = vm.metadata;
+  const { authorizedKeys, size, imagePath, vmDir } = o;
+  const label = vmLabel(vm);
+  const modules = await guestModules(s, o.kernel, imagePath, label);
+  const volumes = attachedVolumes(vm.spec.storage);
+  const disk = s.rootDisks.create({
+    imagePath,
+    vmDir,
+    format: o.vmm === 'firecracker' ? 'raw' : 'qcow2',
+    sizeBytes: size,
+    hostname: name,
+    authorizedKeys,
+    copyFiles: vm.spec.copyFiles ?? [],
+    // The host's resolvers are not the guest's to reach in user mode: its stack answers DNS.
+    ...(vm.spec.network.mode === 'user' ? { nameservers: [USER_NET_DNS] } : {}),
+    ...(volumes.length > 0
+      ? {
+          fstab: fstabLines(volumes),
+          mountPoints: volumes.flatMap((v) => (v.mountPath !== undefined ? [v.mountPath] : [])),
+        }
+      : {}),
+    ...(modules !== undefined ? { modules } : {}),
+    ...(o.clone !== undefined ? { over: o.clone.disk } : {}),
+    label,
+  });
+  await s.trace.span('files: root disk', () => disk);
 }

@@ -150,3 +150,51 @@ test('runVM: a create that fails abandons the prestarted supervisor and stores n
     });
   }
 });
+
+test('runVM attaches the network while the disk is built, and the supervisor takes it over', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const vm = await runVM(
+    s,
+    { image: 'busybox', name: 'web', ports: [{ hostPort: 8080, vmPort: 80 }] },
+    TIMEOUTS,
+  );
+  const uid = vm.metadata.uid;
+  assert.ok(s.processes.spawned[0]?.args.includes('--reuse-network'));
+  assert.deepEqual(s.network.opsFor(uid), ['reserve', 'attach', 'attach']);
+  const [ahead, taken] = s.network.attachRequests;
+  assert.equal(ahead?.reuse, undefined, 'made afresh while the disk is built');
+  assert.equal(taken?.reuse, true, 'then taken over by the supervisor');
+  assert.deepEqual({ ...taken, reuse: undefined }, { ...ahead, reuse: undefined });
+  const [first, second] = s.network.attachments.map((a) => a.attachment);
+  assert.equal(second, first, 'the very attachment made ahead');
+  assert.deepEqual(vm.status.ipAddresses, first?.ipAddresses);
+  assert.ok(s.network.isAttached(uid));
+});
+
+test('runVM: a start that fails leaves no network attached, unless its supervisor still runs', async (t) => {
+  await t.test('the supervisor dies', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'dies', log: '{"level":50,"msg":"qemu: cannot start"}\n' });
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS),
+      'Unavailable',
+      /failed to start: qemu: cannot start/,
+    );
+    const vm = await s.client.vms.find('web');
+    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['reserve', 'attach', 'detach']);
+    assert.equal(s.network.isAttached(vm.metadata.uid), false);
+    assert.equal(vm.status.state, 'Created');
+  });
+  await t.test('the supervisor hangs', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'hangs' });
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, { ...TIMEOUTS, startTimeoutMs: 1000 }),
+      'Unavailable',
+      /did not report running within 1 s/,
+    );
+    const vm = await s.client.vms.find('web');
+    assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor that may yet boot it');
+  });
+});

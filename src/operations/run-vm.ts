@@ -7,6 +7,9 @@ import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js
 import type { Services } from './services.js';
 import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
 
+/** How long a failed start waits for the supervisor to end before leaving the network to it. */
+const SUPERVISOR_EXIT_MS = 5000;
+
 export type RunVMServices = CreateVMServices &
   StartVMServices &
   WaitForSSHServices &
@@ -23,7 +26,8 @@ export interface RunVMOptions {
 
 /**
  * `run`: creates a VM and starts it. The VM's UID is chosen first so its supervisor starts while
- * the VM is being created. A VM with SSH enabled is returned only once its SSH server answers, as
+ * the VM is being created, and the VM's network is attached while its root disk is built, for
+ * the supervisor to take over (until it does, undoing it is this function's). A VM with SSH enabled is returned only once its SSH server answers, as
  * Ignite's `run --ssh` did, so the next command can `exec` into it.
  */
 export async function runVM(
@@ -34,23 +38,36 @@ export async function runVM(
   const uid = create.manifest?.metadata.uid ?? newUID();
   const level = options.spawnLogLevel !== undefined ? { logLevel: options.spawnLogLevel } : {};
   s.trace.mark('run');
-  const supervisor = await prestartSupervisor(s, uid, level);
+  const supervisor = await prestartSupervisor(s, uid, { ...level, reuseNetwork: true });
   s.trace.mark('supervisor spawned');
   let created: StoredVM;
   try {
     // Refused before the VM is made: a named volume another running VM holds read-write.
     if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
-    created = await createVM(s, { ...create, uid });
+    created = await createVM(s, { ...create, uid }, { attachNetwork: true });
   } catch (err) {
     await supervisor.abandon();
     throw err;
   }
   s.trace.mark('created');
-  const vm = await startVM(s, uid, {
-    timeoutMs: options.startTimeoutMs,
-    prestarted: supervisor,
-    ...level,
-  });
+  let vm: StoredVM;
+  try {
+    vm = await startVM(s, uid, {
+      timeoutMs: options.startTimeoutMs,
+      prestarted: supervisor,
+      ...level,
+    });
+  } catch (err) {
+    // A supervisor that ended (refused, or failed) has undone what it took over; what it never
+    // took over is undone here. One still running owns the network, as a VM still starting.
+    const identity = {
+      marker: uid,
+      ...(supervisor.startTime !== undefined ? { startTime: supervisor.startTime } : {}),
+    };
+    if (await s.processes.waitForExit(supervisor.pid, SUPERVISOR_EXIT_MS, identity))
+      await s.network.detach({ uid }).catch(() => undefined);
+    throw err;
+  }
   s.trace.mark('running');
   // In user mode the guest's SSH is reached through its forwarded port on the host's loopback.
   const sshPort = vm.status?.network?.sshPort;

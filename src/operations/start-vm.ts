@@ -171,7 +171,7 @@ function spawnArgs(
   s: Pick<Services, 'config' | 'spawnCommand'>,
   uid: string,
   wait: boolean,
-  o: { logLevel?: LogLevel | undefined; by?: StartVMOptions['by'] },
+  o: PrestartOptions,
 ): string[] {
   const configured = o.logLevel ?? s.config.logLevel;
   const level = configured === 'silent' ? 'info' : configured;
@@ -184,7 +184,16 @@ function spawnArgs(
     level,
     ...(wait ? ['--wait-signal'] : []),
     ...(o.by === 'policy' ? ['--policy-restart'] : []),
+    ...(o.reuseNetwork === true ? ['--reuse-network'] : []),
   ];
+}
+
+interface PrestartOptions {
+  logLevel?: LogLevel | undefined;
+  env?: NodeJS.ProcessEnv;
+  by?: StartVMOptions['by'];
+  /** The supervisor takes over the network attachment made before it is told to go (`run`). */
+  reuseNetwork?: boolean;
 }
 
 /**
@@ -195,7 +204,7 @@ function spawnArgs(
 export async function prestartSupervisor(
   s: Pick<Services, 'config' | 'layout' | 'client' | 'processes' | 'runtimeFiles' | 'spawnCommand'>,
   uid: string,
-  o: { logLevel?: LogLevel; env?: NodeJS.ProcessEnv; by?: StartVMOptions['by'] } = {},
+  o: PrestartOptions = {},
 ): Promise<ProcessRef & { abandon(): Promise<void> }> {
   await s.runtimeFiles.makeVMDir(uid);
   const proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, true, o), {

@@ -26,6 +26,11 @@ function spawnProgram(io: ProgramIO): Command {
       false,
     )
     .option(
+      '--reuse-network',
+      'take over the network attachment that ignite run made while it built the root disk, if it is complete',
+      false,
+    )
+    .option(
       '--policy-restart',
       "this start is a restart by the VM's restart policy: count it in status.restartCount",
       false,
@@ -40,6 +45,7 @@ function spawnProgram(io: ProgramIO): Command {
           stopTimeout: string;
           waitSignal: boolean;
           policyRestart: boolean;
+          reuseNetwork: boolean;
         },
       ) => {
         // Set up before waiting: `ignite run` signals once the root disk is ready, and
@@ -54,6 +60,7 @@ function spawnProgram(io: ProgramIO): Command {
           await superviseVM(s, uid, {
             stopTimeoutMs: Number(opts.stopTimeout) * 1000,
             policyRestart: opts.policyRestart,
+            reuseNetwork: opts.reuseNetwork,
           });
         } catch (err) {
           const e = toAppError(err);
