@@ -77,9 +77,9 @@ export interface VMFilesOptions extends VMArtifacts {
 }
 
 /**
- * Makes a stored VM's files on this host: its network reservation, its SSH key pair when it asks
- * for one, and its root disk from the image (over a snapshot's for a clone). On failure, the
- * reservation is released; the caller decides what becomes of the stored VM.
+ * Makes a stored VM's files on this host: its network reservation (or, for `run`, its attachment),
+ * its SSH key pair when it asks for one, and its root disk from the image (over a snapshot's for
+ * a clone). On failure, the address is released; the caller decides what becomes of the stored VM.
  */
 export async function makeVMFiles(
   s: MakeVMServices,
@@ -90,7 +90,7 @@ export async function makeVMFiles(
   const name = vm.metadata.name;
   const label = vmLabel(vm);
   const authorizedKeys = [...o.authorizedKeys];
-  try {
+  const reserve = async () => {
     s.trace.mark('files: reserve address');
     await s.network.reserve({
       uid,
@@ -99,6 +99,12 @@ export async function makeVMFiles(
       ports: vm.spec.network.ports ?? [],
       networks: o.networks ?? (await networkTargetsOf(s, vm)),
     });
+    s.trace.mark('files: address reserved');
+  };
+  try {
+    // An attached VM holds its address as a reserved one would; a failed attach reserves instead.
+    const ahead = attachAhead(s, vm, o);
+    if (ahead === undefined) await reserve();
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
     const imageBytes = o.image.status?.ociSource?.size?.bytes ?? 0;
@@ -108,13 +114,13 @@ export async function makeVMFiles(
       size = imageBytes;
     }
     const imagePath = s.layout.imageExt4(o.image.metadata.uid);
-    s.trace.mark('files: address reserved');
-    const attaching = attachAhead(s, vm, o);
+    let attached: boolean | undefined;
     try {
       await makeRootDisk(s, vm, { ...o, authorizedKeys, size, imagePath, vmDir });
     } finally {
-      await attaching;
+      attached = await ahead;
     }
+    if (attached === false) await reserve();
     // A clone's first start resumes the snapshot's state, linked as the VM's own saved state.
     if (o.clone !== undefined) await s.stateFiles.link(o.clone.state, s.layout.vm(uid).savedState);
   } catch (err) {
@@ -124,19 +130,25 @@ export async function makeVMFiles(
 }
 
 /**
- * The network attach of `run`, made alongside the root disk (see VMFilesOptions.attachNetwork):
- * never for a clone, whose guest's address its restore decides, nor in user mode, which has
- * nothing to take over. Resolves when it is done, whether it worked or not.
+ * The network attach of `run`, made alongside the root disk (see VMFilesOptions.attachNetwork),
+ * or undefined when there is none to make: never for a clone, whose guest's address its restore
+ * decides, nor in user mode, which has nothing to take over. Resolves to whether it worked.
  */
-function attachAhead(s: MakeVMServices, vm: StoredVM, o: VMFilesOptions): Promise<void> {
+function attachAhead(
+  s: MakeVMServices,
+  vm: StoredVM,
+  o: VMFilesOptions,
+): Promise<boolean> | undefined {
   if (o.attachNetwork !== true || o.clone !== undefined || vm.spec.network.mode === 'user')
-    return Promise.resolve();
+    return undefined;
   return s.trace
     .span('files: network attach', async () => s.network.attach(await attachRequestOf(s, vm)))
     .then(
-      () => undefined,
-      (err: unknown) =>
-        s.logger.debug({ err }, `${vmLabel(vm)}: network not attached ahead of the start`),
+      () => true,
+      (err: unknown) => {
+        s.logger.debug({ err }, `${vmLabel(vm)}: network not attached ahead of the start`);
+        return false;
+      },
     );
 }
 

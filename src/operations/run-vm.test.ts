@@ -161,7 +161,7 @@ test('runVM attaches the network while the disk is built, and the supervisor tak
   );
   const uid = vm.metadata.uid;
   assert.ok(s.processes.spawned[0]?.args.includes('--reuse-network'));
-  assert.deepEqual(s.network.opsFor(uid), ['reserve', 'attach', 'attach']);
+  assert.deepEqual(s.network.opsFor(uid), ['attach', 'attach'], 'attached: nothing to reserve');
   const [ahead, taken] = s.network.attachRequests;
   assert.equal(ahead?.reuse, undefined, 'made afresh while the disk is built');
   assert.equal(taken?.reuse, true, 'then taken over by the supervisor');
@@ -182,7 +182,7 @@ test('runVM: a start that fails leaves no network attached, unless its superviso
       /failed to start: qemu: cannot start/,
     );
     const vm = await s.client.vms.find('web');
-    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['reserve', 'attach', 'detach']);
+    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['attach', 'detach']);
     assert.equal(s.network.isAttached(vm.metadata.uid), false);
     assert.equal(vm.status.state, 'Created');
   });
@@ -197,4 +197,18 @@ test('runVM: a start that fails leaves no network attached, unless its superviso
     const vm = await s.client.vms.find('web');
     assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor that may yet boot it');
   });
+});
+
+test('runVM: an attach ahead that fails reserves the address instead, and the supervisor attaches', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const attach = s.network.attach.bind(s.network);
+  let calls = 0;
+  s.network.attach = (req) =>
+    calls++ === 0 ? Promise.reject(unavailable('bridge: busy')) : attach(req);
+  const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
+  assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['reserve', 'attach']);
+  assert.equal(s.network.attachRequests[0]?.reuse, true);
+  assert.equal(vm.status.state, 'Running');
+  assert.deepEqual(vm.status.ipAddresses, ['10.61.0.2'], 'the reserved address');
 });
