@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { warmUpDecoding } from '../api/warm-up.js';
 import { toAppError } from '../errors.js';
 import { createServices } from '../composition.js';
 import { superviseVM } from '../operations/supervise-vm.js';
@@ -54,6 +55,15 @@ function spawnProgram(io: ProgramIO): Command {
         const config = loadHostConfig({ dataDir: opts.dataDir, logLevel: opts.logLevel }, io.env);
         const s = createServices(config, { stream: io.stdout, component: 'spawn' }, io.signals);
         s.trace.mark('services built');
+        // While it waits, what the first read of the VM would compile is compiled. Only an
+        // optimisation: a sample the schema refuses (its unit test says so) changes nothing.
+        if (opts.waitSignal) {
+          try {
+            warmUpDecoding();
+          } catch {
+            s.trace.mark('warm-up refused');
+          }
+        }
         if (!(await go)) return;
         s.trace.mark('go');
         try {
