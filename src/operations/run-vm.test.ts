@@ -197,6 +197,20 @@ test('runVM: a start that fails leaves no network attached, unless its superviso
     const vm = await s.client.vms.find('web');
     assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor that may yet boot it');
   });
+  await t.test('the prestarted supervisor dies, the one started anew hangs', async () => {
+    const s = fakeServices();
+    s.processes.onSpawn = (record) => {
+      if (s.processes.spawned.length === 1) s.processes.exit(record.process.pid);
+    };
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, { ...TIMEOUTS, startTimeoutMs: 1000 }),
+      'Unavailable',
+      /did not report running within 1 s/,
+    );
+    assert.equal(s.processes.spawned.length, 2);
+    const vm = await s.client.vms.find('web');
+    assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor still running');
+  });
 });
 
 test('runVM: an attach ahead that fails reserves the address instead, and the supervisor attaches', async () => {

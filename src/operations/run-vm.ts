@@ -1,5 +1,6 @@
 import { newUID, type StoredVM } from '../api/index.js';
 import type { LogLevel } from '../system/logger.js';
+import type { ProcessRef } from '../system/processes.js';
 import { vmManifest } from './build-vm.js';
 import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
 import { checkVolumeConflicts } from './vm-volumes.js';
@@ -51,10 +52,13 @@ export async function runVM(
   }
   s.trace.mark('created');
   let vm: StoredVM;
+  // The supervisor the start waits on: the prestarted one, or one started anew if it died.
+  let waited: ProcessRef = supervisor;
   try {
     vm = await startVM(s, uid, {
       timeoutMs: options.startTimeoutMs,
       prestarted: supervisor,
+      onSupervisor: (proc) => (waited = proc),
       ...level,
     });
   } catch (err) {
@@ -62,9 +66,9 @@ export async function runVM(
     // took over is undone here. One still running owns the network, as a VM still starting.
     const identity = {
       marker: uid,
-      ...(supervisor.startTime !== undefined ? { startTime: supervisor.startTime } : {}),
+      ...(waited.startTime !== undefined ? { startTime: waited.startTime } : {}),
     };
-    if (await s.processes.waitForExit(supervisor.pid, SUPERVISOR_EXIT_MS, identity))
+    if (await s.processes.waitForExit(waited.pid, SUPERVISOR_EXIT_MS, identity))
       await s.network.detach({ uid }).catch(() => undefined);
     throw err;
   }

@@ -31,6 +31,8 @@ export interface StartVMOptions {
   by?: 'user' | 'policy' | 'resume';
   /** Added to the supervisor's environment (a fleet host's first fence deadline). */
   env?: NodeJS.ProcessEnv;
+  /** Told which supervisor the start waits on: the prestarted one, or one started anew. */
+  onSupervisor?: (proc: ProcessRef) => void;
 }
 
 /**
@@ -108,6 +110,7 @@ async function startUnlocked(
     });
   }
   const pid = proc.pid;
+  options.onSupervisor?.(proc);
   s.logger.debug({ vm: vm.metadata.name, uid, spawnPid: pid }, 'started ignite-spawn');
 
   const timeoutMs = options.timeoutMs ?? 120_000;
