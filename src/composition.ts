@@ -24,6 +24,7 @@ import { readBuildInfo, spawnCommand } from './system/packaging.js';
 import type { ProgramIO } from './system/program-io.js';
 import { sshKeygen } from './system/ssh-keygen.js';
 import { systemClock } from './system/system-clock.js';
+import { envTracer } from './system/trace.js';
 import { unixRequestSockets } from './system/unix-request-sockets.js';
 import { unixConsoleConnector } from './vmm/console-connector.js';
 import { HostToolRootDisks } from './vmm/disk/host-tool-root-disks.js';
@@ -55,6 +56,7 @@ export function createServices(
     component: log.component,
   });
   const host = nodeHostFacts();
+  const trace = envTracer(config.env, log.component, log.stream, host.pid);
   const processes = new LinuxProcesses(systemClock);
   const firecracker = new FirecrackerDriver({ logger });
   const qemu = new QemuDriver({
@@ -62,6 +64,7 @@ export function createServices(
     accelCacheFile: layout.accelCache,
     tscCacheFile: layout.tscCache,
     logger,
+    trace,
   });
   const base = {
     config,
@@ -79,6 +82,7 @@ export function createServices(
         dataDir: config.dataDir,
         namedConfDir: layout.networkConfDir,
         logger,
+        trace,
         nameservers: () => Promise.resolve(config.nameservers),
       }),
       new UserNetwork({ runtimeDir: config.runtimeDir, isRoot: host.isRoot, logger }),
@@ -106,6 +110,7 @@ export function createServices(
     stateFiles: fsStateFiles,
     fleet: openFleet(config),
     volumeFiles: fsVolumeFiles,
+    trace,
   };
   return { ...base, imports: registryImports(base) };
 }

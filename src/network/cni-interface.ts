@@ -8,8 +8,8 @@ import { DHCP_SERVER_IP, type DHCPServer } from './dhcp-server.js';
 import type { ExecPort } from './exec-port.js';
 import type { IPAMReservations } from './ipam-reservations.js';
 import type { NetnsPlumbing } from './netns-plumbing.js';
-import type { NetworkFiles, NetworkState } from './network-state.js';
-import type { NamedNetworkTarget } from './vm-network.js';
+import type { AttachedInterface, NetworkFiles, NetworkState } from './network-state.js';
+import type { NamedNetworkTarget, NetworkAttachment } from './vm-network.js';
 
 /** One interface of a VM to attach: eth<index> in its namespace, with tap<index> beside it. */
 export interface InterfacePlan {
@@ -34,12 +34,50 @@ export interface InterfaceParts {
   nameservers: (() => Promise<string[]>) | undefined;
 }
 
-export interface AttachedInterface {
-  tapName: string;
-  mac: string;
-  address: string;
-  prefixLength: number;
-  gateway?: string;
+export type { AttachedInterface };
+
+/** The VM's attachment, from its interfaces in order, all in `netns`. */
+export function attachmentOf(netns: string, nics: readonly AttachedInterface[]): NetworkAttachment {
+  const [first] = nics;
+  return {
+    netns,
+    ...(first !== undefined ? { tapName: first.tapName, mac: first.mac } : {}),
+    nics: nics.map((n) => ({ tapName: n.tapName, mac: n.mac })),
+    ipAddresses: nics.map((n) => n.address),
+    ...(first?.gateway !== undefined ? { gateway: first.gateway } : {}),
+    ...(first !== undefined ? { prefixLength: first.prefixLength } : {}),
+  };
+}
+
+/** The host ports of an interface, as its CNI runtime config gives them to portmap. */
+function portMappingsOf(ports: readonly PortMapping[]): NonNullable<CNIRuntime['portMappings']> {
+  return ports.map((m) => ({
+    hostPort: m.hostPort,
+    containerPort: m.vmPort,
+    protocol: m.protocol ?? 'tcp',
+  }));
+}
+
+/**
+ * The interface as an earlier attach of the same request completed it in `netns` (which exists),
+ * or undefined: its state is complete, made on the same network with the same host ports and
+ * the same kind of plumbing, and its DHCP server (where it has one) still runs.
+ */
+export async function completeInterface(
+  p: Pick<InterfaceParts, 'files' | 'dhcp'>,
+  f: InterfacePlan,
+  netns: string,
+  req: { guestAddress?: unknown },
+): Promise<AttachedInterface | undefined> {
+  const state = await p.files.readState(f.key);
+  if (state?.nic === undefined || state.netns !== netns || state.list.name !== f.list.name)
+    return undefined;
+  const ports = JSON.stringify(portMappingsOf(f.ports));
+  if (JSON.stringify(state.runtime.portMappings ?? []) !== ports) return undefined;
+  const nat = req.guestAddress !== undefined;
+  if (nat !== (state.dhcpPid === undefined)) return undefined;
+  if (state.dhcpPid !== undefined && !p.dhcp.isRunning(f.key, state.dhcpPid)) return undefined;
+  return state.nic;
 }
 
 /**
@@ -64,11 +102,7 @@ export async function attachInterface(
     containerId: `ignite-${f.key}`,
     netns: p.plumbing.path(f.netns),
     ifName: uplink,
-    portMappings: f.ports.map((m) => ({
-      hostPort: m.hostPort,
-      containerPort: m.vmPort,
-      protocol: m.protocol ?? 'tcp',
-    })),
+    portMappings: portMappingsOf(f.ports),
   };
   const state: NetworkState = { uid: f.key, netns: f.netns, list: f.list, runtime };
   await p.files.saveState(state);
@@ -94,6 +128,8 @@ export async function attachInterface(
       outside: ip.address,
       inside: f.guestAddress.address,
     });
+    state.nic = attached;
+    await p.files.saveState(state);
     return attached;
   }
   await p.plumbing.plumbTap(f.netns, { uplink, tap, mtu, serverIP: DHCP_SERVER_IP });
@@ -101,6 +137,7 @@ export async function attachInterface(
   state.dhcpPid = await p.dhcp.start(
     f.key,
     f.netns,
+    p.plumbing.path(f.netns),
     {
       iface: tap,
       mac,
@@ -112,6 +149,7 @@ export async function attachInterface(
     },
     f.label,
   );
+  state.nic = { ...attached, ...(ip.gateway !== undefined ? { gateway: ip.gateway } : {}) };
   await p.files.saveState(state);
-  return { ...attached, ...(ip.gateway !== undefined ? { gateway: ip.gateway } : {}) };
+  return state.nic;
 }

@@ -72,6 +72,7 @@ async function fakeHost(t: TestContext, fails: (run: RecordedRun) => boolean = (
     isAlive: (pid, marker) => servers.get(pid)?.includes(marker) ?? false,
     signal: (pid) => void servers.delete(pid),
     waitForExit: (pid) => Promise.resolve(!servers.has(pid)),
+    listensUDP: (pid) => Promise.resolve(servers.has(pid)),
     sleep: () => Promise.resolve(),
   };
   const network = new CNINetwork({

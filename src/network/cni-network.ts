@@ -1,26 +1,24 @@
-import type { NetworkMode, PortMapping } from '../api/index.js';
-import { failedPrecondition, toAppError, type AppError } from '../errors.js';
+import type { NetworkMode } from '../api/index.js';
+import { AppError, failedPrecondition, toAppError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
-import {
-  CNIRunner,
-  DEFAULT_CNI_CONF_DIR,
-  loadNetworkConfig,
-  type NetworkConfigList,
-} from './cni/cni-runner.js';
+import type { Tracer } from '../system/trace.js';
+import { CNIRunner, type NetworkConfigList } from './cni/cni-runner.js';
 import { ipv4Of } from './cni/cni-result.js';
 import {
   attachInterface,
+  attachmentOf,
+  completeInterface,
   type AttachedInterface,
   type InterfaceParts,
   type InterfacePlan,
 } from './cni-interface.js';
-import { DEFAULT_NETWORK, installDefaultNetwork } from './default-network.js';
 import { DHCPServer } from './dhcp-server.js';
-import { systemExec, type ExecPort, type ProcessPort } from './exec-port.js';
+import { systemExec, tracedExec, type ExecPort, type ProcessPort } from './exec-port.js';
 import { IPAMReservations, RESERVE_IF } from './ipam-reservations.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { NetnsPlumbing } from './netns-plumbing.js';
-import { interfaceKey, NetworkFiles, vmOfInterface } from './network-state.js';
+import { interfacePlans } from './interface-plans.js';
+import { NetworkFiles, vmOfInterface } from './network-state.js';
 import type {
   NetworkAttachRequest,
   NetworkAttachment,
@@ -35,6 +33,8 @@ export interface CNINetworkOptions {
   confDir?: string;
   pluginPaths?: string[];
   logger?: Logger;
+  /** Traces each program the network runs (IGNITE_TRACE). */
+  trace?: Tracer;
   /** Resolvers handed to guests (the host's, minus loopback stubs). */
   nameservers?: () => Promise<string[]>;
   /** Runs ip, tc, iptables and the CNI plugins; the host's unless a test records them. */
@@ -74,7 +74,8 @@ export class CNINetwork implements VMNetwork {
   private readonly parts: InterfaceParts;
 
   constructor(private readonly options: CNINetworkOptions) {
-    this.exec = options.exec ?? systemExec;
+    const exec = options.exec ?? systemExec;
+    this.exec = options.trace !== undefined ? tracedExec(exec, options.trace) : exec;
     this.files = new NetworkFiles(options.dataDir);
     this.cni = new CNIRunner(options.pluginPaths, this.exec);
     this.plumbing = new NetnsPlumbing(this.exec, options.netnsDir);
@@ -100,9 +101,25 @@ export class CNINetwork implements VMNetwork {
   async reserve(
     req: NetworkVMRef & { mode: NetworkMode; networks?: readonly NamedNetworkTarget[] | undefined },
   ): Promise<string | undefined> {
-    const ifaces = await this.interfaces(req);
+    const ifaces = await interfacePlans(req, this.options.confDir, this.options.logger);
     if (ifaces.length === 0) return undefined;
-    await this.sweep();
+    // Swept alongside: the sweep leaves reservations alone. Addresses it frees may be the only
+    // ones left, so a network found full is asked again once the sweep freed something.
+    const sweeping = this.sweep();
+    try {
+      return await this.reserveEach(req, ifaces);
+    } catch (err) {
+      if (!AppError.is(err, 'Unavailable') || (await sweeping).length === 0) throw err;
+      return this.reserveEach(req, ifaces);
+    } finally {
+      await sweeping;
+    }
+  }
+
+  private async reserveEach(
+    req: NetworkVMRef,
+    ifaces: readonly InterfacePlan[],
+  ): Promise<string | undefined> {
     let first: string | undefined;
     for (const f of ifaces) {
       // An attached VM's address is its interface's: asking again reserves no second one.
@@ -120,12 +137,18 @@ export class CNINetwork implements VMNetwork {
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
-    const ifaces = await this.interfaces(req);
+    const ifaces = await interfacePlans(req, this.options.confDir, this.options.logger);
     if (ifaces.length === 0) return { ipAddresses: [] };
     const label = `vm "${req.name}"`;
     if (req.guestAddress !== undefined && ifaces.length > 1)
       throw failedPrecondition(`${label}: a clone has one interface; its source has several`);
     const netns = CNINetwork.netnsName(req.uid);
+    if (req.reuse === true && this.plumbing.exists(netns)) {
+      const done = await Promise.all(
+        ifaces.map((f) => completeInterface(this.parts, f, netns, req)),
+      );
+      if (done.every((n) => n !== undefined)) return attachmentOf(netns, done);
+    }
     await this.teardown(await this.files.interfaceKeys(req.uid), label);
     // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
     // exists, and this one's is made before anything of it is added.
@@ -148,15 +171,7 @@ export class CNINetwork implements VMNetwork {
         );
       }
       await sweeping;
-      const [first] = nics;
-      return {
-        netns,
-        ...(first !== undefined ? { tapName: first.tapName, mac: first.mac } : {}),
-        nics: nics.map((n) => ({ tapName: n.tapName, mac: n.mac })),
-        ipAddresses: nics.map((n) => n.address),
-        ...(first?.gateway !== undefined ? { gateway: first.gateway } : {}),
-        ...(first !== undefined ? { prefixLength: first.prefixLength } : {}),
-      };
+      return attachmentOf(netns, nics);
     } catch (err) {
       // The sweep first: once this VM's namespace is gone, the sweep may take it for a leftover.
       await sweeping;
@@ -256,45 +271,5 @@ export class CNINetwork implements VMNetwork {
     const state = await this.files.readState(key);
     if (state?.result === undefined || !this.plumbing.exists(state.netns)) return undefined;
     return ipv4Of(state.result)?.address;
-  }
-
-  /**
-   * The VM's interfaces: one per named network in order, each with the ports that name it (the
-   * first also those that name none); else one on the mode's network, none for `none`.
-   */
-  private async interfaces(req: {
-    uid: string;
-    mode: NetworkMode;
-    networks?: readonly NamedNetworkTarget[] | undefined;
-    ports?: readonly PortMapping[];
-  }): Promise<InterfacePlan[]> {
-    const ports = req.ports ?? [];
-    const named = req.networks ?? [];
-    if (named.length === 0) {
-      if (req.mode === 'none') return [];
-      return [{ key: req.uid, index: 0, list: await this.networkFor(req.mode), ports }];
-    }
-    return named.map((target, index) => ({
-      key: interfaceKey(req.uid, index),
-      index,
-      list: target.list,
-      target,
-      ports: ports.filter((p) =>
-        p.network === undefined ? index === 0 : p.network === target.name,
-      ),
-    }));
-  }
-
-  private async networkFor(mode: NetworkMode): Promise<NetworkConfigList> {
-    if (mode === 'docker-bridge') return DEFAULT_NETWORK;
-    const dir = this.options.confDir ?? DEFAULT_CNI_CONF_DIR;
-    const found = await loadNetworkConfig(dir);
-    if (found) return found;
-    await installDefaultNetwork(dir);
-    this.options.logger?.info(
-      { dir },
-      'no CNI configuration found: installed the default ignite network',
-    );
-    return DEFAULT_NETWORK;
   }
 }

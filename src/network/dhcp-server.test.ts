@@ -71,8 +71,14 @@ test('countLeases counts the ACKs in the server log', () => {
   );
 });
 
-/** A process port over a table of fake processes: PID → command line. */
-function fakeProcesses(opts: { dies?: boolean; ignoresTERM?: boolean } = {}) {
+/**
+ * A process port over a table of fake processes: PID → command line. A server listens on the
+ * `listensAfter`-th look (the first by default; never with Infinity).
+ */
+function fakeProcesses(
+  opts: { dies?: boolean; ignoresTERM?: boolean; listensAfter?: number } = {},
+) {
+  let looks = 0;
   const procs = new Map<number, string>();
   const calls: string[] = [];
   let next = 4000;
@@ -89,7 +95,14 @@ function fakeProcesses(opts: { dies?: boolean; ignoresTERM?: boolean } = {}) {
       if (signal === 'SIGKILL' || !opts.ignoresTERM) procs.delete(pid);
     },
     waitForExit: (pid) => Promise.resolve(!procs.has(pid)),
-    sleep: () => Promise.resolve(),
+    listensUDP: (pid, port, netnsPath) => {
+      calls.push(`listens? ${pid} udp ${port} in ${netnsPath}`);
+      return Promise.resolve(procs.has(pid) && ++looks >= (opts.listensAfter ?? 1));
+    },
+    sleep: (ms) => {
+      calls.push(`sleep ${ms}`);
+      return Promise.resolve();
+    },
   };
   return { port, procs, calls };
 }
@@ -105,10 +118,17 @@ const UID = '0123456789abcdef';
 test('the server runs as busybox udhcpd in the namespace, with its own conf and log', async (t) => {
   const files = await tempFiles(t);
   const { port, calls } = fakeProcesses();
-  const pid = await new DHCPServer(files, port).start(UID, 'ignite-x', lease, 'vm "web"');
+  const pid = await new DHCPServer(files, port).start(
+    UID,
+    'ignite-x',
+    '/run/netns/ignite-x',
+    lease,
+    'vm "web"',
+  );
   const conf = files.file(UID, '.udhcpd.conf');
   assert.deepEqual(calls, [
     `start ip netns exec ignite-x busybox udhcpd -f ${conf} > ${files.file(UID, '.dhcp.log')}`,
+    'listens? 4000 udp 67 in /run/netns/ignite-x',
   ]);
   assert.equal(await readFile(conf, 'utf8'), udhcpdConfig(lease, files.file(UID, '.leases')));
   assert.equal(await readFile(files.file(UID, '.leases'), 'utf8'), '');
@@ -121,9 +141,40 @@ test('a server that exits at once fails the start with its last log line', async
   await writeFile(files.file(UID, '.dhcp.log'), 'udhcpd: started\nudhcpd: bad interface tap0\n');
   const { port } = fakeProcesses({ dies: true });
   await assert.rejects(
-    new DHCPServer(files, port).start(UID, 'ignite-x', lease, 'vm "web"'),
+    new DHCPServer(files, port).start(UID, 'ignite-x', '/run/netns/ignite-x', lease, 'vm "web"'),
     (e: Error) => e.message === 'vm "web": the DHCP server exited: udhcpd: bad interface tap0',
   );
+});
+
+test('start returns once the server listens, looking every 2 ms', async (t) => {
+  const files = await tempFiles(t);
+  const { port, calls } = fakeProcesses({ listensAfter: 3 });
+  await new DHCPServer(files, port).start(
+    UID,
+    'ignite-x',
+    '/run/netns/ignite-x',
+    lease,
+    'vm "web"',
+  );
+  assert.deepEqual(calls.slice(1), [
+    'listens? 4000 udp 67 in /run/netns/ignite-x',
+    'sleep 2',
+    'listens? 4000 udp 67 in /run/netns/ignite-x',
+    'sleep 2',
+    'listens? 4000 udp 67 in /run/netns/ignite-x',
+  ]);
+});
+
+test('a server that never listens is killed and fails the start', async (t) => {
+  const files = await tempFiles(t);
+  const { port, calls, procs } = fakeProcesses({ listensAfter: Infinity });
+  await assert.rejects(
+    new DHCPServer(files, port).start(UID, 'ignite-x', '/run/netns/ignite-x', lease, 'vm "web"'),
+    (e: Error) => e.message === 'vm "web": the DHCP server did not listen within 2000 ms',
+  );
+  assert.equal(calls.filter((c) => c.startsWith('sleep')).length, 1000);
+  assert.equal(calls.at(-1), 'SIGKILL 4000');
+  assert.equal(procs.has(4000), false);
 });
 
 test('stop signals the stored PID only while it is still this VM server, and kills a stubborn one', async (t) => {

@@ -27,6 +27,11 @@ export function prefixToMask(prefix: number): string {
 
 const WORD = /^[^\s]+$/;
 
+const DHCP_SERVER_PORT = 67;
+/** How often, and how long, a starting server is looked at until it listens. */
+const READY_POLL_MS = 2;
+const READY_TIMEOUT_MS = 2000;
+
 /**
  * busybox udhcpd's configuration for one lease. The lease lasts ten years: the address belongs
  * to the VM for as long as it is attached, and a guest that renews would only add traffic.
@@ -74,8 +79,17 @@ export class DHCPServer {
     return `udhcpd -f ${this.files.file(uid, '.udhcpd.conf')}`;
   }
 
-  /** Writes the configuration and starts the server; returns its PID once it is seen running. */
-  async start(uid: string, netns: string, lease: DHCPLease, label: string): Promise<number> {
+  /**
+   * Writes the configuration and starts the server in `netns` (whose path is `netnsPath`);
+   * returns its PID once it listens, so the guest's first DISCOVER finds it.
+   */
+  async start(
+    uid: string,
+    netns: string,
+    netnsPath: string,
+    lease: DHCPLease,
+    label: string,
+  ): Promise<number> {
     const conf = this.files.file(uid, '.udhcpd.conf');
     const leases = this.files.file(uid, '.leases');
     const log = this.files.file(uid, '.dhcp.log');
@@ -92,13 +106,26 @@ export class DHCPServer {
     } catch (err) {
       throw failedPrecondition(`${label}: cannot start the DHCP server`, { cause: err });
     }
-    // udhcpd fails at once on a bad interface or address; a short wait shows it.
-    await this.processes.sleep(50);
-    if (!this.processes.isAlive(pid, this.marker(uid))) {
-      const last = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop() ?? '';
-      throw failedPrecondition(`${label}: the DHCP server exited: ${last}`);
+    // udhcpd fails at once on a bad interface or address, else binds its socket within a few ms.
+    for (let waited = 0; ; waited += READY_POLL_MS) {
+      if (!this.processes.isAlive(pid, this.marker(uid))) {
+        const last = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop() ?? '';
+        throw failedPrecondition(`${label}: the DHCP server exited: ${last}`);
+      }
+      if (await this.processes.listensUDP(pid, DHCP_SERVER_PORT, netnsPath)) return pid;
+      if (waited >= READY_TIMEOUT_MS) {
+        this.processes.signal(pid, 'SIGKILL');
+        throw failedPrecondition(
+          `${label}: the DHCP server did not listen within ${READY_TIMEOUT_MS} ms`,
+        );
+      }
+      await this.processes.sleep(READY_POLL_MS);
     }
-    return pid;
+  }
+
+  /** Whether the server at `pid` runs and is still this VM's. */
+  isRunning(uid: string, pid: number): boolean {
+    return this.processes.isAlive(pid, this.marker(uid));
   }
 
   /** Stops the server at `pid` if it is still this VM's: SIGTERM, then SIGKILL after 2 s. */

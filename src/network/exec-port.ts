@@ -1,7 +1,10 @@
+import { basename } from 'node:path';
 import type { ExecOptions, ExecResult } from '../system/exec.js';
 import { run, runUnchecked } from '../system/exec.js';
+import type { Tracer } from '../system/trace.js';
 import {
   isProcessAlive,
+  listensUDP,
   signalProcess,
   sleep,
   spawnDetached,
@@ -36,6 +39,8 @@ export interface ProcessPort {
   signal(pid: number, signal: NodeJS.Signals): void;
   /** Polls until the process meant is gone; false when it still runs after `timeoutMs`. */
   waitForExit(pid: number, timeoutMs: number, marker: string): Promise<boolean>;
+  /** Whether `pid` runs in the namespace at `netnsPath` with a UDP socket bound to `port`. */
+  listensUDP(pid: number, port: number, netnsPath: string): Promise<boolean>;
   sleep(ms: number): Promise<void>;
 }
 
@@ -47,5 +52,18 @@ export const systemProcesses: ProcessPort = {
   isAlive: (pid, marker) => isProcessAlive(pid, marker),
   signal: (pid, signal) => void signalProcess(pid, signal),
   waitForExit: (pid, timeoutMs, marker) => waitForExit(pid, timeoutMs, marker),
+  listensUDP,
   sleep,
 };
+
+/** `exec` with each program's run traced as `exec <program> <first argument>` (IGNITE_TRACE). */
+export function tracedExec(exec: ExecPort, trace: Tracer): ExecPort {
+  const phase = (file: string, args: readonly string[]) =>
+    `exec ${[basename(file), ...args.slice(0, 3)].join(' ')}`;
+  return {
+    run: (file, args, options) =>
+      trace.span(phase(file, args), () => exec.run(file, args, options)),
+    runUnchecked: (file, args, options) =>
+      trace.span(phase(file, args), () => exec.runUnchecked(file, args, options)),
+  };
+}

@@ -33,6 +33,9 @@ interface Attached {
   name: string;
   ip: string;
   netns: string;
+  /** What the request asked of the network, for `reuse`. */
+  asked: string;
+  attachment: NetworkAttachment;
 }
 
 /**
@@ -69,14 +72,16 @@ export class MemoryVMNetwork implements VMNetwork {
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
     if (req.mode === 'none') return { ipAddresses: [] };
+    const asked = JSON.stringify([req.mode, req.networks, req.ports, req.guestAddress]);
+    const earlier = this.attached.get(req.uid);
+    if (req.reuse === true && earlier?.asked === asked && this.namespaces.has(earlier.netns))
+      return earlier.attachment;
     await this.detach(req);
     await this.sweep();
     const ip = this.reserved.get(req.uid) ?? this.allocate(req.name);
     this.reserved.delete(req.uid);
     const netns = `ignite-${req.uid}`;
-    this.attached.set(req.uid, { name: req.name, ip, netns });
-    this.namespaces.add(netns);
-    return {
+    const attachment = {
       netns,
       tapName: 'tap0',
       mac: macOf(req.uid),
@@ -85,6 +90,9 @@ export class MemoryVMNetwork implements VMNetwork {
       gateway: this.gateway,
       prefixLength: this.prefix,
     };
+    this.attached.set(req.uid, { name: req.name, ip, netns, asked, attachment });
+    this.namespaces.add(netns);
+    return attachment;
   }
 
   detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {

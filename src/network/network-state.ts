@@ -13,6 +13,17 @@ export interface NetworkState {
   runtime: CNIRuntime;
   result?: CNIResult;
   dhcpPid?: number;
+  /** The interface as the hypervisor joins it, once its attach is complete. */
+  nic?: AttachedInterface;
+}
+
+/** One interface of a VM, attached: its tap in the VM's namespace, the guest's MAC and address. */
+export interface AttachedInterface {
+  tapName: string;
+  mac: string;
+  address: string;
+  prefixLength: number;
+  gateway?: string;
 }
 
 /** An address held for a created VM under the placeholder interface until it starts. */

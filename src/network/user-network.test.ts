@@ -87,6 +87,7 @@ test('UserNetwork: passt gets its forwards, its socket in a 0700 dir; detach end
     isAlive: (pid) => alive.has(pid),
     signal: (pid) => void alive.delete(pid),
     waitForExit: (pid) => Promise.resolve(!alive.has(pid)),
+    listensUDP: () => Promise.resolve(false),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   };
   try {
@@ -145,6 +146,7 @@ test('UserNetwork: a runtime dir another user could enter is refused', async () 
         isAlive: () => false,
         signal: () => undefined,
         waitForExit: () => Promise.resolve(true),
+        listensUDP: () => Promise.resolve(false),
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       },
     });

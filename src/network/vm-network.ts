@@ -37,6 +37,12 @@ export interface NetworkAttachRequest extends NetworkVMRef {
    * its guest has the one it was saved with. No DHCP server is run for it.
    */
   guestAddress?: { address: string; prefixLength: number };
+  /**
+   * Take over the VM's attachment as it is when an earlier attach of this same request completed
+   * it and it still stands (`run` attaches while the root disk is built, and its supervisor then
+   * takes that over). Without it, or when anything of it is missing, the attach is made afresh.
+   */
+  reuse?: boolean;
 }
 
 /** What a VM's hypervisor needs to join its network, and what its status reports. */

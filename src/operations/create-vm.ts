@@ -7,7 +7,7 @@ import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
 import { networkTargetsOf } from './vm-network-target.js';
 import type { Services } from './services.js';
-import { createdStatus, importVMArtifacts, makeVMFiles } from './make-vm.js';
+import { createdStatus, importVMArtifacts, makeVMFiles, type VMFilesOptions } from './make-vm.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
 import { checkVolumeSources } from './vm-volumes.js';
 
@@ -30,6 +30,7 @@ export type CreateVMServices = Pick<
   | 'runtimeFiles'
   | 'sshKeys'
   | 'stateFiles'
+  | 'trace'
 >;
 
 /** Reads `--config <file|->`: a VM manifest in YAML or JSON. */
@@ -67,7 +68,11 @@ export { vmLabel };
  * it, and builds its root disk. If anything fails after the VM was stored, the VM and its
  * directory are removed again, so a failed create leaves nothing behind.
  */
-export async function createVM(s: CreateVMServices, given: CreateVMOptions): Promise<StoredVM> {
+export async function createVM(
+  s: CreateVMServices,
+  given: CreateVMOptions,
+  o: Pick<VMFilesOptions, 'attachNetwork'> = {},
+): Promise<StoredVM> {
   const from = given.fromSnapshot;
   const clone =
     from !== undefined ? await cloneSource(s, { ...given, fromSnapshot: from }) : undefined;
@@ -91,7 +96,9 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   // The network and a static address in it are checked before anything is pulled or stored.
   const networks = await networkTargetsOf(s, vm);
 
+  s.trace.mark('create: checked');
   const artifacts = await importVMArtifacts(s, vm, vmm);
+  s.trace.mark('create: image and kernel found');
   vm.status = createdStatus(artifacts);
 
   // Uniqueness is checked under the store's lock, in create(); a generated name that another
@@ -110,6 +117,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   }
   const uid = created.metadata.uid;
   const name = created.metadata.name;
+  s.trace.mark('create: stored');
   try {
     await checkHostPortsFree(s, created, { afterStore: true });
     await makeVMFiles(s, created, {
@@ -117,6 +125,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
       vmm,
       networks,
       authorizedKeys,
+      ...o,
       ...(clone !== undefined ? { clone: { disk: clone.disk, state: clone.state } } : {}),
     });
   } catch (err) {
@@ -124,6 +133,7 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
     await s.client.vms.delete(uid).catch(() => undefined);
     throw err;
   }
+  s.trace.mark('create: files made');
   s.logger.info({ vm: name, uid }, `Created VM with ID "${uid}" and name "${name}"`);
   return created;
 }

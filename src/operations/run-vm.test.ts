@@ -150,3 +150,79 @@ test('runVM: a create that fails abandons the prestarted supervisor and stores n
     });
   }
 });
+
+test('runVM attaches the network while the disk is built, and the supervisor takes it over', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const vm = await runVM(
+    s,
+    { image: 'busybox', name: 'web', ports: [{ hostPort: 8080, vmPort: 80 }] },
+    TIMEOUTS,
+  );
+  const uid = vm.metadata.uid;
+  assert.ok(s.processes.spawned[0]?.args.includes('--reuse-network'));
+  assert.deepEqual(s.network.opsFor(uid), ['attach', 'attach'], 'attached: nothing to reserve');
+  const [ahead, taken] = s.network.attachRequests;
+  assert.equal(ahead?.reuse, undefined, 'made afresh while the disk is built');
+  assert.equal(taken?.reuse, true, 'then taken over by the supervisor');
+  assert.deepEqual({ ...taken, reuse: undefined }, { ...ahead, reuse: undefined });
+  const [first, second] = s.network.attachments.map((a) => a.attachment);
+  assert.equal(second, first, 'the very attachment made ahead');
+  assert.deepEqual(vm.status.ipAddresses, first?.ipAddresses);
+  assert.ok(s.network.isAttached(uid));
+});
+
+test('runVM: a start that fails leaves no network attached, unless its supervisor still runs', async (t) => {
+  await t.test('the supervisor dies', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'dies', log: '{"level":50,"msg":"qemu: cannot start"}\n' });
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS),
+      'Unavailable',
+      /failed to start: qemu: cannot start/,
+    );
+    const vm = await s.client.vms.find('web');
+    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['attach', 'detach']);
+    assert.equal(s.network.isAttached(vm.metadata.uid), false);
+    assert.equal(vm.status.state, 'Created');
+  });
+  await t.test('the supervisor hangs', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'hangs' });
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, { ...TIMEOUTS, startTimeoutMs: 1000 }),
+      'Unavailable',
+      /did not report running within 1 s/,
+    );
+    const vm = await s.client.vms.find('web');
+    assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor that may yet boot it');
+  });
+  await t.test('the prestarted supervisor dies, the one started anew hangs', async () => {
+    const s = fakeServices();
+    s.processes.onSpawn = (record) => {
+      if (s.processes.spawned.length === 1) s.processes.exit(record.process.pid);
+    };
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, { ...TIMEOUTS, startTimeoutMs: 1000 }),
+      'Unavailable',
+      /did not report running within 1 s/,
+    );
+    assert.equal(s.processes.spawned.length, 2);
+    const vm = await s.client.vms.find('web');
+    assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor still running');
+  });
+});
+
+test('runVM: an attach ahead that fails reserves the address instead, and the supervisor attaches', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const attach = s.network.attach.bind(s.network);
+  let calls = 0;
+  s.network.attach = (req) =>
+    calls++ === 0 ? Promise.reject(unavailable('bridge: busy')) : attach(req);
+  const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
+  assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['reserve', 'attach']);
+  assert.equal(s.network.attachRequests[0]?.reuse, true);
+  assert.equal(vm.status.state, 'Running');
+  assert.deepEqual(vm.status.ipAddresses, ['10.61.0.2'], 'the reserved address');
+});

@@ -20,6 +20,7 @@ import type { RequestSockets } from '../system/request-sockets.js';
 import type { SignalHook } from '../system/program-io.js';
 import type { SSHClient } from '../system/ssh-client.js';
 import type { SSHKeys } from '../system/ssh-keys.js';
+import type { Tracer } from '../system/trace.js';
 import type { VolumeFiles } from '../system/volume-files.js';
 import type { ConsoleConnector } from '../vmm/console-connector.js';
 import type { RootDisks } from '../vmm/disk/root-disks.js';
@@ -82,4 +83,6 @@ export interface Services {
   fleet?: Fleet | undefined;
   /** Named volumes' files (`<dataDir>/volume/<uid>/volume.img`). */
   volumeFiles: VolumeFiles;
+  /** Phase timestamps of this process (IGNITE_TRACE=1), for profiling a VM's start. */
+  trace: Tracer;
 }

@@ -13,7 +13,7 @@ import {
 } from './vm-state.js';
 
 export type StartVMServices = VMStateServices &
-  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles'>;
+  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles' | 'trace'>;
 
 export interface StartVMOptions {
   /** A supervisor already started with prestartSupervisor for this VM. */
@@ -31,6 +31,8 @@ export interface StartVMOptions {
   by?: 'user' | 'policy' | 'resume';
   /** Added to the supervisor's environment (a fleet host's first fence deadline). */
   env?: NodeJS.ProcessEnv;
+  /** Told which supervisor the start waits on: the prestarted one, or one started anew. */
+  onSupervisor?: (proc: ProcessRef) => void;
 }
 
 /**
@@ -100,6 +102,7 @@ async function startUnlocked(
     while (!(await s.processes.catchesSignal(proc.pid, 12)) && s.clock.now().getTime() < deadline)
       await s.clock.sleep(5);
     s.processes.signal(proc.pid, 'SIGUSR2');
+    s.trace.mark('start: go sent');
   } else {
     proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, false, options), {
       logFile: paths.spawnLog,
@@ -107,6 +110,7 @@ async function startUnlocked(
     });
   }
   const pid = proc.pid;
+  options.onSupervisor?.(proc);
   s.logger.debug({ vm: vm.metadata.name, uid, spawnPid: pid }, 'started ignite-spawn');
 
   const timeoutMs = options.timeoutMs ?? 120_000;
@@ -170,7 +174,7 @@ function spawnArgs(
   s: Pick<Services, 'config' | 'spawnCommand'>,
   uid: string,
   wait: boolean,
-  o: { logLevel?: LogLevel | undefined; by?: StartVMOptions['by'] },
+  o: PrestartOptions,
 ): string[] {
   const configured = o.logLevel ?? s.config.logLevel;
   const level = configured === 'silent' ? 'info' : configured;
@@ -183,7 +187,16 @@ function spawnArgs(
     level,
     ...(wait ? ['--wait-signal'] : []),
     ...(o.by === 'policy' ? ['--policy-restart'] : []),
+    ...(o.reuseNetwork === true ? ['--reuse-network'] : []),
   ];
+}
+
+interface PrestartOptions {
+  logLevel?: LogLevel | undefined;
+  env?: NodeJS.ProcessEnv;
+  by?: StartVMOptions['by'];
+  /** The supervisor takes over the network attachment made before it is told to go (`run`). */
+  reuseNetwork?: boolean;
 }
 
 /**
@@ -194,7 +207,7 @@ function spawnArgs(
 export async function prestartSupervisor(
   s: Pick<Services, 'config' | 'layout' | 'client' | 'processes' | 'runtimeFiles' | 'spawnCommand'>,
   uid: string,
-  o: { logLevel?: LogLevel; env?: NodeJS.ProcessEnv; by?: StartVMOptions['by'] } = {},
+  o: PrestartOptions = {},
 ): Promise<ProcessRef & { abandon(): Promise<void> }> {
   await s.runtimeFiles.makeVMDir(uid);
   const proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, true, o), {

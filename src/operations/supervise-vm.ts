@@ -1,9 +1,8 @@
 import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
-import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
-import type { ExitInfo, RunningVM, VMMDriver } from '../vmm/vmm-driver.js';
-import { kernelFiles, userNICOf } from './supervise-inputs.js';
+import { failedPrecondition, toAppError } from '../errors.js';
+import type { ExitInfo, RunningVM } from '../vmm/vmm-driver.js';
+import { attachRequestOf, driverFor, kernelFiles, userNICOf } from './supervise-inputs.js';
 import { serveMetrics } from './supervise-metrics.js';
-import { VMM_ANNOTATION } from './build-vm.js';
 import type { Services } from './services.js';
 import { guestAddressOf } from './clone-source.js';
 import { recoverRootDisk, RequestDesk } from './supervisor-requests.js';
@@ -13,7 +12,6 @@ import { isReplaceable } from './fleet-copies.js';
 import { FENCE_DEADLINE_ENV } from './fleet-fencing.js';
 import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
-import { networkTargetsOf } from './vm-network-target.js';
 import { checkVolumeConflicts, recoverReadOnlyVolumes, volumeDevices } from './vm-volumes.js';
 import { namedVolumes } from './vm-storage.js';
 
@@ -35,6 +33,7 @@ export type SuperviseServices = Pick<
   | 'requests'
   | 'stateFiles'
   | 'config'
+  | 'trace'
 >;
 
 export interface SuperviseOptions {
@@ -42,14 +41,8 @@ export interface SuperviseOptions {
   stopTimeoutMs?: number;
   /** This run is a restart by the VM's restart policy: count it in `status.restartCount`. */
   policyRestart?: boolean;
-}
-
-/** The driver for a VM, by its annotation (VMs from before the annotation run on QEMU). */
-export function driverFor(s: Pick<Services, 'vmms'>, vm: StoredVM): VMMDriver {
-  const vmm = vm.metadata.annotations?.[VMM_ANNOTATION] ?? 'qemu';
-  const driver = s.vmms.driver(vmm);
-  if (driver === undefined) throw invalidArgument(`vm "${vm.metadata.name}": unknown vmm "${vmm}"`);
-  return driver;
+  /** Take over the network attachment `run` made while it built the root disk, if complete. */
+  reuseNetwork?: boolean;
 }
 
 /**
@@ -102,14 +95,11 @@ export async function superviseVM(
   try {
     await s.runtimeFiles.makeRunDir(uid);
     const guest = guestAddressOf(vm);
-    const net = await s.network.attach({
-      uid,
-      name: vm.metadata.name,
-      mode,
-      networks: await networkTargetsOf(s, vm, { ensure: true }),
-      ports: vm.spec.network.ports ?? [],
-      ...(guest !== undefined ? { guestAddress: guest } : {}),
-    });
+    const request = await attachRequestOf(s, vm);
+    const reuse = options.reuseNetwork === true ? { reuse: true } : {};
+    const net = await s.trace.span('network attach', () =>
+      s.network.attach({ ...request, ...reuse }),
+    );
     log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
     const volumes = await volumeDevices(s, vm);
     // Installed as soon as the hypervisor runs, before the VM is recorded Running: a stop or kill
@@ -207,6 +197,7 @@ export async function superviseVM(
         // In the same write as Running, so a watcher sees this run start as a restart.
         if (options.policyRestart === true) v.status.restartCount = count + 1;
       });
+      s.trace.mark('recorded running');
       return { hv, run, recorded };
     };
     // A VM with named volumes checks who else holds them and records itself Running under the

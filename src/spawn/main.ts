@@ -1,5 +1,8 @@
 import { processIO } from '../system/program-io.js';
+import { envTracer } from '../system/trace.js';
 import { runSpawn } from './program.js';
+
+envTracer(process.env, 'spawn', process.stdout, process.pid).mark('bundle loaded');
 
 // The ignite-spawn entry (dist/ignite-spawn.cjs via bin/ignite-spawn.js). No top-level await: the
 // bundle is CommonJS (scripts/bundle.mjs).

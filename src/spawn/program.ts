@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { warmUpDecoding } from '../api/warm-up.js';
 import { toAppError } from '../errors.js';
 import { createServices } from '../composition.js';
 import { superviseVM } from '../operations/supervise-vm.js';
@@ -26,6 +27,11 @@ function spawnProgram(io: ProgramIO): Command {
       false,
     )
     .option(
+      '--reuse-network',
+      'take over the network attachment that ignite run made while it built the root disk, if it is complete',
+      false,
+    )
+    .option(
       '--policy-restart',
       "this start is a restart by the VM's restart policy: count it in status.restartCount",
       false,
@@ -40,6 +46,7 @@ function spawnProgram(io: ProgramIO): Command {
           stopTimeout: string;
           waitSignal: boolean;
           policyRestart: boolean;
+          reuseNetwork: boolean;
         },
       ) => {
         // Set up before waiting: `ignite run` signals once the root disk is ready, and
@@ -47,11 +54,23 @@ function spawnProgram(io: ProgramIO): Command {
         const go = opts.waitSignal ? goSignal(io.signals) : Promise.resolve(true);
         const config = loadHostConfig({ dataDir: opts.dataDir, logLevel: opts.logLevel }, io.env);
         const s = createServices(config, { stream: io.stdout, component: 'spawn' }, io.signals);
+        s.trace.mark('services built');
+        // While it waits, what the first read of the VM would compile is compiled. Only an
+        // optimisation: a sample the schema refuses (its unit test says so) changes nothing.
+        if (opts.waitSignal) {
+          try {
+            warmUpDecoding();
+          } catch {
+            s.trace.mark('warm-up refused');
+          }
+        }
         if (!(await go)) return;
+        s.trace.mark('go');
         try {
           await superviseVM(s, uid, {
             stopTimeoutMs: Number(opts.stopTimeout) * 1000,
             policyRestart: opts.policyRestart,
+            reuseNetwork: opts.reuseNetwork,
           });
         } catch (err) {
           const e = toAppError(err);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LinuxProcesses, processStartTime } from './linux-processes.js';
+import { createSocket } from 'node:dgram';
+import { LinuxProcesses, listensUDP, processStartTime } from './linux-processes.js';
 
 test('a detached process is known by its pid, start time and marker until it ends', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ignite-proc-'));
@@ -40,4 +41,23 @@ test('catchesSignal reads the handler mask; this process catches none of SIGUSR2
   } finally {
     process.off('SIGUSR2', handler);
   }
+});
+
+test('listensUDP: a bound UDP port of the process, in the namespace named', async () => {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  try {
+    const port = sock.address().port;
+    assert.equal(await listensUDP(process.pid, port, '/proc/self/ns/net'), true);
+    // Another port, or another namespace than the process's, is no answer.
+    assert.equal(
+      await listensUDP(process.pid, port === 1 ? 2 : port - 1, '/proc/self/ns/net'),
+      false,
+    );
+    assert.equal(await listensUDP(process.pid, port, '/proc/self/ns/mnt'), false);
+    assert.equal(await listensUDP(process.pid, port, '/nonexistent'), false);
+  } finally {
+    sock.close();
+  }
+  assert.equal(await listensUDP(2 ** 22 + 1, 67, '/proc/self/ns/net'), false);
 });

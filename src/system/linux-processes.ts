@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Clock } from './clock.js';
 import type { DetachedOptions, ProcessIdentity, ProcessRef, Processes } from './processes.js';
 import { systemClock } from './system-clock.js';
@@ -72,6 +72,26 @@ export async function waitForExit(
     await clock.sleep(50);
   }
   return !isProcessAlive(pid, identity);
+}
+
+/**
+ * Whether `pid` runs in the network namespace at `netnsPath` (its nsfs inode is the process's)
+ * and a UDP socket there is bound to `port`: a server started with `ip netns exec` is listening
+ * once this holds, and not before its exec into the namespace.
+ */
+export async function listensUDP(pid: number, port: number, netnsPath: string): Promise<boolean> {
+  try {
+    const [ns, own] = await Promise.all([stat(netnsPath), stat(`/proc/${pid}/ns/net`)]);
+    if (ns.ino !== own.ino || ns.dev !== own.dev) return false;
+    const table = await readFile(`/proc/${pid}/net/udp`, 'utf8');
+    const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    return table
+      .split('\n')
+      .slice(1)
+      .some((line) => line.trim().split(/\s+/)[1]?.endsWith(local) === true);
+  } catch {
+    return false;
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

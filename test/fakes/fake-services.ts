@@ -31,6 +31,7 @@ import { FakeSSHClient, FakeSSHKeys } from './fake-ssh.js';
 import { FakeVMMDriver } from './fake-vmm.js';
 import { FakeNamedNetworks } from './fake-named-networks.js';
 import { FakeVMNetwork } from './fake-vm-network.js';
+import { NO_TRACE } from '../../src/system/trace.js';
 
 /** A line the use cases logged (pino's JSON), as parsed. */
 export interface LogLine {
@@ -152,6 +153,7 @@ export function fakeServices(o: FakeServicesOptions = {}): FakeServices {
     requests: new FakeRequestSockets(),
     stateFiles: new FakeStateFiles(),
     volumeFiles: new FakeVolumeFiles(),
+    trace: NO_TRACE,
   };
 }
 

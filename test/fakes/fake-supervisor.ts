@@ -63,6 +63,7 @@ export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): Fake
     const options = {
       ...(b.stopTimeoutMs !== undefined ? { stopTimeoutMs: b.stopTimeoutMs } : {}),
       policyRestart: record.args.includes('--policy-restart'),
+      reuseNetwork: record.args.includes('--reuse-network'),
     };
     void go
       .then((ok) => (ok ? superviseVM(own, uid, options) : undefined))

@@ -197,6 +197,36 @@ export function vmNetworkSuite(name: string, make: () => Promise<VMNetworkHarnes
   );
 
   test(
+    `${name}: attach with reuse takes over a complete attachment of the same request, else attaches afresh`,
+    withNet(async (h) => {
+      const a = vm(h, 'a');
+      const req = { ...a, ports: [{ hostPort: 40002, vmPort: 80 }] };
+      const att = await h.network.attach(req);
+      assert.equal(await h.guestLease(a.uid, att), att.ipAddresses[0]);
+      // Taken over: the same attachment, its DHCP server the one that already served the guest.
+      assert.deepEqual(await h.network.attach({ ...req, reuse: true }), att);
+      assert.equal(await h.network.leases(a.uid), 1, 'the same server');
+      // Another request (other host ports) is attached afresh, with a new server.
+      const other = await h.network.attach({ ...a, ports: [], reuse: true });
+      assert.equal(await h.network.leases(a.uid), 0, 'a new server');
+      await h.guestLease(a.uid, other);
+      // Without reuse, the attachment is always made again.
+      const third = await h.network.attach({ ...a, ports: [] });
+      assert.equal(await h.network.leases(a.uid), 0);
+      await h.guestLease(a.uid, third);
+      assert.deepEqual(await h.network.attach({ ...a, ports: [], reuse: true }), third);
+      assert.equal(await h.network.leases(a.uid), 1);
+      // Detached, there is nothing to take over.
+      await h.network.detach(a);
+      const again = await h.network.attach({ ...a, ports: [], reuse: true });
+      assert.ok(again.netns !== undefined);
+      assert.equal(await h.network.leases(a.uid), 0);
+      await h.network.detach(a);
+      assert.deepEqual(await h.held(a.uid), []);
+    }),
+  );
+
+  test(
     `${name}: sweep collects what a vanished VM left, and leaves live VMs and reservations alone`,
     withNet(async (h) => {
       const [live, gone, created] = [vm(h, 'live'), vm(h, 'gone'), vm(h, 'created')];

@@ -2,6 +2,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AppError, failedPrecondition, internal } from '../../errors.js';
 import type { Logger } from '../../system/logger.js';
+import type { Tracer } from '../../system/trace.js';
 import { connectWhenReady, killNow, spawnHypervisor } from '../hypervisor-process.js';
 import { relayHypervisorConsole, type ConsoleRelay } from '../console-relay.js';
 import { checkVMConfig, vmLabel } from '../vm-config-check.js';
@@ -51,6 +52,8 @@ export interface QemuDriverOptions {
   /** How long kill() lets QMP `quit` work before SIGKILL. */
   killGraceMs?: number;
   logger?: Logger;
+  /** Marks QEMU's exec and its QMP answering (IGNITE_TRACE). */
+  trace?: Tracer;
 }
 
 const DEFAULT_BINARY = 'qemu-system-x86_64';
@@ -131,6 +134,7 @@ export class QemuDriver implements VMMDriver {
     await mkdir(dirname(p.consoleLog), { recursive: true });
     await Promise.all([p.consoleSocket, p.controlSocket].map((s) => rm(s, { force: true })));
     this.options.logger?.debug({ vm: config.name, accel, args }, 'starting qemu');
+    this.options.trace?.mark('qemu exec');
     const proc = await spawnHypervisor(this.binary, args, {
       label,
       stdio: 'console',
@@ -146,6 +150,7 @@ export class QemuDriver implements VMMDriver {
         timeoutMs: this.options.startTimeoutMs ?? 10_000,
       });
       const { client, greeting } = await QMPClient.open(socket, label);
+      this.options.trace?.mark('qmp connected');
       const qemuVersion = versionOf(greeting);
       if (restore !== undefined && saved !== undefined && digest !== undefined) {
         checkBinding(saved.sidecar.binding, { hypervisorVersion: qemuVersion }, label, restore);
