@@ -1,22 +1,20 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
-import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
-import type { Storage, StoredChange, StoredEntry } from './storage.js';
+import { ForwardingStorage } from './forwarding-storage.js';
+import type { StoredEntry } from './storage.js';
 
 /**
  * A read cache over Storage. Each entry remembers the checksum it was read at; a read whose
  * checksum differs (another process wrote) reloads. Writes go through.
  */
-export class CachedStorage implements Storage {
+export class CachedStorage extends ForwardingStorage {
   /** By kind and uid: the checksum last seen, and a private copy once it is worth keeping. */
   private readonly cached = new Map<string, { checksum: string; obj?: APIObject }>();
-
-  constructor(private readonly inner: Storage) {}
 
   private static id(kind: Kind, uid: string): string {
     return `${kind}/${uid}`;
   }
 
-  async get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
+  override async get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
     const id = CachedStorage.id(kind, uid);
     const sum = await this.inner.checksum(kind, uid);
     const hit = this.cached.get(id);
@@ -30,20 +28,16 @@ export class CachedStorage implements Storage {
     return obj;
   }
 
-  async set(obj: APIObject): Promise<void> {
+  override async set(obj: APIObject): Promise<void> {
     await this.inner.set(obj);
     // The next read fetches the stored bytes again, which also proves they decode.
     if (obj.metadata.uid !== undefined)
       this.cached.delete(CachedStorage.id(obj.kind, obj.metadata.uid));
   }
 
-  async delete(kind: Kind, uid: string): Promise<void> {
+  override async delete(kind: Kind, uid: string): Promise<void> {
     await this.inner.delete(kind, uid);
     this.cached.delete(CachedStorage.id(kind, uid));
-  }
-
-  async list<K extends Kind>(kind: K): Promise<KindMap[K][]> {
-    return (await this.entries(kind)).map((e) => e.obj);
   }
 
   /**
@@ -51,7 +45,7 @@ export class CachedStorage implements Storage {
    * remembers each object's checksum, and keeps a copy of one it lists again unchanged: a
    * one-shot listing (a CLI's) copies nothing, a repeated one (a reconciler's) decodes once more.
    */
-  async entries<K extends Kind>(
+  override async entries<K extends Kind>(
     kind: K,
     known?: (uid: string, checksum: string) => KindMap[K] | undefined,
   ): Promise<StoredEntry<K>[]> {
@@ -72,35 +66,6 @@ export class CachedStorage implements Storage {
         this.cached.set(id, { checksum: e.checksum, obj: structuredCloneObject(e.obj) });
     }
     return listed;
-  }
-
-  exists(kind: Kind, uid: string): Promise<boolean> {
-    return this.inner.exists(kind, uid);
-  }
-
-  checksum(kind: Kind, uid: string): Promise<string | undefined> {
-    return this.inner.checksum(kind, uid);
-  }
-
-  keys(kind: Kind): Promise<ObjectKey[]> {
-    return this.inner.keys(kind);
-  }
-
-  withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
-    return this.inner.withLock(kind, fn);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  /** Passed through: entries are checked against the stored checksum on every read anyway. */
-  watch<K extends Kind>(
-    kind: K,
-    listener: (change: StoredChange<K>) => void,
-    options?: WatchOptions,
-  ): Watch {
-    return this.inner.watch(kind, listener, options);
   }
 
   /** Drops every cached entry. */

@@ -1,12 +1,12 @@
 import { readdirSync, statSync } from 'node:fs';
-import { compareText, isUID, type APIObject, type Kind, type KindMap } from '../api/index.js';
+import { compareText, isUID, type Kind, type KindMap } from '../api/index.js';
 import type { BuildInfo } from '../system/packaging.js';
 import { reviveDecodedForm, toDecodedForm, type DecodedForm } from './decoded-form.js';
 import { checksumOf } from './fs-raw-storage.js';
 import { DataLayout, METADATA_FILE } from './layout.js';
 import { ListingCacheFile, type ListingCacheEntry } from './listing-cache-file.js';
-import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
-import type { Storage, StoredChange, StoredEntry } from './storage.js';
+import { ForwardingStorage } from './forwarding-storage.js';
+import type { Storage, StoredEntry } from './storage.js';
 
 /**
  * An object is cached only once its file's last change (ctime) is this far in the past when it
@@ -40,16 +40,17 @@ type Known<K extends Kind> = (uid: string, checksum: string) => KindMap[K] | und
  * `decoder` names the code that decoded the cached objects (see listingCacheDecoder): a cache
  * written by another build of ignite, whose schema or defaults may differ, is ignored.
  */
-export class FsListingCache implements Storage {
+export class FsListingCache extends ForwardingStorage {
   private readonly layout: DataLayout;
   private readonly files = new Map<Kind, ListingCacheFile>();
 
   constructor(
-    private readonly inner: Storage,
+    inner: Storage,
     dataDir: string,
     private readonly decoder: string,
     private readonly nowMs: () => number = Date.now,
   ) {
+    super(inner);
     this.layout = new DataLayout(dataDir);
   }
 
@@ -62,11 +63,7 @@ export class FsListingCache implements Storage {
     return f;
   }
 
-  async list<K extends Kind>(kind: K): Promise<KindMap[K][]> {
-    return (await this.entries(kind)).map((e) => e.obj);
-  }
-
-  async entries<K extends Kind>(kind: K, known?: Known<K>): Promise<StoredEntry<K>[]> {
+  override async entries<K extends Kind>(kind: K, known?: Known<K>): Promise<StoredEntry<K>[]> {
     const started = this.nowMs();
     const names = readNames(this.layout.kindDir(kind));
     const stamps = names === undefined ? undefined : this.stamps(kind, names);
@@ -151,46 +148,6 @@ export class FsListingCache implements Storage {
       out.push({ uid, checksum: before.checksum, obj });
     }
     return out;
-  }
-
-  get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
-    return this.inner.get(kind, uid);
-  }
-
-  set(obj: APIObject): Promise<void> {
-    return this.inner.set(obj);
-  }
-
-  delete(kind: Kind, uid: string): Promise<void> {
-    return this.inner.delete(kind, uid);
-  }
-
-  exists(kind: Kind, uid: string): Promise<boolean> {
-    return this.inner.exists(kind, uid);
-  }
-
-  checksum(kind: Kind, uid: string): Promise<string | undefined> {
-    return this.inner.checksum(kind, uid);
-  }
-
-  keys(kind: Kind): Promise<ObjectKey[]> {
-    return this.inner.keys(kind);
-  }
-
-  withLock<T>(kind: Kind, fn: () => Promise<T>): Promise<T> {
-    return this.inner.withLock(kind, fn);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  watch<K extends Kind>(
-    kind: K,
-    listener: (change: StoredChange<K>) => void,
-    options?: WatchOptions,
-  ): Watch {
-    return this.inner.watch(kind, listener, options);
   }
 }
 
