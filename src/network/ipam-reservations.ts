@@ -1,3 +1,4 @@
+import lockfile from 'proper-lockfile';
 import { join } from 'node:path';
 import { alreadyExists, failedPrecondition } from '../errors.js';
 import type { Logger } from '../system/logger.js';
@@ -42,8 +43,6 @@ export class IPAMReservations {
   /** Runs `fn` holding the IPAM lock; a holder that died frees it after 10 s. */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     await this.files.ensureDir();
-    // Loaded on first use: commands that attach nothing never lock, and it patches fs on load.
-    const { default: lockfile } = await import('proper-lockfile');
     const release = await lockfile.lock(this.files.dir, {
       realpath: false,
       lockfilePath: join(this.files.dir, '.lock'),

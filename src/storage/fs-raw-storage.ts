@@ -1,3 +1,6 @@
+// Loaded with the module, not on first lock: its signal-exit hook must be installed before a
+// program's own SIGTERM handler, or it re-raises a SIGTERM that handler was meant to catch.
+import lockfile from 'proper-lockfile';
 import { closeSync, fstatSync, openSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -244,8 +247,6 @@ export class FsRawStorage implements RawStorage {
     let release: () => Promise<void>;
     try {
       await mkdir(dir, { recursive: true, mode: DIR_MODE });
-      // Loaded on first use: listing and reading never lock, and the library patches fs on load.
-      const { default: lockfile } = await import('proper-lockfile');
       release = await lockfile.lock(dir, {
         realpath: false,
         lockfilePath: join(dir, '.lock'),

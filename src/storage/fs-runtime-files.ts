@@ -1,3 +1,4 @@
+import lockfile from 'proper-lockfile';
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import {
   access,
@@ -126,8 +127,6 @@ export class FsRuntimeFiles implements RuntimeFiles {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      // Loaded on first use, as most commands take no lock.
-      const { default: lockfile } = await import('proper-lockfile');
       // A start waits for the supervisor for up to two minutes: wait as long for another's.
       release = await lockfile.lock(dir, {
         realpath: false,
