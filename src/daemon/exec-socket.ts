@@ -11,14 +11,13 @@ import {
 } from '../api/index.js';
 import { invalidArgument, toAppError, type AppError } from '../errors.js';
 import { execInGuest, type GuestSSHServices } from '../operations/guest-ssh.js';
-import type { Services } from '../operations/services.js';
 import { sameOrigin } from './same-origin.js';
 import { closeReason, FORBIDDEN, KeepAlive, toBuffer } from './socket-kit.js';
 
 /** How much stdin a client may send ahead of the command before its socket is read no more. */
 const STDIN_BUFFER_BYTES = 1024 * 1024;
 
-export type ExecSocketServices = GuestSSHServices & Pick<Services, 'logger'>;
+export type ExecSocketServices = GuestSSHServices;
 
 /**
  * The daemon's end of `…/vms/{name}/exec` (api/v1alpha1/exec-protocol.ts): runs one command in
@@ -60,12 +59,18 @@ export class ExecSocket {
     const stdin = new PassThrough({ highWaterMark: STDIN_BUFFER_BYTES });
     const stdout = channelWriter(ws, ExecChannel.STDOUT);
     const stderr = channelWriter(ws, ExecChannel.STDERR);
+    let paused = false;
     ws.on('message', (data: RawData) => {
       const frame = parseExecFrame(toBuffer(data));
       if (frame?.channel === ExecChannel.STDIN && !stdin.writableEnded) {
-        if (!stdin.write(frame.payload)) {
+        // Frames already read may still arrive after the pause: one resume on drain serves all.
+        if (!stdin.write(frame.payload) && !paused) {
+          paused = true;
           ws.pause();
-          stdin.once('drain', () => ws.resume());
+          stdin.once('drain', () => {
+            paused = false;
+            ws.resume();
+          });
         }
       } else if (frame?.channel === ExecChannel.STDIN_EOF) stdin.end();
     });
