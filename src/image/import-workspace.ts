@@ -12,8 +12,15 @@ export interface ImportWorkspace {
   sweep(): Promise<void>;
   /** Makes `to` the same file as `from`: a hard link where possible, else a copy. */
   share(from: string, to: string): Promise<void>;
+  /**
+   * Creates `dir` (which must not exist yet) for the object the import in `work` is about to
+   * store, and notes it there: if the import's process dies before the object is stored, a later
+   * sweep removes `dir` unless it holds a stored object by then.
+   */
+  claim(work: string, dir: string): Promise<void>;
   /** Moves a finished file to its place, creating the directory it goes in. */
   moveInto(from: string, to: string): Promise<void>;
+  /** Removes a file, or a directory with everything in it. */
   remove(path: string): Promise<void>;
   /** The size of a file in bytes. */
   size(path: string): Promise<number>;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import {
+  newUID,
   parseImageRef,
   type Image,
   type Kernel,
@@ -51,37 +52,38 @@ export async function importPrologue<K extends 'Image' | 'Kernel'>(
 }
 
 /**
- * Creates the object, moves its files (`[workspace path, name in the object's directory]`) into
- * its directory, and removes the object again if that fails. A concurrent import of the same name
- * wins: its object is returned.
+ * Moves the object's files (`[workspace path, name in the object's directory]`) into a fresh
+ * directory, then stores the object there: once stored, an object always has its files, so a
+ * concurrent import that finds it (or loses the race to store it) can use it at once. A concurrent
+ * import of the same name wins: its object is returned, and this one's directory removed.
  */
 export async function storeWithFiles<T extends Image | Kernel>(
   s: Pick<ImportServices, 'client' | 'logger' | 'layout' | 'importWorkspace'>,
   kind: T['kind'],
   obj: T,
+  work: string,
   files: [string, string][],
   options: ImportOptions,
 ): Promise<Stored<T>> {
   const kc = kind === 'Image' ? s.client.images : s.client.kernels;
   const name = obj.metadata.name ?? '';
+  const uid = newUID();
+  const dir = s.layout.objectDir(kind, uid);
   let created: Stored<T>;
   try {
-    created = (await kc.create(obj as never)) as Stored<T>;
-  } catch (err) {
-    if (AppError.is(err, 'AlreadyExists')) return (await kc.findByName(name)) as Stored<T>;
-    throw err;
-  }
-  const uid = created.metadata.uid;
-  try {
-    const dir = s.layout.objectDir(kind, uid);
+    await s.importWorkspace.claim(work, dir);
     for (const [src, file] of files) await s.importWorkspace.moveInto(src, join(dir, file));
-    if (created.kind === 'Image') {
-      const ext4Path = s.layout.imageExt4(uid);
-      await s.client.images.update(uid, (img) => void (img.status = { ...img.status, ext4Path }));
-      created.status = { ...created.status, ext4Path };
-    }
+    if (obj.kind === 'Image') obj.status = { ...obj.status, ext4Path: s.layout.imageExt4(uid) };
+    created = (await kc.create({
+      ...obj,
+      metadata: { ...obj.metadata, uid },
+    } as never)) as Stored<T>;
   } catch (err) {
-    await kc.delete(uid).catch(() => undefined);
+    await s.importWorkspace.remove(dir).catch(() => undefined);
+    if (AppError.is(err, 'AlreadyExists')) {
+      const winner = await kc.findByName(name);
+      if (winner) return winner as Stored<T>;
+    }
     throw err;
   }
   options.progress?.phase?.('done');

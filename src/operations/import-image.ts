@@ -74,7 +74,7 @@ export async function importImage(
         },
       },
     };
-    return storeWithFiles(s, 'Image', image, [[ext4, IMAGE_EXT4]], options);
+    return storeWithFiles(s, 'Image', image, work, [[ext4, IMAGE_EXT4]], options);
   });
 }
 
@@ -128,6 +128,6 @@ export async function importImageFromFile(
       spec: { ociClaim: { type: 'Docker', ref: name } },
       status: { ociSource: { id: local.configDigest, size: Size.fromBytes(bytes) } },
     };
-    return storeWithFiles(s, 'Image', image, [[ext4, IMAGE_EXT4]], options);
+    return storeWithFiles(s, 'Image', image, work, [[ext4, IMAGE_EXT4]], options);
   });
 }

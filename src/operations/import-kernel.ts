@@ -69,6 +69,6 @@ export async function importKernel(
         },
       },
     };
-    return storeWithFiles(s, 'Kernel', kernel, files, options);
+    return storeWithFiles(s, 'Kernel', kernel, work, files, options);
   });
 }

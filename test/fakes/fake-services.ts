@@ -87,6 +87,7 @@ const workspace: ImportWorkspace = {
   withDir: (fn) => fn(`${DATA_DIR}/.staging/test`),
   sweep: () => Promise.resolve(),
   share: notFaked('share'),
+  claim: notFaked('claim'),
   moveInto: notFaked('moveInto'),
   remove: () => Promise.resolve(),
   size: () => Promise.resolve(0),
