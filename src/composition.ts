@@ -46,6 +46,7 @@ export function createServices(
   config: HostConfig,
   log: LogTarget,
   signals: ProgramIO['signals'],
+  shared?: Pick<Services, 'client' | 'fleet'>,
 ): Services {
   // Once per process, before any tool runs; supervisors and tools inherit it.
   process.env['PATH'] = withAdminDirs(process.env['PATH']);
@@ -69,7 +70,10 @@ export function createServices(
   const base = {
     config,
     layout,
-    client: newStoreClient(config, { listingCacheDecoder: listingCacheDecoder(readBuildInfo()) }),
+    // The host supervisor's VMs share its store connection (with etcd, one client per process).
+    client:
+      shared?.client ??
+      newStoreClient(config, { listingCacheDecoder: listingCacheDecoder(readBuildInfo()) }),
     logger,
     clock: systemClock,
     host,
@@ -108,7 +112,7 @@ export function createServices(
     signals,
     requests: unixRequestSockets,
     stateFiles: fsStateFiles,
-    fleet: openFleet(config),
+    fleet: shared !== undefined ? shared.fleet : openFleet(config),
     volumeFiles: fsVolumeFiles,
     trace,
   };

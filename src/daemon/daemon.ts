@@ -1,6 +1,6 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { invalidArgument, toAppError } from '../errors.js';
+import { failedPrecondition, invalidArgument, toAppError } from '../errors.js';
 import { localEngine } from '../operations/local-engine.js';
 import { ChangeFeed } from '../operations/change-feed.js';
 import { runManifestDir } from '../operations/manifest-dir.js';
@@ -14,7 +14,7 @@ import { readBuildInfo, readUIFile } from '../system/packaging.js';
 import { createAPIServer } from './api-server.js';
 import { VMSockets } from './vm-sockets.js';
 import type { DaemonContext } from './daemon-context.js';
-import { acquireDaemonLock } from './daemon-lock.js';
+import { acquirePidLock } from '../system/pid-lock.js';
 import { STATUS_OF_CODE } from './http-error.js';
 import { checkTCPSecurity, type ListenAddress } from './listen-address.js';
 import { listen } from './listeners.js';
@@ -62,10 +62,15 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
   const token = o.tokenFile !== undefined ? await readToken(o.tokenFile) : undefined;
 
   const startTime = processStartTime(s.host.pid);
-  const release = await acquireDaemonLock(s.layout.daemonPidFile, s.processes, {
-    pid: s.host.pid,
-    ...(startTime !== undefined ? { startTime } : {}),
-  });
+  const release = await acquirePidLock(
+    s.layout.daemonPidFile,
+    s.processes,
+    { pid: s.host.pid, ...(startTime !== undefined ? { startTime } : {}) },
+    (pid) =>
+      failedPrecondition(`ignited: another daemon (pid ${pid}) already manages this data directory`, {
+        hint: 'stop it first, or give this one another --data-dir',
+      }),
+  );
   const servers: Server[] = [];
   let feed: ChangeFeed | undefined;
   // Only sockets this daemon made are removed when it closes, never another daemon's.

@@ -47,7 +47,7 @@ export interface OpenedConsole {
  * the daemon's console WebSocket both use).
  */
 export async function openConsole(
-  s: Pick<Services, 'client' | 'layout' | 'processes' | 'consoles'>,
+  s: Pick<Services, 'client' | 'layout' | 'processes' | 'consoles' | 'runtimeFiles'>,
   query: string,
 ): Promise<OpenedConsole> {
   const vm = await s.client.vms.find(query);
@@ -113,7 +113,7 @@ export function joinAtOverlap(log: Buffer, live: Buffer): Buffer {
  * Ctrl-P Ctrl-Q. Returns when detached or the console closes.
  */
 export async function attachConsole(
-  s: Pick<Services, 'client' | 'layout' | 'processes' | 'consoles'>,
+  s: Pick<Services, 'client' | 'layout' | 'processes' | 'consoles' | 'runtimeFiles'>,
   query: string,
   io: {
     stdin: NodeJS.ReadableStream & { setRawMode?: (raw: boolean) => unknown; isTTY?: boolean };

@@ -18,18 +18,18 @@ export function isReplaceable(vm: VM): boolean {
 }
 
 /**
- * Kills the processes of this host's copy of a VM, the supervisor and its hypervisor, as its run
- * record names them: the stored object may be another host's by now, so it is not read or written.
- * The VM's UID in their command lines guards against reused PIDs. Returns whether one was killed.
+ * Kills the hypervisor of this host's copy of a VM, as its run record names it: the stored object
+ * may be another host's by now, so it is not read or written. Its supervisor (the host's, which
+ * supervises other VMs too) then ends the run, writing the VM only while it is placed here. The
+ * VM's UID in the hypervisor's command line guards against a reused PID. Returns whether it was
+ * killed.
  */
 export function killLocalCopy(
   s: Pick<Services, 'processes' | 'runtimeFiles'>,
   uid: string,
 ): boolean {
   const run = s.runtimeFiles.readRunRecord(uid)?.runtime;
-  const spawn = s.processes.signalIfSame(run?.spawnPid, { marker: uid }, 'SIGKILL');
-  const hypervisor = s.processes.signalIfSame(run?.pid, { marker: uid }, 'SIGKILL');
-  return spawn || hypervisor;
+  return s.processes.signalIfSame(run?.pid, { marker: uid }, 'SIGKILL');
 }
 
 /** Kills the local copies of the replaceable VMs among `vms` placed on `host`; returns those killed. */

@@ -1,14 +1,14 @@
 import { newUID, type StoredVM } from '../api/index.js';
 import type { LogLevel } from '../system/logger.js';
-import type { ProcessRef } from '../system/processes.js';
 import { vmManifest } from './build-vm.js';
 import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
 import { checkVolumeConflicts } from './vm-volumes.js';
 import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js';
 import type { Services } from './services.js';
+import { waitUnsupervised } from './supervision.js';
 import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
 
-/** How long a failed start waits for the supervisor to end before leaving the network to it. */
+/** How long a failed start waits for its supervision to end before leaving the network to it. */
 const SUPERVISOR_EXIT_MS = 5000;
 
 export type RunVMServices = CreateVMServices &
@@ -26,8 +26,8 @@ export interface RunVMOptions {
 }
 
 /**
- * `run`: creates a VM and starts it. The VM's UID is chosen first so its supervisor starts while
- * the VM is being created, and the VM's network is attached while its root disk is built, for
+ * `run`: creates a VM and starts it. The host supervisor is made sure of while the VM is being
+ * created, and the VM's network is attached while its root disk is built, for
  * the supervisor to take over (until it does, undoing it is this function's). A VM with SSH enabled is returned only once its SSH server answers, as
  * Ignite's `run --ssh` did, so the next command can `exec` into it.
  */
@@ -39,36 +39,23 @@ export async function runVM(
   const uid = create.manifest?.metadata.uid ?? newUID();
   const level = options.spawnLogLevel !== undefined ? { logLevel: options.spawnLogLevel } : {};
   s.trace.mark('run');
-  const supervisor = await prestartSupervisor(s, uid, { ...level, reuseNetwork: true });
-  s.trace.mark('supervisor spawned');
-  let created: StoredVM;
-  try {
-    // Refused before the VM is made: a named volume another running VM holds read-write.
-    if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
-    created = await createVM(s, { ...create, uid }, { attachNetwork: true });
-  } catch (err) {
-    await supervisor.abandon();
-    throw err;
-  }
+  const supervisor = prestartSupervisor(s, level);
+  // Refused before the VM is made: a named volume another running VM holds read-write.
+  if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
+  const created = await createVM(s, { ...create, uid }, { attachNetwork: true });
   s.trace.mark('created');
   let vm: StoredVM;
-  // The supervisor the start waits on: the prestarted one, or one started anew if it died.
-  let waited: ProcessRef = supervisor;
   try {
     vm = await startVM(s, uid, {
       timeoutMs: options.startTimeoutMs,
-      prestarted: supervisor,
-      onSupervisor: (proc) => (waited = proc),
+      supervisor,
+      reuseNetwork: true,
       ...level,
     });
   } catch (err) {
-    // A supervisor that ended (refused, or failed) has undone what it took over; what it never
-    // took over is undone here. One still running owns the network, as a VM still starting.
-    const identity = {
-      marker: uid,
-      ...(waited.startTime !== undefined ? { startTime: waited.startTime } : {}),
-    };
-    if (await s.processes.waitForExit(waited.pid, SUPERVISOR_EXIT_MS, identity))
+    // A supervision that ended (refused, or failed) has undone what it took over; what it never
+    // took over is undone here. One still going owns the network, as a VM still starting.
+    if (await waitUnsupervised(s, uid, s.runtimeFiles.supervisedBy(uid), SUPERVISOR_EXIT_MS))
       await s.network.detach({ uid }).catch(() => undefined);
     throw err;
   }

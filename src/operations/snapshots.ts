@@ -18,6 +18,7 @@ import {
   refreshVMState,
   type VMStateServices,
 } from './vm-state.js';
+import { waitUnsupervised } from './supervision.js';
 
 /**
  * The snapshots an object's disk sits on, oldest first, comma-separated UIDs: a VM's overlay is
@@ -98,8 +99,7 @@ export async function createSnapshot(
   });
   if (options.stop === true) {
     vm = await recordDesiredState(s, vm, 'Stopped');
-    const spawnPid = vm.status.runtime?.spawnPid ?? 0;
-    await s.processes.waitForExit(spawnPid, 30_000, { marker: vm.metadata.uid });
+    await waitUnsupervised(s, vm.metadata.uid, vm.status.runtime?.spawnPid, 30_000);
     await refreshVMState(s, await s.client.vms.get(vm.metadata.uid));
   }
   return stored;

@@ -1,8 +1,12 @@
 import type { StoredVM } from '../api/index.js';
-import { failedPrecondition, unavailable } from '../errors.js';
+import { AppError, failedPrecondition, toAppError, unavailable } from '../errors.js';
 import type { LogLevel } from '../system/logger.js';
-import type { ProcessRef } from '../system/processes.js';
 import type { Services } from './services.js';
+import {
+  ensureHostSupervisor,
+  type HostSupervisorRequest,
+  type PingAnswer,
+} from './supervision.js';
 import { requireRootForNetwork, vmLabel, vmPaths } from './vm-paths.js';
 import { checkVolumeConflicts } from './vm-volumes.js';
 import {
@@ -13,14 +17,22 @@ import {
 } from './vm-state.js';
 
 export type StartVMServices = VMStateServices &
-  Pick<Services, 'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles' | 'trace'>;
+  Pick<
+    Services,
+    | 'config'
+    | 'layout'
+    | 'clock'
+    | 'host'
+    | 'spawnCommand'
+    | 'stateFiles'
+    | 'trace'
+    | 'requests'
+  >;
 
 export interface StartVMOptions {
-  /** A supervisor already started with prestartSupervisor for this VM. */
-  prestarted?: ProcessRef;
   /** How long to wait for the supervisor to report the VM running. */
   timeoutMs?: number;
-  /** The supervisor's log level, when it differs from this process's (`run --debug`). */
+  /** The supervisor's log level for this VM, when it differs from this process's (`run --debug`). */
   logLevel?: LogLevel;
   /**
    * Who asks. A user (`run`, `start`; the default) starts the restart count over, as Docker
@@ -29,17 +41,19 @@ export interface StartVMOptions {
    * (`resume`: counted as neither).
    */
   by?: 'user' | 'policy' | 'resume';
-  /** Added to the supervisor's environment (a fleet host's first fence deadline). */
+  /** Added to the VM's environment in its supervisor (a fleet host's first fence deadline). */
   env?: NodeJS.ProcessEnv;
-  /** Told which supervisor the start waits on: the prestarted one, or one started anew. */
-  onSupervisor?: (proc: ProcessRef) => void;
+  /** The supervisor takes over the network attachment `run` made while it built the disk. */
+  reuseNetwork?: boolean;
+  /** A host supervisor being made sure of meanwhile (prestartSupervisor). */
+  supervisor?: Promise<number>;
 }
 
 /**
- * Starts a created or stopped VM: launches its ignite-spawn supervisor, detached, and waits until
- * the supervisor reports it Running (or dies, whose last log line then becomes the error).
- * Either way the VM is recorded as one that should run (`status.desiredState`), which ignited
- * keeps true. Starting a running VM is a no-op, as `docker start` is.
+ * Starts a created or stopped VM: hands it to the host supervisor (started when none answers),
+ * and waits until the VM is recorded Running, or fails with what kept it from running. Either
+ * way the VM is recorded as one that should run (`status.desiredState`), which ignited keeps
+ * true. Starting a running VM is a no-op, as `docker start` is.
  */
 export async function startVM(
   s: StartVMServices,
@@ -48,7 +62,7 @@ export async function startVM(
 ): Promise<StoredVM> {
   const found = await s.client.vms.find(query);
   // One start of a VM at a time, across processes: a user's `start` and ignited restarting the
-  // same VM would otherwise both launch a supervisor, and both fail on the disk's write lock.
+  // same VM would otherwise both hand it to a supervisor, and both fail on the disk's write lock.
   // The second to come finds the VM running and returns it.
   return s.runtimeFiles.withStartLock(found.metadata.uid, () =>
     startUnlocked(s, found.metadata.uid, options),
@@ -62,12 +76,7 @@ async function startUnlocked(
 ): Promise<StoredVM> {
   let vm = await s.client.vms.get(uid);
   vm = await refreshVMState(s, vm);
-  // A supervisor started ahead for a start that does not happen is told to give up (SIGTERM).
-  const giveUp = () => {
-    if (options.prestarted !== undefined) s.processes.signal(options.prestarted.pid, 'SIGTERM');
-  };
   if (isVMRunning(s, vm)) {
-    giveUp();
     vm = await recordDesiredState(s, vm, 'Running');
     s.logger.info({ vm: vm.metadata.name }, `${vmLabel(vm)}: already running`);
     return vm;
@@ -75,84 +84,98 @@ async function startUnlocked(
   const by = options.by ?? 'user';
   vm = await recordDesiredState(s, vm, 'Running', { resetRestarts: by === 'user' });
   const paths = vmPaths(s, vm);
-  try {
-    if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
-      throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {
-        hint: 'remove the VM and create it again',
-      });
-    }
-    requireRootForNetwork(vm, s.host.isRoot);
-    // Said here as what it is; the supervisor checks again under the volume lock.
-    await checkVolumeConflicts(s, vm, uid);
-  } catch (err) {
-    giveUp();
-    throw err;
-  }
-  let proc: ProcessRef;
-  const marker = uid;
-  const prestarted = options.prestarted;
-  if (
-    prestarted !== undefined &&
-    s.processes.isAlive(prestarted.pid, { startTime: prestarted.startTime, marker })
-  ) {
-    // A supervisor started ahead (by `run`, while the VM was being created) waits for this.
-    proc = prestarted;
-    // Before its handler is installed SIGUSR2 would kill it: wait until it catches the signal.
-    const deadline = s.clock.now().getTime() + 10_000;
-    while (!(await s.processes.catchesSignal(proc.pid, 12)) && s.clock.now().getTime() < deadline)
-      await s.clock.sleep(5);
-    s.processes.signal(proc.pid, 'SIGUSR2');
-    s.trace.mark('start: go sent');
-  } else {
-    proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, false, options), {
-      logFile: paths.spawnLog,
-      env: options.env !== undefined ? { ...s.config.env, ...options.env } : s.config.env,
+  if ((await s.runtimeFiles.rootDisk(uid)) === undefined) {
+    throw failedPrecondition(`${vmLabel(vm)}: its root disk is missing`, {
+      hint: 'remove the VM and create it again',
     });
   }
-  const pid = proc.pid;
-  options.onSupervisor?.(proc);
-  s.logger.debug({ vm: vm.metadata.name, uid, spawnPid: pid }, 'started ignite-spawn');
-
+  requireRootForNetwork(vm, s.host.isRoot);
+  // Said here as what it is; the supervisor checks again under the volume lock.
+  await checkVolumeConflicts(s, vm, uid);
+  const request: HostSupervisorRequest = {
+    op: 'supervise',
+    uid,
+    env: stringEnv({ ...s.config.env, ...options.env }),
+    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    ...(by === 'policy' ? { policyRestart: true } : {}),
+    ...(options.reuseNetwork === true ? { reuseNetwork: true } : {}),
+  };
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const deadline = s.clock.now().getTime() + timeoutMs;
-  while (s.clock.now().getTime() < deadline) {
-    const cur = await s.client.vms.get(uid);
-    if (cur.status?.state === 'Running' && cur.status.runtime?.spawnPid === pid) return cur;
-    if (!s.processes.isAlive(pid, { startTime: proc.startTime, marker })) {
-      const log = await s.runtimeFiles.readSpawnLog(uid);
-      const name = vm.metadata.name;
+  const name = vm.metadata.name;
+  const socket = s.layout.hostSupervisorSocket;
+  let supervisor = options.supervisor;
+  for (let attempt = 0; ; attempt++) {
+    await (supervisor ?? ensureHostSupervisor(s, options));
+    s.trace.mark('start: supervisor found');
+    try {
+      const answer = (await s.requests.request(socket, request, timeoutMs)) as Partial<PingAnswer>;
+      s.logger.debug({ vm: name, uid, spawnPid: answer.pid }, 'supervised');
+      return await s.client.vms.get(uid);
+    } catch (err) {
+      const e = toAppError(err);
+      // The socket's own failures name it; the supervisor's answers name the VM.
+      const transport = e.code === 'Unavailable' && e.message.startsWith(`${socket}: `);
+      // A supervisor that ended (idle) as this came is started again, once.
+      if (
+        attempt === 0 &&
+        (/shutting down/.test(e.message) || (transport && /connect/.test(e.message)))
+      ) {
+        supervisor = undefined;
+        continue;
+      }
+      if (transport && /no answer within/.test(e.message))
+        throw unavailable(
+          `${vmLabel(vm)}: did not report running within ${Math.round(timeoutMs / 1000)} s`,
+          { cause: err },
+        );
+      const why = transport
+        ? `the supervisor ended: ${lastError(await s.runtimeFiles.readSpawnLog(uid))}`
+        : stripLabel(e.message, vmLabel(vm));
       // The supervisor keeps a state it could not resume; only the user may throw it away.
       const hint = (await s.stateFiles.has(paths.savedState))
         ? `its saved state was not resumed: \`ignite stop ${name}\` discards it, and \`ignite start ${name}\` then boots it afresh (details: ignite logs --spawn ${name})`
         : `see ignite logs --spawn ${name}`;
-      throw unavailable(`${vmLabel(vm)}: failed to start: ${lastError(log)}`, { hint });
+      throw new AppError('Unavailable', `${vmLabel(vm)}: failed to start: ${why}`, {
+        hint,
+        cause: err,
+      });
     }
-    await s.clock.sleep(25);
   }
-  throw unavailable(
-    `${vmLabel(vm)}: did not report running within ${Math.round(timeoutMs / 1000)} s`,
+}
+
+/** A message that already leads with the VM's label is not given it twice. */
+function stripLabel(message: string, label: string): string {
+  return message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message;
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
 }
 
 /**
- * startVM for a front end that waits for the VM, as the CLI's `start`: the supervisor is started
- * first, with `--wait-signal`, and loads while startVM checks and records the VM, so its start-up
- * (a Node process) overlaps that work instead of following it, as `run` does. A VM found running
- * meanwhile, or a start refused, tells it to give up.
+ * Makes sure of the host supervisor while the caller does other work (`run` creates the VM
+ * meanwhile): when none runs, its start-up (a Node process) then overlaps that work instead of
+ * following it. Pass the promise to startVM as `supervisor`.
  */
+export function prestartSupervisor(
+  s: StartVMServices,
+  o: { logLevel?: LogLevel | undefined } = {},
+): Promise<number> {
+  const p = ensureHostSupervisor(s, o);
+  p.catch(() => undefined);
+  return p;
+}
+
+/** startVM, with the host supervisor made sure of while the VM is checked (the CLI's `start`). */
 export async function startVMAhead(
   s: StartVMServices,
   query: string,
-  options: Omit<StartVMOptions, 'prestarted'> = {},
+  options: StartVMOptions = {},
 ): Promise<StoredVM> {
-  const vm = await refreshVMState(s, await s.client.vms.find(query));
-  if (isVMRunning(s, vm)) return startVM(s, vm.metadata.uid, options);
-  const prestarted = await prestartSupervisor(s, vm.metadata.uid, {
-    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
-    ...(options.env !== undefined ? { env: options.env } : {}),
-    ...(options.by !== undefined ? { by: options.by } : {}),
-  });
-  return startVM(s, vm.metadata.uid, { ...options, prestarted });
+  const supervisor = prestartSupervisor(s, options);
+  return startVM(s, query, { ...options, supervisor });
 }
 
 /** The message of the last error line the supervisor logged (pino JSON lines), or its last line. */
@@ -168,58 +191,4 @@ export function lastError(log: string | undefined): string {
     }
   }
   return lines[0] ?? 'the supervisor exited';
-}
-
-function spawnArgs(
-  s: Pick<Services, 'config' | 'spawnCommand'>,
-  uid: string,
-  wait: boolean,
-  o: PrestartOptions,
-): string[] {
-  const configured = o.logLevel ?? s.config.logLevel;
-  const level = configured === 'silent' ? 'info' : configured;
-  return [
-    ...s.spawnCommand.args,
-    uid,
-    '--data-dir',
-    s.config.dataDir,
-    '--log-level',
-    level,
-    ...(wait ? ['--wait-signal'] : []),
-    ...(o.by === 'policy' ? ['--policy-restart'] : []),
-    ...(o.reuseNetwork === true ? ['--reuse-network'] : []),
-  ];
-}
-
-interface PrestartOptions {
-  logLevel?: LogLevel | undefined;
-  env?: NodeJS.ProcessEnv;
-  by?: StartVMOptions['by'];
-  /** The supervisor takes over the network attachment made before it is told to go (`run`). */
-  reuseNetwork?: boolean;
-}
-
-/**
- * Starts a VM's supervisor before the VM exists, to wait (for SIGUSR2) until `startVM` hands it
- * the finished VM: its start-up then overlaps the VM's creation, which shortens `run`. If the
- * creation fails, `abandon()` ends it and removes what it wrote.
- */
-export async function prestartSupervisor(
-  s: Pick<Services, 'config' | 'layout' | 'client' | 'processes' | 'runtimeFiles' | 'spawnCommand'>,
-  uid: string,
-  o: PrestartOptions = {},
-): Promise<ProcessRef & { abandon(): Promise<void> }> {
-  await s.runtimeFiles.makeVMDir(uid);
-  const proc = s.processes.spawnDetached(s.spawnCommand.file, spawnArgs(s, uid, true, o), {
-    logFile: s.layout.vm(uid).spawnLog,
-    env: o.env !== undefined ? { ...s.config.env, ...o.env } : s.config.env,
-  });
-  return {
-    ...proc,
-    abandon: async () => {
-      s.processes.signal(proc.pid, 'SIGTERM');
-      // Only the supervisor's log is there when the VM was never stored.
-      if (!(await s.client.vms.tryFind(uid))) await s.runtimeFiles.removeVMDir(uid);
-    },
-  };
 }

@@ -2,6 +2,7 @@ import type { StoredVM } from '../api/index.js';
 import { failedPrecondition } from '../errors.js';
 import type { Services } from './services.js';
 import { askSupervisor } from './supervisor-requests.js';
+import { signalSupervised, waitUnsupervised } from './supervision.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import {
   isVMRunning,
@@ -29,8 +30,8 @@ export interface StopVMOptions {
 
 /**
  * Stops a running VM through its supervisor: SIGTERM asks the guest to power off, SIGQUIT ends
- * the hypervisor at once. If the supervisor does not finish in time, it and the hypervisor are
- * killed and the leftovers collected, so a stop always ends with the VM Stopped.
+ * the hypervisor at once (both delivered by the host supervisor to the VM's run). If the run does
+ * not end in time, the hypervisor is killed here.
  * Either way the VM is first recorded as one that should not run (`status.desiredState`), so
  * ignited neither restarts it by its policy nor starts it after a reboot; for a VM that is not
  * running that is all there is to do (besides discarding a saved state, unless `save`).
@@ -52,29 +53,27 @@ export async function stopVM(
     return vm;
   }
   const uid = vm.metadata.uid;
-  const same = { marker: uid };
-  const spawnPid = vm.status?.runtime?.spawnPid ?? 0;
+  const supervisor = vm.status?.runtime?.spawnPid;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const ended = (ms: number) => waitUnsupervised(s, uid, supervisor, ms);
   if (options.save === true) {
     // The supervisor saves, then ends the hypervisor; a failed save leaves the VM running.
     await askSupervisor(s, vm, { op: 'save' }, timeoutMs + 60_000);
-    if (await s.processes.waitForExit(spawnPid, timeoutMs, same)) return finish(s, uid);
+    if (await ended(timeoutMs)) return finish(s, uid);
   } else if (!options.kill) {
-    s.processes.signalIfSame(spawnPid, same, 'SIGTERM');
-    if (await s.processes.waitForExit(spawnPid, timeoutMs, same)) return finish(s, uid);
+    if ((await signalSupervised(s, uid, 'SIGTERM')) && (await ended(timeoutMs)))
+      return finish(s, uid);
     s.logger.warn(
       { vm: vm.metadata.name },
       `${vmLabel(vm)}: did not power off within ${timeoutMs / 1000} s, killing it`,
     );
   }
-  s.processes.signalIfSame(spawnPid, same, 'SIGQUIT');
-  if (await s.processes.waitForExit(spawnPid, 10_000, same)) return finish(s, uid);
-  // The supervisor is stuck: end it and its hypervisor, and clean up in its place. Each PID is
-  // checked again first: either may have exited meanwhile and its PID gone to another process.
-  s.processes.signalIfSame(spawnPid, same, 'SIGKILL');
-  s.processes.signalIfSame(vm.status?.runtime?.pid, same, 'SIGKILL');
-  await s.processes.waitForExit(spawnPid, 5_000, same);
-  return finish(s, uid, { reason: 'Killed', message: 'supervisor did not exit; killed' });
+  if ((await signalSupervised(s, uid, 'SIGQUIT')) && (await ended(10_000))) return finish(s, uid);
+  // The supervisor does not end the run: its hypervisor is killed here (checked again first, as
+  // its PID may have gone to another process), which ends the run in any supervisor that lives.
+  s.processes.signalIfSame(vm.status?.runtime?.pid, { marker: uid }, 'SIGKILL');
+  if (await ended(5_000)) return finish(s, uid);
+  return finish(s, uid, { reason: 'Killed', message: 'supervisor did not end the run; killed' });
 }
 
 async function finish(s: StopVMServices, uid: string, gone?: GoneExit): Promise<StoredVM> {

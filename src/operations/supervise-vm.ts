@@ -14,6 +14,7 @@ import { ownerOf, updateOwnedVM } from './vm-owner.js';
 import { vmLabel, vmPaths } from './vm-paths.js';
 import { checkVolumeConflicts, recoverReadOnlyVolumes, volumeDevices } from './vm-volumes.js';
 import { namedVolumes } from './vm-storage.js';
+import { isSupervised } from './supervision.js';
 
 export type SuperviseServices = Pick<
   Services,
@@ -43,12 +44,14 @@ export interface SuperviseOptions {
   policyRestart?: boolean;
   /** Take over the network attachment `run` made while it built the root disk, if complete. */
   reuseNetwork?: boolean;
+  /** Told once the VM is recorded Running (its starter waits for this). */
+  onRunning?: () => void;
 }
 
 /**
- * The body of ignite-spawn: sets up the VM's network, boots it with the chosen driver, records
- * it Running, then waits. SIGTERM asks the guest to power off (killed after the timeout), SIGQUIT
- * kills it at once. However the hypervisor ends, the network is torn down and the VM is recorded
+ * Supervises one VM in the host supervisor: sets up the VM's network, boots it with the chosen
+ * driver, records it Running, then waits. SIGTERM (from its own signal hook) asks the guest to
+ * power off (killed after the timeout), SIGQUIT kills it at once. However the hypervisor ends, the network is torn down and the VM is recorded
  * Stopped, with how it ended as `status.lastExit` (which ignited's restart policies act on).
  */
 export async function superviseVM(
@@ -60,12 +63,7 @@ export async function superviseVM(
   const label = vmLabel(vm);
   const log = s.logger.child({ vm: vm.metadata.name, uid });
   const other = vm.status?.runtime?.spawnPid;
-  if (
-    vm.status?.state === 'Running' &&
-    other !== undefined &&
-    other !== s.host.pid &&
-    s.processes.isAlive(other, { marker: uid })
-  ) {
+  if (vm.status?.state === 'Running' && other !== s.host.pid && isSupervised(s, uid, other)) {
     throw failedPrecondition(`${label}: already supervised by process ${other}`);
   }
   const paths = vmPaths(s, vm);
@@ -214,6 +212,8 @@ export async function superviseVM(
       asked = 'Killed';
       log.warn(`${label}: no longer placed on ${host ?? 'this host'}; ending this run`);
       await hv.kill();
+    } else {
+      options.onRunning?.();
     }
     await s.runtimeFiles
       .writeRunRecord(uid, run)

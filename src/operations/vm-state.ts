@@ -1,6 +1,7 @@
 import type { StoredVM, VM, VMExit, VMStatus } from '../api/index.js';
 import { toAppError } from '../errors.js';
 import type { Services } from './services.js';
+import { isSupervised } from './supervision.js';
 import { vmLabel } from './vm-paths.js';
 
 export type VMStateServices = Pick<
@@ -14,13 +15,13 @@ export type GoneExit = Pick<VMExit, 'reason' | 'message'>;
 const SUPERVISOR_GONE: GoneExit = { reason: 'Crashed', message: 'supervisor gone' };
 
 /**
- * Whether the VM's supervisor is really alive. Status says Running only while its ignite-spawn
- * lives; the UID in the spawn's command line guards against a reused PID.
+ * Whether the VM's supervisor really runs it. Status says Running only while the host supervisor
+ * it names lives and still supervises the VM (supervision.ts).
  */
-export function isVMRunning(s: Pick<Services, 'processes'>, vm: VM): boolean {
+export function isVMRunning(s: Pick<Services, 'processes' | 'runtimeFiles'>, vm: VM): boolean {
   return (
     vm.status?.state === 'Running' &&
-    s.processes.isAlive(vm.status.runtime?.spawnPid, { marker: vm.metadata.uid })
+    isSupervised(s, vm.metadata.uid ?? '', vm.status.runtime?.spawnPid)
   );
 }
 
@@ -114,8 +115,8 @@ async function collectLeftovers(s: VMStateServices, uid: string): Promise<void> 
 }
 
 /**
- * A VM recorded as not running whose supervisor left a run file: if that supervisor (PID and the
- * VM's UID in its command line) still lives, the VM runs and its record says so again. A
+ * A VM recorded as not running whose supervisor left a run file: if that supervisor still
+ * supervises it, the VM runs and its record says so again. A
  * hypervisor left running without its supervisor is ended, as for a VM recorded Running.
  */
 async function adoptLiveRun(s: VMStateServices, vm: StoredVM): Promise<StoredVM> {
@@ -124,7 +125,7 @@ async function adoptLiveRun(s: VMStateServices, vm: StoredVM): Promise<StoredVM>
   const run = s.runtimeFiles.readRunRecord(uid);
   if (run?.state !== 'Running') return vm;
   const label = vmLabel(vm);
-  if (s.processes.isAlive(run.runtime?.spawnPid, { marker: uid })) {
+  if (isSupervised(s, uid, run.runtime?.spawnPid)) {
     const updated = await s.client.vms.update(uid, (v) => {
       if (v.status?.state === 'Running') return;
       v.status = { ...v.status, ...run, state: 'Running' };

@@ -76,7 +76,7 @@ export async function volumeDevices(
  * running VMs hold.
  */
 export async function checkVolumeConflicts(
-  s: Pick<Services, 'client' | 'processes'>,
+  s: Pick<Services, 'client' | 'processes' | 'runtimeFiles'>,
   vm: VM,
   except?: string,
 ): Promise<Set<string>> {

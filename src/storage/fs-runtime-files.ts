@@ -65,6 +65,29 @@ export class FsRuntimeFiles implements RuntimeFiles {
     await rm(this.layout.objectDir('VM', uid), { recursive: true, force: true });
   }
 
+  async markSupervised(uid: string, pid: number): Promise<void> {
+    const file = this.layout.vm(uid).supervisedBy;
+    const tmp = `${file}.${pid}.tmp`;
+    await writeFile(tmp, `${pid}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+  }
+
+  async unmarkSupervised(uid: string, pid: number): Promise<void> {
+    if (this.supervisedBy(uid) === pid) await rm(this.layout.vm(uid).supervisedBy, { force: true });
+  }
+
+  supervisedBy(uid: string): number | undefined {
+    if (!isUID(uid)) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(this.layout.vm(uid).supervisedBy, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const pid = Number(text.trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
   readRunRecord(uid: string): VMStatus | undefined {
     const path = this.layout.runRecord(uid);
     // A stat that finds nothing returns; a read that finds nothing throws, and the exception's

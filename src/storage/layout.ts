@@ -50,8 +50,13 @@ export interface VMFiles {
   consoleLog: string;
   consoleSocket: string;
   controlSocket: string;
-  /** The supervisor's log (JSON lines). */
+  /** The supervisor's log of this VM (JSON lines). */
   spawnLog: string;
+  /**
+   * The PID of the host supervisor that supervises the VM, written when it takes the VM on and
+   * removed once it is done with it: with the PID's liveness, what says the VM is supervised.
+   */
+  supervisedBy: string;
   metricsSocket: string;
   /** The supervisor's record of the current run, apart from the VM's own record. */
   runRecord: string;
@@ -93,6 +98,7 @@ export function vmFiles(dir: string, uid: string, runDir = dir): VMFiles {
     consoleSocket: join(runDir, 'console.sock'),
     controlSocket: join(runDir, 'control.sock'),
     spawnLog: join(dir, 'spawn.log'),
+    supervisedBy: join(dir, 'supervised-by'),
     metricsSocket: join(runDir, 'prometheus.sock'),
     runRecord: runRecordFile(runDir),
     supervisorSocket: join(runDir, 'supervisor.sock'),
@@ -215,6 +221,24 @@ export class DataLayout {
 
   get tscCache(): string {
     return join(this.root, '.cache', 'host-tsc.json');
+  }
+
+  /**
+   * The host supervisor's request socket, where it is asked to supervise VMs: beside the VMs'
+   * run dirs (`<runDir>/supervisor.sock`), or `<dataDir>/supervisor.sock` without a run dir.
+   */
+  get hostSupervisorSocket(): string {
+    return join(this.runDir ?? this.root, 'supervisor.sock');
+  }
+
+  /** Its pid and start time: one host supervisor per data directory (and run dir). */
+  get hostSupervisorPidFile(): string {
+    return join(this.runDir ?? this.root, 'supervisor.pid');
+  }
+
+  /** The host supervisor's own log (JSON lines); each VM's lines go to its spawn.log. */
+  get hostSupervisorLog(): string {
+    return join(this.root, 'supervisor.log');
   }
 
   /** The running daemon's pid and start time: one ignited per data directory. */

@@ -41,6 +41,15 @@ export interface RuntimeFiles {
    * directories, where only a look at each tells.
    */
   mayHaveRunRecords(): ReadonlySet<string> | undefined;
+  /**
+   * Records that the host supervisor `pid` supervises the VM (layout.ts `supervisedBy`), until
+   * `unmarkSupervised`. Synchronous reads: every VM that claims to run is asked.
+   */
+  markSupervised(uid: string, pid: number): Promise<void>;
+  /** Removes the mark if `pid` made it (a later supervisor's stays). */
+  unmarkSupervised(uid: string, pid: number): Promise<void>;
+  /** The PID the VM's supervision mark names; undefined without one. */
+  supervisedBy(uid: string): number | undefined;
   writeRunRecord(uid: string, status: VMStatus): Promise<void>;
   removeRunRecord(uid: string): Promise<void>;
   /**

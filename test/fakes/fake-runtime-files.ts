@@ -46,7 +46,25 @@ export class FakeRuntimeFiles implements RuntimeFiles {
     this.consoleLogs.delete(uid);
     this.runRecords.delete(uid);
     this.rootDisks.delete(uid);
+    this.supervised.delete(uid);
     return Promise.resolve();
+  }
+
+  /** Which host supervisor's PID each VM's supervision mark names. */
+  readonly supervised = new Map<string, number>();
+
+  markSupervised(uid: string, pid: number): Promise<void> {
+    this.supervised.set(uid, pid);
+    return Promise.resolve();
+  }
+
+  unmarkSupervised(uid: string, pid: number): Promise<void> {
+    if (this.supervised.get(uid) === pid) this.supervised.delete(uid);
+    return Promise.resolve();
+  }
+
+  supervisedBy(uid: string): number | undefined {
+    return this.supervised.get(uid);
   }
 
   readRunRecord(uid: string): VMStatus | undefined {

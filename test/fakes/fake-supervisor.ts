@@ -1,80 +1,96 @@
-import { toAppError } from '../../src/errors.js';
-import { superviseVM } from '../../src/operations/supervise-vm.js';
-import type { HandledSignal } from '../../src/system/program-io.js';
-import { ENDS, type FakeProcess, type SpawnRecord } from './fake-processes.js';
+import { unavailable } from '../../src/errors.js';
+import { HostSupervisor } from '../../src/operations/host-supervisor.js';
+import {
+  HOST_SUPERVISOR_FLAG,
+  parseHostSupervisorRequest,
+  type HostSupervisorRequest,
+} from '../../src/operations/supervision.js';
+import type { QueuedSignals } from '../../src/system/queued-signals.js';
+import { type FakeProcess, type SpawnRecord } from './fake-processes.js';
 import type { FakeServices } from './fake-services.js';
-import { FakeSignals } from './fake-signals.js';
 
 /**
- * What a spawned ignite-spawn does:
- * - `supervises`: runs superviseVM in this process, as the real one does in its own, with its
- *   PID as the host's and its signals delivered through its own hook; `--wait-signal` waits for
- *   SIGUSR2 (go) or SIGTERM (give up) first. An error ends it with the message in its log.
- * - `hangs`: lives and never reports.
- * - `dies`: exits at once, leaving `log` as its spawn log.
+ * What a spawned host supervisor (ignite-spawn --supervise-host) does:
+ * - `supervises`: runs the real HostSupervisor in this process, serving its requests on the fake
+ *   sockets, with its PID as the host's for the VMs it supervises;
+ * - `hangs`: answers pings, but a VM handed to it is never reported running (its starter's
+ *   request times out);
+ * - `dies`: exits at once, leaving `log` as its log.
  */
 export type SupervisorBehaviour =
   | { kind: 'supervises'; stopTimeoutMs?: number }
   | { kind: 'hangs' }
   | { kind: 'dies'; log?: string };
 
-/** The supervisors spawned so far, with their signal hooks (for `supervises`). */
+/** A VM handed to a fake host supervisor. */
 export interface FakeSupervisor {
+  /** How the host supervisor was spawned. */
   record: SpawnRecord;
   uid: string;
-  signals: FakeSignals;
-  /** Settles when the supervisor has ended. */
+  /** The request that handed it the VM. */
+  request: Extract<HostSupervisorRequest, { op: 'supervise' }>;
+  signals: QueuedSignals;
+  /** Settles when its supervision of the VM has ended. */
   done: Promise<void>;
 }
 
-/** Makes every ignite-spawn the use cases start behave as `b`; returns those started. */
+/** Makes every host supervisor the use cases start behave as `b`; returns the VMs handed to them. */
 export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): FakeSupervisor[] {
   const started: FakeSupervisor[] = [];
   s.processes.onSpawn = (record) => {
-    const uid = record.args[s.spawnCommand.args.length] ?? '';
+    if (!record.args.includes(HOST_SUPERVISOR_FLAG)) return;
     const p = record.process;
-    const signals = new FakeSignals();
-    let finish = (): void => undefined;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    started.push({ record, uid, signals, done });
-    const exit = (signal?: NodeJS.Signals): void => {
+    const socket = s.layout.hostSupervisorSocket;
+    let host: HostSupervisor | undefined;
+    const stop = (signal?: NodeJS.Signals): void => {
       s.processes.exit(p.pid, signal);
-      finish();
+      s.requests.served.delete(socket);
     };
     p.onSignal = (signal) => {
-      if (signal === 'SIGKILL') exit(signal);
-      else if (!signals.emit(signal as HandledSignal) && ENDS.has(signal)) exit(signal);
+      if (signal === 'SIGKILL') stop(signal);
+      else if (signal === 'SIGTERM') host?.signalAll('SIGTERM');
     };
-    if (b.kind === 'hangs') return;
     if (b.kind === 'dies') {
-      if (b.log !== undefined) s.runtimeFiles.spawnLogs.set(uid, b.log);
-      exit();
+      if (b.log !== undefined) s.runtimeFiles.spawnLogs.set('supervisor', b.log);
+      stop();
       return;
     }
-    const wait = record.args.includes('--wait-signal');
-    if (wait) p.catches.add(12);
-    const go = wait
-      ? new Promise<boolean>((resolve) => {
-          signals.once('SIGUSR2', () => resolve(true));
-          signals.once('SIGTERM', () => resolve(false));
-        })
-      : Promise.resolve(true);
-    const own = { ...s, host: { ...s.host, pid: p.pid }, signals };
-    const options = {
-      ...(b.stopTimeoutMs !== undefined ? { stopTimeoutMs: b.stopTimeoutMs } : {}),
-      policyRestart: record.args.includes('--policy-restart'),
-      reuseNetwork: record.args.includes('--reuse-network'),
-    };
-    void go
-      .then((ok) => (ok ? superviseVM(own, uid, options) : undefined))
-      .then(
-        () => exit(),
-        (err: unknown) => {
-          const line = JSON.stringify({ level: 50, msg: toAppError(err).message });
-          s.runtimeFiles.spawnLogs.set(uid, `${s.runtimeFiles.spawnLogs.get(uid) ?? ''}${line}\n`);
-          exit();
-        },
-      );
+    if (b.kind === 'hangs') {
+      void s.requests.serve(socket, (raw) => {
+        const r = parseHostSupervisorRequest(raw);
+        if (r.op === 'ping') return Promise.resolve({ pid: p.pid });
+        return Promise.reject(unavailable(`${socket}: no answer within 120 s`));
+      });
+      return;
+    }
+    const own = { ...s, host: { ...s.host, pid: p.pid } };
+    host = new HostSupervisor(
+      own,
+      (uid, o) => {
+        const request = pending.get(uid);
+        if (request === undefined) throw new Error(`no request for ${uid}`);
+        let finish = (): void => undefined;
+        const done = new Promise<void>((resolve) => (finish = resolve));
+        started.push({ record, uid, request, signals: o.signals, done });
+        return {
+          services: { ...own, signals: o.signals, config: { ...s.config, env: o.env } },
+          close: () => {
+            finish();
+            return Promise.resolve();
+          },
+        };
+      },
+      60_000,
+    );
+    const pending = new Map<string, Extract<HostSupervisorRequest, { op: 'supervise' }>>();
+    const handle = host.handle;
+    void s.requests.serve(socket, (raw) => {
+      const r = parseHostSupervisorRequest(raw);
+      if (r.op !== 'supervise') return handle(r);
+      pending.set(r.uid, r);
+      return handle(b.stopTimeoutMs !== undefined ? { ...r, stopTimeoutMs: b.stopTimeoutMs } : r);
+    });
+    void host.idle.then(() => stop());
   };
   return started;
 }

@@ -1,18 +1,19 @@
 import { link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { failedPrecondition } from '../errors.js';
-import type { Processes } from '../system/processes.js';
+import type { AppError } from '../errors.js';
+import type { Processes } from './processes.js';
 
 /**
- * One daemon per data directory: two would both restart the same VMs. The lock is a file naming
- * the holder's pid and start time, made with link(2) so that only one of two daemons starting
- * at once gets it. A lock whose holder is gone (killed with -9, or the host rebooted) is taken
- * over.
+ * One process of a kind per data directory (one daemon: two would both restart the same VMs;
+ * one host supervisor). The lock is a file naming the holder's pid and start time, made with
+ * link(2) so that only one of two processes starting at once gets it. A lock whose holder is gone
+ * (killed with -9, or the host rebooted) is taken over. `held` makes the error for a live holder.
  */
-export async function acquireDaemonLock(
+export async function acquirePidLock(
   file: string,
   processes: Processes,
   self: { pid: number; startTime?: number },
+  held: (pid: number) => AppError,
 ): Promise<() => Promise<void>> {
   await mkdir(dirname(file), { recursive: true, mode: 0o755 });
   const tmp = `${file}.${self.pid}.tmp`;
@@ -27,10 +28,7 @@ export async function acquireDaemonLock(
       }
       const holder = await readHolder(file);
       if (holder !== undefined && processes.isAlive(holder.pid, { startTime: holder.startTime }))
-        throw failedPrecondition(
-          `ignited: another daemon (pid ${holder.pid}) already manages this data directory`,
-          { hint: 'stop it first, or give this one another --data-dir' },
-        );
+        throw held(holder.pid);
       await unlink(file).catch(() => undefined);
     }
   } finally {

@@ -1,0 +1,183 @@
+import { AppError, invalidArgument, unavailable } from '../errors.js';
+import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
+import type { HandledSignal } from '../system/program-io.js';
+import type { ProcessRef } from '../system/processes.js';
+import type { Services } from './services.js';
+
+/**
+ * One supervisor per host (per data directory) supervises every VM started there: a Node
+ * process costs some 80 MiB, which one per VM would pay again for each. `ignite-spawn
+ * --supervise-host` is it; it starts on demand and ends once it has had no VM for a while.
+ * The flag is also how its PID is recognised: stored PIDs are checked against it.
+ */
+export const HOST_SUPERVISOR_FLAG = '--supervise-host';
+
+/** How long a host supervisor with no VM to supervise stays, for the next start to find it. */
+export const HOST_SUPERVISOR_IDLE_MS = 10_000;
+
+/**
+ * What the host supervisor is asked over its socket (layout.ts `hostSupervisorSocket`):
+ * - `supervise`: take the VM on, with its starter's environment; answered once the VM is
+ *   recorded Running, or with the error that kept it from running;
+ * - `signal`: SIGTERM asks the VM's guest to power off, SIGQUIT kills its hypervisor;
+ * - `ping`: answered with the supervisor's PID.
+ */
+export type HostSupervisorRequest =
+  | {
+      op: 'supervise';
+      uid: string;
+      env: Record<string, string>;
+      logLevel?: LogLevel;
+      policyRestart?: boolean;
+      reuseNetwork?: boolean;
+      stopTimeoutMs?: number;
+    }
+  | { op: 'signal'; uid: string; signal: 'SIGTERM' | 'SIGQUIT' }
+  | { op: 'ping' };
+
+export interface PingAnswer {
+  pid: number;
+}
+
+export function parseHostSupervisorRequest(value: unknown): HostSupervisorRequest {
+  const r = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const uid = r['uid'];
+  const bad = () => invalidArgument(`supervisor request ${JSON.stringify(value)}: not understood`);
+  if (r['op'] === 'ping') return { op: 'ping' };
+  if (typeof uid !== 'string' || uid === '') throw bad();
+  if (r['op'] === 'signal' && (r['signal'] === 'SIGTERM' || r['signal'] === 'SIGQUIT'))
+    return { op: 'signal', uid, signal: r['signal'] };
+  if (r['op'] !== 'supervise') throw bad();
+  const env = r['env'];
+  if (typeof env !== 'object' || env === null) throw bad();
+  const strings = Object.entries(env).filter(
+    (e): e is [string, string] => typeof e[1] === 'string',
+  );
+  const level = r['logLevel'];
+  const timeout = r['stopTimeoutMs'];
+  return {
+    op: 'supervise',
+    uid,
+    env: Object.fromEntries(strings),
+    ...(LOG_LEVELS.includes(level as LogLevel) ? { logLevel: level as LogLevel } : {}),
+    ...(r['policyRestart'] === true ? { policyRestart: true } : {}),
+    ...(r['reuseNetwork'] === true ? { reuseNetwork: true } : {}),
+    ...(typeof timeout === 'number' && timeout > 0 ? { stopTimeoutMs: timeout } : {}),
+  };
+}
+
+/**
+ * Whether the VM is supervised by the host supervisor `pid`: that process lives (recognised by
+ * its flag, so a reused PID does not count) and the VM's mark names it. The mark stays until the
+ * supervisor has cleaned up after the VM, so a VM being stopped counts as supervised until then.
+ */
+export function isSupervised(
+  s: Pick<Services, 'processes' | 'runtimeFiles'>,
+  uid: string,
+  pid: number | undefined,
+): boolean {
+  return (
+    pid !== undefined &&
+    s.runtimeFiles.supervisedBy(uid) === pid &&
+    s.processes.isAlive(pid, { marker: HOST_SUPERVISOR_FLAG })
+  );
+}
+
+/** Waits until the VM is no longer supervised by `pid`; false if it still is after `timeoutMs`. */
+export async function waitUnsupervised(
+  s: Pick<Services, 'processes' | 'runtimeFiles' | 'clock'>,
+  uid: string,
+  pid: number | undefined,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = s.clock.now().getTime() + timeoutMs;
+  while (isSupervised(s, uid, pid)) {
+    if (s.clock.now().getTime() >= deadline) return false;
+    await s.clock.sleep(20);
+  }
+  return true;
+}
+
+/** Asks the VM's host supervisor to deliver `signal` to the VM's run; false if none answers. */
+export async function signalSupervised(
+  s: Pick<Services, 'requests' | 'layout'>,
+  uid: string,
+  signal: Extract<HandledSignal, 'SIGTERM' | 'SIGQUIT'>,
+): Promise<boolean> {
+  const request: HostSupervisorRequest = { op: 'signal', uid, signal };
+  try {
+    await s.requests.request(s.layout.hostSupervisorSocket, request, 10_000);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && (err.code === 'Unavailable' || err.code === 'NotFound'))
+      return false;
+    throw err;
+  }
+}
+
+export type HostSupervisorServices = Pick<
+  Services,
+  'config' | 'layout' | 'processes' | 'requests' | 'spawnCommand' | 'clock'
+>;
+
+async function ping(s: Pick<Services, 'requests' | 'layout'>): Promise<PingAnswer | undefined> {
+  try {
+    const answer = (await s.requests.request(
+      s.layout.hostSupervisorSocket,
+      { op: 'ping' } satisfies HostSupervisorRequest,
+      5_000,
+    )) as Partial<PingAnswer>;
+    return typeof answer.pid === 'number' ? { pid: answer.pid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const START_TIMEOUT_MS = 20_000;
+const LOSER_GRACE_MS = 3_000;
+
+function identityOf(p: ProcessRef): { startTime?: number } {
+  return p.startTime !== undefined ? { startTime: p.startTime } : {};
+}
+
+/**
+ * The host supervisor's PID, started (detached, logging to layout.ts `hostSupervisorLog`) when
+ * none answers. Two starters at once may both start one: the first to take the supervisor's
+ * PID file serves, and the other ends at once.
+ */
+export async function ensureHostSupervisor(
+  s: HostSupervisorServices,
+  o: { logLevel?: LogLevel | undefined } = {},
+): Promise<number> {
+  const found = await ping(s);
+  if (found !== undefined) return found.pid;
+  const configured = o.logLevel ?? s.config.logLevel;
+  const level = configured === 'silent' ? 'info' : configured;
+  const proc = s.processes.spawnDetached(
+    s.spawnCommand.file,
+    [
+      ...s.spawnCommand.args,
+      HOST_SUPERVISOR_FLAG,
+      '--data-dir',
+      s.config.dataDir,
+      '--log-level',
+      level,
+    ],
+    { logFile: s.layout.hostSupervisorLog, env: s.config.env },
+  );
+  const hint = `see ${s.layout.hostSupervisorLog}`;
+  const deadline = s.clock.now().getTime() + START_TIMEOUT_MS;
+  let ended: number | undefined;
+  for (;;) {
+    const up = await ping(s);
+    if (up !== undefined) return up.pid;
+    const now = s.clock.now().getTime();
+    if (now >= deadline) break;
+    // One that ended may have found another starting, which then answers soon.
+    if (ended === undefined && !s.processes.isAlive(proc.pid, identityOf(proc))) ended = now;
+    if (ended !== undefined && now - ended > LOSER_GRACE_MS)
+      throw unavailable('supervisor: ended as it started, and no other answers', { hint });
+    await s.clock.sleep(10);
+  }
+  throw unavailable(`supervisor: did not answer within ${START_TIMEOUT_MS / 1000} s`, { hint });
+}
