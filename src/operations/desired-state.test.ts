@@ -157,10 +157,11 @@ test('a VM found Running with its supervisor gone is recorded Crashed', async ()
   });
 });
 
-test('a stop that has to kill a stuck supervisor records the VM Killed, not crashed', async () => {
+test('a stop that has to take the run from a stuck supervisor records the VM Killed, not crashed', async () => {
   const s = fakeServices();
   const uid = await created(s);
-  const spawn = stuckProcess(s, ['node', SPAWN_ENTRY, uid, '--data-dir', DATA_DIR]);
+  const spawn = stuckProcess(s, ['node', SPAWN_ENTRY, '--supervise-host', '--data-dir', DATA_DIR]);
+  await s.runtimeFiles.markSupervised(uid, spawn.pid);
   await recordRunning(s, uid, { spawnPid: spawn.pid });
   const stopped = await stopVM(s, 'web');
   assert.equal(stopped.status.state, 'Stopped');
@@ -168,6 +169,6 @@ test('a stop that has to kill a stuck supervisor records the VM Killed, not cras
   assert.deepEqual(stopped.status.lastExit, {
     time: s.clock.now().toISOString(),
     reason: 'Killed',
-    message: 'supervisor did not exit; killed',
+    message: 'supervisor did not end the run; killed',
   });
 });

@@ -10,6 +10,9 @@ import {
   type PingAnswer,
 } from './supervision.js';
 
+/** How long a new run of a VM waits for its last run's cleanup to finish. */
+const ENDING_WAIT_MS = 10_000;
+
 /** What one VM's supervision runs with: its own log, signals and environment. */
 export interface SupervisedServices {
   services: SuperviseServices;
@@ -36,6 +39,8 @@ export type HostSupervisorHostServices = Pick<
  */
 export class HostSupervisor {
   private readonly vms = new Map<string, QueuedSignals>();
+  /** Settles when the VM's supervision has ended, cleanup and all. */
+  private readonly ends = new Map<string, Promise<void>>();
   private idleTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private ending = false;
@@ -78,6 +83,9 @@ export class HostSupervisor {
   ): Promise<PingAnswer> {
     if (this.closing || this.ending) throw unavailable(`supervisor ${this.s.host.pid}: shutting down`);
     const uid = r.uid;
+    // A run that has recorded its end may still be cleaning up (a restart comes that soon).
+    const ending = this.ends.get(uid);
+    if (ending !== undefined) await Promise.race([ending, this.s.clock.sleep(ENDING_WAIT_MS)]);
     const other = this.s.runtimeFiles.supervisedBy(uid);
     if (this.vms.has(uid) || (other !== this.s.host.pid && isSupervised(this.s, uid, other)))
       throw failedPrecondition(`vm "${uid}": already supervised`);
@@ -98,6 +106,8 @@ export class HostSupervisor {
       throw err;
     }
     const vm = own;
+    let ended = (): void => undefined;
+    this.ends.set(uid, new Promise<void>((resolve) => (ended = resolve)));
     return new Promise<PingAnswer>((resolve, reject) => {
       let running = false;
       const log = vm.services.logger;
@@ -124,7 +134,9 @@ export class HostSupervisor {
         .finally(async () => {
           await this.s.runtimeFiles.unmarkSupervised(uid, this.s.host.pid).catch(() => undefined);
           await vm.close().catch(() => undefined);
+          this.ends.delete(uid);
           this.release(uid);
+          ended();
         });
     });
   }

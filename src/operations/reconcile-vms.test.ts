@@ -135,10 +135,13 @@ const scenarios: Scenario[] = [
     asked: desired([]),
     want: [['db', 'deleted']],
     check: async (s, before) => {
-      const spawnPid = before.get('db')?.status.runtime?.spawnPid ?? 0;
+      const uid = before.get('db')?.metadata.uid;
       assert.deepEqual(
-        s.processes.signals.filter((x) => x.pid === spawnPid).map((x) => x.signal),
-        ['SIGUSR2', 'SIGTERM'], // told to go (it was started ahead), then to power off
+        s.requests.sent
+          .map((x) => x.request as { op: string; uid?: string; signal?: string })
+          .filter((r) => r.op === 'signal' && r.uid === uid)
+          .map((r) => r.signal),
+        ['SIGTERM'], // asked to power off
       );
       assert.equal((await byName(s)).size, 0);
     },

@@ -12,6 +12,7 @@ import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from './create-vm.js';
 import { removeVM, sweepRunDirs } from './remove-vm.js';
 import { startVM } from './start-vm.js';
+import { HOST_SUPERVISOR_FLAG, isSupervised } from './supervision.js';
 import { stopVM } from './stop-vm.js';
 
 type State = 'Created' | 'Stopped' | 'Running';
@@ -44,19 +45,33 @@ test('removeVM removes the VM with its network, disk and leftovers', async (t) =
       const spawnPid = (await s.client.vms.get(uid)).status.runtime?.spawnPid;
       const signalsBefore = s.processes.signals.length;
       const callsBefore = s.network.calls.length;
+      const requestsBefore = s.requests.sent.length;
 
       assert.equal(await removeVM(s, 'web', c.force ? { force: true } : {}), uid);
 
       assert.equal(await s.client.vms.tryFind(uid), undefined, 'VM deleted');
       const sent = s.processes.signals.slice(signalsBefore);
       assert.deepEqual(
-        sent.filter((x) => x.pid === spawnPid).map((x) => x.signal),
+        sent.filter((x) => x.pid === spawnPid),
+        [],
+        'the host supervisor is not signalled',
+      );
+      assert.deepEqual(
+        s.requests.sent
+          .slice(requestsBefore)
+          .map((x) => x.request as { op: string; signal?: string })
+          .filter((r) => r.op === 'signal')
+          .map((r) => r.signal),
         c.signals,
+        "what the VM's run was told",
       );
       assert.ok(
-        [...s.processes.table.values()].every((p) => !p.alive),
+        [...s.processes.table.values()].every(
+          (p) => !p.alive || p.argv.includes(HOST_SUPERVISOR_FLAG),
+        ),
         'no process of the VM lives on',
       );
+      assert.equal(s.runtimeFiles.supervisedBy(uid), undefined);
       const after = s.network.calls.slice(callsBefore).map((x) => x.op);
       assert.deepEqual(after.slice(-2), ['sweep', 'release'], 'swept, then its network released');
       assert.deepEqual(s.network.held(uid), [], 'nothing of its network kept');
@@ -73,7 +88,7 @@ test('removeVM refuses a running VM without force, and leaves it running', async
   assert.equal(err.hint, 'stop it first, or use rm -f');
   const vm = await s.client.vms.get(uid);
   assert.equal(vm.status.state, 'Running');
-  assert.ok(s.processes.isAlive(vm.status.runtime?.spawnPid, { marker: uid }));
+  assert.ok(isSupervised(s, uid, vm.status.runtime?.spawnPid));
   assert.equal(s.processes.signals.length, signalsBefore, 'nothing signalled');
   assert.notDeepEqual(s.network.held(uid), [], 'its network kept');
   assert.deepEqual(s.rootDisks.released, []);

@@ -8,7 +8,6 @@ import {
   installSupervisor,
   recordRunning,
   type FakeSupervisor,
-  type SupervisorBehaviour,
 } from '../../test/fakes/fake-supervisor.js';
 import { createVM } from './create-vm.js';
 import { RestartManager } from './restart-vms.js';
@@ -44,23 +43,13 @@ interface Host {
   supervisors: FakeSupervisor[];
   timers: Timers;
   manager: RestartManager;
-  behave(b: SupervisorBehaviour): void;
 }
 
 function host(): Host {
   const s = fakeServices();
-  const supervisors: FakeSupervisor[] = [];
-  const behave = (b: SupervisorBehaviour): void => {
-    const started = installSupervisor(s, b);
-    const spawn = s.processes.onSpawn;
-    s.processes.onSpawn = (r) => {
-      spawn?.(r);
-      supervisors.push(...started.splice(0));
-    };
-  };
-  behave({ kind: 'supervises' });
+  const supervisors = installSupervisor(s, { kind: 'supervises' });
   const timers = new Timers(s.clock);
-  return { s, supervisors, timers, manager: new RestartManager(s, timers), behave };
+  return { s, supervisors, timers, manager: new RestartManager(s, timers) };
 }
 
 /** Creates and starts VM `name` with `policy` (no annotation when undefined). */
@@ -203,7 +192,7 @@ test('a stop during the backoff wins: the VM stays stopped', async () => {
 test('a restart that cannot start is counted and tried again, later each time', async () => {
   const h = host();
   const uid = await runningVM(h, 'web', 'always');
-  h.behave({ kind: 'dies', log: `${JSON.stringify({ level: 50, msg: 'no kvm' })}\n` });
+  h.s.drivers.qemu.failStart = new Error('no kvm');
   h.manager.onChange(await end(h, uid, 'crash'));
   for (let i = 0; i < 3; i++) {
     await new Promise((r) => setImmediate(r));
@@ -213,7 +202,7 @@ test('a restart that cannot start is counted and tried again, later each time', 
       await new Promise((r) => setImmediate(r));
   }
   assert.deepEqual(h.timers.waits.slice(0, 3), [100, 200, 400]);
-  h.behave({ kind: 'supervises' });
+  delete h.s.drivers.qemu.failStart;
   h.timers.elapse();
   await h.manager.settled();
   const vm = await h.s.client.vms.get(uid);
@@ -225,10 +214,18 @@ test('a restart that cannot start is counted and tried again, later each time', 
 test('onStartup starts the VMs that should run and are not running, and no other', async () => {
   const h = host();
   // After a reboot: recorded Running, with its supervisor gone.
-  const rebooted = await runningVM(h, 'rebooted', 'no');
-  const gone = h.s.processes.add(['node', 'spawn', rebooted]);
+  const rebooted = (
+    await createVM(h.s, {
+      image: 'busybox',
+      name: 'rebooted',
+      restartPolicy: parseRestartPolicy('no'),
+    })
+  ).metadata.uid;
+  const gone = h.s.processes.add(['node', 'spawn', '--supervise-host']);
   h.s.processes.exit(gone.pid, 'SIGKILL');
+  await h.s.runtimeFiles.markSupervised(rebooted, gone.pid);
   await recordRunning(h.s, rebooted, { spawnPid: gone.pid });
+  await h.s.client.vms.update(rebooted, (v) => void (v.status.desiredState = 'Running'));
   const live = await runningVM(h, 'live', 'always');
   const stopped = await runningVM(h, 'stopped', 'always');
   await stopVM(h.s, 'stopped');

@@ -32,18 +32,24 @@ function trace(s: FakeServices): string[] {
   return events;
 }
 
-test('runVM starts the supervisor first, creates the VM meanwhile, then lets it boot', async () => {
+test('runVM starts the host supervisor first, creates the VM meanwhile, then hands it over', async () => {
   const s = fakeServices();
-  installSupervisor(s, { kind: 'supervises' });
+  const handed = installSupervisor(s, { kind: 'supervises' });
   const events = trace(s);
   const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
   const uid = vm.metadata.uid;
 
-  assert.deepEqual(events, ['spawn', 'disk', 'SIGUSR2']);
-  assert.equal(s.processes.spawned.length, 1, 'the prestarted supervisor is the one that runs it');
+  assert.deepEqual(events, ['spawn', 'disk']);
+  assert.equal(
+    s.processes.spawned.length,
+    1,
+    'the supervisor started ahead is the one that runs it',
+  );
   const spawn = s.processes.spawned[0];
-  assert.equal(spawn?.args[1], uid, 'started for the UID the VM then got');
-  assert.ok(spawn?.args.includes('--wait-signal'));
+  assert.deepEqual(
+    handed.map((h) => h.uid),
+    [uid],
+  );
   assert.equal(vm.status.state, 'Running');
   assert.equal(vm.status.runtime?.spawnPid, spawn?.process.pid);
   assert.deepEqual(s.ssh.probes, [], 'no SSH wait for a VM without SSH');
@@ -51,7 +57,7 @@ test('runVM starts the supervisor first, creates the VM meanwhile, then lets it 
 
 test("runVM keeps the manifest's UID and passes the log level to the supervisor", async () => {
   const s = fakeServices();
-  installSupervisor(s, { kind: 'supervises' });
+  const handed = installSupervisor(s, { kind: 'supervises' });
   const manifest = {
     apiVersion: API_VERSION,
     kind: 'VM' as const,
@@ -60,9 +66,8 @@ test("runVM keeps the manifest's UID and passes the log level to the supervisor"
   };
   const vm = await runVM(s, { manifest }, { ...TIMEOUTS, spawnLogLevel: 'debug' });
   assert.equal(vm.metadata.uid, '0123456789abcdef');
-  const args = s.processes.spawned[0]?.args ?? [];
-  assert.deepEqual(args.slice(1, 2), ['0123456789abcdef']);
-  assert.equal(args[args.indexOf('--log-level') + 1], 'debug');
+  assert.equal(handed[0]?.uid, '0123456789abcdef');
+  assert.equal(handed[0]?.request.logLevel, 'debug');
 });
 
 test('runVM with SSH returns once the guest answers, and fails when it does not', async (t) => {
@@ -89,7 +94,7 @@ test('runVM with SSH returns once the guest answers, and fails when it does not'
   }
 });
 
-test('runVM: a create that fails abandons the prestarted supervisor and stores nothing', async (t) => {
+test('runVM: a create that fails stores nothing and hands nothing over', async (t) => {
   const cases: {
     name: string;
     setup: (s: FakeServices) => Promise<void> | void;
@@ -129,17 +134,19 @@ test('runVM: a create that fails abandons the prestarted supervisor and stores n
       installSupervisor(s, { kind: 'supervises' });
       await c.setup(s);
       const before = (await s.client.vms.list()).map((v) => v.metadata.uid);
+      const dirs = [...s.runtimeFiles.vmDirs];
       const reserved = s.network.holders();
       await rejectsWith(
         runVM(s, { image: 'busybox', name: 'web', ...c.options }, TIMEOUTS),
         c.code,
         c.message,
       );
-      const spawn = s.processes.spawned[0];
-      const uid = spawn?.args[1] ?? '';
-      assert.deepEqual(spawn?.process.received, ['SIGTERM'], 'told to give up');
-      assert.equal(spawn?.process.alive, false);
-      assert.equal(s.runtimeFiles.vmDirs.has(uid), false, 'its directory removed');
+      assert.deepEqual(
+        s.requests.sent.filter((r) => (r.request as { op: string }).op === 'supervise'),
+        [],
+        'nothing handed to the supervisor',
+      );
+      assert.deepEqual([...s.runtimeFiles.vmDirs], dirs, 'no directory left');
       assert.deepEqual(
         (await s.client.vms.list()).map((v) => v.metadata.uid),
         before,
@@ -160,7 +167,10 @@ test('runVM attaches the network while the disk is built, and the supervisor tak
     TIMEOUTS,
   );
   const uid = vm.metadata.uid;
-  assert.ok(s.processes.spawned[0]?.args.includes('--reuse-network'));
+  assert.equal(
+    s.requests.sent.some((r) => (r.request as { reuseNetwork?: boolean }).reuseNetwork === true),
+    true,
+  );
   assert.deepEqual(s.network.opsFor(uid), ['attach', 'attach'], 'attached: nothing to reserve');
   const [ahead, taken] = s.network.attachRequests;
   assert.equal(ahead?.reuse, undefined, 'made afresh while the disk is built');
@@ -173,16 +183,29 @@ test('runVM attaches the network while the disk is built, and the supervisor tak
 });
 
 test('runVM: a start that fails leaves no network attached, unless its supervisor still runs', async (t) => {
-  await t.test('the supervisor dies', async () => {
+  await t.test('the supervisor dies as it starts', async () => {
     const s = fakeServices();
-    installSupervisor(s, { kind: 'dies', log: '{"level":50,"msg":"qemu: cannot start"}\n' });
+    installSupervisor(s, { kind: 'dies' });
+    await rejectsWith(
+      runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS),
+      'Unavailable',
+      /^supervisor: ended as it started/,
+    );
+    const vm = await s.client.vms.find('web');
+    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['attach', 'detach']);
+    assert.equal(s.network.isAttached(vm.metadata.uid), false);
+    assert.equal(vm.status.state, 'Created');
+  });
+  await t.test('the VM fails in the supervisor', async () => {
+    const s = fakeServices();
+    installSupervisor(s, { kind: 'supervises' });
+    s.drivers.qemu.failStart = new Error('qemu: cannot start');
     await rejectsWith(
       runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS),
       'Unavailable',
       /failed to start: qemu: cannot start/,
     );
     const vm = await s.client.vms.find('web');
-    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['attach', 'detach']);
     assert.equal(s.network.isAttached(vm.metadata.uid), false);
     assert.equal(vm.status.state, 'Created');
   });
@@ -197,22 +220,7 @@ test('runVM: a start that fails leaves no network attached, unless its superviso
     const vm = await s.client.vms.find('web');
     assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor that may yet boot it');
   });
-  await t.test('the prestarted supervisor dies, the one started anew hangs', async () => {
-    const s = fakeServices();
-    s.processes.onSpawn = (record) => {
-      if (s.processes.spawned.length === 1) s.processes.exit(record.process.pid);
-    };
-    await rejectsWith(
-      runVM(s, { image: 'busybox', name: 'web' }, { ...TIMEOUTS, startTimeoutMs: 1000 }),
-      'Unavailable',
-      /did not report running within 1 s/,
-    );
-    assert.equal(s.processes.spawned.length, 2);
-    const vm = await s.client.vms.find('web');
-    assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor still running');
-  });
 });
-
 test('runVM: an attach ahead that fails reserves the address instead, and the supervisor attaches', async () => {
   const s = fakeServices();
   installSupervisor(s, { kind: 'supervises' });

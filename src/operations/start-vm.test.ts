@@ -9,7 +9,7 @@ import {
   SPAWN_FILE,
   type FakeServices,
 } from '../../test/fakes/fake-services.js';
-import { installSupervisor, type SupervisorBehaviour } from '../../test/fakes/fake-supervisor.js';
+import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import type { LogLevel } from '../system/logger.js';
 import { createVM } from './create-vm.js';
 import { lastError, startVM, startVMAhead } from './start-vm.js';
@@ -28,9 +28,17 @@ test('startVM spawns the supervisor, which boots the VM and records it Running',
   assert.equal(s.processes.spawned.length, 1);
   const spawn = s.processes.spawned[0];
   assert.equal(spawn?.file, SPAWN_FILE);
-  assert.deepEqual(spawn?.args, [SPAWN_ENTRY, uid, '--data-dir', DATA_DIR, '--log-level', 'info']);
-  assert.equal(spawn?.options.logFile, `${DATA_DIR}/vm/${uid}/spawn.log`);
+  assert.deepEqual(spawn?.args, [
+    SPAWN_ENTRY,
+    '--supervise-host',
+    '--data-dir',
+    DATA_DIR,
+    '--log-level',
+    'info',
+  ]);
+  assert.equal(spawn?.options.logFile, `${DATA_DIR}/supervisor.log`);
   assert.equal(spawn?.options.env, s.config.env);
+  assert.equal(s.runtimeFiles.supervisedBy(uid), spawn?.process.pid, 'marked as supervised');
 
   assert.equal(started.status.state, 'Running');
   assert.equal(started.status.runtime?.spawnPid, spawn?.process.pid);
@@ -59,21 +67,50 @@ test('two starts of one VM at once launch one supervisor; the second finds it ru
   assert.equal(b.status.state, 'Running');
 });
 
-test("startVM: the supervisor's log level", async (t) => {
-  const cases: { name: string; host: LogLevel; option?: LogLevel; want: string }[] = [
+test('a second VM is handed to the same host supervisor', async () => {
+  const s = fakeServices();
+  const handed = installSupervisor(s, { kind: 'supervises' });
+  await created(s, 'a');
+  await created(s, 'b');
+  const a = await startVM(s, 'a');
+  const b = await startVM(s, 'b');
+  assert.equal(s.processes.spawned.length, 1, 'one supervisor for both');
+  assert.equal(a.status.runtime?.spawnPid, b.status.runtime?.spawnPid);
+  assert.deepEqual(
+    handed.map((h) => h.uid),
+    [a.metadata.uid, b.metadata.uid],
+  );
+  assert.equal(b.status.state, 'Running');
+});
+
+test("startVM: the supervisor's log level, and the VM's", async (t) => {
+  const cases: {
+    name: string;
+    host: LogLevel;
+    option?: LogLevel;
+    want: string;
+    vm?: LogLevel;
+  }[] = [
     { name: "this process's level", host: 'warn', want: 'warn' },
-    { name: 'the option wins (run --debug)', host: 'info', option: 'debug', want: 'debug' },
+    {
+      name: 'the option is the VM’s (run --debug)',
+      host: 'info',
+      option: 'debug',
+      want: 'debug',
+      vm: 'debug',
+    },
     { name: 'silent here still logs info there', host: 'silent', want: 'info' },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
       const s = fakeServices();
-      installSupervisor(s, { kind: 'supervises' });
+      const handed = installSupervisor(s, { kind: 'supervises' });
       s.config.logLevel = c.host;
       await created(s);
       await startVM(s, 'web', c.option !== undefined ? { logLevel: c.option } : {});
       const args = s.processes.spawned[0]?.args ?? [];
       assert.equal(args[args.indexOf('--log-level') + 1], c.want);
+      assert.equal(handed[0]?.request.logLevel, c.vm);
     });
   }
 });
@@ -121,43 +158,21 @@ test('startVM refuses what cannot start, before spawning anything', async (t) =>
   }
 });
 
-test('startVM: a supervisor that dies fails the start with its last error', async (t) => {
-  const cases: { name: string; behaviour: SupervisorBehaviour; message: RegExp }[] = [
-    {
-      name: 'its last error line (JSON)',
-      behaviour: {
-        kind: 'dies',
-        log: [
-          JSON.stringify({ level: 30, msg: 'network ready' }),
-          JSON.stringify({ level: 50, msg: 'qemu: could not open /dev/kvm' }),
-          JSON.stringify({ level: 30, msg: 'exiting' }),
-        ].join('\n'),
-      },
-      message: /^vm "web": failed to start: qemu: could not open \/dev\/kvm$/,
-    },
-    {
-      name: 'a plain error line',
-      behaviour: { kind: 'dies', log: 'starting\nError: cannot bind the console socket\n' },
-      message: /failed to start: cannot bind the console socket$/,
-    },
-    {
-      name: 'no log at all',
-      behaviour: { kind: 'dies' },
-      message: /failed to start: the supervisor exited without a log$/,
-    },
-  ];
-  for (const c of cases) {
-    await t.test(c.name, async () => {
-      const s = fakeServices();
-      installSupervisor(s, c.behaviour);
-      await created(s);
-      const err = await rejectsWith(startVM(s, 'web'), 'Unavailable', c.message);
-      assert.equal(err.hint, 'see ignite logs --spawn web');
-    });
-  }
+test('startVM: a host supervisor that ends as it starts fails the start, pointing at its log', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'dies' });
+  await created(s);
+  const err = await rejectsWith(
+    startVM(s, 'web'),
+    'Unavailable',
+    /^supervisor: ended as it started, and no other answers$/,
+  );
+  assert.equal(err.hint, `see ${DATA_DIR}/supervisor.log`);
+  const vm = await s.client.vms.find('web');
+  assert.equal(vm.status.state, 'Created');
 });
 
-test('startVM: what superviseVM fails on reaches the caller through the log', async () => {
+test('startVM: what superviseVM fails on reaches the caller, and the supervisor stays for others', async () => {
   const s = fakeServices();
   installSupervisor(s, { kind: 'supervises' });
   await created(s);
@@ -169,6 +184,10 @@ test('startVM: what superviseVM fails on reaches the caller through the log', as
   );
   const vm = await s.client.vms.get((await s.client.vms.find('web')).metadata.uid);
   assert.equal(vm.status.state, 'Created', 'a VM that never ran stays Created');
+  assert.equal(s.runtimeFiles.supervisedBy(vm.metadata.uid), undefined, 'no mark left');
+  delete s.drivers.qemu.failStart;
+  assert.equal((await startVM(s, 'web')).status.state, 'Running');
+  assert.equal(s.processes.spawned.length, 1, 'the same supervisor');
 });
 
 test('startVM: a supervisor that never reports times out', async (t) => {
@@ -203,33 +222,25 @@ test('lastError picks the message a person needs', () => {
   for (const [log, want] of cases) assert.equal(lastError(log), want);
 });
 
-test('startVMAhead starts the supervisor first, lets it go once the VM is recorded, and ends it when the start is refused or not needed', async (t) => {
-  await t.test('a stopped VM: one supervisor, started to wait, then told to go', async () => {
+test('startVMAhead makes sure of the host supervisor while the VM is checked', async (t) => {
+  await t.test('a stopped VM: one supervisor, which runs it', async () => {
     const s = fakeServices();
     installSupervisor(s, { kind: 'supervises' });
     await created(s);
     const vm = await startVMAhead(s, 'web');
     assert.equal(s.processes.spawned.length, 1);
-    const spawn = s.processes.spawned[0];
-    assert.ok(spawn?.args.includes('--wait-signal'));
-    assert.deepEqual(
-      s.processes.signals.map((x) => x.signal),
-      ['SIGUSR2'],
-    );
     assert.equal(vm.status.state, 'Running');
-    assert.equal(vm.status.runtime?.spawnPid, spawn?.process.pid);
+    assert.equal(vm.status.runtime?.spawnPid, s.processes.spawned[0]?.process.pid);
+    assert.deepEqual(s.processes.signals, [], 'no signal to anyone');
   });
-  await t.test('a refused start: the supervisor started ahead is told to give up', async () => {
+  await t.test('a refused start boots nothing; the supervisor stays, idle', async () => {
     const s = fakeServices();
     installSupervisor(s, { kind: 'supervises' });
     const vm = await created(s);
     s.runtimeFiles.rootDisks.delete(vm.metadata.uid);
     await rejectsWith(startVMAhead(s, 'web'), 'FailedPrecondition', /its root disk is missing/);
-    assert.equal(s.processes.spawned.length, 1);
-    assert.deepEqual(s.processes.signals, [
-      { pid: s.processes.spawned[0]?.process.pid, signal: 'SIGTERM' },
-    ]);
     assert.equal(s.drivers.qemu.started.length, 0, 'nothing booted');
+    assert.equal(s.runtimeFiles.supervisedBy(vm.metadata.uid), undefined);
   });
   await t.test('a running VM: no second supervisor', async () => {
     const s = fakeServices();

@@ -38,6 +38,21 @@ function signalsTo(s: FakeServices, pid: number): string[] {
   return s.processes.signals.filter((x) => x.pid === pid).map((x) => x.signal);
 }
 
+/** The signals the host supervisor was asked to deliver to the VM's run. */
+function asked(s: FakeServices, uid: string): string[] {
+  return s.requests.sent
+    .map((x) => x.request as { op?: string; uid?: string; signal?: string })
+    .filter((r) => r.op === 'signal' && r.uid === uid)
+    .map((r) => r.signal ?? '');
+}
+
+/** A host supervisor that lives but answers nothing, supervising `uid`. */
+async function stuckSupervisor(s: FakeServices, uid: string) {
+  const p = stuckProcess(s, ['node', SPAWN_ENTRY, '--supervise-host', '--data-dir', DATA_DIR]);
+  await s.runtimeFiles.markSupervised(uid, p.pid);
+  return p;
+}
+
 test('stopVM: how the supervisor is told, and when it is killed', async (t) => {
   const cases: {
     name: string;
@@ -84,10 +99,12 @@ test('stopVM: how the supervisor is told, and when it is killed', async (t) => {
       const waited = s.clock.now().getTime() - t0;
       assert.equal(stopped.status.state, 'Stopped');
       assert.equal(stopped.status.runtime, undefined);
-      assert.deepEqual(signalsTo(s, spawnPid), c.signals);
+      assert.deepEqual(asked(s, uid), c.signals);
+      assert.deepEqual(signalsTo(s, spawnPid), [], 'the host supervisor itself is not signalled');
       assert.deepEqual(signalsTo(s, hvPid), c.signals.includes('SIGQUIT') ? ['SIGKILL'] : []);
       assert.ok(waited >= c.waitedAtLeast && waited < c.waitedAtLeast + 1_000, `waited ${waited}`);
-      assert.equal(s.processes.isAlive(spawnPid), false, 'supervisor gone');
+      assert.equal(s.runtimeFiles.supervisedBy(uid), undefined, 'no longer supervised');
+      assert.equal(s.processes.isAlive(spawnPid), true, 'the supervisor stays, for other VMs');
       assert.equal(s.processes.isAlive(hvPid), false, 'hypervisor gone');
       assert.ok(s.network.opsFor(uid).includes('detach'));
       if (c.warning !== undefined) assert.ok(messages(s, 40).includes(c.warning));
@@ -96,19 +113,22 @@ test('stopVM: how the supervisor is told, and when it is killed', async (t) => {
   }
 });
 
-test('stopVM: a supervisor stuck past SIGQUIT is killed with its hypervisor, and cleaned up after', async () => {
+test('stopVM: a supervisor that does not end the run has its hypervisor killed and the run taken from it', async () => {
   const s = fakeServices();
   const vm = await createVM(s, { image: 'busybox', name: 'web' });
   const uid = vm.metadata.uid;
-  const spawn = stuckProcess(s, ['node', SPAWN_ENTRY, uid, '--data-dir', DATA_DIR]);
+  const spawn = await stuckSupervisor(s, uid);
   const hv = stuckProcess(s, ['qemu-system-x86_64', '-name', 'web', `${DATA_DIR}/vm/${uid}`]);
   await recordRunning(s, uid, { spawnPid: spawn.pid, pid: hv.pid });
   await s.runtimeFiles.writeRunRecord(uid, { state: 'Running' });
 
   const stopped = await stopVM(s, 'web');
-  assert.deepEqual(spawn.received, ['SIGTERM', 'SIGQUIT', 'SIGKILL']);
+  assert.deepEqual(spawn.received, [], 'a supervisor of other VMs too is never killed for one');
+  assert.ok(spawn.alive);
   assert.deepEqual(hv.received, ['SIGKILL']);
   assert.equal(stopped.status.state, 'Stopped');
+  assert.equal(stopped.status.lastExit?.reason, 'Killed');
+  assert.equal(s.runtimeFiles.supervisedBy(uid), undefined);
   assert.equal(stopped.status.ipAddresses, undefined);
   assert.equal(s.runtimeFiles.readRunRecord(uid), undefined, 'run record removed');
   assert.deepEqual(s.network.opsFor(uid), ['reserve', 'detach']);
@@ -130,7 +150,7 @@ test('stopVM never signals a PID that another process now has', async (t) => {
     {
       name: "the hypervisor's PID, behind a stuck supervisor",
       reused: 'hypervisor',
-      supervisorGets: ['SIGTERM', 'SIGQUIT', 'SIGKILL'],
+      supervisorGets: [],
     },
     { name: 'both', reused: 'both', supervisorGets: [] },
   ];
@@ -140,11 +160,9 @@ test('stopVM never signals a PID that another process now has', async (t) => {
       const vm = await createVM(s, { image: 'busybox', name: 'web' });
       const uid = vm.metadata.uid;
       const stranger = (): number => s.processes.add(['/usr/sbin/sshd', '-D']).pid;
-      const own =
-        c.reused === 'hypervisor'
-          ? stuckProcess(s, ['node', SPAWN_ENTRY, uid, '--data-dir', DATA_DIR])
-          : undefined;
+      const own = c.reused === 'hypervisor' ? await stuckSupervisor(s, uid) : undefined;
       const spawnPid = own?.pid ?? stranger();
+      if (own === undefined) await s.runtimeFiles.markSupervised(uid, spawnPid);
       const orphan = c.reused === 'supervisor' ? stuckProcess(s, ['qemu', uid]) : undefined;
       const hvPid = orphan?.pid ?? stranger();
       await recordRunning(s, uid, { spawnPid, pid: hvPid });

@@ -200,7 +200,8 @@ test('superviseVM refuses what it cannot boot, and starts nothing', async (t) =>
     {
       name: 'another live supervisor runs it',
       setup: async (s, uid) => {
-        const other = s.processes.add(['node', 'spawn', uid]);
+        const other = s.processes.add(['node', 'spawn', '--supervise-host']);
+        await s.runtimeFiles.markSupervised(uid, other.pid);
         await s.client.vms.update(uid, (v) => {
           v.status = { state: 'Running', runtime: { spawnPid: other.pid } };
         });

@@ -31,7 +31,8 @@ test('refreshVMStates: a VM recorded not running whose supervisor runs it is Run
   const adopted = await createVM(s, { image: 'busybox', name: 'adopted' });
   await createVM(s, { image: 'busybox', name: 'plain' });
   const gone = await createVM(s, { image: 'busybox', name: 'gone' });
-  const spawn = s.processes.add(['ignite-spawn', adopted.metadata.uid]);
+  const spawn = s.processes.add(['ignite-spawn', '--supervise-host']);
+  await s.runtimeFiles.markSupervised(adopted.metadata.uid, spawn.pid);
   await s.runtimeFiles.writeRunRecord(adopted.metadata.uid, {
     state: 'Running',
     runtime: { vmm: 'qemu', spawnPid: spawn.pid },

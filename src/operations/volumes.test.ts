@@ -220,7 +220,8 @@ test('the supervisor attaches volumes in spec order, and refuses one a running V
   const b = await mk('b');
   // a runs (its supervisor is a live process); b's supervisor gets past startVM's own check,
   // as a start racing with a's would, and is refused under the volume lock.
-  const aSupervisor = s.processes.add(['supervisor-of', a.metadata.uid]);
+  const aSupervisor = s.processes.add(['ignite-spawn', '--supervise-host']);
+  await s.runtimeFiles.markSupervised(a.metadata.uid, aSupervisor.pid);
   await s.client.vms.update(a.metadata.uid, (v) => {
     v.status = { ...v.status, state: 'Running', runtime: { spawnPid: aSupervisor.pid } };
   });

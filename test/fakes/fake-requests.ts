@@ -4,7 +4,7 @@ import type { RequestServer, RequestSockets } from '../../src/system/request-soc
 /** RequestSockets in memory: a request reaches the handler served at its path, through JSON. */
 export class FakeRequestSockets implements RequestSockets {
   readonly served = new Map<string, (request: unknown) => Promise<unknown>>();
-  readonly sent: { path: string; request: unknown }[] = [];
+  readonly sent: { path: string; request: unknown; timeoutMs: number }[] = [];
 
   serve(path: string, handle: (request: unknown) => Promise<unknown>): Promise<RequestServer> {
     this.served.set(path, handle);
@@ -16,8 +16,8 @@ export class FakeRequestSockets implements RequestSockets {
     });
   }
 
-  async request(path: string, request: unknown): Promise<unknown> {
-    this.sent.push({ path, request });
+  async request(path: string, request: unknown, timeoutMs: number): Promise<unknown> {
+    this.sent.push({ path, request, timeoutMs });
     const handle = this.served.get(path);
     if (handle === undefined) throw unavailable(`${path}: connect ENOENT`);
     try {

@@ -5,17 +5,12 @@ import { removeVM } from '../../src/operations/remove-vm.js';
 import { startVM } from '../../src/operations/start-vm.js';
 import { stopVM } from '../../src/operations/stop-vm.js';
 import { DATA_DIR, fakeServices, SPAWN_ENTRY } from './fake-services.js';
+import { installSupervisor } from './fake-supervisor.js';
 
 test('create, start, stop and rm run in process on memory storage and fakes', async () => {
   const s = fakeServices();
   const { processes, network, runtimeFiles, rootDisks } = s;
-  // The supervisor: records the VM Running once started, as ignite-spawn does.
-  processes.onSpawn = ({ args, process: p }) => {
-    const uid = args[1] ?? '';
-    void s.client.vms.update(uid, (v) => {
-      v.status = { ...v.status, state: 'Running', runtime: { spawnPid: p.pid, pid: p.pid + 1 } };
-    });
-  };
+  installSupervisor(s, { kind: 'supervises' });
 
   const created = await createVM(s, { image: 'busybox', name: 'web', networkMode: 'none' });
   assert.equal(created.metadata.name, 'web');
@@ -28,17 +23,17 @@ test('create, start, stop and rm run in process on memory storage and fakes', as
   const spawn = processes.spawned[0];
   assert.deepEqual(spawn?.args, [
     SPAWN_ENTRY,
-    created.metadata.uid,
+    '--supervise-host',
     '--data-dir',
     DATA_DIR,
     '--log-level',
     'info',
   ]);
-  assert.equal(spawn?.options.logFile, `${DATA_DIR}/vm/${created.metadata.uid}/spawn.log`);
+  assert.equal(spawn?.options.logFile, `${DATA_DIR}/supervisor.log`);
 
   const stopped = await stopVM(s, 'web', { timeoutMs: 1000 });
   assert.equal(stopped.status.state, 'Stopped');
-  assert.deepEqual(spawn?.process.received, ['SIGTERM']);
+  assert.deepEqual(spawn?.process.received, [], 'asked on its socket, not signalled');
   assert.deepEqual(runtimeFiles.runFilesRemoved, [created.metadata.uid]);
 
   assert.equal(await removeVM(s, 'web'), created.metadata.uid);
@@ -47,8 +42,8 @@ test('create, start, stop and rm run in process on memory storage and fakes', as
     network.calls.map((c) => (c.uid === undefined ? c.op : `${c.op} ${c.uid}`)),
     [
       `reserve ${created.metadata.uid}`,
+      `attach ${created.metadata.uid}`,
       `detach ${created.metadata.uid}`,
-      'sweep',
       'sweep',
       `release ${created.metadata.uid}`,
     ],

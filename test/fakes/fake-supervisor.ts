@@ -15,12 +15,12 @@ import type { FakeServices } from './fake-services.js';
  *   sockets, with its PID as the host's for the VMs it supervises;
  * - `hangs`: answers pings, but a VM handed to it is never reported running (its starter's
  *   request times out);
- * - `dies`: exits at once, leaving `log` as its log.
+ * - `dies`: exits at once.
  */
 export type SupervisorBehaviour =
   | { kind: 'supervises'; stopTimeoutMs?: number }
   | { kind: 'hangs' }
-  | { kind: 'dies'; log?: string };
+  | { kind: 'dies' };
 
 /** A VM handed to a fake host supervisor. */
 export interface FakeSupervisor {
@@ -41,17 +41,16 @@ export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): Fake
     if (!record.args.includes(HOST_SUPERVISOR_FLAG)) return;
     const p = record.process;
     const socket = s.layout.hostSupervisorSocket;
-    let host: HostSupervisor | undefined;
+    const ref: { host?: HostSupervisor } = {};
     const stop = (signal?: NodeJS.Signals): void => {
       s.processes.exit(p.pid, signal);
       s.requests.served.delete(socket);
     };
     p.onSignal = (signal) => {
       if (signal === 'SIGKILL') stop(signal);
-      else if (signal === 'SIGTERM') host?.signalAll('SIGTERM');
+      else if (signal === 'SIGTERM') ref.host?.signalAll('SIGTERM');
     };
     if (b.kind === 'dies') {
-      if (b.log !== undefined) s.runtimeFiles.spawnLogs.set('supervisor', b.log);
       stop();
       return;
     }
@@ -59,12 +58,20 @@ export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): Fake
       void s.requests.serve(socket, (raw) => {
         const r = parseHostSupervisorRequest(raw);
         if (r.op === 'ping') return Promise.resolve({ pid: p.pid });
-        return Promise.reject(unavailable(`${socket}: no answer within 120 s`));
+        if (r.op === 'signal') return Promise.resolve({});
+        // Taken on, never answered: the asking side gives up after its timeout.
+        const waited = s.requests.sent.at(-1)?.timeoutMs ?? 0;
+        return s.runtimeFiles
+          .markSupervised(r.uid, p.pid)
+          .then(() => s.clock.sleep(waited))
+          .then(() => {
+            throw unavailable(`${socket}: no answer within ${Math.round(waited / 1000)} s`);
+          });
       });
       return;
     }
     const own = { ...s, host: { ...s.host, pid: p.pid } };
-    host = new HostSupervisor(
+    const host = new HostSupervisor(
       own,
       (uid, o) => {
         const request = pending.get(uid);
@@ -90,6 +97,7 @@ export function installSupervisor(s: FakeServices, b: SupervisorBehaviour): Fake
       pending.set(r.uid, r);
       return handle(b.stopTimeoutMs !== undefined ? { ...r, stopTimeoutMs: b.stopTimeoutMs } : r);
     });
+    ref.host = host;
     void host.idle.then(() => stop());
   };
   return started;

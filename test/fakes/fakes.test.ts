@@ -5,7 +5,7 @@ import { FakeClock } from './fake-clock.js';
 import { fakeHostFacts } from './fake-host-facts.js';
 import { FakeProcesses } from './fake-processes.js';
 import { FakeRuntimeFiles } from './fake-runtime-files.js';
-import { fakeServices, SPAWN_ENTRY, SPAWN_FILE } from './fake-services.js';
+import { DATA_DIR, fakeServices, SPAWN_ENTRY, SPAWN_FILE } from './fake-services.js';
 import { FakeSignals } from './fake-signals.js';
 import { installSupervisor } from './fake-supervisor.js';
 import { FakeVMNetwork } from './fake-vm-network.js';
@@ -161,17 +161,20 @@ test('FakeSignals: handlers run on emit; once runs once; unsubscribing stops the
   assert.deepEqual(seen, ['on', 'once', 'on']);
 });
 
-test('installSupervisor: a waiting supervisor gives up on SIGTERM and ends', async () => {
+test('installSupervisor: the host supervisor answers on its socket and, told SIGTERM with no VM, ends', async () => {
   const s = fakeServices();
-  const started = installSupervisor(s, { kind: 'supervises' });
-  s.processes.spawnDetached(SPAWN_FILE, [SPAWN_ENTRY, '0123456789abcdef', '--wait-signal'], {
-    logFile: '/dev/null',
-  });
-  const sup = started[0];
-  assert.ok(sup);
-  assert.equal(await s.processes.catchesSignal(sup.record.process.pid, 12), true);
-  s.processes.signal(sup.record.process.pid, 'SIGTERM');
-  await sup.done;
-  assert.equal(sup.record.process.alive, false);
+  installSupervisor(s, { kind: 'supervises' });
+  const proc = s.processes.spawnDetached(
+    SPAWN_FILE,
+    [SPAWN_ENTRY, '--supervise-host', '--data-dir', DATA_DIR],
+    { logFile: '/dev/null' },
+  );
+  const socket = s.layout.hostSupervisorSocket;
+  assert.deepEqual(await s.requests.request(socket, { op: 'ping' }, 1000), { pid: proc.pid });
+  s.processes.signal(proc.pid, 'SIGTERM');
+  for (let i = 0; i < 100 && s.processes.isAlive(proc.pid); i++)
+    await new Promise((r) => setTimeout(r, 5));
+  assert.equal(s.processes.isAlive(proc.pid), false);
+  assert.equal(s.requests.served.has(socket), false, 'its socket closed');
   assert.deepEqual(s.drivers.qemu.started, [], 'never booted anything');
 });
