@@ -2,11 +2,31 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newUID } from '../../src/api/index.js';
+import { isProcessAlive } from '../../src/system/linux-processes.js';
 
-/** A fresh data dir, removed by `await using`. */
+/** A fresh data dir, removed by `await using`, its host supervisor (if one is left) ended first. */
 export async function tempDataDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await mkdtemp(join(tmpdir(), 'ignite-data-'));
-  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      await endHostSupervisor(path);
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Ends the host supervisor of a data dir, as its PID file names it (with its flag in the
+ * command line, so a reused PID is left alone), and waits for it to go.
+ */
+export async function endHostSupervisor(dataDir: string, runDir = dataDir): Promise<void> {
+  const holder = await readFile(join(runDir, 'supervisor.pid'), 'utf8').catch(() => undefined);
+  const pid = holder !== undefined ? (JSON.parse(holder) as { pid?: number }).pid : undefined;
+  if (pid === undefined || !isProcessAlive(pid, '--supervise-host')) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && isProcessAlive(pid, '--supervise-host'); i++)
+    await new Promise((r) => setTimeout(r, 50));
 }
 
 /**
