@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { endHostSupervisor } from '../test/helpers/data-dir.js';
 import { pushProjectImages, startRegistry, type ProjectImage } from '../test/helpers/registry.js';
 import { TEST_KERNEL } from '../test/helpers/vm-env.js';
 import { BUSYBOX_INIT } from '../test/helpers/console.js';
@@ -108,6 +109,7 @@ export async function benchEnv(images: ProjectImage[]): Promise<BenchEnv> {
       const vms = await readdir(join(dataDir, 'vm')).catch(() => []);
       const uids = vms.filter((v) => !v.startsWith('.'));
       if (uids.length > 0) await ig(['rm', '-f', ...uids]).catch(() => undefined);
+      await endHostSupervisor(dataDir);
       await rm(dataDir, { recursive: true, force: true });
       await reg[Symbol.asyncDispose]();
     },

@@ -1,4 +1,4 @@
-import { withAdminDirs } from './system/exec.js';
+import { findProgram, withAdminDirs } from './system/exec.js';
 import { fsVolumeFiles } from './system/fs-volume-files.js';
 import { CNINetwork } from './network/cni-network.js';
 import { HostNamedNetworks } from './network/host-named-networks.js';
@@ -59,8 +59,16 @@ export function createServices(
   const host = nodeHostFacts();
   const trace = envTracer(config.env, log.component, log.stream, host.pid);
   const processes = new LinuxProcesses(systemClock);
-  const firecracker = new FirecrackerDriver({ logger });
+  // Hypervisors are found on the PATH of whoever starts the VM: the host supervisor, which runs
+  // the VMs of many commands, gets each one's environment with the VM (config.env).
+  const onPath = (program: string) => {
+    const env = { ...config.env, PATH: withAdminDirs(config.env['PATH']) };
+    const found = findProgram(program, env);
+    return found !== undefined ? { binary: found } : {};
+  };
+  const firecracker = new FirecrackerDriver({ logger, ...onPath('firecracker') });
   const qemu = new QemuDriver({
+    ...onPath('qemu-system-x86_64'),
     accel: config.accel,
     accelCacheFile: layout.accelCache,
     tscCacheFile: layout.tscCache,

@@ -67,9 +67,12 @@ export async function startDaemon(s: Services, o: DaemonOptions): Promise<Runnin
     s.processes,
     { pid: s.host.pid, ...(startTime !== undefined ? { startTime } : {}) },
     (pid) =>
-      failedPrecondition(`ignited: another daemon (pid ${pid}) already manages this data directory`, {
-        hint: 'stop it first, or give this one another --data-dir',
-      }),
+      failedPrecondition(
+        `ignited: another daemon (pid ${pid}) already manages this data directory`,
+        {
+          hint: 'stop it first, or give this one another --data-dir',
+        },
+      ),
   );
   const servers: Server[] = [];
   let feed: ChangeFeed | undefined;

@@ -13,6 +13,11 @@ import {
 /** How long a new run of a VM waits for its last run's cleanup to finish. */
 const ENDING_WAIT_MS = 10_000;
 
+/** A wait that does not keep the process alive by itself. */
+function unrefSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /** What one VM's supervision runs with: its own log, signals and environment. */
 export interface SupervisedServices {
   services: SuperviseServices;
@@ -28,7 +33,7 @@ export type ServicesForVM = (
 
 export type HostSupervisorHostServices = Pick<
   Services,
-  'logger' | 'host' | 'processes' | 'runtimeFiles' | 'clock'
+  'logger' | 'host' | 'processes' | 'runtimeFiles' | 'client'
 >;
 
 /**
@@ -81,11 +86,13 @@ export class HostSupervisor {
   private async supervise(
     r: Extract<HostSupervisorRequest, { op: 'supervise' }>,
   ): Promise<PingAnswer> {
-    if (this.closing || this.ending) throw unavailable(`supervisor ${this.s.host.pid}: shutting down`);
+    if (this.closing || this.ending)
+      throw unavailable(`supervisor ${this.s.host.pid}: shutting down`);
     const uid = r.uid;
     // A run that has recorded its end may still be cleaning up (a restart comes that soon).
     const ending = this.ends.get(uid);
-    if (ending !== undefined) await Promise.race([ending, this.s.clock.sleep(ENDING_WAIT_MS)]);
+    if (ending !== undefined && (await this.s.client.vms.get(uid)).status.state !== 'Running')
+      await Promise.race([ending, unrefSleep(ENDING_WAIT_MS)]);
     const other = this.s.runtimeFiles.supervisedBy(uid);
     if (this.vms.has(uid) || (other !== this.s.host.pid && isSupervised(this.s, uid, other)))
       throw failedPrecondition(`vm "${uid}": already supervised`);
@@ -123,7 +130,9 @@ export class HostSupervisor {
         .then(
           () => {
             if (!running)
-              reject(failedPrecondition(`vm "${uid}": its run ended before it was recorded running`));
+              reject(
+                failedPrecondition(`vm "${uid}": its run ended before it was recorded running`),
+              );
           },
           (err: unknown) => {
             const e = toAppError(err);

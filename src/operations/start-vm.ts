@@ -19,14 +19,7 @@ import {
 export type StartVMServices = VMStateServices &
   Pick<
     Services,
-    | 'config'
-    | 'layout'
-    | 'clock'
-    | 'host'
-    | 'spawnCommand'
-    | 'stateFiles'
-    | 'trace'
-    | 'requests'
+    'config' | 'layout' | 'clock' | 'host' | 'spawnCommand' | 'stateFiles' | 'trace' | 'requests'
   >;
 
 export interface StartVMOptions {

@@ -135,9 +135,7 @@ test(
     assert.deepEqual(await readdir(join(dir.path, 'vm')).catch(() => []), []);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(
-      (
-        await pexec('pgrep', ['-af', `--data-dir ${dir.path}`]).catch(() => ({ stdout: '' }))
-      ).stdout
+      (await pexec('pgrep', ['-af', `--data-dir ${dir.path}`]).catch(() => ({ stdout: '' }))).stdout
         .split('\n')
         .filter((l) => l.trim() !== '' && !l.includes('--supervise-host'))
         .join('\n'),

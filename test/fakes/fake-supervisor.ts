@@ -18,9 +18,7 @@ import type { FakeServices } from './fake-services.js';
  * - `dies`: exits at once.
  */
 export type SupervisorBehaviour =
-  | { kind: 'supervises'; stopTimeoutMs?: number }
-  | { kind: 'hangs' }
-  | { kind: 'dies' };
+  { kind: 'supervises'; stopTimeoutMs?: number } | { kind: 'hangs' } | { kind: 'dies' };
 
 /** A VM handed to a fake host supervisor. */
 export interface FakeSupervisor {
