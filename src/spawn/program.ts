@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { createServices } from '../composition.js';
@@ -9,6 +10,7 @@ import { processStartTime } from '../system/linux-processes.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { acquirePidLock } from '../system/pid-lock.js';
 import type { ProgramIO } from '../system/program-io.js';
+import { ensurePrivateDir } from '../system/private-dir.js';
 
 /**
  * ignite-spawn: the host supervisor. `ignite start` starts one, detached, when none answers,
@@ -33,6 +35,8 @@ function spawnProgram(io: ProgramIO): Command {
       const config = loadHostConfig({ dataDir: opts.dataDir, logLevel: opts.logLevel }, io.env);
       const s = createServices(config, { stream: io.stdout, component: 'spawn' }, io.signals);
       try {
+        // A user's run dir must be private before anything goes in it (VMs' runs check so).
+        if (s.layout.runDir !== undefined) await ensurePrivateDir(s.layout.runDir);
         const startTime = processStartTime(s.host.pid);
         let release: () => Promise<void>;
         try {
@@ -73,6 +77,8 @@ function spawnProgram(io: ProgramIO): Command {
           supervisor.close();
           await server.close();
           await release();
+          // A user's run dir goes with the last thing in it, as each VM's run dir does.
+          if (s.layout.runDir !== undefined) await rmdir(s.layout.runDir).catch(() => undefined);
         }
       } finally {
         await s.client.close();

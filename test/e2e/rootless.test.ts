@@ -14,6 +14,7 @@ import {
   ensureUser,
   processesOf,
   ROOTLESS_USERS,
+  processesOnceIdle,
   runtimeDirOf,
 } from '../helpers/rootless-user.js';
 import { diffTrees, snapshotTree, type TreeSnapshot } from '../helpers/tree-snapshot.js';
@@ -333,7 +334,11 @@ test(
       // is made in the run dir), and the guest's HTTP server, in RAM only, answers again.
       const saved = await asUser(user1, ['stop', '--save', name], env);
       assert.equal(saved.code, 0, saved.stderr);
-      assert.deepEqual(await processesOf(user1.name), [], 'no process while saved');
+      assert.deepEqual(
+        await processesOnceIdle(user1.name),
+        [],
+        'no process while saved (its supervisor idle)',
+      );
       assert.deepEqual(await readdir(runtime1), [], 'no socket or pid file while saved');
       const resumed = await asUser(user1, ['start', name], env);
       assert.equal(resumed.code, 0, resumed.stderr);
@@ -342,11 +347,15 @@ test(
       // 8. stop, then rm: no process, socket or file of the VM is left.
       const stopped = await asUser(user1, ['stop', name], env);
       assert.equal(stopped.code, 0, stopped.stderr);
-      assert.deepEqual(await processesOf(user1.name), [], 'no process once stopped');
+      assert.deepEqual(
+        await processesOnceIdle(user1.name),
+        [],
+        'no process once stopped (and its supervisor idle)',
+      );
       assert.deepEqual(await readdir(runtime1), [], 'no socket or pid file once stopped');
       const removed = await asUser(user1, ['rm', name], env);
       assert.equal(removed.code, 0, removed.stderr);
-      assert.deepEqual(await processesOf(user1.name), []);
+      assert.deepEqual(await processesOnceIdle(user1.name), []);
       assert.deepEqual(await readdir(join(dataDir1, 'vm')), []);
       assert.deepEqual(await readdir(runtime1), []);
 
@@ -377,7 +386,7 @@ test(
       for (const vm of [`${name}-cfg`, `${name}-git`]) assert.match(listed, new RegExp(vm));
       const cleared = await asUser(user1, ['rm', '-f', `${name}-cfg`, `${name}-git`], env);
       assert.equal(cleared.code, 0, cleared.stderr);
-      assert.deepEqual(await processesOf(user1.name), []);
+      assert.deepEqual(await processesOnceIdle(user1.name), []);
       assert.deepEqual(await readdir(join(dataDir1, 'vm')), []);
       await rm(repo, { recursive: true, force: true });
     } finally {

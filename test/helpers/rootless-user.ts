@@ -65,6 +65,20 @@ export function asUser(
 }
 
 /** The live processes of `user` (`pid stat args`), zombies left out. */
+/**
+ * The user's processes once its host supervisor has ended (it does by itself, 10 s after its
+ * last VM): what is left then is what a run left behind.
+ */
+export async function processesOnceIdle(user: string): Promise<string[]> {
+  const deadline = Date.now() + 30_000;
+  let left = await processesOf(user);
+  while (left.some((l) => l.includes('--supervise-host')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = await processesOf(user);
+  }
+  return left;
+}
+
 export async function processesOf(user: string): Promise<string[]> {
   const r = await pexec('ps', ['-u', user, '-o', 'pid=,stat=,args=']).catch(() => ({
     stdout: '',
