@@ -12,7 +12,6 @@ import { freePort } from '../helpers/registry.js';
 import {
   asUser,
   ensureUser,
-  processesOf,
   ROOTLESS_USERS,
   processesOnceIdle,
   runtimeDirOf,
