@@ -76,11 +76,12 @@ export function isSupervised(
   uid: string,
   pid: number | undefined,
 ): boolean {
-  return (
-    pid !== undefined &&
-    s.runtimeFiles.supervisedBy(uid) === pid &&
-    s.processes.isAlive(pid, { marker: HOST_SUPERVISOR_FLAG })
-  );
+  if (pid === undefined || uid === '') return false;
+  const mark = s.runtimeFiles.supervisedBy(uid);
+  // A VM started by an earlier version has a supervisor of its own, with its UID in its command
+  // line and no mark: it runs on until stopped, which ends it through its hypervisor.
+  if (mark === undefined) return s.processes.isAlive(pid, { marker: uid });
+  return mark === pid && s.processes.isAlive(pid, { marker: HOST_SUPERVISOR_FLAG });
 }
 
 /** Waits until the VM is no longer supervised by `pid`; false if it still is after `timeoutMs`. */
