@@ -5,7 +5,8 @@ import { rejectsWith } from '../../test/fakes/expect.js';
 import {
   DATA_DIR,
   fakeServices,
-  SPAWN_ENTRY,
+  HOST_SUPERVISOR_ARGS,
+  HOST_SUPERVISOR_LOG,
   SPAWN_FILE,
   type FakeServices,
 } from '../../test/fakes/fake-services.js';
@@ -28,15 +29,8 @@ test('startVM spawns the supervisor, which boots the VM and records it Running',
   assert.equal(s.processes.spawned.length, 1);
   const spawn = s.processes.spawned[0];
   assert.equal(spawn?.file, SPAWN_FILE);
-  assert.deepEqual(spawn?.args, [
-    SPAWN_ENTRY,
-    '--supervise-host',
-    '--data-dir',
-    DATA_DIR,
-    '--log-level',
-    'info',
-  ]);
-  assert.equal(spawn?.options.logFile, `${DATA_DIR}/supervisor.log`);
+  assert.deepEqual(spawn?.args, HOST_SUPERVISOR_ARGS);
+  assert.equal(spawn?.options.logFile, HOST_SUPERVISOR_LOG);
   assert.equal(spawn?.options.env, s.config.env);
   assert.equal(s.runtimeFiles.supervisedBy(uid), spawn?.process.pid, 'marked as supervised');
 

@@ -4,7 +4,12 @@ import { createVM } from '../../src/operations/create-vm.js';
 import { removeVM } from '../../src/operations/remove-vm.js';
 import { startVM } from '../../src/operations/start-vm.js';
 import { stopVM } from '../../src/operations/stop-vm.js';
-import { DATA_DIR, fakeServices, SPAWN_ENTRY } from './fake-services.js';
+import {
+  DATA_DIR,
+  fakeServices,
+  HOST_SUPERVISOR_ARGS,
+  HOST_SUPERVISOR_LOG,
+} from './fake-services.js';
 import { installSupervisor } from './fake-supervisor.js';
 
 test('create, start, stop and rm run in process on memory storage and fakes', async () => {
@@ -21,15 +26,8 @@ test('create, start, stop and rm run in process on memory storage and fakes', as
   const started = await startVM(s, 'web', { timeoutMs: 5000 });
   assert.equal(started.status.state, 'Running');
   const spawn = processes.spawned[0];
-  assert.deepEqual(spawn?.args, [
-    SPAWN_ENTRY,
-    '--supervise-host',
-    '--data-dir',
-    DATA_DIR,
-    '--log-level',
-    'info',
-  ]);
-  assert.equal(spawn?.options.logFile, `${DATA_DIR}/supervisor.log`);
+  assert.deepEqual(spawn?.args, HOST_SUPERVISOR_ARGS);
+  assert.equal(spawn?.options.logFile, HOST_SUPERVISOR_LOG);
 
   const stopped = await stopVM(s, 'web', { timeoutMs: 1000 });
   assert.equal(stopped.status.state, 'Stopped');

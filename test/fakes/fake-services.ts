@@ -43,6 +43,16 @@ export interface LogLine {
 export const DATA_DIR = '/var/lib/ignite-test';
 export const SPAWN_FILE = '/usr/bin/node';
 export const SPAWN_ENTRY = '/opt/ignite/dist/spawn/main.js';
+/** How the use cases start the host supervisor here (at the default log level), and its log. */
+export const HOST_SUPERVISOR_ARGS = [
+  SPAWN_ENTRY,
+  '--supervise-host',
+  '--data-dir',
+  DATA_DIR,
+  '--log-level',
+  'info',
+];
+export const HOST_SUPERVISOR_LOG = `${DATA_DIR}/supervisor.log`;
 
 /**
  * Every port of Services, over a MemoryRawStorage client. Those the VM use cases use are
