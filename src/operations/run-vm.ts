@@ -39,7 +39,7 @@ export async function runVM(
   const uid = create.manifest?.metadata.uid ?? newUID();
   const level = options.spawnLogLevel !== undefined ? { logLevel: options.spawnLogLevel } : {};
   s.trace.mark('run');
-  const supervisor = prestartSupervisor(s, level);
+  const supervisor = prestartSupervisor(s);
   // Refused before the VM is made: a named volume another running VM holds read-write.
   if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
   const created = await createVM(s, { ...create, uid }, { attachNetwork: true });

@@ -4,6 +4,7 @@ import type { LogLevel } from '../system/logger.js';
 import type { Services } from './services.js';
 import {
   ensureHostSupervisor,
+  loggedLevel,
   type HostSupervisorRequest,
   type PingAnswer,
 } from './supervision.js';
@@ -89,7 +90,8 @@ async function startUnlocked(
     op: 'supervise',
     uid,
     env: stringEnv({ ...s.config.env, ...options.env }),
-    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    // The VM's log is as verbose as this command's, or as asked (`run --debug`); never silent.
+    logLevel: loggedLevel(options.logLevel ?? s.config.logLevel),
     ...(by === 'policy' ? { policyRestart: true } : {}),
     ...(options.reuseNetwork === true ? { reuseNetwork: true } : {}),
   };
@@ -98,7 +100,7 @@ async function startUnlocked(
   const socket = s.layout.hostSupervisorSocket;
   let supervisor = options.supervisor;
   for (let attempt = 0; ; attempt++) {
-    await (supervisor ?? ensureHostSupervisor(s, options));
+    await (supervisor ?? ensureHostSupervisor(s));
     s.trace.mark('start: supervisor found');
     try {
       const answer = (await s.requests.request(socket, request, timeoutMs)) as Partial<PingAnswer>;
@@ -152,11 +154,8 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
  * meanwhile): when none runs, its start-up (a Node process) then overlaps that work instead of
  * following it. Pass the promise to startVM as `supervisor`.
  */
-export function prestartSupervisor(
-  s: StartVMServices,
-  o: { logLevel?: LogLevel | undefined } = {},
-): Promise<number> {
-  const p = ensureHostSupervisor(s, o);
+export function prestartSupervisor(s: StartVMServices): Promise<number> {
+  const p = ensureHostSupervisor(s);
   p.catch(() => undefined);
   return p;
 }
@@ -167,7 +166,7 @@ export async function startVMAhead(
   query: string,
   options: StartVMOptions = {},
 ): Promise<StoredVM> {
-  const supervisor = prestartSupervisor(s, options);
+  const supervisor = prestartSupervisor(s);
   return startVM(s, query, { ...options, supervisor });
 }
 

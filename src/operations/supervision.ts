@@ -116,6 +116,11 @@ export async function signalSupervised(
   }
 }
 
+/** A supervisor's log level: a command's own, but never silent (its log is all it leaves). */
+export function loggedLevel(level: LogLevel): LogLevel {
+  return level === 'silent' ? 'info' : level;
+}
+
 export type HostSupervisorServices = Pick<
   Services,
   'config' | 'layout' | 'processes' | 'requests' | 'spawnCommand' | 'clock'
@@ -146,14 +151,10 @@ function identityOf(p: ProcessRef): { startTime?: number } {
  * none answers. Two starters at once may both start one: the first to take the supervisor's
  * PID file serves, and the other ends at once.
  */
-export async function ensureHostSupervisor(
-  s: HostSupervisorServices,
-  o: { logLevel?: LogLevel | undefined } = {},
-): Promise<number> {
+export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<number> {
   const found = await ping(s);
   if (found !== undefined) return found.pid;
-  const configured = o.logLevel ?? s.config.logLevel;
-  const level = configured === 'silent' ? 'info' : configured;
+  const level = loggedLevel(s.config.logLevel);
   const proc = s.processes.spawnDetached(
     s.spawnCommand.file,
     [
