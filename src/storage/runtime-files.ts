@@ -12,7 +12,7 @@ export interface FoundRootDisk {
  * in memory (test/fakes/fake-runtime-files.ts).
  */
 export interface RuntimeFiles {
-  /** Creates `<dataDir>/vm/<uid>/` before the VM is stored (a prestarted supervisor logs there). */
+  /** Creates `<dataDir>/vm/<uid>/` before the VM is stored (a fleet host makes its files first). */
   makeVMDir(uid: string): Promise<void>;
   /** The UIDs of the VM directories in this host's data dir: the VMs with files here. */
   listVMDirs(): Promise<string[]>;

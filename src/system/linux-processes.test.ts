@@ -31,18 +31,6 @@ test('a detached process is known by its pid, start time and marker until it end
   }
 });
 
-test('catchesSignal reads the handler mask; this process catches none of SIGUSR2 by default', async () => {
-  const procs = new LinuxProcesses();
-  assert.equal(await procs.catchesSignal(process.pid, 12), false);
-  const handler = () => undefined;
-  process.on('SIGUSR2', handler);
-  try {
-    assert.equal(await procs.catchesSignal(process.pid, 12), true);
-  } finally {
-    process.off('SIGUSR2', handler);
-  }
-});
-
 test('listensUDP: a bound UDP port of the process, in the namespace named', async () => {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));

@@ -147,13 +147,6 @@ export async function findProcesses(
   return found;
 }
 
-/** Whether process `pid` has a handler for signal number `sig` (its SigCgt mask in /proc). */
-export async function catchesSignal(pid: number, sig: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
-  return m?.[1] !== undefined && (BigInt(`0x${m[1]}`) & (1n << BigInt(sig - 1))) !== 0n;
-}
-
 /** The host's processes, through /proc and kill(2). */
 export class LinuxProcesses implements Processes {
   constructor(private readonly clock: Clock = systemClock) {}
@@ -185,9 +178,5 @@ export class LinuxProcesses implements Processes {
 
   find(match: (argv: readonly string[]) => boolean): Promise<ProcessRef[]> {
     return findProcesses(match);
-  }
-
-  catchesSignal(pid: number, signal: number): Promise<boolean> {
-    return catchesSignal(pid, signal);
   }
 }

@@ -44,6 +44,4 @@ export interface Processes {
   waitForExit(pid: number, timeoutMs: number, identity?: ProcessIdentity): Promise<boolean>;
   /** The processes (other than this one) whose argv `match` accepts. */
   find(match: (argv: readonly string[]) => boolean): Promise<ProcessRef[]>;
-  /** Whether `pid` has a handler installed for signal number `signal`. */
-  catchesSignal(pid: number, signal: number): Promise<boolean>;
 }

@@ -1,5 +1,5 @@
 /** Signals a long-running command or the supervisor reacts to. */
-export type HandledSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGUSR2';
+export type HandledSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT';
 
 /**
  * Subscribes to process signals; the returned function unsubscribes. While nothing listens, a

@@ -12,8 +12,6 @@ export interface FakeProcess {
   startTime: number;
   argv: string[];
   alive: boolean;
-  /** Signal numbers it has a handler for (catchesSignal). */
-  catches: Set<number>;
   /** The signals it was sent, in order. */
   received: NodeJS.Signals[];
   /**
@@ -57,7 +55,6 @@ export class FakeProcesses implements Processes {
       startTime: this.ticks++,
       argv,
       alive: true,
-      catches: new Set(),
       received: [],
       ...over,
     };
@@ -124,9 +121,5 @@ export class FakeProcesses implements Processes {
         .filter((p) => p.alive && match(p.argv))
         .map((p) => ({ pid: p.pid, startTime: p.startTime })),
     );
-  }
-
-  catchesSignal(pid: number, signal: number): Promise<boolean> {
-    return Promise.resolve(this.table.get(pid)?.catches.has(signal) === true);
   }
 }
