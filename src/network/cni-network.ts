@@ -150,12 +150,14 @@ export class CNINetwork implements VMNetwork {
       if (done.every((n) => n !== undefined)) return attachmentOf(netns, done);
     }
     await this.teardown(await this.files.interfaceKeys(req.uid), label);
-    // Other VMs' leftovers are swept alongside: the sweep never touches a VM whose namespace
-    // exists, and this one's is made before anything of it is added.
-    const sweeping = this.sweep();
     const keys = ifaces.map((f) => f.key);
+    let sweeping: Promise<unknown> | undefined;
     try {
       await this.plumbing.add(netns);
+      // Other VMs' leftovers are swept alongside. The sweep never touches a VM whose namespace
+      // exists, so it starts only once this one's is made: started before, it could find the
+      // namespace missing, then take this VM's new DHCP server for a leftover and end it.
+      sweeping = this.sweep();
       const nics: AttachedInterface[] = [];
       for (const f of ifaces) {
         const reserved = await this.files.readReservation(f.key);

@@ -73,8 +73,14 @@ export async function stopVM(
   // its PID may have gone to another process), which ends the run in any supervisor that lives.
   s.processes.signalIfSame(vm.status?.runtime?.pid, { marker: uid }, 'SIGKILL');
   if (await ended(5_000)) return finish(s, uid);
-  // Still not done with it: the run is taken from that supervisor, and cleaned up here.
-  if (supervisor !== undefined) await s.runtimeFiles.unmarkSupervised(uid, supervisor);
+  // Still not done with it: the run is taken from that supervisor, and cleaned up here. An
+  // earlier version's supervisor of this VM alone (no mark) is killed instead, as it was then.
+  if (supervisor !== undefined && s.runtimeFiles.supervisedBy(uid) === undefined) {
+    s.processes.signalIfSame(supervisor, { marker: uid }, 'SIGKILL');
+    await s.processes.waitForExit(supervisor, 5_000, { marker: uid });
+  } else if (supervisor !== undefined) {
+    await s.runtimeFiles.unmarkSupervised(uid, supervisor);
+  }
   return finish(s, uid, { reason: 'Killed', message: 'supervisor did not end the run; killed' });
 }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Clock } from './clock.js';
 import type { DetachedOptions, ProcessIdentity, ProcessRef, Processes } from './processes.js';
 import { systemClock } from './system-clock.js';
@@ -104,6 +105,8 @@ export function spawnDetached(
   args: readonly string[],
   options: DetachedOptions,
 ): ProcessRef {
+  // The first command on a fresh host starts the supervisor before anything made the data dir.
+  mkdirSync(dirname(options.logFile), { recursive: true, mode: 0o700 });
   const fd = openSync(options.logFile, 'a', 0o600);
   try {
     const child = spawn(file, args, {

@@ -17,7 +17,7 @@ export interface ProcessIdentity {
 }
 
 export interface DetachedOptions {
-  /** stdout and stderr are appended here (created with mode 0600). */
+  /** stdout and stderr are appended here (created with mode 0600, in a directory made 0700 if missing). */
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;

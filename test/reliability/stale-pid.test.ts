@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newFsClient } from '../../src/storage/index.js';
@@ -48,8 +50,8 @@ test(
     assert.ok(isProcessAlive(other.pid), 'the process holding the old supervisor PID survives');
     assert.ok(isProcessAlive(bystander.pid), 'the process holding the old hypervisor PID survives');
 
-    // The supervisor is really this VM's (its UID in its argv) and hangs; its hypervisor's PID
-    // was reused. kill ends the supervisor and leaves the other process alone.
+    // An earlier version's supervisor, really this VM's alone (its UID in its argv), hangs; its
+    // hypervisor's PID was reused. kill ends the supervisor and leaves the other process alone.
     const uid = (await client.vms.create(vm('stuck'))).metadata.uid ?? '';
     using supervisor = live([process.execPath, '-e', SUPERVISOR_THAT_HANGS, 'ignite-spawn', uid]);
     await new Promise((r) => setTimeout(r, 300));
@@ -66,5 +68,25 @@ test(
     assert.ok(isProcessAlive(bystander.pid), 'the unrelated process with the hypervisor PID lives');
     const after = await client.vms.get(uid);
     assert.equal(after.status?.state, 'Stopped');
+
+    // The host supervisor marked as this VM's hangs, and the hypervisor's PID was reused: kill
+    // takes the run from it and leaves both processes alone (the supervisor runs other VMs).
+    const hostUID = (await client.vms.create(vm('stuck-host'))).metadata.uid ?? '';
+    using host = live([process.execPath, '-e', SUPERVISOR_THAT_HANGS, '--', '--supervise-host']);
+    await new Promise((r) => setTimeout(r, 300));
+    await writeFile(join(dir.path, 'vm', hostUID, 'supervised-by'), `${host.pid ?? 0}\n`);
+    await client.vms.update(hostUID, (v) => {
+      v.status = {
+        state: 'Running',
+        runtime: { vmm: 'qemu', spawnPid: host.pid ?? 0, pid: bystander.pid ?? 0 },
+      };
+    });
+    const hk = await ignite(['kill', 'stuck-host'], { env, timeoutMs: 60_000 });
+    assert.equal(hk.code, 0, hk.stderr);
+    assert.ok(isProcessAlive(host.pid, '--supervise-host'), 'the host supervisor is not killed');
+    assert.ok(isProcessAlive(bystander.pid), 'the unrelated process with the hypervisor PID lives');
+    const taken = await client.vms.get(hostUID);
+    assert.equal(taken.status?.state, 'Stopped');
+    assert.equal(taken.status?.lastExit?.reason, 'Killed');
   },
 );
