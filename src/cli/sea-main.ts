@@ -21,4 +21,6 @@ async function main(): Promise<number> {
 
 void main().then((code) => {
   process.exitCode = code;
+  // As spawn/main.ts: a supervisor that has ended ends its process a second later at the latest.
+  if (process.argv[2] === SEA_SPAWN_ARG) setTimeout(() => process.exit(code), 1000).unref();
 });
