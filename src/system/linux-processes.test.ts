@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
-import { LinuxProcesses, listensUDP, processStartTime } from './linux-processes.js';
+import { spawn } from 'node:child_process';
+import { LinuxProcesses, isProcessAlive, listensUDP, processStartTime } from './linux-processes.js';
 
 test('a detached process is known by its pid, start time and marker until it ends', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ignite-proc-'));
@@ -48,4 +49,18 @@ test('listensUDP: a bound UDP port of the process, in the namespace named', asyn
     sock.close();
   }
   assert.equal(await listensUDP(2 ** 22 + 1, 67, '/proc/self/ns/net'), false);
+});
+
+test('a process in the middle of an exec keeps its marker: its command line reads empty for a moment', async () => {
+  // `env` execs `sleep`; both command lines hold the marker, and the moment between has none.
+  const marker = 'sleep 7.25';
+  let missed = 0;
+  for (let i = 0; i < 50; i++) {
+    const child = spawn('env', ['sleep', '7.25'], { stdio: 'ignore' });
+    const pid = child.pid ?? 0;
+    for (let look = 0; look < 20; look++) if (!isProcessAlive(pid, marker)) missed++;
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+  assert.equal(missed, 0, 'a live process with its marker was taken for gone');
 });

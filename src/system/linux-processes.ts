@@ -43,12 +43,28 @@ export function isProcessAlive(
   if (fields === undefined || fields[0] === 'Z') return false;
   if (startTime !== undefined && Number(fields[19]) !== startTime) return false;
   if (marker === undefined) return true;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(marker);
-  } catch {
-    return false;
+  // A kernel thread has no command line and is never a process of ours.
+  if ((Number(fields[6]) & PF_KTHREAD) !== 0) return false;
+  // While a process execs, its command line reads empty for a moment: a server just started
+  // through `ip netns exec` was taken for gone that way. Look again until the exec is done.
+  for (let look = 0; look < EXEC_LOOKS; look++) {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return false;
+    }
+    if (cmdline !== '') return cmdline.split('\0').join(' ').includes(marker);
+    if ((statFields(pid)?.[0] ?? 'Z') === 'Z') return false;
+    Atomics.wait(execPause, 0, 0, 1);
   }
+  return false;
 }
+
+const PF_KTHREAD = 0x00200000;
+/** How many times, 1 ms apart, an empty command line is read again before the process counts as not ours. */
+const EXEC_LOOKS = 100;
+const execPause = new Int32Array(new SharedArrayBuffer(4));
 
 /** Sends a signal, ignoring a process that is already gone. */
 export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
