@@ -42,10 +42,14 @@ export type HostSupervisorHostServices = Pick<
  * that VM's: it is logged in the VM's spawn.log and answered to its starter. With no VM left, it
  * reports idle after `idleMs`, once, and takes no new VM after that.
  */
+/** A VM this process supervises: its signal hook, and the end of its run, cleanup and all. */
+interface Supervision {
+  signals: QueuedSignals;
+  ended: Promise<void>;
+}
+
 export class HostSupervisor {
-  private readonly vms = new Map<string, QueuedSignals>();
-  /** Settles when the VM's supervision has ended, cleanup and all. */
-  private readonly ends = new Map<string, Promise<void>>();
+  private readonly vms = new Map<string, Supervision>();
   private idleTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private ending = false;
@@ -72,7 +76,7 @@ export class HostSupervisor {
       case 'ping':
         return { pid: this.s.host.pid } satisfies PingAnswer;
       case 'signal': {
-        const signals = this.vms.get(request.uid);
+        const signals = this.vms.get(request.uid)?.signals;
         if (signals === undefined)
           throw notFound(`vm "${request.uid}": not supervised by process ${this.s.host.pid}`);
         signals.emit(request.signal);
@@ -90,14 +94,15 @@ export class HostSupervisor {
       throw unavailable(`supervisor ${this.s.host.pid}: shutting down`);
     const uid = r.uid;
     // A run that has recorded its end may still be cleaning up (a restart comes that soon).
-    const ending = this.ends.get(uid);
+    const ending = this.vms.get(uid)?.ended;
     if (ending !== undefined && (await this.s.client.vms.get(uid)).status.state !== 'Running')
       await Promise.race([ending, unrefSleep(ENDING_WAIT_MS)]);
     const other = this.s.runtimeFiles.supervisedBy(uid);
     if (this.vms.has(uid) || (other !== this.s.host.pid && isSupervised(this.s, uid, other)))
       throw failedPrecondition(`vm "${uid}": already supervised`);
     const signals = new QueuedSignals();
-    this.vms.set(uid, signals);
+    let ended = (): void => undefined;
+    this.vms.set(uid, { signals, ended: new Promise<void>((resolve) => (ended = resolve)) });
     this.disarmIdle();
     let own: SupervisedServices | undefined;
     try {
@@ -110,11 +115,10 @@ export class HostSupervisor {
     } catch (err) {
       await own?.close().catch(() => undefined);
       this.release(uid);
+      ended();
       throw err;
     }
     const vm = own;
-    let ended = (): void => undefined;
-    this.ends.set(uid, new Promise<void>((resolve) => (ended = resolve)));
     return new Promise<PingAnswer>((resolve, reject) => {
       let running = false;
       const log = vm.services.logger;
@@ -143,7 +147,6 @@ export class HostSupervisor {
         .finally(async () => {
           await this.s.runtimeFiles.unmarkSupervised(uid, this.s.host.pid).catch(() => undefined);
           await vm.close().catch(() => undefined);
-          this.ends.delete(uid);
           this.release(uid);
           ended();
         });
@@ -156,7 +159,7 @@ export class HostSupervisor {
    */
   signalAll(signal: 'SIGTERM' | 'SIGQUIT'): void {
     this.ending = true;
-    for (const signals of this.vms.values()) signals.emit(signal);
+    for (const { signals } of this.vms.values()) signals.emit(signal);
     this.armIdle();
   }
 

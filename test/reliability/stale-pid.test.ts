@@ -30,19 +30,17 @@ test(
     const client = newFsClient(dir.path);
     using bystander = live(['sleep', '600']);
     using other = live(['sleep', '601']);
-    const record = async (name: string, spawnPid: number, pid: number) => {
-      const created = await client.vms.create(vm(name));
-      const uid = created.metadata.uid ?? '';
-      await client.vms.update(uid, (v) => {
+    const create = async (name: string) => (await client.vms.create(vm(name))).metadata.uid ?? '';
+    /** Records the VM Running under these PIDs, as its supervisor would have. */
+    const recordRunning = (uid: string, spawnPid: number, pid: number) =>
+      client.vms.update(uid, (v) => {
         v.status = { state: 'Running', runtime: { vmm: 'qemu', spawnPid, pid } };
       });
-      return uid;
-    };
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(bystander.pid !== undefined && other.pid !== undefined);
 
     // Both PIDs went to unrelated processes.
-    await record('reused', other.pid, bystander.pid);
+    await recordRunning(await create('reused'), other.pid, bystander.pid);
     for (const verb of ['stop', 'kill']) {
       const r = await ignite([verb, 'reused'], { env });
       assert.equal(r.code, 0, r.stderr);
@@ -52,15 +50,10 @@ test(
 
     // An earlier version's supervisor, really this VM's alone (its UID in its argv), hangs; its
     // hypervisor's PID was reused. kill ends the supervisor and leaves the other process alone.
-    const uid = (await client.vms.create(vm('stuck'))).metadata.uid ?? '';
+    const uid = await create('stuck');
     using supervisor = live([process.execPath, '-e', SUPERVISOR_THAT_HANGS, 'ignite-spawn', uid]);
     await new Promise((r) => setTimeout(r, 300));
-    await client.vms.update(uid, (v) => {
-      v.status = {
-        state: 'Running',
-        runtime: { vmm: 'qemu', spawnPid: supervisor.pid ?? 0, pid: bystander.pid ?? 0 },
-      };
-    });
+    await recordRunning(uid, supervisor.pid ?? 0, bystander.pid);
     const k = await ignite(['kill', 'stuck'], { env, timeoutMs: 60_000 });
     assert.equal(k.code, 0, k.stderr);
     await new Promise((r) => setTimeout(r, 200));
@@ -71,16 +64,11 @@ test(
 
     // The host supervisor marked as this VM's hangs, and the hypervisor's PID was reused: kill
     // takes the run from it and leaves both processes alone (the supervisor runs other VMs).
-    const hostUID = (await client.vms.create(vm('stuck-host'))).metadata.uid ?? '';
+    const hostUID = await create('stuck-host');
     using host = live([process.execPath, '-e', SUPERVISOR_THAT_HANGS, '--', '--supervise-host']);
     await new Promise((r) => setTimeout(r, 300));
     await writeFile(join(dir.path, 'vm', hostUID, 'supervised-by'), `${host.pid ?? 0}\n`);
-    await client.vms.update(hostUID, (v) => {
-      v.status = {
-        state: 'Running',
-        runtime: { vmm: 'qemu', spawnPid: host.pid ?? 0, pid: bystander.pid ?? 0 },
-      };
-    });
+    await recordRunning(hostUID, host.pid ?? 0, bystander.pid);
     const hk = await ignite(['kill', 'stuck-host'], { env, timeoutMs: 60_000 });
     assert.equal(hk.code, 0, hk.stderr);
     assert.ok(isProcessAlive(host.pid, '--supervise-host'), 'the host supervisor is not killed');
