@@ -59,28 +59,6 @@ function portMappingsOf(ports: readonly PortMapping[]): NonNullable<CNIRuntime['
 }
 
 /**
- * The interface as an earlier attach of the same request completed it in `netns` (which exists),
- * or undefined: its state is complete, made on the same network with the same host ports and
- * the same kind of plumbing, and its DHCP server (where it has one) still runs.
- */
-export async function completeInterface(
-  p: Pick<InterfaceParts, 'files' | 'dhcp'>,
-  f: InterfacePlan,
-  netns: string,
-  req: { guestAddress?: unknown },
-): Promise<AttachedInterface | undefined> {
-  const state = await p.files.readState(f.key);
-  if (state?.nic === undefined || state.netns !== netns || state.list.name !== f.list.name)
-    return undefined;
-  const ports = JSON.stringify(portMappingsOf(f.ports));
-  if (JSON.stringify(state.runtime.portMappings ?? []) !== ports) return undefined;
-  const nat = req.guestAddress !== undefined;
-  if (nat !== (state.dhcpPid === undefined)) return undefined;
-  if (state.dhcpPid !== undefined && !p.dhcp.isRunning(f.key, state.dhcpPid)) return undefined;
-  return state.nic;
-}
-
-/**
  * Attaches one interface in the VM's namespace (which exists): the CNI ADD of its uplink with
  * the reserved or static address, isolation and MAC as its network asks, then either the tap
  * joined to the uplink with a DHCP server for the guest, or, for a clone's first interface, the
@@ -94,6 +72,8 @@ export async function attachInterface(
     name: string;
     label: string;
     guestAddress?: { address: string; prefixLength: number } | undefined;
+    /** The tap was made ahead and the hypervisor given this MAC for the guest (see addTaps). */
+    early?: { mac: string } | undefined;
   },
 ): Promise<AttachedInterface> {
   const uplink = `eth${f.index}`;
@@ -117,8 +97,12 @@ export async function attachInterface(
   if (ip === undefined)
     throw failedPrecondition(`${f.label}: network "${f.list.name}" gave no IPv4 address`);
   if (f.target?.isolated === true) await p.plumbing.isolatePort(hostVeth(f.list, state.result));
-  if (f.target?.mac !== undefined) await p.plumbing.setMAC(f.netns, uplink, f.target.mac);
-  const { mac, mtu } = await p.plumbing.linkInfo(f.netns, uplink);
+  // Made ahead, the guest's MAC is given to the uplink with the tap's plumbing, below.
+  if (f.target?.mac !== undefined && f.early === undefined)
+    await p.plumbing.setMAC(f.netns, uplink, f.target.mac);
+  const info = await p.plumbing.linkInfo(f.netns, uplink);
+  const { mtu } = info;
+  const mac = f.early?.mac ?? info.mac;
   const attached = { tapName: tap, mac, address: ip.address, prefixLength: ip.prefixLength };
   if (f.guestAddress !== undefined) {
     await p.plumbing.plumbNAT(f.netns, {
@@ -132,7 +116,13 @@ export async function attachInterface(
     await p.files.saveState(state);
     return attached;
   }
-  await p.plumbing.plumbTap(f.netns, { uplink, tap, mtu, serverIP: DHCP_SERVER_IP });
+  await p.plumbing.plumbTap(f.netns, {
+    uplink,
+    tap,
+    mtu,
+    serverIP: DHCP_SERVER_IP,
+    ...(f.early !== undefined ? { mac: f.early.mac, tapMade: true } : {}),
+  });
   const first = f.index === 0;
   state.dhcpPid = await p.dhcp.start(
     f.key,

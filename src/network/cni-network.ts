@@ -7,7 +7,6 @@ import { ipv4Of } from './cni/cni-result.js';
 import {
   attachInterface,
   attachmentOf,
-  completeInterface,
   type AttachedInterface,
   type InterfaceParts,
   type InterfacePlan,
@@ -19,10 +18,12 @@ import { sweepLeftovers } from './leftover-sweep.js';
 import { NetnsPlumbing } from './netns-plumbing.js';
 import { interfacePlans } from './interface-plans.js';
 import { NetworkFiles, vmOfInterface } from './network-state.js';
+import { guestMac } from './stable-mac.js';
 import type {
   NetworkAttachRequest,
   NetworkAttachment,
   NamedNetworkTarget,
+  NetworkLinks,
   NetworkVMRef,
   VMNetwork,
 } from './vm-network.js';
@@ -143,12 +144,6 @@ export class CNINetwork implements VMNetwork {
     if (req.guestAddress !== undefined && ifaces.length > 1)
       throw failedPrecondition(`${label}: a clone has one interface; its source has several`);
     const netns = CNINetwork.netnsName(req.uid);
-    if (req.reuse === true && this.plumbing.exists(netns)) {
-      const done = await Promise.all(
-        ifaces.map((f) => completeInterface(this.parts, f, netns, req)),
-      );
-      if (done.every((n) => n !== undefined)) return attachmentOf(netns, done);
-    }
     await this.teardown(await this.files.interfaceKeys(req.uid), label);
     const keys = ifaces.map((f) => f.key);
     let sweeping: Promise<unknown> | undefined;
@@ -158,8 +153,9 @@ export class CNINetwork implements VMNetwork {
       // exists, so it starts only once this one's is made: started before, it could find the
       // namespace missing, then take this VM's new DHCP server for a leftover and end it.
       sweeping = this.sweep();
+      const early = await this.linksAhead(req, netns, ifaces);
       const nics: AttachedInterface[] = [];
-      for (const f of ifaces) {
+      for (const [i, f] of ifaces.entries()) {
         const reserved = await this.files.readReservation(f.key);
         nics.push(
           await attachInterface(this.parts, {
@@ -169,6 +165,7 @@ export class CNINetwork implements VMNetwork {
             name: req.name,
             label,
             guestAddress: req.guestAddress,
+            early: early?.nics[i],
           }),
         );
       }
@@ -180,6 +177,32 @@ export class CNINetwork implements VMNetwork {
       await this.teardown(keys, label).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * For a hypervisor that can start before the attach completes (onLinksReady): the taps made in
+   * `netns`, each with the guest MAC its uplink will take, and the caller told. A clone's guest
+   * keeps the MAC it was saved with, so its links are not made ahead.
+   */
+  private async linksAhead(
+    req: NetworkAttachRequest,
+    netns: string,
+    ifaces: readonly InterfacePlan[],
+  ): Promise<NetworkLinks | undefined> {
+    if (req.onLinksReady === undefined || req.guestAddress !== undefined) return undefined;
+    const links: NetworkLinks = {
+      netns,
+      nics: ifaces.map((f) => ({
+        tapName: `tap${f.index}`,
+        mac: f.target?.mac ?? guestMac(f.key),
+      })),
+    };
+    await this.plumbing.addTaps(
+      netns,
+      links.nics.map((n) => n.tapName),
+    );
+    req.onLinksReady(links);
+    return links;
   }
 
   async detach(req: { uid: string; keepAddress?: boolean }): Promise<void> {

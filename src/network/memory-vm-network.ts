@@ -33,8 +33,6 @@ interface Attached {
   name: string;
   ip: string;
   netns: string;
-  /** What the request asked of the network, for `reuse`. */
-  asked: string;
   attachment: NetworkAttachment;
 }
 
@@ -72,10 +70,6 @@ export class MemoryVMNetwork implements VMNetwork {
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
     if (req.mode === 'none') return { ipAddresses: [] };
-    const asked = JSON.stringify([req.mode, req.networks, req.ports, req.guestAddress]);
-    const earlier = this.attached.get(req.uid);
-    if (req.reuse === true && earlier?.asked === asked && this.namespaces.has(earlier.netns))
-      return earlier.attachment;
     await this.detach(req);
     await this.sweep();
     const ip = this.reserved.get(req.uid) ?? this.allocate(req.name);
@@ -90,7 +84,8 @@ export class MemoryVMNetwork implements VMNetwork {
       gateway: this.gateway,
       prefixLength: this.prefix,
     };
-    this.attached.set(req.uid, { name: req.name, ip, netns, asked, attachment });
+    if (req.guestAddress === undefined) req.onLinksReady?.({ netns, nics: attachment.nics });
+    this.attached.set(req.uid, { name: req.name, ip, netns, attachment });
     this.namespaces.add(netns);
     return attachment;
   }

@@ -15,6 +15,29 @@ test('the ip batch brings lo up, frees the uplink address and makes the addresse
   );
 });
 
+test('with the tap made ahead, the batch gives the uplink the guest MAC and makes no second tap', () => {
+  assert.equal(
+    ipBatch({ ...plumbing, mac: '02:aa:bb:cc:dd:ee', tapMade: true }),
+    'link set lo up\naddr flush dev eth0\nlink set dev eth0 address 02:aa:bb:cc:dd:ee\nlink set tap0 mtu 1500 up\naddr add 169.254.255.1/32 dev tap0\n',
+  );
+  assert.throws(() => ipBatch({ ...plumbing, mac: '02:aa:bb:cc:dd:ee\nlink del eth0' }), /bad/);
+});
+
+test('taps made ahead are one ip process in the namespace; a bad name runs nothing', async () => {
+  const exec = new RecordingExec();
+  await new NetnsPlumbing(exec).addTaps('ignite-x', ['tap0', 'tap1']);
+  assert.deepEqual(exec.runs, [
+    {
+      file: 'ip',
+      args: ['-n', 'ignite-x', '-batch', '-'],
+      input: 'tuntap add dev tap0 mode tap\ntuntap add dev tap1 mode tap\n',
+    },
+  ]);
+  const refused = new RecordingExec();
+  await assert.rejects(new NetnsPlumbing(refused).addTaps('ignite-x', ['tap0 up']), /bad tap/);
+  assert.deepEqual(refused.runs, []);
+});
+
 test('the tc batch redirects both ways and keeps DHCP requests ahead of the redirect', () => {
   const lines = tcBatch(plumbing).trim().split('\n');
   assert.equal(lines.length, 5);

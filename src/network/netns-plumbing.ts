@@ -15,27 +15,41 @@ export interface TapPlumbing {
   mtu: number;
   /** A link-local address on the tap for the DHCP server, which the guest never routes to. */
   serverIP: string;
+  /** The guest's MAC, which the uplink then takes too; the uplink's own when absent. */
+  mac?: string;
+  /** The tap was made ahead (addTaps), for the hypervisor to open while the rest is made. */
+  tapMade?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** Batch lines carry no quoting: every value in them is checked to be one plain word. */
 function checked(p: TapPlumbing): TapPlumbing {
-  if (!NAME.test(p.uplink) || !NAME.test(p.tap) || !IPV4.test(p.serverIP))
+  if (
+    !NAME.test(p.uplink) ||
+    !NAME.test(p.tap) ||
+    !IPV4.test(p.serverIP) ||
+    (p.mac !== undefined && !MAC.test(p.mac))
+  )
     throw failedPrecondition(`network: bad interface plumbing ${JSON.stringify(p)}`);
   if (!Number.isInteger(p.mtu) || p.mtu < 68 || p.mtu > 65535)
     throw failedPrecondition(`network: bad MTU ${p.mtu}`);
   return p;
 }
 
-/** `ip -batch` lines: loopback up, the uplink's address dropped, the tap made and addressed. */
+/**
+ * `ip -batch` lines: loopback up, the uplink's address dropped (and its MAC made the guest's),
+ * the tap made unless it was, and addressed.
+ */
 export function ipBatch(plumbing: TapPlumbing): string {
   const p = checked(plumbing);
   return [
     'link set lo up',
     `addr flush dev ${p.uplink}`,
-    `tuntap add dev ${p.tap} mode tap`,
+    ...(p.mac !== undefined ? [`link set dev ${p.uplink} address ${p.mac}`] : []),
+    ...(p.tapMade === true ? [] : [`tuntap add dev ${p.tap} mode tap`]),
     `link set ${p.tap} mtu ${p.mtu} up`,
     `addr add ${p.serverIP}/32 dev ${p.tap}`,
     '',
@@ -142,6 +156,14 @@ export class NetnsPlumbing {
     return new Set([...r.stdout.matchAll(/^(\S+)/gm)].map((m) => m[1] ?? ''));
   }
 
+  /** Makes the taps inside `netns`, down until plumbTap joins each to its uplink. */
+  async addTaps(netns: string, taps: readonly string[]): Promise<void> {
+    if (taps.some((t) => !NAME.test(t)))
+      throw failedPrecondition(`network: bad tap names ${JSON.stringify(taps)}`);
+    const lines = taps.map((t) => `tuntap add dev ${t} mode tap`);
+    await this.exec.run('ip', ['-n', netns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  }
+
   /** Joins the tap to the uplink inside `netns`. */
   async plumbTap(netns: string, plumbing: TapPlumbing): Promise<void> {
     await this.exec.run('ip', ['-n', netns, '-batch', '-'], { input: ipBatch(plumbing) });
@@ -189,7 +211,7 @@ export class NetnsPlumbing {
 
   /** Sets `dev`'s MAC address inside `netns` (a VM given `--mac`: the guest takes it over). */
   async setMAC(netns: string, dev: string, mac: string): Promise<void> {
-    if (!NAME.test(dev) || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac))
+    if (!NAME.test(dev) || !MAC.test(mac))
       throw failedPrecondition(`network: bad MAC ${mac} for ${dev}`);
     await this.exec.run('ip', ['-n', netns, 'link', 'set', 'dev', dev, 'address', mac]);
   }

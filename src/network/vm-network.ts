@@ -38,11 +38,17 @@ export interface NetworkAttachRequest extends NetworkVMRef {
    */
   guestAddress?: { address: string; prefixLength: number };
   /**
-   * Take over the VM's attachment as it is when an earlier attach of this same request completed
-   * it and it still stands (`run` attaches while the root disk is built, and its supervisor then
-   * takes that over). Without it, or when anything of it is missing, the attach is made afresh.
+   * Told, when the network has them before the attach completes, the namespace and the taps with
+   * their guests' MACs: a hypervisor can start on them while the rest (addresses, NAT, the DHCP
+   * server) is made, which its guest needs only once it has booted. Never told for a clone.
    */
-  reuse?: boolean;
+  onLinksReady?: (links: NetworkLinks) => void;
+}
+
+/** A VM's namespace and taps, each with the MAC its guest NIC must have. */
+export interface NetworkLinks {
+  netns: string;
+  nics: { tapName: string; mac: string }[];
 }
 
 /** What a VM's hypervisor needs to join its network, and what its status reports. */

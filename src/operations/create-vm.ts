@@ -7,7 +7,7 @@ import { checkHostPortsFree } from './host-port-check.js';
 import { uniqueRandomName } from './names.js';
 import { networkTargetsOf } from './vm-network-target.js';
 import type { Services } from './services.js';
-import { createdStatus, importVMArtifacts, makeVMFiles, type VMFilesOptions } from './make-vm.js';
+import { createdStatus, importVMArtifacts, makeVMFiles } from './make-vm.js';
 import { requireRootForNetwork, vmLabel } from './vm-paths.js';
 import { checkVolumeSources } from './vm-volumes.js';
 
@@ -68,11 +68,7 @@ export { vmLabel };
  * it, and builds its root disk. If anything fails after the VM was stored, the VM and its
  * directory are removed again, so a failed create leaves nothing behind.
  */
-export async function createVM(
-  s: CreateVMServices,
-  given: CreateVMOptions,
-  o: Pick<VMFilesOptions, 'attachNetwork'> = {},
-): Promise<StoredVM> {
+export async function createVM(s: CreateVMServices, given: CreateVMOptions): Promise<StoredVM> {
   const from = given.fromSnapshot;
   const clone =
     from !== undefined ? await cloneSource(s, { ...given, fromSnapshot: from }) : undefined;
@@ -125,7 +121,6 @@ export async function createVM(
       vmm,
       networks,
       authorizedKeys,
-      ...o,
       ...(clone !== undefined ? { clone: { disk: clone.disk, state: clone.state } } : {}),
     });
   } catch (err) {

@@ -125,7 +125,6 @@ export class HostSupervisor {
       void superviseVM(vm.services, uid, {
         ...(r.stopTimeoutMs !== undefined ? { stopTimeoutMs: r.stopTimeoutMs } : {}),
         policyRestart: r.policyRestart === true,
-        reuseNetwork: r.reuseNetwork === true,
         onRunning: () => {
           running = true;
           resolve({ pid: this.s.host.pid });

@@ -11,7 +11,6 @@ import type { VMMName } from '../vmm/vmm-driver.js';
 import type { Services } from './services.js';
 import { guestModules, requireBootableKernel } from './vm-kernel.js';
 import { networkTargetsOf } from './vm-network-target.js';
-import { attachRequestOf } from './supervise-inputs.js';
 import { vmLabel } from './vm-paths.js';
 import { attachedVolumes, fstabLines } from './vm-storage.js';
 
@@ -69,16 +68,11 @@ export interface VMFilesOptions extends VMArtifacts {
   clone?: { disk: string; state: string };
   /** The VM's named networks, checked by the caller; looked up here when not given. */
   networks?: NamedNetworkTarget[];
-  /**
-   * Attach the VM's network while its root disk is built, for its supervisor to take over
-   * (`run`). A failed attach is left to the supervisor, which attaches afresh and says why.
-   */
-  attachNetwork?: boolean;
 }
 
 /**
- * Makes a stored VM's files on this host: its network reservation (or, for `run`, its attachment),
- * its SSH key pair when it asks for one, and its root disk from the image (over a snapshot's for
+ * Makes a stored VM's files on this host: its network reservation, made while the rest is, its
+ * SSH key pair when it asks for one, and its root disk from the image (over a snapshot's for
  * a clone). On failure, the address is released; the caller decides what becomes of the stored VM.
  */
 export async function makeVMFiles(
@@ -90,21 +84,18 @@ export async function makeVMFiles(
   const name = vm.metadata.name;
   const label = vmLabel(vm);
   const authorizedKeys = [...o.authorizedKeys];
-  const reserve = async () => {
-    s.trace.mark('files: reserve address');
-    await s.network.reserve({
+  const reserving = s.trace.span('files: reserve address', async () =>
+    s.network.reserve({
       uid,
       name,
       mode: vm.spec.network.mode,
       ports: vm.spec.network.ports ?? [],
       networks: o.networks ?? (await networkTargetsOf(s, vm)),
-    });
-    s.trace.mark('files: address reserved');
-  };
+    }),
+  );
+  // Awaited after the disk; its failure must not go unhandled meanwhile.
+  reserving.catch(() => undefined);
   try {
-    // An attached VM holds its address as a reserved one would; a failed attach reserves instead.
-    const ahead = attachAhead(s, vm, o);
-    if (ahead === undefined) await reserve();
     const vmDir = s.layout.objectDir('VM', uid);
     if (vm.spec.ssh === true) authorizedKeys.push(await s.sshKeys.generate(vmDir, uid));
     const imageBytes = o.image.status?.ociSource?.size?.bytes ?? 0;
@@ -114,42 +105,18 @@ export async function makeVMFiles(
       size = imageBytes;
     }
     const imagePath = s.layout.imageExt4(o.image.metadata.uid);
-    let attached: boolean | undefined;
     try {
       await makeRootDisk(s, vm, { ...o, authorizedKeys, size, imagePath, vmDir });
     } finally {
-      attached = await ahead;
+      await reserving.catch(() => undefined);
     }
-    if (attached === false) await reserve();
+    await reserving;
     // A clone's first start resumes the snapshot's state, linked as the VM's own saved state.
     if (o.clone !== undefined) await s.stateFiles.link(o.clone.state, s.layout.vm(uid).savedState);
   } catch (err) {
     await s.network.release({ uid }).catch(() => undefined);
     throw err;
   }
-}
-
-/**
- * The network attach of `run`, made alongside the root disk (see VMFilesOptions.attachNetwork),
- * or undefined when there is none to make: never for a clone, whose guest's address its restore
- * decides, nor in user mode, which has nothing to take over. Resolves to whether it worked.
- */
-function attachAhead(
-  s: MakeVMServices,
-  vm: StoredVM,
-  o: VMFilesOptions,
-): Promise<boolean> | undefined {
-  if (o.attachNetwork !== true || o.clone !== undefined || vm.spec.network.mode === 'user')
-    return undefined;
-  return s.trace
-    .span('files: network attach', async () => s.network.attach(await attachRequestOf(s, vm)))
-    .then(
-      () => true,
-      (err: unknown) => {
-        s.logger.debug({ err }, `${vmLabel(vm)}: network not attached ahead of the start`);
-        return false;
-      },
-    );
 }
 
 /** The VM's root disk, `size` bytes, over the image at `imagePath` (or a snapshot's disk). */

@@ -158,7 +158,7 @@ test('runVM: a create that fails stores nothing and hands nothing over', async (
   }
 });
 
-test('runVM attaches the network while the disk is built, and the supervisor takes it over', async () => {
+test('runVM reserves the address while the disk is built; the supervisor attaches, and boots on the links before the attach completes', async () => {
   const s = fakeServices();
   installSupervisor(s, { kind: 'supervises' });
   const vm = await runVM(
@@ -167,18 +167,12 @@ test('runVM attaches the network while the disk is built, and the supervisor tak
     TIMEOUTS,
   );
   const uid = vm.metadata.uid;
-  assert.equal(
-    s.requests.sent.some((r) => (r.request as { reuseNetwork?: boolean }).reuseNetwork === true),
-    true,
-  );
-  assert.deepEqual(s.network.opsFor(uid), ['attach', 'attach'], 'attached: nothing to reserve');
-  const [ahead, taken] = s.network.attachRequests;
-  assert.equal(ahead?.reuse, undefined, 'made afresh while the disk is built');
-  assert.equal(taken?.reuse, true, 'then taken over by the supervisor');
-  assert.deepEqual({ ...taken, reuse: undefined }, { ...ahead, reuse: undefined });
-  const [first, second] = s.network.attachments.map((a) => a.attachment);
-  assert.equal(second, first, 'the very attachment made ahead');
-  assert.deepEqual(vm.status.ipAddresses, first?.ipAddresses);
+  assert.deepEqual(s.network.opsFor(uid), ['reserve', 'attach']);
+  const [attachment] = s.network.attachments.map((a) => a.attachment);
+  assert.deepEqual(vm.status.ipAddresses, attachment?.ipAddresses, 'the reserved address');
+  const started = s.drivers.qemu.started[0];
+  assert.deepEqual(started?.nics, attachment?.nics);
+  assert.equal(started?.netns, attachment?.netns);
   assert.ok(s.network.isAttached(uid));
 });
 
@@ -192,7 +186,7 @@ test('runVM: a start that fails leaves no network attached, unless its superviso
       /^supervisor: ended as it started/,
     );
     const vm = await s.client.vms.find('web');
-    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['attach', 'detach']);
+    assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['reserve', 'detach']);
     assert.equal(s.network.isAttached(vm.metadata.uid), false);
     assert.equal(vm.status.state, 'Created');
   });
@@ -218,19 +212,10 @@ test('runVM: a start that fails leaves no network attached, unless its superviso
       /did not report running within 1 s/,
     );
     const vm = await s.client.vms.find('web');
-    assert.ok(s.network.isAttached(vm.metadata.uid), 'left to the supervisor that may yet boot it');
+    assert.deepEqual(
+      s.network.opsFor(vm.metadata.uid),
+      ['reserve'],
+      'left to the supervisor that may yet boot it',
+    );
   });
-});
-test('runVM: an attach ahead that fails reserves the address instead, and the supervisor attaches', async () => {
-  const s = fakeServices();
-  installSupervisor(s, { kind: 'supervises' });
-  const attach = s.network.attach.bind(s.network);
-  let calls = 0;
-  s.network.attach = (req) =>
-    calls++ === 0 ? Promise.reject(unavailable('bridge: busy')) : attach(req);
-  const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
-  assert.deepEqual(s.network.opsFor(vm.metadata.uid), ['reserve', 'attach']);
-  assert.equal(s.network.attachRequests[0]?.reuse, true);
-  assert.equal(vm.status.state, 'Running');
-  assert.deepEqual(vm.status.ipAddresses, ['10.61.0.2'], 'the reserved address');
 });

@@ -27,9 +27,8 @@ export interface RunVMOptions {
 
 /**
  * `run`: creates a VM and starts it. The host supervisor is made sure of while the VM is being
- * created, and the VM's network is attached while its root disk is built, for
- * the supervisor to take over (until it does, undoing it is this function's). A VM with SSH enabled is returned only once its SSH server answers, as
- * Ignite's `run --ssh` did, so the next command can `exec` into it.
+ * created. A VM with SSH enabled is returned only once its SSH server answers, as Ignite's
+ * `run --ssh` did, so the next command can `exec` into it.
  */
 export async function runVM(
   s: RunVMServices,
@@ -42,14 +41,13 @@ export async function runVM(
   const supervisor = prestartSupervisor(s);
   // Refused before the VM is made: a named volume another running VM holds read-write.
   if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
-  const created = await createVM(s, { ...create, uid }, { attachNetwork: true });
+  const created = await createVM(s, { ...create, uid });
   s.trace.mark('created');
   let vm: StoredVM;
   try {
     vm = await startVM(s, uid, {
       timeoutMs: options.startTimeoutMs,
       supervisor,
-      reuseNetwork: true,
       ...level,
     });
   } catch (err) {

@@ -37,8 +37,6 @@ export interface StartVMOptions {
   by?: 'user' | 'policy' | 'resume';
   /** Added to the VM's environment in its supervisor (a fleet host's first fence deadline). */
   env?: NodeJS.ProcessEnv;
-  /** The supervisor takes over the network attachment `run` made while it built the disk. */
-  reuseNetwork?: boolean;
   /** A host supervisor being made sure of meanwhile (prestartSupervisor). */
   supervisor?: Promise<number>;
 }
@@ -93,7 +91,6 @@ async function startUnlocked(
     // The VM's log is as verbose as this command's, or as asked (`run --debug`); never silent.
     logLevel: loggedLevel(options.logLevel ?? s.config.logLevel),
     ...(by === 'policy' ? { policyRestart: true } : {}),
-    ...(options.reuseNetwork === true ? { reuseNetwork: true } : {}),
   };
   const timeoutMs = options.timeoutMs ?? 120_000;
   const name = vm.metadata.name;

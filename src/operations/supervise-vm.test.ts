@@ -266,6 +266,11 @@ test('superviseVM: a boot that fails undoes the network and leaves the VM as it 
       fail: (s) => void (s.network.fail.attach = new Error('bridge ignite0: no such device')),
       message: /no such device/,
     },
+    {
+      name: 'the network fails once the hypervisor started on its links',
+      fail: (s) => void (s.network.failAfterLinks = new Error('portmap: port 8080 is taken')),
+      message: /port 8080 is taken/,
+    },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
@@ -277,6 +282,10 @@ test('superviseVM: a boot that fails undoes the network and leaves the VM as it 
       assert.equal(vm.status.state, 'Created', 'never ran, so not Stopped');
       assert.equal(s.network.opsFor(uid).at(-1), 'detach');
       assert.equal(s.runtimeFiles.readRunRecord(uid), undefined);
+      assert.ok(
+        s.drivers.qemu.running.every((r) => !r.process.alive),
+        'no hypervisor left',
+      );
     });
   }
 });

@@ -1,6 +1,7 @@
 import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import type { ExitInfo, RunningVM } from '../vmm/vmm-driver.js';
+import type { NetworkAttachment, NetworkLinks } from '../network/vm-network.js';
 import { attachRequestOf, driverFor, kernelFiles, userNICOf } from './supervise-inputs.js';
 import { serveMetrics } from './supervise-metrics.js';
 import type { Services } from './services.js';
@@ -42,8 +43,6 @@ export interface SuperviseOptions {
   stopTimeoutMs?: number;
   /** This run is a restart by the VM's restart policy: count it in `status.restartCount`. */
   policyRestart?: boolean;
-  /** Take over the network attachment `run` made while it built the root disk, if complete. */
-  reuseNetwork?: boolean;
   /** Told once the VM is recorded Running (its starter waits for this). */
   onRunning?: () => void;
 }
@@ -85,6 +84,7 @@ export async function superviseVM(
   let desk: RequestDesk | undefined;
   let requests: { close(): Promise<void> } | undefined;
   let fence: FenceTimer | undefined;
+  let attaching: Promise<NetworkAttachment> | undefined;
   // On a fleet host, the VM's status is written only while it is placed here, as it was at start.
   const host = s.config.hostName;
   const owner = host !== undefined ? ownerOf(vm, host) : undefined;
@@ -94,11 +94,27 @@ export async function superviseVM(
     await s.runtimeFiles.makeRunDir(uid);
     const guest = guestAddressOf(vm);
     const request = await attachRequestOf(s, vm);
-    const reuse = options.reuseNetwork === true ? { reuse: true } : {};
-    const net = await s.trace.span('network attach', () =>
-      s.network.attach({ ...request, ...reuse }),
-    );
-    log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
+    // A booting guest needs its network only once it runs its DHCP client, so the hypervisor
+    // starts as soon as the namespace and taps exist, while the addresses, NAT and the DHCP
+    // server are made; it is recorded Running only once all is made. A resumed guest runs at
+    // once, and so waits for the whole network.
+    let links: NetworkLinks | undefined;
+    let linksMade = (): void => undefined;
+    const linksReady = new Promise<void>((resolve) => (linksMade = resolve));
+    const early =
+      restoreFrom === undefined
+        ? {
+            onLinksReady: (l: NetworkLinks) => {
+              links = l;
+              linksMade();
+            },
+          }
+        : {};
+    const attach = s.trace.span('network attach', () => s.network.attach({ ...request, ...early }));
+    attaching = attach;
+    // Awaited once the hypervisor runs; a failure before that must not go unhandled meanwhile.
+    attach.catch(() => undefined);
+    await Promise.race([linksReady, attach]);
     const volumes = await volumeDevices(s, vm);
     // Installed as soon as the hypervisor runs, before the VM is recorded Running: a stop or kill
     // sent once a start has returned is then always the user's, never taken for a death.
@@ -135,7 +151,9 @@ export async function superviseVM(
       hv: RunningVM;
       run: DefaultedVMStatus;
       recorded: StoredVM | undefined;
+      net: NetworkAttachment;
     }> => {
+      const joined = links ?? (await attach);
       running = await driver.start(
         {
           uid,
@@ -152,9 +170,11 @@ export async function superviseVM(
           },
           rootDisk,
           ...volumes,
-          nics: net.nics ?? [],
-          ...(net.netns !== undefined ? { netns: net.netns } : {}),
-          ...(net.user !== undefined ? { userNIC: userNICOf(net.user) } : {}),
+          nics: joined.nics ?? [],
+          ...(joined.netns !== undefined ? { netns: joined.netns } : {}),
+          ...('user' in joined && joined.user !== undefined
+            ? { userNIC: userNICOf(joined.user) }
+            : {}),
           paths: {
             consoleLog: paths.consoleLog,
             consoleSocket: paths.consoleSocket,
@@ -166,6 +186,13 @@ export async function superviseVM(
       );
       const hv = running;
       onStopSignals(hv);
+      const net = await attach.catch(async (err: unknown) => {
+        // Never recorded Running: the VM is left as it was, as when the hypervisor cannot start.
+        await hv.kill();
+        running = undefined;
+        throw err;
+      });
+      log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
       const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
       log.info(
         { pid: hv.pid, vmm: driver.name, ...(restoreFrom !== undefined ? { restoreSeconds } : {}) },
@@ -196,11 +223,11 @@ export async function superviseVM(
         if (options.policyRestart === true) v.status.restartCount = count + 1;
       });
       s.trace.mark('recorded running');
-      return { hv, run, recorded };
+      return { hv, run, recorded, net };
     };
     // A VM with named volumes checks who else holds them and records itself Running under the
     // host's volume lock, so two starts cannot both take a volume.
-    const { hv, run, recorded } =
+    const { hv, run, recorded, net } =
       namedVolumes(vm.spec.storage).length > 0
         ? await s.runtimeFiles.withVolumeLock(async () => {
             await recoverReadOnlyVolumes(s, vm, await checkVolumeConflicts(s, vm, uid));
@@ -258,6 +285,8 @@ export async function superviseVM(
     log.info({ code: exit.code, signal: exit.signal }, `${label}: hypervisor exited`);
   } finally {
     fence?.close();
+    // An attach still going (the hypervisor failed to start meanwhile) ends before its teardown.
+    await attaching?.catch(() => undefined);
     // First: once the record says Stopped, no run file may say otherwise.
     await s.runtimeFiles.removeRunRecord(uid).catch(() => undefined);
     if (metrics) await metrics.close().catch(() => undefined);

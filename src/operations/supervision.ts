@@ -29,7 +29,6 @@ export type HostSupervisorRequest =
       env: Record<string, string>;
       logLevel?: LogLevel;
       policyRestart?: boolean;
-      reuseNetwork?: boolean;
       stopTimeoutMs?: number;
     }
   | { op: 'signal'; uid: string; signal: 'SIGTERM' | 'SIGQUIT' }
@@ -61,7 +60,6 @@ export function parseHostSupervisorRequest(value: unknown): HostSupervisorReques
     env: Object.fromEntries(strings),
     ...(LOG_LEVELS.includes(level as LogLevel) ? { logLevel: level as LogLevel } : {}),
     ...(r['policyRestart'] === true ? { policyRestart: true } : {}),
-    ...(r['reuseNetwork'] === true ? { reuseNetwork: true } : {}),
     ...(typeof timeout === 'number' && timeout > 0 ? { stopTimeoutMs: timeout } : {}),
   };
 }

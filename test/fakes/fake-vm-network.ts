@@ -24,6 +24,8 @@ export class FakeVMNetwork implements VMNetwork {
   /** Every attach request, as asked. */
   readonly attachRequests: NetworkAttachRequest[] = [];
   readonly fail: Partial<Record<NetworkOp, Error>> = {};
+  /** Makes an attach fail once it has told the caller its links, as a CNI ADD failing late. */
+  failAfterLinks?: Error;
   readonly memory = new MemoryVMNetwork({ subnet: FAKE_SUBNET });
 
   /** The calls for one VM, in order. */
@@ -64,9 +66,17 @@ export class FakeVMNetwork implements VMNetwork {
   }
 
   async attach(req: NetworkAttachRequest): Promise<NetworkAttachment> {
-    this.attachRequests.push(structuredClone(req));
+    const { onLinksReady, ...asked } = req;
+    this.attachRequests.push({
+      ...structuredClone(asked),
+      ...(onLinksReady !== undefined ? { onLinksReady } : {}),
+    });
     await this.record('attach', req.uid);
     const attachment = await this.memory.attach(req);
+    if (this.failAfterLinks !== undefined) {
+      await this.memory.detach(req);
+      throw this.failAfterLinks;
+    }
     this.attachments.push({ uid: req.uid, attachment });
     return attachment;
   }

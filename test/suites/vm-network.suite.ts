@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { NetworkMode } from '../../src/api/index.js';
 import { AppError } from '../../src/errors.js';
 import { subnetHosts } from '../../src/network/memory-vm-network.js';
-import type { NetworkAttachment, VMNetwork } from '../../src/network/vm-network.js';
+import type { NetworkAttachment, NetworkLinks, VMNetwork } from '../../src/network/vm-network.js';
 
 /** What the suite needs from each implementation's test file: a network of its own, and a host. */
 export interface VMNetworkHarness {
@@ -197,32 +197,29 @@ export function vmNetworkSuite(name: string, make: () => Promise<VMNetworkHarnes
   );
 
   test(
-    `${name}: attach with reuse takes over a complete attachment of the same request, else attaches afresh`,
+    `${name}: attach tells onLinksReady the namespace and taps the attachment then has, with stable guest MACs; never for a clone`,
     withNet(async (h) => {
       const a = vm(h, 'a');
-      const req = { ...a, ports: [{ hostPort: 40002, vmPort: 80 }] };
-      const att = await h.network.attach(req);
+      const told: NetworkLinks[] = [];
+      const early = { ...a, ports: [], onLinksReady: (l: NetworkLinks) => void told.push(l) };
+      const att = await h.network.attach(early);
+      assert.equal(told.length, 1);
+      assert.deepEqual(told[0], { netns: att.netns, nics: att.nics });
+      // The guest asks with the MAC it was started with, before the attach had an address.
       assert.equal(await h.guestLease(a.uid, att), att.ipAddresses[0]);
-      // Taken over: the same attachment, its DHCP server the one that already served the guest.
-      assert.deepEqual(await h.network.attach({ ...req, reuse: true }), att);
-      assert.equal(await h.network.leases(a.uid), 1, 'the same server');
-      // Another request (other host ports) is attached afresh, with a new server.
-      const other = await h.network.attach({ ...a, ports: [], reuse: true });
-      assert.equal(await h.network.leases(a.uid), 0, 'a new server');
-      await h.guestLease(a.uid, other);
-      // Without reuse, the attachment is always made again.
-      const third = await h.network.attach({ ...a, ports: [] });
-      assert.equal(await h.network.leases(a.uid), 0);
-      await h.guestLease(a.uid, third);
-      assert.deepEqual(await h.network.attach({ ...a, ports: [], reuse: true }), third);
-      assert.equal(await h.network.leases(a.uid), 1);
-      // Detached, there is nothing to take over.
-      await h.network.detach(a);
-      const again = await h.network.attach({ ...a, ports: [], reuse: true });
-      assert.ok(again.netns !== undefined);
-      assert.equal(await h.network.leases(a.uid), 0);
-      await h.network.detach(a);
-      assert.deepEqual(await h.held(a.uid), []);
+      const again = await h.network.attach(early);
+      assert.deepEqual(told[1]?.nics, told[0]?.nics, 'the same MACs for the same VM');
+      assert.deepEqual(again.nics, att.nics);
+      const b = vm(h, 'b');
+      const other = await h.network.attach({ ...b, ports: [], onLinksReady: early.onLinksReady });
+      assert.notEqual(other.mac, att.mac, 'another VM, another MAC');
+      // A clone's guest keeps the MAC and address it was saved with.
+      const c = vm(h, 'c');
+      const guestAddress = { address: '10.254.0.9', prefixLength: 24 };
+      await h.network.attach({ ...c, ports: [], guestAddress, onLinksReady: early.onLinksReady });
+      assert.equal(told.length, 3, 'not told for the clone');
+      for (const v of [a, b, c]) await h.network.detach(v);
+      for (const v of [a, b, c]) assert.deepEqual(await h.held(v.uid), []);
     }),
   );
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { stableMac } from '../stable-mac.js';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../system/logger.js';
 import type { ExecPort } from '../exec-port.js';
@@ -11,9 +11,7 @@ const ZERO_MAC = '00:00:00:00:00:00';
  * start: a bridge that keeps its address never goes back to all zeros.
  */
 export function stableBridgeMac(bridge: string): string {
-  const b = createHash('sha256').update(`ignite bridge ${bridge}`).digest().subarray(0, 6);
-  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return stableMac(`ignite bridge ${bridge}`);
 }
 
 /**
