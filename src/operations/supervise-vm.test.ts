@@ -68,6 +68,8 @@ test('superviseVM boots the VM with its network and records it Running', async (
       kernel: { vmlinuxPath: vmlinux, cmdline: 'console=ttyS0 reboot=k panic=1 pci=off ip=dhcp' },
       rootDisk: { path: `${dir}/rootfs.qcow2`, format: 'qcow2' },
       nics: [{ tapName: 'tap0', mac: s.network.attachmentOf(uid)?.mac }],
+      // Started on the links before the network was whole, with them down until it was.
+      linksHeld: true,
       netns: `ignite-${uid}`,
       paths: {
         consoleLog: `${dir}/console.log`,
@@ -85,6 +87,7 @@ test('superviseVM boots the VM with its network and records it Running', async (
     runtime: { vmm: 'qemu', spawnPid: s.host.pid, pid: hv?.pid },
     network: { mode: 'docker-bridge', netns: `ignite-${uid}` },
   });
+  assert.equal(hv?.linksUp, true, 'links up once the network is whole');
   assert.equal(s.runtimeFiles.readRunRecord(uid)?.runtime?.spawnPid, s.host.pid);
   assert.equal(s.vmMetrics.served[0]?.socketPath, `${dir}/prometheus.sock`);
   assert.deepEqual(s.vmMetrics.served[0]?.identity, {

@@ -95,14 +95,14 @@ export async function superviseVM(
     const guest = guestAddressOf(vm);
     const request = await attachRequestOf(s, vm);
     // A booting guest needs its network only once it runs its DHCP client, so the hypervisor
-    // starts as soon as the namespace and taps exist, while the addresses, NAT and the DHCP
-    // server are made; it is recorded Running only once all is made. A resumed guest runs at
-    // once, and so waits for the whole network.
+    // starts as soon as the namespace and taps exist, with the guest's links held down while the
+    // addresses, NAT and the DHCP server are made; they come up, and the VM is recorded Running,
+    // once all is made. A resumed guest runs at once, and so waits for the whole network.
     let links: NetworkLinks | undefined;
     let linksMade = (): void => undefined;
     const linksReady = new Promise<void>((resolve) => (linksMade = resolve));
     const early =
-      restoreFrom === undefined
+      restoreFrom === undefined && driver.holdsLinks === true
         ? {
             onLinksReady: (l: NetworkLinks) => {
               links = l;
@@ -171,6 +171,7 @@ export async function superviseVM(
           rootDisk,
           ...volumes,
           nics: joined.nics ?? [],
+          ...(links !== undefined ? { linksHeld: true } : {}),
           ...(joined.netns !== undefined ? { netns: joined.netns } : {}),
           ...('user' in joined && joined.user !== undefined
             ? { userNIC: userNICOf(joined.user) }
@@ -186,12 +187,17 @@ export async function superviseVM(
       );
       const hv = running;
       onStopSignals(hv);
-      const net = await attach.catch(async (err: unknown) => {
-        // Never recorded Running: the VM is left as it was, as when the hypervisor cannot start.
-        await hv.kill();
-        running = undefined;
-        throw err;
-      });
+      const net = await attach
+        .then(async (attached) => {
+          if (links !== undefined) await hv.releaseLinks?.();
+          return attached;
+        })
+        .catch(async (err: unknown) => {
+          // Never recorded Running: the VM is left as it was, as when the hypervisor cannot start.
+          await hv.kill();
+          running = undefined;
+          throw err;
+        });
       log.info({ mode, ip: net.ipAddresses, netns: net.netns }, 'network ready');
       const restoreSeconds = (s.clock.now().getTime() - startedAt) / 1000;
       log.info(

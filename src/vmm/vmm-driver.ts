@@ -60,6 +60,12 @@ export interface VMConfig {
   shares?: { tag: string; path: string; readOnly: boolean }[];
   /** Tap devices, already created by the network layer, in `netns`. */
   nics: { tapName: string; mac: string }[];
+  /**
+   * Boot with the NICs' links down until RunningVM.releaseLinks(), for a network still being
+   * made: the guest then waits for a carrier instead of sending DHCP requests nowhere. Only for a
+   * driver whose `holdsLinks` is true.
+   */
+  linksHeld?: boolean;
   /** The named network namespace the hypervisor runs in (where the taps are); none: the host's. */
   netns?: string;
   /**
@@ -110,6 +116,8 @@ export interface RunningVM {
   shutdown(): Promise<void>;
   /** Ends the hypervisor at once. Safe to call after it has exited. */
   kill(): Promise<void>;
+  /** Brings up the NICs' links of a VM started with `linksHeld`. */
+  releaseLinks?(): Promise<void>;
   /** Bytes and operations of the root disk, for metrics. */
   blockStats(): Promise<BlockStats>;
   /**
@@ -183,6 +191,8 @@ export interface Availability {
 
 export interface VMMDriver {
   readonly name: VMMName;
+  /** Whether it can boot a VM with its links held down (VMConfig.linksHeld). */
+  readonly holdsLinks?: boolean;
   /** Whether the host can run this driver (binary present, /dev/kvm usable, …). */
   availability(): Promise<Availability>;
   /** What this driver, with the installed hypervisor, can do beyond boot and stop. */

@@ -46,6 +46,8 @@ export class FakeRunningVM implements RunningVM {
   readonly exited: Promise<ExitInfo>;
   shutdownCalls = 0;
   killCalls = 0;
+  /** Whether the NICs' links are up: down from a start with `linksHeld` until releaseLinks(). */
+  linksUp = true;
 
   constructor(
     readonly process: FakeProcess,
@@ -68,6 +70,11 @@ export class FakeRunningVM implements RunningVM {
     this.shutdownCalls++;
     if (this.guest === 'fails') return Promise.reject(new Error('QMP: connection refused'));
     if (this.guest === 'powers-off') setImmediate(() => this.processes.exit(this.pid));
+    return Promise.resolve();
+  }
+
+  releaseLinks(): Promise<void> {
+    this.linksUp = true;
     return Promise.resolve();
   }
 
@@ -114,6 +121,7 @@ export class FakeRunningVM implements RunningVM {
 
 /** A VMMDriver whose VMs are fake processes; it keeps every config it was started with. */
 export class FakeVMMDriver implements VMMDriver {
+  readonly holdsLinks = true;
   readonly started: VMConfig[] = [];
   readonly running: FakeRunningVM[] = [];
   installed: Availability = { available: true, version: '0.0.0-fake' };
@@ -168,6 +176,7 @@ export class FakeVMMDriver implements VMMDriver {
       if (signal === 'SIGKILL') this.processes.exit(self.pid, signal);
     };
     const vm = new FakeRunningVM(process, this.processes, this.guest, this.name, this.saves);
+    vm.linksUp = config.linksHeld !== true;
     this.running.push(vm);
     return Promise.resolve(vm);
   }

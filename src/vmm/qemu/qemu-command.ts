@@ -118,11 +118,12 @@ export function qemuArgs(config: VMConfig, options: QemuCommandOptions): string[
     );
   });
   config.nics.forEach((nic, i) => {
+    const id = nicId(i);
     args.push(
       '-netdev',
-      `tap,id=net${i},ifname=${opt(nic.tapName)},script=no,downscript=no`,
+      `tap,id=${id},ifname=${opt(nic.tapName)},script=no,downscript=no`,
       '-device',
-      `virtio-net-device,netdev=net${i},mac=${nic.mac}`,
+      `virtio-net-device,netdev=${id},mac=${nic.mac}`,
     );
   });
   if (config.userNIC !== undefined) args.push(...userNICArgs(config.userNIC, config.nics.length));
@@ -165,4 +166,9 @@ export function userNICArgs(nic: UserNICConfig, index: number): string[] {
 /** Escapes a value inside QEMU's comma-separated option syntax. */
 function opt(value: string): string {
   return value.replaceAll(',', ',,');
+}
+
+/** The QEMU id of the netdev of the VM's `i`th tap NIC (`set_link` takes it). */
+export function nicId(i: number): string {
+  return `net${i}`;
 }

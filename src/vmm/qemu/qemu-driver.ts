@@ -28,7 +28,7 @@ import type {
 } from '../vmm-driver.js';
 import { chooseAccel, readQemuVersion } from './accel-probe.js';
 import { detectHostTsc, detectHostTscCached } from './host-tsc.js';
-import { qemuArgs, type Accel } from './qemu-command.js';
+import { nicId, qemuArgs, type Accel } from './qemu-command.js';
 import { awaitIncoming, INCOMING_FD_ARGS } from './qemu-migration.js';
 import { qemuBindingFacts, QemuVM } from './qemu-vm.js';
 import { QMPClient, type QMPGreeting } from './qmp-client.js';
@@ -75,6 +75,7 @@ const DEFAULT_BINARY = 'qemu-system-x86_64';
  */
 export class QemuDriver implements VMMDriver {
   readonly name = 'qemu' as const;
+  readonly holdsLinks = true;
   private readonly binary: string;
 
   constructor(private readonly options: QemuDriverOptions = {}) {
@@ -127,6 +128,9 @@ export class QemuDriver implements VMMDriver {
     // file is hashed meanwhile, and the guest runs only once both are done and agree.
     const state = restore === undefined ? undefined : await open(restore, 'r');
     if (state !== undefined) args.push(...INCOMING_FD_ARGS);
+    // Held links are pulled before the guest's first instruction: it starts paused (-S) meanwhile.
+    const holdLinks = config.linksHeld === true && config.nics.length > 0 && state === undefined;
+    if (holdLinks) args.push('-S');
     const digest = restore === undefined ? undefined : digestFile(restore);
     digest?.catch(() => undefined);
 
@@ -155,6 +159,10 @@ export class QemuDriver implements VMMDriver {
       if (restore !== undefined && saved !== undefined && digest !== undefined) {
         checkBinding(saved.sidecar.binding, { hypervisorVersion: qemuVersion }, label, restore);
         await awaitIncoming(client, restore, saved.stream, digest, { label });
+        await client.cont();
+      }
+      if (holdLinks) {
+        for (const i of config.nics.keys()) await client.setLink(nicId(i), false);
         await client.cont();
       }
       const status = await client.queryStatus();

@@ -14,7 +14,7 @@ import {
 } from '../saved-state.js';
 import { vmLabel } from '../vm-config-check.js';
 import type { BlockStats, RunningVM, SavedStateInfo, VMConfig } from '../vmm-driver.js';
-import { MICROVM_MACHINE, type Accel } from './qemu-command.js';
+import { MICROVM_MACHINE, nicId, type Accel } from './qemu-command.js';
 import { migrateToFile } from './qemu-migration.js';
 import type { QMPClient } from './qmp-client.js';
 
@@ -61,6 +61,10 @@ export class QemuVM implements RunningVM {
       options.logger?.info({ vm: config.name, event: e.event, data: e.data }, 'qemu event'),
     );
     void proc.exited.then(() => qmp.close());
+  }
+
+  async releaseLinks(): Promise<void> {
+    for (const i of this.config.nics.keys()) await this.qmp.setLink(nicId(i), true);
   }
 
   async shutdown(): Promise<void> {

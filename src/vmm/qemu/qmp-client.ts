@@ -182,6 +182,11 @@ export class QMPClient {
     await this.execute('stop');
   }
 
+  /** Sets the link of a NIC (or of its netdev, `name`) up or down, as a cable plugged or pulled. */
+  async setLink(name: string, up: boolean): Promise<void> {
+    await this.execute('set_link', { name, up });
+  }
+
   /** Lets the vCPUs run (`cont`); after a completed migration it also takes the disks back. */
   async cont(): Promise<void> {
     await this.execute('cont');

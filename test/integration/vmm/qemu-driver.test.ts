@@ -7,6 +7,8 @@ import { AppError } from '../../../src/errors.js';
 import { run } from '../../../src/system/exec.js';
 import { createOverlay } from '../../../src/vmm/disk/create-root-disk.js';
 import { QemuDriver } from '../../../src/vmm/qemu/qemu-driver.js';
+import type { RunningVM } from '../../../src/vmm/vmm-driver.js';
+import { typeOnConsole, waitForText } from '../../helpers/console.js';
 import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js';
 import { vmmDriverSuite } from '../../suites/vmm-driver.suite.js';
 
@@ -91,6 +93,59 @@ test('qemu: a vmlinux without the PVH note is refused before QEMU starts', async
         e.message.startsWith(`vm "nopvh": kernel ${nopvh}: its vmlinux has no PVH entry point`),
     );
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('qemu: a VM started with its links held sees no carrier on its NIC until releaseLinks', async () => {
+  assert.equal(process.getuid?.(), 0, 'a tap in a namespace needs root (CI runs as root)');
+  const fixture = await bootFixture();
+  const dir = await mkdtemp(join(tmpdir(), 'ignite-qemu-links-'));
+  const netns = `ignite-links-${process.pid}`;
+  const driver = new QemuDriver({ accel: process.env.IGNITE_ACCEL === 'kvm' ? 'kvm' : 'tcg' });
+  let vm: RunningVM | undefined;
+  try {
+    await run('ip', ['netns', 'add', netns]);
+    await run('ip', ['-n', netns, 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']);
+    await run('ip', ['-n', netns, 'link', 'set', 'tap0', 'up']);
+    const disk = join(dir, 'rootfs.qcow2');
+    await createOverlay(fixture.rootfsPath, disk);
+    const paths = {
+      consoleLog: join(dir, 'console.log'),
+      consoleSocket: join(dir, 'console.sock'),
+      controlSocket: join(dir, 'control.sock'),
+      workDir: dir,
+    };
+    vm = await driver.start({
+      uid: 'links',
+      name: 'links',
+      vcpus: 1,
+      memoryMiB: 256,
+      kernel: {
+        vmlinuxPath: fixture.vmlinuxPath,
+        initrdPath: fixture.initrdPath,
+        cmdline: fixture.cmdline,
+      },
+      rootDisk: { path: disk, format: 'qcow2' },
+      nics: [{ tapName: 'tap0', mac: '02:00:00:00:00:01' }],
+      netns,
+      linksHeld: true,
+      paths,
+    });
+    await waitForText(paths.consoleLog, fixture.initMarker, 60_000);
+    const carrier = async (expected: string) => {
+      await typeOnConsole(
+        paths.consoleSocket,
+        'mount -t sysfs sys /sys 2>/dev/null; ip link set eth0 up; echo CARRIER=$(cat /sys/class/net/eth0/carrier)',
+      );
+      await waitForText(paths.consoleLog, new RegExp(`CARRIER=${expected}\\b`), 30_000);
+    };
+    await carrier('0');
+    await vm.releaseLinks?.();
+    await carrier('1');
+  } finally {
+    await vm?.kill();
+    await run('ip', ['netns', 'del', netns]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 });
