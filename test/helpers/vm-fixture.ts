@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { run } from '../../src/system/exec.js';
+import type { VMConfig } from '../../src/vmm/vmm-driver.js';
 
 /**
  * A minimal bootable guest built from this host's own packages, so the real-boot tests need
@@ -326,3 +327,22 @@ class NewcWriter {
 }
 
 const pad = (len: number) => Buffer.alloc((4 - (len % 4)) % 4);
+
+/** A VM `name` booting the fixture from `disk` (an overlay of its rootfs), its files in `dir`. */
+export function fixtureVMConfig(f: BootFixture, dir: string, name: string, disk: string): VMConfig {
+  return {
+    uid: name,
+    name,
+    vcpus: 1,
+    memoryMiB: 256,
+    kernel: { vmlinuxPath: f.vmlinuxPath, initrdPath: f.initrdPath, cmdline: f.cmdline },
+    rootDisk: { path: disk, format: 'qcow2' },
+    nics: [],
+    paths: {
+      consoleLog: join(dir, 'console.log'),
+      consoleSocket: join(dir, 'console.sock'),
+      controlSocket: join(dir, 'control.sock'),
+      workDir: dir,
+    },
+  };
+}

@@ -7,10 +7,22 @@ import { AppError } from '../../../src/errors.js';
 import { run } from '../../../src/system/exec.js';
 import { createOverlay } from '../../../src/vmm/disk/create-root-disk.js';
 import { QemuDriver } from '../../../src/vmm/qemu/qemu-driver.js';
-import type { RunningVM } from '../../../src/vmm/vmm-driver.js';
+import type { RunningVM, VMConfig } from '../../../src/vmm/vmm-driver.js';
 import { typeOnConsole, waitForText } from '../../helpers/console.js';
-import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js';
+import {
+  bootFixture,
+  bootFixtureUnavailable,
+  fixtureVMConfig,
+  type BootFixture,
+} from '../../helpers/vm-fixture.js';
 import { vmmDriverSuite } from '../../suites/vmm-driver.suite.js';
+
+/** A VM `name` of the boot fixture, its files in `dir`: over its own overlay, as ignite boots. */
+async function fixtureConfig(fixture: BootFixture, dir: string, name: string): Promise<VMConfig> {
+  const disk = join(dir, 'rootfs.qcow2');
+  await createOverlay(fixture.rootfsPath, disk);
+  return fixtureVMConfig(fixture, dir, name, disk);
+}
 
 // A real boot of the host's Debian kernel under QEMU microvm. TCG unless IGNITE_ACCEL=kvm: KVM
 // is unusable on the project's machines (docs: host-facts.md), and the probe has its own test.
@@ -28,29 +40,8 @@ vmmDriverSuite('qemu', async () => {
     shutdownTimeoutMs: 20_000,
     makeConfig: async (name) => {
       const dir = await mkdtemp(join(tmpdir(), 'ignite-qemu-'));
-      const disk = join(dir, 'rootfs.qcow2');
-      // As ignite does: the VM writes to its own overlay, never to the shared image.
-      await createOverlay(fixture.rootfsPath, disk);
       return {
-        config: {
-          uid: name,
-          name,
-          vcpus: 1,
-          memoryMiB: 256,
-          kernel: {
-            vmlinuxPath: fixture.vmlinuxPath,
-            initrdPath: fixture.initrdPath,
-            cmdline: fixture.cmdline,
-          },
-          rootDisk: { path: disk, format: 'qcow2' },
-          nics: [],
-          paths: {
-            consoleLog: join(dir, 'console.log'),
-            consoleSocket: join(dir, 'console.sock'),
-            controlSocket: join(dir, 'control.sock'),
-            workDir: dir,
-          },
-        },
+        config: await fixtureConfig(fixture, dir, name),
         cleanup: () => rm(dir, { recursive: true, force: true }),
       };
     },
@@ -72,19 +63,9 @@ test('qemu: a vmlinux without the PVH note is refused before QEMU starts', async
     await createOverlay(fixture.rootfsPath, disk);
     await writeFile(join(dir, 'console.log'), '');
     const config = {
-      uid: 'nopvh',
-      name: 'nopvh',
-      vcpus: 1,
+      ...fixtureVMConfig(fixture, dir, 'nopvh', disk),
       memoryMiB: 128,
       kernel: { vmlinuxPath: nopvh, cmdline: fixture.cmdline },
-      rootDisk: { path: disk, format: 'qcow2' as const },
-      nics: [],
-      paths: {
-        consoleLog: join(dir, 'console.log'),
-        consoleSocket: join(dir, 'console.sock'),
-        controlSocket: join(dir, 'control.sock'),
-        workDir: dir,
-      },
     };
     await assert.rejects(
       driver.start(config),
@@ -108,29 +89,13 @@ test('qemu: a VM started with its links held sees no carrier on its NIC until re
     await run('ip', ['netns', 'add', netns]);
     await run('ip', ['-n', netns, 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']);
     await run('ip', ['-n', netns, 'link', 'set', 'tap0', 'up']);
-    const disk = join(dir, 'rootfs.qcow2');
-    await createOverlay(fixture.rootfsPath, disk);
-    const paths = {
-      consoleLog: join(dir, 'console.log'),
-      consoleSocket: join(dir, 'console.sock'),
-      controlSocket: join(dir, 'control.sock'),
-      workDir: dir,
-    };
+    const config = await fixtureConfig(fixture, dir, 'links');
+    const { paths } = config;
     vm = await driver.start({
-      uid: 'links',
-      name: 'links',
-      vcpus: 1,
-      memoryMiB: 256,
-      kernel: {
-        vmlinuxPath: fixture.vmlinuxPath,
-        initrdPath: fixture.initrdPath,
-        cmdline: fixture.cmdline,
-      },
-      rootDisk: { path: disk, format: 'qcow2' },
+      ...config,
       nics: [{ tapName: 'tap0', mac: '02:00:00:00:00:01' }],
       netns,
       linksHeld: true,
-      paths,
     });
     await waitForText(paths.consoleLog, fixture.initMarker, 60_000);
     const carrier = async (expected: string) => {

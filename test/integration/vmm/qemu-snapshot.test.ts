@@ -20,7 +20,7 @@ import { createCloneOverlay } from '../../../src/vmm/disk/overlay-snapshot.js';
 import { digestFile } from '../../../src/vmm/saved-state.js';
 import { QemuDriver } from '../../../src/vmm/qemu/qemu-driver.js';
 import type { RunningVM, VMConfig } from '../../../src/vmm/vmm-driver.js';
-import { bootFixture, bootFixtureUnavailable } from '../../helpers/vm-fixture.js';
+import { bootFixture, bootFixtureUnavailable, fixtureVMConfig } from '../../helpers/vm-fixture.js';
 import { hypervisorPids } from '../../suites/vmm-driver.suite.js';
 
 // A real busybox guest under QEMU microvm + TCG: a counter runs in its shell, the VM is
@@ -29,29 +29,6 @@ import { hypervisorPids } from '../../suites/vmm-driver.suite.js';
 
 const COUNTER =
   'echo on-disk-before-save > /root/mark; sync; i=0; while :; do i=$((i+1)); echo CNT$i; sleep 0.2; done &';
-
-function configIn(
-  dir: string,
-  name: string,
-  disk: string,
-  f: Awaited<ReturnType<typeof bootFixture>>,
-): VMConfig {
-  return {
-    uid: name,
-    name,
-    vcpus: 1,
-    memoryMiB: 256,
-    kernel: { vmlinuxPath: f.vmlinuxPath, initrdPath: f.initrdPath, cmdline: f.cmdline },
-    rootDisk: { path: disk, format: 'qcow2' },
-    nics: [],
-    paths: {
-      consoleLog: join(dir, 'console.log'),
-      consoleSocket: join(dir, 'console.sock'),
-      controlSocket: join(dir, 'control.sock'),
-      workDir: dir,
-    },
-  };
-}
 
 /** A connection to the VM's console that keeps everything it has seen. */
 async function consoleOf(config: VMConfig): Promise<{ socket: Socket; seen: () => string }> {
@@ -103,7 +80,7 @@ test(
     try {
       const disk = join(dir, 'rootfs.qcow2');
       await createOverlay(fixture.rootfsPath, disk);
-      const source = configIn(join(dir, 'source'), 'snap-source', disk, fixture);
+      const source = fixtureVMConfig(fixture, join(dir, 'source'), 'snap-source', disk);
       configs.push(source);
 
       const booted = Date.now();
@@ -158,7 +135,7 @@ test(
       // A clone: its own overlay over the frozen disk, restored while the source still runs.
       const cloneDisk = join(dir, 'clone.qcow2');
       await createCloneOverlay(frozen, cloneDisk, 'vm "snap-clone"');
-      const clone = configIn(join(dir, 'clone'), 'snap-clone', cloneDisk, fixture);
+      const clone = fixtureVMConfig(fixture, join(dir, 'clone'), 'snap-clone', cloneDisk);
       configs.push(clone);
       const restoring = Date.now();
       const restored = await driver.start(clone, { restoreFrom: state });
@@ -184,7 +161,12 @@ test(
 
       // Timed alone, as a `start` after `stop --save` runs: no other guest on the host's cores.
       await vm.kill();
-      const solo = configIn(join(dir, 'solo'), 'solo', await cloneOf(frozen, dir, 'solo'), fixture);
+      const solo = fixtureVMConfig(
+        fixture,
+        join(dir, 'solo'),
+        'solo',
+        await cloneOf(frozen, dir, 'solo'),
+      );
       configs.push(solo);
       const alone = Date.now();
       const soloVM = await driver.start(solo, { restoreFrom: state });
@@ -202,7 +184,12 @@ test(
         const cut = join(dir, 'cut', 'state');
         await copyState(state, cut);
         await truncate(cut, (await stat(cut)).size - 100);
-        const c = configIn(join(dir, 'cut-vm'), 'cut', await cloneOf(frozen, dir, 'cut'), fixture);
+        const c = fixtureVMConfig(
+          fixture,
+          join(dir, 'cut-vm'),
+          'cut',
+          await cloneOf(frozen, dir, 'cut'),
+        );
         configs.push(c);
         await assert.rejects(driver.start(c, { restoreFrom: cut }), (e: unknown) => {
           assert.ok(AppError.is(e, 'FailedPrecondition'), String(e));
@@ -226,11 +213,11 @@ test(
             const f = await open(bad, 'r+');
             await f.write(Buffer.from('damage'), 0, 6, Math.floor((await f.stat()).size * at) + 20);
             await f.close();
-            const c = configIn(
+            const c = fixtureVMConfig(
+              fixture,
               join(dir, `bad-vm-${at}`),
               'bad',
               await cloneOf(frozen, dir, `bad-${at}`),
-              fixture,
             );
             configs.push(c);
             await assert.rejects(driver.start(c, { restoreFrom: bad }), (e: unknown) => {
@@ -265,11 +252,11 @@ test(
       for (const [what, change, says] of mismatches) {
         await t.test(`${what} fails with the mismatch named, before QEMU starts`, async () => {
           const c = change(
-            configIn(
+            fixtureVMConfig(
+              fixture,
               join(dir, 'mm-vm'),
               'mm',
               await cloneOf(frozen, dir, what.replaceAll(' ', '-')),
-              fixture,
             ),
           );
           configs.push(c);
