@@ -18,8 +18,7 @@ export function driverFor(s: Pick<Services, 'vmms'>, vm: StoredVM): VMMDriver {
 
 /**
  * What a start of the VM asks of the network: its mode, named networks (their files and rules
- * put in place again), host ports, and a clone's own guest address. `run` asks the same while
- * the root disk is built, so that the supervisor can take that attachment over.
+ * put in place again), host ports, and a clone's own guest address.
  */
 export async function attachRequestOf(
   s: NetworkTargetServices,
