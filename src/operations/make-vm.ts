@@ -105,12 +105,12 @@ export async function makeVMFiles(
       size = imageBytes;
     }
     const imagePath = s.layout.imageExt4(o.image.metadata.uid);
-    try {
-      await makeRootDisk(s, vm, { ...o, authorizedKeys, size, imagePath, vmDir });
-    } finally {
-      await reserving.catch(() => undefined);
-    }
-    await reserving;
+    // Both settle before any failure is acted on: the address is released only once reserved.
+    const made = await Promise.allSettled([
+      makeRootDisk(s, vm, { ...o, authorizedKeys, size, imagePath, vmDir }),
+      reserving,
+    ]);
+    for (const r of made) if (r.status === 'rejected') throw r.reason;
     // A clone's first start resumes the snapshot's state, linked as the VM's own saved state.
     if (o.clone !== undefined) await s.stateFiles.link(o.clone.state, s.layout.vm(uid).savedState);
   } catch (err) {
