@@ -112,8 +112,6 @@ export async function attachInterface(
       outside: ip.address,
       inside: f.guestAddress.address,
     });
-    state.nic = attached;
-    await p.files.saveState(state);
     return attached;
   }
   await p.plumbing.plumbTap(f.netns, {
@@ -139,7 +137,6 @@ export async function attachInterface(
     },
     f.label,
   );
-  state.nic = { ...attached, ...(ip.gateway !== undefined ? { gateway: ip.gateway } : {}) };
   await p.files.saveState(state);
-  return state.nic;
+  return { ...attached, ...(ip.gateway !== undefined ? { gateway: ip.gateway } : {}) };
 }

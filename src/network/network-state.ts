@@ -13,8 +13,6 @@ export interface NetworkState {
   runtime: CNIRuntime;
   result?: CNIResult;
   dhcpPid?: number;
-  /** The interface as the hypervisor joins it, once its attach is complete. */
-  nic?: AttachedInterface;
 }
 
 /** One interface of a VM, attached: its tap in the VM's namespace, the guest's MAC and address. */
