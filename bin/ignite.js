@@ -6,5 +6,11 @@ const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
 const bundle = join(__dirname, '..', 'dist', 'ignite.cjs');
-if (existsSync(bundle)) require('./load-bundle.cjs').loadBundle(bundle);
-else void import('../dist/cli/main.js');
+if (existsSync(bundle)) {
+  // A VM's start needs the host supervisor: when none runs, it is started now, to load while the
+  // CLI does (src/cli/early-supervisor.ts). Other commands do not load even that.
+  const argv = process.argv.slice(2);
+  if (argv.includes('run') || argv.includes('start'))
+    require('../dist/ignite-early.cjs').startSupervisorEarly(argv, process.env);
+  require('./load-bundle.cjs').loadBundle(bundle);
+} else void import('../dist/cli/main.js');

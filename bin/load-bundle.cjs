@@ -18,7 +18,8 @@ const BUILD_ID = /\/\/# ignite-build=([0-9a-f]{64})\s*$/;
  * Returns whether V8 took the cache (for tests).
  */
 function loadBundle(file, { writeCache = false } = {}) {
-  const source = readFileSync(file, 'utf8');
+  // ASCII (scripts/bundle.mjs makes it so): Latin-1 reads it as UTF-8 would, at a quarter of the cost.
+  const source = readFileSync(file, 'latin1');
   const id = BUILD_ID.exec(source.slice(-128));
   const tag = id ? Buffer.from(id[1], 'hex') : undefined;
   let cachedData;

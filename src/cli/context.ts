@@ -15,12 +15,12 @@ import {
 } from '../remote/index.js';
 import type { Fleet } from '../storage/index.js';
 import {
-  hostVMDefaults,
   loadHostConfig,
   storeSettingsOf,
   type HostConfig,
   type StoreFlags,
 } from '../system/host-config.js';
+import { hostVMDefaults } from '../system/vm-defaults.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { readBuildInfo, type BuildInfo } from '../system/packaging.js';
 import { nodeHostFiles } from '../system/node-host-files.js';

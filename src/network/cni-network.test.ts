@@ -70,6 +70,7 @@ async function fakeHost(t: TestContext, fails: (run: RecordedRun) => boolean = (
       return pid;
     },
     isAlive: (pid, marker) => servers.get(pid)?.includes(marker) ?? false,
+    hasEnded: (pid, marker) => !(servers.get(pid)?.includes(marker) ?? false),
     signal: (pid) => void servers.delete(pid),
     waitForExit: (pid) => Promise.resolve(!servers.has(pid)),
     listensUDP: (pid) => Promise.resolve(servers.has(pid)),

@@ -90,6 +90,7 @@ function fakeProcesses(
       return pid;
     },
     isAlive: (pid, marker) => procs.get(pid)?.includes(marker) ?? false,
+    hasEnded: (pid, marker) => !(procs.get(pid)?.includes(marker) ?? false),
     signal: (pid, signal) => {
       calls.push(`${signal} ${pid}`);
       if (signal === 'SIGKILL' || !opts.ignoresTERM) procs.delete(pid);

@@ -108,7 +108,7 @@ export class DHCPServer {
     }
     // udhcpd fails at once on a bad interface or address, else binds its socket within a few ms.
     for (let waited = 0; ; waited += READY_POLL_MS) {
-      if (!this.processes.isAlive(pid, this.marker(uid))) {
+      if (this.processes.hasEnded(pid, this.marker(uid))) {
         const last = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop() ?? '';
         throw failedPrecondition(`${label}: the DHCP server exited: ${last}`);
       }

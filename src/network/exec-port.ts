@@ -5,6 +5,7 @@ import type { Tracer } from '../system/trace.js';
 import {
   isProcessAlive,
   listensUDP,
+  processLook,
   signalProcess,
   sleep,
   spawnDetached,
@@ -36,6 +37,11 @@ export interface ProcessPort {
   ): number;
   /** Whether `pid` lives and its command line contains `marker` (a reused PID does not). */
   isAlive(pid: number, marker: string): boolean;
+  /**
+   * Whether the process meant has surely ended, at one look and without blocking: one still
+   * exec-ing its program (through `ip netns exec`, say) has not. For polling loops.
+   */
+  hasEnded(pid: number, marker: string): boolean;
   signal(pid: number, signal: NodeJS.Signals): void;
   /** Polls until the process meant is gone; false when it still runs after `timeoutMs`. */
   waitForExit(pid: number, timeoutMs: number, marker: string): Promise<boolean>;
@@ -50,6 +56,7 @@ export const systemProcesses: ProcessPort = {
   start: (file, args, logFile, onExit) =>
     spawnDetached(file, args, { logFile, ...(onExit !== undefined ? { onExit } : {}) }).pid,
   isAlive: (pid, marker) => isProcessAlive(pid, marker),
+  hasEnded: (pid, marker) => processLook(pid, marker) === 'gone',
   signal: (pid, signal) => void signalProcess(pid, signal),
   waitForExit: (pid, timeoutMs, marker) => waitForExit(pid, timeoutMs, marker),
   listensUDP,

@@ -85,6 +85,7 @@ test('UserNetwork: passt gets its forwards, its socket in a 0700 dir; detach end
       return 4242;
     },
     isAlive: (pid) => alive.has(pid),
+    hasEnded: (pid) => !alive.has(pid),
     signal: (pid) => void alive.delete(pid),
     waitForExit: (pid) => Promise.resolve(!alive.has(pid)),
     listensUDP: () => Promise.resolve(false),
@@ -144,6 +145,7 @@ test('UserNetwork: a runtime dir another user could enter is refused', async () 
       processes: {
         start: () => assert.fail('passt must not start in a shared dir'),
         isAlive: () => false,
+        hasEnded: () => true,
         signal: () => undefined,
         waitForExit: () => Promise.resolve(true),
         listensUDP: () => Promise.resolve(false),

@@ -126,7 +126,7 @@ export class UserNetwork {
       ended = signal !== null ? `killed by ${signal}` : `exit code ${code ?? '?'}`;
     });
     for (let waited = 0; !(await isSocket(socket)); waited += 10) {
-      if (waited >= 5000 || ended !== undefined || !this.processes.isAlive(pid, socket)) {
+      if (waited >= 5000 || ended !== undefined || this.processes.hasEnded(pid, socket)) {
         const said = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').pop();
         const how = ended ?? (waited >= 5000 ? 'no socket after 5 s' : 'gone');
         await this.detach({ uid });

@@ -1,6 +1,6 @@
 import { isSSHPublicKeyText, type StoredVM, type VM } from '../api/index.js';
 import { AppError, invalidArgument, toAppError } from '../errors.js';
-import { hostVMDefaults } from '../system/host-config.js';
+import { hostVMDefaults } from '../system/vm-defaults.js';
 import { buildVM, VMM_ANNOTATION, validateVMName, type CreateVMOptions } from './build-vm.js';
 import { cloneSource } from './clone-source.js';
 import { checkHostPortsFree } from './host-port-check.js';

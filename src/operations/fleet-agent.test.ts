@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Size, type StoredVM } from '../api/index.js';
-import { hostVMDefaults } from '../system/host-config.js';
+import { hostVMDefaults } from '../system/vm-defaults.js';
 import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { MemoryFleet } from '../../test/fakes/memory-fleet.js';

@@ -10,10 +10,13 @@ import {
   SPAWN_FILE,
   type FakeServices,
 } from '../../test/fakes/fake-services.js';
+import type { SpawnRecord } from '../../test/fakes/fake-processes.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
+import type { ProcessRef } from '../system/processes.js';
 import type { LogLevel } from '../system/logger.js';
 import { createVM } from './create-vm.js';
 import { lastError, startVM, startVMAhead } from './start-vm.js';
+import { launchHostSupervisor } from './supervisor-launch.js';
 
 async function created(s: FakeServices, name = 'web'): Promise<StoredVM> {
   return createVM(s, { image: 'busybox', name, cpus: 2 });
@@ -75,6 +78,57 @@ test('a second VM is handed to the same host supervisor', async () => {
     [a.metadata.uid, b.metadata.uid],
   );
   assert.equal(b.status.state, 'Running');
+});
+
+/**
+ * A host supervisor started as bin/ignite.js starts one before the CLI has loaded: spawned, its
+ * pid file claimed, and not answering until its `answersAt`-th ping.
+ */
+function earlySupervisor(s: FakeServices, answersAt: number): ProcessRef {
+  const install = s.processes.onSpawn;
+  assert.ok(install, 'installSupervisor first');
+  const deferred: SpawnRecord[] = [];
+  s.processes.onSpawn = (r) => void deferred.push(r);
+  const early = launchHostSupervisor({
+    config: s.config,
+    files: s.layout.hostSupervisor,
+    processes: s.processes,
+    spawnCommand: s.spawnCommand,
+  });
+  s.processes.onSpawn = install;
+  let pings = 0;
+  const request = s.requests.request.bind(s.requests);
+  s.requests.request = (path, r, timeoutMs) => {
+    if ((r as { op?: string }).op === 'ping' && ++pings === answersAt)
+      for (const d of deferred.splice(0)) if (d.process.alive) install(d);
+    return request(path, r, timeoutMs);
+  };
+  return early;
+}
+
+test('a host supervisor still starting, as its pid file says, is waited for: no second one starts', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  await created(s);
+  const early = earlySupervisor(s, 4);
+  assert.deepEqual(s.processes.pidFileHolder(s.layout.hostSupervisorPidFile), early);
+  const vm = await startVM(s, 'web');
+  assert.equal(s.processes.spawned.length, 1, 'no second supervisor');
+  assert.equal(vm.status.runtime?.spawnPid, early.pid);
+  assert.equal(vm.status.state, 'Running');
+});
+
+test('a host supervisor that ends while starting, before it answers, is replaced', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  await created(s);
+  const early = earlySupervisor(s, Infinity);
+  s.processes.exit(early.pid);
+  const vm = await startVM(s, 'web');
+  assert.equal(s.processes.spawned.length, 2);
+  const second = s.processes.spawned[1]?.process.pid;
+  assert.equal(vm.status.runtime?.spawnPid, second);
+  assert.equal(s.processes.pidFileHolder(s.layout.hostSupervisorPidFile)?.pid, second);
 });
 
 test("startVM: the supervisor's log level, and the VM's", async (t) => {

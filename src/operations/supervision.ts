@@ -3,14 +3,20 @@ import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import type { HandledSignal } from '../system/program-io.js';
 import type { ProcessRef } from '../system/processes.js';
 import type { Services } from './services.js';
+import {
+  HOST_SUPERVISOR_FLAG,
+  launchHostSupervisor,
+  liveHostSupervisor,
+  type LaunchServices,
+} from './supervisor-launch.js';
 
-/**
+/*
  * One supervisor per host (per data directory) supervises every VM started there: a Node
  * process costs some 80 MiB, which one per VM would pay again for each. `ignite-spawn
- * --supervise-host` is it; it starts on demand and ends once it has had no VM for a while.
- * The flag is also how its PID is recognised: stored PIDs are checked against it.
+ * --supervise-host` is it (supervisor-launch.ts); it starts on demand and ends once it has had
+ * no VM for a while.
  */
-export const HOST_SUPERVISOR_FLAG = '--supervise-host';
+export { HOST_SUPERVISOR_FLAG, loggedLevel } from './supervisor-launch.js';
 
 /** How long a host supervisor with no VM to supervise stays, for the next start to find it. */
 export const HOST_SUPERVISOR_IDLE_MS = 10_000;
@@ -114,11 +120,6 @@ export async function signalSupervised(
   }
 }
 
-/** A supervisor's log level: a command's own, but never silent (its log is all it leaves). */
-export function loggedLevel(level: LogLevel): LogLevel {
-  return level === 'silent' ? 'info' : level;
-}
-
 export type HostSupervisorServices = Pick<
   Services,
   'config' | 'layout' | 'processes' | 'requests' | 'spawnCommand' | 'clock'
@@ -146,25 +147,22 @@ function identityOf(p: ProcessRef): { startTime?: number } {
 
 /**
  * The host supervisor's PID, started (detached, logging to layout.ts `hostSupervisorLog`) when
- * none answers. Two starters at once may both start one: the first to take the supervisor's
- * PID file serves, and the other ends at once.
+ * none answers. One that is still starting, as its pid file says (another command's, or the one
+ * bin/ignite.js started before this process had loaded), is waited for rather than joined by a
+ * second; if it ends without answering, one is started.
  */
 export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<number> {
   const found = await ping(s);
   if (found !== undefined) return found.pid;
-  const level = loggedLevel(s.config.logLevel);
-  const proc = s.processes.spawnDetached(
-    s.spawnCommand.file,
-    [
-      ...s.spawnCommand.args,
-      HOST_SUPERVISOR_FLAG,
-      '--data-dir',
-      s.config.dataDir,
-      '--log-level',
-      level,
-    ],
-    { logFile: s.layout.hostSupervisorLog, env: s.config.env },
-  );
+  const launch: LaunchServices = {
+    config: s.config,
+    files: s.layout.hostSupervisor,
+    processes: s.processes,
+    spawnCommand: s.spawnCommand,
+  };
+  let proc = liveHostSupervisor(launch);
+  let launched = proc === undefined;
+  proc ??= launchHostSupervisor(launch);
   const hint = `see ${s.layout.hostSupervisorLog}`;
   const deadline = s.clock.now().getTime() + START_TIMEOUT_MS;
   let ended: number | undefined;
@@ -173,8 +171,15 @@ export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<n
     if (up !== undefined) return up.pid;
     const now = s.clock.now().getTime();
     if (now >= deadline) break;
-    // One that ended may have found another starting, which then answers soon.
-    if (ended === undefined && !s.processes.isAlive(proc.pid, identityOf(proc))) ended = now;
+    if (ended === undefined && !s.processes.isAlive(proc.pid, identityOf(proc))) {
+      if (!launched) {
+        proc = launchHostSupervisor(launch);
+        launched = true;
+        continue;
+      }
+      // One that ended may have found another starting, which then answers soon.
+      ended = now;
+    }
     if (ended !== undefined && now - ended > LOSER_GRACE_MS)
       throw unavailable('supervisor: ended as it started, and no other answers', { hint });
     await s.clock.sleep(10);

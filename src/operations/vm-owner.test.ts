@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostVMDefaults } from '../system/host-config.js';
+import { hostVMDefaults } from '../system/vm-defaults.js';
 import { fakeServices } from '../../test/fakes/fake-services.js';
 import { buildVM } from './build-vm.js';
 import { updateOwnedVM } from './vm-owner.js';

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { isUID, kindDir, type Kind } from '../api/index.js';
 import { internal } from '../errors.js';
+import { hostSupervisorFiles, type HostSupervisorFiles } from './host-supervisor-files.js';
 
 /**
  * Every file ignite keeps under its data directory, named once:
@@ -223,22 +224,21 @@ export class DataLayout {
     return join(this.root, '.cache', 'host-tsc.json');
   }
 
-  /**
-   * The host supervisor's request socket, where it is asked to supervise VMs: beside the VMs'
-   * run dirs (`<runDir>/supervisor.sock`), or `<dataDir>/supervisor.sock` without a run dir.
-   */
+  /** The host supervisor's socket, pid file and log (host-supervisor-files.ts). */
+  get hostSupervisor(): HostSupervisorFiles {
+    return hostSupervisorFiles(this.root, this.runDir);
+  }
+
   get hostSupervisorSocket(): string {
-    return join(this.runDir ?? this.root, 'supervisor.sock');
+    return this.hostSupervisor.socket;
   }
 
-  /** Its pid and start time: one host supervisor per data directory (and run dir). */
   get hostSupervisorPidFile(): string {
-    return join(this.runDir ?? this.root, 'supervisor.pid');
+    return this.hostSupervisor.pidFile;
   }
 
-  /** The host supervisor's own log (JSON lines); each VM's lines go to its spawn.log. */
   get hostSupervisorLog(): string {
-    return join(this.root, 'supervisor.log');
+    return this.hostSupervisor.log;
   }
 
   /** The running daemon's pid and start time: one ignited per data directory. */

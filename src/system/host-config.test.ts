@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import {
   DEFAULT_DATA_DIR,
   defaultDirs,
-  hostVMDefaults,
   parseHostConfig,
   storeSettingsOf,
   type HostFlags,
 } from './host-config.js';
+import { hostVMDefaults } from './vm-defaults.js';
 
 const RESOLV = 'nameserver 127.0.0.53\nnameserver 10.0.0.2\n# nameserver 8.8.8.8\nnameserver ::1\n';
 

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { IGNITE_V04_DEFAULTS, normalizeImageRef, type VMDefaults } from '../api/index.js';
 import type { LogLevel } from './logger.js';
 
 /** Where root keeps VMs, images and kernels when neither --data-dir nor IGNITE_DATA_DIR says. */
@@ -222,21 +221,4 @@ export function loadHostConfig(flags: HostFlags, env: NodeJS.ProcessEnv): HostCo
   }
   const uid = process.getuid?.() ?? 0;
   return parseHostConfig(flags, env, resolvConf, { uid, home: env['HOME'] ?? homedir() });
-}
-
-/**
- * Defaults for new VMs: Ignite v0.4.0's, except the kernel image where IGNITE_KERNEL_IMAGE sets
- * one (Ignite's is on Docker Hub, which not every host reaches), and the network without root:
- * `user`, the only mode that needs no privilege.
- */
-export function hostVMDefaults(
-  config: Pick<HostConfig, 'kernelImage'> & Partial<Pick<HostConfig, 'rootless'>>,
-): VMDefaults {
-  return {
-    ...IGNITE_V04_DEFAULTS,
-    ...(config.kernelImage !== undefined
-      ? { kernelImage: normalizeImageRef(config.kernelImage) }
-      : {}),
-    ...(config.rootless === true ? { networkMode: 'user' as const } : {}),
-  };
 }

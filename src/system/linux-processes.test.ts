@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { spawn } from 'node:child_process';
-import { LinuxProcesses, isProcessAlive, listensUDP, processStartTime } from './linux-processes.js';
+import {
+  LinuxProcesses,
+  isProcessAlive,
+  listensUDP,
+  processLook,
+  processStartTime,
+} from './linux-processes.js';
 
 test('a detached process is known by its pid, start time and marker until it ends', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ignite-proc-'));
@@ -63,4 +69,21 @@ test('a process in the middle of an exec keeps its marker: its command line read
     await new Promise((resolve) => child.once('exit', resolve));
   }
   assert.equal(missed, 0, 'a live process with its marker was taken for gone');
+});
+
+test('one look at a process tells an exec in progress from an end, without waiting', async () => {
+  const marker = 'sleep 7.5';
+  const seen = new Set<string>();
+  for (let i = 0; i < 50; i++) {
+    const child = spawn('env', ['sleep', '7.5'], { stdio: 'ignore' });
+    const pid = child.pid ?? 0;
+    for (let look = 0; look < 20; look++) seen.add(processLook(pid, marker));
+    assert.equal(processLook(pid, 'another marker') === 'ours', false);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(processLook(pid, marker), 'gone');
+  }
+  assert.equal(seen.has('gone'), false, 'a live process with its marker was taken for gone');
+  assert.ok(seen.has('ours'));
+  assert.equal(processLook(undefined), 'gone');
 });

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock } from './clock.js';
+import { claimPidFile, pidFileHolder } from './pid-lock.js';
 import type { DetachedOptions, ProcessIdentity, ProcessRef, Processes } from './processes.js';
 import { systemClock } from './system-clock.js';
 
@@ -25,40 +26,53 @@ export function processStartTime(pid: number): number | undefined {
 
 /**
  * Whether `pid` is a live process matching `identity`: its start time when given, and its marker
- * (a string alone is one) in its command line when given.
+ * (a string alone is one) in its command line when given. While a process execs, its command
+ * line reads empty for a moment (a server just started through `ip netns exec` was taken for
+ * gone that way), so this looks again, 1 ms apart, until the exec is done: it blocks meanwhile.
+ * A polling loop uses processLook instead.
  */
 export function isProcessAlive(
   pid: number | undefined,
   identity: ProcessIdentity | string = {},
 ): boolean {
-  if (pid === undefined || pid <= 0) return false;
+  for (let look = 0; look < EXEC_LOOKS; look++) {
+    const seen = processLook(pid, identity);
+    if (seen !== 'exec') return seen === 'ours';
+    Atomics.wait(execPause, 0, 0, 1);
+  }
+  return false;
+}
+
+/**
+ * One look at `pid` (see isProcessAlive): the process meant, gone (or another), or still exec-ing
+ * a program, whose command line cannot be told yet.
+ */
+export function processLook(
+  pid: number | undefined,
+  identity: ProcessIdentity | string = {},
+): 'ours' | 'gone' | 'exec' {
+  if (pid === undefined || pid <= 0) return 'gone';
   const { marker, startTime } = typeof identity === 'string' ? { marker: identity } : identity;
   try {
     process.kill(pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return 'gone';
   }
   const fields = statFields(pid);
   // A zombie has exited; only its parent's wait is missing.
-  if (fields === undefined || fields[0] === 'Z') return false;
-  if (startTime !== undefined && Number(fields[19]) !== startTime) return false;
-  if (marker === undefined) return true;
+  if (fields === undefined || fields[0] === 'Z') return 'gone';
+  if (startTime !== undefined && Number(fields[19]) !== startTime) return 'gone';
+  if (marker === undefined) return 'ours';
   // A kernel thread has no command line and is never a process of ours.
-  if ((Number(fields[6]) & PF_KTHREAD) !== 0) return false;
-  // While a process execs, its command line reads empty for a moment: a server just started
-  // through `ip netns exec` was taken for gone that way. Look again until the exec is done.
-  for (let look = 0; look < EXEC_LOOKS; look++) {
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      return false;
-    }
-    if (cmdline !== '') return cmdline.split('\0').join(' ').includes(marker);
-    if ((statFields(pid)?.[0] ?? 'Z') === 'Z') return false;
-    Atomics.wait(execPause, 0, 0, 1);
+  if ((Number(fields[6]) & PF_KTHREAD) !== 0) return 'gone';
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return 'gone';
   }
-  return false;
+  if (cmdline === '') return 'exec';
+  return cmdline.split('\0').join(' ').includes(marker) ? 'ours' : 'gone';
 }
 
 const PF_KTHREAD = 0x00200000;
@@ -197,5 +211,13 @@ export class LinuxProcesses implements Processes {
 
   find(match: (argv: readonly string[]) => boolean): Promise<ProcessRef[]> {
     return findProcesses(match);
+  }
+
+  pidFileHolder(file: string): ProcessRef | undefined {
+    return pidFileHolder(file);
+  }
+
+  claimPidFile(file: string, holder: ProcessRef): boolean {
+    return claimPidFile(file, holder, (h) => isProcessAlive(h.pid, { startTime: h.startTime }));
   }
 }

@@ -3,8 +3,8 @@ import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from './log-levels.js';
+import type { LogLevel } from './log-levels.js';
 
 export interface LoggerOptions {
   level: LogLevel;

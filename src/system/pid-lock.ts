@@ -1,13 +1,15 @@
+import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AppError } from '../errors.js';
-import type { Processes } from './processes.js';
+import type { ProcessRef, Processes } from './processes.js';
 
 /**
  * One process of a kind per data directory (one daemon: two would both restart the same VMs;
  * one host supervisor). The lock is a file naming the holder's pid and start time, made with
  * link(2) so that only one of two processes starting at once gets it. A lock whose holder is gone
  * (killed with -9, or the host rebooted) is taken over. `held` makes the error for a live holder.
+ * A lock its starter claimed for it (claimPidFile) is the process's own.
  */
 export async function acquirePidLock(
   file: string,
@@ -26,7 +28,8 @@ export async function acquirePidLock(
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
       }
-      const holder = await readHolder(file);
+      const holder = parseHolder(await readFile(file, 'utf8').catch(() => ''));
+      if (holder !== undefined && isSame(holder, self)) break;
       if (holder !== undefined && processes.isAlive(holder.pid, { startTime: holder.startTime }))
         throw held(holder.pid);
       await unlink(file).catch(() => undefined);
@@ -35,14 +38,68 @@ export async function acquirePidLock(
     await rm(tmp, { force: true });
   }
   return async () => {
-    const holder = await readHolder(file);
+    const holder = parseHolder(await readFile(file, 'utf8').catch(() => ''));
     if (holder?.pid === self.pid) await rm(file, { force: true });
   };
 }
 
-async function readHolder(file: string): Promise<{ pid: number; startTime?: number } | undefined> {
+/** The process a lock file names; undefined when there is none or it is unreadable. */
+export function pidFileHolder(file: string): ProcessRef | undefined {
   try {
-    const v = JSON.parse(await readFile(file, 'utf8')) as { pid?: unknown; startTime?: unknown };
+    return parseHolder(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the lock for `holder`, a process just started to hold it, unless another live process
+ * holds it; true when the file then names `holder`. So a starter marks the process it started
+ * before that process has loaded, and others wait for it instead of starting a second.
+ * Synchronous: bin/ignite.js claims before it loads the CLI, which blocks for a while.
+ */
+export function claimPidFile(
+  file: string,
+  holder: ProcessRef,
+  isAlive: (holder: ProcessRef) => boolean,
+): boolean {
+  // A run dir made here is the user's own (ensurePrivateDir would refuse a wider one).
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // Not the holder's own temporary name (acquirePidLock's), which it may be writing just now.
+  const tmp = `${file}.${process.pid}.claim`;
+  writeFileSync(tmp, JSON.stringify(holder), { mode: 0o644 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(tmp, file);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      }
+      const current = pidFileHolder(file);
+      if (current !== undefined && isSame(current, holder)) return true;
+      if (current !== undefined && isAlive(current)) return false;
+      try {
+        unlinkSync(file);
+      } catch {
+        // Another claimant took the stale file away first: the link decides.
+      }
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+function isSame(a: ProcessRef, b: ProcessRef): boolean {
+  return (
+    a.pid === b.pid &&
+    (a.startTime === undefined || b.startTime === undefined || a.startTime === b.startTime)
+  );
+}
+
+function parseHolder(text: string): ProcessRef | undefined {
+  try {
+    const v = JSON.parse(text) as { pid?: unknown; startTime?: unknown };
     if (typeof v.pid !== 'number') return undefined;
     return typeof v.startTime === 'number'
       ? { pid: v.pid, startTime: v.startTime }

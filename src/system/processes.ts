@@ -44,4 +44,11 @@ export interface Processes {
   waitForExit(pid: number, timeoutMs: number, identity?: ProcessIdentity): Promise<boolean>;
   /** The processes (other than this one) whose argv `match` accepts. */
   find(match: (argv: readonly string[]) => boolean): Promise<ProcessRef[]>;
+  /** The process a pid file (pid-lock.ts) names, if any. */
+  pidFileHolder(file: string): ProcessRef | undefined;
+  /**
+   * Writes a pid file for `holder`, a process just started to take it, unless another live
+   * process holds it; true when the file then names `holder` (pid-lock.ts claimPidFile).
+   */
+  claimPidFile(file: string, holder: ProcessRef): boolean;
 }

@@ -103,7 +103,7 @@ export async function connectWhenReady(
   options: { label: string; what: string; timeoutMs: number },
 ): Promise<Socket> {
   const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     if (!proc.running()) throw exitedDuringBoot(proc, options.label, options.what);
     try {
       return await new Promise<Socket>((resolve, reject) => {
@@ -120,7 +120,9 @@ export async function connectWhenReady(
           `${options.label}: ${options.what} did not open ${path} within ${options.timeoutMs} ms`,
         );
       }
-      await sleep(20);
+      // The socket is up some tens of ms after the exec, and a guest started paused waits for
+      // it: look often at first, then less.
+      await sleep(attempt < 50 ? 2 : 20);
     }
   }
 }

@@ -43,6 +43,8 @@ export class FakeProcesses implements Processes {
   /** Every signal sent, with its target, in order (also those to processes already gone). */
   readonly signals: { pid: number; signal: NodeJS.Signals }[] = [];
   onSpawn?: (record: SpawnRecord) => void;
+  /** Pid files by path (claimPidFile). */
+  readonly pidFiles = new Map<string, ProcessRef>();
   private nextPid = 1000;
   private ticks = 1;
 
@@ -113,6 +115,18 @@ export class FakeProcesses implements Processes {
       await this.clock.sleep(50);
     }
     return !this.isAlive(pid, identity);
+  }
+
+  pidFileHolder(file: string): ProcessRef | undefined {
+    return this.pidFiles.get(file);
+  }
+
+  claimPidFile(file: string, holder: ProcessRef): boolean {
+    const current = this.pidFiles.get(file);
+    if (current !== undefined && current.pid !== holder.pid && this.isAlive(current.pid, current))
+      return false;
+    this.pidFiles.set(file, holder);
+    return true;
   }
 
   find(match: (argv: readonly string[]) => boolean): Promise<ProcessRef[]> {

@@ -153,6 +153,7 @@ export class QemuDriver implements VMMDriver {
         what: 'qemu',
         timeoutMs: this.options.startTimeoutMs ?? 10_000,
       });
+      this.options.trace?.mark('qmp socket');
       const { client, greeting } = await QMPClient.open(socket, label);
       this.options.trace?.mark('qmp connected');
       const qemuVersion = versionOf(greeting);
@@ -164,6 +165,7 @@ export class QemuDriver implements VMMDriver {
       if (holdLinks) {
         for (const i of config.nics.keys()) await client.setLink(nicId(i), false);
         await client.cont();
+        this.options.trace?.mark('qemu cont');
       }
       const status = await client.queryStatus();
       if (!status.running) throw internal(`${label}: qemu is ${status.status}, not running`);

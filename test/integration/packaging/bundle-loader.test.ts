@@ -57,7 +57,14 @@ test('the bundle loader uses the code cache of its own build and ignores any oth
 
 test('the built CLI and supervisor bundles start from their code caches', async () => {
   const dist = join(import.meta.dirname, '../../../dist');
-  for (const name of ['ignite.cjs', 'ignite-spawn.cjs']) {
+  for (const name of ['ignite.cjs', 'ignite-spawn.cjs', 'ignited.cjs']) {
+    // The loader reads a bundle as Latin-1: anything but ASCII would reach V8 garbled.
+    const bytes = await readFile(join(dist, name));
+    assert.equal(
+      bytes.findIndex((b) => b > 0x7f),
+      -1,
+      `${name}: not ASCII`,
+    );
     const r = await load(join(dist, name), false, ['--help']);
     assert.equal(r.cacheUsed, true, `${name}: its code cache was not used`);
     assert.match(r.out, /Usage: ignite/);
