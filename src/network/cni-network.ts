@@ -201,7 +201,7 @@ export class CNINetwork implements VMNetwork {
       netns,
       links.nics.map((n) => n.tapName),
     );
-    req.onLinksReady(links);
+    await Promise.resolve(req.onLinksReady(links)).catch(() => undefined);
     return links;
   }
 

@@ -84,7 +84,10 @@ export class MemoryVMNetwork implements VMNetwork {
       gateway: this.gateway,
       prefixLength: this.prefix,
     };
-    if (req.guestAddress === undefined) req.onLinksReady?.({ netns, nics: attachment.nics });
+    if (req.guestAddress === undefined)
+      await Promise.resolve(req.onLinksReady?.({ netns, nics: attachment.nics })).catch(
+        () => undefined,
+      );
     this.attached.set(req.uid, { name: req.name, ip, netns, attachment });
     this.namespaces.add(netns);
     return attachment;

@@ -41,8 +41,11 @@ export interface NetworkAttachRequest extends NetworkVMRef {
    * Told, when the network has them before the attach completes, the namespace and the taps with
    * their guests' MACs: a hypervisor can start on them while the rest (addresses, NAT, the DHCP
    * server) is made, which its guest needs only once it has booted. Never told for a clone.
+   * The attach goes on once what it returns has settled: a hypervisor started on the links then
+   * has the process to itself until its guest runs, which the rest of the attach (a run of
+   * programs, each a fork of this process) would otherwise hold back.
    */
-  onLinksReady?: (links: NetworkLinks) => void;
+  onLinksReady?: (links: NetworkLinks) => void | Promise<void>;
 }
 
 /** A VM's namespace and taps, each with the MAC its guest NIC must have. */

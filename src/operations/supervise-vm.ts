@@ -85,6 +85,8 @@ export async function superviseVM(
   let requests: { close(): Promise<void> } | undefined;
   let fence: FenceTimer | undefined;
   let attaching: Promise<NetworkAttachment> | undefined;
+  let hypervisorStart = (): void => undefined;
+  const hypervisorStarted = new Promise<void>((resolve) => (hypervisorStart = resolve));
   // On a fleet host, the VM's status is written only while it is placed here, as it was at start.
   const host = s.config.hostName;
   const owner = host !== undefined ? ownerOf(vm, host) : undefined;
@@ -101,12 +103,14 @@ export async function superviseVM(
     let links: NetworkLinks | undefined;
     let linksMade = (): void => undefined;
     const linksReady = new Promise<void>((resolve) => (linksMade = resolve));
+    // The rest of the attach waits for the hypervisor's start, whose handshake holds the guest.
     const early =
       restoreFrom === undefined && driver.holdsLinks === true
         ? {
             onLinksReady: (l: NetworkLinks) => {
               links = l;
               linksMade();
+              return hypervisorStarted;
             },
           }
         : {};
@@ -154,37 +158,39 @@ export async function superviseVM(
       net: NetworkAttachment;
     }> => {
       const joined = links ?? (await attach);
-      running = await driver.start(
-        {
-          uid,
-          name: vm.metadata.name,
-          vcpus: vm.spec.cpus,
-          memoryMiB: vm.spec.memory.toMiB(),
-          ...(vm.spec.logMaxSize !== undefined
-            ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes }
-            : {}),
-          kernel: {
-            vmlinuxPath: kernel.vmlinux,
-            ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
-            cmdline: vm.spec.kernel.cmdLine,
+      running = await driver
+        .start(
+          {
+            uid,
+            name: vm.metadata.name,
+            vcpus: vm.spec.cpus,
+            memoryMiB: vm.spec.memory.toMiB(),
+            ...(vm.spec.logMaxSize !== undefined
+              ? { consoleLogMaxBytes: vm.spec.logMaxSize.bytes }
+              : {}),
+            kernel: {
+              vmlinuxPath: kernel.vmlinux,
+              ...(kernel.initrd !== undefined ? { initrdPath: kernel.initrd } : {}),
+              cmdline: vm.spec.kernel.cmdLine,
+            },
+            rootDisk,
+            ...volumes,
+            nics: joined.nics ?? [],
+            ...(links !== undefined ? { linksHeld: true } : {}),
+            ...(joined.netns !== undefined ? { netns: joined.netns } : {}),
+            ...('user' in joined && joined.user !== undefined
+              ? { userNIC: userNICOf(joined.user) }
+              : {}),
+            paths: {
+              consoleLog: paths.consoleLog,
+              consoleSocket: paths.consoleSocket,
+              controlSocket: paths.controlSocket,
+              workDir: paths.dir,
+            },
           },
-          rootDisk,
-          ...volumes,
-          nics: joined.nics ?? [],
-          ...(links !== undefined ? { linksHeld: true } : {}),
-          ...(joined.netns !== undefined ? { netns: joined.netns } : {}),
-          ...('user' in joined && joined.user !== undefined
-            ? { userNIC: userNICOf(joined.user) }
-            : {}),
-          paths: {
-            consoleLog: paths.consoleLog,
-            consoleSocket: paths.consoleSocket,
-            controlSocket: paths.controlSocket,
-            workDir: paths.dir,
-          },
-        },
-        restoreFrom !== undefined ? { restoreFrom } : {},
-      );
+          restoreFrom !== undefined ? { restoreFrom } : {},
+        )
+        .finally(hypervisorStart);
       const hv = running;
       onStopSignals(hv);
       const net = await attach
@@ -292,6 +298,7 @@ export async function superviseVM(
   } finally {
     fence?.close();
     // An attach still going (the hypervisor failed to start meanwhile) ends before its teardown.
+    hypervisorStart();
     await attaching?.catch(() => undefined);
     // First: once the record says Stopped, no run file may say otherwise.
     await s.runtimeFiles.removeRunRecord(uid).catch(() => undefined);

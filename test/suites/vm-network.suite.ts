@@ -224,6 +224,32 @@ export function vmNetworkSuite(name: string, make: () => Promise<VMNetworkHarnes
   );
 
   test(
+    `${name}: the attach goes on only once what onLinksReady returns has settled, even when it fails`,
+    withNet(async (h) => {
+      for (const fails of [false, true]) {
+        const a = vm(h, fails ? 'f' : 'g');
+        let release = (): void => undefined;
+        const gate = new Promise<void>((resolve, reject) => {
+          release = () => (fails ? reject(new Error('the hypervisor did not start')) : resolve());
+        });
+        let told = false;
+        let done = false;
+        const attaching = h.network
+          .attach({ ...a, ports: [], onLinksReady: () => ((told = true), gate) })
+          .finally(() => (done = true));
+        while (!told) await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(done, false, 'the attach waited');
+        release();
+        const att = await attaching;
+        assert.ok(att.ipAddresses.length > 0, 'and then completed');
+        await h.network.detach(a);
+        assert.deepEqual(await h.held(a.uid), []);
+      }
+    }),
+  );
+
+  test(
     `${name}: sweep collects what a vanished VM left, and leaves live VMs and reservations alone`,
     withNet(async (h) => {
       const [live, gone, created] = [vm(h, 'live'), vm(h, 'gone'), vm(h, 'created')];
