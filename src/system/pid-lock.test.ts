@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { failedPrecondition } from '../errors.js';
@@ -61,4 +61,26 @@ test("a claim takes over a dead holder's pid file, and a PID reused since is not
     // An unreadable file names no one.
     await writeFile(file, 'not json');
     assert.equal(pidFileHolder(file), undefined);
+  }));
+
+test('a claim writes nothing where others can write, nor through a file at its temporary name', () =>
+  withDir(async (dir) => {
+    const procs = new FakeProcesses();
+    const alive = (h: { pid: number; startTime?: number }) => procs.isAlive(h.pid, h);
+    const child = procs.add(['ignite-spawn']);
+    const ref = { pid: child.pid, startTime: child.startTime };
+    const shared = join(dir, 'shared');
+    await mkdir(shared, { mode: 0o777 });
+    await chmod(shared, 0o1777);
+    assert.equal(claimPidFile(join(shared, 'supervisor.pid'), ref, alive), false);
+    assert.deepEqual(await readdir(shared), []);
+
+    const own = join(dir, 'own');
+    await mkdir(own, { mode: 0o700 });
+    const target = join(dir, 'target');
+    await writeFile(target, 'untouched');
+    await symlink(target, join(own, `supervisor.pid.${process.pid}.claim`));
+    assert.throws(() => claimPidFile(join(own, 'supervisor.pid'), ref, alive), /EEXIST/);
+    assert.equal(await readFile(target, 'utf8'), 'untouched');
+    assert.equal(pidFileHolder(join(own, 'supervisor.pid')), undefined);
   }));

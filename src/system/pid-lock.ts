@@ -1,4 +1,12 @@
-import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AppError } from '../errors.js';
@@ -54,7 +62,8 @@ export function pidFileHolder(file: string): ProcessRef | undefined {
 
 /**
  * Takes the lock for `holder`, a process just started to hold it, unless another live process
- * holds it; true when the file then names `holder`. So a starter marks the process it started
+ * holds it, or the directory is not this user's alone; true when the file then names `holder`.
+ * So a starter marks the process it started
  * before that process has loaded, and others wait for it instead of starting a second.
  * Synchronous: bin/ignite.js claims before it loads the CLI, which blocks for a while.
  */
@@ -64,10 +73,18 @@ export function claimPidFile(
   isAlive: (holder: ProcessRef) => boolean,
 ): boolean {
   // A run dir made here is the user's own (ensurePrivateDir would refuse a wider one).
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  // Not the holder's own temporary name (acquirePidLock's), which it may be writing just now.
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Written only where no one else can write: the holder checks its run dir is private before it
+  // writes there, and this comes first. A directory that is not this user's, or that others can
+  // write to, is left to that check.
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+    return false;
+  // Not the holder's own temporary name (acquirePidLock's), which it may be writing just now;
+  // never through a file already there.
   const tmp = `${file}.${process.pid}.claim`;
-  writeFileSync(tmp, JSON.stringify(holder), { mode: 0o644 });
+  writeFileSync(tmp, JSON.stringify(holder), { mode: 0o644, flag: 'wx' });
   try {
     for (let attempt = 0; ; attempt++) {
       try {
