@@ -35,17 +35,22 @@ const etcdProtos = {
     });
   },
 };
-// What bin/ignite.js runs before the CLI's bundle, to start the host supervisor early
-// (src/cli/early-supervisor.ts): a few small modules, quick to load without a cache.
-await build({
-  entryPoints: [join(root, 'src/cli/early-supervisor.ts')],
-  outfile: join(root, 'dist/ignite-early.cjs'),
+/** One CommonJS file for Node 20, where `import.meta` does not exist. */
+const cjs = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   define: { 'import.meta.dirname': '__dirname' },
   logLevel: 'warning',
+};
+
+// What bin/ignite.js runs before the CLI's bundle, to start the host supervisor early
+// (src/cli/early-supervisor.ts): a few small modules, quick to load without a cache.
+await build({
+  ...cjs,
+  entryPoints: [join(root, 'src/cli/early-supervisor.ts')],
+  outfile: join(root, 'dist/ignite-early.cjs'),
 });
 
 for (const [entry, out] of [
@@ -56,15 +61,10 @@ for (const [entry, out] of [
   const file = join(root, out);
   rmSync(`${file}.cache`, { force: true });
   await build({
+    ...cjs,
     entryPoints: [join(root, entry)],
     outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    define: { 'import.meta.dirname': '__dirname' },
     plugins: [etcdProtos],
-    logLevel: 'warning',
   });
   // The loader reads a bundle as Latin-1, which costs a quarter of decoding UTF-8, so a bundle
   // must be ASCII. esbuild escapes every other character in code; what is left is in comments,

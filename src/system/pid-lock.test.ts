@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition } from '../errors.js';
 import { FakeProcesses } from '../../test/fakes/fake-processes.js';
 import { acquirePidLock, claimPidFile, pidFileHolder } from './pid-lock.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ignite-pid-lock-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('ignite-pid-lock-', fn);
 
 const held = (pid: number) => failedPrecondition(`process ${pid} holds it`);
 

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
@@ -20,6 +19,7 @@ import {
   type StateBinding,
 } from './saved-state.js';
 import type { VMConfig } from './vmm-driver.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 
 const BINDING: StateBinding = {
   hypervisor: 'qemu',
@@ -32,14 +32,7 @@ const BINDING: StateBinding = {
   rootDiskFormat: 'qcow2',
 };
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ignite-saved-state-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('ignite-saved-state-', fn);
 
 test('checkBinding: the same binding passes; each difference is named with both values', () => {
   checkBinding(BINDING, { ...BINDING }, 'vm "web"', '/s');

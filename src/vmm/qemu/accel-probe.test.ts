@@ -1,19 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseAccel, type AccelProbeOptions, type ProbeResult } from './accel-probe.js';
 import type { Accel } from './qemu-command.js';
+import { withTempDir } from '../../../test/helpers/temp-dir.js';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ignite-accel-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('ignite-accel-', fn);
 
 /** Options whose probe answers `ok` and counts its calls; /dev/kvm is a plain file in `dir`. */
 async function options(dir: string, ok: boolean, version = 'QEMU emulator version 7.2.22') {

@@ -1,27 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../../errors.js';
 import { duplexPair, fakeQemu, type QMPCommand } from '../../../test/fixtures/vmm/fake-qmp.js';
 import { digestFile } from '../saved-state.js';
 import { awaitIncoming, migrateToFile } from './qemu-migration.js';
 import { QMPClient } from './qmp-client.js';
+import { withTempDir } from '../../../test/helpers/temp-dir.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const socketOf = (cmd: QMPCommand) => String(cmd.arguments?.uri).replace(/^unix:/, '');
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ignite-migration-test-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('ignite-migration-test-', fn);
 
 /** A stand-in QEMU whose `migrate` connects to the URI's socket and writes `stream`. */
 function savingQemu(stream: Buffer, finalStatus: 'completed' | 'failed') {
