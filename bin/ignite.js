@@ -10,7 +10,8 @@ if (existsSync(bundle)) {
   // A VM's start needs the host supervisor: when none runs, it is started now, to load while the
   // CLI does (src/cli/early-supervisor.ts). Other commands do not load even that.
   const argv = process.argv.slice(2);
-  if (argv.includes('run') || argv.includes('start'))
-    require('../dist/ignite-early.cjs').startSupervisorEarly(argv, process.env);
+  const early = join(__dirname, '..', 'dist', 'ignite-early.cjs');
+  if ((argv.includes('run') || argv.includes('start')) && existsSync(early))
+    require(early).startSupervisorEarly(argv, process.env);
   require('./load-bundle.cjs').loadBundle(bundle);
 } else void import('../dist/cli/main.js');
