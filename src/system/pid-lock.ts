@@ -7,7 +7,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AppError } from '../errors.js';
 import type { ProcessRef, Processes } from './processes.js';
@@ -28,23 +28,13 @@ export async function acquirePidLock(
   await mkdir(dirname(file), { recursive: true, mode: 0o755 });
   const tmp = `${file}.${self.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(self), { mode: 0o644 });
+  let holder: ProcessRef | undefined;
   try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await link(tmp, file);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
-      }
-      const holder = parseHolder(await readFile(file, 'utf8').catch(() => ''));
-      if (holder !== undefined && isSame(holder, self)) break;
-      if (holder !== undefined && processes.isAlive(holder.pid, { startTime: holder.startTime }))
-        throw held(holder.pid);
-      await unlink(file).catch(() => undefined);
-    }
+    holder = linkLock(tmp, file, self, (h) => processes.isAlive(h.pid, { startTime: h.startTime }));
   } finally {
     await rm(tmp, { force: true });
   }
+  if (holder !== undefined) throw held(holder.pid);
   return async () => {
     const holder = parseHolder(await readFile(file, 'utf8').catch(() => ''));
     if (holder?.pid === self.pid) await rm(file, { force: true });
@@ -63,8 +53,8 @@ export function pidFileHolder(file: string): ProcessRef | undefined {
 /**
  * Takes the lock for `holder`, a process just started to hold it, unless another live process
  * holds it, or the directory is not this user's alone; true when the file then names `holder`.
- * So a starter marks the process it started
- * before that process has loaded, and others wait for it instead of starting a second.
+ * So a starter marks the process it started before that process has loaded, and others wait
+ * for it instead of starting a second.
  * Synchronous: bin/ignite.js claims before it loads the CLI, which blocks for a while.
  */
 export function claimPidFile(
@@ -86,24 +76,37 @@ export function claimPidFile(
   const tmp = `${file}.${process.pid}.claim`;
   writeFileSync(tmp, JSON.stringify(holder), { mode: 0o644, flag: 'wx' });
   try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        linkSync(tmp, file);
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
-      }
-      const current = pidFileHolder(file);
-      if (current !== undefined && isSame(current, holder)) return true;
-      if (current !== undefined && isAlive(current)) return false;
-      try {
-        unlinkSync(file);
-      } catch {
-        // Another claimant took the stale file away first: the link decides.
-      }
-    }
+    return linkLock(tmp, file, holder, isAlive) === undefined;
   } finally {
     rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Links `tmp` (naming `self`) as the lock file: undefined once the file names `self`, or the live
+ * process that holds it. A stale file (its holder gone) is removed and the link tried once more.
+ */
+function linkLock(
+  tmp: string,
+  file: string,
+  self: ProcessRef,
+  isAlive: (holder: ProcessRef) => boolean,
+): ProcessRef | undefined {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      linkSync(tmp, file);
+      return undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+    }
+    const current = pidFileHolder(file);
+    if (current !== undefined && isSame(current, self)) return undefined;
+    if (current !== undefined && isAlive(current)) return current;
+    try {
+      unlinkSync(file);
+    } catch {
+      // Another claimant took the stale file away first: the link decides.
+    }
   }
 }
 
