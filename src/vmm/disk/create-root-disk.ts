@@ -1,11 +1,12 @@
-import { rename, rm, stat, truncate } from 'node:fs/promises';
+import { mkdtemp, rename, rm, stat, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invalidArgument } from '../../errors.js';
 import { ROOT_DISK_QCOW2, ROOT_DISK_RAW } from '../../storage/layout.js';
 import { run } from '../../system/exec.js';
-import { writeGuestFiles } from './debugfs-writer.js';
+import { applyDebugfsBatches, guestFilesBatch } from './debugfs-writer.js';
 import { withRawView } from './fuse-export.js';
-import { writeGuestModules } from './modules-writer.js';
+import { guestModulesBatch } from './modules-writer.js';
 import type { GuestFile, RootDisk, RootDiskConfig } from './root-disk.js';
 
 /**
@@ -70,8 +71,14 @@ async function prepare(raw: string, c: RootDiskConfig): Promise<void> {
   // host, so it is known clean: -f skips the full e2fsck pass resize2fs would otherwise insist on,
   // which costs most of a create's time and grows with the image's size.
   await run('resize2fs', ['-f', raw]);
-  await writeGuestFiles(raw, c.files, c.label);
-  if (c.modules !== undefined) await writeGuestModules(raw, c.modules, c.label);
+  const work = await mkdtemp(join(tmpdir(), 'ignite-root-disk-'));
+  try {
+    const batches = [await guestFilesBatch(c.files, work, c.label)];
+    if (c.modules !== undefined) batches.push(await guestModulesBatch(c.modules, work, c.label));
+    await applyDebugfsBatches(raw, work, batches, c.label);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 /** The files every VM gets: hostname, hosts, resolv.conf, authorized_keys, and --copy-files. */

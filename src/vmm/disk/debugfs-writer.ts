@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile, copyFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, copyFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { internal, invalidArgument } from '../../errors.js';
 import { run, runUnchecked } from '../../system/exec.js';
@@ -16,83 +15,109 @@ export function checkGuestPath(path: string, label: string): void {
   }
 }
 
+/** One entry a batch must have made, as `stat` shows its type, and how an error names it. */
+export interface DebugfsExpected {
+  guestPath: string;
+  type: 'directory' | 'regular' | 'symlink';
+  what: string;
+}
+
 /**
- * Writes files into an unmounted ext4 image with `debugfs -w`, commands fed from a file (never a
- * shell). Parent directories are created as needed; an existing file or symlink at the path is
- * replaced. Each file's mode and owner are set explicitly.
+ * `debugfs -w` commands, staged bodies in a work directory of the caller's, and what they must
+ * have made. Batches for one image go into one debugfs run (each start reads the filesystem's
+ * metadata afresh, a fair part of a VM's create).
  */
-export async function writeGuestFiles(
-  image: string,
+export interface DebugfsBatch {
+  cmds: string[];
+  expect: DebugfsExpected[];
+}
+
+/**
+ * The batch that writes `files` into an image: parent directories are created as needed, an
+ * existing file or symlink at the path is replaced, and each file's mode and owner are set
+ * explicitly. Bodies are staged in `work`.
+ */
+export async function guestFilesBatch(
   files: readonly GuestFile[],
+  work: string,
+  label: string,
+): Promise<DebugfsBatch> {
+  const cmds: string[] = [];
+  const expect: DebugfsExpected[] = [];
+  const made = new Set<string>();
+  const mkdirs = (dirs: string[]) => {
+    for (let j = 1; j <= dirs.length; j++) {
+      const d = `/${dirs.slice(0, j).join('/')}`;
+      if (made.has(d)) continue;
+      made.add(d);
+      cmds.push(`mkdir ${d}`);
+      // sshd refuses keys in a directory others can read.
+      if (d.endsWith('/.ssh')) cmds.push(`set_inode_field ${d} mode 040700`);
+    }
+  };
+  for (const [i, f] of files.entries()) {
+    checkGuestPath(f.guestPath, label);
+    const what = f.guestPath;
+    if (f.directory === true) {
+      mkdirs(f.guestPath.split('/').filter(Boolean));
+      expect.push({ guestPath: f.guestPath, type: 'directory', what });
+      continue;
+    }
+    const src = join(work, `f${i}`);
+    let mode = f.mode ?? 0o644;
+    if (f.hostPath !== undefined) {
+      const st = await stat(f.hostPath).catch(() => undefined);
+      if (!st?.isFile())
+        throw invalidArgument(`${label}: copy file ${f.hostPath}: not a file on the host`);
+      await copyFile(f.hostPath, src);
+      mode = f.mode ?? st.mode & 0o7777;
+    } else {
+      await writeFile(src, f.content ?? '');
+    }
+    mkdirs(posix.dirname(f.guestPath).split('/').filter(Boolean));
+    cmds.push(`rm ${f.guestPath}`, `write ${src} ${f.guestPath}`);
+    cmds.push(`set_inode_field ${f.guestPath} mode 0${(0o100000 | (mode & 0o7777)).toString(8)}`);
+    cmds.push(
+      `set_inode_field ${f.guestPath} uid ${f.uid ?? 0}`,
+      `set_inode_field ${f.guestPath} gid ${f.gid ?? 0}`,
+    );
+    expect.push({ guestPath: f.guestPath, type: 'regular', what });
+  }
+  return { cmds, expect };
+}
+
+/**
+ * Runs batches against an unmounted ext4 image in one `debugfs -w`, commands fed from a file in
+ * `work` (never a shell), and checks that each made what it should.
+ */
+export async function applyDebugfsBatches(
+  image: string,
+  work: string,
+  batches: readonly DebugfsBatch[],
   label: string,
 ): Promise<void> {
-  if (files.length === 0) return;
-  const work = await mkdtemp(join(tmpdir(), 'ignite-debugfs-'));
-  try {
-    const cmds: string[] = [];
-    const made = new Set<string>();
-    for (const [i, f] of files.entries()) {
-      checkGuestPath(f.guestPath, label);
-      if (f.directory === true) {
-        const parts = f.guestPath.split('/').filter(Boolean);
-        for (let j = 1; j <= parts.length; j++) {
-          const d = `/${parts.slice(0, j).join('/')}`;
-          if (!made.has(d)) cmds.push(`mkdir ${d}`);
-          made.add(d);
-        }
-        continue;
-      }
-      const src = join(work, `f${i}`);
-      let mode = f.mode ?? 0o644;
-      if (f.hostPath !== undefined) {
-        const st = await stat(f.hostPath).catch(() => undefined);
-        if (!st?.isFile())
-          throw invalidArgument(`${label}: copy file ${f.hostPath}: not a file on the host`);
-        await copyFile(f.hostPath, src);
-        mode = f.mode ?? st.mode & 0o7777;
-      } else {
-        await writeFile(src, f.content ?? '');
-      }
-      const parts = posix.dirname(f.guestPath).split('/').filter(Boolean);
-      for (let j = 1; j <= parts.length; j++) {
-        const d = `/${parts.slice(0, j).join('/')}`;
-        if (!made.has(d)) {
-          cmds.push(`mkdir ${d}`);
-          // sshd refuses keys in a directory others can read.
-          if (d.endsWith('/.ssh')) cmds.push(`set_inode_field ${d} mode 040700`);
-        }
-        made.add(d);
-      }
-      cmds.push(`rm ${f.guestPath}`, `write ${src} ${f.guestPath}`);
-      cmds.push(`set_inode_field ${f.guestPath} mode 0${(0o100000 | (mode & 0o7777)).toString(8)}`);
-      cmds.push(
-        `set_inode_field ${f.guestPath} uid ${f.uid ?? 0}`,
-        `set_inode_field ${f.guestPath} gid ${f.gid ?? 0}`,
-      );
-    }
-    await writeFile(join(work, 'cmds'), `${cmds.join('\n')}\n`);
-    // debugfs reports "already exists" for mkdir and "not found" for rm of a new file on
-    // stderr and goes on; the read-back below is what decides success.
-    await runUnchecked('debugfs', ['-w', '-f', join(work, 'cmds'), image]);
-    // One read-back for all files: debugfs echoes each command ("debugfs: stat /x") before its
-    // output, which splits the output per file.
-    await writeFile(
-      join(work, 'verify'),
-      `${files.map((f) => `stat ${f.guestPath}`).join('\n')}\n`,
-    );
-    const r = await run('debugfs', ['-f', join(work, 'verify'), image]);
-    const sections = new Map<string, string>();
-    for (const part of r.stdout.split(/^debugfs: stat /m).slice(1)) {
-      const nl = part.indexOf('\n');
-      sections.set(part.slice(0, nl).trim(), part.slice(nl + 1));
-    }
-    for (const f of files) {
-      const want = f.directory === true ? /Type: directory/ : /Type: regular/;
-      if (!want.test(sections.get(f.guestPath) ?? ''))
-        throw internal(`${label}: writing ${f.guestPath} into the root disk failed`);
-    }
-  } finally {
-    await rm(work, { recursive: true, force: true });
+  const expect = batches.flatMap((b) => b.expect);
+  if (expect.length === 0) return;
+  // debugfs reports "already exists" for mkdir and "not found" for rm of a new file on stderr,
+  // and goes on past any failed command; the stats at the end of the same run decide success.
+  // debugfs echoes each command ("debugfs: stat /x") before its output, which splits the
+  // output per entry.
+  const cmds = [...batches.flatMap((b) => b.cmds), ...expect.map((e) => `stat ${e.guestPath}`)];
+  const file = join(work, 'debugfs-cmds');
+  await writeFile(file, `${cmds.join('\n')}\n`);
+  const r = await runUnchecked('debugfs', ['-w', '-f', file, image]);
+  // The stats see debugfs's own view; the writes reach the disk as it closes the filesystem,
+  // and a failure there shows only on stderr, under the name of the call that failed.
+  if (/ext2fs_(close|write|flush)/.test(r.stderr))
+    throw internal(`${label}: writing the root disk failed: ${r.stderr.trim()}`);
+  const types = new Map<string, string>();
+  for (const part of r.stdout.split(/^debugfs: stat /m).slice(1)) {
+    const nl = part.indexOf('\n');
+    types.set(part.slice(0, nl).trim(), /Type: (\w+)/.exec(part)?.[1] ?? '');
+  }
+  for (const e of expect) {
+    if (types.get(e.guestPath) !== e.type)
+      throw internal(`${label}: writing ${e.what} into the root disk failed`);
   }
 }
 

@@ -1,12 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { internal } from '../../errors.js';
-import { run, runUnchecked } from '../../system/exec.js';
-import { checkGuestPath } from './debugfs-writer.js';
+import { runUnchecked } from '../../system/exec.js';
+import { checkGuestPath, type DebugfsBatch } from './debugfs-writer.js';
 import type { GuestModules } from './root-disks.js';
 
 /** Symlink targets debugfs can take unquoted; the import keeps no other. */
@@ -83,55 +81,41 @@ async function readModules(m: GuestModules, work: string, label: string): Promis
 }
 
 /**
- * Writes a kernel's modules into an unmounted ext4 image, under `/lib/modules/<release>`, with
- * `debugfs -w` (commands from a file, never a shell): each entry with the mode, owner and time
- * it had in the kernel image. Missing parents (`/lib`, `/lib/modules`) are made 0755 root.
+ * The batch that writes a kernel's modules into an image, under `/lib/modules/<release>`: each
+ * entry with the mode, owner and time it had in the kernel image. Missing parents (`/lib`,
+ * `/lib/modules`) are made 0755 root. Bodies are staged in `work`.
  */
-export async function writeGuestModules(
-  image: string,
+export async function guestModulesBatch(
   m: GuestModules,
+  work: string,
   label: string,
-): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'ignite-modules-'));
-  try {
-    const entries = await readModules(m, work, label);
-    if (entries.length === 0) return;
-    // debugfs reports "already exists" for a parent the image has, and goes on.
-    const cmds = ['mkdir /lib', 'mkdir /lib/./modules'];
-    for (const e of entries) {
-      const p = e.guestPath;
-      if (e.kind === 'directory') cmds.push(`mkdir ${viaParent(p)}`);
-      else if (e.kind === 'symlink') cmds.push(`symlink ${viaParent(p)} ${e.target ?? ''}`);
-      else cmds.push(`write ${e.staged ?? ''} ${viaParent(p)}`);
-      if (e.kind !== 'symlink') {
-        const type = e.kind === 'directory' ? 0o40000 : 0o100000;
-        cmds.push(`set_inode_field ${p} mode 0${(type | e.mode).toString(8)}`);
-      }
-      cmds.push(
-        `set_inode_field ${p} uid ${e.uid}`,
-        `set_inode_field ${p} gid ${e.gid}`,
-        `set_inode_field ${p} mtime @${e.mtime}`,
-      );
+): Promise<DebugfsBatch> {
+  const entries = await readModules(m, work, label);
+  if (entries.length === 0) return { cmds: [], expect: [] };
+  // debugfs reports "already exists" for a parent the image has, and goes on.
+  const cmds = ['mkdir /lib', 'mkdir /lib/./modules'];
+  for (const e of entries) {
+    const p = e.guestPath;
+    if (e.kind === 'directory') cmds.push(`mkdir ${viaParent(p)}`);
+    else if (e.kind === 'symlink') cmds.push(`symlink ${viaParent(p)} ${e.target ?? ''}`);
+    else cmds.push(`write ${e.staged ?? ''} ${viaParent(p)}`);
+    if (e.kind !== 'symlink') {
+      const type = e.kind === 'directory' ? 0o40000 : 0o100000;
+      cmds.push(`set_inode_field ${p} mode 0${(type | e.mode).toString(8)}`);
     }
-    await writeFile(join(work, 'cmds'), `${cmds.join('\n')}\n`);
-    await runUnchecked('debugfs', ['-w', '-f', join(work, 'cmds'), image]);
-    // The read-back decides success: debugfs goes on past a failed command.
-    await writeFile(
-      join(work, 'verify'),
-      `${entries.map((e) => `stat ${e.guestPath}`).join('\n')}\n`,
+    cmds.push(
+      `set_inode_field ${p} uid ${e.uid}`,
+      `set_inode_field ${p} gid ${e.gid}`,
+      `set_inode_field ${p} mtime @${e.mtime}`,
     );
-    const r = await run('debugfs', ['-f', join(work, 'verify'), image]);
-    const types = new Map<string, string>();
-    for (const part of r.stdout.split(/^debugfs: stat /m).slice(1)) {
-      const nl = part.indexOf('\n');
-      types.set(part.slice(0, nl).trim(), /Type: (\w+)/.exec(part)?.[1] ?? '');
-    }
-    const want = { directory: 'directory', file: 'regular', symlink: 'symlink' };
-    for (const e of entries) {
-      if (types.get(e.guestPath) !== want[e.kind])
-        throw internal(`${label}: writing the kernel's ${e.guestPath} into the root disk failed`);
-    }
-  } finally {
-    await rm(work, { recursive: true, force: true });
   }
+  const type = { directory: 'directory', file: 'regular', symlink: 'symlink' } as const;
+  return {
+    cmds,
+    expect: entries.map((e) => ({
+      guestPath: e.guestPath,
+      type: type[e.kind],
+      what: `the kernel's ${e.guestPath}`,
+    })),
+  };
 }

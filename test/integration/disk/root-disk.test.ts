@@ -99,6 +99,12 @@ test('a failed root disk leaves nothing behind', async () => {
     [{ guestPath: '/etc/x', hostPath: join(fx.dir, 'missing') }],
     [{ guestPath: '/etc/bad\nname', content: 'x' }],
     [{ guestPath: '/etc/../../x', content: 'x' }],
+    // debugfs cannot replace a directory with a file, goes on, and exits 0: only the check
+    // after the writes catches it.
+    [
+      { guestPath: '/etc/hostname', content: 'f\n' },
+      { guestPath: '/etc', content: 'x' },
+    ],
   ]) {
     await assert.rejects(
       createRootDisk({
@@ -109,6 +115,7 @@ test('a failed root disk leaves nothing behind', async () => {
         label: 'vm "f"',
         files,
       }),
+      /^AppError: vm "f": /,
     );
     assert.deepEqual(await readdir(vmDir), []);
   }
