@@ -147,7 +147,9 @@ async function makeRootDisk(
         }
       : {}),
     ...(modules !== undefined ? { modules } : {}),
-    ...(o.clone !== undefined ? { over: o.clone.disk } : {}),
+    ...(o.clone !== undefined
+      ? { over: o.clone.disk }
+      : { grownBaseDir: s.layout.objectDir('Image', o.image.metadata.uid) }),
     label,
   });
   await s.trace.span('files: root disk', () => disk);

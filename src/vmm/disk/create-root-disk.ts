@@ -1,4 +1,5 @@
-import { mkdtemp, rename, rm, stat, truncate } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdtemp, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invalidArgument } from '../../errors.js';
@@ -25,14 +26,26 @@ export async function createRootDisk(c: RootDiskConfig): Promise<RootDisk> {
   // that a start would boot from.
   const partial = `${path}.partial`;
   try {
-    if (c.format === 'qcow2') {
+    if (c.format === 'qcow2' && c.grownBaseDir !== undefined) {
+      const base = await grownBase(c, c.grownBaseDir, size);
+      try {
+        await copyFile(base.path, partial, constants.COPYFILE_FICLONE);
+      } finally {
+        if (base.own) await rm(base.path, { force: true });
+      }
+      await withRawView(partial, size, c.label, (raw) => writeFiles(raw, c));
+    } else if (c.format === 'qcow2') {
       await createOverlay(c.imagePath, partial, size);
-      await withRawView(partial, size, c.label, (raw) => prepare(raw, c));
+      await withRawView(partial, size, c.label, async (raw) => {
+        await grow(raw);
+        await writeFiles(raw, c);
+      });
     } else {
       // A reflink shares blocks where the filesystem can (btrfs, XFS); elsewhere a sparse copy.
       await run('cp', ['--reflink=auto', '--sparse=always', c.imagePath, partial]);
       await truncate(partial, size);
-      await prepare(partial, c);
+      await grow(partial);
+      await writeFiles(partial, c);
     }
     await rename(partial, path);
     return { path, format: c.format };
@@ -65,12 +78,68 @@ export async function createOverlay(
   ]);
 }
 
-/** Grows the filesystem to fill the disk, then writes the VM's files and the kernel's modules. */
-async function prepare(raw: string, c: RootDiskConfig): Promise<void> {
-  // The image's filesystem is written whole by the import's ext4 writer and never mounted on the
-  // host, so it is known clean: -f skips the full e2fsck pass resize2fs would otherwise insist on,
-  // which costs most of a create's time and grows with the image's size.
+/**
+ * The image's grown base for `size` (see RootDiskRequest.grownBaseDir): an overlay whose
+ * filesystem fills `size`, so that a disk copied from it needs no resize of its own. Made on
+ * first use, in the VM's directory (a create killed meanwhile leaves it with the VM), then
+ * renamed into place; `own` when it could not be (the caller removes it after its copy).
+ */
+async function grownBase(
+  c: RootDiskConfig,
+  dir: string,
+  size: number,
+): Promise<{ path: string; own: boolean }> {
+  const path = join(dir, `grown-${size}.qcow2`);
+  // One made for this image at another path (a data directory moved) would send new disks to
+  // an image that is not there any more; it is made again.
+  if (await isOverlayOf(path, c.imagePath, size)) return { path, own: false };
+  const made = join(c.vmDir, 'grown-base.qcow2.partial');
+  try {
+    await createOverlay(c.imagePath, made, size);
+    await withRawView(made, size, c.label, grow);
+  } catch (err) {
+    await rm(made, { force: true });
+    throw err;
+  }
+  // Another create may have made the same base meanwhile; either is right.
+  return rename(made, path).then(
+    () => ({ path, own: false }),
+    () => ({ path: made, own: true }),
+  );
+}
+
+/** Whether `file` is a qcow2 overlay of `backing` with a virtual size of `size` bytes. */
+async function isOverlayOf(file: string, backing: string, size: number): Promise<boolean> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (fh === undefined) return false;
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    // The qcow2 header: magic, version, backing file offset (8) and length (16), size (24).
+    if (bytesRead < 32 || head.readUInt32BE(0) !== QCOW2_MAGIC) return false;
+    const offset = Number(head.readBigUInt64BE(8));
+    const length = head.readUInt32BE(16);
+    if (head.readBigUInt64BE(24) !== BigInt(size) || offset + length > bytesRead) return false;
+    return head.toString('utf8', offset, offset + length) === backing;
+  } finally {
+    await fh.close();
+  }
+}
+
+const QCOW2_MAGIC = 0x514649fb;
+
+/**
+ * Grows the filesystem to fill the disk. The image's filesystem is written whole by the import's
+ * ext4 writer and never mounted on the host, so it is known clean: -f skips the full e2fsck pass
+ * resize2fs would otherwise insist on, which costs most of a create's time and grows with the
+ * image's size.
+ */
+async function grow(raw: string): Promise<void> {
   await run('resize2fs', ['-f', raw]);
+}
+
+/** Writes the VM's files and the kernel's modules. */
+async function writeFiles(raw: string, c: RootDiskConfig): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'ignite-root-disk-'));
   try {
     const batches = [await guestFilesBatch(c.files, work, c.label)];

@@ -41,6 +41,7 @@ export class HostToolRootDisks implements RootDisks {
       sizeBytes: req.sizeBytes,
       label: req.label,
       ...(req.modules !== undefined ? { modules: req.modules } : {}),
+      ...(req.grownBaseDir !== undefined ? { grownBaseDir: req.grownBaseDir } : {}),
       files,
     });
   }

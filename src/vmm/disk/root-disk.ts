@@ -27,6 +27,8 @@ export interface RootDiskConfig {
   format: 'qcow2' | 'raw';
   sizeBytes: number;
   files: GuestFile[];
+  /** See RootDiskRequest.grownBaseDir. */
+  grownBaseDir?: string;
   /** The kernel's modules, for `/lib/modules/<release>`. */
   modules?: GuestModules;
   /** `vm "web"`: leads error messages. */

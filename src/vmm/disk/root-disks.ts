@@ -27,6 +27,12 @@ export interface RootDiskRequest {
   /** The kernel's modules, written in with the VM's files; none when absent. */
   modules?: GuestModules;
   /**
+   * Where this image's grown bases may be kept (qcow2 only): overlays of the image with its
+   * filesystem grown to a disk size, made by the first VM of that size and copied by the next.
+   * Without it, every disk is grown on its own.
+   */
+  grownBaseDir?: string;
+  /**
    * A snapshot's frozen disk to clone instead (qcow2 only): the VM's disk is an empty overlay
    * over it, and nothing is written into it.
    */

@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../../../src/system/exec.js';
-import { createRootDisk, vmGuestFiles } from '../../../src/vmm/disk/create-root-disk.js';
+import {
+  createOverlay,
+  createRootDisk,
+  vmGuestFiles,
+} from '../../../src/vmm/disk/create-root-disk.js';
 import { readGuestFile } from '../../../src/vmm/disk/debugfs-writer.js';
 
 async function fixture(): Promise<{ dir: string; image: string } & AsyncDisposable> {
@@ -32,9 +36,18 @@ async function rawView(disk: string, format: 'qcow2' | 'raw', dir: string): Prom
   return out;
 }
 
-for (const format of ['qcow2', 'raw'] as const) {
-  test(`${format} root disk: the image untouched, grown, with the VM's files written in`, async () => {
+const variants = [
+  { format: 'qcow2', grownBase: false },
+  { format: 'qcow2', grownBase: true },
+  { format: 'raw', grownBase: false },
+] as const;
+
+for (const { format, grownBase } of variants) {
+  const how = grownBase ? ' (copies of a grown base)' : '';
+  test(`${format} root disk${how}: the image untouched, grown, with the VM's files written in`, async () => {
     await using fx = await fixture();
+    const baseDir = join(fx.dir, 'bases');
+    await mkdir(baseDir);
     const before = await digest(fx.image);
     await writeFile(join(fx.dir, 'copied'), 'copied file\n', { mode: 0o640 });
     const disks: string[] = [];
@@ -47,6 +60,7 @@ for (const format of ['qcow2', 'raw'] as const) {
         format,
         sizeBytes: 1 << 30,
         label: `vm "${vm}"`,
+        ...(grownBase ? { grownBaseDir: baseDir } : {}),
         files: vmGuestFiles({
           hostname: vm,
           nameservers: ['10.0.0.53'],
@@ -80,6 +94,14 @@ for (const format of ['qcow2', 'raw'] as const) {
         /Block count:\s+(\d+)/.exec((await run('dumpe2fs', ['-h', raw])).stdout)?.[1],
       );
       assert.equal(blocks * 4096, 1 << 30, 'the filesystem fills the grown disk');
+      assert.deepEqual(await readdir(vmDir), [basename(d.path)], 'nothing else in its directory');
+      if (format === 'qcow2') assert.equal(await backingOf(d.path), fx.image);
+    }
+    // The first VM made the base; the second copied it, and it keeps no VM's files.
+    assert.deepEqual(await readdir(baseDir), grownBase ? [`grown-${1 << 30}.qcow2`] : []);
+    if (grownBase) {
+      const base = await rawView(join(baseDir, `grown-${1 << 30}.qcow2`), 'qcow2', fx.dir);
+      assert.doesNotMatch((await run('debugfs', ['-R', 'ls /etc', base])).stdout, /hostname/);
     }
     assert.equal(await digest(fx.image), before, 'the image is never written');
     if (format === 'qcow2') {
@@ -90,6 +112,46 @@ for (const format of ['qcow2', 'raw'] as const) {
     assert.ok(!mounts.includes(fx.dir), 'no FUSE export is left mounted');
   });
 }
+
+const backingOf = async (qcow2: string) =>
+  (
+    JSON.parse((await run('qemu-img', ['info', '--output=json', qcow2])).stdout) as {
+      'backing-filename'?: string;
+    }
+  )['backing-filename'];
+
+test('a grown base made over another path, or unusable, is not what a disk copies', async () => {
+  await using fx = await fixture();
+  const baseDir = join(fx.dir, 'bases');
+  await mkdir(baseDir);
+  const base = join(baseDir, `grown-${1 << 28}.qcow2`);
+  // As left by a data directory that was moved: the same name, over an image not there.
+  const moved = join(fx.dir, 'moved.ext4');
+  await writeFile(moved, await readFile(fx.image));
+  await createOverlay(moved, base, 1 << 28);
+  await rm(moved);
+  const vmDir = join(fx.dir, 'a');
+  await mkdir(vmDir);
+  const req = {
+    imagePath: fx.image,
+    format: 'qcow2',
+    sizeBytes: 1 << 28,
+    files: [{ guestPath: '/etc/hostname', content: 'a\n' }],
+  } as const;
+  const a = await createRootDisk({ ...req, vmDir, label: 'vm "a"', grownBaseDir: baseDir });
+  assert.equal(await backingOf(a.path), fx.image);
+  assert.equal(await backingOf(base), fx.image, 'the base was made again');
+  assert.deepEqual(await readdir(vmDir), [basename(a.path)]);
+  // A base directory that is not one: the disk is still made, from a base of its own.
+  const bVmDir = join(fx.dir, 'b');
+  await mkdir(bVmDir);
+  const notDir = join(fx.dir, 'not-a-dir');
+  await writeFile(notDir, '');
+  const b = await createRootDisk({ ...req, vmDir: bVmDir, label: 'vm "b"', grownBaseDir: notDir });
+  assert.equal(await backingOf(b.path), fx.image);
+  assert.equal(await readGuestFile(await rawView(b.path, 'qcow2', fx.dir), '/etc/hostname'), 'a\n');
+  assert.deepEqual(await readdir(bVmDir), [basename(b.path)], 'its own base is gone');
+});
 
 test('a failed root disk leaves nothing behind', async () => {
   await using fx = await fixture();
