@@ -46,6 +46,8 @@ test('createVM applies the defaults, imports image and kernel, reserves an addre
       hostname: 'web',
       authorizedKeys: [],
       copyFiles: [],
+      // The image's own directory keeps its grown bases.
+      grownBaseDir: `${DATA_DIR}/image/${image?.metadata.uid ?? 'none'}`,
       label: 'vm "web"',
     },
   ]);
