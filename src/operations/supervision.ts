@@ -166,7 +166,7 @@ export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<n
   const hint = `see ${s.layout.hostSupervisorLog}`;
   const deadline = s.clock.now().getTime() + START_TIMEOUT_MS;
   let ended: number | undefined;
-  for (;;) {
+  for (let tries = 0; ; tries++) {
     const up = await ping(s);
     if (up !== undefined) return up.pid;
     const now = s.clock.now().getTime();
@@ -182,7 +182,9 @@ export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<n
     }
     if (ended !== undefined && now - ended > LOSER_GRACE_MS)
       throw unavailable('supervisor: ended as it started, and no other answers', { hint });
-    await s.clock.sleep(10);
+    // A new supervisor answers within a few hundred ms, while a VM's start waits for it: it is
+    // looked for often at first (a failed connect costs little), then less.
+    await s.clock.sleep(tries < 250 ? 2 : 10);
   }
   throw unavailable(`supervisor: did not answer within ${START_TIMEOUT_MS / 1000} s`, { hint });
 }

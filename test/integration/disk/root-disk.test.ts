@@ -134,10 +134,10 @@ test('a grown base made over another path, or unusable, is not what a disk copie
   await mkdir(vmDir);
   const req = {
     imagePath: fx.image,
-    format: 'qcow2',
+    format: 'qcow2' as const,
     sizeBytes: 1 << 28,
     files: [{ guestPath: '/etc/hostname', content: 'a\n' }],
-  } as const;
+  };
   const a = await createRootDisk({ ...req, vmDir, label: 'vm "a"', grownBaseDir: baseDir });
   assert.equal(await backingOf(a.path), fx.image);
   assert.equal(await backingOf(base), fx.image, 'the base was made again');
