@@ -3,7 +3,7 @@ import type { LogLevel } from '../system/logger.js';
 import { vmManifest } from './build-vm.js';
 import { createVM, type CreateVMOptions, type CreateVMServices } from './create-vm.js';
 import { checkVolumeConflicts } from './vm-volumes.js';
-import { prestartSupervisor, startVM, type StartVMServices } from './start-vm.js';
+import { prestartSupervisor, startVMByUID, type StartVMServices } from './start-vm.js';
 import type { Services } from './services.js';
 import { waitUnsupervised } from './supervision.js';
 import { waitForSSH, type WaitForSSHServices } from './wait-for-ssh.js';
@@ -45,7 +45,7 @@ export async function runVM(
   s.trace.mark('created');
   let vm: StoredVM;
   try {
-    vm = await startVM(s, uid, {
+    vm = await startVMByUID(s, created.metadata.uid, {
       timeoutMs: options.startTimeoutMs,
       supervisor,
       ...level,

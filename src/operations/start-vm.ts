@@ -53,12 +53,19 @@ export async function startVM(
   options: StartVMOptions = {},
 ): Promise<StoredVM> {
   const found = await s.client.vms.find(query);
+  return startVMByUID(s, found.metadata.uid, options);
+}
+
+/** startVM for a VM known by its UID (one just created), without looking it up among all. */
+export function startVMByUID(
+  s: StartVMServices,
+  uid: string,
+  options: StartVMOptions = {},
+): Promise<StoredVM> {
   // One start of a VM at a time, across processes: a user's `start` and ignited restarting the
   // same VM would otherwise both hand it to a supervisor, and both fail on the disk's write lock.
   // The second to come finds the VM running and returns it.
-  return s.runtimeFiles.withStartLock(found.metadata.uid, () =>
-    startUnlocked(s, found.metadata.uid, options),
-  );
+  return s.runtimeFiles.withStartLock(uid, () => startUnlocked(s, uid, options));
 }
 
 async function startUnlocked(
