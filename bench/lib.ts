@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +40,8 @@ export async function waitInFile(
     wake?.();
   };
   let watcher: FSWatcher | undefined;
+  let seen = 0;
+  let tail = Buffer.alloc(0);
   try {
     for (;;) {
       if (watcher === undefined) {
@@ -51,8 +53,13 @@ export async function waitInFile(
         }
       }
       written = false;
-      const c = await readFile(file, 'utf8').catch(() => '');
-      if (c.includes(text)) return performance.now() - t0;
+      // Only what was added since the last read (a guest's boot log is read hundreds of times),
+      // after the last text.length - 1 bytes of before, for a match split across two writes.
+      const added = await readFrom(file, seen);
+      seen += added.length;
+      tail = Buffer.concat([tail, added]);
+      if (tail.includes(text)) return performance.now() - t0;
+      tail = tail.subarray(Math.max(0, tail.length - Buffer.byteLength(text) + 1));
       if (performance.now() - t0 > timeoutMs)
         throw new Error(`${file}: no "${text}" within ${timeoutMs} ms`);
       if (written) continue;
@@ -68,6 +75,21 @@ export async function waitInFile(
     }
   } finally {
     watcher?.close();
+  }
+}
+
+/** The bytes of `file` from `offset` on; none when it is not there. */
+async function readFrom(file: string, offset: number): Promise<Buffer> {
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (fh === undefined) return Buffer.alloc(0);
+  try {
+    const size = (await fh.stat()).size;
+    if (size <= offset) return Buffer.alloc(0);
+    const buf = Buffer.alloc(size - offset);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
 }
 
