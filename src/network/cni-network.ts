@@ -14,7 +14,7 @@ import {
 import { DHCPServer } from './dhcp-server.js';
 import { systemExec, tracedExec, type ExecPort, type ProcessPort } from './exec-port.js';
 import { IPAMReservations, RESERVE_IF } from './ipam-reservations.js';
-import { sweepLeftovers } from './leftover-sweep.js';
+import { placeholderHolds, sweepLeftovers, type SweepTarget } from './leftover-sweep.js';
 import { NetnsPlumbing } from './netns-plumbing.js';
 import { interfacePlans } from './interface-plans.js';
 import { NetworkFiles, vmOfInterface } from './network-state.js';
@@ -229,6 +229,10 @@ export class CNINetwork implements VMNetwork {
     await this.teardown(keys, label).catch((err: unknown) => (failure = toAppError(err)));
     // A VM removed before it ever started still holds its addresses under the placeholder.
     for (const key of keys) await this.reservations.release(key, label);
+    // So may one whose create was killed while reserving, with no record of it here: found by
+    // its container ID.
+    for (const held of await placeholderHolds(this.sweepTarget(), req.uid))
+      await this.reservations.releaseUnrecorded(held.key, held.list, label);
     if (failure !== undefined) throw failure;
   }
 
@@ -241,22 +245,26 @@ export class CNINetwork implements VMNetwork {
   /** See sweepLeftovers in leftover-sweep.ts. */
   async sweep(): Promise<string[]> {
     try {
-      return await sweepLeftovers({
-        confDir: this.options.confDir,
-        logger: this.options.logger,
-        placeholderIf: RESERVE_IF,
-        netnsName: (uid) => CNINetwork.netnsName(uid),
-        exec: this.exec,
-        plumbing: this.plumbing,
-        files: this.files,
-        hostLocalDir: this.options.hostLocalDir,
-        namedConfDir: this.options.namedConfDir,
-        teardown: (key) => this.teardown([key], `vm ${key}`),
-      });
+      return await sweepLeftovers(this.sweepTarget());
     } catch (err) {
       this.options.logger?.warn({ err }, `network: sweep failed: ${toAppError(err).message}`);
       return [];
     }
+  }
+
+  private sweepTarget(): SweepTarget {
+    return {
+      confDir: this.options.confDir,
+      logger: this.options.logger,
+      placeholderIf: RESERVE_IF,
+      netnsName: (uid) => CNINetwork.netnsName(uid),
+      exec: this.exec,
+      plumbing: this.plumbing,
+      files: this.files,
+      hostLocalDir: this.options.hostLocalDir,
+      namedConfDir: this.options.namedConfDir,
+      teardown: (key) => this.teardown([key], `vm ${key}`),
+    };
   }
 
   /**

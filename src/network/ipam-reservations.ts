@@ -144,4 +144,17 @@ export class IPAMReservations {
       await this.files.removeReservation(uid);
     });
   }
+
+  /**
+   * Gives back an address the IPAM holds under the placeholder for `uid` but this data dir has
+   * no record of: a create killed between the IPAM's ADD and the record (the plugin may even
+   * finish after its caller died). Under the lock, no reserve is between the two, so a hold
+   * without a record is no one's. One with a record is release()'s. Idempotent.
+   */
+  releaseUnrecorded(uid: string, list: NetworkConfigList, label: string): Promise<void> {
+    return this.locked(async () => {
+      if ((await this.files.readReservation(uid)) !== undefined) return;
+      await this.cni.ipam('DEL', list, reservationRuntime(uid), label);
+    });
+  }
 }

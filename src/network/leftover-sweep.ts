@@ -11,7 +11,7 @@ import { findCNILeftovers, type CNILeftover } from './cni/leftovers.js';
 import { DEFAULT_NETWORK } from './default-network.js';
 import type { ExecPort } from './exec-port.js';
 import type { NetnsPlumbing } from './netns-plumbing.js';
-import type { NetworkFiles, NetworkState } from './network-state.js';
+import { vmOfInterface, type NetworkFiles, type NetworkState } from './network-state.js';
 
 /** What the sweep needs of the network it cleans up after. */
 export interface SweepTarget {
@@ -43,10 +43,7 @@ export interface SweepTarget {
  * VM may own it. Returns the UIDs swept; failures are logged, never thrown.
  */
 export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
-  const networks = new Map([[DEFAULT_NETWORK.name, DEFAULT_NETWORK]]);
-  const conf = await loadNetworkConfig(target.confDir ?? DEFAULT_CNI_CONF_DIR);
-  if (conf) networks.set(conf.name, conf);
-  for (const named of await namedNetworkLists(target.namedConfDir)) networks.set(named.name, named);
+  const networks = await knownNetworks(target);
   // Leftovers first, namespaces second: a VM being set up has its namespace before any state.
   const leftovers = (
     await findCNILeftovers(
@@ -78,6 +75,41 @@ export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
     }
   }
   return swept;
+}
+
+/**
+ * The addresses host-local holds under the placeholder interface for the VM `uid` (its container
+ * ID, or one of its further interfaces'), with the network each is in. Unlike the sweep, which
+ * cannot tell whose they are, this asks for one VM's: its own removal may release them.
+ */
+export async function placeholderHolds(
+  target: Pick<SweepTarget, 'confDir' | 'namedConfDir' | 'placeholderIf' | 'exec' | 'hostLocalDir'>,
+  uid: string,
+): Promise<{ key: string; list: NetworkConfigList }[]> {
+  const networks = await knownNetworks(target);
+  const found = await findCNILeftovers(
+    [...networks.keys()],
+    target.placeholderIf,
+    target.exec,
+    target.hostLocalDir,
+  );
+  return found.flatMap((l) => {
+    const list = networks.get(l.network);
+    return l.placeholderOnly && vmOfInterface(l.uid) === uid && list !== undefined
+      ? [{ key: l.uid, list }]
+      : [];
+  });
+}
+
+/** The networks ignite's VMs may be on: the default, the host's CNI network, the named ones. */
+async function knownNetworks(
+  target: Pick<SweepTarget, 'confDir' | 'namedConfDir'>,
+): Promise<Map<string, NetworkConfigList>> {
+  const networks = new Map([[DEFAULT_NETWORK.name, DEFAULT_NETWORK]]);
+  const conf = await loadNetworkConfig(target.confDir ?? DEFAULT_CNI_CONF_DIR);
+  if (conf) networks.set(conf.name, conf);
+  for (const named of await namedNetworkLists(target.namedConfDir)) networks.set(named.name, named);
+  return networks;
 }
 
 async function sweepOne(

@@ -144,3 +144,25 @@ test('what a VM held when its namespace vanished is swept by its container ID, a
   await net().release({ uid: created });
   for (const u of [live, created]) assert.deepEqual(await held(name, u, ips.get(u)), []);
 });
+
+test("an address reserved by a create killed before recording it is released with the VM's removal", async (t) => {
+  const { name, net, root, uid } = await testNetwork(t);
+  const dataDir = join(root, 'data');
+  const [killed, other] = [uid(1), uid(2)];
+  await net().reserve({ uid: killed, name: 'killed', mode: 'cni' });
+  await net().reserve({ uid: other, name: 'other', mode: 'cni' });
+  // As a kill between host-local's ADD and the record leaves it: the address held under the
+  // VM's container ID, and no record of it in the data dir.
+  await rm(join(dataDir, 'network', `${killed}.reservation.json`));
+  assert.equal((await held(name, killed)).length, 1);
+  // The sweep cannot tell whose such an address is (another data dir's VM may hold it)...
+  await net(join(root, 'other')).sweep();
+  assert.equal((await held(name, killed)).length, 1, 'the sweep leaves it');
+  // ...but the VM's own removal can.
+  await net().release({ uid: killed });
+  assert.deepEqual(await held(name, killed), [], 'released by its container ID');
+  assert.equal((await held(name, other)).length, 1, "another VM's reservation stays");
+  await net().release({ uid: killed });
+  await net().release({ uid: other });
+  assert.deepEqual(await held(name, other), []);
+});
