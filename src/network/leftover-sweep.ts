@@ -7,7 +7,7 @@ import {
   loadNetworkConfig,
   type NetworkConfigList,
 } from './cni/cni-runner.js';
-import { findCNILeftovers, type CNILeftover } from './cni/leftovers.js';
+import { findCNILeftovers, hostLocalHolds, type CNILeftover } from './cni/leftovers.js';
 import { DEFAULT_NETWORK } from './default-network.js';
 import type { ExecPort } from './exec-port.js';
 import type { NetnsPlumbing } from './netns-plumbing.js';
@@ -83,20 +83,14 @@ export async function sweepLeftovers(target: SweepTarget): Promise<string[]> {
  * cannot tell whose they are, this asks for one VM's: its own removal may release them.
  */
 export async function placeholderHolds(
-  target: Pick<SweepTarget, 'confDir' | 'namedConfDir' | 'placeholderIf' | 'exec' | 'hostLocalDir'>,
+  target: Pick<SweepTarget, 'confDir' | 'namedConfDir' | 'placeholderIf' | 'hostLocalDir'>,
   uid: string,
 ): Promise<{ key: string; list: NetworkConfigList }[]> {
   const networks = await knownNetworks(target);
-  const found = await findCNILeftovers(
-    [...networks.keys()],
-    target.placeholderIf,
-    target.exec,
-    target.hostLocalDir,
-  );
-  return found.flatMap((l) => {
-    const list = networks.get(l.network);
-    return l.placeholderOnly && vmOfInterface(l.uid) === uid && list !== undefined
-      ? [{ key: l.uid, list }]
+  return (await hostLocalHolds([...networks.keys()], target.hostLocalDir)).flatMap((h) => {
+    const list = networks.get(h.network);
+    return h.ifName === target.placeholderIf && vmOfInterface(h.key) === uid && list !== undefined
+      ? [{ key: h.key, list }]
       : [];
   });
 }

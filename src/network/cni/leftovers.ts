@@ -23,6 +23,38 @@ export interface CNILeftover {
 
 const ID = /^ignite-([a-z0-9]{16}(?:\.\d+)?)$/;
 
+/** An address host-local holds for an interface of an ignite VM. */
+export interface HostLocalHold {
+  /** The interface's key (see CNILeftover.uid). */
+  key: string;
+  network: string;
+  ip: string;
+  ifName: string;
+}
+
+/**
+ * What host-local holds for ignite VMs in `networks`: its files are named by the address, and
+ * hold the container ID and the interface.
+ */
+export async function hostLocalHolds(
+  networks: readonly string[],
+  hostLocalDir = HOST_LOCAL_DIR,
+): Promise<HostLocalHold[]> {
+  const holds: HostLocalHold[] = [];
+  for (const network of networks) {
+    const dir = join(hostLocalDir, network);
+    for (const file of await readdir(dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f.:]+$/i.test(file)) continue;
+      const [id = '', ifName = ''] = (await readFile(join(dir, file), 'utf8').catch(() => ''))
+        .trim()
+        .split(/\r?\n/);
+      const key = ID.exec(id.trim())?.[1];
+      if (key !== undefined) holds.push({ key, network, ip: file, ifName: ifName.trim() });
+    }
+  }
+  return holds;
+}
+
 /**
  * The ignite container IDs that the bridge, portmap and host-local plugins hold state for: the
  * host-local files of `networks` (an address as the name; the container ID and interface inside)
@@ -41,20 +73,11 @@ export async function findCNILeftovers(
     if (!e) found.set(key, (e = { uid, network, ips: [], ports: [], placeholderOnly: true }));
     return e;
   };
-  for (const network of networks) {
-    const dir = join(hostLocalDir, network);
-    for (const file of await readdir(dir).catch(() => [] as string[])) {
-      if (!/^[0-9a-f.:]+$/i.test(file)) continue;
-      const [id = '', ifName = ''] = (await readFile(join(dir, file), 'utf8').catch(() => ''))
-        .trim()
-        .split(/\r?\n/);
-      const uid = ID.exec(id.trim())?.[1];
-      if (uid === undefined) continue;
-      const e = entry(uid, network);
-      if (ifName.trim() !== placeholderIf) {
-        e.placeholderOnly = false;
-        e.ips.push(file);
-      }
+  for (const h of await hostLocalHolds(networks, hostLocalDir)) {
+    const e = entry(h.key, h.network);
+    if (h.ifName !== placeholderIf) {
+      e.placeholderOnly = false;
+      e.ips.push(h.ip);
     }
   }
   const nat = await exec.runUnchecked('iptables', ['-w', '-t', 'nat', '-S']);
