@@ -55,7 +55,13 @@ export async function waitInFile(
       written = false;
       // Only what was added since the last read (a guest's boot log is read hundreds of times),
       // after the last text.length - 1 bytes of before, for a match split across two writes.
-      const added = await readFrom(file, seen);
+      const { added, size } = await readFrom(file, seen);
+      // A file shorter than what was read of it was rotated, or written anew: read from its start.
+      if (size < seen) {
+        seen = 0;
+        tail = Buffer.alloc(0);
+        continue;
+      }
       seen += added.length;
       tail = Buffer.concat([tail, added]);
       if (tail.includes(text)) return performance.now() - t0;
@@ -78,16 +84,16 @@ export async function waitInFile(
   }
 }
 
-/** The bytes of `file` from `offset` on; none when it is not there. */
-async function readFrom(file: string, offset: number): Promise<Buffer> {
+/** The bytes of `file` from `offset` on, and its size; none, and 0, when it is not there. */
+async function readFrom(file: string, offset: number): Promise<{ added: Buffer; size: number }> {
   const fh = await open(file, 'r').catch(() => undefined);
-  if (fh === undefined) return Buffer.alloc(0);
+  if (fh === undefined) return { added: Buffer.alloc(0), size: 0 };
   try {
     const size = (await fh.stat()).size;
-    if (size <= offset) return Buffer.alloc(0);
+    if (size <= offset) return { added: Buffer.alloc(0), size };
     const buf = Buffer.alloc(size - offset);
     const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-    return buf.subarray(0, bytesRead);
+    return { added: buf.subarray(0, bytesRead), size };
   } finally {
     await fh.close();
   }
