@@ -109,12 +109,12 @@ export async function guestModulesBatch(
       `set_inode_field ${p} mtime @${e.mtime}`,
     );
   }
-  const type = { directory: 'directory', file: 'regular', symlink: 'symlink' } as const;
+  const statType = { directory: 'directory', file: 'regular', symlink: 'symlink' } as const;
   return {
     cmds,
     expect: entries.map((e) => ({
       guestPath: e.guestPath,
-      type: type[e.kind],
+      type: statType[e.kind],
       what: `the kernel's ${e.guestPath}`,
     })),
   };
