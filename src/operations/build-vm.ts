@@ -60,6 +60,11 @@ export interface CreateVMOptions {
   fromSnapshot?: string;
   /** Where in a fleet it may run (`--on-host`, `--host-selector`, `--reschedule`). */
   placement?: VMPlacement;
+  /**
+   * Stored as one that should run (`status.desiredState`): `run`, which starts it next, so that
+   * its start has nothing more to record.
+   */
+  toRun?: boolean;
 }
 
 export const VMM_ANNOTATION = 'ignite.weave.works/vmm';

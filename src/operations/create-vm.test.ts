@@ -52,6 +52,15 @@ test('createVM applies the defaults, imports image and kernel, reserves an addre
     },
   ]);
   assert.deepEqual(s.sshKeys.generated, [], 'no key pair unless asked');
+  assert.equal(stored.status.desiredState, undefined, 'created, not asked to run');
+});
+
+test('createVM: a VM made to run next is stored as one that should run', async () => {
+  const s = fakeServices();
+  const vm = await createVM(s, { image: 'busybox', name: 'web', toRun: true });
+  const stored = await s.client.vms.get(vm.metadata.uid);
+  assert.equal(stored.status.state, 'Created');
+  assert.equal(stored.status.desiredState, 'Running');
 });
 
 test('createVM: what the host and the flags choose', async (t) => {

@@ -95,7 +95,10 @@ export async function createVM(s: CreateVMServices, given: CreateVMOptions): Pro
   s.trace.mark('create: checked');
   const artifacts = await importVMArtifacts(s, vm, vmm);
   s.trace.mark('create: image and kernel found');
-  vm.status = createdStatus(artifacts);
+  vm.status = {
+    ...createdStatus(artifacts),
+    ...(options.toRun === true ? { desiredState: 'Running' as const } : {}),
+  };
 
   // Uniqueness is checked under the store's lock, in create(); a generated name that another
   // create took meanwhile is simply generated again.

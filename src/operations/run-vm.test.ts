@@ -55,6 +55,25 @@ test('runVM starts the host supervisor first, creates the VM meanwhile, then han
   assert.deepEqual(s.ssh.probes, [], 'no SSH wait for a VM without SSH');
 });
 
+test('runVM stores the VM as one that should run, so its start writes nothing before the hand-over', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const events: string[] = [];
+  const update = s.client.vms.update.bind(s.client.vms);
+  s.client.vms.update = (uid, mutate) => {
+    events.push('update');
+    return update(uid, mutate);
+  };
+  const request = s.requests.request.bind(s.requests);
+  s.requests.request = (socket, body, timeoutMs) => {
+    if ((body as { op?: string }).op === 'supervise') events.push('supervise');
+    return request(socket, body, timeoutMs);
+  };
+  const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
+  assert.equal(events[0], 'supervise', `no write before the hand-over: ${events.join(', ')}`);
+  assert.equal(vm.status.desiredState, 'Running');
+});
+
 test("runVM keeps the manifest's UID and passes the log level to the supervisor", async () => {
   const s = fakeServices();
   const handed = installSupervisor(s, { kind: 'supervises' });

@@ -41,7 +41,7 @@ export async function runVM(
   const supervisor = prestartSupervisor(s);
   // Refused before the VM is made: a named volume another running VM holds read-write.
   if (create.fromSnapshot === undefined) await checkVolumeConflicts(s, vmManifest(create));
-  const created = await createVM(s, { ...create, uid });
+  const created = await createVM(s, { ...create, uid, toRun: true });
   s.trace.mark('created');
   let vm: StoredVM;
   try {
