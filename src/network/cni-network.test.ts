@@ -292,3 +292,28 @@ test('two named networks: eth0 and eth1 in one namespace, each port on its netwo
   await network.release(vm);
   assert.deepEqual(taken(), [], 'nothing is left to undo');
 });
+
+test("with its links made ahead, other VMs' leftovers are swept only once the hypervisor told of them has started", async (t) => {
+  const { network, exec } = await fakeHost(t);
+  const vm = { uid: UID, name: 'web', mode: 'cni' as const };
+  await network.reserve(vm);
+  exec.runs.length = 0;
+  const sweeps = () => exec.lines().filter((l) => l.startsWith('iptables'));
+  let told = (): void => undefined;
+  const linksTold = new Promise<void>((resolve) => (told = resolve));
+  let started = (): void => undefined;
+  const attach = network.attach({
+    ...vm,
+    ports: [],
+    onLinksReady: () => {
+      told();
+      return new Promise<void>((resolve) => (started = resolve));
+    },
+  });
+  await linksTold;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(sweeps(), [], 'nothing swept while the hypervisor starts');
+  started();
+  await attach;
+  assert.notDeepEqual(sweeps(), [], 'swept once it started');
+});

@@ -149,11 +149,13 @@ export class CNINetwork implements VMNetwork {
     let sweeping: Promise<unknown> | undefined;
     try {
       await this.plumbing.add(netns);
-      // Other VMs' leftovers are swept alongside. The sweep never touches a VM whose namespace
-      // exists, so it starts only once this one's is made: started before, it could find the
-      // namespace missing, then take this VM's new DHCP server for a leftover and end it.
-      sweeping = this.sweep();
       const early = await this.linksAhead(req, netns, ifaces);
+      // Other VMs' leftovers are swept alongside the rest. The sweep never touches a VM whose
+      // namespace exists, so it starts only once this one's is made: started before, it could
+      // find the namespace missing, then take this VM's new DHCP server for a leftover and end
+      // it. It starts after a hypervisor told of the links has started, too: its reads would
+      // hold up that start, which the guest's whole boot waits for.
+      sweeping = this.sweep();
       const nics: AttachedInterface[] = [];
       for (const [i, f] of ifaces.entries()) {
         const reserved = await this.files.readReservation(f.key);
