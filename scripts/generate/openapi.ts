@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { API_VERSION, KINDS } from '../../src/api/index.js';
+// Not re-exported by the API's index: its schemas join the registry when it is loaded.
+import '../../src/api/v1alpha1/http.js';
 import { API_BASE, buildPaths } from './openapi-paths.js';
 
 type Schema = Record<string, unknown>;

@@ -17,5 +17,12 @@ export * from './scheme.js';
 export * from './meta/label-selector.js';
 export * from './v1alpha1/vm-exit.js';
 export * from './v1alpha1/restart-policy.js';
-export * from './v1alpha1/http.js';
+// The HTTP API's own schemas (lists, watch events, problems, requests) are imported where the API
+// is served or described: built at load, they would cost every CLI command and supervisor.
+export type {
+  ActionOptions,
+  ImportRequest,
+  SnapshotRequest,
+  WatchEventType,
+} from './v1alpha1/http.js';
 export * from './v1alpha1/exec-protocol.js';

@@ -1,4 +1,5 @@
-import { ImportRequestSchema, toPlain } from '../../api/index.js';
+import { toPlain } from '../../api/index.js';
+import { ImportRequestSchema } from '../../api/v1alpha1/http.js';
 import { invalidArgument } from '../../errors.js';
 import type { PullProgress } from '../../image/index.js';
 import { importImage, importKernel, isLocalSource } from '../../operations/import-image.js';

@@ -1,4 +1,5 @@
-import { SnapshotRequestSchema, toPlain } from '../../api/index.js';
+import { toPlain } from '../../api/index.js';
+import { SnapshotRequestSchema } from '../../api/v1alpha1/http.js';
 import { invalidArgument } from '../../errors.js';
 import { localSnapshotEngine } from '../../operations/local-engine.js';
 import type { DaemonContext } from '../daemon-context.js';

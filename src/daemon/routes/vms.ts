@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import {
-  ActionOptionsSchema,
   API_VERSION,
   fromPlainAs,
   parseLabelSelector,
@@ -8,6 +7,7 @@ import {
   type ActionOptions,
   type VM,
 } from '../../api/index.js';
+import { ActionOptionsSchema } from '../../api/v1alpha1/http.js';
 import { invalidArgument, permissionDenied } from '../../errors.js';
 import { streamLogs } from '../../operations/console.js';
 import { createVM } from '../../operations/create-vm.js';
