@@ -44,3 +44,43 @@ test('a listing copies nothing the first time, keeps copies of what it lists aga
   assert.equal(await decodedBy(() => cache.list('VM')), 1, 'only the rewritten object is decoded');
   assert.equal((await cache.list('VM')).find((v) => v.metadata.uid === uids[1])?.spec.cpus, 3);
 });
+
+test('a known object stands for its checksum: used without a decode while stored, not after a write', async () => {
+  for (const layered of [false, true]) {
+    const what = layered ? 'cached' : 'generic';
+    // A store with one VM, and the VM as another process read it (no copy in this cache).
+    const fresh = async () => {
+      const serializer = new CountingSerializer();
+      const generic = new GenericStorage(new MemoryRawStorage(), serializer);
+      const storage = layered ? new CachedStorage(generic) : generic;
+      const v = vm('web');
+      v.metadata.uid = newUID();
+      await storage.set(v);
+      const uid = v.metadata.uid;
+      const checksum = (await generic.checksum('VM', uid)) ?? '';
+      const obj = await generic.get('VM', uid);
+      const known = { checksum, obj: { ...obj, metadata: { ...obj.metadata, name: 'as-known' } } };
+      return { serializer, storage, uid, obj, known };
+    };
+
+    const a = await fresh();
+    const decoded = a.serializer.decoded;
+    assert.equal((await a.storage.get('VM', a.uid, a.known)).metadata.name, 'as-known', what);
+    assert.equal(a.serializer.decoded, decoded, `no decode (${what})`);
+
+    const b = await fresh();
+    const other = { ...b.known, obj: { ...b.known.obj, metadata: { ...b.known.obj.metadata } } };
+    other.obj.metadata.uid = newUID();
+    assert.equal(
+      (await b.storage.get('VM', b.uid, other)).metadata.name,
+      'web',
+      `another uid (${what})`,
+    );
+
+    const c = await fresh();
+    await c.storage.set({ ...c.obj, spec: { ...c.obj.spec, cpus: 2 } });
+    const after = await c.storage.get('VM', c.uid, c.known);
+    assert.equal(after.metadata.name, 'web', `a write since: read from the store (${what})`);
+    assert.equal(after.spec.cpus, 2);
+  }
+});

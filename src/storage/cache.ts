@@ -1,6 +1,6 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
 import { ForwardingStorage } from './forwarding-storage.js';
-import type { StoredEntry } from './storage.js';
+import type { KnownObject, StoredEntry } from './storage.js';
 
 /**
  * A read cache over Storage. Each entry remembers the checksum it was read at; a read whose
@@ -14,12 +14,25 @@ export class CachedStorage extends ForwardingStorage {
     return `${kind}/${uid}`;
   }
 
-  override async get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
+  override async get<K extends Kind>(
+    kind: K,
+    uid: string,
+    known?: KnownObject<K>,
+  ): Promise<KindMap[K]> {
     const id = CachedStorage.id(kind, uid);
     const sum = await this.inner.checksum(kind, uid);
     const hit = this.cached.get(id);
     if (sum !== undefined && hit?.obj !== undefined && hit.checksum === sum)
       return structuredCloneObject(hit.obj) as KindMap[K];
+    if (
+      sum !== undefined &&
+      known?.checksum === sum &&
+      known.obj.kind === kind &&
+      known.obj.metadata.uid === uid
+    ) {
+      this.cached.set(id, { checksum: sum, obj: structuredCloneObject(known.obj) });
+      return known.obj;
+    }
     const obj = await this.inner.get(kind, uid);
     const after = await this.inner.checksum(kind, uid);
     if (after !== undefined && after === sum)

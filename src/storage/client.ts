@@ -9,7 +9,7 @@ import {
 } from '../api/index.js';
 import { alreadyExists, invalidArgument, notFound } from '../errors.js';
 import type { Watch, WatchOptions } from './raw-storage.js';
-import type { Storage, StoredChange } from './storage.js';
+import type { KnownObject, Storage, StoredChange } from './storage.js';
 
 /**
  * The top of the storage stack: typed access per kind, lookup by name or unique UID prefix, and
@@ -75,8 +75,20 @@ export class KindClient<K extends Kind> {
     return this.kind.toLowerCase();
   }
 
-  get(uid: string): Promise<StoredOf<K>> {
-    return this.storage.get(this.kind, uid) as Promise<StoredOf<K>>;
+  /** The stored object; `known` stands for it while its checksum is still the stored one. */
+  get(uid: string, known?: KnownObject<K>): Promise<StoredOf<K>> {
+    return this.storage.get(this.kind, uid, known) as Promise<StoredOf<K>>;
+  }
+
+  /**
+   * get, with the checksum of the bytes it was decoded from: undefined when a write came between
+   * (the object is then not known to be any one version), or the store keeps no checksum.
+   */
+  async getKnown(uid: string): Promise<(KnownObject<K> & { obj: StoredOf<K> }) | undefined> {
+    const before = await this.storage.checksum(this.kind, uid);
+    const obj = await this.get(uid);
+    const after = await this.storage.checksum(this.kind, uid);
+    return before !== undefined && before === after ? { checksum: after, obj } : undefined;
   }
 
   list(): Promise<StoredOf<K>[]> {

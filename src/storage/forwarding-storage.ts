@@ -1,6 +1,6 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
 import type { ObjectKey, Watch, WatchOptions } from './raw-storage.js';
-import type { Storage, StoredChange, StoredEntry } from './storage.js';
+import type { KnownObject, Storage, StoredChange, StoredEntry } from './storage.js';
 
 /**
  * A Storage that hands every call to `inner`: the base of the decorators in the chain, each of
@@ -9,8 +9,8 @@ import type { Storage, StoredChange, StoredEntry } from './storage.js';
 export abstract class ForwardingStorage implements Storage {
   constructor(protected readonly inner: Storage) {}
 
-  get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
-    return this.inner.get(kind, uid);
+  get<K extends Kind>(kind: K, uid: string, known?: KnownObject<K>): Promise<KindMap[K]> {
+    return this.inner.get(kind, uid, known);
   }
 
   set(obj: APIObject): Promise<void> {

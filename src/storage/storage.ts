@@ -10,6 +10,15 @@ import type {
 } from './raw-storage.js';
 import type { Serializer } from './serializer.js';
 
+/**
+ * An object as decoded from the bytes whose checksum it names: given to `get`, it stands for those
+ * bytes, and is used instead of decoding them again while they are what is stored.
+ */
+export interface KnownObject<K extends Kind> {
+  checksum: string;
+  obj: KindMap[K];
+}
+
 /** A listed object with the checksum its bytes were read at. */
 export interface StoredEntry<K extends Kind> {
   uid: string;
@@ -31,7 +40,8 @@ export interface StoredChange<K extends Kind> {
  * stored as JSON, decoded strictly and defaulted on read.
  */
 export interface Storage {
-  get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]>;
+  /** `known` is returned as it is when the object's checksum is still its. */
+  get<K extends Kind>(kind: K, uid: string, known?: KnownObject<K>): Promise<KindMap[K]>;
   set(obj: APIObject): Promise<void>;
   delete(kind: Kind, uid: string): Promise<void>;
   list<K extends Kind>(kind: K): Promise<KindMap[K][]>;
@@ -67,7 +77,14 @@ export class GenericStorage implements Storage {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async get<K extends Kind>(kind: K, uid: string): Promise<KindMap[K]> {
+  async get<K extends Kind>(kind: K, uid: string, known?: KnownObject<K>): Promise<KindMap[K]> {
+    if (
+      known !== undefined &&
+      known.obj.kind === kind &&
+      known.obj.metadata.uid === uid &&
+      (await this.raw.checksum({ kind, uid })) === known.checksum
+    )
+      return known.obj;
     return this.decodeAs(kind, uid, await this.raw.read({ kind, uid }));
   }
 
