@@ -1,4 +1,6 @@
 import { failedPrecondition, notFound, toAppError, unavailable } from '../errors.js';
+import { reviveDecodedForm } from '../storage/decoded-form.js';
+import type { KnownObject } from '../storage/storage.js';
 import type { LogLevel } from '../system/logger.js';
 import { QueuedSignals } from '../system/queued-signals.js';
 import type { Services } from './services.js';
@@ -70,7 +72,14 @@ export class HostSupervisor {
     return [...this.vms.keys()];
   }
 
+  /** Whether it was ever asked anything (a starter pings it first). */
+  get asked(): boolean {
+    return this.requested;
+  }
+  private requested = false;
+
   readonly handle = async (raw: unknown): Promise<unknown> => {
+    this.requested = true;
     const request = parseHostSupervisorRequest(raw);
     switch (request.op) {
       case 'ping':
@@ -122,8 +131,10 @@ export class HostSupervisor {
     return new Promise<PingAnswer>((resolve, reject) => {
       let running = false;
       const log = vm.services.logger;
+      const known = knownVM(r.known);
       void superviseVM(vm.services, uid, {
         ...(r.stopTimeoutMs !== undefined ? { stopTimeoutMs: r.stopTimeoutMs } : {}),
+        ...(known !== undefined ? { known } : {}),
         policyRestart: r.policyRestart === true,
         onRunning: () => {
           running = true;
@@ -192,5 +203,18 @@ export class HostSupervisor {
   close(): void {
     this.closing = true;
     this.disarmIdle();
+  }
+}
+
+/** The VM a starter sent as it read it; a form that does not revive is read from the store. */
+function knownVM(
+  known: Extract<HostSupervisorRequest, { op: 'supervise' }>['known'],
+): KnownObject<'VM'> | undefined {
+  if (known === undefined) return undefined;
+  try {
+    const obj = reviveDecodedForm(known.form);
+    return obj.kind === 'VM' ? { checksum: known.checksum, obj } : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { API_VERSION } from '../api/index.js';
+import { API_VERSION, type StoredVM } from '../api/index.js';
 import { internal, unavailable, type ErrorCode } from '../errors.js';
 import { rejectsWith } from '../../test/fakes/expect.js';
 import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
 import { installSupervisor } from '../../test/fakes/fake-supervisor.js';
 import { createVM, type CreateVMOptions } from './create-vm.js';
 import { runVM, type RunVMOptions } from './run-vm.js';
+import { reviveDecodedForm, type DecodedForm } from '../storage/decoded-form.js';
 
 const TIMEOUTS: RunVMOptions = { startTimeoutMs: 60_000, sshTimeoutMs: 30_000 };
 
@@ -72,6 +73,28 @@ test('runVM stores the VM as one that should run, so its start writes nothing be
   const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
   assert.equal(events[0], 'supervise', `no write before the hand-over: ${events.join(', ')}`);
   assert.equal(vm.status.desiredState, 'Running');
+});
+
+test('runVM hands the VM over as it read it, with the checksum it is stored at', async () => {
+  const s = fakeServices();
+  installSupervisor(s, { kind: 'supervises' });
+  const sent: unknown[] = [];
+  const request = s.requests.request.bind(s.requests);
+  s.requests.request = (socket, body, timeoutMs) => {
+    if ((body as { op?: string }).op === 'supervise') sent.push(structuredClone(body));
+    return request(socket, body, timeoutMs);
+  };
+  const vm = await runVM(s, { image: 'busybox', name: 'web' }, TIMEOUTS);
+  const known = (sent[0] as { known?: { checksum: string; form: DecodedForm } }).known;
+  assert.ok(known !== undefined, 'the VM went with the request');
+  const revived = reviveDecodedForm(known.form) as StoredVM;
+  assert.equal(revived.metadata.uid, vm.metadata.uid);
+  assert.equal(revived.status.state, 'Created', 'as it was when handed over');
+  assert.notEqual(
+    known.checksum,
+    await s.client.storage.checksum('VM', vm.metadata.uid),
+    'recorded Running since',
+  );
 });
 
 test("runVM keeps the manifest's UID and passes the log level to the supervisor", async () => {

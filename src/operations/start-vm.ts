@@ -1,5 +1,6 @@
 import type { StoredVM } from '../api/index.js';
 import { AppError, failedPrecondition, toAppError, unavailable } from '../errors.js';
+import { toDecodedForm } from '../storage/decoded-form.js';
 import type { LogLevel } from '../system/logger.js';
 import type { Services } from './services.js';
 import {
@@ -73,7 +74,8 @@ async function startUnlocked(
   uid: string,
   options: StartVMOptions,
 ): Promise<StoredVM> {
-  let vm = await s.client.vms.get(uid);
+  const read = await s.client.vms.getKnown(uid);
+  let vm = read?.obj ?? (await s.client.vms.get(uid));
   vm = await refreshVMState(s, vm);
   if (isVMRunning(s, vm)) {
     vm = await recordDesiredState(s, vm, 'Running');
@@ -91,9 +93,14 @@ async function startUnlocked(
   requireRootForNetwork(vm, s.host.isRoot);
   // Said here as what it is; the supervisor checks again under the volume lock.
   await checkVolumeConflicts(s, vm, uid);
+  // The VM as read here, unless this start wrote it since: its supervisor need not decode it.
+  const form = read !== undefined && vm === read.obj ? toDecodedForm(vm) : undefined;
   const request: HostSupervisorRequest = {
     op: 'supervise',
     uid,
+    ...(read !== undefined && form !== undefined
+      ? { known: { checksum: read.checksum, form } }
+      : {}),
     env: stringEnv({ ...s.config.env, ...options.env }),
     // The VM's log is as verbose as this command's, or as asked (`run --debug`); never silent.
     logLevel: loggedLevel(options.logLevel ?? s.config.logLevel),

@@ -2,6 +2,7 @@ import type { DefaultedVMStatus, StoredVM } from '../api/index.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import type { ExitInfo, RunningVM } from '../vmm/vmm-driver.js';
 import type { NetworkAttachment, NetworkLinks } from '../network/vm-network.js';
+import type { KnownObject } from '../storage/storage.js';
 import { attachRequestOf, driverFor, kernelFiles, userNICOf } from './supervise-inputs.js';
 import { serveMetrics } from './supervise-metrics.js';
 import type { Services } from './services.js';
@@ -45,6 +46,8 @@ export interface SuperviseOptions {
   policyRestart?: boolean;
   /** Told once the VM is recorded Running (its starter waits for this). */
   onRunning?: () => void;
+  /** The VM as its starter read it (see HostSupervisorRequest). */
+  known?: KnownObject<'VM'>;
 }
 
 /**
@@ -58,7 +61,7 @@ export async function superviseVM(
   uid: string,
   options: SuperviseOptions = {},
 ): Promise<void> {
-  const vm = await s.client.vms.get(uid);
+  const vm = await s.client.vms.get(uid, options.known);
   const label = vmLabel(vm);
   const log = s.logger.child({ vm: vm.metadata.name, uid });
   const other = vm.status?.runtime?.spawnPid;

@@ -77,6 +77,22 @@ test('parseHostSupervisorRequest keeps what it understands and refuses the rest'
     }),
     { op: 'supervise', uid: UID, env: { PATH: '/bin' }, policyRestart: true },
   );
+  const form = { json: { kind: 'VM' } };
+  assert.deepEqual(
+    parseHostSupervisorRequest({
+      op: 'supervise',
+      uid: UID,
+      env: {},
+      known: { checksum: '1:2:3', form },
+    }),
+    { op: 'supervise', uid: UID, env: {}, known: { checksum: '1:2:3', form } },
+  );
+  for (const known of [{ checksum: 1, form }, { checksum: '1:2:3' }, 'known'])
+    assert.deepEqual(
+      parseHostSupervisorRequest({ op: 'supervise', uid: UID, env: {}, known }),
+      { op: 'supervise', uid: UID, env: {} },
+      `${JSON.stringify(known)} is left out`,
+    );
   assert.deepEqual(parseHostSupervisorRequest({ op: 'signal', uid: UID, signal: 'SIGQUIT' }), {
     op: 'signal',
     uid: UID,

@@ -1,4 +1,5 @@
 import { AppError, invalidArgument, unavailable } from '../errors.js';
+import type { DecodedForm } from '../storage/decoded-form.js';
 import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import type { HandledSignal } from '../system/program-io.js';
 import type { ProcessRef } from '../system/processes.js';
@@ -24,7 +25,9 @@ export const HOST_SUPERVISOR_IDLE_MS = 10_000;
 /**
  * What the host supervisor is asked over its socket (layout.ts `hostSupervisorSocket`):
  * - `supervise`: take the VM on, with its starter's environment; answered once the VM is
- *   recorded Running, or with the error that kept it from running;
+ *   recorded Running, or with the error that kept it from running. `known` is the VM as its
+ *   starter read it, with the checksum it was stored at: while that is still the stored one, the
+ *   supervisor need not decode it again (a new supervisor's first decode is its slowest);
  * - `signal`: SIGTERM asks the VM's guest to power off, SIGQUIT kills its hypervisor;
  * - `ping`: answered with the supervisor's PID.
  */
@@ -36,6 +39,7 @@ export type HostSupervisorRequest =
       logLevel?: LogLevel;
       policyRestart?: boolean;
       stopTimeoutMs?: number;
+      known?: { checksum: string; form: DecodedForm };
     }
   | { op: 'signal'; uid: string; signal: 'SIGTERM' | 'SIGQUIT' }
   | { op: 'ping' };
@@ -60,6 +64,8 @@ export function parseHostSupervisorRequest(value: unknown): HostSupervisorReques
   );
   const level = r['logLevel'];
   const timeout = r['stopTimeoutMs'];
+  const known = r['known'] as { checksum?: unknown; form?: unknown } | null | undefined;
+  const form = known?.form;
   return {
     op: 'supervise',
     uid,
@@ -67,6 +73,10 @@ export function parseHostSupervisorRequest(value: unknown): HostSupervisorReques
     ...(LOG_LEVELS.includes(level as LogLevel) ? { logLevel: level as LogLevel } : {}),
     ...(r['policyRestart'] === true ? { policyRestart: true } : {}),
     ...(typeof timeout === 'number' && timeout > 0 ? { stopTimeoutMs: timeout } : {}),
+    // Its shape is checked where it is revived (reviveDecodedForm).
+    ...(typeof known?.checksum === 'string' && typeof form === 'object' && form !== null
+      ? { known: { checksum: known.checksum, form: form as DecodedForm } }
+      : {}),
   };
 }
 
