@@ -39,7 +39,9 @@ test('the host supervisor reports idle only once no VM is left, and then takes n
   const s = fakeServices();
   const a = await createVM(s, { image: 'busybox', name: 'a' });
   const { sup, logs } = supervisorOf(s, 30);
+  assert.equal(sup.asked, false);
   assert.deepEqual(await sup.handle({ op: 'ping' }), { pid: s.host.pid });
+  assert.equal(sup.asked, true, 'a ping is asking');
   await sup.handle(supervise(a.metadata.uid));
   assert.deepEqual(sup.supervising, [a.metadata.uid]);
   let idle = false;

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { warmUpDecoding } from '../api/warm-up.js';
+import { warmUpDecodingWhileIdle } from '../api/warm-up.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { createServices } from '../composition.js';
 import { HostSupervisor, type ServicesForVM } from '../operations/host-supervisor.js';
@@ -73,16 +73,13 @@ function spawnProgram(io: ProgramIO): Command {
         const server = await s.requests.serve(s.layout.hostSupervisorSocket, supervisor.handle);
         s.logger.info({ pid: s.host.pid }, `supervisor: serving ${s.layout.hostSupervisorSocket}`);
         // A new supervisor is mostly started for a VM its starter is still creating: meanwhile,
-        // what the first read of a VM and its kernel would compile is compiled. Only an
-        // optimisation: a sample the schema refuses (its unit test says so) changes nothing.
-        setImmediate(() => {
-          try {
-            warmUpDecoding();
-            s.trace.mark('decoding warmed up');
-          } catch {
-            s.trace.mark('warm-up refused');
-          }
-        });
+        // what the first read of a kernel and a VM would compile is compiled, until its starter
+        // asks for it (it pings first), not to hold up its answer. Only an optimisation: a sample
+        // the schema refuses (its unit test says so) changes nothing.
+        void warmUpDecodingWhileIdle(() => supervisor.asked).then(
+          (all) => s.trace.mark(all ? 'decoding warmed up' : 'warm-up ended by a start'),
+          () => s.trace.mark('warm-up refused'),
+        );
         try {
           await supervisor.idle;
         } finally {
