@@ -73,9 +73,9 @@ function spawnProgram(io: ProgramIO): Command {
         const server = await s.requests.serve(s.layout.hostSupervisorSocket, supervisor.handle);
         s.logger.info({ pid: s.host.pid }, `supervisor: serving ${s.layout.hostSupervisorSocket}`);
         // A new supervisor is mostly started for a VM its starter is still creating: meanwhile,
-        // what the first read of a kernel and a VM would compile is compiled, until its starter
-        // asks for it (it pings first), not to hold up its answer. Only an optimisation: a sample
-        // the schema refuses (its unit test says so) changes nothing.
+        // what the first read of a kernel would compile is compiled, unless its starter asked
+        // first (it pings first), not to hold up its answer. Only an optimisation: a sample the
+        // schema refuses (its unit test says so) changes nothing.
         void warmUpDecodingWhileIdle(() => supervisor.asked).then(
           (all) => s.trace.mark(all ? 'decoding warmed up' : 'warm-up ended by a start'),
           () => s.trace.mark('warm-up refused'),
