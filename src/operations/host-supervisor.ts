@@ -1,5 +1,5 @@
 import { failedPrecondition, notFound, toAppError, unavailable } from '../errors.js';
-import { reviveDecodedForm } from '../storage/decoded-form.js';
+import { reviveIfFit } from '../storage/decoded-form.js';
 import type { KnownObject } from '../storage/storage.js';
 import type { LogLevel } from '../system/logger.js';
 import { QueuedSignals } from '../system/queued-signals.js';
@@ -211,10 +211,6 @@ function knownVM(
   known: Extract<HostSupervisorRequest, { op: 'supervise' }>['known'],
 ): KnownObject<'VM'> | undefined {
   if (known === undefined) return undefined;
-  try {
-    const obj = reviveDecodedForm(known.form);
-    return obj.kind === 'VM' ? { checksum: known.checksum, obj } : undefined;
-  } catch {
-    return undefined;
-  }
+  const obj = reviveIfFit(known.form);
+  return obj?.kind === 'VM' ? { checksum: known.checksum, obj } : undefined;
 }

@@ -94,6 +94,15 @@ export function reviveDecodedForm(form: DecodedForm): APIObject {
   return root as APIObject;
 }
 
+/** reviveDecodedForm, or undefined for what is not a form that fits (so: treated as absent). */
+export function reviveIfFit(form: unknown): APIObject | undefined {
+  try {
+    return reviveDecodedForm(form as DecodedForm);
+  } catch {
+    return undefined;
+  }
+}
+
 function locate(root: object, path: Path): [Record<string | number, unknown>, string | number] {
   if (!Array.isArray(path) || path.length === 0) throw new TypeError('decoded form: bad path');
   let cur: unknown = root;

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { compareText, isUID, type Kind, type KindMap } from '../api/index.js';
 import type { BuildInfo } from '../system/packaging.js';
-import { reviveDecodedForm, toDecodedForm, type DecodedForm } from './decoded-form.js';
+import { reviveIfFit, toDecodedForm } from './decoded-form.js';
 import { checksumOf } from './fs-raw-storage.js';
 import { DataLayout, METADATA_FILE } from './layout.js';
 import { ListingCacheFile, type ListingCacheEntry } from './listing-cache-file.js';
@@ -75,7 +75,9 @@ export class FsListingCache extends ForwardingStorage {
     for (const [uid, stamp] of stamps) {
       const hit = cached.get(uid);
       const obj =
-        hit?.id === stamp.id ? (known?.(uid, stamp.checksum) ?? revive<K>(hit.form)) : undefined;
+        hit?.id === stamp.id
+          ? (known?.(uid, stamp.checksum) ?? (reviveIfFit(hit.form) as KindMap[K] | undefined))
+          : undefined;
       if (obj !== undefined) served.set(uid, { uid, checksum: stamp.checksum, obj });
       else misses.push(uid);
     }
@@ -179,15 +181,6 @@ function stampOf(path: string): Stamp | undefined {
     id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
     changedMs: Number(st.ctimeNs / 1_000_000n),
   };
-}
-
-/** The object a cached form holds (which it takes apart); undefined when it holds none. */
-function revive<K extends Kind>(form: unknown): KindMap[K] | undefined {
-  try {
-    return reviveDecodedForm(form as DecodedForm) as KindMap[K];
-  } catch {
-    return undefined;
-  }
 }
 
 /** The cache's entries for `listed`, each with the identity of the file it was read from. */
