@@ -4,6 +4,7 @@ import { rejectsWith } from '../../test/fakes/expect.js';
 import { fakeServices, type FakeServices } from '../../test/fakes/fake-services.js';
 import type { Clock } from '../system/clock.js';
 import { systemClock } from '../system/system-clock.js';
+import { toDecodedForm } from '../storage/decoded-form.js';
 import { createVM } from './create-vm.js';
 import { HostSupervisor } from './host-supervisor.js';
 
@@ -104,6 +105,25 @@ test('a VM handed over again as its last run cleans up waits for that, then runs
   const vm = await s.client.vms.get(a.metadata.uid);
   assert.equal(vm.status.state, 'Running');
   assert.equal(s.drivers.qemu.started.length, 2);
+  sup.signalAll('SIGQUIT');
+  await held(sup.idle);
+});
+
+test('a VM handed over as its starter read it is run as sent while its file is unchanged, else as stored', async () => {
+  const s = fakeServices();
+  const { sup } = supervisorOf(s, 60_000);
+  const handOver = async (name: string, checksumOf: (stored: string) => string) => {
+    const made = await createVM(s, { image: 'busybox', name });
+    const uid = made.metadata.uid;
+    // As its starter, another process, read it (this one's cache has no copy of it).
+    const checksum = (await s.client.storage.checksum('VM', uid)) ?? '';
+    // What only the sent copy says: it is the one the supervisor runs.
+    const form = toDecodedForm({ ...made, spec: { ...made.spec, cpus: 3 } });
+    await sup.handle({ ...supervise(uid), known: { checksum: checksumOf(checksum), form } });
+    return s.drivers.qemu.started.find((c) => c.name === name)?.vcpus;
+  };
+  assert.equal(await handOver('as-sent', (c) => c), 3);
+  assert.equal(await handOver('as-stored', (c) => `${c}-since`), 1, 'the file changed since');
   sup.signalAll('SIGQUIT');
   await held(sup.idle);
 });
