@@ -1,6 +1,6 @@
 import type { APIObject, Kind, KindMap } from '../api/index.js';
 import { ForwardingStorage } from './forwarding-storage.js';
-import type { KnownObject, StoredEntry } from './storage.js';
+import { isKnownAs, type KnownObject, type StoredEntry } from './storage.js';
 
 /**
  * A read cache over Storage. Each entry remembers the checksum it was read at; a read whose
@@ -24,12 +24,7 @@ export class CachedStorage extends ForwardingStorage {
     const hit = this.cached.get(id);
     if (sum !== undefined && hit?.obj !== undefined && hit.checksum === sum)
       return structuredCloneObject(hit.obj) as KindMap[K];
-    if (
-      sum !== undefined &&
-      known?.checksum === sum &&
-      known.obj.kind === kind &&
-      known.obj.metadata.uid === uid
-    ) {
+    if (sum !== undefined && isKnownAs(known, kind, uid, sum)) {
       this.cached.set(id, { checksum: sum, obj: structuredCloneObject(known.obj) });
       return known.obj;
     }

@@ -19,6 +19,22 @@ export interface KnownObject<K extends Kind> {
   obj: KindMap[K];
 }
 
+/** Whether `known` stands for the object `kind`/`uid` whose bytes now have `checksum`. */
+export function isKnownAs<K extends Kind>(
+  known: KnownObject<K> | undefined,
+  kind: K,
+  uid: string,
+  checksum: string | undefined,
+): known is KnownObject<K> {
+  return (
+    known !== undefined &&
+    checksum !== undefined &&
+    known.checksum === checksum &&
+    known.obj.kind === kind &&
+    known.obj.metadata.uid === uid
+  );
+}
+
 /** A listed object with the checksum its bytes were read at. */
 export interface StoredEntry<K extends Kind> {
   uid: string;
@@ -78,12 +94,7 @@ export class GenericStorage implements Storage {
   ) {}
 
   async get<K extends Kind>(kind: K, uid: string, known?: KnownObject<K>): Promise<KindMap[K]> {
-    if (
-      known !== undefined &&
-      known.obj.kind === kind &&
-      known.obj.metadata.uid === uid &&
-      (await this.raw.checksum({ kind, uid })) === known.checksum
-    )
+    if (known !== undefined && isKnownAs(known, kind, uid, await this.raw.checksum({ kind, uid })))
       return known.obj;
     return this.decodeAs(kind, uid, await this.raw.read({ kind, uid }));
   }
