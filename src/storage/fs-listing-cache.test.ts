@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import {
   chmod,
   chown,
+  mkdir,
   readdir,
   lstat,
   mkdtemp,
@@ -102,6 +103,29 @@ test('a changed, removed or new object is read from its file, never served stale
   for (const v of [a, c]) await w.storage.delete('VM', v.metadata.uid ?? '');
   assert.deepEqual(await s.open().storage.list('VM'), []);
   assert.deepEqual(await readdir(join(s.dir, '.cache')), []);
+});
+
+test('what a killed create or rm left in the kind is swept by a listing, cached or not', async () => {
+  await using s = await store();
+  const w = s.open();
+  for (const n of ['a', 'b']) await w.storage.set(aVM(n));
+  await w.storage.list('VM');
+  const dead = spawnSync('true').pid ?? 0;
+  const leftovers = [`.new-000000000000000a.${dead}.0a0b0c0d`, '.trash-000000000000000b-0a0b0c0d'];
+  for (const d of leftovers) {
+    await mkdir(join(s.dir, 'vm', d));
+    await writeFile(join(s.dir, 'vm', d, 'metadata.json'), '{}');
+  }
+  const reader = s.open();
+  assert.deepEqual((await reader.storage.list('VM')).map((o) => o.metadata.name).sort(), [
+    'a',
+    'b',
+  ]);
+  assert.equal(reader.decodes(), 0, 'still served from the cache');
+  assert.deepEqual(
+    (await readdir(join(s.dir, 'vm'))).filter((e) => e.startsWith('.')),
+    [],
+  );
 });
 
 test('objects changed too recently to tell apart by identity are not cached', async () => {

@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { compareText, isUID, type Kind, type KindMap } from '../api/index.js';
 import type { BuildInfo } from '../system/packaging.js';
 import { reviveIfFit, toDecodedForm } from './decoded-form.js';
-import { checksumOf } from './fs-raw-storage.js';
+import { checksumOf, isInterruptedLeftover } from './fs-raw-storage.js';
 import { DataLayout, METADATA_FILE } from './layout.js';
 import { ListingCacheFile, type ListingCacheEntry } from './listing-cache-file.js';
 import { ForwardingStorage } from './forwarding-storage.js';
@@ -68,6 +68,9 @@ export class FsListingCache extends ForwardingStorage {
     const names = readNames(this.layout.kindDir(kind));
     const stamps = names === undefined ? undefined : this.stamps(kind, names);
     if (names === undefined || stamps === undefined) return this.inner.entries(kind, known);
+    // The store's own listing sweeps what interrupted writes and deletes left, which the cache
+    // never looks at: it then lists, still taking the objects it has from the cache.
+    const sweep = names.some(isInterruptedLeftover);
     const file = this.file(kind);
     const cached = file.load();
     const served = new Map<string, StoredEntry<K>>();
@@ -82,9 +85,9 @@ export class FsListingCache extends ForwardingStorage {
       else misses.push(uid);
     }
     let listed = [...served.values()];
-    if (misses.length > 0) {
+    if (misses.length > 0 || sweep) {
       const read =
-        cached.size > 0 && misses.length <= MAX_SINGLE_READS
+        !sweep && cached.size > 0 && misses.length <= MAX_SINGLE_READS
           ? await this.readEach(kind, misses, stamps)
           : undefined;
       listed =

@@ -21,11 +21,23 @@ import type {
 } from './raw-storage.js';
 
 const TRASH_PREFIX = '.trash-';
-/** `write`'s temp file, named after its writer's pid. */
+/** An object directory that a directory maker other than `write` left empty is swept this late. */
 const EMPTY_DIR_GRACE_MS = 30_000;
+/** `write`'s temp file, named after its writer's pid. */
 const TMP_FILE = /^\.metadata\.json\.(\d+)\.[0-9a-f]+$/;
+/** A new object's directory while `write` fills it, named after its writer's pid. */
+const NEW_PREFIX = '.new-';
+const NEW_DIR = /^\.new-[0-9a-f]+\.(\d+)\.[0-9a-f]+$/;
 const DIR_MODE = 0o700;
 const WATCH_INTERVAL_MS = 500;
+
+/**
+ * Whether a name in a kind's directory is what a write or a delete makes on its way, and leaves
+ * behind when killed: a listing of the kind sweeps it once it is no one's.
+ */
+export function isInterruptedLeftover(name: string): boolean {
+  return name.startsWith(TRASH_PREFIX) || name.startsWith(NEW_PREFIX);
+}
 
 export interface FsRawStorageOptions {
   /** How often a watch lists its kind to see other processes' writes (default 500 ms). */
@@ -36,7 +48,8 @@ const FILE_MODE = 0o600;
 /**
  * RawStorage on a directory tree: `<dataDir>/<kind>/<uid>/metadata.json`.
  * Writes go to a temp file that is fsynced and renamed over the old one, so a crash leaves either
- * version whole. Deletes rename the object directory aside first, so a half-deleted object is never
+ * version whole. A new object's directory is filled aside and renamed into place, so a crash
+ * leaves no directory without its object either. Deletes rename the object directory aside first, so a half-deleted object is never
  * listed. The per-kind lock is a lock directory (`<dataDir>/<kind>/.lock`) that a live holder keeps
  * fresh; one left by a killed process goes stale within seconds.
  */
@@ -76,22 +89,44 @@ export class FsRawStorage implements RawStorage {
 
   async write(key: ObjectKey, data: Buffer): Promise<void> {
     const dir = this.objectDir(key);
-    const target = join(dir, METADATA);
-    const tmp = join(dir, `.${METADATA}.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
-      const fh = await open(tmp, 'wx', FILE_MODE);
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, target);
-      await syncDir(dir);
+      await writeObjectFile(dir, data);
     } catch (err) {
-      await rm(tmp, { force: true });
-      throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+      if (!isAbsent(err)) throw mapFsError(err, `${kindDir(key.kind)} "${key.uid}"`);
+      await this.writeNew(key, data).catch((e: unknown) => {
+        throw mapFsError(e, `${kindDir(key.kind)} "${key.uid}"`);
+      });
+    }
+  }
+
+  /**
+   * The first write of an object: its directory is made under a temp name, with the object's
+   * file in it, and renamed into place whole. A writer killed half-way leaves only the temp
+   * directory, which a listing sweeps once its writer is gone (sweepLeftovers).
+   */
+  private async writeNew(key: ObjectKey, data: Buffer): Promise<void> {
+    const kindPath = this.kindPath(key.kind);
+    await mkdir(kindPath, { recursive: true, mode: DIR_MODE });
+    const staging = join(
+      kindPath,
+      `${NEW_PREFIX}${key.uid}.${process.pid}.${randomBytes(4).toString('hex')}`,
+    );
+    await mkdir(staging, { mode: DIR_MODE });
+    try {
+      await writeFileSynced(join(staging, METADATA), data);
+      try {
+        await rename(staging, this.objectDir(key));
+      } catch (err) {
+        // Another process made the directory meanwhile (the object's own files, or a writer of
+        // it): the object goes into it as any later write would.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        await writeObjectFile(this.objectDir(key), data);
+        return;
+      }
+      await syncDir(kindPath);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
     }
   }
 
@@ -119,9 +154,16 @@ export class FsRawStorage implements RawStorage {
     }
   }
 
-  /** Leftovers of deletes interrupted by a crash; removing them is safe and keeps the store tidy. */
-  private async sweepTrash(kind: Kind, entries: string[]): Promise<void> {
-    for (const e of entries.filter((e) => e.startsWith(TRASH_PREFIX))) {
+  /**
+   * Leftovers of deletes and first writes interrupted by a crash: removing them is safe and
+   * keeps the store tidy. A first write's directory is left to its writer while that lives.
+   */
+  private async sweepLeftovers(kind: Kind, entries: string[]): Promise<void> {
+    const dead = (e: string) => {
+      const writer = NEW_DIR.exec(e)?.[1];
+      return writer !== undefined && !isProcessAlive(Number(writer));
+    };
+    for (const e of entries.filter((e) => e.startsWith(TRASH_PREFIX) || dead(e))) {
       await rm(join(this.kindPath(kind), e), { recursive: true, force: true }).catch(
         () => undefined,
       );
@@ -129,16 +171,17 @@ export class FsRawStorage implements RawStorage {
   }
 
   /**
-   * Removes the directory of an object whose first write was killed before its rename: it holds
-   * nothing but temp files of writers that are gone, or nothing at all for a while. A directory with anything else in it (a
-   * supervisor's log, written before the VM is stored) is someone's, and stays.
+   * Removes a directory without its object that no one is filling: one that holds nothing but
+   * temp files of writers that are gone, or nothing at all for a while (a lock's directory made
+   * for an object deleted meanwhile). A directory with anything else in it (a supervisor's log,
+   * written before the VM is stored) is someone's, and stays.
    */
   private async sweepHalfWritten(key: ObjectKey): Promise<void> {
     const dir = this.objectDir(key);
     const names = await readdir(dir).catch(() => undefined);
     if (names === undefined) return;
     if (names.length === 0) {
-      // Killed between mkdir and its temp file; an empty directory this old is no one's.
+      // Its maker may be about to fill it; one this old is no one's.
       const age = Date.now() - ((await stat(dir).catch(() => undefined))?.mtimeMs ?? Date.now());
       if (age < EMPTY_DIR_GRACE_MS) return;
     }
@@ -158,7 +201,7 @@ export class FsRawStorage implements RawStorage {
         else await this.sweepHalfWritten(key);
       });
     await Promise.all(checks);
-    await this.sweepTrash(kind, entries);
+    await this.sweepLeftovers(kind, entries);
     return keys.sort((a, b) => compareText(a.uid, b.uid));
   }
 
@@ -175,7 +218,7 @@ export class FsRawStorage implements RawStorage {
       if (entry) out.push(entry);
       else await this.sweepHalfWritten({ kind, uid });
     }
-    await this.sweepTrash(kind, entries);
+    await this.sweepLeftovers(kind, entries);
     return out;
   }
 
@@ -287,5 +330,31 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+async function writeFileSynced(path: string, data: Buffer): Promise<void> {
+  const fh = await open(path, 'wx', FILE_MODE);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Replaces the object's file in its existing directory through a temp file renamed over it.
+ * Fails with ENOENT, having written nothing, when the directory does not exist.
+ */
+async function writeObjectFile(dir: string, data: Buffer): Promise<void> {
+  const tmp = join(dir, `.${METADATA}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFileSynced(tmp, data);
+    await rename(tmp, join(dir, METADATA));
+    await syncDir(dir);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
