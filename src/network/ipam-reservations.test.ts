@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -103,6 +103,15 @@ test('a failed hand-over holds the reserved address again and keeps the reservat
     `ADD test-net ignite-${A} ${RESERVE_IF} IgnoreUnknown=1;IP=10.9.0.2`,
   ]);
   assert.equal((await files.readReservation(A))?.ip, '10.9.0.2');
+});
+
+test('release removes what a reserve killed while recording it left: its temp file', async (t) => {
+  const { dir, files, ipam, reservations } = await setup(t);
+  await files.ensureDir();
+  await writeFile(`${files.file(A, '.reservation.json')}.tmp`, '{"ip":');
+  await reservations.release(A, 'vm "a"');
+  assert.deepEqual(ipam.calls, [], 'no address recorded, none given back here');
+  assert.deepEqual(await readdir(join(dir, 'network')), []);
 });
 
 test('release gives the address back once; releasing again or an unknown VM asks nothing', async (t) => {

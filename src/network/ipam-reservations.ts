@@ -139,8 +139,9 @@ export class IPAMReservations {
   release(uid: string, label: string): Promise<void> {
     return this.locked(async () => {
       const reservation = await this.files.readReservation(uid);
-      if (reservation === undefined) return;
-      await this.cni.ipam('DEL', reservation.list, reservationRuntime(uid), label);
+      if (reservation !== undefined)
+        await this.cni.ipam('DEL', reservation.list, reservationRuntime(uid), label);
+      // Also when there is none: a reserve killed while recording it left its temp file.
       await this.files.removeReservation(uid);
     });
   }

@@ -52,7 +52,8 @@ test('reservations round-trip, and removing an attachment leaves the reservation
   await f.saveReservation(UID, { ip: '10.61.0.9', list });
   assert.deepEqual(await f.readReservation(UID), { ip: '10.61.0.9', list });
   await f.saveState(state);
-  for (const suffix of ['.udhcpd.conf', '.leases', '.dhcp.log'])
+  // With the temp files of writes killed before their rename: removed with their files.
+  for (const suffix of ['.udhcpd.conf', '.leases', '.dhcp.log', '.json.tmp'])
     await writeFile(f.file(UID, suffix), 'x');
   await writeFile(f.file('fedcba9876543210', '.json'), '{}');
   await f.removeAttachment(UID);
@@ -60,9 +61,11 @@ test('reservations round-trip, and removing an attachment leaves the reservation
     `${UID}.reservation.json`,
     'fedcba9876543210.json',
   ]);
+  await writeFile(f.file(UID, '.reservation.json.tmp'), 'x');
   await f.removeReservation(UID);
   await f.removeReservation(UID);
   assert.equal(await f.readReservation(UID), undefined);
+  assert.deepEqual(await readdir(f.dir), ['fedcba9876543210.json']);
 });
 
 test('the directory is absolute whatever the data dir is given as', () => {

@@ -82,7 +82,7 @@ export class NetworkFiles {
 
   /** Removes the attachment's state and its DHCP server's files. */
   async removeAttachment(uid: string): Promise<void> {
-    for (const suffix of ATTACHMENT_SUFFIXES) await rm(this.file(uid, suffix), { force: true });
+    for (const suffix of ATTACHMENT_SUFFIXES) await removeWritten(this.file(uid, suffix));
   }
 
   readReservation(uid: string): Promise<Reservation | undefined> {
@@ -94,7 +94,7 @@ export class NetworkFiles {
   }
 
   async removeReservation(uid: string): Promise<void> {
-    await rm(this.file(uid, '.reservation.json'), { force: true });
+    await removeWritten(this.file(uid, '.reservation.json'));
   }
 
   /** A missing or unreadable file is no state: the network then acts as for a VM it never saw. */
@@ -108,9 +108,17 @@ export class NetworkFiles {
 
   private async writeJSON(file: string, value: unknown): Promise<void> {
     await this.ensureDir();
-    await writeFile(`${file}.tmp`, JSON.stringify(value), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    await writeFile(tempOf(file), JSON.stringify(value), { mode: 0o600 });
+    await rename(tempOf(file), file);
   }
+}
+
+const tempOf = (file: string) => `${file}.tmp`;
+
+/** Removes a file and the temp file that a write of it, killed before its rename, left beside it. */
+async function removeWritten(file: string): Promise<void> {
+  await rm(file, { force: true });
+  await rm(tempOf(file), { force: true });
 }
 
 /** The key of a VM's interface `index`: its UID for the first, `<uid>.<index>` for the others. */
