@@ -20,7 +20,14 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  define: { 'import.meta.dirname': '__dirname', 'import.meta.url': '__filename' },
+  define: {
+    'import.meta.dirname': '__dirname',
+    'import.meta.url': '__filename',
+    // ws looks for optional native add-ons with require(); a single executable can load none,
+    // and Node warns on every command that tries.
+    'process.env.WS_NO_BUFFER_UTIL': '"1"',
+    'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
+  },
   logLevel: 'error',
 });
 const config = {

@@ -34,6 +34,7 @@ test(
 
       const version = await runBinary(bin, ['version', '-o', 'json'], env);
       assert.equal(version.code, 0, version.stderr);
+      assert.equal(version.stderr, '', 'no warning from Node');
       const info = JSON.parse(version.stdout) as { version: string; gitCommit: string };
       assert.match(info.version, /^\d+\.\d+\.\d+/);
       assert.notEqual(info.gitCommit, 'unknown');
@@ -48,6 +49,7 @@ test(
 
       const images = await runBinary(bin, ['image', 'ls'], env);
       assert.match(images.stdout, /ignite-busybox/);
+      assert.equal(images.stderr, '', 'no warning from Node');
       const ps = await runBinary(bin, ['ps', '-o', 'json'], env);
       const vms = JSON.parse(ps.stdout) as {
         metadata: { name: string };
