@@ -124,7 +124,7 @@ test(
     assert.deepEqual(
       network.filter((f) => [...uids].some((u) => f.startsWith(u))),
       [],
-      'no network state',
+      `no network state (${outcomes.join('; ')})`,
     );
     for (const uid of uids)
       assert.deepEqual(await leftovers(uid), [], `vm ${uid}: nothing on the host`);
