@@ -26,8 +26,10 @@ function killAfter(args: string[], env: NodeJS.ProcessEnv, delayMs: number): Pro
   });
 }
 
+/** The stored objects' files: not those in directories a write or delete has on its way (`.new-`, `.trash-`). */
 async function metadataFiles(dir: string, out: string[] = []): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) await metadataFiles(p, out);
     else if (e.name === 'metadata.json') out.push(p);
