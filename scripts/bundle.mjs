@@ -60,6 +60,8 @@ for (const [entry, out] of [
 ]) {
   const file = join(root, out);
   rmSync(`${file}.cache`, { force: true });
+  // A trained cache carries its build's tag and is ignored by any other; gone, it is not shipped.
+  rmSync(`${file}.trained-cache`, { force: true });
   await build({
     ...cjs,
     entryPoints: [join(root, entry)],

@@ -62,6 +62,8 @@ export class HostSupervisor {
     private readonly s: HostSupervisorHostServices,
     private readonly servicesFor: ServicesForVM,
     private readonly idleMs: number,
+    /** Told of each VM recorded running, after its starter was answered. */
+    private readonly onRunning: (uid: string) => void = () => undefined,
   ) {
     this.idle = new Promise((resolve) => (this.reportIdle = resolve));
     this.armIdle();
@@ -139,6 +141,7 @@ export class HostSupervisor {
         onRunning: () => {
           running = true;
           resolve({ pid: this.s.host.pid });
+          this.onRunning(uid);
         },
       })
         .then(

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { warmUpDecodingWhileIdle } from '../api/warm-up.js';
+import { offerTrainedCodeCache } from '../system/code-cache.js';
 import { failedPrecondition, toAppError } from '../errors.js';
 import { createServices } from '../composition.js';
 import { HostSupervisor, type ServicesForVM } from '../operations/host-supervisor.js';
@@ -12,6 +13,9 @@ import { LOG_LEVELS, type LogLevel } from '../system/logger.js';
 import { acquirePidLock } from '../system/pid-lock.js';
 import type { ProgramIO } from '../system/program-io.js';
 import { ensurePrivateDir } from '../system/private-dir.js';
+
+/** How long after its first VM runs a supervisor takes its trained code cache (bin/load-bundle.cjs). */
+const TRAIN_AFTER_MS = 3000;
 
 /**
  * ignite-spawn: the host supervisor. `ignite start` starts one, detached, when none answers,
@@ -66,7 +70,11 @@ function spawnProgram(io: ProgramIO): Command {
             close: () => new Promise<void>((resolve) => stream.end(resolve)),
           };
         };
-        const supervisor = new HostSupervisor(s, servicesFor, HOST_SUPERVISOR_IDLE_MS);
+        // Once a VM runs, what a start compiles has been compiled: the next supervisor of this
+        // build may start from it (a few seconds on, when this one is past the start's tail).
+        const supervisor = new HostSupervisor(s, servicesFor, HOST_SUPERVISOR_IDLE_MS, () =>
+          offerTrainedCodeCache({ afterMs: TRAIN_AFTER_MS }),
+        );
         // Told to end, it stops its VMs as a stop would, and ends once they have.
         io.signals.on('SIGTERM', () => supervisor.signalAll('SIGTERM'));
         io.signals.on('SIGINT', () => supervisor.signalAll('SIGTERM'));

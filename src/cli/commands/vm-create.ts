@@ -8,6 +8,7 @@ import { decodeVMConfig } from '../../operations/vm-config.js';
 import { nodeHostFiles } from '../../system/node-host-files.js';
 import type { CliContext } from '../context.js';
 import { storageFromFlags } from '../volume-options.js';
+import { offerTrainedCodeCache } from '../../system/code-cache.js';
 import {
   collect,
   parseCopyFile,
@@ -307,6 +308,8 @@ export function runCommand(ctx: CliContext): Command {
       });
       const uid = vm.metadata.uid;
       ctx.out(`${uid}\n`);
+      // Every later `run` of this build repeats what this one compiled.
+      offerTrainedCodeCache();
       if (flags.interactive) await ctx.attach(cmd, uid);
     });
 }
