@@ -54,6 +54,8 @@ test('the host supervisor reports idle only once no VM is left, and then takes n
   assert.deepEqual(logs, [`closed ${a.metadata.uid}`]);
   assert.equal((await s.client.vms.get(a.metadata.uid)).status.state, 'Stopped');
   await rejectsWith(sup.handle(supervise(a.metadata.uid)), 'Unavailable', /shutting down/);
+  // Its starters are told, so that they wait for it to go and start another.
+  assert.deepEqual(await sup.handle({ op: 'ping' }), { pid: s.host.pid, ending: true });
 });
 
 test('one VM failing leaves the others supervised; requests for unknown VMs are refused', async () => {

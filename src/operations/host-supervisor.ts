@@ -85,7 +85,10 @@ export class HostSupervisor {
     const request = parseHostSupervisorRequest(raw);
     switch (request.op) {
       case 'ping':
-        return { pid: this.s.host.pid } satisfies PingAnswer;
+        return {
+          pid: this.s.host.pid,
+          ...(this.closing || this.ending ? { ending: true } : {}),
+        } satisfies PingAnswer;
       case 'signal': {
         const signals = this.vms.get(request.uid)?.signals;
         if (signals === undefined)

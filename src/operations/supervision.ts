@@ -46,6 +46,8 @@ export type HostSupervisorRequest =
 
 export interface PingAnswer {
   pid: number;
+  /** Set while it ends (told to, or idle): it takes no VM, and a new one starts once it is gone. */
+  ending?: boolean;
 }
 
 export function parseHostSupervisorRequest(value: unknown): HostSupervisorRequest {
@@ -142,7 +144,8 @@ async function ping(s: Pick<Services, 'requests' | 'layout'>): Promise<PingAnswe
       { op: 'ping' } satisfies HostSupervisorRequest,
       5_000,
     )) as Partial<PingAnswer>;
-    return typeof answer.pid === 'number' ? { pid: answer.pid } : undefined;
+    if (typeof answer.pid !== 'number') return undefined;
+    return { pid: answer.pid, ...(answer.ending === true ? { ending: true } : {}) };
   } catch {
     return undefined;
   }
@@ -163,7 +166,7 @@ function identityOf(p: ProcessRef): { startTime?: number } {
  */
 export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<number> {
   const found = await ping(s);
-  if (found !== undefined) return found.pid;
+  if (found !== undefined && found.ending !== true) return found.pid;
   const launch: LaunchServices = {
     config: s.config,
     files: s.layout.hostSupervisor,
@@ -176,9 +179,13 @@ export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<n
   const hint = `see ${s.layout.hostSupervisorLog}`;
   const deadline = s.clock.now().getTime() + START_TIMEOUT_MS;
   let ended: number | undefined;
+  let ending: number | undefined;
   for (let tries = 0; ; tries++) {
+    // One that is ending holds the pid file until it is gone (its VMs stopped): then, as for one
+    // that died, a new one is started.
     const up = await ping(s);
-    if (up !== undefined) return up.pid;
+    if (up !== undefined && up.ending !== true) return up.pid;
+    ending = up?.pid;
     const now = s.clock.now().getTime();
     if (now >= deadline) break;
     if (ended === undefined && !s.processes.isAlive(proc.pid, identityOf(proc))) {
@@ -196,5 +203,9 @@ export async function ensureHostSupervisor(s: HostSupervisorServices): Promise<n
     // looked for often at first (a failed connect costs little), then less.
     await s.clock.sleep(tries < 250 ? 2 : 10);
   }
+  if (ending !== undefined)
+    throw unavailable(`supervisor ${ending}: still ending after ${START_TIMEOUT_MS / 1000} s`, {
+      hint: `retry once it has stopped its VMs; ${hint}`,
+    });
   throw unavailable(`supervisor: did not answer within ${START_TIMEOUT_MS / 1000} s`, { hint });
 }
