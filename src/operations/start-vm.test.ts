@@ -84,6 +84,25 @@ test('a second VM is handed to the same host supervisor', async () => {
  * A host supervisor started as bin/ignite.js starts one before the CLI has loaded: spawned, its
  * pid file claimed, and not answering until its `answersAt`-th ping.
  */
+test('a supervisor on a local store starts without the extra CA certificates it has no use for', () => {
+  const s = fakeServices();
+  const launch = (env: NodeJS.ProcessEnv) => {
+    launchHostSupervisor({
+      config: { ...s.config, env },
+      files: s.layout.hostSupervisor,
+      processes: s.processes,
+      spawnCommand: s.spawnCommand,
+    });
+    return s.processes.spawned.at(-1)?.options.env;
+  };
+  const extra = { NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem', PATH: '/usr/bin' };
+  assert.deepEqual(launch(extra), { PATH: '/usr/bin' });
+  const etcd = { ...extra, IGNITE_STORE: 'etcd://127.0.0.1:2379' };
+  assert.deepEqual(launch(etcd), etcd, 'its etcd connection may need them');
+  const plain = { PATH: '/usr/bin' };
+  assert.equal(launch(plain), plain);
+});
+
 function earlySupervisor(s: FakeServices, answersAt: number): ProcessRef {
   const install = s.processes.onSpawn;
   assert.ok(install, 'installSupervisor first');

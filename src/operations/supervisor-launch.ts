@@ -53,7 +53,7 @@ export function launchHostSupervisor(s: LaunchServices): ProcessRef {
       '--log-level',
       loggedLevel(s.config.logLevel),
     ],
-    { logFile: s.files.log, env: s.config.env },
+    { logFile: s.files.log, env: supervisorEnv(s.config.env) },
   );
   try {
     s.processes.claimPidFile(s.files.pidFile, proc);
@@ -61,4 +61,17 @@ export function launchHostSupervisor(s: LaunchServices): ProcessRef {
     // Unclaimed, it takes the lock itself once loaded; only a second start may then race it.
   }
   return proc;
+}
+
+/**
+ * The host supervisor's environment: its starter's, but without NODE_EXTRA_CA_CERTS where it
+ * makes no TLS connection (a local store: it imports nothing and talks to no etcd). Node 20 with
+ * OpenSSL 3 loads those certificates as it starts, whether or not it will use them; on the
+ * project's machines that is 40 ms of every supervisor's start, which a host's first VM waits for.
+ * With an etcd store (IGNITE_STORE) its connection may need them, and they are passed on.
+ */
+export function supervisorEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env['NODE_EXTRA_CA_CERTS'] === undefined || (env['IGNITE_STORE'] ?? '') !== '') return env;
+  const { NODE_EXTRA_CA_CERTS: _unused, ...rest } = env;
+  return rest;
 }

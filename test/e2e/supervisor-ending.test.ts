@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitForExit } from '../../src/system/linux-processes.js';
@@ -13,7 +14,7 @@ interface VMJSON {
 // A supervisor told to end (SIGTERM) stops its VMs first, answering meanwhile. A `run` in that
 // time waits for it to be gone and starts its VM under a new one, instead of failing.
 test(
-  'a run while the host supervisor ends starts its VM under a new supervisor',
+  'a host supervisor starts without unneeded extra CAs; a run while it ends starts its VM under a new one',
   { timeout: 300_000 },
   async () => {
     await using t = await vmTestEnv(['busybox', 'kernel']);
@@ -22,11 +23,17 @@ test(
     const vms = async () =>
       JSON.parse((await ignite(['ps', '-a', '-o', 'json'], { env })).stdout) as VMJSON[];
     try {
-      const first = await ignite(['run', image, '--name', 'first', '--net', 'none'], { env });
+      const first = await ignite(['run', image, '--name', 'first', '--net', 'none'], {
+        env: { ...env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' },
+      });
       assert.equal(first.code, 0, first.stderr);
       await waitForBusyboxInit(t.dataDir, first.stdout);
       const old = (await vms()).find((v) => v.metadata.name === 'first')?.status.runtime?.spawnPid;
       assert.ok(old !== undefined, 'the first VM has a supervisor');
+      // On a local store it makes no TLS connection, and starts without its starter's extra CAs.
+      const environ = (await readFile(`/proc/${old}/environ`, 'utf8')).split('\0');
+      assert.ok(environ.includes(`IGNITE_DATA_DIR=${t.dataDir}`), "its starter's environment");
+      assert.ok(!environ.some((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')));
 
       process.kill(old, 'SIGTERM');
       const second = await ignite(['run', image, '--name', 'second', '--net', 'none'], { env });
