@@ -9,6 +9,7 @@ import { rawStorageSuite } from '../../test/suites/raw-storage.suite.js';
 import { FsRawStorage } from './fs-raw-storage.js';
 import { MemoryRawStorage } from './memory-raw-storage.js';
 import type { RawWatchEvent } from './raw-storage.js';
+import { tempDataDir } from '../../test/helpers/data-dir.js';
 
 rawStorageSuite('MemoryRawStorage', () =>
   Promise.resolve({ raw: new MemoryRawStorage(), cleanup: () => Promise.resolve() }),
@@ -86,59 +87,53 @@ test('FsRawStorage sweeps objects whose first write was killed, and nothing that
 });
 
 test("FsRawStorage makes a new object's directory whole: a writer killed at any point leaves none half-made", async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
-  try {
-    const worker = join(import.meta.dirname, '../../test/helpers/new-objects-worker.ts');
-    for (let round = 0; round < 8; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', worker, dir], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      await once(child.stdout, 'data');
-      // Killed somewhere inside a write: each takes a fraction of a millisecond to a few.
-      await new Promise((r) => setTimeout(r, 20 + round * 7));
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-      const vmDir = join(dir, 'vm');
-      for (const e of await readdir(vmDir)) {
-        if (e.startsWith('.')) continue;
-        assert.deepEqual(await readdir(join(vmDir, e)), ['metadata.json'], `round ${round}: ${e}`);
-      }
+  await using d = await tempDataDir();
+  const dir = d.path;
+  const worker = join(import.meta.dirname, '../../test/helpers/new-objects-worker.ts');
+  for (let round = 0; round < 8; round++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', worker, dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await once(child.stdout, 'data');
+    // Killed somewhere inside a write: each takes a fraction of a millisecond to a few.
+    await new Promise((r) => setTimeout(r, 20 + round * 7));
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const vmDir = join(dir, 'vm');
+    for (const e of await readdir(vmDir)) {
+      if (e.startsWith('.')) continue;
+      assert.deepEqual(await readdir(join(vmDir, e)), ['metadata.json'], `round ${round}: ${e}`);
     }
-    const raw = new FsRawStorage(dir);
-    const listed = await raw.list('VM');
-    assert.ok(listed.length >= 8, `${listed.length} objects written`);
-    // What the killed writers were filling is swept with them gone; .lock is the kind's lock.
-    const left = (await readdir(join(dir, 'vm'))).filter((e) => e.startsWith('.'));
-    assert.deepEqual(left, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
+  const raw = new FsRawStorage(dir);
+  const listed = await raw.list('VM');
+  assert.ok(listed.length >= 8, `${listed.length} objects written`);
+  // What the killed writers were filling is swept, with them gone.
+  const left = (await readdir(join(dir, 'vm'))).filter((e) => e.startsWith('.'));
+  assert.deepEqual(left, []);
 });
 
 test("FsRawStorage sweeps a new object's directory only once its writer is gone", async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ignite-raw-'));
-  try {
-    const raw = new FsRawStorage(dir);
-    const dead = spawnSync('true').pid ?? 0;
-    const gone = `.new-000000000000000a.${dead}.0a0b0c0d`;
-    const filling = `.new-000000000000000b.${process.pid}.0a0b0c0d`;
-    for (const d of [gone, filling]) {
-      await mkdir(join(dir, 'vm', d), { recursive: true });
-      await writeFile(join(dir, 'vm', d, 'metadata.json'), '{}');
-    }
-    assert.deepEqual(await raw.readAll('VM'), []);
-    assert.deepEqual(await readdir(join(dir, 'vm')), [filling]);
-    // A directory someone made for the object first keeps what is in it.
-    await mkdir(join(dir, 'vm', '000000000000000c'));
-    await writeFile(join(dir, 'vm', '000000000000000c', 'spawn.log'), 'x');
-    await raw.write({ kind: 'VM', uid: '000000000000000c' }, Buffer.from('{}'));
-    assert.deepEqual((await readdir(join(dir, 'vm', '000000000000000c'))).sort(), [
-      'metadata.json',
-      'spawn.log',
-    ]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  await using d = await tempDataDir();
+  const dir = d.path;
+  const raw = new FsRawStorage(dir);
+  const dead = spawnSync('true').pid ?? 0;
+  const gone = `.new-000000000000000a.${dead}.0a0b0c0d`;
+  const filling = `.new-000000000000000b.${process.pid}.0a0b0c0d`;
+  for (const name of [gone, filling]) {
+    await mkdir(join(dir, 'vm', name), { recursive: true });
+    await writeFile(join(dir, 'vm', name, 'metadata.json'), '{}');
   }
+  assert.deepEqual(await raw.readAll('VM'), []);
+  assert.deepEqual(await readdir(join(dir, 'vm')), [filling]);
+  // A directory someone made for the object first keeps what is in it.
+  await mkdir(join(dir, 'vm', '000000000000000c'));
+  await writeFile(join(dir, 'vm', '000000000000000c', 'spawn.log'), 'x');
+  await raw.write({ kind: 'VM', uid: '000000000000000c' }, Buffer.from('{}'));
+  assert.deepEqual((await readdir(join(dir, 'vm', '000000000000000c'))).sort(), [
+    'metadata.json',
+    'spawn.log',
+  ]);
 });
 
 test('FsRawStorage refuses keys that are not UIDs, so no key can name a path outside the store', () => {
