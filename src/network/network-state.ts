@@ -115,7 +115,7 @@ export class NetworkFiles {
 
 const tempOf = (file: string) => `${file}.tmp`;
 
-/** Removes a file and the temp file that a write of it, killed before its rename, left beside it. */
+/** Removes a file, and the temp file a write of it killed before its rename left beside it. */
 async function removeWritten(file: string): Promise<void> {
   await rm(file, { force: true });
   await rm(tempOf(file), { force: true });

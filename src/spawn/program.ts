@@ -14,7 +14,7 @@ import { acquirePidLock } from '../system/pid-lock.js';
 import type { ProgramIO } from '../system/program-io.js';
 import { ensurePrivateDir } from '../system/private-dir.js';
 
-/** How long after its first VM runs a supervisor takes its trained code cache (bin/load-bundle.cjs). */
+/** When, after its first VM runs, a supervisor keeps a trained code cache (bin/load-bundle.cjs). */
 const TRAIN_AFTER_MS = 3000;
 
 /**

@@ -49,9 +49,10 @@ const FILE_MODE = 0o600;
  * RawStorage on a directory tree: `<dataDir>/<kind>/<uid>/metadata.json`.
  * Writes go to a temp file that is fsynced and renamed over the old one, so a crash leaves either
  * version whole. A new object's directory is filled aside and renamed into place, so a crash
- * leaves no directory without its object either. Deletes rename the object directory aside first, so a half-deleted object is never
- * listed. The per-kind lock is a lock directory (`<dataDir>/<kind>/.lock`) that a live holder keeps
- * fresh; one left by a killed process goes stale within seconds.
+ * leaves no directory without its object either. Deletes rename the object directory aside
+ * first, so a half-deleted object is never listed. The per-kind lock is a lock directory
+ * (`<dataDir>/<kind>/.lock`) that a live holder keeps fresh; one left by a killed process goes
+ * stale within seconds.
  */
 export class FsRawStorage implements RawStorage {
   private readonly layout: DataLayout;
