@@ -13,7 +13,7 @@ import {
   IGNITE_BIN,
   median,
   pexec,
-  sample,
+  sampleInTurns,
   waitInFile,
 } from './lib.js';
 
@@ -81,12 +81,11 @@ async function listRows(): Promise<string[][]> {
       const n = (r.json as { items?: unknown[] } | undefined)?.items?.length;
       if (n !== COUNT) throw new Error(`GET vms listed ${n ?? r.status}, not ${COUNT}`);
     };
-    const api = median(await sample(RUNS, get));
-    const ps = median(
-      await sample(RUNS, () =>
-        pexec(process.execPath, [IGNITE_BIN, 'ps', '-a'], { env, maxBuffer: 64 << 20 }),
-      ),
+    const [gets, pss] = await sampleInTurns(RUNS, get, () =>
+      pexec(process.execPath, [IGNITE_BIN, 'ps', '-a'], { env, maxBuffer: 64 << 20 }),
     );
+    const api = median(gets);
+    const ps = median(pss);
     return [
       [
         `GET …/vms with ${COUNT} stored VMs (daemon running)`,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { detectHostTsc } from '../src/vmm/qemu/host-tsc.js';
 import { createOverlay } from '../src/vmm/disk/create-root-disk.js';
 import { pushProjectImages, startRegistry } from '../test/helpers/registry.js';
-import { fmt, median, pexec, timeToOutput, waitInFile } from './lib.js';
+import { fmt, median, pexec, sampleInTurns, timeToOutput, waitInFile } from './lib.js';
 import { BUSYBOX_INIT } from '../test/helpers/console.js';
 import { endHostSupervisor } from '../test/helpers/data-dir.js';
 
@@ -70,6 +70,8 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
       await ig(['rm', '-f', name]);
       return t;
     };
+    // What earlier benches and the imports wrote is flushed first, not while boots are timed.
+    await pexec('sync', []);
     for (let i = 0; i < RUNS; i++) {
       const disk = join(dataDir, `bare-${i}.qcow2`);
       await createOverlay(image, disk, 4 * 2 ** 30);
@@ -112,6 +114,21 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
       await endHostSupervisor(dataDir);
       cold.push(await igniteRun(`bench-cold-${i}`, []));
     }
+    // Every `ignite` command and supervisor starts Node first; what that costs here is part of
+    // each figure above, and the environment can weigh on it (NODE_EXTRA_CA_CERTS, which Node 20
+    // reads as it starts). Shown so that a reader can tell it from ignite's own overhead.
+    const extraCAs = process.env['NODE_EXTRA_CA_CERTS'];
+    const nodeStart = (env: NodeJS.ProcessEnv) => () =>
+      pexec(process.execPath, ['-e', '0'], { env });
+    const { NODE_EXTRA_CA_CERTS: _unset, ...without } = process.env;
+    const [asIs, unset] = await sampleInTurns(9, nodeStart(process.env), nodeStart(without));
+    const nodeRow = [
+      'boot: Node.js start-up (node -e 0), as each ignite process pays it here',
+      `${median(asIs).toFixed(0)} ms`,
+      extraCAs !== undefined
+        ? `NODE_EXTRA_CA_CERTS is set here (${extraCAs}); ${median(unset).toFixed(0)} ms without it; no target; median of 9, in turns`
+        : 'no target; median of 9',
+    ];
     const b = median(bare);
     const g = median(ignite);
     const n = median(withNet);
@@ -140,6 +157,7 @@ export async function bootBench(): Promise<{ rows: string[][]; ratio: number }> 
           fmt(c),
           `ratio ${(c / b).toFixed(2)} (target ≤ 1.10); ${fmt(c - b, true)} (target ≤ +0.25 s); median of the pairs' ratios ${pairs(cold)}`,
         ],
+        nodeRow,
       ],
     };
   } finally {

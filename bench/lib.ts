@@ -197,6 +197,26 @@ export async function sample(
 }
 
 /**
+ * Times two things in turns, `runs` times each (after one warm-up run of each), so that a ratio
+ * of their medians is taken under the same conditions even if the machine's speed drifts;
+ * returns every sample of each, in ms.
+ */
+export async function sampleInTurns(
+  runs: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<[number[], number[]]> {
+  await a();
+  await b();
+  const out: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    out[0].push(...(await sample(1, a, false)));
+    out[1].push(...(await sample(1, b, false)));
+  }
+  return out;
+}
+
+/**
  * `ignite run` of the busybox image with `--net none`: the VM's UID, and the ms from the run to
  * the guest's first init line.
  */

@@ -1,7 +1,7 @@
 // `ignite ps -a` with 1,000 stored VMs, against `ignite version` (bare CLI start-up), in this run.
 // The VMs are written through the real storage client, as `ignite create` stores them.
 import { rm } from 'node:fs/promises';
-import { IGNITE_BIN, dataDirWithStoppedVMs, fmt, median, pexec, sample } from './lib.js';
+import { IGNITE_BIN, dataDirWithStoppedVMs, fmt, median, pexec, sampleInTurns } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const COUNT = 1000;
@@ -14,12 +14,17 @@ export async function psLatencyBench(): Promise<{ rows: string[][]; ratio: numbe
       pexec(process.execPath, [IGNITE_BIN, ...args], { env, maxBuffer: 64 << 20 });
     const listed = (await run(['ps', '-a', '-q'])).stdout.trim().split('\n').length;
     if (listed !== COUNT) throw new Error(`ps -a listed ${listed} VMs, not ${COUNT}`);
-    const version = median(await sample(RUNS, () => run(['version'])));
-    const ps = median(await sample(RUNS, () => run(['ps', '-a'])));
+    const [versions, pss] = await sampleInTurns(
+      RUNS,
+      () => run(['version']),
+      () => run(['ps', '-a']),
+    );
+    const version = median(versions);
+    const ps = median(pss);
     return {
       ratio: ps / version,
       rows: [
-        ['ignite version (bare CLI start-up)', fmt(version), `median of ${RUNS}`],
+        ['ignite version (bare CLI start-up)', fmt(version), `median of ${RUNS}, in turns with ps`],
         [
           `ignite ps -a with ${COUNT} stored VMs`,
           fmt(ps),
