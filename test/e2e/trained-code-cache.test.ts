@@ -5,18 +5,10 @@ import assert from 'node:assert/strict';
 import { loadBundle } from '../helpers/bundle-loader.js';
 import { ignite } from '../helpers/cli.js';
 import { waitForBusyboxInit } from '../helpers/console.js';
+import { eventually } from '../helpers/fleet.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
 
 const DIST = join(import.meta.dirname, '../../dist');
-
-async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
 
 // The first `run` of a build leaves code caches trained by a VM's start, for the CLI and for
 // the supervisor, and the next processes start from them (bin/load-bundle.cjs).
@@ -41,12 +33,14 @@ test(
         const tag = async (suffix: string) =>
           (await readFile(`${file}${suffix}`).catch(() => Buffer.alloc(0))).subarray(0, 32);
         // The CLI's is written as it exits, the supervisor's a few seconds after its VM runs.
-        assert.ok(
-          await until(
-            async () => (await tag('.trained-cache')).equals(await tag('.cache')),
-            30_000,
-          ),
-          `${b}: no trained cache of this build`,
+        await eventually(
+          `${b}: a trained cache of this build`,
+          async () => {
+            const trained = await tag('.trained-cache');
+            return trained.length === 32 && trained.equals(await tag('.cache')) ? true : undefined;
+          },
+          30_000,
+          100,
         );
         const next = await loadBundle(file, false, ['--help']);
         assert.deepEqual([next.cacheUsed, next.trained], [true, true], `${b}: not taken`);
