@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { permissionDenied, unavailable } from '../../errors.js';
 import { runUnchecked } from '../../system/exec.js';
-import { sleep } from '../../system/linux-processes.js';
 
 /**
  * Shows a qcow2 image as a raw file, through qemu-storage-daemon's FUSE export, so that e2fsck,
@@ -33,36 +33,41 @@ export async function withRawView<T>(
       'driver=qcow2,node-name=disk,file=file',
       '--export',
       `type=fuse,id=raw,node-name=disk,mountpoint=${mountpoint.replaceAll(',', ',,')},writable=on`,
+      // The daemon sets its options up in order, so its monitor greets (on stdout) only once the
+      // export is mounted: that is the moment to go on, with no polling. Its stdin stays open
+      // (a pipe), as a monitor that reads end-of-file would be closed.
+      '--chardev',
+      'stdio,id=qmp',
+      '--monitor',
+      'chardev=qmp',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Closed: exited, and all it wrote read (an error's words included).
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   child.once('error', () => undefined);
+  child.stdin.on('error', () => undefined);
   try {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const size = await stat(mountpoint).then(
-        (s) => s.size,
-        () => -1,
-      );
-      if (size === virtualSize) break;
-      if (child.exitCode !== null || Date.now() > deadline) {
-        if (/Permission denied|Operation not permitted/i.test(stderr))
-          throw permissionDenied(
-            `${label}: writing its root disk needs root (a FUSE view of the disk): ${stderr.trim()}`,
-            { hint: 'run ignite as root' },
-          );
-        throw unavailable(
-          `${label}: cannot open the root disk for writing: qemu-storage-daemon: ${stderr.trim() || 'no FUSE export'}`,
-          {
-            hint: 'needs /dev/fuse and qemu-storage-daemon (qemu-system-common)',
-          },
+    await exportReady(child.stdout, closed, 10_000);
+    const size = await stat(mountpoint).then(
+      (s) => s.size,
+      () => -1,
+    );
+    if (size !== virtualSize) {
+      if (/Permission denied|Operation not permitted/i.test(stderr))
+        throw permissionDenied(
+          `${label}: writing its root disk needs root (a FUSE view of the disk): ${stderr.trim()}`,
+          { hint: 'run ignite as root' },
         );
-      }
-      // The export is up within a few tens of ms; every VM start waits for it, so look often.
-      await sleep(2);
+      throw unavailable(
+        `${label}: cannot open the root disk for writing: qemu-storage-daemon: ${stderr.trim() || 'no FUSE export'}`,
+        {
+          hint: 'needs /dev/fuse and qemu-storage-daemon (qemu-system-common)',
+        },
+      );
     }
     return await fn(mountpoint);
   } finally {
@@ -70,9 +75,41 @@ export async function withRawView<T>(
     // An unref'd timer: a pending wait must not keep the CLI process alive after its work.
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     if (child.exitCode === null) child.kill('SIGKILL');
-    await releaseMount(mountpoint);
+    child.stdin.destroy();
+    // A daemon that ended by its own hand (exit status 0, after SIGTERM) took its export down.
+    if (child.exitCode !== 0) await releaseMount(mountpoint);
     await rm(mountpoint, { force: true });
   }
+}
+
+/**
+ * Resolves once the daemon's monitor greeted on `stdout`, or it ended, or `timeoutMs` passed:
+ * whether the export is there is then the mount's to tell.
+ */
+function exportReady(stdout: Readable, closed: Promise<void>, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let seen = '';
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stdout.removeListener('data', onData);
+      // What the monitor says later is not read: flowing, it cannot fill the pipe.
+      stdout.resume();
+      resolve();
+    };
+    const onData = (d: Buffer) => {
+      // The tail of the last chunk is kept for a token split between two.
+      const text = seen + d.toString('latin1');
+      if (text.includes('"QMP"')) done();
+      seen = text.slice(-4);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    stdout.on('data', onData);
+    void closed.then(done);
+  });
 }
 
 async function releaseMount(mountpoint: string): Promise<void> {
