@@ -1,6 +1,5 @@
 import { constants } from 'node:fs';
 import { copyFile, mkdtemp, open, rename, rm, stat, truncate } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invalidArgument } from '../../errors.js';
 import { ROOT_DISK_QCOW2, ROOT_DISK_RAW } from '../../storage/layout.js';
@@ -138,9 +137,13 @@ async function grow(raw: string): Promise<void> {
   await run('resize2fs', ['-f', raw]);
 }
 
-/** Writes the VM's files and the kernel's modules. */
+/**
+ * Writes the VM's files and the kernel's modules. What debugfs reads them from is staged in the
+ * VM's directory, not the host's temp directory: a create killed meanwhile leaves it with the VM,
+ * whose removal takes it, instead of copies of the VM's files nothing would ever remove.
+ */
 async function writeFiles(raw: string, c: RootDiskConfig): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'ignite-root-disk-'));
+  const work = await mkdtemp(join(c.vmDir, 'root-disk-files-'));
   try {
     const batches = [await guestFilesBatch(c.files, work, c.label)];
     if (c.modules !== undefined) batches.push(await guestModulesBatch(c.modules, work, c.label));

@@ -120,10 +120,11 @@ async function rejectsCorruptBlob(
   });
   const layer = ((await res.json()) as { layers: { digest: string }[] }).layers[0]?.digest ?? '';
   const proxy = await corruptingProxy(host, layer);
-  const cfg =
+  const own =
     env['DOCKER_CONFIG'] && auth
       ? await dockerConfigFrom(env['DOCKER_CONFIG'], host, proxy.host)
-      : env['DOCKER_CONFIG'];
+      : undefined;
+  const cfg = own ?? env['DOCKER_CONFIG'];
   try {
     await using dir = await tempDataDir();
     const r = await ignite(['image', 'import', `${proxy.host}/ignite-busybox:latest`], {
@@ -143,6 +144,7 @@ async function rejectsCorruptBlob(
     );
   } finally {
     proxy.server.close();
+    if (own !== undefined) await rm(own, { recursive: true, force: true });
   }
 }
 
