@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,26 +7,12 @@ import assert from 'node:assert/strict';
 import { IGNITE_BIN, ignite } from '../helpers/cli.js';
 import { eventually } from '../helpers/fleet.js';
 import { vmTestEnv } from '../helpers/vm-env.js';
-import { run, runUnchecked } from '../../src/system/exec.js';
+import { findProgram, runUnchecked } from '../../src/system/exec.js';
 
-async function onPath(name: string): Promise<string> {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    const file = join(dir, name);
-    if (
-      await access(file, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return file;
-  }
-  throw new Error(`${name}: not on PATH`);
-}
-
-// A create killed while debugfs writes the VM's files into its root disk: those files were staged
-// in the host's temp directory, where nothing removed them. They must stay with the VM, so that
-// removing the VM removes them. debugfs is the real one, behind a stand-in on PATH that says when
-// it is called and holds the call, so the kill lands there every time.
+// A create killed while debugfs writes the VM's files into its root disk must leave those files
+// with the VM, whose removal takes them, and nowhere else (not in the host's temp directory, which
+// nothing would clean). debugfs is the real one, behind a stand-in on PATH that says when it is
+// called and holds the call, so the kill lands there every time.
 test(
   'a create killed while it writes the VM files into the root disk leaves them nowhere but in the VM, which rm -f removes',
   { timeout: 300_000 },
@@ -42,8 +27,10 @@ test(
       const temp = join(work, 'tmp');
       const bin = join(work, 'bin');
       const called = join(work, 'debugfs-called');
-      await run('mkdir', [temp, bin]);
-      const debugfs = await onPath('debugfs');
+      await mkdir(temp);
+      await mkdir(bin);
+      const debugfs = findProgram('debugfs');
+      assert.ok(debugfs !== undefined, 'debugfs is installed');
       await writeFile(
         join(bin, 'debugfs'),
         // Only the run that writes (-w) is held: reads of the image come first.
