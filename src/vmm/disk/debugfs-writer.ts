@@ -1,5 +1,5 @@
 import { writeFile, copyFile, stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { internal, invalidArgument } from '../../errors.js';
 import { run, runUnchecked } from '../../system/exec.js';
 import type { GuestFile } from './root-disk.js';
@@ -25,7 +25,9 @@ export interface DebugfsExpected {
 /**
  * `debugfs -w` commands, staged bodies in a work directory of the caller's, and what they must
  * have made. Batches for one image go into one debugfs run (each start reads the filesystem's
- * metadata afresh, a fair part of a VM's create).
+ * metadata afresh, a fair part of a VM's create). Commands name staged bodies by their names in
+ * the work directory, where debugfs runs: the directory's own path (a data dir's, with spaces or
+ * anything else) never goes through debugfs's command parser.
  */
 export interface DebugfsBatch {
   cmds: string[];
@@ -63,7 +65,8 @@ export async function guestFilesBatch(
       expect.push({ guestPath: f.guestPath, type: 'directory', what });
       continue;
     }
-    const src = join(work, `f${i}`);
+    const staged = `f${i}`;
+    const src = join(work, staged);
     let mode = f.mode ?? 0o644;
     if (f.hostPath !== undefined) {
       const st = await stat(f.hostPath).catch(() => undefined);
@@ -75,7 +78,7 @@ export async function guestFilesBatch(
       await writeFile(src, f.content ?? '');
     }
     mkdirs(posix.dirname(f.guestPath).split('/').filter(Boolean));
-    cmds.push(`rm ${f.guestPath}`, `write ${src} ${f.guestPath}`);
+    cmds.push(`rm ${f.guestPath}`, `write ${staged} ${f.guestPath}`);
     cmds.push(`set_inode_field ${f.guestPath} mode 0${(0o100000 | (mode & 0o7777)).toString(8)}`);
     cmds.push(
       `set_inode_field ${f.guestPath} uid ${f.uid ?? 0}`,
@@ -103,9 +106,9 @@ export async function applyDebugfsBatches(
   // debugfs echoes each command ("debugfs: stat /x") before its output, which splits the
   // output per entry.
   const cmds = [...batches.flatMap((b) => b.cmds), ...expect.map((e) => `stat ${e.guestPath}`)];
-  const file = join(work, 'debugfs-cmds');
-  await writeFile(file, `${cmds.join('\n')}\n`);
-  const r = await runUnchecked('debugfs', ['-w', '-f', file, image]);
+  const file = 'debugfs-cmds';
+  await writeFile(join(work, file), `${cmds.join('\n')}\n`);
+  const r = await runUnchecked('debugfs', ['-w', '-f', file, resolve(image)], { cwd: work });
   // The stats see debugfs's own view; the writes reach the disk as it closes the filesystem,
   // and a failure there shows only on stderr, under the name of the call that failed.
   if (/ext2fs_(close|write|flush)/.test(r.stderr))

@@ -18,7 +18,7 @@ interface ModuleEntry {
   uid: number;
   gid: number;
   mtime: number;
-  /** A file's bytes, staged on the host under a name of ours. */
+  /** A file's bytes, staged on the host under a name of ours, in the work directory. */
   staged?: string;
   target?: string;
 }
@@ -62,8 +62,8 @@ async function readModules(m: GuestModules, work: string, label: string): Promis
         else if (h.type === 'symlink' && SAFE_TARGET.test(h.linkname ?? ''))
           entries.push({ ...meta, kind: 'symlink', target: h.linkname ?? '' });
         else if (h.type === 'file') {
-          const file = join(work, `m${entries.length}`);
-          await pipeline(e, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+          const file = `m${entries.length}`;
+          await pipeline(e, createWriteStream(join(work, file), { flags: 'wx', mode: 0o600 }));
           staged.set(name, file);
           entries.push({ ...meta, kind: 'file', staged: file });
         } else if (h.type === 'link' && staged.has(h.linkname ?? '')) {

@@ -52,7 +52,8 @@ for (const { format, grownBase } of variants) {
     await writeFile(join(fx.dir, 'copied'), 'copied file\n', { mode: 0o640 });
     const disks: string[] = [];
     for (const vm of ['a', 'b']) {
-      const vmDir = join(fx.dir, vm);
+      // A data dir's path may hold spaces: nothing of it goes through debugfs's command parser.
+      const vmDir = join(fx.dir, `vm ${vm}`);
       await mkdir(vmDir);
       const d = await createRootDisk({
         imagePath: fx.image,
